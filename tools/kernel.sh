@@ -8,6 +8,7 @@
 ver=$(ksrc_version) || true
 [ -n "$ver" ] || die "$KSRC_PKG is not installed (run: make deps)"
 out=$(kernel_dir)
+if [ "${1:-}" = --print-dir ]; then echo "$out"; exit 0; fi
 if [ -f "$out/.ipvs-rs-done" ]; then
 	log "kernel cached: $out"
 	echo "$out"
@@ -63,4 +64,8 @@ mk modules_install INSTALL_MOD_PATH="$out/modroot" INSTALL_MOD_STRIP=1 >>"$out/b
 	|| die "modules_install failed (log: $out/build.log)"
 log "kernel built in $(( $(date +%s) - start )) s"
 { echo "src=$ver"; echo "flavor=$FLAVOR"; echo "key=$(kernel_key)"; } > "$out/.ipvs-rs-done"
+# Keep one build per flavor: older keys are dead weight (~2 GB each).
+for old in "$CACHE_DIR/kernel-$FLAVOR-"*; do
+	[ "$old" = "$out" ] || rm -rf "$old"
+done
 echo "$out"

@@ -1,0 +1,40 @@
+# ipvs-rs: top-level entry points. Kbuild (next to this file) describes the module itself.
+#
+#   make            build ipvs_rs.ko (installs prerequisites and builds the test kernel if needed)
+#   make demo       the main job: boot the test kernel, load ipvs_rs, show what it does
+#   make check      all test tiers; ends with "N passed, M failed"
+#   make KDIR=/lib/modules/$(uname -r)/build   build against your own Rust-enabled kernel
+#
+# Variables: KDIR (kernel build tree; default: the cached test kernel), FLAVOR=debug (KASAN,
+# lockdep, kmemleak test kernel), CACHE_DIR (default ~/.cache/ipvs-rs), LLVM (default 1).
+
+# When Kbuild re-enters this directory it reads Kbuild, not this file.
+LLVM ?= 1
+export FLAVOR CACHE_DIR
+
+.PHONY: all module deps kernel check demo host-test clean
+all: module
+
+deps:
+	@tools/deps.sh
+
+kernel: deps
+	@tools/kernel.sh >/dev/null
+
+module: deps
+	@tools/module.sh
+
+host-test:
+	cd rust/core && cargo test
+
+check: deps
+	@tools/check.sh
+
+demo: deps
+	@tools/demo.sh
+
+clean:
+	@if [ -n "$(KDIR)" ] || [ -d "$$(tools/kernel.sh --print-dir 2>/dev/null)" ]; then \
+		$(MAKE) -C "$${KDIR:-$$(tools/kernel.sh --print-dir)}" M=$(CURDIR) LLVM=$(LLVM) clean; fi
+	rm -f rust/glue/bindings_generated.rs
+	cd rust/core && cargo clean

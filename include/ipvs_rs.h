@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The kernel API surface ipvs_rs uses. At build time bindgen turns this header into
+ * rust/glue/bindings_generated.rs (see Kbuild), with the kernel's own clang flags, so the
+ * module follows whatever kernel it is built against. Static inlines and macros that
+ * bindgen cannot see are wrapped in rust/helpers.c and declared here.
+ */
+#ifndef IPVS_RS_H
+#define IPVS_RS_H
+
+#include <linux/module.h>
+#include <linux/notifier.h>
+#include <linux/sysctl.h>
+#include <net/net_namespace.h>
+#include <net/netns/generic.h>
+#include <kunit/test.h>
+
+/* net_generic(): per-netns storage registered through pernet_operations.id/size. */
+void *ipvs_rs_net_generic(const struct net *net, unsigned int id);
+/* &init_net, so KUnit cases can look at the initial namespace. */
+struct net *ipvs_rs_init_net(void);
+/* Whether the C IPVS module (ip_vs) is loaded and live. */
+bool ipvs_rs_c_ipvs_loaded(void);
+/* mod->name of a module passed to a module notifier. */
+const char *ipvs_rs_module_name(const struct module *mod);
+/* notifier_from_errno(). */
+int ipvs_rs_notifier_from_errno(int err);
+/* KUNIT_FAIL() with a message built by the Rust side. */
+void ipvs_rs_kunit_fail(struct kunit *test, const char *file, int line, const char *msg);
+
+#endif /* IPVS_RS_H */

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Per-namespace control state: the counterpart of `ip_vs_ctl.c`'s `struct netns_ipvs`
+//! sysctl fields and `ip_vs_control_net_init_sysctl()`.
+//!
+//! Each namespace gets its own `conn_reuse_mode`, `expire_nodest_conn` and `conntrack`
+//! under `/proc/sys/net/ipv4/vs/`, with C's defaults and C's parser. What the values mean
+//! is decided in the core ([`ipvs_core::sysctl::Settings`]).
+
+use crate::glue::pernet::{Net, Pernet, PernetData, Registration};
+use crate::glue::sysctl::{IntEntry, Table};
+use core::sync::atomic::{AtomicI32, Ordering};
+use ipvs_core::sysctl::{Knob, Settings, SPECS};
+use kernel::prelude::*;
+
+/// Where the sysctls live, as in C IPVS.
+const SYSCTL_PATH: &CStr = c_str!("net/ipv4/vs");
+
+/// ipvs_rs state of one network namespace.
+pub(crate) struct NetState {
+    conntrack: AtomicI32,
+    expire_nodest_conn: AtomicI32,
+    conn_reuse_mode: AtomicI32,
+    sysctl: Option<Table<{ SPECS.len() }>>,
+}
+
+static PERNET: Pernet<NetState> = Pernet::new();
+
+impl NetState {
+    fn cell(&self, knob: Knob) -> &AtomicI32 {
+        match knob {
+            Knob::Conntrack => &self.conntrack,
+            Knob::ExpireNodestConn => &self.expire_nodest_conn,
+            Knob::ConnReuseMode => &self.conn_reuse_mode,
+        }
+    }
+
+    /// Current values, as the data path should read them (once per packet).
+    pub(crate) fn settings(&self) -> Settings {
+        let load = |knob| self.cell(knob).load(Ordering::Relaxed);
+        Settings {
+            conn_reuse_mode: load(Knob::ConnReuseMode),
+            expire_nodest_conn: load(Knob::ExpireNodestConn),
+            conntrack: load(Knob::Conntrack),
+        }
+    }
+
+    /// The registered sysctl table (absent only while the namespace is being set up).
+    pub(crate) fn sysctl_table(&self) -> Option<&Table<{ SPECS.len() }>> {
+        self.sysctl.as_ref()
+    }
+
+    /// The state of `net`, if ipvs_rs is registered.
+    pub(crate) fn of(net: &Net) -> Option<&NetState> {
+        PERNET.try_get(net)
+    }
+}
+
+impl PernetData for NetState {
+    fn new() -> Self {
+        let default = |knob: Knob| AtomicI32::new(knob.spec().default);
+        NetState {
+            conntrack: default(Knob::Conntrack),
+            expire_nodest_conn: default(Knob::ExpireNodestConn),
+            conn_reuse_mode: default(Knob::ConnReuseMode),
+            sysctl: None,
+        }
+    }
+
+    fn start(&mut self, net: &Net) -> Result {
+        let mut entries = SPECS.map(|spec| IntEntry { name: c_str!(""), value: self.cell(spec.knob), mode: spec.mode });
+        for (entry, spec) in entries.iter_mut().zip(SPECS.iter()) {
+            entry.name = CStr::from_bytes_with_nul(spec.c_name)?;
+        }
+        // SAFETY: the values are fields of `self`, which (per `PernetData::start`) stays in
+        // its slot until dropped, and `self.sysctl` is dropped with `self` — before the
+        // fields' storage is freed and before the namespace goes away.
+        let table = unsafe { Table::register(net, SYSCTL_PATH, entries)? };
+        self.sysctl = Some(table);
+        Ok(())
+    }
+
+    fn pernet() -> &'static Pernet<Self> {
+        &PERNET
+    }
+}
+
+/// Create the state (and sysctls) in every namespace, present and future.
+pub(crate) fn register() -> Result<Registration<NetState>> {
+    PERNET.register()
+}

@@ -1,0 +1,9 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Kernel glue: the only place ipvs_rs touches C. Each file wraps one kernel concept in a
+//! small safe type and writes its invariants down; everything above it is safe Rust.
+
+pub(crate) mod bindings;
+pub(crate) mod kunit;
+pub(crate) mod modnotify;
+pub(crate) mod pernet;
+pub(crate) mod sysctl;

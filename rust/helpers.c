@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C helpers for ipvs_rs: each wraps one static inline or macro the Rust side cannot call
+ * directly. No policy lives here.
+ */
+#include "../include/ipvs_rs.h"
+
+void *ipvs_rs_net_generic(const struct net *net, unsigned int id)
+{
+	return net_generic(net, id);
+}
+
+struct net *ipvs_rs_init_net(void)
+{
+	return &init_net;
+}
+
+/*
+ * register_ip_vs_scheduler() is exported by ip_vs.ko; if its symbol resolves, the C IPVS is
+ * loaded. symbol_get() takes a module reference that we drop at once.
+ */
+bool ipvs_rs_c_ipvs_loaded(void)
+{
+	void *sym = __symbol_get("register_ip_vs_scheduler");
+
+	if (!sym)
+		return false;
+	__symbol_put("register_ip_vs_scheduler");
+	return true;
+}
+
+const char *ipvs_rs_module_name(const struct module *mod)
+{
+	return mod->name;
+}
+
+int ipvs_rs_notifier_from_errno(int err)
+{
+	return notifier_from_errno(err);
+}
+
+void ipvs_rs_kunit_fail(struct kunit *test, const char *file, int line, const char *msg)
+{
+	KUNIT_FAIL(test, "%s:%d: %s", file, line, msg);
+}

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: GPL-2.0
+//! ipvs_rs: the IP Virtual Server core, in Rust.
+//!
+//! A drop-in for the C IPVS (`net/netfilter/ipvs/`): same sysctls, and in later work the
+//! same netlink family, proc files and data path, driven by the tools operators already use.
+//! Policy lives in the host-tested `ipvs_core` crate; `glue` is the only code that touches C.
+
+use kernel::prelude::*;
+
+mod ctl;
+mod glue;
+mod kunit_tests;
+
+module! {
+    type: IpvsRs,
+    name: "ipvs_rs",
+    author: "ipvs-rs developers",
+    description: "IP Virtual Server core in Rust (sysctls; data path in progress)",
+    license: "GPL",
+}
+
+struct IpvsRs {
+    // Fields drop in declaration order: namespaces first, then the claim on the IPVS names.
+    _netns: glue::pernet::Registration<ctl::NetState>,
+    _exclusion: glue::modnotify::Exclusion,
+}
+
+impl kernel::Module for IpvsRs {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        let exclusion = glue::modnotify::Exclusion::claim()?;
+        let netns = ctl::register().inspect_err(|e| {
+            pr_err!("ipvs_rs: per-netns setup failed: {:?}\n", e);
+        })?;
+        pr_info!("ipvs_rs: loaded; sysctls net.ipv4.vs.{{conn_reuse_mode,expire_nodest_conn,conntrack}} in every netns\n");
+        Ok(IpvsRs { _netns: netns, _exclusion: exclusion })
+    }
+}
+
+impl Drop for IpvsRs {
+    fn drop(&mut self) {
+        pr_info!("ipvs_rs: unloading\n");
+    }
+}

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: GPL-2.0
+//! KUnit suites of ipvs_rs, run by KUnit each time the module is loaded.
+//!
+//! They check what only the running kernel can tell: that the core's model of the sysctl
+//! parser agrees with the kernel's real `proc_dointvec`, that the tables registered in a
+//! namespace are the ones the core specifies, and that writes reach the data path's view.
+
+use crate::ctl::NetState;
+use crate::glue::bindings;
+use crate::glue::kunit::Test;
+use crate::glue::modnotify::c_ipvs_loaded;
+use crate::glue::pernet::Net;
+use crate::{kunit_expect, kunit_expect_eq, kunit_suite};
+use core::ffi::CStr as CoreCStr;
+use core::sync::atomic::{AtomicI32, Ordering};
+use ipvs_core::sysctl::{parse_dointvec, Settings, Write, SPECS};
+use kernel::error::to_result;
+
+kunit_suite!(ipvs_rs_sysctl:
+    init_net_has_c_defaults,
+    registered_table_matches_core_spec,
+    writes_reach_settings,
+    core_parser_agrees_with_proc_dointvec_fixed,
+    core_parser_agrees_with_proc_dointvec_random,
+);
+
+kunit_suite!(ipvs_rs_module: c_ipvs_is_not_loaded);
+
+fn init_net_state(t: &mut Test) -> Option<&'static NetState> {
+    let state = NetState::of(Net::init_net());
+    kunit_expect!(t, state.is_some(), "ipvs_rs per-netns state missing in init_net");
+    state
+}
+
+fn init_net_has_c_defaults(t: &mut Test) {
+    if let Some(state) = init_net_state(t) {
+        kunit_expect_eq!(t, state.settings(), Settings::default());
+    }
+}
+
+fn registered_table_matches_core_spec(t: &mut Test) {
+    let Some(table) = init_net_state(t).and_then(NetState::sysctl_table) else {
+        kunit_expect!(t, false, "no sysctl table registered in init_net");
+        return;
+    };
+    for (entry, spec) in table.entries().iter().zip(SPECS.iter()) {
+        // SAFETY: `procname` of a registered entry is a static C string.
+        let name = unsafe { CoreCStr::from_ptr(entry.procname) };
+        kunit_expect_eq!(t, name.to_bytes(), spec.name.as_bytes());
+        kunit_expect_eq!(t, entry.mode, spec.mode);
+        kunit_expect_eq!(t, entry.maxlen as usize, core::mem::size_of::<i32>());
+        kunit_expect!(t, entry.proc_handler.map(|f| f as usize) == Some(bindings::proc_dointvec as usize));
+    }
+}
+
+/// Run the real `proc_dointvec` write path on `entry`.
+fn proc_write(entry: &bindings::ctl_table, input: &[u8]) -> (Result<(), kernel::error::Error>, usize) {
+    let mut buf = [0u8; 64];
+    let n = input.len().min(buf.len());
+    buf[..n].copy_from_slice(&input[..n]);
+    let mut len = n;
+    let mut pos: bindings::loff_t = 0;
+    // SAFETY: `entry` is a valid table entry whose data points to a live `int`; `buf` is a
+    // kernel buffer of at least `len` bytes; `len` and `pos` are valid for writes.
+    let ret = unsafe { bindings::proc_dointvec(entry, 1, buf.as_mut_ptr().cast(), &mut len, &mut pos) };
+    (to_result(ret), len)
+}
+
+fn writes_reach_settings(t: &mut Test) {
+    let Some(state) = init_net_state(t) else { return };
+    let Some(table) = state.sysctl_table() else { return };
+    for (i, spec) in SPECS.iter().enumerate() {
+        let (res, _) = proc_write(&table.entries()[i], b"7\n");
+        kunit_expect!(t, res.is_ok(), "writing {} failed", spec.name);
+        let s = state.settings();
+        let seen = [s.conntrack, s.expire_nodest_conn, s.conn_reuse_mode];
+        kunit_expect_eq!(t, seen[i], 7);
+        let mut restore = [0u8; 16];
+        let text = fmt_i32(spec.default, &mut restore);
+        let (res, _) = proc_write(&table.entries()[i], text);
+        kunit_expect!(t, res.is_ok(), "restoring {} failed", spec.name);
+    }
+    kunit_expect_eq!(t, state.settings(), Settings::default());
+}
+
+fn fmt_i32(v: i32, out: &mut [u8; 16]) -> &[u8] {
+    let mut tmp = [0u8; 16];
+    let mut n = 0;
+    let mut m = (v as i64).unsigned_abs();
+    loop {
+        tmp[n] = b'0' + (m % 10) as u8;
+        n += 1;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    let mut len = 0;
+    if v < 0 {
+        out[0] = b'-';
+        len = 1;
+    }
+    for i in (0..n).rev() {
+        out[len] = tmp[i];
+        len += 1;
+    }
+    &out[..len]
+}
+
+/// Compare the core's model with the kernel on one input; `what` names the input in failures.
+fn check_parser(t: &mut Test, input: &[u8]) {
+    const SENTINEL: i32 = 12345;
+    let value = AtomicI32::new(SENTINEL);
+    let entry = bindings::ctl_table {
+        procname: c"ipvs_rs_kunit".as_ptr(),
+        data: value.as_ptr().cast(),
+        maxlen: 4,
+        mode: 0o644,
+        proc_handler: Some(bindings::proc_dointvec),
+        ..Default::default()
+    };
+    let (res, len) = proc_write(&entry, input);
+    let stored = value.load(Ordering::Relaxed);
+    let kernel = match res {
+        Err(e) => Err(e.to_errno()),
+        Ok(()) if len == 0 => Ok(Write::Empty),
+        Ok(()) => Ok(Write::Stored { value: stored, consumed: len }),
+    };
+    let model = parse_dointvec(input).map_err(|_| kernel::error::code::EINVAL.to_errno());
+    kunit_expect!(t, kernel == model, "input {:?}: kernel {:?}, core {:?}", kernel::str::BStr::from_bytes(input), kernel, model);
+    if model.is_err() || model == Ok(Write::Empty) {
+        kunit_expect_eq!(t, stored, SENTINEL);
+    }
+}
+
+fn core_parser_agrees_with_proc_dointvec_fixed(t: &mut Test) {
+    const INPUTS: &[&[u8]] = &[
+        b"2\n", b"0", b"  -5 \n", b"0x10\n", b"0X1f", b"010", b"08", b"2147483647", b"-2147483648",
+        b"2147483648", b"-2147483649", b"abc", b"1a", b"", b"   ", b"\n", b"1 2", b"0x", b"+1", b"-",
+        b"--1", b"- 1", b"99999999999999999999999", b"1.5", b"7\t", b"\xa0 3", b"3\xa0", b"3\0",
+        b"000000000000000000001", b"00000000000000000001", b"12345678901234567890\n",
+        b"18446744073709551616", b"0xffffffff", b"0x7fffffff", b"-0x80000000", b"1\r", b"\x0b4",
+    ];
+    for input in INPUTS {
+        check_parser(t, input);
+    }
+}
+
+fn core_parser_agrees_with_proc_dointvec_random(t: &mut Test) {
+    const ALPHABET: &[u8] = b"0123456789012345xX-- \t\n\r\xa0abfz+.\0";
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut buf = [0u8; 32];
+    for _ in 0..2000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let len = (seed % 26) as usize;
+        let mut s = seed;
+        for b in buf.iter_mut().take(len) {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            *b = ALPHABET[(s >> 33) as usize % ALPHABET.len()];
+        }
+        check_parser(t, &buf[..len]);
+    }
+}
+
+fn c_ipvs_is_not_loaded(t: &mut Test) {
+    kunit_expect!(t, !c_ipvs_loaded(), "C ip_vs is live while ipvs_rs is loaded");
+}

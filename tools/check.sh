@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# `make check`: every test tier, counted together.
+#   host     cargo test of the core crate (unit + property tests), one result per test
+#   harness  self-tests proving the VM harness fails on failing KTAP and on kernel warnings
+#   kunit    KUnit suites inside ipvs_rs, run in the VM at insmod, KTAP parsed
+#   vm       the smoke scenario in the VM (tests/vm/smoke.sh), one result per check
+#   dmesg    the VM's kernel log holds no BUG/WARNING/Oops/KASAN/lockdep/leak report
+# Ends with one line "N passed, M failed"; exits non-zero if M > 0 or a tier could not run.
+. "$(dirname "$0")/env.sh"
+cd "$IPVS_RS_TOP"
+
+OUT=${CHECK_OUT:-$CACHE_DIR/check-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$OUT"
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAILED: $*"; }
+
+# Count "ok - x" / "not ok - x" lines of a TAP-ish file into the totals.
+count_tap() {
+	local tier=$1 file=$2 p f
+	p=$(grep -c '^ok - ' "$file" || true)
+	f=$(grep -c '^not ok - ' "$file" || true)
+	passed=$((passed + p))
+	failed=$((failed + f))
+	grep '^not ok - ' "$file" | sed "s/^/FAILED: $tier: /" || true
+	log "$tier: $p passed, $f failed"
+}
+
+log "tier host: cargo test (core crate)"
+(cd rust/core && cargo test --no-fail-fast 2>&1) | tee "$OUT/host.log" | grep -E '^test .* \.\.\. |test result|error' || true
+hp=$(grep -cE '^test .* \.\.\. ok$' "$OUT/host.log" || true)
+hf=$(grep -cE '^test .* \.\.\. FAILED$' "$OUT/host.log" || true)
+passed=$((passed + hp))
+failed=$((failed + hf))
+if [ "$hp" = 0 ] || ! grep -q 'test result: ok' "$OUT/host.log"; then
+	[ "$hf" != 0 ] || fail "host: cargo test did not run (see $OUT/host.log)"
+fi
+
+log "tier harness: self-tests"
+tests/harness-selftest.sh >"$OUT/harness.tap" 2>&1 || true
+cat "$OUT/harness.tap"
+count_tap harness "$OUT/harness.tap"
+grep -q '^ok - ' "$OUT/harness.tap" || fail "harness: self-tests did not run"
+
+log "building the kernel (cached) and the module"
+if ! tools/module.sh >"$OUT/build.log" 2>&1; then
+	tail -n 30 "$OUT/build.log"
+	fail "build: ipvs_rs.ko did not build (see $OUT/build.log)"
+	echo "$passed passed, $failed failed"
+	exit 1
+fi
+
+log "tier vm: smoke scenario + KUnit in one boot"
+vm_status=0
+VM_OUT="$OUT/vm" tools/vm.sh --timeout "${VM_TIMEOUT:-900}" --dmesg "$OUT/dmesg.txt" -- tests/vm/smoke.sh || vm_status=$?
+if [ -f "$OUT/vm/smoke.tap" ]; then
+	count_tap vm "$OUT/vm/smoke.tap"
+else
+	fail "vm: smoke scenario produced no results"
+fi
+
+log "tier kunit: KTAP from the ipvs_rs load"
+if [ -f "$OUT/vm/kunit-dmesg.txt" ] && tools/ktap.sh "$OUT/vm/kunit-dmesg.txt" >"$OUT/kunit.txt" 2>&1; then
+	:
+fi
+cat "$OUT/kunit.txt" 2>/dev/null || true
+if line=$(grep -E '^KTAP: [0-9]+ passed, [0-9]+ failed' "$OUT/kunit.txt" 2>/dev/null); then
+	kp=$(echo "$line" | awk '{print $2}')
+	kf=$(echo "$line" | awk '{print $4}')
+	passed=$((passed + kp))
+	failed=$((failed + kf))
+	[ "$kp" != 0 ] || fail "kunit: no test case ran"
+else
+	fail "kunit: no KTAP results"
+fi
+
+# vm.sh fails when the scenario failed, the guest hung, or the kernel log is not clean; the
+# scenario's own failures are already counted, so this is the log/timeout verdict.
+if [ "$vm_status" = 0 ]; then
+	pass
+	log "dmesg: clean"
+elif tools/dmesg-check.sh "$OUT/dmesg.txt" >/dev/null 2>&1 && [ -f "$OUT/vm/smoke.tap" ]; then
+	pass   # clean log; the non-zero status came from scenario failures counted above
+	log "dmesg: clean"
+else
+	fail "dmesg/vm: kernel reported a problem or the VM did not finish (status $vm_status, see $OUT/dmesg.txt)"
+fi
+
+log "results in $OUT"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install what ipvs-rs needs, checking before each step (a second run only checks).
+# Debian packages, rust-src, a pinned bindgen-cli, and virtme-ng (pinned) in a venv.
+. "$(dirname "$0")/env.sh"
+
+APT_PACKAGES=(
+	"$KSRC_PKG" clang-19 lld-19 llvm-19 libclang-19-dev libelf-dev libssl-dev bc flex bison
+	cpio kmod xz-utils rsync qemu-system-x86 ipvsadm iproute2 socat iptables nftables procps
+	python3-venv
+)
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	log "installing Debian packages: ${missing[*]}"
+	as_root apt-get update -qq
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+command -v rustup >/dev/null || die "rustup not found: ipvs-rs needs rustup's Rust toolchain"
+if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
+	log "adding rust-src"
+	rustup component add rust-src
+fi
+
+if [ "$(bindgen --version 2>/dev/null)" != "bindgen $BINDGEN_VERSION" ]; then
+	log "installing bindgen-cli $BINDGEN_VERSION"
+	cargo install bindgen-cli --version "$BINDGEN_VERSION" --locked --quiet
+fi
+
+if [ "$("$VENV_DIR/bin/vng" --version 2>/dev/null | awk '{print $NF}')" != "$VIRTME_NG_VERSION" ]; then
+	log "installing virtme-ng $VIRTME_NG_VERSION into $VENV_DIR"
+	python3 -m venv "$VENV_DIR"
+	"$VENV_DIR/bin/pip" install -q "virtme-ng==$VIRTME_NG_VERSION"
+fi
