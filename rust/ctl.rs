@@ -10,6 +10,7 @@ use crate::glue::pernet::{Net, Pernet, PernetData, Registration};
 use crate::glue::sysctl::{IntEntry, Table};
 use core::sync::atomic::{AtomicI32, Ordering};
 use ipvs_core::sysctl::{Knob, Settings, SPECS};
+use kernel::c_str;
 use kernel::prelude::*;
 
 /// Where the sysctls live, as in C IPVS.

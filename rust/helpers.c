@@ -16,16 +16,16 @@ struct net *ipvs_rs_init_net(void)
 }
 
 /*
- * register_ip_vs_scheduler() is exported by ip_vs.ko; if its symbol resolves, the C IPVS is
+ * register_ip_vs_pe() is exported (GPL-only, which symbol_get() requires) by ip_vs.ko; if it resolves, the C IPVS is
  * loaded. symbol_get() takes a module reference that we drop at once.
  */
 bool ipvs_rs_c_ipvs_loaded(void)
 {
-	void *sym = __symbol_get("register_ip_vs_scheduler");
+	void *sym = __symbol_get("register_ip_vs_pe");
 
 	if (!sym)
 		return false;
-	__symbol_put("register_ip_vs_scheduler");
+	__symbol_put("register_ip_vs_pe");
 	return true;
 }
 

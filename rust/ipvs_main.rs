@@ -29,15 +29,15 @@ impl kernel::Module for IpvsRs {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let exclusion = glue::modnotify::Exclusion::claim()?;
         let netns = ctl::register().inspect_err(|e| {
-            pr_err!("ipvs_rs: per-netns setup failed: {:?}\n", e);
+            pr_err!("per-netns setup failed: {:?}\n", e);
         })?;
-        pr_info!("ipvs_rs: loaded; sysctls net.ipv4.vs.{{conn_reuse_mode,expire_nodest_conn,conntrack}} in every netns\n");
+        pr_info!("loaded; sysctls net.ipv4.vs.{{conn_reuse_mode,expire_nodest_conn,conntrack}} in every netns\n");
         Ok(IpvsRs { _netns: netns, _exclusion: exclusion })
     }
 }
 
 impl Drop for IpvsRs {
     fn drop(&mut self) {
-        pr_info!("ipvs_rs: unloading\n");
+        pr_info!("unloading\n");
     }
 }

@@ -45,11 +45,11 @@ fn registered_table_matches_core_spec(t: &mut Test) {
     };
     for (entry, spec) in table.entries().iter().zip(SPECS.iter()) {
         // SAFETY: `procname` of a registered entry is a static C string.
-        let name = unsafe { CoreCStr::from_ptr(entry.procname) };
+        let name = unsafe { CoreCStr::from_ptr(entry.procname.cast()) };
         kunit_expect_eq!(t, name.to_bytes(), spec.name.as_bytes());
         kunit_expect_eq!(t, entry.mode, spec.mode);
         kunit_expect_eq!(t, entry.maxlen as usize, core::mem::size_of::<i32>());
-        kunit_expect!(t, entry.proc_handler.map(|f| f as usize) == Some(bindings::proc_dointvec as usize));
+        kunit_expect!(t, entry.proc_handler.map(|f| f as *const ()) == Some(bindings::proc_dointvec as *const ()));
     }
 }
 
@@ -112,7 +112,7 @@ fn check_parser(t: &mut Test, input: &[u8]) {
     const SENTINEL: i32 = 12345;
     let value = AtomicI32::new(SENTINEL);
     let entry = bindings::ctl_table {
-        procname: c"ipvs_rs_kunit".as_ptr(),
+        procname: c"ipvs_rs_kunit".as_ptr().cast(),
         data: value.as_ptr().cast(),
         maxlen: 4,
         mode: 0o644,

@@ -8,10 +8,18 @@
     missing_docs,
     unreachable_pub,
     improper_ctypes,
+    unsafe_op_in_unsafe_fn,
+    unnecessary_transmutes,
     clippy::all,
     clippy::undocumented_unsafe_blocks
 )]
 
 use kernel::ffi;
+
+// The kernel's bindgen parameters blocklist these (they come from `ffi`); define them as the
+// kernel's own `bindings` crate does.
+type __kernel_size_t = usize;
+type __kernel_ssize_t = isize;
+type __kernel_ptrdiff_t = isize;
 
 include!("bindings_generated.rs");

@@ -37,12 +37,12 @@ impl Test {
     pub(crate) fn fail(&mut self, file: &'static str, line: u32, msg: fmt::Arguments<'_>) {
         let text = CString::try_from_fmt(msg);
         let text = match &text {
-            Ok(s) => s.as_char_ptr(),
+            Ok(s) => s.as_char_ptr().cast::<core::ffi::c_char>(),
             Err(_) => c"(failure message lost: out of memory)".as_ptr(),
         };
         // SAFETY: `raw` is the running test (type invariant); `file` ends in NUL (the macros
         // build it with `concat!`), `text` is a valid C string that outlives the call.
-        unsafe { bindings::ipvs_rs_kunit_fail(self.raw, file.as_ptr().cast(), line as _, text) };
+        unsafe { bindings::ipvs_rs_kunit_fail(self.raw, file.as_ptr().cast(), line as _, text.cast()) };
     }
 }
 

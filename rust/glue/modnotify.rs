@@ -33,16 +33,16 @@ static BLOCK: NotifierBlock = NotifierBlock(UnsafeCell::new(bindings::notifier_b
 }));
 
 unsafe extern "C" fn on_module_event(_nb: *mut bindings::notifier_block, action: c_ulong, data: *mut c_void) -> c_int {
-    if action != c_ulong::from(bindings::module_state_MODULE_STATE_COMING) {
+    if action != bindings::module_state_MODULE_STATE_COMING as c_ulong {
         return bindings::NOTIFY_DONE as c_int;
     }
     // SAFETY: module notifiers are called with `data` pointing to the module concerned, whose
     // name is a NUL-terminated array inside it.
-    let name = unsafe { CoreCStr::from_ptr(bindings::ipvs_rs_module_name(data.cast())) };
+    let name = unsafe { CoreCStr::from_ptr(bindings::ipvs_rs_module_name(data.cast()).cast()) };
     if name != C_IPVS {
         return bindings::NOTIFY_DONE as c_int;
     }
-    pr_err!("ipvs_rs: refusing to load the C IPVS module ip_vs while ipvs_rs is loaded (rmmod ipvs_rs first)\n");
+    pr_err!("refusing to load the C IPVS module ip_vs while ipvs_rs is loaded (rmmod ipvs_rs first)\n");
     // SAFETY: pure arithmetic helper.
     unsafe { bindings::ipvs_rs_notifier_from_errno(EBUSY.to_errno()) }
 }
@@ -65,7 +65,7 @@ impl Exclusion {
         kernel::error::to_result(unsafe { bindings::register_module_notifier(BLOCK.0.get()) })?;
         let claim = Exclusion(());
         if c_ipvs_loaded() {
-            pr_err!("ipvs_rs: the C IPVS module ip_vs is loaded; unload it first (rmmod ip_vs and its schedulers)\n");
+            pr_err!("the C IPVS module ip_vs is loaded; unload it first (rmmod ip_vs and its schedulers)\n");
             return Err(EBUSY); // `claim` is dropped: the notifier goes away again.
         }
         Ok(claim)
