@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Usage: tests/harness-selftest.sh
+# Host-only self-test of the log checkers (no VM): tools/dmesg-check.sh and tools/ktap.sh
+# against the fixtures in tests/fixtures. Prints "ok - <desc>" / "not ok - <desc>" per case
+# and exits 1 if any case did not behave as expected.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+fx="$top/tests/fixtures"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+: > "$tmp/empty.txt"
+
+failures=0
+# check DESC EXPECT(pass|fail) CMD...: run CMD (output kept in $tmp/out for failures).
+check() {
+	local desc=$1 expect=$2 rc=0
+	shift 2
+	"$@" > "$tmp/out" 2>&1 || rc=$?
+	if { [ "$expect" = pass ] && [ "$rc" = 0 ]; } || { [ "$expect" = fail ] && [ "$rc" = 1 ]; }; then
+		echo "ok - $desc"
+	else
+		echo "not ok - $desc (exit $rc, expected $expect)"
+		sed 's/^/#   /' "$tmp/out"
+		failures=$((failures + 1))
+	fi
+}
+
+# check_output DESC EXPECTED_STDOUT CMD...: CMD's stdout (exit status ignored) must be exactly this.
+check_output() {
+	local desc=$1 want=$2 got
+	shift 2
+	got=$("$@" 2>/dev/null) || true
+	if [ "$got" = "$want" ]; then
+		echo "ok - $desc"
+	else
+		echo "not ok - $desc (got '$got', expected '$want')"
+		failures=$((failures + 1))
+	fi
+}
+
+check "dmesg-check accepts a clean boot log" pass "$top/tools/dmesg-check.sh" "$fx/dmesg-clean.txt"
+check "dmesg-check flags a WARNING" fail "$top/tools/dmesg-check.sh" "$fx/dmesg-warn.txt"
+check "dmesg-check flags an Oops" fail "$top/tools/dmesg-check.sh" "$fx/dmesg-oops.txt"
+check "ktap passes a passing KUnit run" pass "$top/tools/ktap.sh" "$fx/ktap-pass.txt"
+check_output "ktap counts a passing run" "KTAP: 7 passed, 0 failed" "$top/tools/ktap.sh" "$fx/ktap-pass.txt"
+check "ktap fails a run with a failing case" fail "$top/tools/ktap.sh" "$fx/ktap-fail.txt"
+check_output "ktap counts a failing run" "KTAP: 6 passed, 1 failed" "$top/tools/ktap.sh" "$fx/ktap-fail.txt"
+check "ktap fails an empty log" fail "$top/tools/ktap.sh" "$tmp/empty.txt"
+check "ktap fails a log without KTAP" fail "$top/tools/ktap.sh" "$fx/dmesg-clean.txt"
+cat "$fx/ktap-pass.txt" "$fx/ktap-fail.txt" > "$tmp/two-runs.txt"
+check "ktap fails when a later KUnit run fails" fail "$top/tools/ktap.sh" "$tmp/two-runs.txt"
+
+if [ "$failures" -ne 0 ]; then
+	echo "harness-selftest: $failures case(s) failed" >&2
+	exit 1
+fi
+echo "harness-selftest: all cases passed"
