@@ -104,7 +104,7 @@ export PATH=$(printf '%q' "$PATH:/usr/local/sbin:/usr/sbin:/sbin")
 if [ ! -e /dev/virtio-ports/virtme.stdout ]; then
 	for name in /sys/class/virtio-ports/*/name; do
 		dev=/dev/\$(basename "\$(dirname "\$name")")
-		case \$(cat "\$name") in
+		case \$(cat "\$name" 2>/dev/null) in
 		virtme.stdout) exec >"\$dev" ;;
 		virtme.stderr) exec 2>"\$dev" ;;
 		virtme.dev_stdout) ln -sf "\$dev" /dev/stdout ;;
@@ -114,6 +114,11 @@ if [ ! -e /dev/virtio-ports/virtme.stdout ]; then
 fi
 rc=0
 cd $(printf '%q' "$IPVS_RS_TOP") && $(printf '%q ' "$@")</dev/null || rc=\$?
+# Debug kernels: let kmemleak look for leaks now (its reports land in the kernel log).
+mount -t debugfs none /sys/kernel/debug 2>/dev/null || true
+if [ -e /sys/kernel/debug/kmemleak ]; then
+	echo scan > /sys/kernel/debug/kmemleak; sleep 2; echo scan > /sys/kernel/debug/kmemleak
+fi
 dmesg > "\$VM_OUT/dmesg.txt"
 echo "\$rc" > "\$VM_OUT/exit-code"
 sync
