@@ -14,6 +14,9 @@
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 #include <kunit/test.h>
+#include <linux/ip_vs.h>
+#include <net/netlink.h>
+#include "ipvs_rs_genl.h"
 
 /* net_generic(): per-netns storage registered through pernet_operations.id/size. */
 void *ipvs_rs_net_generic(const struct net *net, unsigned int id);

@@ -20,7 +20,9 @@ module! {
 }
 
 struct IpvsRs {
-    // Fields drop in declaration order: namespaces first, then the claim on the IPVS names.
+    // Fields drop in declaration order: netlink first (no new requests), then namespaces,
+    // then the claim on the IPVS names.
+    _genl: glue::genetlink::Family,
     _netns: glue::pernet::Registration<ctl::NetState>,
     _exclusion: glue::modnotify::Exclusion,
 }
@@ -31,8 +33,11 @@ impl kernel::Module for IpvsRs {
         let netns = ctl::register().inspect_err(|e| {
             pr_err!("per-netns setup failed: {:?}\n", e);
         })?;
+        let genl = glue::genetlink::Family::register().inspect_err(|e| {
+            pr_err!("registering the IPVS generic netlink family failed: {:?}\n", e);
+        })?;
         pr_info!("loaded; sysctls net.ipv4.vs.{{conn_reuse_mode,expire_nodest_conn,conntrack}} in every netns\n");
-        Ok(IpvsRs { _netns: netns, _exclusion: exclusion })
+        Ok(IpvsRs { _genl: genl, _netns: netns, _exclusion: exclusion })
     }
 }
 

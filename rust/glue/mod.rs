@@ -3,7 +3,9 @@
 //! small safe type and writes its invariants down; everything above it is safe Rust.
 
 pub(crate) mod bindings;
+pub(crate) mod genetlink;
 pub(crate) mod kunit;
+pub(crate) mod kvec;
 pub(crate) mod modnotify;
 pub(crate) mod pernet;
 pub(crate) mod sysctl;

@@ -9,4 +9,6 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod netlink;
+pub mod sched;
 pub mod sysctl;

@@ -6,7 +6,12 @@
 //! under `/proc/sys/net/ipv4/vs/`, with C's defaults and C's parser. What the values mean
 //! is decided in the core ([`ipvs_core::sysctl::Settings`]).
 
+pub(crate) mod genl;
+pub(crate) mod service;
+
 use crate::glue::pernet::{Net, Pernet, PernetData, Registration};
+use kernel::sync::Mutex;
+use service::CtlState;
 use crate::glue::sysctl::{IntEntry, Table};
 use core::sync::atomic::{AtomicI32, Ordering};
 use ipvs_core::sysctl::{Knob, Settings, SPECS};
@@ -22,6 +27,8 @@ pub(crate) struct NetState {
     expire_nodest_conn: AtomicI32,
     conn_reuse_mode: AtomicI32,
     sysctl: Option<Table<{ SPECS.len() }>>,
+    /// Services, destinations, timeouts: C's `__ip_vs_mutex` data, per namespace.
+    ctl: Option<Pin<KBox<Mutex<CtlState>>>>,
 }
 
 static PERNET: Pernet<NetState> = Pernet::new();
@@ -50,6 +57,12 @@ impl NetState {
         self.sysctl.as_ref()
     }
 
+    /// The control-plane state. Every started namespace has it (`start()` fails otherwise),
+    /// and only started states are reachable through [`NetState::of`]; `ENODEV` is defensive.
+    pub(crate) fn ctl(&self) -> Result<&Mutex<CtlState>> {
+        self.ctl.as_deref().ok_or(ENODEV)
+    }
+
     /// The state of `net`, if ipvs_rs is registered.
     pub(crate) fn of(net: &Net) -> Option<&NetState> {
         PERNET.try_get(net)
@@ -64,6 +77,7 @@ impl PernetData for NetState {
             expire_nodest_conn: default(Knob::ExpireNodestConn),
             conn_reuse_mode: default(Knob::ConnReuseMode),
             sysctl: None,
+            ctl: None,
         }
     }
 
@@ -77,6 +91,7 @@ impl PernetData for NetState {
         // fields' storage is freed and before the namespace goes away.
         let table = unsafe { Table::register(net, SYSCTL_PATH, entries)? };
         self.sysctl = Some(table);
+        self.ctl = Some(KBox::pin_init(kernel::new_mutex!(CtlState::new(), "ipvs_rs_ctl"), GFP_KERNEL)?);
         Ok(())
     }
 

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The IPVS generic netlink commands: `ip_vs_genl_set_cmd()`, `ip_vs_genl_get_cmd()`,
+//! `ip_vs_genl_set_daemon()` and the dump functions of `ip_vs_ctl.c`, in C's order of checks.
+//!
+//! The kernel has already validated the top-level attributes against C's policy (and checked
+//! CAP_NET_ADMIN: every op is `GENL_ADMIN_PERM`); nested attributes are validated by the
+//! kernel with C's policies too (`Attr::nested`), then decoded by the core.
+
+use super::service::CtlState;
+use super::NetState;
+use crate::glue::genetlink::{Attr, Dump, Handlers, Nest, Request};
+use crate::glue::pernet::Net;
+use ipvs_core::netlink::config::TimeoutUpdate;
+use ipvs_core::netlink::daemon::{self, DaemonRepr};
+use ipvs_core::netlink::dest::{DestKey, DestRepr};
+use ipvs_core::netlink::ipvs::{cmd, cmd_attr};
+use ipvs_core::netlink::nla::{self, Emitter};
+use ipvs_core::netlink::reply;
+use ipvs_core::netlink::service::{ServiceKey, ServiceRepr};
+use ipvs_core::netlink::{Diag, Env, Errno};
+use kernel::prelude::*;
+
+/// `ip_vs_conn_tab_size` reported by GET_INFO (`1 << CONFIG_IP_VS_TAB_BITS`, default 12).
+pub(crate) const CONN_TAB_SIZE: u32 = 1 << 12;
+
+pub(crate) struct Ops;
+
+fn env() -> Env {
+    // The test and target kernels have IPv6 and CONFIG_IP_VS_IPV6-equivalent support built in.
+    Env::default()
+}
+
+/// The kernel's `HZ` (timeouts are kept in jiffies, as in C).
+pub(crate) fn hz() -> u32 {
+    // SAFETY: returns a compile-time constant of the kernel.
+    unsafe { crate::glue::bindings::ipvs_rs_hz() }
+}
+
+pub(crate) fn errno(e: Errno) -> Error {
+    Error::from_errno(e.to_errno())
+}
+
+/// The core's view of a kernel-validated nested attribute.
+fn core_attr<'a>(attr: Option<Attr<'a>>, set: Nest) -> Result<Option<nla::Attr<'a>>> {
+    let Some(attr) = attr else { return Ok(None) };
+    // C: `nla_parse_nested_deprecated(...) != 0` → -EINVAL in every parse function.
+    attr.nested(set).map_err(|_| EINVAL)?;
+    nla::Attr::from_bytes(attr.bytes(), 0).map(Some).map_err(|_| EINVAL)
+}
+
+fn state(net: &Net) -> Result<&NetState> {
+    NetState::of(net).ok_or(ENODEV)
+}
+
+/// Write one reply with the core's emitter.
+fn emit(buf: &mut [u8], f: impl FnOnce(&mut Emitter<'_>) -> Result<(), Errno>) -> Result<usize> {
+    let mut e = Emitter::new(buf);
+    f(&mut e).map_err(errno)?;
+    Ok(e.len())
+}
+
+impl Handlers for Ops {
+    fn doit(req: &Request<'_>) -> Result {
+        let ns = state(req.net())?;
+        let env = env();
+        match req.cmd() {
+            cmd::GET_SERVICE | cmd::GET_INFO | cmd::GET_CONFIG => get_cmd(req, ns, &env),
+            cmd::NEW_DAEMON | cmd::DEL_DAEMON => set_daemon(req, &env),
+            c => {
+                let mut ctl = ns.ctl()?.lock();
+                set_cmd(req, c, &mut ctl, &env).map_err(errno)
+            }
+        }
+    }
+
+    fn dumpit(dump: &mut Dump<'_>) -> Result<kernel::ffi::c_int> {
+        let ns = state(dump.net())?;
+        let hz = hz();
+        match dump.cmd() {
+            cmd::GET_SERVICE => {
+                let ctl = ns.ctl()?.lock();
+                let start = dump.args()[0];
+                let mut idx: kernel::ffi::c_long = 0;
+                for svc in ctl.services.iter() {
+                    idx += 1;
+                    if idx <= start {
+                        continue;
+                    }
+                    let info = svc.info(hz);
+                    if dump.put(cmd::NEW_SERVICE, |buf| emit(buf, |e| info.emit(e))).is_err() {
+                        idx -= 1;
+                        break;
+                    }
+                }
+                dump.args()[0] = idx;
+            }
+            cmd::GET_DEST => {
+                // ip_vs_genl_dump_dests(): any problem with the service gives an empty dump.
+                let ctl = ns.ctl()?.lock();
+                let key = dump
+                    .attr(cmd_attr::SERVICE)
+                    .ok()
+                    .flatten()
+                    .and_then(|a| core_attr(Some(a), Nest::Service).ok().flatten())
+                    .and_then(|a| ServiceKey::parse(Some(a), &env(), &mut Diag::default()).ok());
+                if let Some(svc) = key.and_then(|k| ctl.service(&k).ok()) {
+                    let start = dump.args()[0];
+                    let mut idx: kernel::ffi::c_long = 0;
+                    for d in svc.dests.iter() {
+                        idx += 1;
+                        if idx <= start {
+                            continue;
+                        }
+                        let info = d.info();
+                        if dump.put(cmd::NEW_DEST, |buf| emit(buf, |e| info.emit(e))).is_err() {
+                            idx -= 1;
+                            break;
+                        }
+                    }
+                    dump.args()[0] = idx;
+                }
+            }
+            // GET_DAEMON: no sync daemon ever runs in ipvs_rs, so the dump is empty.
+            _ => {}
+        }
+        Ok(dump.len())
+    }
+}
+
+/// `ip_vs_genl_get_cmd()`.
+fn get_cmd(req: &Request<'_>, ns: &NetState, env: &Env) -> Result {
+    let ctl = ns.ctl()?.lock();
+    match req.cmd() {
+        cmd::GET_SERVICE => {
+            let nla = core_attr(req.attr(cmd_attr::SERVICE), Nest::Service)?;
+            let key = ServiceKey::parse(nla, env, &mut Diag::default()).map_err(errno)?;
+            let info = ctl.service(&key).map_err(errno)?.info(hz());
+            req.reply(cmd::NEW_SERVICE, |buf| emit(buf, |e| info.emit(e)))
+        }
+        cmd::GET_CONFIG => {
+            let t = ctl.timeouts;
+            req.reply(cmd::SET_CONFIG, |buf| emit(buf, |e| reply::emit_config(e, &t)))
+        }
+        _ => req.reply(cmd::SET_INFO, |buf| emit(buf, |e| reply::emit_info(e, CONN_TAB_SIZE))),
+    }
+}
+
+/// `ip_vs_genl_set_cmd()`.
+fn set_cmd(req: &Request<'_>, c: u8, ctl: &mut CtlState, env: &Env) -> Result<(), Errno> {
+    match c {
+        cmd::FLUSH => {
+            ctl.flush();
+            return Ok(());
+        }
+        cmd::SET_CONFIG => {
+            let u32_attr = |ty| req.attr(ty).and_then(|a| a.payload().get(..4).map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]])));
+            let update = TimeoutUpdate {
+                tcp: u32_attr(cmd_attr::TIMEOUT_TCP),
+                tcp_fin: u32_attr(cmd_attr::TIMEOUT_TCP_FIN),
+                udp: u32_attr(cmd_attr::TIMEOUT_UDP),
+            };
+            ctl.timeouts = update.apply(ctl.timeouts, hz())?;
+            return Ok(());
+        }
+        cmd::ZERO if req.attr(cmd_attr::SERVICE).is_none() => {
+            ctl.zero_all();
+            return Ok(());
+        }
+        _ => {}
+    }
+
+    let svc_attr = core_attr(req.attr(cmd_attr::SERVICE), Nest::Service).map_err(|_| Errno::Einval)?;
+    let mut diag = Diag::default();
+    let full = matches!(c, cmd::NEW_SERVICE | cmd::SET_SERVICE);
+    let (key, repr) = if full {
+        let r = ServiceRepr::parse(svc_attr, env, &mut diag)?;
+        (r.key, Some(r))
+    } else {
+        (ServiceKey::parse(svc_attr, env, &mut diag)?, None)
+    };
+    let idx = ctl.find(&key);
+    let Some(idx) = idx else {
+        return match (c, repr) {
+            (cmd::NEW_SERVICE, Some(r)) => ctl.add_service(&r, env),
+            _ => Err(Errno::Esrch),
+        };
+    };
+    let svc_af = ctl.services[idx].key.af;
+    match (c, repr) {
+        (cmd::NEW_SERVICE, _) => Err(Errno::Eexist),
+        (cmd::SET_SERVICE, Some(r)) => ctl.edit_service(idx, &r, env),
+        (cmd::DEL_SERVICE, _) => {
+            ctl.del_service(idx);
+            Ok(())
+        }
+        (cmd::ZERO, _) => {
+            ctl.zero_service(idx);
+            Ok(())
+        }
+        (cmd::NEW_DEST | cmd::SET_DEST, _) => {
+            let nla = core_attr(req.attr(cmd_attr::DEST), Nest::Dest).map_err(|_| Errno::Einval)?;
+            let r = DestRepr::parse(nla, &mut diag)?;
+            let af = r.resolve_af(svc_af, env, false)?;
+            if c == cmd::NEW_DEST {
+                let net = req.net();
+                ctl.add_dest(idx, &r, af, |af, addr| dest_addr_check(net, af, addr))
+            } else {
+                ctl.edit_dest(idx, &r, af)
+            }
+        }
+        (cmd::DEL_DEST, _) => {
+            let nla = core_attr(req.attr(cmd_attr::DEST), Nest::Dest).map_err(|_| Errno::Einval)?;
+            let k = DestKey::parse(nla, &mut diag)?;
+            let af = k.resolve_af(svc_af, env)?;
+            ctl.del_dest(idx, &k, af)
+        }
+        _ => Err(Errno::Einval),
+    }
+}
+
+fn dest_addr_check(net: &Net, af: u16, addr: &[u8; 16]) -> Result<(), Errno> {
+    // SAFETY: `net` is alive for the request; `addr` points to 16 readable bytes.
+    let ret = unsafe { crate::glue::bindings::ipvs_rs_dest_addr_check(net.as_ptr(), af, addr.as_ptr()) };
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err(Errno::Einval)
+    }
+}
+
+fn netdev_exists(net: &Net, name: &[u8]) -> bool {
+    let mut buf = [0u8; 17];
+    let Some(dst) = buf.get_mut(..name.len()) else { return false };
+    dst.copy_from_slice(name);
+    // SAFETY: `net` is alive for the request; `buf` is a NUL-terminated string.
+    unsafe { crate::glue::bindings::ipvs_rs_netdev_exists(net.as_ptr(), buf.as_ptr().cast()) }
+}
+
+/// `ip_vs_genl_set_daemon()`: the same validation and errnos as C. ipvs_rs has no sync
+/// daemon, so a request that would start one gets `-EOPNOTSUPP`, and stopping one that is
+/// not running gets C's `-ESRCH`.
+fn set_daemon(req: &Request<'_>, env: &Env) -> Result {
+    let mut diag = Diag::default();
+    let nla = core_attr(req.attr(cmd_attr::DAEMON), Nest::Daemon)?;
+    if req.cmd() == cmd::NEW_DAEMON {
+        let d = DaemonRepr::parse(nla, env, &mut diag).map_err(errno)?;
+        let ifn_exists = netdev_exists(req.net(), d.mcast_ifn.as_bytes());
+        d.check_start(false, ifn_exists, false, false).map_err(errno)?;
+        pr_info!("connection synchronization daemons are not supported by ipvs_rs\n");
+        Err(errno(Errno::Eopnotsupp))
+    } else {
+        let state = daemon::parse_del(nla, &mut diag).map_err(errno)?;
+        daemon::check_stop(state, false, false).map_err(errno)
+    }
+}

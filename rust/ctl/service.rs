@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Virtual services, their destinations and the destination trash of one namespace: the
+//! tables and update rules of `ip_vs_ctl.c` (`ip_vs_add_service()`, `ip_vs_edit_service()`,
+//! `ip_vs_add_dest()`, `ip_vs_edit_dest()`, `ip_vs_del_dest()`, `__ip_vs_update_dest()`,
+//! `ip_vs_trash_get_dest()`, `ip_vs_flush()`, `ip_vs_zero_*()`).
+//!
+//! Requests arrive here parsed and message-checked by the core (`ipvs_core::netlink`); this
+//! file applies them to the state, with C's lookups and C's errnos for what depends on state.
+//! Callers hold the namespace's control mutex.
+
+use crate::glue::kvec;
+use ipvs_core::netlink::config::Timeouts;
+use ipvs_core::netlink::dest::{DestKey, DestRepr};
+use ipvs_core::netlink::ipvs::{conn_flags, svc_flags, Name, AF_INET6};
+use ipvs_core::netlink::reply::{DestInfo, ServiceInfo, Stats};
+use ipvs_core::netlink::service::{ServiceKey, ServiceRepr};
+use ipvs_core::netlink::{Env, Errno};
+use kernel::prelude::*;
+
+/// Default protocol timeouts in seconds (`tcp_timeouts[]`/`udp_timeouts[]`): ESTABLISHED,
+/// FIN_WAIT, UDP NORMAL.
+pub(crate) const DEFAULT_TIMEOUTS: Timeouts = Timeouts { tcp: 15 * 60, tcp_fin: 2 * 60, udp: 5 * 60 };
+
+/// Significant bytes of an address of family `af` (`ip_vs_addr_equal()` compares only these).
+fn addr_len(af: u16) -> usize {
+    if af == AF_INET6 {
+        16
+    } else {
+        4
+    }
+}
+
+/// `ip_vs_addr_copy()` into a zeroed union: IPv4 keeps only its first 4 bytes.
+fn normalized(af: u16, addr: &[u8; 16]) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    let n = addr_len(af);
+    out[..n].copy_from_slice(&addr[..n]);
+    out
+}
+
+fn same_service(a: &ServiceKey, b: &ServiceKey) -> bool {
+    if a.fwmark != 0 || b.fwmark != 0 {
+        // __ip_vs_svc_fwm_find(): mark and family.
+        return a.fwmark == b.fwmark && a.af == b.af;
+    }
+    let n = addr_len(a.af);
+    a.af == b.af && a.protocol == b.protocol && a.port == b.port && a.addr[..n] == b.addr[..n]
+}
+
+/// A real server of a service (`struct ip_vs_dest`, control-plane part).
+pub(crate) struct Dest {
+    pub(crate) af: u16,
+    pub(crate) addr: [u8; 16],
+    /// Host order.
+    pub(crate) port: u16,
+    pub(crate) conn_flags: u32,
+    pub(crate) weight: i32,
+    /// Latest non-zero weight (C's `last_weight`), for quiescent handling.
+    pub(crate) last_weight: i32,
+    pub(crate) u_threshold: u32,
+    pub(crate) l_threshold: u32,
+    pub(crate) tun_type: u8,
+    pub(crate) tun_port: u16,
+    pub(crate) tun_flags: u16,
+    pub(crate) activeconns: u32,
+    pub(crate) inactconns: u32,
+    pub(crate) persistconns: u32,
+    pub(crate) stats: Stats,
+}
+
+impl Dest {
+    fn matches(&self, af: u16, addr: &[u8; 16], port: u16) -> bool {
+        let n = addr_len(af);
+        self.af == af && self.port == port && self.addr[..n] == addr[..n]
+    }
+
+    /// `__ip_vs_update_dest()`: everything a NEW_DEST or SET_DEST sets.
+    fn update(&mut self, r: &DestRepr, af: u16, add: bool) {
+        if add || r.weight != 0 {
+            self.last_weight = r.weight;
+        }
+        self.weight = r.weight;
+        self.conn_flags = r.dest_conn_flags();
+        self.tun_type = r.tun_type;
+        self.tun_port = r.tun_port;
+        self.tun_flags = r.tun_flags;
+        self.u_threshold = r.u_threshold;
+        self.l_threshold = r.l_threshold;
+        self.af = af;
+    }
+
+    fn new(r: &DestRepr, af: u16) -> Dest {
+        let mut d = Dest {
+            af,
+            addr: normalized(af, &r.key.addr),
+            port: r.key.port,
+            conn_flags: 0,
+            weight: 0,
+            last_weight: 0,
+            u_threshold: 0,
+            l_threshold: 0,
+            tun_type: 0,
+            tun_port: 0,
+            tun_flags: 0,
+            activeconns: 0,
+            inactconns: 0,
+            persistconns: 0,
+            stats: Stats::default(),
+        };
+        d.update(r, af, true);
+        d
+    }
+
+    /// Whether anything still references this destination (connections, templates).
+    fn in_use(&self) -> bool {
+        self.activeconns != 0 || self.inactconns != 0 || self.persistconns != 0
+    }
+
+    pub(crate) fn info(&self) -> DestInfo {
+        DestInfo {
+            addr: self.addr,
+            port: self.port,
+            conn_flags: self.conn_flags,
+            weight: self.weight,
+            tun_type: self.tun_type,
+            tun_port: self.tun_port,
+            tun_flags: self.tun_flags,
+            u_threshold: self.u_threshold,
+            l_threshold: self.l_threshold,
+            activeconns: self.activeconns,
+            inactconns: self.inactconns,
+            persistconns: self.persistconns,
+            af: self.af,
+            stats: self.stats,
+        }
+    }
+}
+
+/// A virtual service (`struct ip_vs_service`, control-plane part).
+pub(crate) struct Service {
+    pub(crate) key: ServiceKey,
+    /// Bound scheduler; `None` is C's "none".
+    pub(crate) sched: Option<Name>,
+    pub(crate) pe: Option<Name>,
+    pub(crate) flags: u32,
+    pub(crate) timeout_jiffies: u32,
+    pub(crate) netmask: [u8; 4],
+    /// In C's list order: newest first (`list_add_rcu()` at the head).
+    pub(crate) dests: KVec<Dest>,
+    pub(crate) stats: Stats,
+}
+
+impl Service {
+    pub(crate) fn info(&self, hz: u32) -> ServiceInfo<'_> {
+        ServiceInfo {
+            af: self.key.af,
+            protocol: self.key.protocol,
+            addr: self.key.addr,
+            port: self.key.port,
+            fwmark: self.key.fwmark,
+            sched_name: self.sched.as_ref().map(Name::as_bytes),
+            pe_name: self.pe.as_ref().map(Name::as_bytes),
+            flags: self.flags,
+            timeout: self.timeout_jiffies / hz.max(1),
+            netmask: self.netmask,
+            stats: self.stats,
+        }
+    }
+
+    fn find_dest(&self, af: u16, addr: &[u8; 16], port: u16) -> Option<usize> {
+        self.dests.iter().position(|d| d.matches(af, addr, port))
+    }
+
+    fn zero(&mut self) {
+        self.stats = Stats::default();
+        for d in self.dests.iter_mut() {
+            d.stats = Stats::default();
+        }
+    }
+}
+
+/// A deleted destination kept for reuse while it may still be referenced
+/// (`ipvs->dest_trash`); re-adding the same destination to the same service revives it.
+struct Trashed {
+    service: ServiceKey,
+    dest: Dest,
+}
+
+/// Scheduler names ipvs_rs provides (`ip_vs_scheduler_get()` succeeds for these).
+pub(crate) fn scheduler_exists(name: &[u8]) -> bool {
+    matches!(name, b"rr" | b"wrr" | b"lc" | b"wlc" | b"sh" | b"mh")
+}
+
+/// Persistence engines ipvs_rs provides: none (C's only one, `sip`, is a separate module).
+fn pe_exists(_name: &[u8]) -> bool {
+    false
+}
+
+/// Everything the control plane keeps per namespace.
+pub(crate) struct CtlState {
+    /// Services in creation order.
+    pub(crate) services: KVec<Service>,
+    trash: KVec<Trashed>,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) tot_stats: Stats,
+}
+
+impl CtlState {
+    pub(crate) fn new() -> Self {
+        CtlState { services: KVec::new(), trash: KVec::new(), timeouts: DEFAULT_TIMEOUTS, tot_stats: Stats::default() }
+    }
+
+    pub(crate) fn find(&self, key: &ServiceKey) -> Option<usize> {
+        self.services.iter().position(|s| same_service(&s.key, key))
+    }
+
+    pub(crate) fn service(&self, key: &ServiceKey) -> Result<&Service, Errno> {
+        self.find(key).map(|i| &self.services[i]).ok_or(Errno::Esrch)
+    }
+
+    /// `ip_vs_add_service()` (the caller has answered `-EEXIST`).
+    pub(crate) fn add_service(&mut self, r: &ServiceRepr, env: &Env) -> Result<(), Errno> {
+        r.check(env, scheduler_exists, pe_exists)?;
+        let mut key = r.key;
+        key.addr = normalized(key.af, &key.addr);
+        let svc = Service {
+            key,
+            sched: r.scheduler().and_then(Name::from_c),
+            pe: r.pe().and_then(Name::from_c),
+            // ip_vs_svc_hash() sets HASHED once the service is in the table.
+            flags: r.flags_for_add() | svc_flags::HASHED,
+            timeout_jiffies: r.timeout_jiffies(super::genl::hz()),
+            netmask: r.netmask,
+            dests: KVec::new(),
+            stats: Stats::default(),
+        };
+        self.services.push(svc, GFP_KERNEL).map_err(|_| Errno::Enomem)
+    }
+
+    /// `ip_vs_edit_service()`.
+    pub(crate) fn edit_service(&mut self, idx: usize, r: &ServiceRepr, env: &Env) -> Result<(), Errno> {
+        r.check(env, scheduler_exists, pe_exists)?;
+        let svc = &mut self.services[idx];
+        svc.sched = r.scheduler().and_then(Name::from_c);
+        svc.flags = r.flags_for_edit(svc.flags);
+        svc.timeout_jiffies = r.timeout_jiffies(super::genl::hz());
+        svc.netmask = r.netmask;
+        svc.pe = r.pe().and_then(Name::from_c);
+        Ok(())
+    }
+
+    /// `ip_vs_del_service()`: its destinations go to the trash.
+    pub(crate) fn del_service(&mut self, idx: usize) {
+        if let Some(mut svc) = kvec::remove(&mut self.services, idx) {
+            while let Some(dest) = kvec::remove(&mut svc.dests, 0) {
+                self.to_trash(svc.key, dest);
+            }
+        }
+    }
+
+    /// `ip_vs_flush()`.
+    pub(crate) fn flush(&mut self) {
+        while !self.services.is_empty() {
+            self.del_service(0);
+        }
+    }
+
+    /// `ip_vs_zero_service()`.
+    pub(crate) fn zero_service(&mut self, idx: usize) {
+        self.services[idx].zero();
+    }
+
+    /// `ip_vs_zero_all()`.
+    pub(crate) fn zero_all(&mut self) {
+        for svc in self.services.iter_mut() {
+            svc.zero();
+        }
+        self.tot_stats = Stats::default();
+    }
+
+    /// `ip_vs_add_dest()`: checks, `-EEXIST`, revival from the trash, or a new destination
+    /// (`ip_vs_new_dest()`, whose address check `addr_ok` performs).
+    pub(crate) fn add_dest(
+        &mut self,
+        idx: usize,
+        r: &DestRepr,
+        af: u16,
+        addr_ok: impl FnOnce(u16, &[u8; 16]) -> Result<(), Errno>,
+    ) -> Result<(), Errno> {
+        r.check()?;
+        let addr = normalized(af, &r.key.addr);
+        let svc_key = self.services[idx].key;
+        if self.services[idx].find_dest(af, &addr, r.key.port).is_some() {
+            return Err(Errno::Eexist);
+        }
+        let revived = self
+            .trash
+            .iter()
+            .position(|t| same_service(&t.service, &svc_key) && t.dest.matches(af, &addr, r.key.port));
+        let dest = match revived.and_then(|i| kvec::remove(&mut self.trash, i)) {
+            Some(mut t) => {
+                t.dest.update(r, af, true);
+                t.dest
+            }
+            None => {
+                addr_ok(af, &addr)?;
+                Dest::new(r, af)
+            }
+        };
+        kvec::push_front(&mut self.services[idx].dests, dest, GFP_KERNEL).map_err(|_| Errno::Enomem)
+    }
+
+    /// `ip_vs_edit_dest()`.
+    pub(crate) fn edit_dest(&mut self, idx: usize, r: &DestRepr, af: u16) -> Result<(), Errno> {
+        r.check()?;
+        let addr = normalized(af, &r.key.addr);
+        let svc = &mut self.services[idx];
+        let d = svc.find_dest(af, &addr, r.key.port).ok_or(Errno::Enoent)?;
+        svc.dests[d].update(r, af, false);
+        Ok(())
+    }
+
+    /// `ip_vs_del_dest()`.
+    pub(crate) fn del_dest(&mut self, idx: usize, key: &DestKey, af: u16) -> Result<(), Errno> {
+        let addr = normalized(af, &key.addr);
+        let svc = &mut self.services[idx];
+        let d = svc.find_dest(af, &addr, key.port).ok_or(Errno::Enoent)?;
+        let svc_key = svc.key;
+        if let Some(dest) = kvec::remove(&mut svc.dests, d) {
+            self.to_trash(svc_key, dest);
+        }
+        Ok(())
+    }
+
+    /// `__ip_vs_del_dest()`: park a removed destination. Unreferenced entries are dropped at
+    /// once here (C drops them at the next trash timer run; nothing can observe the difference
+    /// except re-adding within that window, which revives the counters).
+    fn to_trash(&mut self, service: ServiceKey, dest: Dest) {
+        self.purge_trash();
+        // On allocation failure the destination is simply freed, as if the trash expired it.
+        let _ = self.trash.push(Trashed { service, dest }, GFP_KERNEL);
+    }
+
+    /// `ip_vs_dest_trash_expire()`: drop what nothing references any more.
+    fn purge_trash(&mut self) {
+        let mut i = 0;
+        while i < self.trash.len() {
+            if self.trash[i].dest.in_use() {
+                i += 1;
+            } else {
+                let _ = kvec::remove(&mut self.trash, i);
+            }
+        }
+    }
+}
+
+/// The flag bits ipvs_rs reports are C's; keep the compiler honest about the ones we use.
+const _: () = assert!(conn_flags::MASQ == 0);

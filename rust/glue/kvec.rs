@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-2.0
+//! What 6.12's `KVec` lacks and the control plane needs: ordered removal and front insertion.
+//!
+//! C header: none (rust/kernel/alloc/kvec.rs)
+
+use kernel::alloc::{AllocError, Flags, KVec};
+
+/// Remove and return element `idx`, keeping the order of the others (`Vec::remove`).
+pub(crate) fn remove<T>(v: &mut KVec<T>, idx: usize) -> Option<T> {
+    let len = v.len();
+    if idx >= len {
+        return None;
+    }
+    v.as_mut_slice()[idx..].rotate_left(1);
+    // SAFETY: `len - 1 < len` is initialised; after reading it out we shrink the length so it
+    // is neither dropped nor read again.
+    unsafe {
+        let last = core::ptr::read(v.as_ptr().add(len - 1));
+        v.set_len(len - 1);
+        Some(last)
+    }
+}
+
+/// Insert `x` before all other elements (C's `list_add()` order).
+pub(crate) fn push_front<T>(v: &mut KVec<T>, x: T, flags: Flags) -> Result<(), AllocError> {
+    v.push(x, flags)?;
+    v.as_mut_slice().rotate_right(1);
+    Ok(())
+}
