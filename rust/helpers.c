@@ -3,6 +3,9 @@
  * C helpers for ipvs_rs: each wraps one static inline or macro the Rust side cannot call
  * directly. No policy lives here.
  */
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <net/net_namespace.h>
 #include "../include/ipvs_rs.h"
 
 void *ipvs_rs_net_generic(const struct net *net, unsigned int id)
@@ -42,4 +45,30 @@ int ipvs_rs_notifier_from_errno(int err)
 void ipvs_rs_kunit_fail(struct kunit *test, const char *file, int line, const char *msg)
 {
 	KUNIT_FAIL(test, "%s:%d: %s", file, line, msg);
+}
+
+/* /proc/net files of one namespace, shown by a single show() call (seq_file grows the buffer). */
+bool ipvs_rs_proc_create(struct net *net, const char *name, int (*show)(struct seq_file *, void *))
+{
+	return proc_create_net_single(name, 0444, net->proc_net, show, NULL) != NULL;
+}
+
+void ipvs_rs_proc_remove(struct net *net, const char *name)
+{
+	remove_proc_entry(name, net->proc_net);
+}
+
+struct net *ipvs_rs_seq_net(struct seq_file *seq)
+{
+	return seq_file_single_net(seq);
+}
+
+void ipvs_rs_seq_write(struct seq_file *seq, const char *buf, size_t len)
+{
+	seq_write(seq, buf, len);
+}
+
+unsigned int ipvs_rs_nr_cpu_ids(void)
+{
+	return nr_cpu_ids;
 }

@@ -7,6 +7,7 @@
 //! is decided in the core ([`ipvs_core::sysctl::Settings`]).
 
 pub(crate) mod genl;
+mod proc;
 pub(crate) mod service;
 
 use crate::glue::pernet::{Net, Pernet, PernetData, Registration};
@@ -23,6 +24,8 @@ const SYSCTL_PATH: &CStr = c_str!("net/ipv4/vs");
 
 /// ipvs_rs state of one network namespace.
 pub(crate) struct NetState {
+    // Dropped first: removing the proc files waits for their readers, which use `ctl`.
+    proc: Option<crate::glue::proc::ProcFiles<6>>,
     conntrack: AtomicI32,
     expire_nodest_conn: AtomicI32,
     conn_reuse_mode: AtomicI32,
@@ -78,6 +81,7 @@ impl PernetData for NetState {
             conn_reuse_mode: default(Knob::ConnReuseMode),
             sysctl: None,
             ctl: None,
+            proc: None,
         }
     }
 
@@ -92,6 +96,9 @@ impl PernetData for NetState {
         let table = unsafe { Table::register(net, SYSCTL_PATH, entries)? };
         self.sysctl = Some(table);
         self.ctl = Some(KBox::pin_init(kernel::new_mutex!(CtlState::new(), "ipvs_rs_ctl"), GFP_KERNEL)?);
+        // SAFETY: the files are removed when `self` is dropped, in the namespace's exit
+        // callback, while the namespace is still alive.
+        self.proc = Some(unsafe { proc::create(net)? });
         Ok(())
     }
 

@@ -8,4 +8,5 @@ pub(crate) mod kunit;
 pub(crate) mod kvec;
 pub(crate) mod modnotify;
 pub(crate) mod pernet;
+pub(crate) mod proc;
 pub(crate) mod sysctl;

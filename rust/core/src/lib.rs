@@ -10,5 +10,6 @@
 extern crate std;
 
 pub mod netlink;
+pub mod procfs;
 pub mod sched;
 pub mod sysctl;

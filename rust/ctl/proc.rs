@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+//! `/proc/net/ip_vs`, `/proc/net/ip_vs_stats`, `/proc/net/ip_vs_conn` of a namespace, in C's
+//! format (`ipvs_core::procfs` renders; this file only gathers the state).
+
+use super::genl::CONN_TAB_SIZE;
+use super::NetState;
+use crate::glue::bindings;
+use crate::glue::pernet::Net;
+use crate::glue::proc::{ProcFiles, SeqWriter, ShowFn};
+use core::fmt::{self, Write};
+use ipvs_core::procfs::{self, DestLine, ServiceLine};
+use kernel::c_str;
+use kernel::prelude::*;
+
+/// The files, in creation order.
+pub(crate) fn files() -> [(&'static CStr, ShowFn); 6] {
+    [
+        (c_str!("ip_vs"), show_ip_vs),
+        (c_str!("ip_vs_stats"), show_stats),
+        (c_str!("ip_vs_stats_percpu"), show_stats_percpu),
+        (c_str!("ip_vs_conn"), show_conn),
+        (c_str!("ip_vs_conn_sync"), show_conn_sync),
+        (c_str!("ip_vs_app"), show_app),
+    ]
+}
+
+/// Create them in `net`.
+///
+/// # Safety
+///
+/// `net` outlives the returned value.
+pub(crate) unsafe fn create(net: &Net) -> Result<ProcFiles<6>> {
+    // SAFETY: forwarded from the caller.
+    unsafe { ProcFiles::create(net, files()) }
+}
+
+fn render_ip_vs(w: &mut impl Write, net: &Net) -> fmt::Result {
+    procfs::write_info_header(w, CONN_TAB_SIZE)?;
+    let Some(ctl) = NetState::of(net).and_then(|ns| ns.ctl().ok()) else { return Ok(()) };
+    let ctl = ctl.lock();
+    for svc in ctl.services.iter() {
+        procfs::write_service(
+            w,
+            &ServiceLine {
+                af: svc.key.af,
+                protocol: svc.key.protocol,
+                addr: &svc.key.addr,
+                port: svc.key.port,
+                fwmark: svc.key.fwmark,
+                sched_name: svc.sched.as_ref().map_or(&b"none"[..], |n| n.as_bytes()),
+                flags: svc.flags,
+                timeout_jiffies: svc.timeout_jiffies,
+                netmask: svc.netmask,
+            },
+        )?;
+        for d in svc.dests.iter() {
+            procfs::write_dest(
+                w,
+                &DestLine {
+                    af: d.af,
+                    addr: &d.addr,
+                    port: d.port,
+                    conn_flags: d.conn_flags,
+                    weight: d.weight,
+                    activeconns: d.activeconns as i32,
+                    inactconns: d.inactconns as i32,
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn render_stats(w: &mut impl Write, net: &Net) -> fmt::Result {
+    procfs::write_stats(w, &total_stats(net))
+}
+
+fn total_stats(net: &Net) -> ipvs_core::netlink::reply::Stats {
+    NetState::of(net).and_then(|ns| ns.ctl().ok()).map(|c| c.lock().tot_stats).unwrap_or_default()
+}
+
+unsafe extern "C" fn show_stats_percpu(seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) -> kernel::ffi::c_int {
+    // SAFETY: called by seq_file as the show callback of a single-net file.
+    let (mut w, net) = unsafe { SeqWriter::new(seq) };
+    let total = total_stats(net);
+    // SAFETY: reads a kernel variable fixed at boot.
+    let cpus = unsafe { bindings::ipvs_rs_nr_cpu_ids() };
+    // ipvs_rs keeps one set of counters, not per-CPU ones: they are shown on CPU 0.
+    let _ = procfs::write_stats_percpu(&mut w, cpus, |cpu| if cpu == 0 { total } else { Default::default() }, &total);
+    0
+}
+
+unsafe extern "C" fn show_conn_sync(seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) -> kernel::ffi::c_int {
+    // SAFETY: called by seq_file as the show callback of a single-net file.
+    let (mut w, _net) = unsafe { SeqWriter::new(seq) };
+    let _ = w.write_str(procfs::CONN_SYNC_HEADER);
+    0
+}
+
+unsafe extern "C" fn show_app(seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) -> kernel::ffi::c_int {
+    // SAFETY: called by seq_file as the show callback of a single-net file.
+    let (mut w, _net) = unsafe { SeqWriter::new(seq) };
+    let _ = w.write_str(procfs::APP_HEADER);
+    0
+}
+
+unsafe extern "C" fn show_ip_vs(seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) -> kernel::ffi::c_int {
+    // SAFETY: called by seq_file as the show callback of a single-net file.
+    let (mut w, net) = unsafe { SeqWriter::new(seq) };
+    let _ = render_ip_vs(&mut w, net);
+    0
+}
+
+unsafe extern "C" fn show_stats(seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) -> kernel::ffi::c_int {
+    // SAFETY: called by seq_file as the show callback of a single-net file.
+    let (mut w, net) = unsafe { SeqWriter::new(seq) };
+    let _ = render_stats(&mut w, net);
+    0
+}
+
+unsafe extern "C" fn show_conn(seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) -> kernel::ffi::c_int {
+    // SAFETY: called by seq_file as the show callback of a single-net file.
+    let (mut w, _net) = unsafe { SeqWriter::new(seq) };
+    // No connections exist until the data path lands: the header is the whole file.
+    let _ = w.write_str(procfs::CONN_HEADER);
+    0
+}
