@@ -26,6 +26,8 @@ kunit_suite!(ipvs_rs_sysctl:
 
 kunit_suite!(ipvs_rs_module: c_ipvs_is_not_loaded);
 
+kunit_suite!(ipvs_rs_netlink: core_nested_parser_agrees_with_kernel);
+
 fn init_net_state(t: &mut Test) -> Option<&'static NetState> {
     let state = NetState::of(Net::init_net());
     kunit_expect!(t, state.is_some(), "ipvs_rs per-netns state missing in init_net");
@@ -166,4 +168,105 @@ fn core_parser_agrees_with_proc_dointvec_random(t: &mut Test) {
 
 fn c_ipvs_is_not_loaded(t: &mut Test) {
     kunit_expect!(t, !c_ipvs_loaded(), "C ip_vs is live while ipvs_rs is loaded");
+}
+
+/// Build a nested attribute (`type | NLA_F_NESTED`) around `inner` in 4-byte aligned storage.
+fn nest(storage: &mut [u32; 96], inner: &[u8]) -> usize {
+    let total = 4 + inner.len();
+    let bytes = storage.len() * 4;
+    let n = total.min(bytes);
+    let mut buf = [0u8; 384];
+    buf[..2].copy_from_slice(&(total as u16).to_ne_bytes());
+    buf[2..4].copy_from_slice(&(1u16 | 0x8000).to_ne_bytes());
+    buf[4..n].copy_from_slice(&inner[..n - 4]);
+    for (i, w) in storage.iter_mut().enumerate() {
+        *w = u32::from_ne_bytes([buf[4 * i], buf[4 * i + 1], buf[4 * i + 2], buf[4 * i + 3]]);
+    }
+    n
+}
+
+/// The kernel's `nla_parse_nested_deprecated()` with C's IPVS policies and the core's model
+/// of it must agree on random, mostly malformed nested attributes: same verdict, same
+/// attributes found. This is what makes ipvs_rs answer malformed requests like C.
+fn core_nested_parser_agrees_with_kernel(t: &mut Test) {
+    use ipvs_core::netlink::ipvs::{DAEMON_POLICY, DEST_POLICY, SVC_POLICY};
+    use ipvs_core::netlink::nla::Attr;
+    use ipvs_core::netlink::policy::{parse_nested_deprecated, Sink};
+    use ipvs_core::netlink::Diag;
+
+    const LENS: [usize; 12] = [0, 1, 2, 3, 4, 5, 6, 8, 15, 16, 17, 20];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut mismatches = 0;
+    for round in 0..3000u32 {
+        let (policy, bindings_set): (&[_], _) = match round % 3 {
+            0 => (&SVC_POLICY[..], bindings::ipvs_rs_nest_IPVS_RS_NEST_SERVICE),
+            1 => (&DEST_POLICY[..], bindings::ipvs_rs_nest_IPVS_RS_NEST_DEST),
+            _ => (&DAEMON_POLICY[..], bindings::ipvs_rs_nest_IPVS_RS_NEST_DAEMON),
+        };
+        // Build 1..5 attributes, some with lying lengths.
+        let mut inner = [0u8; 300];
+        let mut len = 0;
+        for _ in 0..(1 + next() % 5) {
+            let r = next();
+            let ty = (r % 18) as u16 | if r & 0x100 != 0 { 0x8000 } else { 0 };
+            let plen = LENS[(r >> 12) as usize % LENS.len()];
+            let mut nla_len = (4 + plen) as u16;
+            if r & 0x3000 == 0x3000 {
+                nla_len = (r >> 20) as u16 % 40; // may be < 4 or past the end
+            }
+            if len + 4 + plen + 3 > 280 {
+                break;
+            }
+            inner[len..len + 2].copy_from_slice(&nla_len.to_ne_bytes());
+            inner[len + 2..len + 4].copy_from_slice(&ty.to_ne_bytes());
+            for b in inner[len + 4..len + 4 + plen].iter_mut() {
+                let v = (next() & 0xff) as u8;
+                *b = if v < 64 { 0 } else { v };
+            }
+            len += (4 + plen + 3) & !3;
+        }
+        if next() % 4 == 0 {
+            len -= (next() % 3) as usize; // trailing garbage shorter than a header
+        }
+        let mut storage = [0u32; 96];
+        let n = nest(&mut storage, &inner[..len]);
+        // SAFETY: `storage` is 4-byte aligned and holds `n` initialised bytes.
+        let bytes = unsafe { core::slice::from_raw_parts(storage.as_ptr().cast::<u8>(), n) };
+
+        let mut tb = [core::ptr::null::<bindings::nlattr>(); bindings::IPVS_RS_NEST_MAX as usize + 1];
+        // SAFETY: `tb` is large enough for every set; `storage` holds a well-formed outer
+        // attribute whose length covers only initialised bytes.
+        let kernel_ret = unsafe { bindings::ipvs_rs_parse_nested(tb.as_mut_ptr(), bindings_set, storage.as_ptr().cast()) };
+
+        let mut diag = Diag::default();
+        let outer = Attr::from_bytes(bytes, 0);
+        let model = outer.ok().map(|a| parse_nested_deprecated::<{ bindings::IPVS_RS_NEST_MAX as usize + 1 }>(&a, policy, &mut Sink { diag: &mut diag, extack: false }));
+        let Some(model) = model else {
+            kunit_expect!(t, false, "round {}: core rejected the outer attribute", round);
+            continue;
+        };
+        let model_ret = match &model {
+            Ok(_) => 0,
+            Err(e) => e.to_errno(),
+        };
+        let mut same = model_ret == kernel_ret;
+        if let (Ok(table), 0) = (&model, kernel_ret) {
+            for (ty, k) in tb.iter().enumerate().take(policy.len()) {
+                same &= table.get(ty as u16).is_some() == !k.is_null();
+            }
+        }
+        if !same {
+            mismatches += 1;
+            if mismatches <= 5 {
+                kunit_expect!(t, false, "round {}: kernel {} vs core {} on {:?}", round, kernel_ret, model_ret, kernel::str::BStr::from_bytes(bytes));
+            }
+        }
+    }
+    kunit_expect_eq!(t, mismatches, 0);
 }
