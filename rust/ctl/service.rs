@@ -188,7 +188,7 @@ struct Trashed {
 
 /// Scheduler names ipvs_rs provides (`ip_vs_scheduler_get()` succeeds for these).
 pub(crate) fn scheduler_exists(name: &[u8]) -> bool {
-    matches!(name, b"rr" | b"wrr" | b"lc" | b"wlc" | b"sh" | b"mh")
+    ipvs_core::sched::SchedulerKind::from_name(name).is_some()
 }
 
 /// Persistence engines ipvs_rs provides: none (C's only one, `sip`, is a separate module).

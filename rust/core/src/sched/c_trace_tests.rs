@@ -9,8 +9,15 @@
 //! each scheduling decision and, for sh and mh, the whole lookup table after every change.
 //! This replays the script through the Rust schedulers and demands identical results.
 //!
-//! `testdata/cref/README` says how to regenerate it; a larger run can be checked with
-//! `IPVS_C_TRACE=/path/to/trace cargo test -- --ignored c_trace_external`.
+//! Regenerate (any C compiler, the kernel *source* tree in `KSRC`):
+//!
+//! ```text
+//! KSRC=/path/to/linux-6.12 src/sched/testdata/cref/build.sh /tmp/ipvs-cref
+//! /tmp/ipvs-cref/driver 1 6 > src/sched/testdata/c_trace.txt
+//! ```
+//!
+//! A larger run (e.g. `driver 2 60`) is checked with
+//! `IPVS_C_TRACE=/path/to/trace cargo test --release -- --ignored c_trace_external`.
 
 use super::mh::{DestSetup, Maglev};
 use super::rr::RoundRobin;
@@ -206,7 +213,7 @@ fn replay(trace: &str) -> (usize, usize, usize) {
 fn c_trace() {
     let (s, d, t) = replay(include_str!("testdata/c_trace.txt"));
     // Guard against an empty or truncated trace passing vacuously.
-    assert!(s >= 60 && d >= 5000 && t >= 1000, "only {s} scenarios, {d} decisions, {t} tables");
+    assert!(s >= 50 && d >= 5000 && t >= 1400, "only {s} scenarios, {d} decisions, {t} tables");
 }
 
 /// A larger trace from `testdata/cref` (not checked in): set `IPVS_C_TRACE`.

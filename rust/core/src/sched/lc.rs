@@ -7,13 +7,13 @@
 //! those of weight exactly 0; the first one in list order wins ties. Stateless. C compares
 //! the overheads as `unsigned int`, so a wrapped (negative) overhead counts as huge.
 
-use super::{conn_overhead, Dest};
+use super::{conn_overhead, indexed, Dest};
 
 /// `ip_vs_lc_schedule()`: index of the least loaded destination, or `None` if every
 /// destination is overloaded or has weight 0.
 pub fn schedule<D: Dest>(dests: &[D]) -> Option<usize> {
     let mut least: Option<(usize, u32)> = None;
-    for (i, d) in dests.iter().enumerate() {
+    for (i, d) in indexed(dests, 0) {
         // Only weight 0 quiesces here: C tests `== 0`, not `<= 0`.
         if d.overloaded() || d.weight() == 0 {
             continue;

@@ -16,17 +16,20 @@
 //! clients; lookups just treat it as unavailable.
 //!
 //! A client maps to entry `hsiphash(port + addr_fold) % size` (`ip_vs_mh_hashkey()`; the
-//! port only with [`IP_VS_SVC_F_SCHED_MH_PORT`](super::IP_VS_SVC_F_SCHED_MH_PORT)). With
-//! [`IP_VS_SVC_F_SCHED_MH_FALLBACK`](super::IP_VS_SVC_F_SCHED_MH_FALLBACK) an unavailable
-//! destination makes the lookup re-hash with offsets `(k + ihash) % size`, k = 0, 1, ...,
-//! until it finds an available one or an empty entry.
+//! port only with [`IP_VS_SVC_F_SCHED_MH_PORT`]). With [`IP_VS_SVC_F_SCHED_MH_FALLBACK`] an
+//! unavailable destination makes the lookup re-hash with offsets `(k + ihash) % size`,
+//! k = 0, 1, ..., until it finds an available one or an empty entry.
 //!
 //! Storage is the caller's: the table (`&mut [u32]` of [`Maglev::table_len`] destination
 //! indices or [`EMPTY`]) and, while reassigning, one [`DestSetup`] per destination (C
 //! allocates both; the kernel side can keep them in a `KVec`).
 
+use core::num::NonZeroU32;
+
 use super::siphash::{hsiphash, HsiphashKey};
-use super::{gcd_of_positive, usable, Dest, Family, InetAddr, IP_VS_SVC_F_SCHED_MH_FALLBACK, IP_VS_SVC_F_SCHED_MH_PORT};
+use super::{
+    gcd_of_positive, usable, Dest, Family, InetAddr, IP_VS_SVC_F_SCHED_MH_FALLBACK, IP_VS_SVC_F_SCHED_MH_PORT,
+};
 
 /// The table sizes `CONFIG_IP_VS_MH_TAB_INDEX` 8..=17 select (`primes[]` in ip_vs_mh.c).
 pub const PRIMES: [u32; 10] = [251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071];
@@ -35,6 +38,7 @@ pub const PRIMES: [u32; 10] = [251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 6
 pub const DEFAULT_TAB_INDEX: u32 = 12;
 /// Table size with the default index: `PRIMES[12 - 8]`.
 pub const DEFAULT_TAB_SIZE: usize = 4093;
+const _: () = assert!(PRIMES[(DEFAULT_TAB_INDEX - MIN_TAB_INDEX) as usize] as usize == DEFAULT_TAB_SIZE);
 /// Smallest `CONFIG_IP_VS_MH_TAB_INDEX` Kconfig allows.
 pub const MIN_TAB_INDEX: u32 = 8;
 /// Largest `CONFIG_IP_VS_MH_TAB_INDEX` Kconfig allows.
@@ -82,8 +86,10 @@ pub struct DestSetup {
 pub struct Maglev {
     /// `svc->af`: how addresses are folded.
     family: Family,
-    /// `IP_VS_MH_TAB_SIZE`: one of [`PRIMES`].
-    size: u32,
+    /// `IP_VS_MH_TAB_SIZE`: one of [`PRIMES`]. Non-zero types make `%` panic-free.
+    size: NonZeroU32,
+    /// `IP_VS_MH_TAB_SIZE - 1`: the modulus for `skip`.
+    size_less_one: NonZeroU32,
     /// `IP_VS_MH_TAB_BITS` = `CONFIG_IP_VS_MH_TAB_INDEX / 2`.
     bits: u32,
 }
@@ -91,7 +97,15 @@ pub struct Maglev {
 impl Maglev {
     /// `mh` with the default table (4093 entries) for a service of `family`.
     pub const fn new(family: Family) -> Self {
-        Maglev { family, size: DEFAULT_TAB_SIZE as u32, bits: DEFAULT_TAB_INDEX / 2 }
+        const SIZE: NonZeroU32 = match NonZeroU32::new(DEFAULT_TAB_SIZE as u32) {
+            Some(n) => n,
+            None => panic!("table size is 0"),
+        };
+        const SIZE_LESS_ONE: NonZeroU32 = match NonZeroU32::new(DEFAULT_TAB_SIZE as u32 - 1) {
+            Some(n) => n,
+            None => panic!("table size is 1"),
+        };
+        Maglev { family, size: SIZE, size_less_one: SIZE_LESS_ONE, bits: DEFAULT_TAB_INDEX / 2 }
     }
 
     /// `mh` as built with `CONFIG_IP_VS_MH_TAB_INDEX = index`; `None` outside Kconfig's
@@ -100,12 +114,16 @@ impl Maglev {
         if index < MIN_TAB_INDEX || index > MAX_TAB_INDEX {
             return None;
         }
-        Some(Maglev { family, size: PRIMES[(index - MIN_TAB_INDEX) as usize], bits: index / 2 })
+        let prime = PRIMES[(index - MIN_TAB_INDEX) as usize];
+        match (NonZeroU32::new(prime), NonZeroU32::new(prime.wrapping_sub(1))) {
+            (Some(size), Some(size_less_one)) => Some(Maglev { family, size, size_less_one, bits: index / 2 }),
+            _ => None,
+        }
     }
 
     /// Number of table entries (`IP_VS_MH_TAB_SIZE`): the length the table must have.
     pub const fn table_len(&self) -> usize {
-        self.size as usize
+        self.size.get() as usize
     }
 
     /// `ip_vs_mh_hashkey()`: `hsiphash()` of the 4 bytes of the `unsigned int`
@@ -122,7 +140,12 @@ impl Maglev {
     /// written.
     ///
     /// The result does not depend on what `table` held before: C overwrites every entry too.
-    pub fn reassign<D: Dest>(&self, dests: &[D], table: &mut [u32], setup: &mut [DestSetup]) -> Result<(), ReassignError> {
+    pub fn reassign<D: Dest>(
+        &self,
+        dests: &[D],
+        table: &mut [u32],
+        setup: &mut [DestSetup],
+    ) -> Result<(), ReassignError> {
         if table.len() != self.table_len() {
             return Err(ReassignError::TableSize);
         }
@@ -150,7 +173,7 @@ impl Maglev {
     fn shift_weight<D: Dest>(&self, dests: &[D], gcd: i32) -> u32 {
         let max = dests.iter().map(Dest::last_weight).fold(0, i32::max);
         // gcd >= 1 and max >= gcd: mw >= 1.
-        let mw = max / gcd;
+        let mw = max.checked_div(gcd).unwrap_or(0);
         let fls = u32::BITS - mw.unsigned_abs().leading_zeros();
         fls.saturating_sub(self.bits)
     }
@@ -160,10 +183,12 @@ impl Maglev {
         for (d, ds) in dests.iter().zip(setup.iter_mut()) {
             let (addr, port) = (d.addr(), d.port());
             let offset = self.hashkey(&addr, port, &HASH1, 0) % self.size;
-            let skip = self.hashkey(&addr, port, &HASH2, 0) % (self.size - 1) + 1;
+            // In 1..size: no overflow.
+            let skip = (self.hashkey(&addr, port, &HASH2, 0) % self.size_less_one).wrapping_add(1);
             let lw = d.last_weight();
-            // gcd >= 1: no division by zero or overflow; rshift <= 31 - bits.
-            let turns = (lw / gcd).checked_shr(rshift).unwrap_or(0);
+            // gcd >= 1 (no division by zero or overflow) and rshift <= 31 - bits: the
+            // fallbacks never apply.
+            let turns = lw.checked_div(gcd).unwrap_or(0).checked_shr(rshift).unwrap_or(0);
             let turns = if turns != 0 { turns } else { i32::from(lw != 0) };
             *ds = DestSetup { offset, skip, perm: offset, turns };
         }
@@ -181,18 +206,20 @@ impl Maglev {
         if !setup.iter().any(|ds| ds.turns >= 1) {
             return;
         }
-        let size = self.size;
+        let size = self.size.get();
         let n = setup.len();
         let mut cur = 0usize;
         let mut claimed_this_turn = 0i32;
         let mut filled = 0u32;
+        // Round-robin over the destinations; wrapping: `cur < n`.
+        let next = |cur: usize| if cur.wrapping_add(1) == n { 0 } else { cur.wrapping_add(1) };
         while filled < size {
             let Some(ds) = setup.get_mut(cur) else {
                 return; // Unreachable: `cur` wraps below `n`.
             };
             // Ignore servers with zero weight.
             if ds.turns < 1 {
-                cur = if cur + 1 == n { 0 } else { cur + 1 };
+                cur = next(cur);
                 continue;
             }
             // Next free position on this destination's permutation. The size is prime and
@@ -203,9 +230,10 @@ impl Maglev {
                     free = Some(ds.perm as usize);
                     break;
                 }
-                ds.perm += ds.skip;
+                // perm < size and skip < size: no overflow, and one subtraction wraps it.
+                ds.perm = ds.perm.wrapping_add(ds.skip);
                 if ds.perm >= size {
-                    ds.perm -= size;
+                    ds.perm = ds.perm.wrapping_sub(size);
                 }
             }
             let Some(entry) = free.and_then(|pos| table.get_mut(pos)) else {
@@ -213,11 +241,12 @@ impl Maglev {
             };
             // There are at most `size` destinations: the index fits.
             *entry = cur as u32;
-            filled += 1;
-            claimed_this_turn += 1;
+            // Wrapping: `filled < size`, `claimed_this_turn < turns`.
+            filled = filled.wrapping_add(1);
+            claimed_this_turn = claimed_this_turn.wrapping_add(1);
             if claimed_this_turn >= ds.turns {
                 claimed_this_turn = 0;
-                cur = if cur + 1 == n { 0 } else { cur + 1 };
+                cur = next(cur);
             }
         }
     }
@@ -231,7 +260,14 @@ impl Maglev {
     /// length or holds indices `dests` does not have (a table not reassigned after a change).
     ///
     /// Cost: one `hsiphash()`; with fallback up to `table_len()` more.
-    pub fn schedule<D: Dest>(&self, flags: u32, dests: &[D], table: &[u32], addr: &InetAddr, port: u16) -> Option<usize> {
+    pub fn schedule<D: Dest>(
+        &self,
+        flags: u32,
+        dests: &[D],
+        table: &[u32],
+        addr: &InetAddr,
+        port: u16,
+    ) -> Option<usize> {
         if table.len() != self.table_len() {
             return None;
         }
@@ -249,8 +285,9 @@ impl Maglev {
             return None;
         }
         // Loop around the table starting from ihash.
-        for offset in 0..self.size {
-            let roffset = (offset + ihash) % self.size;
+        for offset in 0..self.size.get() {
+            // Both below the size: no overflow.
+            let roffset = offset.wrapping_add(ihash) % self.size;
             let (i, d) = at(self.hashkey(addr, port, &HASH1, roffset) % self.size)?;
             if usable(d) {
                 return Some(i);
@@ -312,6 +349,31 @@ mod tests {
         assert_eq!(mh.hashkey(&a, 80, &HASH1, 3), mh.hashkey(&InetAddr::from_ipv4([10, 0, 0, 4]), 80, &HASH1, 0));
     }
 
+    /// The default 4093-entry table for 10.0.0.1-3:80 with weights 1, 2, 3 in list order:
+    /// what the unmodified C ip_vs_mh.c answers (testdata/cref/query.c).
+    #[test]
+    fn fixed_clients_default_table() {
+        let mh = Maglev::new(Family::Ipv4);
+        let mut d: Vec<_> =
+            (0..3).map(|i| DestInfo::new(InetAddr::from_ipv4([10, 0, 0, i as u8 + 1]), 80, i + 1)).collect();
+        let t = build(&mh, &d);
+        // 4093 = 682 rounds of 1 + 2 + 3, plus one entry for the first destination.
+        assert_eq!(counts(&t, 3), [683, 1364, 2046]);
+        assert_eq!(t[..12], [2, 1, 1, 2, 2, 2, 1, 2, 2, 0, 0, 1]);
+        let clients = [[192, 168, 1, 10], [10, 0, 0, 1], [172, 16, 5, 4], [8, 8, 8, 8], [203, 0, 113, 77]];
+        let ask = |flags: u32, d: &[DestInfo]| -> Vec<i64> {
+            clients
+                .iter()
+                .map(|&a| mh.schedule(flags, d, &t, &InetAddr::from_ipv4(a), 12345).map_or(-1, |i| i as i64))
+                .collect()
+        };
+        assert_eq!(ask(0, &d), [0, 2, 2, 1, 1]);
+        assert_eq!(ask(PORT, &d), [2, 2, 1, 2, 2]);
+        d[2].overloaded = true;
+        assert_eq!(ask(0, &d), [0, -1, -1, 1, 1]);
+        assert_eq!(ask(FALLBACK, &d), [0, 1, 0, 1, 1]);
+    }
+
     #[test]
     fn equal_weights_fill_evenly() {
         let mh = Maglev::with_tab_index(Family::Ipv4, 8).unwrap();
@@ -324,7 +386,7 @@ mod tests {
     #[test]
     fn weights_turns_and_shift() {
         let mh = Maglev::with_tab_index(Family::Ipv4, 8).unwrap(); // 251 entries, 4 bits
-        // gcd 2: turns 1, 2, 3 → 6 per round; 251 = 41 * 6 + 5: last round 1, 2, 2.
+                                                                   // gcd 2: turns 1, 2, 3 → 6 per round; 251 = 41 * 6 + 5: last round 1, 2, 2.
         let d = [dest(0, 2), dest(1, 4), dest(2, 6)];
         assert_eq!(counts(&build(&mh, &d), 3), [42, 84, 125]);
         // max/gcd = 40 needs 6 bits: shift by 2 → turns 0→1 (lw != 0), 40 >> 2 = 10.
@@ -464,7 +526,16 @@ mod tests {
             let mw = lw.iter().copied().max().unwrap_or(0) as i64 / g;
             let fls = 64 - (mw as u64).leading_zeros() as i64;
             let shift = (fls - bits as i64).max(0);
-            lw.iter().map(|&w| { let t = (w as i64 / g) >> shift; if t != 0 { t } else { (w != 0) as i64 } }).collect()
+            lw.iter()
+                .map(|&w| {
+                    let t = (w as i64 / g) >> shift;
+                    if t != 0 {
+                        t
+                    } else {
+                        (w != 0) as i64
+                    }
+                })
+                .collect()
         }
 
         /// Entries each destination gets: whole rounds of `turns`, then the partial last
@@ -473,12 +544,17 @@ mod tests {
             let per_round: i64 = turns.iter().filter(|&&t| t > 0).sum();
             let rounds = size / per_round;
             let mut rest = size - rounds * per_round;
-            turns.iter().map(|&t| {
-                if t <= 0 { return 0; }
-                let extra = rest.min(t);
-                rest -= extra;
-                rounds * t + extra
-            }).collect()
+            turns
+                .iter()
+                .map(|&t| {
+                    if t <= 0 {
+                        return 0;
+                    }
+                    let extra = rest.min(t);
+                    rest -= extra;
+                    rounds * t + extra
+                })
+                .collect()
         }
 
         fn weights() -> impl Strategy<Value = Vec<i32>> {

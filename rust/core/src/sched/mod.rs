@@ -115,13 +115,20 @@ impl InetAddr {
     ///
     /// The family is the *service's*: C passes `svc->af` even when hashing a destination of
     /// the other family, so an IPv6 destination of an IPv4 service hashes its first 4 bytes.
+    /// (As built with `CONFIG_IP_VS_IPV6=y`; without it C folds only `addr->ip` for both.)
     pub fn fold(&self, family: Family) -> u32 {
-        let words = self.0.chunks_exact(4).map(|w| w.iter().fold(0u32, |acc, &b| acc << 8 | u32::from(b)));
+        let [a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, d0, d1, d2, d3] = self.0;
+        let first = u32::from_be_bytes([a0, a1, a2, a3]);
         match family {
+            Family::Ipv4 => first,
             // XOR commutes with the byte swap, so folding host-order words equals ntohl() of
             // the folded network-order words.
-            Family::Ipv4 => words.take(1).fold(0, |acc, w| acc ^ w),
-            Family::Ipv6 => words.fold(0, |acc, w| acc ^ w),
+            Family::Ipv6 => {
+                first
+                    ^ u32::from_be_bytes([b0, b1, b2, b3])
+                    ^ u32::from_be_bytes([c0, c1, c2, c3])
+                    ^ u32::from_be_bytes([d0, d1, d2, d3])
+            }
         }
     }
 }
@@ -129,6 +136,11 @@ impl InetAddr {
 /// What a scheduler reads from one destination: the fields of `struct ip_vs_dest` the C
 /// schedulers look at. The data path implements it over its own destination type; reads are
 /// plain loads (`atomic_read()` in C), so an implementation may read atomics relaxed.
+///
+/// There is no "available" test: the slice *is* `svc->destinations`, which holds exactly the
+/// destinations with `IP_VS_DEST_CF_AVAILABLE` set (`__ip_vs_unlink_dest()` clears it when it
+/// unlinks), and no C scheduler looks at that flag. A destination being removed must leave
+/// the slice, with the matching hook call.
 pub trait Dest {
     /// `atomic_read(&dest->weight)`. 0 quiesces the destination: it keeps its connections
     /// but gets no new ones.
@@ -227,6 +239,14 @@ impl Dest for DestInfo {
     fn port(&self) -> u16 {
         self.port
     }
+}
+
+/// `(index, destination)` from `start` on, like `iter().enumerate().skip(start)` but
+/// without `Enumerate`'s overflow-checked counter, which kernel builds
+/// (`CONFIG_RUST_OVERFLOW_CHECKS`) would carry as a (dead) panic path. Empty if `start` is
+/// past the end.
+fn indexed<D>(dests: &[D], start: usize) -> impl Iterator<Item = (usize, &D)> {
+    (start..dests.len()).zip(dests.get(start..).unwrap_or(&[]))
 }
 
 /// Not overloaded and weight > 0: the test rr uses and the negation of sh's and mh's

@@ -130,7 +130,7 @@ mod tests {
         rr.dest_removed(1);
         assert_eq!(rr.last(), Some(0));
         assert_eq!(rr.schedule(&d), Some(1)); // C, now at index 1
-        // Deleting the first destination while it is the last chosen: back to the head.
+                                              // Deleting the first destination while it is the last chosen: back to the head.
         let mut rr = RoundRobin::new();
         assert_eq!(rr.schedule(&d), Some(0));
         d.remove(0);

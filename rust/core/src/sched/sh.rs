@@ -6,12 +6,11 @@
 //! order, each taking `weight` consecutive buckets (at least one, even with weight 0), over
 //! and over until the table is full (`ip_vs_sh_reassign()`). A client is mapped to bucket
 //! `hash_32(port + addr_fold, bits)` (`ip_vs_sh_hashkey()`; the port only with
-//! [`IP_VS_SVC_F_SCHED_SH_PORT`](super::IP_VS_SVC_F_SCHED_SH_PORT)). If that destination is
-//! overloaded or has weight <= 0 the client gets nothing, unless
-//! [`IP_VS_SVC_F_SCHED_SH_FALLBACK`](super::IP_VS_SVC_F_SCHED_SH_FALLBACK) is set: then the
-//! buckets `(2 * ihash + k) mod size` for k = 0, 1, ... are tried in turn (C re-hashes with
-//! offset `(k + ihash) % size`, and the offset is added to the hash once more), stopping at
-//! an empty bucket.
+//! [`IP_VS_SVC_F_SCHED_SH_PORT`]). If that destination is overloaded or has weight <= 0 the
+//! client gets nothing, unless [`IP_VS_SVC_F_SCHED_SH_FALLBACK`] is set: then the buckets
+//! `(2 * ihash + k) mod size` for k = 0, 1, ... are tried in turn (C re-hashes with offset
+//! `(k + ihash) % size`, and the offset is added to the hash once more), stopping at an
+//! empty bucket.
 //!
 //! The table is caller storage: `&mut [u32]` of [`SourceHash::table_len`] entries, each the
 //! index of a destination or [`EMPTY`].
@@ -33,10 +32,11 @@ pub const EMPTY: u32 = u32::MAX;
 /// `GOLDEN_RATIO_32` of `include/linux/hash.h` (6.12; older kernels used 0x9e370001).
 const GOLDEN_RATIO_32: u32 = 0x61C8_8647;
 
-/// `hash_32()`: the top `bits` bits of `val * GOLDEN_RATIO_32` (no architecture in 6.12 that
-/// ipvs-rs targets overrides the generic version, and the overrides must agree with it).
+/// `hash_32()`: the top `bits` bits of `val * GOLDEN_RATIO_32`, for `bits` in 1..=32 (no
+/// architecture ipvs-rs targets overrides the generic version, and overrides must agree
+/// with it). Wrapping shifts: no overflow-check panic path; they are exact in that range.
 fn hash_32(val: u32, bits: u32) -> u32 {
-    val.wrapping_mul(GOLDEN_RATIO_32) >> (32 - bits)
+    val.wrapping_mul(GOLDEN_RATIO_32).wrapping_shr(32u32.wrapping_sub(bits))
 }
 
 /// The table size is wrong for this configuration.
@@ -70,12 +70,13 @@ impl SourceHash {
 
     /// Number of buckets (`IP_VS_SH_TAB_SIZE`): the length the table must have.
     pub const fn table_len(&self) -> usize {
-        1 << self.bits
+        1usize.wrapping_shl(self.bits)
     }
 
     /// `ip_vs_sh_hashkey()`: bucket for a client, with `offset` added before masking.
     fn bucket(&self, addr: &InetAddr, port: u16, offset: u32) -> usize {
-        let mask = (1u32 << self.bits) - 1;
+        // bits <= 20 (invariant): the shift is exact.
+        let mask = 1u32.wrapping_shl(self.bits).wrapping_sub(1);
         let h = hash_32(u32::from(port).wrapping_add(addr.fold(self.family)), self.bits);
         (offset.wrapping_add(h) & mask) as usize
     }
@@ -103,11 +104,12 @@ impl SourceHash {
             // destinations are ever reached.
             *bucket = cur as u32;
             // Don't move to the next destination until it has `weight` buckets (at least
-            // one: the count is compared after incrementing).
-            filled += 1;
+            // one: the count is compared after incrementing). Wrapping adds: `filled` stays
+            // below the table size, `cur` below `dests.len()`.
+            filled = filled.wrapping_add(1);
             if filled >= d.weight() {
                 filled = 0;
-                cur += 1;
+                cur = cur.wrapping_add(1);
                 if cur == dests.len() {
                     cur = 0;
                 }
@@ -123,7 +125,14 @@ impl SourceHash {
     /// `None` if the bucket's destination is unavailable (overloaded or weight <= 0) and
     /// there is no fallback or the fallback finds nothing; also if `table` has the wrong
     /// length or holds indices `dests` does not have (a table not reassigned after a change).
-    pub fn schedule<D: Dest>(&self, flags: u32, dests: &[D], table: &[u32], addr: &InetAddr, port: u16) -> Option<usize> {
+    pub fn schedule<D: Dest>(
+        &self,
+        flags: u32,
+        dests: &[D],
+        table: &[u32],
+        addr: &InetAddr,
+        port: u16,
+    ) -> Option<usize> {
         if table.len() != self.table_len() {
             return None;
         }
@@ -140,10 +149,11 @@ impl SourceHash {
         if flags & IP_VS_SVC_F_SCHED_SH_FALLBACK == 0 {
             return None;
         }
-        // Loop around the table from the original hash (to stay deterministic).
-        let size = self.table_len();
-        for offset in 0..size {
-            let roffset = ((offset + ihash) % size) as u32;
+        // Loop around the table from the original hash (to stay deterministic). The size is
+        // a power of two: `% size` is `& mask`.
+        let mask = self.table_len().wrapping_sub(1);
+        for offset in 0..self.table_len() {
+            let roffset = (offset.wrapping_add(ihash) & mask) as u32;
             let (i, d) = at(self.bucket(addr, port, roffset))?;
             if usable(d) {
                 return Some(i);
@@ -206,22 +216,32 @@ mod tests {
         assert_eq!(sh.reassign(&dests(&[1]), &mut [0u32; 15]), Err(TableSizeError));
     }
 
-    /// C results for the default 256-bucket table, weights 1, 2, 3 in list order. Expected
-    /// indices come from running the unmodified ip_vs_sh.c (see c_trace_tests.rs), and the
-    /// hash of the first is worked by hand below.
+    /// Clients used for golden values.
+    const CLIENTS: [[u8; 4]; 5] = [[192, 168, 1, 10], [10, 0, 0, 1], [172, 16, 5, 4], [8, 8, 8, 8], [203, 0, 113, 77]];
+
+    /// The default 256-bucket table, weights 1, 2, 3 in list order: what the unmodified C
+    /// ip_vs_sh.c answers (testdata/cref/query.c), and one hash worked by hand.
     #[test]
     fn fixed_clients_default_table() {
         let sh = SourceHash::new(Family::Ipv4);
-        let d = dests(&[1, 2, 3]);
+        let mut d = dests(&[1, 2, 3]);
         let mut t = [0u32; 256];
         sh.reassign(&d, &mut t).unwrap();
         // 192.168.1.10: (0xc0a8010a * 0x61c88647) mod 2^32 = 0xf8f385c6 → bucket 0xf8 = 248;
         // 248 mod 6 = 2 in the pattern 0,1,1,2,2,2 → destination 1.
         assert_eq!(0xc0a8_010au32.wrapping_mul(0x61c8_8647), 0xf8f3_85c6);
         assert_eq!(sh.bucket(&v4(192, 168, 1, 10), 0, 0), 248);
-        assert_eq!(sh.schedule(0, &d, &t, &v4(192, 168, 1, 10), 0), Some(1));
-        // The port is ignored without the flag.
-        assert_eq!(sh.schedule(0, &d, &t, &v4(192, 168, 1, 10), 4242), Some(1));
+        let ask = |flags: u32, d: &[DestInfo]| -> Vec<i64> {
+            CLIENTS
+                .iter()
+                .map(|&a| sh.schedule(flags, d, &t, &InetAddr::from_ipv4(a), 12345).map_or(-1, |i| i as i64))
+                .collect()
+        };
+        assert_eq!(ask(0, &d), [1, 2, 0, 1, 2]);
+        assert_eq!(ask(PORT, &d), [2, 1, 2, 2, 1]);
+        d[2].overloaded = true;
+        assert_eq!(ask(0, &d), [1, -1, 0, 1, -1]);
+        assert_eq!(ask(FALLBACK, &d), [1, 0, 0, 1, 0]);
     }
 
     #[test]

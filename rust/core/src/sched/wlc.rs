@@ -8,12 +8,12 @@
 //! destinations are skipped, and a strictly smaller ratio is needed to win, so ties go to the
 //! first in list order. Stateless.
 
-use super::{conn_overhead, usable, Dest};
+use super::{conn_overhead, indexed, usable, Dest};
 
 /// `ip_vs_wlc_schedule()`: index of the destination with the least weighted load, or `None`
 /// if no destination is both not overloaded and of positive weight.
 pub fn schedule<D: Dest>(dests: &[D]) -> Option<usize> {
-    let mut rest = dests.iter().enumerate();
+    let mut rest = indexed(dests, 0);
     let (mut least, mut lw, mut loh) = loop {
         let (i, d) = rest.next()?;
         if usable(d) {

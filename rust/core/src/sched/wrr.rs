@@ -11,7 +11,7 @@
 //! set or to a weight re-derives `di` and `mw`, rewinds the position to the list head and
 //! clamps `cw` (`ip_vs_wrr_dest_changed()`).
 
-use super::{gcd_of_positive, Dest};
+use super::{gcd_of_positive, indexed, Dest};
 
 /// Per-service state of `wrr`: `struct ip_vs_wrr_mark`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +99,7 @@ impl WeightedRoundRobin {
         // The first pass continues after `last`; later passes start at the first entry.
         let mut from = last.map_or(0, |l| l.saturating_add(1));
         loop {
-            for (i, d) in dests.iter().enumerate().skip(from) {
+            for (i, d) in indexed(dests, from) {
                 if !d.overloaded() && d.weight() >= self.cw {
                     self.cl = Some(i);
                     return Some(i);
