@@ -31,7 +31,10 @@ struct net *ipvs_rs_skb_net(const struct sk_buff *skb);
 u8 ipvs_rs_genl_info_cmd(const struct genl_info *info);
 const struct nlattr *ipvs_rs_genl_info_attr(const struct genl_info *info, int type);
 const void *ipvs_rs_nla_payload(const struct nlattr *nla, int *len);
-int ipvs_rs_parse_nested(const struct nlattr **tb, enum ipvs_rs_nest set, const struct nlattr *nla);
+struct netlink_ext_ack;
+int ipvs_rs_parse_nested(const struct nlattr **tb, enum ipvs_rs_nest set, const struct nlattr *nla,
+			 struct netlink_ext_ack *extack);
+struct netlink_ext_ack *ipvs_rs_genl_info_extack(const struct genl_info *info);
 struct sk_buff *ipvs_rs_reply_start(struct genl_info *info, u8 cmd, void **hdr);
 int ipvs_rs_reply_send(struct sk_buff *msg, void *hdr, struct genl_info *info);
 void ipvs_rs_msg_free(struct sk_buff *msg);

@@ -134,6 +134,11 @@ u8 ipvs_rs_genl_info_cmd(const struct genl_info *info)
 	return info->genlhdr->cmd;
 }
 
+struct netlink_ext_ack *ipvs_rs_genl_info_extack(const struct genl_info *info)
+{
+	return info->extack;
+}
+
 const struct nlattr *ipvs_rs_genl_info_attr(const struct genl_info *info, int type)
 {
 	return type >= 0 && type <= IPVS_CMD_ATTR_MAX ? info->attrs[type] : NULL;
@@ -147,10 +152,11 @@ const void *ipvs_rs_nla_payload(const struct nlattr *nla, int *len)
 
 /*
  * nla_parse_nested_deprecated() with the C IPVS policy of @set, as ip_vs_genl_parse_service()
- * and friends call it (liberal validation, no extack). @tb must hold IPVS_RS_NEST_MAX + 1
- * entries.
+ * and friends call it: liberal validation; the extack is used only for the daemon set, the
+ * only one C parses with info->extack. @tb must hold IPVS_RS_NEST_MAX + 1 entries.
  */
-int ipvs_rs_parse_nested(const struct nlattr **tb, enum ipvs_rs_nest set, const struct nlattr *nla)
+int ipvs_rs_parse_nested(const struct nlattr **tb, enum ipvs_rs_nest set, const struct nlattr *nla,
+			 struct netlink_ext_ack *extack)
 {
 	switch (set) {
 	case IPVS_RS_NEST_SERVICE:
@@ -161,7 +167,7 @@ int ipvs_rs_parse_nested(const struct nlattr **tb, enum ipvs_rs_nest set, const 
 						   ip_vs_dest_policy, NULL);
 	case IPVS_RS_NEST_DAEMON:
 		return nla_parse_nested_deprecated((struct nlattr **)tb, IPVS_DAEMON_ATTR_MAX, nla,
-						   ip_vs_daemon_policy, NULL);
+						   ip_vs_daemon_policy, extack);
 	}
 	return -EINVAL;
 }

@@ -242,7 +242,7 @@ fn core_nested_parser_agrees_with_kernel(t: &mut Test) {
         let mut tb = [core::ptr::null::<bindings::nlattr>(); bindings::IPVS_RS_NEST_MAX as usize + 1];
         // SAFETY: `tb` is large enough for every set; `storage` holds a well-formed outer
         // attribute whose length covers only initialised bytes.
-        let kernel_ret = unsafe { bindings::ipvs_rs_parse_nested(tb.as_mut_ptr(), bindings_set, storage.as_ptr().cast()) };
+        let kernel_ret = unsafe { bindings::ipvs_rs_parse_nested(tb.as_mut_ptr(), bindings_set, storage.as_ptr().cast(), core::ptr::null_mut()) };
 
         let mut diag = Diag::default();
         let outer = Attr::from_bytes(bytes, 0);

@@ -41,10 +41,10 @@ pub(crate) fn errno(e: Errno) -> Error {
 }
 
 /// The core's view of a kernel-validated nested attribute.
-fn core_attr<'a>(attr: Option<Attr<'a>>, set: Nest) -> Result<Option<nla::Attr<'a>>> {
+fn core_attr<'a>(attr: Option<Attr<'a>>, set: Nest, req: Option<&Request<'_>>) -> Result<Option<nla::Attr<'a>>> {
     let Some(attr) = attr else { return Ok(None) };
     // C: `nla_parse_nested_deprecated(...) != 0` → -EINVAL in every parse function.
-    attr.nested(set).map_err(|_| EINVAL)?;
+    attr.nested(set, req).map_err(|_| EINVAL)?;
     nla::Attr::from_bytes(attr.bytes(), 0).map(Some).map_err(|_| EINVAL)
 }
 
@@ -101,7 +101,7 @@ impl Handlers for Ops {
                     .attr(cmd_attr::SERVICE)
                     .ok()
                     .flatten()
-                    .and_then(|a| core_attr(Some(a), Nest::Service).ok().flatten())
+                    .and_then(|a| core_attr(Some(a), Nest::Service, None).ok().flatten())
                     .and_then(|a| ServiceKey::parse(Some(a), &env(), &mut Diag::default()).ok());
                 if let Some(svc) = key.and_then(|k| ctl.service(&k).ok()) {
                     let start = dump.args()[0];
@@ -132,7 +132,7 @@ fn get_cmd(req: &Request<'_>, ns: &NetState, env: &Env) -> Result {
     let ctl = ns.ctl()?.lock();
     match req.cmd() {
         cmd::GET_SERVICE => {
-            let nla = core_attr(req.attr(cmd_attr::SERVICE), Nest::Service)?;
+            let nla = core_attr(req.attr(cmd_attr::SERVICE), Nest::Service, None)?;
             let key = ServiceKey::parse(nla, env, &mut Diag::default()).map_err(errno)?;
             let info = ctl.service(&key).map_err(errno)?.info(hz());
             req.reply(cmd::NEW_SERVICE, |buf| emit(buf, |e| info.emit(e)))
@@ -169,7 +169,7 @@ fn set_cmd(req: &Request<'_>, c: u8, ctl: &mut CtlState, env: &Env) -> Result<()
         _ => {}
     }
 
-    let svc_attr = core_attr(req.attr(cmd_attr::SERVICE), Nest::Service).map_err(|_| Errno::Einval)?;
+    let svc_attr = core_attr(req.attr(cmd_attr::SERVICE), Nest::Service, None).map_err(|_| Errno::Einval)?;
     let mut diag = Diag::default();
     let full = matches!(c, cmd::NEW_SERVICE | cmd::SET_SERVICE);
     let (key, repr) = if full {
@@ -198,7 +198,7 @@ fn set_cmd(req: &Request<'_>, c: u8, ctl: &mut CtlState, env: &Env) -> Result<()
             Ok(())
         }
         (cmd::NEW_DEST | cmd::SET_DEST, _) => {
-            let nla = core_attr(req.attr(cmd_attr::DEST), Nest::Dest).map_err(|_| Errno::Einval)?;
+            let nla = core_attr(req.attr(cmd_attr::DEST), Nest::Dest, None).map_err(|_| Errno::Einval)?;
             let r = DestRepr::parse(nla, &mut diag)?;
             let af = r.resolve_af(svc_af, env, false)?;
             if c == cmd::NEW_DEST {
@@ -209,7 +209,7 @@ fn set_cmd(req: &Request<'_>, c: u8, ctl: &mut CtlState, env: &Env) -> Result<()
             }
         }
         (cmd::DEL_DEST, _) => {
-            let nla = core_attr(req.attr(cmd_attr::DEST), Nest::Dest).map_err(|_| Errno::Einval)?;
+            let nla = core_attr(req.attr(cmd_attr::DEST), Nest::Dest, None).map_err(|_| Errno::Einval)?;
             let k = DestKey::parse(nla, &mut diag)?;
             let af = k.resolve_af(svc_af, env)?;
             ctl.del_dest(idx, &k, af)
@@ -241,7 +241,7 @@ fn netdev_exists(net: &Net, name: &[u8]) -> bool {
 /// not running gets C's `-ESRCH`.
 fn set_daemon(req: &Request<'_>, env: &Env) -> Result {
     let mut diag = Diag::default();
-    let nla = core_attr(req.attr(cmd_attr::DAEMON), Nest::Daemon)?;
+    let nla = core_attr(req.attr(cmd_attr::DAEMON), Nest::Daemon, Some(req))?;
     if req.cmd() == cmd::NEW_DAEMON {
         let d = DaemonRepr::parse(nla, env, &mut diag).map_err(errno)?;
         let ifn_exists = netdev_exists(req.net(), d.mcast_ifn.as_bytes());

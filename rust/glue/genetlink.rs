@@ -80,16 +80,23 @@ impl<'a> Attr<'a> {
     }
 
     /// Validate this nested attribute with the C policy of `set`, as C IPVS's parse functions
-    /// do, and return its payload (the nested attributes) for the core to decode.
-    pub(crate) fn nested(&self, set: Nest) -> Result<&'a [u8]> {
+    /// do, and return its payload (the nested attributes) for the core to decode. `req` gets
+    /// the validation message where C passes the request's extack (the daemon set only).
+    pub(crate) fn nested(&self, set: Nest, req: Option<&Request<'_>>) -> Result<&'a [u8]> {
         let set = match set {
             Nest::Service => bindings::ipvs_rs_nest_IPVS_RS_NEST_SERVICE,
             Nest::Dest => bindings::ipvs_rs_nest_IPVS_RS_NEST_DEST,
             Nest::Daemon => bindings::ipvs_rs_nest_IPVS_RS_NEST_DAEMON,
         };
         let mut tb = [core::ptr::null::<bindings::nlattr>(); bindings::IPVS_RS_NEST_MAX as usize + 1];
-        // SAFETY: `tb` has room for every attribute index of every nested set; `nla` is valid.
-        to_result(unsafe { bindings::ipvs_rs_parse_nested(tb.as_mut_ptr(), set, self.nla.as_ptr()) })?;
+        let extack = match (set, req) {
+            // SAFETY: `info` is valid for the request's call (type invariant of `Request`).
+            (bindings::ipvs_rs_nest_IPVS_RS_NEST_DAEMON, Some(req)) => unsafe { bindings::ipvs_rs_genl_info_extack(req.info) },
+            _ => core::ptr::null_mut(),
+        };
+        // SAFETY: `tb` has room for every attribute index of every nested set; `nla` is valid;
+        // `extack` is null or the running request's.
+        to_result(unsafe { bindings::ipvs_rs_parse_nested(tb.as_mut_ptr(), set, self.nla.as_ptr(), extack) })?;
         Ok(self.payload())
     }
 }
