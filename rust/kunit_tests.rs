@@ -28,6 +28,8 @@ kunit_suite!(ipvs_rs_module: c_ipvs_is_not_loaded);
 
 kunit_suite!(ipvs_rs_netlink: core_nested_parser_agrees_with_kernel);
 
+kunit_suite!(ipvs_rs_ctl: service_lifecycle, dest_trash_revives_counters, weight_zero_dest_stays);
+
 fn init_net_state(t: &mut Test) -> Option<&'static NetState> {
     let state = NetState::of(Net::init_net());
     kunit_expect!(t, state.is_some(), "ipvs_rs per-netns state missing in init_net");
@@ -269,4 +271,105 @@ fn core_nested_parser_agrees_with_kernel(t: &mut Test) {
         }
     }
     kunit_expect_eq!(t, mismatches, 0);
+}
+
+mod ctl_fixtures {
+    use ipvs_core::netlink::dest::{DestKey, DestRepr};
+    use ipvs_core::netlink::ipvs::Name;
+    use ipvs_core::netlink::service::{FlagsUpdate, ServiceKey, ServiceRepr};
+
+    pub(super) fn v4(a: [u8; 4]) -> [u8; 16] {
+        let mut x = [0u8; 16];
+        x[..4].copy_from_slice(&a);
+        x
+    }
+
+    pub(super) fn svc(port: u16, sched: &[u8]) -> ServiceRepr {
+        ServiceRepr {
+            key: ServiceKey { af: 2, protocol: 6, addr: v4([10, 0, 0, 1]), port, fwmark: 0 },
+            sched_name: Name::from_c(sched).unwrap_or_default(),
+            pe_name: None,
+            flags: FlagsUpdate { flags: 0, mask: u32::MAX },
+            timeout: 0,
+            netmask: [255; 4],
+        }
+    }
+
+    pub(super) fn dest(last: u8, weight: i32) -> DestRepr {
+        DestRepr {
+            key: DestKey { addr: v4([192, 0, 2, last]), port: 80, af: 2 },
+            conn_flags: 0,
+            weight,
+            u_threshold: 0,
+            l_threshold: 0,
+            tun_type: 0,
+            tun_port: 0,
+            tun_flags: 0,
+        }
+    }
+}
+
+fn service_lifecycle(t: &mut Test) {
+    use crate::ctl::service::CtlState;
+    use ctl_fixtures::*;
+    use ipvs_core::netlink::{Env, Errno};
+    let env = Env::default();
+    let mut ctl = CtlState::new();
+    kunit_expect_eq!(t, ctl.add_service(&svc(80, b"rr"), &env), Ok(()));
+    kunit_expect_eq!(t, ctl.add_service(&svc(81, b"nosuch"), &env), Err(Errno::Enoent));
+    kunit_expect_eq!(t, ctl.add_service(&svc(82, b"none"), &env), Ok(()));
+    kunit_expect_eq!(t, ctl.services.len(), 2);
+    let idx = ctl.find(&svc(80, b"").key);
+    kunit_expect_eq!(t, idx, Some(0));
+    let Some(idx) = idx else { return };
+    kunit_expect_eq!(t, ctl.edit_service(idx, &svc(80, b"wlc"), &env), Ok(()));
+    kunit_expect!(t, ctl.services[idx].sched.map(|n| n.as_bytes() == b"wlc") == Some(true));
+    // HASHED is kept across edits, as C's ip_vs_edit_service() sets it.
+    kunit_expect!(t, ctl.services[idx].flags & ipvs_core::netlink::ipvs::svc_flags::HASHED != 0);
+    ctl.del_service(idx);
+    kunit_expect_eq!(t, ctl.find(&svc(80, b"").key), None);
+    ctl.flush();
+    kunit_expect_eq!(t, ctl.services.len(), 0);
+}
+
+fn dest_trash_revives_counters(t: &mut Test) {
+    use crate::ctl::service::CtlState;
+    use ctl_fixtures::*;
+    use ipvs_core::netlink::{Env, Errno};
+    let env = Env::default();
+    let ok = |_: u16, _: &[u8; 16]| Ok(());
+    let mut ctl = CtlState::new();
+    kunit_expect_eq!(t, ctl.add_service(&svc(80, b"rr"), &env), Ok(()));
+    kunit_expect_eq!(t, ctl.add_dest(0, &dest(1, 3), 2, ok), Ok(()));
+    kunit_expect_eq!(t, ctl.add_dest(0, &dest(1, 3), 2, ok), Err(Errno::Eexist));
+    kunit_expect_eq!(t, ctl.add_dest(0, &dest(2, 1), 2, ok), Ok(()));
+    // Newest first, as C's list_add_rcu().
+    kunit_expect_eq!(t, ctl.services[0].dests[0].addr, v4([192, 0, 2, 2]));
+    // A destination still referenced by connections is parked, and revived with its counters.
+    ctl.services[0].dests[1].activeconns = 1;
+    ctl.services[0].dests[1].stats.conns = 42;
+    kunit_expect_eq!(t, ctl.del_dest(0, &dest(1, 0).key, 2), Ok(()));
+    kunit_expect_eq!(t, ctl.del_dest(0, &dest(1, 0).key, 2), Err(Errno::Enoent));
+    let refuse = |_: u16, _: &[u8; 16]| Err(Errno::Einval);
+    // Revival does not re-run ip_vs_new_dest()'s address check.
+    kunit_expect_eq!(t, ctl.add_dest(0, &dest(1, 5), 2, refuse), Ok(()));
+    kunit_expect_eq!(t, ctl.services[0].dests[0].stats.conns, 42);
+    kunit_expect_eq!(t, ctl.services[0].dests[0].weight, 5);
+    // A new destination does.
+    kunit_expect_eq!(t, ctl.add_dest(0, &dest(9, 1), 2, refuse), Err(Errno::Einval));
+    kunit_expect_eq!(t, ctl.add_dest(0, &dest(3, -1), 2, ok), Err(Errno::Erange));
+}
+
+fn weight_zero_dest_stays(t: &mut Test) {
+    use crate::ctl::service::CtlState;
+    use ctl_fixtures::*;
+    use ipvs_core::netlink::Env;
+    let env = Env::default();
+    let mut ctl = CtlState::new();
+    kunit_expect_eq!(t, ctl.add_service(&svc(80, b"wrr"), &env), Ok(()));
+    kunit_expect_eq!(t, ctl.add_dest(0, &dest(1, 4), 2, |_, _| Ok(())), Ok(()));
+    kunit_expect_eq!(t, ctl.edit_dest(0, &dest(1, 0), 2), Ok(()));
+    let d = &ctl.services[0].dests[0];
+    kunit_expect_eq!(t, (d.weight, d.last_weight), (0, 4));
+    kunit_expect_eq!(t, ctl.services[0].dests.len(), 1);
 }
