@@ -3,7 +3,8 @@
 #   host     cargo test of the core crate (unit + property tests), one result per test
 #   harness  self-tests proving the VM harness fails on failing KTAP and on kernel warnings
 #   kunit    KUnit suites inside ipvs_rs, run in the VM at insmod, KTAP parsed
-#   vm       the smoke scenario in the VM (tests/vm/smoke.sh), one result per check
+#   vm       the VM scenarios (tests/vm/all.sh: smoke, netns isolation, and the control-plane
+#            differential against C IPVS in the same boot), one result per check
 #   dmesg    the VM's kernel log holds no BUG/WARNING/Oops/KASAN/lockdep/leak report
 # Ends with one line "N passed, M failed"; exits non-zero if M > 0 or a tier could not run.
 . "$(dirname "$0")/env.sh"
@@ -51,14 +52,16 @@ if ! tools/module.sh >"$OUT/build.log" 2>&1; then
 	exit 1
 fi
 
-log "tier vm: smoke scenario + KUnit in one boot"
+log "tier vm: all scenarios + KUnit in one boot"
 vm_status=0
-VM_OUT="$OUT/vm" tools/vm.sh --timeout "${VM_TIMEOUT:-900}" --dmesg "$OUT/dmesg.txt" -- tests/vm/smoke.sh || vm_status=$?
-if [ -f "$OUT/vm/smoke.tap" ]; then
-	count_tap vm "$OUT/vm/smoke.tap"
-else
-	fail "vm: smoke scenario produced no results"
-fi
+VM_OUT="$OUT/vm" tools/vm.sh --timeout "${VM_TIMEOUT:-2400}" --dmesg "$OUT/dmesg.txt" -- tests/vm/all.sh || vm_status=$?
+for name in smoke netns ipvsadm-diff netlink-diff unpriv; do
+	if [ -f "$OUT/vm/$name.tap" ]; then
+		count_tap "vm/$name" "$OUT/vm/$name.tap"
+	else
+		fail "vm: scenario $name produced no results"
+	fi
+done
 
 log "tier kunit: KTAP from the ipvs_rs load"
 if [ -f "$OUT/vm/kunit-dmesg.txt" ] && tools/ktap.sh "$OUT/vm/kunit-dmesg.txt" >"$OUT/kunit.txt" 2>&1; then
@@ -80,7 +83,7 @@ fi
 if [ "$vm_status" = 0 ]; then
 	pass
 	log "dmesg: clean"
-elif tools/dmesg-check.sh "$OUT/dmesg.txt" >/dev/null 2>&1 && [ -f "$OUT/vm/smoke.tap" ]; then
+elif tools/dmesg-check.sh "$OUT/dmesg.txt" >/dev/null 2>&1 && [ -f "$OUT/vm/exit-code" ]; then
 	pass   # clean log; the non-zero status came from scenario failures counted above
 	log "dmesg: clean"
 else
