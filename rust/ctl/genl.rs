@@ -79,20 +79,7 @@ impl Handlers for Ops {
         match dump.cmd() {
             cmd::GET_SERVICE => {
                 let ctl = ns.ctl()?.lock();
-                let start = dump.args()[0];
-                let mut idx: kernel::ffi::c_long = 0;
-                for svc in ctl.services.iter() {
-                    idx += 1;
-                    if idx <= start {
-                        continue;
-                    }
-                    let info = svc.info(hz);
-                    if dump.put(cmd::NEW_SERVICE, |buf| emit(buf, |e| info.emit(e))).is_err() {
-                        idx -= 1;
-                        break;
-                    }
-                }
-                dump.args()[0] = idx;
+                dump_from(dump, ctl.services.iter(), cmd::NEW_SERVICE, |svc, e| svc.info(hz).emit(e));
             }
             cmd::GET_DEST => {
                 // ip_vs_genl_dump_dests(): any problem with the service gives an empty dump.
@@ -104,20 +91,7 @@ impl Handlers for Ops {
                     .and_then(|a| core_attr(Some(a), Nest::Service, None).ok().flatten())
                     .and_then(|a| ServiceKey::parse(Some(a), &env(), &mut Diag::default()).ok());
                 if let Some(svc) = key.and_then(|k| ctl.service(&k).ok()) {
-                    let start = dump.args()[0];
-                    let mut idx: kernel::ffi::c_long = 0;
-                    for d in svc.dests.iter() {
-                        idx += 1;
-                        if idx <= start {
-                            continue;
-                        }
-                        let info = d.info();
-                        if dump.put(cmd::NEW_DEST, |buf| emit(buf, |e| info.emit(e))).is_err() {
-                            idx -= 1;
-                            break;
-                        }
-                    }
-                    dump.args()[0] = idx;
+                    dump_from(dump, svc.dests.iter(), cmd::NEW_DEST, |d, e| d.info().emit(e));
                 }
             }
             // GET_DAEMON: no sync daemon ever runs in ipvs_rs, so the dump is empty.
@@ -125,6 +99,25 @@ impl Handlers for Ops {
         }
         Ok(dump.len())
     }
+}
+
+/// One dump pass in C's style: skip the `cb->args[0]` items sent by earlier passes, append
+/// one `cmd` message per item until the skb is full, remember how far we got.
+fn dump_from<'a, T: 'a>(
+    dump: &mut Dump<'_>,
+    items: impl Iterator<Item = &'a T>,
+    cmd: u8,
+    fill: impl Fn(&T, &mut Emitter<'_>) -> Result<(), Errno>,
+) {
+    let start = dump.args()[0];
+    let mut sent = start;
+    for item in items.skip(usize::try_from(start).unwrap_or(usize::MAX)) {
+        if dump.put(cmd, |buf| emit(buf, |e| fill(item, e))).is_err() {
+            break;
+        }
+        sent += 1;
+    }
+    dump.args()[0] = sent;
 }
 
 /// `ip_vs_genl_get_cmd()`.
