@@ -11,5 +11,6 @@ extern crate std;
 
 pub mod netlink;
 pub mod procfs;
+pub mod proto;
 pub mod sched;
 pub mod sysctl;
