@@ -14,3 +14,4 @@ pub mod procfs;
 pub mod proto;
 pub mod sched;
 pub mod sysctl;
+pub mod wire;

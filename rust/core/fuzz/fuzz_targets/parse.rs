@@ -1,0 +1,53 @@
+//! Fuzz target: header parsing, ICMP error parsing and the NAT rewrites on arbitrary bytes.
+//!
+//! Input: byte 0 picks the family (bit 0), the operation (bits 1-3) and the checksum mode
+//! (bit 4); bytes 1..17 are the new address, 17..19 the new port; the rest is the packet.
+//! Invariants checked: nothing panics; an operation that fails leaves the buffer as it was;
+//! a successful DNAT / SNAT of a packet whose transport checksum verified leaves one that
+//! verifies.
+#![no_main]
+
+use ipvs_core::wire::nat::{self, ChecksumMode, IcmpDirection, L4Update};
+use ipvs_core::wire::{l4_checksum_ok, parse_l3l4, Family, IcmpError, InetAddr};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&ctl, rest)) = data.split_first() else { return };
+    let Some((a, rest)) = rest.split_first_chunk::<16>() else { return };
+    let Some((p, pkt)) = rest.split_first_chunk::<2>() else { return };
+    let family = if ctl & 1 == 0 { Family::Ipv4 } else { Family::Ipv6 };
+    let addr = match family {
+        Family::Ipv4 => InetAddr::from_ipv4([a[0], a[1], a[2], a[3]]),
+        Family::Ipv6 => InetAddr::from_ipv6(*a),
+    };
+    let port = u16::from_be_bytes(*p);
+    let mode = if ctl & 0x10 == 0 { ChecksumMode::Full } else { ChecksumMode::Partial };
+
+    let before = parse_l3l4(pkt, family);
+    if let Ok(h) = before {
+        let _ = IcmpError::parse(pkt, &h);
+    }
+    let verified = before.ok().and_then(|h| l4_checksum_ok(pkt, &h).ok()) == Some(true);
+
+    let mut buf = pkt.to_vec();
+    let r = match (ctl >> 1) & 7 {
+        0 => nat::dnat(&mut buf, family, &addr, port, mode).map(|d| Some(d.l4)),
+        1 => nat::snat(&mut buf, family, &addr, port, mode).map(|d| Some(d.l4)),
+        2 => nat::nat_icmp(&mut buf, family, IcmpDirection::Out, &addr, port).map(|_| None),
+        3 => nat::nat_icmp(&mut buf, family, IcmpDirection::In, &addr, port).map(|_| None),
+        _ => return,
+    };
+    match r {
+        Err(_) => assert_eq!(buf, pkt),
+        Ok(l4) => {
+            let h = parse_l3l4(&buf, family).expect("a rewritten packet still parses");
+            let full = matches!(l4, Some(L4Update::Incremental | L4Update::Recomputed | L4Update::NoUdpChecksum));
+            if verified && full {
+                assert_eq!(l4_checksum_ok(&buf, &h), Ok(true));
+            }
+            if l4.is_none() {
+                assert_eq!(l4_checksum_ok(&buf, &h), Ok(true));
+            }
+        }
+    }
+});

@@ -1,0 +1,320 @@
+//! NAT rewriting in place: DNAT of requests, SNAT of replies, and the ICMP error rewrite.
+//!
+//! C sources (Linux 6.12): `net/netfilter/ipvs/ip_vs_proto_tcp.c` (`tcp_dnat_handler()`,
+//! `tcp_snat_handler()`, `tcp_fast_csum_update()`, `tcp_partial_csum_update()`),
+//! `ip_vs_proto_udp.c` (the UDP twins), `ip_vs_xmit.c` (`ip_vs_nat_xmit*()`: the address
+//! and `ip_send_check()`), `ip_vs_core.c` (`handle_response()`, `ip_vs_nat_icmp*()`).
+//!
+//! Every function here parses and validates first and writes only once nothing can fail:
+//! an `Err` leaves the buffer untouched.
+//!
+//! # Checksums, and what the caller must do with the skb
+//!
+//! C picks the transport-checksum update by `skb->ip_summed`; the caller passes the same
+//! choice as [`ChecksumMode`] and acts on the returned [`L4Update`]:
+//!
+//! | `skb->ip_summed` | mode | what C does / what happens here | then, in C |
+//! |---|---|---|---|
+//! | `CHECKSUM_PARTIAL` (local or GSO, device finishes) | [`ChecksumMode::Partial`] | the field holds the pseudo-header sum: add the address difference (`*_partial_csum_update()`; ports are not in it) → [`L4Update::PseudoHeader`] | leave `ip_summed` |
+//! | `CHECKSUM_NONE`, `_UNNECESSARY`, `_COMPLETE` | [`ChecksumMode::Full`] | RFC 1624 update with address and port (`*_fast_csum_update()`) → [`L4Update::Incremental`] | `CHECKSUM_COMPLETE` becomes `CHECKSUM_NONE` (`skb->csum` no longer matches) |
+//!
+//! C verifies the transport checksum only when an application helper will mangle the
+//! payload (`tcp_csum_check()` before `ip_vs_app_pkt_*()`), and an ICMP error's checksum in
+//! `handle_response_icmp()`, each skipped by `ip_vs_checksum_needed()` when the skb is
+//! `CHECKSUM_UNNECESSARY` already or locally generated (`skb->dev == NULL`). Plain NAT
+//! never verifies: a wrong checksum stays wrong by the same amount. See
+//! [`super::l4_checksum_ok`] for the check itself.
+//!
+//! UDP with checksum 0 in [`ChecksumMode::Full`]: C recomputes a full checksum over the
+//! whole datagram (`skb_checksum()`, `CHECKSUM_UNNECESSARY` after). Here, over IPv4, 0
+//! ("no checksum") is kept ([`L4Update::NoUdpChecksum`]): the caller wanting C's bytes
+//! calls [`super::udp::UdpPacket::fill_checksum`] on the whole datagram. Over IPv6, where
+//! 0 is invalid, the checksum is computed as C does ([`L4Update::Recomputed`]), which needs
+//! the whole packet ([`Malformed::Incomplete`] otherwise).
+//!
+//! The IPv4 header checksum is recomputed (`ip_send_check()`), as C does after changing
+//! an address.
+
+use super::{checksum, ipv4, parse_l3l4, tcp, udp};
+use super::{get_array, get_be16, set_array, set_be16, span, v4};
+use super::{Family, Headers, IcmpError, InetAddr, Malformed, IPPROTO_TCP, IPPROTO_UDP};
+
+/// What the transport checksum field holds, from `skb->ip_summed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChecksumMode {
+    /// The real checksum (`CHECKSUM_NONE`, `CHECKSUM_UNNECESSARY`, `CHECKSUM_COMPLETE`).
+    Full,
+    /// The folded pseudo-header sum the device completes (`CHECKSUM_PARTIAL`).
+    Partial,
+}
+
+/// How the transport checksum was updated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum L4Update {
+    /// RFC 1624 update for the address and port change (`*_fast_csum_update()`); a UDP
+    /// result of 0 written as `0xffff`. Equal to a full recompute when the old checksum
+    /// was right.
+    Incremental,
+    /// The pseudo-header sum of a `CHECKSUM_PARTIAL` packet got the address change.
+    PseudoHeader,
+    /// UDP over IPv4 without checksum (field 0): left 0. C would compute one.
+    NoUdpChecksum,
+    /// Computed over the whole datagram (UDP over IPv6 whose field was 0, as C does).
+    /// The skb is then `CHECKSUM_UNNECESSARY` in C.
+    Recomputed,
+    /// A non-first fragment: only the address changed (C's `if (iph->fragoffs) return 1`
+    /// in the handlers; the first fragment carried the port and checksum).
+    Fragment,
+}
+
+/// What a NAT rewrite did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NatDone {
+    /// The packet's headers as they were *before* the rewrite.
+    pub headers: Headers,
+    /// How the transport checksum was handled.
+    pub l4: L4Update,
+}
+
+/// Which end of the packet a rewrite changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Source,
+    Destination,
+}
+
+/// DNAT of a request (client → virtual service, to the real server): destination address
+/// and port become `daddr` / `dport`, with the transport checksum and the IPv4 header
+/// checksum updated (`tcp_dnat_handler()` / `udp_dnat_handler()` + `ip_vs_nat_xmit*()`).
+///
+/// `buf` starts at the network header and holds the whole packet or at least its headers.
+/// The old address and port are read from the packet (C uses `cp->vaddr` / `cp->vport`,
+/// which equal them for a packet of the connection). Only TCP and UDP
+/// ([`Malformed::Unsupported`] otherwise).
+pub fn dnat(
+    buf: &mut [u8],
+    family: Family,
+    daddr: &InetAddr,
+    dport: u16,
+    mode: ChecksumMode,
+) -> Result<NatDone, Malformed> {
+    rewrite(buf, family, Side::Destination, daddr, dport, mode)
+}
+
+/// SNAT of a reply (real server → client, to the virtual service): source address and port
+/// become `saddr` / `sport` (`tcp_snat_handler()` / `udp_snat_handler()` +
+/// `handle_response()`). Otherwise as [`dnat`].
+pub fn snat(
+    buf: &mut [u8],
+    family: Family,
+    saddr: &InetAddr,
+    sport: u16,
+    mode: ChecksumMode,
+) -> Result<NatDone, Malformed> {
+    rewrite(buf, family, Side::Source, saddr, sport, mode)
+}
+
+/// Where an address of the IP header at `l3_off` lies.
+fn addr_span(family: Family, l3_off: usize, side: Side) -> core::ops::Range<usize> {
+    let (at, n) = match (family, side) {
+        (Family::Ipv4, Side::Source) => (12, 4),
+        (Family::Ipv4, Side::Destination) => (16, 4),
+        (Family::Ipv6, Side::Source) => (8, 16),
+        (Family::Ipv6, Side::Destination) => (24, 16),
+    };
+    span(l3_off.saturating_add(at), n)
+}
+
+/// The address bytes of `a` for `family` (4 or 16 bytes).
+fn addr_bytes(family: Family, a: &InetAddr) -> &[u8] {
+    match family {
+        Family::Ipv4 => a.0.get(..4).unwrap_or(&[]),
+        Family::Ipv6 => &a.0,
+    }
+}
+
+/// Writes an address of `family` at `r` (of its length).
+fn write_addr(buf: &mut [u8], family: Family, r: core::ops::Range<usize>, a: &InetAddr) {
+    match family {
+        Family::Ipv4 => set_array(buf, r, v4(a)),
+        Family::Ipv6 => set_array(buf, r, a.0),
+    }
+}
+
+/// `ip_send_check()` on the IPv4 header at `l3_off`.
+fn ipv4_send_check(buf: &mut [u8], l3_off: usize) {
+    if let Some(at) = buf.get_mut(l3_off..) {
+        ipv4::Ipv4Packet::new_unchecked(at).fill_checksum();
+    }
+}
+
+fn rewrite(
+    buf: &mut [u8],
+    family: Family,
+    side: Side,
+    addr: &InetAddr,
+    port: u16,
+    mode: ChecksumMode,
+) -> Result<NatDone, Malformed> {
+    // Validate everything first.
+    let h = parse_l3l4(buf, family)?;
+    let (csum_at, is_udp) = match h.protocol {
+        IPPROTO_TCP => (tcp::CHECKSUM_OFFSET, false),
+        IPPROTO_UDP => (udp::CHECKSUM_OFFSET, true),
+        _ => return Err(Malformed::Unsupported),
+    };
+    let a_span = addr_span(family, h.l3_off, side);
+    let old_addr = match side {
+        Side::Source => h.saddr,
+        Side::Destination => h.daddr,
+    };
+    if h.is_non_first_fragment() {
+        write_addr(buf, family, a_span, addr);
+        if family == Family::Ipv4 {
+            ipv4_send_check(buf, h.l3_off);
+        }
+        return Ok(NatDone { headers: h, l4: L4Update::Fragment });
+    }
+    let ports = h.ports.ok_or(Malformed::Truncated)?;
+    let (old_port, p_span) = match side {
+        Side::Source => (ports[0], span(h.l4_off, 2)),
+        Side::Destination => (ports[1], span(h.l4_off.saturating_add(2), 2)),
+    };
+    let c_span = span(h.l4_off.saturating_add(csum_at), 2);
+    let old_check = get_be16(buf, c_span.clone());
+    let l4 = match mode {
+        ChecksumMode::Partial => L4Update::PseudoHeader,
+        ChecksumMode::Full if !is_udp || old_check != 0 => L4Update::Incremental,
+        ChecksumMode::Full if family == Family::Ipv4 => L4Update::NoUdpChecksum,
+        ChecksumMode::Full => {
+            if !h.is_complete(buf) {
+                return Err(Malformed::Incomplete);
+            }
+            udp::UdpPacket::new_checked(h.l4_slice(buf))?;
+            L4Update::Recomputed
+        }
+    };
+
+    // Nothing below can fail.
+    let old_a = addr_bytes(family, &old_addr);
+    let new_a = addr_bytes(family, addr);
+    let new_check = match l4 {
+        L4Update::PseudoHeader => checksum::pseudo_sum_replace(old_check, old_a, new_a),
+        L4Update::Incremental => {
+            let sum = checksum::csum_diff(old_a, new_a, !checksum::csum_unfold(old_check));
+            let sum = checksum::csum_diff(&old_port.to_be_bytes(), &port.to_be_bytes(), sum);
+            let c = checksum::csum_fold(sum);
+            if is_udp {
+                checksum::udp_wire_checksum(c)
+            } else {
+                c
+            }
+        }
+        _ => old_check,
+    };
+    write_addr(buf, family, a_span, addr);
+    set_be16(buf, p_span, port);
+    set_be16(buf, c_span, new_check);
+    if l4 == L4Update::Recomputed {
+        let (s, d) = match side {
+            Side::Source => (*addr, h.daddr),
+            Side::Destination => (h.saddr, *addr),
+        };
+        let end = h.end().min(buf.len());
+        if let Some(l4b) = buf.get_mut(h.l4_off..end) {
+            udp::UdpPacket::new_unchecked(l4b).fill_checksum(family, &s, &d);
+        }
+    }
+    if family == Family::Ipv4 {
+        ipv4_send_check(buf, h.l3_off);
+    }
+    Ok(NatDone { headers: h, l4 })
+}
+
+/// Which way an ICMP error is going, C's `inout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IcmpDirection {
+    /// `inout = 1`, `handle_response_icmp()`: an error from a real server (or a router
+    /// behind it) about a packet of a connection, going out to the client. The outer
+    /// source and the quoted destination address / port become the virtual service's.
+    Out,
+    /// `inout = 0`, `ip_vs_icmp_xmit()`: an error from the client side about a reply,
+    /// going in to the real server. The outer destination and the quoted source address /
+    /// port become the real server's.
+    In,
+}
+
+/// `ip_vs_nat_icmp()` / `ip_vs_nat_icmp_v6()`: rewrites an ICMP error for NAT: the outer
+/// address (source for [`IcmpDirection::Out`], destination for `In`), the quoted packet's
+/// opposite address and, if its protocol has ports (TCP, UDP, SCTP), its port; then the
+/// quoted IPv4 header checksum (`ip_send_check(cih)`), the outer IPv4 header checksum and
+/// the ICMP checksum, computed over the whole message (ICMPv6: with the pseudo-header of
+/// the rewritten outer addresses).
+///
+/// Needs the whole packet ([`Malformed::Incomplete`]), since the ICMP checksum covers it.
+/// The quoted transport checksum is *not* adjusted, as in C: the quoted packet is usually
+/// cut short and no receiver checks it. C leaves an ICMPv6 error `CHECKSUM_PARTIAL` for the
+/// device to finish; here the checksum is final, so the caller sets `CHECKSUM_NONE` (or
+/// `_UNNECESSARY`) instead. The ICMP checksum is not verified first: the caller does that
+/// as `handle_response_icmp()` does (see [`super::l4_checksum_ok`]).
+///
+/// Errors: those of [`super::parse_l3l4`] and [`IcmpError::parse`]; [`Malformed::Fragment`]
+/// if the quoted packet is a non-first fragment (C ignores those: "is the embedded protocol
+/// header present?"); [`Malformed::Truncated`] if its protocol has ports and the four port
+/// bytes are missing (C: `skb_ensure_writable()` fails, drop).
+pub fn nat_icmp(
+    buf: &mut [u8],
+    family: Family,
+    direction: IcmpDirection,
+    addr: &InetAddr,
+    port: u16,
+) -> Result<IcmpError, Malformed> {
+    let outer = parse_l3l4(buf, family)?;
+    let err = IcmpError::parse(buf, &outer)?;
+    let inner = err.inner;
+    if !outer.is_complete(buf) {
+        return Err(Malformed::Incomplete);
+    }
+    if super::has_ports(inner.protocol) {
+        if inner.is_non_first_fragment() {
+            return Err(Malformed::Fragment);
+        }
+        if inner.ports.is_none() {
+            return Err(Malformed::Truncated);
+        }
+    }
+
+    // Nothing below can fail.
+    let (outer_side, inner_side, port_at) = match direction {
+        IcmpDirection::Out => (Side::Source, Side::Destination, 2),
+        IcmpDirection::In => (Side::Destination, Side::Source, 0),
+    };
+    write_addr(buf, family, addr_span(family, outer.l3_off, outer_side), addr);
+    write_addr(buf, family, addr_span(family, inner.l3_off, inner_side), addr);
+    if inner.ports.is_some() {
+        set_be16(buf, span(inner.l4_off.saturating_add(port_at), 2), port);
+    }
+    if family == Family::Ipv4 {
+        // The quoted header checksum covers its header only, options included.
+        let ihl = inner.l4_off.saturating_sub(inner.l3_off);
+        if let Some(cih) = buf.get_mut(span(inner.l3_off, ihl)) {
+            ipv4::Ipv4Packet::new_unchecked(cih).fill_checksum();
+        }
+        ipv4_send_check(buf, outer.l3_off);
+    }
+    let (src, dst) = match family {
+        Family::Ipv4 => (InetAddr::default(), InetAddr::default()),
+        Family::Ipv6 => (
+            InetAddr(get_array(buf, addr_span(family, outer.l3_off, Side::Source))),
+            InetAddr(get_array(buf, addr_span(family, outer.l3_off, Side::Destination))),
+        ),
+    };
+    let end = outer.end().min(buf.len());
+    if let Some(msg) = buf.get_mut(err.offset..end) {
+        match family {
+            Family::Ipv4 => super::icmp::IcmpPacket::new_unchecked(msg).fill_checksum(),
+            Family::Ipv6 => super::icmp::Icmpv6Packet::new_unchecked(msg).fill_checksum(&src, &dst),
+        }
+    }
+    Ok(err)
+}
