@@ -12,6 +12,7 @@ extern crate std;
 pub mod netlink;
 pub mod procfs;
 pub mod proto;
+pub mod reuse;
 pub mod sched;
 pub mod sysctl;
 pub mod wire;

@@ -26,7 +26,7 @@ pub struct Spec {
 /// The sysctls ipvs-rs registers, identified independently of their table position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Knob {
-    /// `conn_reuse_mode`: bit 0 enables rescheduling on port reuse, bit 1 extends it to
+    /// `conn_reuse_mode`: non-zero enables rescheduling on port reuse, bit 1 extends it to
     /// FIN_WAIT entries that saw no output (direct routing).
     ConnReuseMode,
     /// `expire_nodest_conn`: expire connections whose destination is gone or quiescent.
@@ -88,9 +88,10 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// Port reuse reschedules at all (`conn_reuse_mode & 1`, as `ip_vs_in_hook()` tests it).
+    /// Port reuse reschedules at all: `ip_vs_in_hook()` tests `conn_reuse_mode` for non-zero,
+    /// so a mode of 2 alone also reschedules TIME_WAIT/CLOSE entries.
     pub fn reuse_reschedules(&self) -> bool {
-        self.conn_reuse_mode & 1 != 0
+        self.conn_reuse_mode != 0
     }
 
     /// FIN_WAIT entries without output count as reusable too (`conn_reuse_mode & 2`,
@@ -285,7 +286,9 @@ mod tests {
     #[test]
     fn reuse_mode_bits() {
         let s = Settings { conn_reuse_mode: 2, ..Settings::default() };
-        assert!(!s.reuse_reschedules() && s.reuse_fin_wait_without_output());
+        assert!(s.reuse_reschedules() && s.reuse_fin_wait_without_output());
+        let s = Settings { conn_reuse_mode: 0, ..Settings::default() };
+        assert!(!s.reuse_reschedules() && !s.reuse_fin_wait_without_output());
         let s = Settings { conn_reuse_mode: 3, ..Settings::default() };
         assert!(s.reuse_reschedules() && s.reuse_fin_wait_without_output());
     }
