@@ -91,6 +91,17 @@ normalize_proc_dir() {
 }
 
 # differing_ids DIR_A DIR_B: the NNN of every NNN.* file that differs or exists on one side only.
+# case_diffs LABEL_A DIR_A LABEL_B DIR_B ID: append to the caller's `notes` array one unified
+# diff per result file (rc, out, err, proc) of case ID that differs between the two runs.
+case_diffs() {
+	local la=$1 da=$2 lb=$3 db=$4 id=$5 ext d
+	for ext in rc out err proc; do
+		if ! d=$(diff -u --label "$la/$id.$ext" --label "$lb/$id.$ext" "$da/$id.$ext" "$db/$id.$ext" 2>&1); then
+			notes+=("$d")
+		fi
+	done
+}
+
 differing_ids() {
 	LC_ALL=C diff -rq -x work "$1" "$2" 2>&1 |
 		sed -n -e 's|^Files .*/\([0-9][0-9]*\)\.[a-z]* and .* differ$|\1|p' \

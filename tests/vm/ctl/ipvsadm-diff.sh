@@ -57,13 +57,7 @@ declare -A differ=()
 for id in $(differing_ids "$DA" "$DB"); do differ[$id]=1; done
 while IFS=$'\t' read -r id line; do
 	notes=()
-	if [ -n "${differ[$id]:-}" ]; then
-		for ext in rc out err proc; do
-			if ! d=$(diff -u --label "$LA/$id.$ext" --label "$LB/$id.$ext" "$DA/$id.$ext" "$DB/$id.$ext" 2>&1); then
-				notes+=("$d")
-			fi
-		done
-	fi
+	[ -z "${differ[$id]:-}" ] || case_diffs "$LA" "$DA" "$LB" "$DB" "$id"
 	for l in "$LA" "$LB"; do
 		rc=missing
 		read -r rc <"$WORK/ipvsadm-$l/$id.rc" 2>/dev/null

@@ -121,13 +121,7 @@ for who in nocaps nobody; do
 	for id in $(differing_ids "$DA" "$DB"); do differ[$id]=1; done
 	while IFS=$'\t' read -r id line; do
 		notes=()
-		if [ -n "${differ[$id]:-}" ]; then
-			for ext in rc out err proc; do
-				if ! d=$(diff -u --label "$LA/$who/$id.$ext" --label "$LB/$who/$id.$ext" "$DA/$id.$ext" "$DB/$id.$ext" 2>&1); then
-					notes+=("$d")
-				fi
-			done
-		fi
+		[ -z "${differ[$id]:-}" ] || case_diffs "$LA/$who" "$DA" "$LB/$who" "$DB" "$id"
 		for l in "$LA" "$LB"; do
 			d=$WORK/unpriv-$l/$who
 			rc=missing

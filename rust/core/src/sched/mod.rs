@@ -44,6 +44,12 @@ pub mod wrr;
 #[cfg(test)]
 mod c_trace_tests;
 
+/// Test fixture shared by the scheduler tests: destinations that differ only in weight.
+#[cfg(test)]
+pub(crate) fn dests_with_weights(weights: &[i32]) -> std::vec::Vec<DestInfo> {
+    weights.iter().map(|&w| DestInfo { weight: w, last_weight: w, ..DestInfo::default() }).collect()
+}
+
 /// `IP_VS_SVC_F_SCHED1`: first scheduler-private service flag (`include/uapi/linux/ip_vs.h`).
 pub const IP_VS_SVC_F_SCHED1: u32 = 0x0008;
 /// `IP_VS_SVC_F_SCHED2`: second scheduler-private service flag.

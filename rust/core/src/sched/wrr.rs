@@ -139,7 +139,7 @@ mod tests {
     use std::vec::Vec;
 
     fn dests(weights: &[i32]) -> Vec<DestInfo> {
-        weights.iter().map(|&w| DestInfo { weight: w, last_weight: w, ..DestInfo::default() }).collect()
+        super::super::dests_with_weights(weights)
     }
 
     fn run(s: &mut WeightedRoundRobin, d: &[DestInfo], n: usize) -> Vec<Option<usize>> {
