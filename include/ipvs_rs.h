@@ -17,6 +17,7 @@
 #include <linux/ip_vs.h>
 #include <net/netlink.h>
 #include "ipvs_rs_genl.h"
+#include "ipvs_rs_dp.h"
 
 /* net_generic(): per-netns storage registered through pernet_operations.id/size. */
 void *ipvs_rs_net_generic(const struct net *net, unsigned int id);

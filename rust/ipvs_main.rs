@@ -8,6 +8,7 @@
 use kernel::prelude::*;
 
 mod ctl;
+mod dp;
 mod glue;
 mod kunit_tests;
 
@@ -15,7 +16,7 @@ module! {
     type: IpvsRs,
     name: "ipvs_rs",
     author: "ipvs-rs developers",
-    description: "IP Virtual Server core in Rust (sysctls; data path in progress)",
+    description: "IP Virtual Server core in Rust",
     license: "GPL",
 }
 
@@ -24,12 +25,15 @@ struct IpvsRs {
     // then the claim on the IPVS names.
     _genl: glue::genetlink::Family,
     _netns: glue::pernet::Registration<ctl::NetState>,
+    // After every namespace has flushed its connections.
+    _conn_tab: dp::conn::TableAlloc,
     _exclusion: glue::modnotify::Exclusion,
 }
 
 impl kernel::Module for IpvsRs {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let exclusion = glue::modnotify::Exclusion::claim()?;
+        let conn_tab = dp::conn::TableAlloc::new()?;
         let netns = ctl::register().inspect_err(|e| {
             pr_err!("per-netns setup failed: {:?}\n", e);
         })?;
@@ -37,7 +41,7 @@ impl kernel::Module for IpvsRs {
             pr_err!("registering the IPVS generic netlink family failed: {:?}\n", e);
         })?;
         pr_info!("loaded; sysctls net.ipv4.vs.{{conn_reuse_mode,expire_nodest_conn,conntrack}} in every netns\n");
-        Ok(IpvsRs { _genl: genl, _netns: netns, _exclusion: exclusion })
+        Ok(IpvsRs { _genl: genl, _netns: netns, _conn_tab: conn_tab, _exclusion: exclusion })
     }
 }
 

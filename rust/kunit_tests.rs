@@ -346,14 +346,16 @@ fn dest_trash_revives_counters(t: &mut Test) {
     // Newest first, as C's list_add_rcu().
     kunit_expect_eq!(t, ctl.services[0].dests[0].addr, v4([192, 0, 2, 2]));
     // A destination still referenced by connections is parked, and revived with its counters.
-    ctl.services[0].dests[1].activeconns = 1;
-    ctl.services[0].dests[1].stats.conns = 42;
+    ctl.services[0].dests[1].shared.bind(false, false);
+    for _ in 0..42 {
+        ctl.services[0].dests[1].shared.stats.count_conn();
+    }
     kunit_expect_eq!(t, ctl.del_dest(0, &dest(1, 0).key, 2), Ok(()));
     kunit_expect_eq!(t, ctl.del_dest(0, &dest(1, 0).key, 2), Err(Errno::Enoent));
     let refuse = |_: u16, _: &[u8; 16]| Err(Errno::Einval);
     // Revival does not re-run ip_vs_new_dest()'s address check.
     kunit_expect_eq!(t, ctl.add_dest(0, &dest(1, 5), 2, refuse), Ok(()));
-    kunit_expect_eq!(t, ctl.services[0].dests[0].stats.conns, 42);
+    kunit_expect_eq!(t, ctl.services[0].dests[0].shared.stats.snapshot().conns, 42);
     kunit_expect_eq!(t, ctl.services[0].dests[0].weight, 5);
     // A new destination does.
     kunit_expect_eq!(t, ctl.add_dest(0, &dest(9, 1), 2, refuse), Err(Errno::Einval));

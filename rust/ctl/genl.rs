@@ -20,8 +20,6 @@ use ipvs_core::netlink::service::{ServiceKey, ServiceRepr};
 use ipvs_core::netlink::{Diag, Env, Errno};
 use kernel::prelude::*;
 
-/// `ip_vs_conn_tab_size` reported by GET_INFO (`1 << CONFIG_IP_VS_TAB_BITS`, default 12).
-pub(crate) const CONN_TAB_SIZE: u32 = 1 << 12;
 
 pub(crate) struct Ops;
 
@@ -67,8 +65,25 @@ impl Handlers for Ops {
             cmd::GET_SERVICE | cmd::GET_INFO | cmd::GET_CONFIG => get_cmd(req, ns, &env),
             cmd::NEW_DAEMON | cmd::DEL_DAEMON => set_daemon(req, &env),
             c => {
-                let mut ctl = ns.ctl()?.lock();
-                set_cmd(req, c, &mut ctl, &env).map_err(errno)
+                let _cfg = ns.cfg()?.lock();
+                let (res, afs) = {
+                    let mut ctl = ns.lock_ctl()?;
+                    let res = set_cmd(req, c, &mut ctl, &env, ns);
+                    let has = |af| ctl.services.iter().any(|s| s.key.af == af);
+                    (res, [(2u16, has(2)), (10u16, has(10))])
+                };
+                // ip_vs_register_hooks() / ip_vs_unregister_hooks(): a family is hooked
+                // while it has services (registration sleeps: outside the spinlock).
+                for (af, has) in afs {
+                    if has {
+                        if let Err(e) = ns.dp.register_hooks(req.net(), af) {
+                            pr_err!("registering netfilter hooks failed: {:?}\n", e);
+                        }
+                    } else {
+                        ns.dp.unregister_hooks(req.net(), af);
+                    }
+                }
+                res.map_err(errno)
             }
         }
     }
@@ -78,12 +93,12 @@ impl Handlers for Ops {
         let hz = hz();
         match dump.cmd() {
             cmd::GET_SERVICE => {
-                let ctl = ns.ctl()?.lock();
+                let ctl = ns.lock_ctl()?;
                 dump_from(dump, ctl.services.iter(), cmd::NEW_SERVICE, |svc, e| svc.info(hz).emit(e));
             }
             cmd::GET_DEST => {
                 // ip_vs_genl_dump_dests(): any problem with the service gives an empty dump.
-                let ctl = ns.ctl()?.lock();
+                let ctl = ns.lock_ctl()?;
                 let key = dump
                     .attr(cmd_attr::SERVICE)
                     .ok()
@@ -122,24 +137,39 @@ fn dump_from<'a, T: 'a>(
 
 /// `ip_vs_genl_get_cmd()`.
 fn get_cmd(req: &Request<'_>, ns: &NetState, env: &Env) -> Result {
-    let ctl = ns.ctl()?.lock();
-    match req.cmd() {
-        cmd::GET_SERVICE => {
-            let nla = core_attr(req.attr(cmd_attr::SERVICE), Nest::Service, None)?;
-            let key = ServiceKey::parse(nla, env, &mut Diag::default()).map_err(errno)?;
-            let info = ctl.service(&key).map_err(errno)?.info(hz());
-            req.reply(cmd::NEW_SERVICE, |buf| emit(buf, |e| info.emit(e)))
+    // The reply is built under the lock into a buffer and sent after: sending allocates.
+    let mut buf = [0u8; 512];
+    let (len, reply_cmd) = {
+        let ctl = ns.lock_ctl()?;
+        match req.cmd() {
+            cmd::GET_SERVICE => {
+                let nla = core_attr(req.attr(cmd_attr::SERVICE), Nest::Service, None)?;
+                let key = ServiceKey::parse(nla, env, &mut Diag::default()).map_err(errno)?;
+                let info = ctl.service(&key).map_err(errno)?.info(hz());
+                (emit(&mut buf, |e| info.emit(e))?, cmd::NEW_SERVICE)
+            }
+            cmd::GET_CONFIG => {
+                let t = ctl.timeouts;
+                (emit(&mut buf, |e| reply::emit_config(e, &t))?, cmd::SET_CONFIG)
+            }
+            _ => (emit(&mut buf, |e| reply::emit_info(e, conn_tab_size()))?, cmd::SET_INFO),
         }
-        cmd::GET_CONFIG => {
-            let t = ctl.timeouts;
-            req.reply(cmd::SET_CONFIG, |buf| emit(buf, |e| reply::emit_config(e, &t)))
-        }
-        _ => req.reply(cmd::SET_INFO, |buf| emit(buf, |e| reply::emit_info(e, CONN_TAB_SIZE))),
-    }
+    };
+    let bytes = buf.get(..len).ok_or(EINVAL)?;
+    req.reply(reply_cmd, |out| {
+        let dst = out.get_mut(..bytes.len()).ok_or(ENOMEM)?;
+        dst.copy_from_slice(bytes);
+        Ok(bytes.len())
+    })
+}
+
+/// `ip_vs_conn_tab_size`, as GET_INFO and /proc/net/ip_vs report it.
+pub(crate) fn conn_tab_size() -> u32 {
+    crate::dp::conn::TableAlloc::size() as u32
 }
 
 /// `ip_vs_genl_set_cmd()`.
-fn set_cmd(req: &Request<'_>, c: u8, ctl: &mut CtlState, env: &Env) -> Result<(), Errno> {
+fn set_cmd(req: &Request<'_>, c: u8, ctl: &mut CtlState, env: &Env, ns: &NetState) -> Result<(), Errno> {
     match c {
         cmd::FLUSH => {
             ctl.flush();
@@ -153,10 +183,14 @@ fn set_cmd(req: &Request<'_>, c: u8, ctl: &mut CtlState, env: &Env) -> Result<()
                 udp: u32_attr(cmd_attr::TIMEOUT_UDP),
             };
             ctl.timeouts = update.apply(ctl.timeouts, hz())?;
+            let mut t = ns.dp.timeouts();
+            t.apply_set(&ctl.timeouts, hz())?;
+            ns.dp.set_timeouts(&t);
             return Ok(());
         }
         cmd::ZERO if req.attr(cmd_attr::SERVICE).is_none() => {
             ctl.zero_all();
+            ns.dp.tot_stats.zero();
             return Ok(());
         }
         _ => {}

@@ -10,8 +10,11 @@ pub(crate) mod genl;
 mod proc;
 pub(crate) mod service;
 
+use crate::dp::DpNet;
 use crate::glue::pernet::{Net, Pernet, PernetData, Registration};
-use kernel::sync::Mutex;
+use crate::glue::rcu::BhGuard;
+use kernel::sync::lock::{spinlock::SpinLockBackend, Guard};
+use kernel::sync::{Mutex, SpinLock};
 use service::CtlState;
 use crate::glue::sysctl::{IntEntry, Table};
 use core::sync::atomic::{AtomicI32, Ordering};
@@ -30,8 +33,36 @@ pub(crate) struct NetState {
     expire_nodest_conn: AtomicI32,
     conn_reuse_mode: AtomicI32,
     sysctl: Option<Table<{ SPECS.len() }>>,
-    /// Services, destinations, timeouts: C's `__ip_vs_mutex` data, per namespace.
-    ctl: Option<Pin<KBox<Mutex<CtlState>>>>,
+    /// Services, destinations, timeouts, per namespace. A spinlock (taken with bottom
+    /// halves off) because the packet path schedules new connections under it.
+    ctl: Option<Pin<KBox<SpinLock<CtlState>>>>,
+    /// C's `__ip_vs_mutex`: serialises configuration changes, which may sleep (hook
+    /// registration) and so cannot run under `ctl`.
+    cfg: Option<Pin<KBox<Mutex<()>>>>,
+    /// The packet path's per-namespace state.
+    pub(crate) dp: DpNet,
+    /// The namespace (`struct net *`), set by `start`.
+    net: usize,
+}
+
+/// The control state, locked: bottom halves stay off while it is held.
+pub(crate) struct CtlGuard<'a> {
+    // Dropped first: unlock, then enable bottom halves.
+    guard: Guard<'a, CtlState, SpinLockBackend>,
+    _bh: BhGuard,
+}
+
+impl core::ops::Deref for CtlGuard<'_> {
+    type Target = CtlState;
+    fn deref(&self) -> &CtlState {
+        &self.guard
+    }
+}
+
+impl core::ops::DerefMut for CtlGuard<'_> {
+    fn deref_mut(&mut self) -> &mut CtlState {
+        &mut self.guard
+    }
 }
 
 static PERNET: Pernet<NetState> = Pernet::new();
@@ -60,10 +91,23 @@ impl NetState {
         self.sysctl.as_ref()
     }
 
-    /// The control-plane state. Every started namespace has it (`start()` fails otherwise),
-    /// and only started states are reachable through [`NetState::of`]; `ENODEV` is defensive.
-    pub(crate) fn ctl(&self) -> Result<&Mutex<CtlState>> {
-        self.ctl.as_deref().ok_or(ENODEV)
+    /// The control-plane state, locked. Every started namespace has it (`start()` fails
+    /// otherwise), and only started states are reachable through [`NetState::of`]; `ENODEV`
+    /// is defensive.
+    pub(crate) fn lock_ctl(&self) -> Result<CtlGuard<'_>> {
+        let lock = self.ctl.as_deref().ok_or(ENODEV)?;
+        let bh = BhGuard::new();
+        Ok(CtlGuard { guard: lock.lock(), _bh: bh })
+    }
+
+    /// The configuration mutex (process context only).
+    pub(crate) fn cfg(&self) -> Result<&Mutex<()>> {
+        self.cfg.as_deref().ok_or(ENODEV)
+    }
+
+    /// `struct net *` of this namespace, as a number (connection keys).
+    pub(crate) fn net_id(&self) -> usize {
+        self.net
     }
 
     /// The state of `net`, if ipvs_rs is registered.
@@ -81,7 +125,10 @@ impl PernetData for NetState {
             conn_reuse_mode: default(Knob::ConnReuseMode),
             sysctl: None,
             ctl: None,
+            cfg: None,
             proc: None,
+            dp: DpNet::new(),
+            net: 0,
         }
     }
 
@@ -95,7 +142,9 @@ impl PernetData for NetState {
         // fields' storage is freed and before the namespace goes away.
         let table = unsafe { Table::register(net, SYSCTL_PATH, entries)? };
         self.sysctl = Some(table);
-        self.ctl = Some(KBox::pin_init(kernel::new_mutex!(CtlState::new(), "ipvs_rs_ctl"), GFP_KERNEL)?);
+        self.ctl = Some(KBox::pin_init(kernel::new_spinlock!(CtlState::new(), "ipvs_rs_ctl"), GFP_KERNEL)?);
+        self.cfg = Some(KBox::pin_init(kernel::new_mutex!((), "ipvs_rs_cfg"), GFP_KERNEL)?);
+        self.net = net.as_ptr() as usize;
         // SAFETY: the files are removed when `self` is dropped, in the namespace's exit
         // callback, while the namespace is still alive.
         self.proc = Some(unsafe { proc::create(net)? });
@@ -104,6 +153,20 @@ impl PernetData for NetState {
 
     fn pernet() -> &'static Pernet<Self> {
         &PERNET
+    }
+}
+
+impl Drop for NetState {
+    /// The namespace goes away (or the module unloads): unhook, then expire and free every
+    /// connection (`ip_vs_conn_net_cleanup()`), before the fields the connections use go.
+    fn drop(&mut self) {
+        if self.net != 0 {
+            // SAFETY: `net` is the namespace this state was started in; its exit callback
+            // (which drops us) runs while it is still alive.
+            let net = unsafe { Net::from_raw(self.net as *mut crate::glue::bindings::net) };
+            self.dp.unregister_all_hooks(net);
+            crate::dp::conn::flush(self, self.net);
+        }
     }
 }
 

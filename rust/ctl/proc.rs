@@ -2,7 +2,7 @@
 //! `/proc/net/ip_vs`, `/proc/net/ip_vs_stats`, `/proc/net/ip_vs_conn` of a namespace, in C's
 //! format (`ipvs_core::procfs` renders; this file only gathers the state).
 
-use super::genl::CONN_TAB_SIZE;
+use super::genl::conn_tab_size;
 use super::NetState;
 use crate::glue::bindings;
 use crate::glue::pernet::Net;
@@ -35,9 +35,9 @@ pub(crate) unsafe fn create(net: &Net) -> Result<ProcFiles<6>> {
 }
 
 fn render_ip_vs(w: &mut impl Write, net: &Net) -> fmt::Result {
-    procfs::write_info_header(w, CONN_TAB_SIZE)?;
-    let Some(ctl) = NetState::of(net).and_then(|ns| ns.ctl().ok()) else { return Ok(()) };
-    let ctl = ctl.lock();
+    procfs::write_info_header(w, conn_tab_size())?;
+    let Some(ctl) = NetState::of(net) else { return Ok(()) };
+    let Ok(ctl) = ctl.lock_ctl() else { return Ok(()) };
     for svc in ctl.services.iter() {
         procfs::write_service(
             w,
@@ -62,8 +62,8 @@ fn render_ip_vs(w: &mut impl Write, net: &Net) -> fmt::Result {
                     port: d.port,
                     conn_flags: d.conn_flags,
                     weight: d.weight,
-                    activeconns: d.activeconns as i32,
-                    inactconns: d.inactconns as i32,
+                    activeconns: d.shared.activeconns.load(core::sync::atomic::Ordering::Relaxed),
+                    inactconns: d.shared.inactconns(),
                 },
             )?;
         }
@@ -76,7 +76,7 @@ fn render_stats(w: &mut impl Write, net: &Net) -> fmt::Result {
 }
 
 fn total_stats(net: &Net) -> ipvs_core::netlink::reply::Stats {
-    NetState::of(net).and_then(|ns| ns.ctl().ok()).map(|c| c.lock().tot_stats).unwrap_or_default()
+    NetState::of(net).map(|ns| ns.dp.tot_stats.snapshot()).unwrap_or_default()
 }
 
 unsafe extern "C" fn show_stats_percpu(seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) -> kernel::ffi::c_int {

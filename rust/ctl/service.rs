@@ -8,11 +8,16 @@
 //! file applies them to the state, with C's lookups and C's errnos for what depends on state.
 //! Callers hold the namespace's control mutex.
 
+use crate::dp::dest::{DestShared, StatsCells};
 use crate::glue::kvec;
+use core::sync::atomic::Ordering::Relaxed;
+use ipvs_core::sched::{self as sched, SchedulerKind};
+use ipvs_core::wire::{Family, InetAddr};
+use kernel::sync::Arc;
 use ipvs_core::netlink::config::Timeouts;
 use ipvs_core::netlink::dest::{DestKey, DestRepr};
 use ipvs_core::netlink::ipvs::{conn_flags, svc_flags, Name, AF_INET6};
-use ipvs_core::netlink::reply::{DestInfo, ServiceInfo, Stats};
+use ipvs_core::netlink::reply::{DestInfo, ServiceInfo};
 use ipvs_core::netlink::service::{ServiceKey, ServiceRepr};
 use ipvs_core::netlink::{Env, Errno};
 use kernel::prelude::*;
@@ -62,10 +67,32 @@ pub(crate) struct Dest {
     pub(crate) tun_type: u8,
     pub(crate) tun_port: u16,
     pub(crate) tun_flags: u16,
-    pub(crate) activeconns: u32,
-    pub(crate) inactconns: u32,
-    pub(crate) persistconns: u32,
-    pub(crate) stats: Stats,
+    /// What connections and the packet path see of this destination.
+    pub(crate) shared: Arc<DestShared>,
+}
+
+impl sched::Dest for Dest {
+    fn weight(&self) -> i32 {
+        sched::Dest::weight(&*self.shared)
+    }
+    fn last_weight(&self) -> i32 {
+        sched::Dest::last_weight(&*self.shared)
+    }
+    fn active_conns(&self) -> i32 {
+        sched::Dest::active_conns(&*self.shared)
+    }
+    fn total_conns(&self) -> i32 {
+        sched::Dest::total_conns(&*self.shared)
+    }
+    fn overloaded(&self) -> bool {
+        sched::Dest::overloaded(&*self.shared)
+    }
+    fn addr(&self) -> InetAddr {
+        InetAddr(self.addr)
+    }
+    fn port(&self) -> u16 {
+        self.port
+    }
 }
 
 impl Dest {
@@ -87,9 +114,19 @@ impl Dest {
         self.u_threshold = r.u_threshold;
         self.l_threshold = r.l_threshold;
         self.af = af;
+        let sh = &self.shared;
+        sh.conn_flags.store(self.conn_flags, Relaxed);
+        sh.weight.store(self.weight, Relaxed);
+        sh.last_weight.store(self.last_weight, Relaxed);
+        sh.tun_type.store(u32::from(self.tun_type), Relaxed);
+        sh.set_thresholds(self.u_threshold, self.l_threshold);
+        sh.available.store(true, Relaxed);
     }
 
-    fn new(r: &DestRepr, af: u16) -> Dest {
+    fn new(r: &DestRepr, af: u16) -> Result<Dest, Errno> {
+        let family = if af == AF_INET6 { Family::Ipv6 } else { Family::Ipv4 };
+        let addr = normalized(af, &r.key.addr);
+        let shared = Arc::new(DestShared::new(family, InetAddr(addr), r.key.port), GFP_ATOMIC).map_err(|_| Errno::Enomem)?;
         let mut d = Dest {
             af,
             addr: normalized(af, &r.key.addr),
@@ -102,18 +139,15 @@ impl Dest {
             tun_type: 0,
             tun_port: 0,
             tun_flags: 0,
-            activeconns: 0,
-            inactconns: 0,
-            persistconns: 0,
-            stats: Stats::default(),
+            shared,
         };
         d.update(r, af, true);
-        d
+        Ok(d)
     }
 
     /// Whether anything still references this destination (connections, templates).
     fn in_use(&self) -> bool {
-        self.activeconns != 0 || self.inactconns != 0 || self.persistconns != 0
+        self.shared.in_use()
     }
 
     pub(crate) fn info(&self) -> DestInfo {
@@ -127,11 +161,11 @@ impl Dest {
             tun_flags: self.tun_flags,
             u_threshold: self.u_threshold,
             l_threshold: self.l_threshold,
-            activeconns: self.activeconns,
-            inactconns: self.inactconns,
-            persistconns: self.persistconns,
+            activeconns: self.shared.activeconns.load(Relaxed) as u32,
+            inactconns: self.shared.inactconns() as u32,
+            persistconns: self.shared.persistconns.load(Relaxed) as u32,
             af: self.af,
-            stats: self.stats,
+            stats: self.shared.stats.snapshot(),
         }
     }
 }
@@ -147,7 +181,120 @@ pub(crate) struct Service {
     pub(crate) netmask: [u8; 4],
     /// In C's list order: newest first (`list_add_rcu()` at the head).
     pub(crate) dests: KVec<Dest>,
-    pub(crate) stats: Stats,
+    pub(crate) stats: Arc<StatsCells>,
+    /// The bound scheduler's per-service state (`svc->sched_data`).
+    sched_state: SchedState,
+}
+
+/// `svc->sched_data` of the scheduler bound to a service.
+enum SchedState {
+    None,
+    Rr(sched::rr::RoundRobin),
+    Wrr(sched::wrr::WeightedRoundRobin),
+    Lc,
+    Wlc,
+    Sh(sched::sh::SourceHash, KVec<u32>),
+    Mh(sched::mh::Maglev, KVec<u32>),
+}
+
+fn table(len: usize) -> Result<KVec<u32>, Errno> {
+    let mut t = KVec::with_capacity(len, GFP_ATOMIC).map_err(|_| Errno::Enomem)?;
+    for _ in 0..len {
+        t.push(0, GFP_ATOMIC).map_err(|_| Errno::Enomem)?;
+    }
+    Ok(t)
+}
+
+impl SchedState {
+    /// `init_service()` of the scheduler `name` for a service of `family`.
+    fn bind(name: Option<&Name>, family: Family, dests: &[Dest]) -> Result<SchedState, Errno> {
+        let Some(kind) = name.and_then(|n| SchedulerKind::from_name(n.as_bytes())) else {
+            return Ok(SchedState::None);
+        };
+        let mut st = match kind {
+            SchedulerKind::Rr => SchedState::Rr(sched::rr::RoundRobin::new()),
+            SchedulerKind::Wrr => SchedState::Wrr(sched::wrr::WeightedRoundRobin::new(dests)),
+            SchedulerKind::Lc => SchedState::Lc,
+            SchedulerKind::Wlc => SchedState::Wlc,
+            SchedulerKind::Sh => {
+                let sh = sched::sh::SourceHash::new(family);
+                SchedState::Sh(sh, table(sh.table_len())?)
+            }
+            SchedulerKind::Mh => {
+                let mh = sched::mh::Maglev::new(family);
+                SchedState::Mh(mh, table(mh.table_len())?)
+            }
+        };
+        st.dests_changed(dests);
+        Ok(st)
+    }
+
+    /// The `add_dest`/`upd_dest`/`del_dest` hooks for the tables and weights.
+    fn dests_changed(&mut self, dests: &[Dest]) {
+        match self {
+            SchedState::Wrr(w) => w.dests_changed(dests),
+            SchedState::Sh(sh, t) => {
+                let _ = sh.reassign(dests, t);
+            }
+            SchedState::Mh(mh, t) => {
+                let mut setup = KVec::new();
+                for _ in 0..dests.len() {
+                    if setup.push(sched::mh::DestSetup::default(), GFP_ATOMIC).is_err() {
+                        return;
+                    }
+                }
+                // C ignores a failed reassign on add/edit/delete (the old table stays).
+                let _ = mh.reassign(dests, t, &mut setup);
+            }
+            SchedState::None | SchedState::Rr(_) | SchedState::Lc | SchedState::Wlc => {}
+        }
+    }
+
+    fn dest_added(&mut self, index: usize, dests: &[Dest]) {
+        if let SchedState::Rr(rr) = self {
+            rr.dest_added(index);
+        }
+        self.dests_changed(dests);
+    }
+
+    fn dest_removed(&mut self, index: usize, dests: &[Dest]) {
+        if let SchedState::Rr(rr) = self {
+            rr.dest_removed(index);
+        }
+        self.dests_changed(dests);
+    }
+
+    /// `sched->schedule()`: index of the chosen destination.
+    fn schedule(&mut self, flags: u32, dests: &[Dest], client: &InetAddr, port: u16) -> Option<usize> {
+        match self {
+            SchedState::None => None,
+            SchedState::Rr(rr) => rr.schedule(dests),
+            SchedState::Wrr(w) => w.schedule(dests),
+            SchedState::Lc => sched::lc::schedule(dests),
+            SchedState::Wlc => sched::wlc::schedule(dests),
+            SchedState::Sh(sh, t) => sh.schedule(flags, dests, t, client, port),
+            SchedState::Mh(mh, t) => mh.schedule(flags, dests, t, client, port),
+        }
+    }
+}
+
+/// What a packet needs of the service that scheduled it.
+pub(crate) struct Scheduled {
+    pub(crate) dest: Arc<DestShared>,
+    pub(crate) svc_stats: Arc<StatsCells>,
+}
+
+/// A service as the packet path matches it.
+#[derive(Clone, Copy)]
+pub(crate) struct SvcMatch {
+    pub(crate) idx: usize,
+    pub(crate) flags: u32,
+    pub(crate) port: u16,
+    pub(crate) fwmark: u32,
+    pub(crate) timeout_jiffies: u32,
+    pub(crate) netmask: [u8; 4],
+    pub(crate) af: u16,
+    pub(crate) addr: [u8; 16],
 }
 
 impl Service {
@@ -163,7 +310,7 @@ impl Service {
             flags: self.flags,
             timeout: self.timeout_jiffies / hz.max(1),
             netmask: self.netmask,
-            stats: self.stats,
+            stats: self.stats.snapshot(),
         }
     }
 
@@ -172,9 +319,17 @@ impl Service {
     }
 
     fn zero(&mut self) {
-        self.stats = Stats::default();
-        for d in self.dests.iter_mut() {
-            d.stats = Stats::default();
+        self.stats.zero();
+        for d in self.dests.iter() {
+            d.shared.stats.zero();
+        }
+    }
+
+    fn family(&self) -> Family {
+        if self.key.af == AF_INET6 {
+            Family::Ipv6
+        } else {
+            Family::Ipv4
         }
     }
 }
@@ -202,12 +357,63 @@ pub(crate) struct CtlState {
     pub(crate) services: KVec<Service>,
     trash: KVec<Trashed>,
     pub(crate) timeouts: Timeouts,
-    pub(crate) tot_stats: Stats,
 }
 
 impl CtlState {
     pub(crate) fn new() -> Self {
-        CtlState { services: KVec::new(), trash: KVec::new(), timeouts: DEFAULT_TIMEOUTS, tot_stats: Stats::default() }
+        CtlState { services: KVec::new(), trash: KVec::new(), timeouts: DEFAULT_TIMEOUTS }
+    }
+
+    /// `ip_vs_service_find()`: a service for a packet to `vaddr:vport` (`protocol`, family
+    /// `af`) carrying `mark`: by fwmark first, then by address and port, then the port-zero
+    /// service of the address.
+    pub(crate) fn find_for_packet(&self, af: u16, protocol: u8, vaddr: &[u8; 16], vport: u16, mark: u32) -> Option<SvcMatch> {
+        let n = addr_len(af);
+        let by = |pred: &dyn Fn(&Service) -> bool| self.services.iter().position(|s| pred(s));
+        let idx = (if mark != 0 { by(&|s| s.key.fwmark == mark && s.key.af == af) } else { None })
+            .or_else(|| {
+                by(&|s| {
+                    s.key.fwmark == 0
+                        && s.key.af == af
+                        && s.key.protocol == u16::from(protocol)
+                        && s.key.port == vport
+                        && s.key.addr[..n] == vaddr[..n]
+                })
+            })
+            .or_else(|| {
+                by(&|s| {
+                    s.key.fwmark == 0
+                        && s.key.af == af
+                        && s.key.protocol == u16::from(protocol)
+                        && s.key.port == 0
+                        && s.key.addr[..n] == vaddr[..n]
+                })
+            })?;
+        let s = &self.services[idx];
+        Some(SvcMatch {
+            idx,
+            flags: s.flags,
+            port: s.key.port,
+            fwmark: s.key.fwmark,
+            timeout_jiffies: s.timeout_jiffies,
+            netmask: s.netmask,
+            af: s.key.af,
+            addr: s.key.addr,
+        })
+    }
+
+    /// `sched->schedule()` of service `idx` for a client at `client:port`.
+    pub(crate) fn schedule(&mut self, idx: usize, client: &InetAddr, port: u16) -> Option<Scheduled> {
+        let svc = self.services.get_mut(idx)?;
+        let i = svc.sched_state.schedule(svc.flags, &svc.dests, client, port)?;
+        let d = svc.dests.get(i)?;
+        Some(Scheduled { dest: d.shared.clone(), svc_stats: svc.stats.clone() })
+    }
+
+    /// The destination of service `idx` at `addr:port` if it is still usable, for a
+    /// persistence template (`ip_vs_check_template()` reads availability and weight).
+    pub(crate) fn svc_stats(&self, idx: usize) -> Option<Arc<StatsCells>> {
+        self.services.get(idx).map(|s| s.stats.clone())
     }
 
     pub(crate) fn find(&self, key: &ServiceKey) -> Option<usize> {
@@ -232,16 +438,24 @@ impl CtlState {
             timeout_jiffies: r.timeout_jiffies(super::genl::hz()),
             netmask: r.netmask,
             dests: KVec::new(),
-            stats: Stats::default(),
+            stats: Arc::new(StatsCells::new(), GFP_ATOMIC).map_err(|_| Errno::Enomem)?,
+            sched_state: SchedState::None,
         };
-        self.services.push(svc, GFP_KERNEL).map_err(|_| Errno::Enomem)
+        let mut svc = svc;
+        svc.sched_state = SchedState::bind(svc.sched.as_ref(), svc.family(), &svc.dests)?;
+        self.services.push(svc, GFP_ATOMIC).map_err(|_| Errno::Enomem)
     }
 
     /// `ip_vs_edit_service()`.
     pub(crate) fn edit_service(&mut self, idx: usize, r: &ServiceRepr, env: &Env) -> Result<(), Errno> {
         r.check(env, scheduler_exists, pe_exists)?;
         let svc = &mut self.services[idx];
-        svc.sched = r.scheduler().and_then(Name::from_c);
+        let sched = r.scheduler().and_then(Name::from_c);
+        if sched.as_ref().map(Name::as_bytes) != svc.sched.as_ref().map(Name::as_bytes) {
+            // ip_vs_edit_service(): unbind the old scheduler, bind the new one.
+            svc.sched_state = SchedState::bind(sched.as_ref(), svc.family(), &svc.dests)?;
+        }
+        svc.sched = sched;
         svc.flags = r.flags_for_edit(svc.flags);
         svc.timeout_jiffies = r.timeout_jiffies(super::genl::hz());
         svc.netmask = r.netmask;
@@ -253,6 +467,7 @@ impl CtlState {
     pub(crate) fn del_service(&mut self, idx: usize) {
         if let Some(mut svc) = kvec::remove(&mut self.services, idx) {
             while let Some(dest) = kvec::remove(&mut svc.dests, 0) {
+                dest.shared.available.store(false, Relaxed);
                 self.to_trash(svc.key, dest);
             }
         }
@@ -275,7 +490,6 @@ impl CtlState {
         for svc in self.services.iter_mut() {
             svc.zero();
         }
-        self.tot_stats = Stats::default();
     }
 
     /// `ip_vs_add_dest()`: checks, `-EEXIST`, revival from the trash, or a new destination
@@ -304,10 +518,13 @@ impl CtlState {
             }
             None => {
                 addr_ok(af, &addr)?;
-                Dest::new(r, af)
+                Dest::new(r, af)?
             }
         };
-        kvec::push_front(&mut self.services[idx].dests, dest, GFP_KERNEL).map_err(|_| Errno::Enomem)
+        let svc = &mut self.services[idx];
+        kvec::push_front(&mut svc.dests, dest, GFP_ATOMIC).map_err(|_| Errno::Enomem)?;
+        svc.sched_state.dest_added(0, &svc.dests);
+        Ok(())
     }
 
     /// `ip_vs_edit_dest()`.
@@ -317,6 +534,7 @@ impl CtlState {
         let svc = &mut self.services[idx];
         let d = svc.find_dest(af, &addr, r.key.port).ok_or(Errno::Enoent)?;
         svc.dests[d].update(r, af, false);
+        svc.sched_state.dests_changed(&svc.dests);
         Ok(())
     }
 
@@ -327,6 +545,8 @@ impl CtlState {
         let d = svc.find_dest(af, &addr, key.port).ok_or(Errno::Enoent)?;
         let svc_key = svc.key;
         if let Some(dest) = kvec::remove(&mut svc.dests, d) {
+            svc.sched_state.dest_removed(d, &svc.dests);
+            dest.shared.available.store(false, Relaxed);
             self.to_trash(svc_key, dest);
         }
         Ok(())
@@ -338,7 +558,7 @@ impl CtlState {
     fn to_trash(&mut self, service: ServiceKey, dest: Dest) {
         self.purge_trash();
         // On allocation failure the destination is simply freed, as if the trash expired it.
-        let _ = self.trash.push(Trashed { service, dest }, GFP_KERNEL);
+        let _ = self.trash.push(Trashed { service, dest }, GFP_ATOMIC);
     }
 
     /// `ip_vs_dest_trash_expire()`: drop what nothing references any more.

@@ -10,3 +10,5 @@ pub(crate) mod modnotify;
 pub(crate) mod pernet;
 pub(crate) mod proc;
 pub(crate) mod sysctl;
+pub(crate) mod rcu;
+pub(crate) mod skb;

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Data-path glue of ipvs_rs (rust/dp_glue.c): netfilter hook registration, skb access,
+ * routing and output, timers, RCU and the connection-table locks. Each function wraps a
+ * static inline, a macro or a short sequence of kernel calls that must stay together
+ * (route + MTU + dst, NF_HOOK(LOCAL_OUT) + dst_output); no IPVS policy lives here.
+ */
+#ifndef IPVS_RS_DP_H
+#define IPVS_RS_DP_H
+
+#include <linux/types.h>
+#include <linux/timer.h>
+#include <linux/rcupdate.h>
+
+struct net;
+struct sk_buff;
+
+/* Which hook function of ip_vs_ops4/ip_vs_ops6 a packet arrived at. */
+enum ipvs_rs_hook_kind {
+	IPVS_RS_HOOK_IN = 0,		/* ip_vs_in_hook */
+	IPVS_RS_HOOK_OUT = 1,		/* ip_vs_out_hook */
+	IPVS_RS_HOOK_FWD_ICMP = 2,	/* ip_vs_forward_icmp(_v6) */
+};
+
+/* Implemented in Rust (rust/dp/hook.rs): the verdict for one packet. */
+unsigned int ipvs_rs_dp_hook(unsigned int kind, unsigned int af, unsigned int hooknum,
+			     struct net *net, struct sk_buff *skb);
+
+/* nf_register_net_hooks() of C IPVS's hook table for @af (AF_INET or AF_INET6) in @net. */
+int ipvs_rs_hooks_register(struct net *net, int af);
+void ipvs_rs_hooks_unregister(struct net *net, int af);
+
+/* --- skb ------------------------------------------------------------------------------ */
+/* The packet from its network header: pulls min(@want, skb->len) bytes into the linear
+ * area; returns the network header and stores the linear length from there in @len. NULL if
+ * the pull fails. */
+unsigned char *ipvs_rs_skb_head(struct sk_buff *skb, unsigned int want, unsigned int *len);
+/* skb_ensure_writable() of the first @len bytes from the network header; returns the
+ * network header (and the linear length in @lin) or NULL. */
+unsigned char *ipvs_rs_skb_writable(struct sk_buff *skb, unsigned int len, unsigned int *lin);
+unsigned int ipvs_rs_skb_pkt_len(const struct sk_buff *skb);
+bool ipvs_rs_skb_ipvs_property(const struct sk_buff *skb);
+void ipvs_rs_skb_set_ipvs_property(struct sk_buff *skb);
+bool ipvs_rs_skb_pkt_host(const struct sk_buff *skb);
+bool ipvs_rs_skb_has_dst(const struct sk_buff *skb);
+__u32 ipvs_rs_skb_mark(const struct sk_buff *skb);
+/* skb->ip_summed == CHECKSUM_PARTIAL */
+bool ipvs_rs_skb_csum_partial(const struct sk_buff *skb);
+/* CHECKSUM_COMPLETE becomes CHECKSUM_NONE after a rewrite (skb->csum no longer matches). */
+void ipvs_rs_skb_csum_invalidate(struct sk_buff *skb);
+void ipvs_rs_skb_csum_unnecessary(struct sk_buff *skb);
+/* A raw IPv4 socket with IP_NODEFRAG sent it from this host (C skips those). */
+bool ipvs_rs_skb_nodefrag_sk(const struct sk_buff *skb);
+/* ip_vs_conn_uses_old_conntrack(): the packet's conntrack exists and is confirmed. */
+bool ipvs_rs_skb_ct_confirmed(const struct sk_buff *skb);
+/* ip_vs_notrack() */
+void ipvs_rs_skb_notrack(struct sk_buff *skb);
+/* ICMP(v6) port unreachable back to the sender (ip_vs_leave()). */
+void ipvs_rs_icmp_port_unreach(struct sk_buff *skb, int af, struct net *net);
+/* ip_vs_route_me_harder(): re-route a NAT reply as if it were locally generated. */
+int ipvs_rs_route_me_harder(struct net *net, int af, struct sk_buff *skb, unsigned int hooknum);
+
+/* --- routing and output (ip_vs_xmit.c) -------------------------------------------------- */
+#define IPVS_RS_RT_MODE_LOCAL		0x0001
+#define IPVS_RS_RT_MODE_NON_LOCAL	0x0002
+#define IPVS_RS_RT_MODE_RDR		0x0004
+#define IPVS_RS_RT_MODE_CONNECT		0x0008
+#define IPVS_RS_RT_MODE_KNOWN_NH	0x0010
+#define IPVS_RS_RT_MODE_TUNNEL		0x0020
+/* __ip_vs_get_out_rt(_v6)() without the per-destination route cache: route to @daddr (4 or
+ * 16 bytes by @af), refuse what @rt_mode forbids, decrement the TTL for forwarded packets,
+ * check the MTU (less @overhead for tunnels; ICMP "too big" as C sends it) and attach the
+ * route. Returns 1 if @daddr is local (the skb keeps its route), 0 if routed, -1 on error
+ * (the caller drops). @saddr (may be NULL) gets the route's source address. */
+int ipvs_rs_route(struct net *net, struct sk_buff *skb, int af, const void *daddr,
+		  int rt_mode, unsigned int overhead, bool icmp, bool first_frag, void *saddr);
+/* ip_vs_nat_send_or_cont() / ip_vs_send_or_cont(): returns NF_STOLEN (sent through
+ * NF_HOOK(LOCAL_OUT) + dst_output) or NF_ACCEPT (local: let it continue). */
+unsigned int ipvs_rs_send_or_cont(struct net *net, struct sk_buff *skb, int af, bool local,
+				  bool notrack, bool drop_demux);
+/* The encapsulation of ip_vs_tunnel_xmit(_v6)() after routing: IPIP / IPv6-in-IPv6 outer
+ * header from @saddr to @daddr with the inner header's TOS/TTL/DF, offloads, and
+ * ip(6)_local_out(). The skb is consumed; returns 0 or a negative errno. */
+int ipvs_rs_tunnel_xmit(struct net *net, struct sk_buff *skb, int outer_af, int inner_af,
+			const void *saddr, const void *daddr, bool notrack);
+void ipvs_rs_kfree_skb(struct sk_buff *skb);
+
+/* --- timers, RCU, locks, time ---------------------------------------------------------- */
+void ipvs_rs_timer_setup(struct timer_list *timer, void (*fn)(struct timer_list *));
+unsigned long ipvs_rs_jiffies(void);
+/* mod_timer(); returns whether the timer was pending. */
+int ipvs_rs_mod_timer(struct timer_list *timer, unsigned long expires);
+int ipvs_rs_timer_delete(struct timer_list *timer);
+unsigned long ipvs_rs_timer_expires(const struct timer_list *timer);
+bool ipvs_rs_timer_pending(const struct timer_list *timer);
+void ipvs_rs_call_rcu(struct rcu_head *head, void (*fn)(struct rcu_head *));
+void ipvs_rs_rcu_barrier(void);
+void ipvs_rs_synchronize_rcu(void);
+void ipvs_rs_rcu_read_lock(void);
+void ipvs_rs_rcu_read_unlock(void);
+void ipvs_rs_local_bh_disable(void);
+void ipvs_rs_local_bh_enable(void);
+void ipvs_rs_msleep(unsigned int ms);
+void ipvs_rs_cond_resched(void);
+/* The connection table's bucket locks (C's __ip_vs_conntbl_lock_array): spin_lock_bh of
+ * lock @hash % 256. */
+void ipvs_rs_conn_locks_init(void);
+void ipvs_rs_conn_lock(unsigned int hash);
+void ipvs_rs_conn_unlock(unsigned int hash);
+/* The conn_tab_bits module parameter, clamped as C clamps it (8..20). */
+int ipvs_rs_conn_tab_bits(void);
+/* get_random_u32() */
+__u32 ipvs_rs_random_u32(void);
+
+#endif /* IPVS_RS_DP_H */

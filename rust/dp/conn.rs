@@ -1,0 +1,587 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The connection table: `ip_vs_conn.c`.
+//!
+//! One table for all namespaces, as in C (`ip_vs_conn_tab`, `conn_tab_bits` buckets, keyed
+//! with the namespace). Every connection is hashed by its client end (address, port), so the
+//! request direction (`ip_vs_conn_in_get()`: client → virtual address) and the reply
+//! direction (`ip_vs_conn_out_get()`: real server → client) find it in the same bucket.
+//!
+//! Concurrency, as in C:
+//! - readers (the hooks, /proc) walk a bucket under RCU without locks, and take a reference
+//!   with an increment-if-not-zero;
+//! - writers (insert, unlink) hold the bucket's lock (`BucketLock`, `spin_lock_bh`);
+//! - the table holds one reference; the entry's timer owns the table's reference: when it
+//!   fires and nobody else holds one (`refcnt` 1 → 0), it unlinks the entry, undoes the
+//!   destination's counters and frees the entry after a grace period (`call_rcu`);
+//! - every `ConnRef` dropped re-arms the timer with the entry's current timeout
+//!   (`ip_vs_conn_put()`), so an entry lives `timeout` after its last packet.
+
+use super::dest::{DestShared, StatsCells};
+use crate::ctl::NetState;
+use crate::glue::bindings;
+use crate::glue::rcu::{self, BhGuard, BucketLock, RcuHead, RcuReadGuard, Timer};
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use ipvs_core::netlink::ipvs::conn_flags;
+use ipvs_core::wire::{Family, InetAddr};
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+/// `IP_VS_CONN_F_TEMPLATE`.
+pub(crate) const F_TEMPLATE: u32 = 0x1000;
+/// `IP_VS_CONN_F_HASHED`.
+const F_HASHED: u32 = 0x0040;
+/// `IP_VS_CONN_F_NO_CPORT`.
+pub(crate) const F_NO_CPORT: u32 = 0x0800;
+/// `IP_VS_CTPL_S_ASSURED`: a template whose connection got established (state of templates).
+pub(crate) const CTPL_S_ASSURED: u32 = 0x0001;
+
+/// What identifies a connection and what it is bound to, for [`create`].
+pub(crate) struct ConnParams {
+    pub(crate) family: Family,
+    pub(crate) protocol: u8,
+    pub(crate) caddr: InetAddr,
+    pub(crate) cport: u16,
+    pub(crate) vaddr: InetAddr,
+    pub(crate) vport: u16,
+    pub(crate) daddr: InetAddr,
+    pub(crate) dport: u16,
+    pub(crate) fwmark: u32,
+    /// Flags before the destination's (`IP_VS_CONN_F_TEMPLATE`, `NO_CPORT`, …).
+    pub(crate) flags: u32,
+    pub(crate) dest: Option<Arc<DestShared>>,
+    pub(crate) svc_stats: Option<Arc<StatsCells>>,
+}
+
+/// A connection entry (`struct ip_vs_conn`).
+///
+/// # Invariants
+///
+/// Allocated by [`create`] as a `KBox` whose pointer is leaked into the table; freed only by
+/// the RCU callback queued after it was unlinked with `refcnt` 0. `ns` points to the
+/// namespace state, which flushes its connections (waits for them all to be unlinked, then
+/// for the RCU callbacks) before it goes away.
+#[repr(C)]
+pub(crate) struct Conn {
+    timer: Timer,
+    rcu: RcuHead,
+    next: AtomicPtr<Conn>,
+    refcnt: AtomicU32,
+    hash: u32,
+    /// The namespace (`struct net *`), for matching only.
+    net: usize,
+    ns: *const NetState,
+    pub(crate) family: Family,
+    pub(crate) protocol: u8,
+    pub(crate) caddr: InetAddr,
+    pub(crate) cport: u16,
+    pub(crate) vaddr: InetAddr,
+    pub(crate) vport: u16,
+    pub(crate) daddr: InetAddr,
+    pub(crate) dport: u16,
+    pub(crate) fwmark: u32,
+    pub(crate) flags: AtomicU32,
+    /// Protocol state (C numbering), or `IP_VS_CTPL_S_*` for a template.
+    pub(crate) state: AtomicU32,
+    /// Jiffies.
+    timeout: AtomicU64,
+    pub(crate) dest: Option<Arc<DestShared>>,
+    pub(crate) svc_stats: Option<Arc<StatsCells>>,
+    /// The template controlling this connection (persistence). Valid while this entry
+    /// exists: a template is not unlinked while `n_control` > 0.
+    control: AtomicPtr<Conn>,
+    pub(crate) n_control: AtomicI32,
+    pub(crate) in_pkts: AtomicU32,
+    /// `cp->lock`: serialises protocol state changes.
+    state_lock: AtomicBool,
+}
+
+/// `spin_lock_bh(&cp->lock)` … `spin_unlock_bh()`.
+pub(crate) struct StateGuard<'a> {
+    lock: &'a AtomicBool,
+    _bh: BhGuard,
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        self.lock.store(false, Ordering::Release);
+    }
+}
+
+// SAFETY: all mutable fields are atomics or kernel objects (timer, rcu head) designed for
+// concurrent use; the raw pointers refer to objects whose lifetime the table protocol
+// guarantees (type invariants).
+unsafe impl Send for Conn {}
+// SAFETY: see `Send`.
+unsafe impl Sync for Conn {}
+
+impl Conn {
+    pub(crate) fn flags(&self) -> u32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn is_template(&self) -> bool {
+        self.flags() & F_TEMPLATE != 0
+    }
+
+    pub(crate) fn fwd_method(&self) -> u32 {
+        self.flags() & conn_flags::FWD_MASK
+    }
+
+    /// Lock the protocol state (bottom halves off, so the packet path on this CPU cannot
+    /// spin on a lock its own interrupted context holds).
+    pub(crate) fn lock_state(&self) -> StateGuard<'_> {
+        let bh = BhGuard::new();
+        while self.state_lock.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            core::hint::spin_loop();
+        }
+        StateGuard { lock: &self.state_lock, _bh: bh }
+    }
+
+    pub(crate) fn set_timeout(&self, jiffies: u64) {
+        self.timeout.store(jiffies, Ordering::Relaxed);
+    }
+
+    pub(crate) fn timeout(&self) -> u64 {
+        self.timeout.load(Ordering::Relaxed)
+    }
+
+    /// When the entry expires (jiffies), for /proc.
+    pub(crate) fn expires(&self) -> u64 {
+        self.timer.expires()
+    }
+
+    /// The template controlling this connection.
+    pub(crate) fn control(&self) -> Option<&Conn> {
+        // SAFETY: a controlling template outlives its controlled entries (type invariant).
+        unsafe { self.control.load(Ordering::Acquire).as_ref() }
+    }
+
+    /// `ip_vs_conn_expire_now()`: if the timer is pending, fire it now. (Never re-arms an
+    /// entry whose timer is running: that one is being unlinked or re-armed already.)
+    pub(crate) fn expire_now(&self) {
+        if self.timer.delete() {
+            self.timer.modify(rcu::jiffies());
+        }
+    }
+
+    fn ns(&self) -> &NetState {
+        // SAFETY: the namespace state outlives its connections (type invariant).
+        unsafe { &*self.ns }
+    }
+
+    /// `ip_vs_control_add()`: `self` becomes controlled by template `ct`.
+    fn set_control(&self, ct: &Conn) {
+        ct.n_control.fetch_add(1, Ordering::Relaxed);
+        self.control.store(ptr::from_ref(ct).cast_mut(), Ordering::Release);
+    }
+
+    /// Try to take a reference (`__ip_vs_conn_get()`): fails once the entry is dying.
+    fn try_get(&self) -> bool {
+        self.refcnt
+            .fetch_update(Ordering::Acquire, Ordering::Relaxed, |r| if r == 0 { None } else { Some(r + 1) })
+            .is_ok()
+    }
+}
+
+/// A counted reference to a connection (`ip_vs_conn_get()` … `ip_vs_conn_put()`).
+///
+/// # Invariants
+///
+/// Holds one of the entry's references, so the entry is not unlinked or freed meanwhile.
+pub(crate) struct ConnRef(NonNull<Conn>);
+
+// SAFETY: a reference to a `Sync` entry.
+unsafe impl Send for ConnRef {}
+
+impl core::ops::Deref for ConnRef {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        // SAFETY: the reference keeps the entry alive (type invariant).
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl ConnRef {
+    /// `__ip_vs_conn_put()`: drop the reference without re-arming the timer (after
+    /// [`Conn::expire_now`]).
+    pub(crate) fn put_no_rearm(self) {
+        self.refcnt.fetch_sub(1, Ordering::Release);
+        core::mem::forget(self);
+    }
+}
+
+impl Drop for ConnRef {
+    /// `ip_vs_conn_put()`: the entry expires `timeout` after its last user.
+    fn drop(&mut self) {
+        self.timer.modify(rcu::jiffies().wrapping_add(self.timeout()));
+        self.refcnt.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// The bucket array, allocated at module load.
+struct Table {
+    buckets: AtomicPtr<AtomicPtr<Conn>>,
+    len: AtomicUsize,
+    seed: AtomicU32,
+}
+
+static TABLE: Table = Table { buckets: AtomicPtr::new(ptr::null_mut()), len: AtomicUsize::new(0), seed: AtomicU32::new(0) };
+
+/// Ownership of the bucket array: created at module load, dropped at unload after every
+/// namespace has flushed its connections.
+pub(crate) struct TableAlloc(());
+
+impl TableAlloc {
+    pub(crate) fn new() -> Result<TableAlloc> {
+        rcu::init_locks();
+        // SAFETY: a plain read of the module parameter.
+        let bits = unsafe { bindings::ipvs_rs_conn_tab_bits() } as u32;
+        let len = 1usize << bits;
+        let mut v: KVVec<AtomicPtr<Conn>> = KVVec::with_capacity(len, GFP_KERNEL)?;
+        for _ in 0..len {
+            v.push(AtomicPtr::new(ptr::null_mut()), GFP_KERNEL)?;
+        }
+        let (p, _, _) = v.into_raw_parts();
+        // SAFETY: plain call.
+        TABLE.seed.store(unsafe { bindings::ipvs_rs_random_u32() }, Ordering::Relaxed);
+        TABLE.len.store(len, Ordering::Relaxed);
+        TABLE.buckets.store(p, Ordering::Release);
+        Ok(TableAlloc(()))
+    }
+
+    pub(crate) fn size() -> usize {
+        TABLE.len.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for TableAlloc {
+    fn drop(&mut self) {
+        let p = TABLE.buckets.swap(ptr::null_mut(), Ordering::AcqRel);
+        let len = TABLE.len.swap(0, Ordering::Relaxed);
+        if !p.is_null() {
+            // SAFETY: `p`/`len` came from `into_raw_parts` of a `KVVec` of exactly `len`
+            // elements and capacity `len`; all namespaces are gone, so no entry and no
+            // reader is left.
+            drop(unsafe { KVVec::from_raw_parts(p, len, len) });
+        }
+    }
+}
+
+fn buckets() -> &'static [AtomicPtr<Conn>] {
+    let p = TABLE.buckets.load(Ordering::Acquire);
+    if p.is_null() {
+        return &[];
+    }
+    // SAFETY: set in `TableAlloc::new` to an array of `len` buckets that lives until the
+    // module unloads, after every user is gone.
+    unsafe { core::slice::from_raw_parts(p, TABLE.len.load(Ordering::Relaxed)) }
+}
+
+/// `ip_vs_conn_hashkey()`: namespace, family, protocol and one end of the connection.
+fn hashkey(net: usize, family: Family, protocol: u8, addr: &InetAddr, port: u16) -> u32 {
+    let mut h = TABLE.seed.load(Ordering::Relaxed) ^ (net as u32) ^ ((net as u64 >> 32) as u32);
+    let words = match family {
+        Family::Ipv4 => 1,
+        Family::Ipv6 => 4,
+    };
+    for w in addr.0.chunks_exact(4).take(words) {
+        h = (h ^ u32::from_ne_bytes([w[0], w[1], w[2], w[3]])).wrapping_mul(0x9e37_79b1).rotate_left(13);
+    }
+    h ^= (u32::from(protocol) << 16) | u32::from(port);
+    // murmur3's finaliser
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^ (h >> 16)
+}
+
+fn addr_eq(family: Family, a: &InetAddr, b: &InetAddr) -> bool {
+    match family {
+        Family::Ipv4 => a.0[..4] == b.0[..4],
+        Family::Ipv6 => a.0 == b.0,
+    }
+}
+
+/// Walk the bucket of `hash` under RCU, returning a reference to the first entry `pred`
+/// accepts that is still alive.
+fn find(hash: u32, pred: impl Fn(&Conn) -> bool) -> Option<ConnRef> {
+    let b = buckets();
+    let bucket = b.get(hash as usize & b.len().wrapping_sub(1))?;
+    let _rcu = RcuReadGuard::new();
+    let mut p = bucket.load(Ordering::Acquire);
+    // SAFETY (loop): entries reachable from a bucket under RCU are not freed before the
+    // read-side section ends (they are unlinked first, freed after a grace period).
+    while let Some(c) = unsafe { p.as_ref() } {
+        if pred(c) && c.try_get() {
+            // INVARIANT: `try_get` took a reference.
+            return Some(ConnRef(NonNull::from(c)));
+        }
+        p = c.next.load(Ordering::Acquire);
+    }
+    None
+}
+
+/// The lookup key of a packet: its family and protocol, the client end and the far end.
+#[derive(Clone, Copy)]
+pub(crate) struct Lookup<'a> {
+    pub(crate) net: usize,
+    pub(crate) family: Family,
+    pub(crate) protocol: u8,
+    pub(crate) caddr: &'a InetAddr,
+    pub(crate) cport: u16,
+    /// The virtual address (request) or the real server's (reply).
+    pub(crate) addr: &'a InetAddr,
+    pub(crate) port: u16,
+}
+
+/// `ip_vs_conn_in_get()`: the entry of a request from client `caddr:cport` to the virtual
+/// `addr:port`.
+pub(crate) fn in_get(k: &Lookup<'_>) -> Option<ConnRef> {
+    let hash = hashkey(k.net, k.family, k.protocol, k.caddr, k.cport);
+    find(hash, |c| {
+        c.net == k.net
+            && c.family == k.family
+            && c.protocol == k.protocol
+            && c.cport == k.cport
+            && c.vport == k.port
+            && !c.is_template()
+            && addr_eq(k.family, &c.caddr, k.caddr)
+            && addr_eq(k.family, &c.vaddr, k.addr)
+    })
+}
+
+/// `ip_vs_conn_out_get()`: the entry of a reply from real server `addr:port` to client
+/// `caddr:cport`.
+pub(crate) fn out_get(k: &Lookup<'_>) -> Option<ConnRef> {
+    let hash = hashkey(k.net, k.family, k.protocol, k.caddr, k.cport);
+    find(hash, |c| {
+        c.net == k.net
+            && c.family == k.family
+            && c.protocol == k.protocol
+            && c.cport == k.cport
+            && c.dport == k.port
+            && !c.is_template()
+            && addr_eq(k.family, &c.caddr, k.caddr)
+            && addr_eq(k.family, &c.daddr, k.addr)
+    })
+}
+
+/// `ip_vs_ct_in_get()`: a persistence template (`addr`/`port` are the template's virtual
+/// end, which for fwmark services encodes the mark).
+pub(crate) fn template_get(k: &Lookup<'_>) -> Option<ConnRef> {
+    let hash = hashkey(k.net, k.family, k.protocol, k.caddr, k.cport);
+    find(hash, |c| {
+        c.net == k.net
+            && c.family == k.family
+            && c.protocol == k.protocol
+            && c.cport == k.cport
+            && c.vport == k.port
+            && c.is_template()
+            && addr_eq(k.family, &c.caddr, k.caddr)
+            && addr_eq(k.family, &c.vaddr, k.addr)
+    })
+}
+
+/// `ip_vs_conn_new()` + `ip_vs_bind_dest()` + `ip_vs_conn_hash()`: a new entry, in the
+/// table, referenced by the caller; `control` becomes its controlling template.
+pub(crate) fn create(ns: &NetState, net: usize, p: ConnParams, control: Option<&Conn>) -> Result<ConnRef> {
+    let b = buckets();
+    if b.is_empty() {
+        return Err(ENODEV);
+    }
+    let dest_flags = p.dest.as_ref().map_or(0, |d| d.conn_flags.load(Ordering::Relaxed));
+    let mut flags = p.flags;
+    if p.dest.is_some() {
+        // ip_vs_bind_dest(): connections inherit the forwarding method (and the other
+        // per-destination flags) from the destination; new ones start inactive.
+        let mut df = dest_flags | conn_flags::INACTIVE;
+        if df & conn_flags::FWD_MASK != conn_flags::MASQ {
+            df |= conn_flags::NOOUTPUT;
+        }
+        flags = (flags & !(conn_flags::FWD_MASK | conn_flags::NOOUTPUT)) | df;
+    }
+    let hash = hashkey(net, p.family, p.protocol, &p.caddr, p.cport);
+    let conn = KBox::new(
+        Conn {
+            timer: Timer::new(),
+            rcu: RcuHead::new(),
+            next: AtomicPtr::new(ptr::null_mut()),
+            // The caller's reference and the table's.
+            refcnt: AtomicU32::new(2),
+            hash,
+            net,
+            ns: ptr::from_ref(ns),
+            family: p.family,
+            protocol: p.protocol,
+            caddr: p.caddr,
+            cport: p.cport,
+            vaddr: p.vaddr,
+            vport: p.vport,
+            daddr: p.daddr,
+            dport: p.dport,
+            fwmark: p.fwmark,
+            flags: AtomicU32::new(flags | F_HASHED),
+            state: AtomicU32::new(0),
+            timeout: AtomicU64::new(u64::from(ipvs_core::proto::NEW_CONN_TIMEOUT_SECS) * u64::from(crate::ctl::genl::hz())),
+            dest: p.dest,
+            svc_stats: p.svc_stats,
+            control: AtomicPtr::new(ptr::null_mut()),
+            n_control: AtomicI32::new(0),
+            in_pkts: AtomicU32::new(0),
+            state_lock: AtomicBool::new(false),
+        },
+        GFP_ATOMIC,
+    )?;
+    let conn = NonNull::from(KBox::leak(conn));
+    // SAFETY: just allocated; not shared yet.
+    let c = unsafe { conn.as_ref() };
+    // SAFETY: first use of the timer, which lives as long as the entry; the callback
+    // recovers the entry from it.
+    unsafe { c.timer.setup(conn_timer) };
+    if let Some(d) = &c.dest {
+        d.bind(flags & F_TEMPLATE != 0, flags & conn_flags::INACTIVE != 0);
+    }
+    if let Some(ct) = control {
+        c.set_control(ct);
+    }
+    ns.dp.conn_count.fetch_add(1, Ordering::Relaxed);
+    let bucket = &b[hash as usize & (b.len() - 1)];
+    {
+        let _lock = BucketLock::lock(hash);
+        c.next.store(bucket.load(Ordering::Relaxed), Ordering::Relaxed);
+        // Publish the initialised entry (rcu_assign_pointer()).
+        bucket.store(conn.as_ptr(), Ordering::Release);
+    }
+    // INVARIANT: refcnt includes the caller's reference.
+    Ok(ConnRef(conn))
+}
+
+/// Unlinks `c` if nobody but the table holds it (`ip_vs_conn_unlink()`).
+fn unlink(c: &Conn) -> bool {
+    let b = buckets();
+    let Some(bucket) = b.get(c.hash as usize & b.len().wrapping_sub(1)) else { return false };
+    let _lock = BucketLock::lock(c.hash);
+    if c.flags() & F_HASHED == 0 || c.refcnt.compare_exchange(1, 0, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        return false;
+    }
+    let me = ptr::from_ref(c).cast_mut();
+    let mut link = bucket;
+    loop {
+        let p = link.load(Ordering::Relaxed);
+        if p.is_null() {
+            break;
+        }
+        if p == me {
+            link.store(c.next.load(Ordering::Relaxed), Ordering::Release);
+            break;
+        }
+        // SAFETY: entries in the chain are alive while we hold the bucket lock (only
+        // unlinking, under this lock, starts their end).
+        link = unsafe { &(*p).next };
+    }
+    c.flags.fetch_and(!F_HASHED, Ordering::Relaxed);
+    true
+}
+
+/// The timer callback: `ip_vs_conn_expire()`.
+unsafe extern "C" fn conn_timer(t: *mut bindings::timer_list) {
+    let off = core::mem::offset_of!(Conn, timer);
+    // SAFETY: the timer is the `timer` field of a live `Conn` (`create` set it up; an entry
+    // is freed only after its timer can no longer run).
+    let c = unsafe { &*t.cast::<u8>().sub(off).cast::<Conn>() };
+    expire(c);
+}
+
+fn expire(c: &Conn) {
+    // A template still controlling connections, or an entry someone holds, lives on.
+    if c.n_control.load(Ordering::Relaxed) == 0 && unlink(c) {
+        c.timer.delete();
+        if let Some(ct) = c.control() {
+            // ip_vs_control_del(), and drop a template nobody needs any more.
+            let left = ct.n_control.fetch_sub(1, Ordering::Relaxed) - 1;
+            if c.timeout() == 0
+                && left == 0
+                && (!ct.is_template() || ct.state.load(Ordering::Relaxed) & CTPL_S_ASSURED == 0)
+            {
+                ct.set_timeout(0);
+                ct.expire_now();
+            }
+        }
+        if let Some(d) = &c.dest {
+            let f = c.flags();
+            d.unbind(f & F_TEMPLATE != 0, f & conn_flags::INACTIVE != 0);
+        }
+        // Last use of the namespace state: after this the flush may complete.
+        c.ns().dp.conn_count.fetch_sub(1, Ordering::Release);
+        // SAFETY: unlinked with refcnt 0: no new reader can find it and nobody holds it;
+        // the callback frees it after the readers that might still see it are done.
+        unsafe { c.rcu.call(conn_free) };
+        return;
+    }
+    // expire_later: try again in a minute (C: cp->timeout = 60*HZ).
+    let hz = u64::from(crate::ctl::genl::hz());
+    c.set_timeout(60 * hz);
+    c.timer.modify(rcu::jiffies().wrapping_add(60 * hz));
+}
+
+unsafe extern "C" fn conn_free(head: *mut bindings::callback_head) {
+    let off = core::mem::offset_of!(Conn, rcu);
+    // SAFETY: `head` is the `rcu` field of an entry leaked from a `KBox` in `create` and
+    // unlinked for good; this is its only release.
+    drop(unsafe { KBox::from_raw(head.cast::<u8>().sub(off).cast::<Conn>()) });
+}
+
+/// Calls `f` on every entry of namespace `net`, under RCU (for /proc and the flushes).
+pub(crate) fn for_each(net: usize, mut f: impl FnMut(&Conn)) {
+    let _rcu = RcuReadGuard::new();
+    for bucket in buckets() {
+        let mut p = bucket.load(Ordering::Acquire);
+        // SAFETY: see `find`.
+        while let Some(c) = unsafe { p.as_ref() } {
+            if c.net == net {
+                f(c);
+            }
+            p = c.next.load(Ordering::Acquire);
+        }
+    }
+}
+
+/// `ip_vs_conn_flush()`: expire every entry of a namespace whose hooks are gone, and wait
+/// until they are all freed. Process context.
+pub(crate) fn flush(ns: &NetState, net: usize) {
+    loop {
+        for_each(net, |c| {
+            // Controlled entries first; templates once nothing uses them.
+            c.set_timeout(0);
+            c.expire_now();
+        });
+        if ns.dp.conn_count.load(Ordering::Acquire) <= 0 {
+            break;
+        }
+        rcu::msleep(10);
+    }
+    // The RCU callbacks of the freed entries (and the timer callbacks that queued them).
+    rcu::barrier();
+}
+
+/// Number of entries of a namespace (`ipvs->conn_count`).
+pub(crate) fn count(ns: &NetState) -> i32 {
+    ns.dp.conn_count.load(Ordering::Relaxed)
+}
+
+/// Whether `c` still is in the table (for tests).
+pub(crate) fn is_hashed(c: &Conn) -> bool {
+    c.flags() & F_HASHED != 0
+}
+
+/// `IP_VS_CONN_F_HASHED` must not leak into what users see.
+pub(crate) fn user_flags(c: &Conn) -> u32 {
+    c.flags() & !F_HASHED
+}
+
+/// The entry was created by a destination that has this `Arc`.
+pub(crate) fn has_dest(c: &Conn, d: &DestShared) -> bool {
+    c.dest.as_deref().is_some_and(|x| ptr::eq(x, d))
+}

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: GPL-2.0
+//! What the packet path shares with the control plane about a destination and a service:
+//! the atomics of `struct ip_vs_dest` (weight, flags, connection counters) and the packet
+//! counters of `struct ip_vs_stats`.
+//!
+//! A destination's [`DestShared`] lives in an `Arc`: the control plane holds one reference
+//! (in its `Dest`, also while the destination sits in the trash) and every connection bound
+//! to it holds one, so it outlives its last connection as C's `dest->refcnt` makes it.
+
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::Relaxed};
+use ipvs_core::netlink::ipvs::conn_flags;
+use ipvs_core::netlink::reply::Stats;
+use ipvs_core::wire::{Family, InetAddr};
+
+/// `struct ip_vs_counters` (C keeps them per CPU; one set of atomics here).
+#[derive(Default)]
+pub(crate) struct StatsCells {
+    conns: AtomicU64,
+    inpkts: AtomicU64,
+    outpkts: AtomicU64,
+    inbytes: AtomicU64,
+    outbytes: AtomicU64,
+}
+
+impl StatsCells {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn count_conn(&self) {
+        self.conns.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn count_in(&self, bytes: usize) {
+        self.inpkts.fetch_add(1, Relaxed);
+        self.inbytes.fetch_add(bytes as u64, Relaxed);
+    }
+
+    pub(crate) fn count_out(&self, bytes: usize) {
+        self.outpkts.fetch_add(1, Relaxed);
+        self.outbytes.fetch_add(bytes as u64, Relaxed);
+    }
+
+    /// The counters (rates are the estimator's business).
+    pub(crate) fn snapshot(&self) -> Stats {
+        Stats {
+            conns: self.conns.load(Relaxed),
+            inpkts: self.inpkts.load(Relaxed),
+            outpkts: self.outpkts.load(Relaxed),
+            inbytes: self.inbytes.load(Relaxed),
+            outbytes: self.outbytes.load(Relaxed),
+            ..Stats::default()
+        }
+    }
+
+    /// `ip_vs_zero_stats()`.
+    pub(crate) fn zero(&self) {
+        for c in [&self.conns, &self.inpkts, &self.outpkts, &self.inbytes, &self.outbytes] {
+            c.store(0, Relaxed);
+        }
+    }
+}
+
+/// The packet-path half of `struct ip_vs_dest`.
+pub(crate) struct DestShared {
+    pub(crate) family: Family,
+    pub(crate) addr: InetAddr,
+    /// Host order.
+    pub(crate) port: u16,
+    /// `dest->conn_flags`: forwarding method and the flags a new connection inherits.
+    pub(crate) conn_flags: AtomicU32,
+    pub(crate) weight: AtomicI32,
+    pub(crate) last_weight: AtomicI32,
+    pub(crate) u_threshold: AtomicU32,
+    pub(crate) l_threshold: AtomicU32,
+    pub(crate) tun_type: AtomicU32,
+    /// `IP_VS_DEST_F_AVAILABLE`: the destination is in its service's list.
+    pub(crate) available: AtomicBool,
+    /// `IP_VS_DEST_F_OVERLOAD`.
+    pub(crate) overloaded: AtomicBool,
+    pub(crate) activeconns: AtomicI32,
+    pub(crate) totalconns: AtomicI32,
+    pub(crate) persistconns: AtomicI32,
+    pub(crate) stats: StatsCells,
+}
+
+impl DestShared {
+    pub(crate) fn new(family: Family, addr: InetAddr, port: u16) -> Self {
+        DestShared {
+            family,
+            addr,
+            port,
+            conn_flags: AtomicU32::new(0),
+            weight: AtomicI32::new(0),
+            last_weight: AtomicI32::new(0),
+            u_threshold: AtomicU32::new(0),
+            l_threshold: AtomicU32::new(0),
+            tun_type: AtomicU32::new(0),
+            available: AtomicBool::new(true),
+            overloaded: AtomicBool::new(false),
+            activeconns: AtomicI32::new(0),
+            totalconns: AtomicI32::new(0),
+            persistconns: AtomicI32::new(0),
+            stats: StatsCells::new(),
+        }
+    }
+
+    /// `ip_vs_dest_inactconns()`: total − active, at least 0.
+    pub(crate) fn inactconns(&self) -> i32 {
+        (self.totalconns.load(Relaxed).wrapping_sub(self.activeconns.load(Relaxed))).max(0)
+    }
+
+    pub(crate) fn in_use(&self) -> bool {
+        self.totalconns.load(Relaxed) != 0 || self.persistconns.load(Relaxed) != 0
+    }
+
+    /// The forwarding method (`IP_VS_FWD_METHOD()`).
+    pub(crate) fn fwd_method(&self) -> u32 {
+        self.conn_flags.load(Relaxed) & conn_flags::FWD_MASK
+    }
+
+    /// `__ip_vs_dest_update_overload()`: `mode` > 0 after a connection was bound, < 0 after
+    /// one was unbound, 0 after the thresholds changed.
+    fn update_overload(&self, mode: i32) {
+        let u = self.u_threshold.load(Relaxed);
+        if u == 0 {
+            self.overloaded.store(false, Relaxed);
+            return;
+        }
+        let l = self.l_threshold.load(Relaxed);
+        // C compares the int counter with u32 thresholds: the counter converts to u32.
+        let conns = self.totalconns.load(Relaxed) as u32;
+        if conns >= if mode > 0 { l } else { u } {
+            self.overloaded.store(true, Relaxed);
+            return;
+        }
+        if conns >= if mode < 0 { u } else { l } {
+            return;
+        }
+        self.overloaded.store(false, Relaxed);
+    }
+
+    /// `__ip_vs_update_dest()`'s thresholds: the lower one defaults to 75% of the upper
+    /// (`l_threshold_val`), and the overload flag is recomputed.
+    pub(crate) fn set_thresholds(&self, upper: u32, lower: u32) {
+        self.u_threshold.store(upper, Relaxed);
+        let low = if lower != 0 { lower } else { upper - (upper >> 2) };
+        self.l_threshold.store(low, Relaxed);
+        self.update_overload(0);
+    }
+
+    /// `ip_vs_bind_dest()`'s counter update for a new connection (`template`: persistence
+    /// template).
+    pub(crate) fn bind(&self, template: bool, inactive: bool) {
+        if template {
+            self.persistconns.fetch_add(1, Relaxed);
+            return;
+        }
+        if !inactive {
+            self.activeconns.fetch_add(1, Relaxed);
+        }
+        let tc = self.totalconns.fetch_add(1, Relaxed).wrapping_add(1);
+        if tc as u32 == self.u_threshold.load(Relaxed) {
+            self.update_overload(1);
+        }
+    }
+
+    /// `ip_vs_unbind_dest()`'s counter update.
+    pub(crate) fn unbind(&self, template: bool, inactive: bool) {
+        if template {
+            self.persistconns.fetch_sub(1, Relaxed);
+            return;
+        }
+        if !inactive {
+            self.activeconns.fetch_sub(1, Relaxed);
+        }
+        let tc = self.totalconns.fetch_sub(1, Relaxed);
+        if tc as u32 == self.l_threshold.load(Relaxed) {
+            self.update_overload(-1);
+        }
+    }
+}
+
+/// The scheduler's view of a destination (`ipvs_core::sched::Dest`).
+impl ipvs_core::sched::Dest for DestShared {
+    fn weight(&self) -> i32 {
+        self.weight.load(Relaxed)
+    }
+    fn last_weight(&self) -> i32 {
+        self.last_weight.load(Relaxed)
+    }
+    fn active_conns(&self) -> i32 {
+        self.activeconns.load(Relaxed)
+    }
+    fn total_conns(&self) -> i32 {
+        self.totalconns.load(Relaxed)
+    }
+    fn overloaded(&self) -> bool {
+        self.overloaded.load(Relaxed)
+    }
+    fn addr(&self) -> InetAddr {
+        self.addr
+    }
+    fn port(&self) -> u16 {
+        self.port
+    }
+}

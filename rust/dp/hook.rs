@@ -1,0 +1,505 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The netfilter hooks of `ip_vs_core.c`: `ip_vs_in_hook()` (requests: look up, decide about
+//! port reuse, check the destination, schedule, transmit) and `ip_vs_out_hook()` (NAT
+//! replies: look up, de-NAT).
+//!
+//! `ip_vs_in_hook()` is laid out as C's, in one place, so the reuse policy of
+//! `ipvs_core::reuse` sits between the lookup and the scheduling:
+//!
+//! ```text
+//! lookup (in_get) → reuse decision (ipvs_core::reuse::decide) → destination availability
+//!                 → schedule (try_to_schedule) → stats, state → transmit (xmit.rs)
+//! ```
+
+use super::conn::{self, Conn, ConnParams, ConnRef, Lookup, CTPL_S_ASSURED, F_NO_CPORT, F_TEMPLATE};
+use super::xmit;
+use crate::ctl::NetState;
+use crate::glue::bindings;
+use crate::glue::pernet::Net;
+use crate::glue::skb::{Skb, Verdict};
+use core::sync::atomic::Ordering::Relaxed;
+use ipvs_core::netlink::ipvs::{conn_flags, svc_flags};
+use ipvs_core::proto::tcp::{self, TableKind, TcpFlags, TcpState};
+use ipvs_core::proto::{udp, Direction};
+use ipvs_core::reuse::{self, ConnState, Decision, Entry, Header, ReuseInput};
+use ipvs_core::wire::{self, Family, Headers, InetAddr, IPPROTO_TCP, IPPROTO_UDP};
+use kernel::prelude::*;
+
+const NF_INET_LOCAL_OUT: u32 = 3;
+/// How much of a packet is made linear for parsing: IPv4 or IPv6 with options/extension
+/// headers and a TCP header with options.
+const HEAD: usize = 192;
+const FTPPORT: u16 = 21;
+const FTPDATA: u16 = 20;
+/// A template that `ip_vs_check_template()` invalidated (C rehashes it with port 0xffff so
+/// no lookup finds it again).
+const F_TEMPLATE_INVALID: u32 = 0x8000_0000;
+
+/// The hook function of every ipvs_rs netfilter hook (see rust/dp_glue.c).
+///
+/// # Safety
+///
+/// Called by netfilter (through the C trampolines) with the hook's namespace and packet.
+#[no_mangle]
+pub unsafe extern "C" fn ipvs_rs_dp_hook(
+    kind: u32,
+    af: u32,
+    hooknum: u32,
+    net: *mut bindings::net,
+    skb: *mut bindings::sk_buff,
+) -> u32 {
+    // SAFETY: netfilter passes the packet it owns for the duration of this call.
+    let Some(skb) = (unsafe { Skb::from_raw(skb) }) else { return Verdict::Accept.as_c() };
+    // SAFETY: the hook's namespace is alive while its hooks run.
+    let net = unsafe { Net::from_raw(net) };
+    let family = match af {
+        2 => Family::Ipv4,
+        10 => Family::Ipv6,
+        _ => return Verdict::Accept.as_c(),
+    };
+    let Some(ns) = NetState::of(net) else { return Verdict::Accept.as_c() };
+    let v = match kind {
+        bindings::ipvs_rs_hook_kind_IPVS_RS_HOOK_IN => in_hook(ns, net, family, hooknum, skb),
+        bindings::ipvs_rs_hook_kind_IPVS_RS_HOOK_OUT => out_hook(ns, net, family, hooknum, skb),
+        // ip_vs_forward_icmp(): ICMP errors about connections are not related yet.
+        _ => Verdict::Accept,
+    };
+    v.as_c()
+}
+
+/// A parsed TCP/UDP packet.
+struct Packet {
+    h: Headers,
+    ports: [u16; 2],
+    /// TCP flags (`None` for UDP).
+    tcp: Option<TcpFlags>,
+    len: usize,
+}
+
+enum Parsed {
+    /// TCP or UDP with its transport header.
+    Packet(Packet),
+    /// Something IPVS leaves alone (other protocols, ICMP until it is related).
+    NotOurs,
+    /// Malformed or truncated TCP/UDP, or a later fragment: drop and count.
+    Bad,
+}
+
+fn parse(skb: &mut Skb, family: Family) -> Parsed {
+    let len = skb.len();
+    let Some(head) = skb.head(HEAD) else { return Parsed::Bad };
+    let h = match wire::parse_l3l4(head, family) {
+        Ok(h) => h,
+        Err(_) => {
+            // Only a TCP/UDP packet can be ours; others are the stack's business.
+            let proto = match family {
+                Family::Ipv4 => head.get(9).copied(),
+                Family::Ipv6 => head.get(6).copied(),
+            };
+            return if matches!(proto, Some(IPPROTO_TCP | IPPROTO_UDP)) { Parsed::Bad } else { Parsed::NotOurs };
+        }
+    };
+    if h.protocol != IPPROTO_TCP && h.protocol != IPPROTO_UDP {
+        return Parsed::NotOurs;
+    }
+    let Some(ports) = h.ports else { return Parsed::Bad };
+    let tcp = if h.protocol == IPPROTO_TCP { TcpFlags::from_header(h.l4_slice(head)) } else { None };
+    if h.protocol == IPPROTO_TCP && tcp.is_none() {
+        return Parsed::Bad;
+    }
+    Parsed::Packet(Packet { h, ports, tcp, len })
+}
+
+fn count_malformed(ns: &NetState) -> Verdict {
+    ns.dp.malformed.fetch_add(1, Relaxed);
+    Verdict::Drop
+}
+
+fn hz() -> u64 {
+    u64::from(crate::ctl::genl::hz())
+}
+
+/// `ip_vs_in_stats()`.
+fn in_stats(ns: &NetState, cp: &Conn, len: usize) {
+    if let Some(d) = &cp.dest {
+        d.stats.count_in(len);
+    }
+    if let Some(s) = &cp.svc_stats {
+        s.count_in(len);
+    }
+    ns.dp.tot_stats.count_in(len);
+}
+
+/// `ip_vs_out_stats()`.
+fn out_stats(ns: &NetState, cp: &Conn, len: usize) {
+    if let Some(d) = &cp.dest {
+        d.stats.count_out(len);
+    }
+    if let Some(s) = &cp.svc_stats {
+        s.count_out(len);
+    }
+    ns.dp.tot_stats.count_out(len);
+}
+
+/// `ip_vs_set_state()`: the protocol's state machine for one packet.
+fn set_state(ns: &NetState, cp: &Conn, dir: Direction, pkt: &Packet) {
+    let timeouts = ns.dp.timeouts();
+    let assure = match pkt.tcp {
+        Some(flags) => {
+            let _g = cp.lock_state();
+            let state = TcpState::from_c(cp.state.load(Relaxed)).unwrap_or(TcpState::None);
+            let old_flags = cp.flags();
+            let tr = tcp::transition(
+                TableKind::Normal,
+                &timeouts.tcp,
+                dir,
+                flags,
+                tcp::Conn { state, flags: old_flags, has_dest: cp.dest.is_some() },
+            );
+            cp.state.store(tr.state.as_c(), Relaxed);
+            let moved = conn_flags::NOOUTPUT | conn_flags::INACTIVE;
+            cp.flags.store((old_flags & !moved) | (tr.flags & moved), Relaxed);
+            if let Some(d) = &cp.dest {
+                d.activeconns.fetch_add(tr.counters.active_delta(), Relaxed);
+            }
+            cp.set_timeout(u64::from(tr.timeout) * hz());
+            tr.assure_ct
+        }
+        None => {
+            let tr = udp::transition(&timeouts.udp, dir);
+            cp.set_timeout(u64::from(tr.timeout) * hz());
+            tr.assure_ct
+        }
+    };
+    if assure {
+        // ip_vs_control_assure_ct()
+        if let Some(ct) = cp.control() {
+            ct.state.fetch_or(CTPL_S_ASSURED, Relaxed);
+        }
+    }
+}
+
+fn entry_of(cp: &Conn) -> Entry {
+    let state = if cp.protocol == IPPROTO_TCP {
+        ConnState::Tcp(TcpState::from_c(cp.state.load(Relaxed)).unwrap_or(TcpState::None))
+    } else {
+        ConnState::Other
+    };
+    Entry {
+        state,
+        controlled: cp.control().is_some(),
+        n_control: cp.n_control.load(Relaxed).max(0) as u32,
+        flags: cp.flags(),
+        dest: cp.dest.as_deref().map(|d| reuse::Dest {
+            weight: d.weight.load(Relaxed),
+            available: d.available.load(Relaxed),
+        }),
+    }
+}
+
+/// `ip_vs_in_hook()`.
+fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb) -> Verdict {
+    // Already marked as IPVS request or reply?
+    if skb.ipvs_property() {
+        return Verdict::Accept;
+    }
+    // Remote clients: only PACKET_HOST; and a route is needed.
+    if (!skb.pkt_host() && hooknum != NF_INET_LOCAL_OUT) || !skb.has_dst() {
+        return Verdict::Accept;
+    }
+    // Do not break raw sockets.
+    if hooknum == NF_INET_LOCAL_OUT && family == Family::Ipv4 && skb.from_nodefrag_socket() {
+        return Verdict::Accept;
+    }
+    let pkt = match parse(&mut skb, family) {
+        Parsed::Packet(p) => p,
+        Parsed::NotOurs => return Verdict::Accept,
+        Parsed::Bad => return count_malformed(ns),
+    };
+    let key = Lookup {
+        net: ns.net_id(),
+        family,
+        protocol: pkt.h.protocol,
+        caddr: &pkt.h.saddr,
+        cport: pkt.ports[0],
+        addr: &pkt.h.daddr,
+        port: pkt.ports[1],
+    };
+    let mut cp = conn::in_get(&key);
+
+    // The port-reuse decision and the destination check (ipvs_core::reuse).
+    let ct_confirmed = skb.ct_confirmed();
+    let decision = reuse::decide(&ReuseInput {
+        header: match pkt.tcp {
+            Some(f) => Header::Tcp(Some(f)),
+            None => Header::Udp,
+        },
+        later_fragment: pkt.h.is_non_first_fragment(),
+        entry: cp.as_deref().map(entry_of),
+        ct_confirmed,
+        settings: ns.settings(),
+    });
+    if let Some(old) = cp.take_if(|_| decision.puts_entry()) {
+        if decision.clears_nfct() {
+            old.flags.fetch_and(!conn_flags::NFCT, Relaxed);
+        }
+        if decision.expires() {
+            old.expire_now();
+        }
+        old.put_no_rearm();
+        if decision.drops() {
+            return Verdict::Drop;
+        }
+    }
+    debug_assert!(cp.is_some() == matches!(decision, Decision::UseExisting));
+
+    let cp = match cp {
+        Some(cp) => cp,
+        None => match try_to_schedule(ns, net, family, &mut skb, &pkt) {
+            Ok(cp) => cp,
+            Err(v) => return v,
+        },
+    };
+
+    in_stats(ns, &cp, pkt.len);
+    set_state(ns, &cp, Direction::Input, &pkt);
+    let v = xmit::xmit(net, &cp, skb, &pkt.h);
+    cp.in_pkts.fetch_add(1, Relaxed);
+    drop(cp);
+    v
+}
+
+/// `ip_vs_try_to_schedule()` with `tcp_conn_schedule()` / `udp_conn_schedule()` and
+/// `ip_vs_schedule()`: `Err` carries the verdict when no connection is created.
+fn try_to_schedule(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, pkt: &Packet) -> Result<ConnRef, Verdict> {
+    if let Some(flags) = pkt.tcp {
+        // sloppy_tcp is 0: only a SYN without RST schedules.
+        if !tcp::starts_connection(flags, false) {
+            return Err(Verdict::Accept);
+        }
+    }
+    let af = crate::glue::skb::af_of(family) as u16;
+    let [cport, vport] = pkt.ports;
+    let mut ctl = ns.lock_ctl().map_err(|_| Verdict::Accept)?;
+    let Some(svc) = ctl.find_for_packet(af, pkt.h.protocol, &pkt.h.daddr.0, vport, skb.mark()) else {
+        return Err(Verdict::Accept);
+    };
+    // Never schedule Active FTPDATA connections from a real server.
+    if cport == FTPDATA {
+        return Err(Verdict::Accept);
+    }
+    let one_packet = if svc.flags & svc_flags::ONEPACKET != 0 && pkt.h.protocol == IPPROTO_UDP {
+        conn_flags::ONE_PACKET
+    } else {
+        0
+    };
+    let nfct = if ns.settings().conntrack != 0 { conn_flags::NFCT } else { 0 };
+    let net_id = ns.net_id();
+
+    if svc.flags & svc_flags::PERSISTENT != 0 {
+        return sched_persist(ns, &mut ctl, &svc, family, pkt, one_packet | nfct, skb, net);
+    }
+    if svc.fwmark == 0 && vport != svc.port {
+        if svc.port == 0 {
+            pr_err!("Schedule: port zero only supported in persistent services, check your ipvs configuration\n");
+        }
+        drop(ctl);
+        return Err(leave(net, family, skb, &svc, vport));
+    }
+    let Some(chosen) = ctl.schedule(svc.idx, &pkt.h.saddr, pkt.ports[0]) else {
+        drop(ctl);
+        return Err(leave(net, family, skb, &svc, vport));
+    };
+    drop(ctl);
+    let dport = if chosen.dest.port != 0 { chosen.dest.port } else { vport };
+    let params = ConnParams {
+        family,
+        protocol: pkt.h.protocol,
+        caddr: pkt.h.saddr,
+        cport,
+        vaddr: pkt.h.daddr,
+        vport,
+        daddr: chosen.dest.addr,
+        dport,
+        fwmark: skb.mark(),
+        flags: one_packet | nfct,
+        dest: Some(chosen.dest.clone()),
+        svc_stats: Some(chosen.svc_stats.clone()),
+    };
+    let cp = conn::create(ns, net_id, params, None).map_err(|_| Verdict::Drop)?;
+    conn_stats(ns, &cp);
+    Ok(cp)
+}
+
+/// `ip_vs_conn_stats()`.
+fn conn_stats(ns: &NetState, cp: &Conn) {
+    if let Some(d) = &cp.dest {
+        d.stats.count_conn();
+    }
+    if let Some(s) = &cp.svc_stats {
+        s.count_conn();
+    }
+    ns.dp.tot_stats.count_conn();
+}
+
+/// `ip_vs_leave()` without cache bypass: tell the client the port is unreachable.
+fn leave(net: &Net, family: Family, skb: &mut Skb, svc: &crate::ctl::service::SvcMatch, dport: u16) -> Verdict {
+    // Packets to other ports of a virtual FTP service's address pass.
+    if svc.port == FTPPORT && dport != FTPPORT {
+        return Verdict::Accept;
+    }
+    skb.icmp_port_unreachable(family, net);
+    Verdict::Drop
+}
+
+/// The client network of a persistent service: the source masked with the service's
+/// netmask (IPv4) or prefix length (IPv6).
+fn client_net(family: Family, saddr: &InetAddr, netmask: [u8; 4]) -> InetAddr {
+    let mut out = InetAddr([0; 16]);
+    match family {
+        Family::Ipv4 => {
+            for i in 0..4 {
+                out.0[i] = saddr.0[i] & netmask[i];
+            }
+        }
+        Family::Ipv6 => {
+            let plen = u32::from_ne_bytes(netmask).min(128) as usize;
+            for i in 0..16 {
+                let bits = plen.saturating_sub(i * 8).min(8);
+                let mask = if bits == 0 { 0 } else { 0xffu8 << (8 - bits) };
+                out.0[i] = saddr.0[i] & mask;
+            }
+        }
+    }
+    out
+}
+
+/// `ip_vs_sched_persist()`: find or create the client's template, then the connection.
+#[allow(clippy::too_many_arguments)]
+fn sched_persist(
+    ns: &NetState,
+    ctl: &mut crate::ctl::CtlGuard<'_>,
+    svc: &crate::ctl::service::SvcMatch,
+    family: Family,
+    pkt: &Packet,
+    flags: u32,
+    skb: &mut Skb,
+    net: &Net,
+) -> Result<ConnRef, Verdict> {
+    let [cport, vport] = pkt.ports;
+    let snet = client_net(family, &pkt.h.saddr, svc.netmask);
+    let (tproto, tvaddr, tvport) = if vport == svc.port {
+        (pkt.h.protocol, pkt.h.daddr, if svc.port != FTPPORT { vport } else { 0 })
+    } else if svc.fwmark != 0 {
+        // fwmark template: <IPPROTO_IP, caddr, 0, fwmark, 0, daddr, 0>
+        let mut a = InetAddr([0; 16]);
+        a.0[..4].copy_from_slice(&svc.fwmark.to_be_bytes());
+        (0, a, 0)
+    } else {
+        // port zero template: <protocol, caddr, 0, vaddr, 0, daddr, 0>
+        (pkt.h.protocol, pkt.h.daddr, 0)
+    };
+    let net_id = ns.net_id();
+    let tkey = Lookup { net: net_id, family, protocol: tproto, caddr: &snet, cport: 0, addr: &tvaddr, port: tvport };
+    // ip_vs_ct_in_get() + ip_vs_check_template()
+    let found = conn::template_get(&tkey).and_then(|ct| {
+        let ok = ct.flags() & F_TEMPLATE_INVALID == 0
+            && ct.dest.as_deref().is_some_and(|d| d.available.load(Relaxed));
+        if ok {
+            Some(ct)
+        } else {
+            ct.flags.fetch_or(F_TEMPLATE_INVALID, Relaxed);
+            ct.put_no_rearm();
+            None
+        }
+    });
+    let ct = match found {
+        Some(ct) => ct,
+        None => {
+            let Some(chosen) = ctl.schedule(svc.idx, &pkt.h.saddr, cport) else {
+                return Err(leave(net, family, skb, svc, vport));
+            };
+            let tdport = if vport == svc.port && svc.port != FTPPORT { chosen.dest.port } else { 0 };
+            let params = ConnParams {
+                family,
+                protocol: tproto,
+                caddr: snet,
+                cport: 0,
+                vaddr: tvaddr,
+                vport: tvport,
+                daddr: chosen.dest.addr,
+                dport: tdport,
+                fwmark: skb.mark(),
+                flags: F_TEMPLATE | F_NO_CPORT,
+                dest: Some(chosen.dest.clone()),
+                svc_stats: Some(chosen.svc_stats.clone()),
+            };
+            let ct = conn::create(ns, net_id, params, None).map_err(|_| Verdict::Drop)?;
+            ct.set_timeout(u64::from(svc.timeout_jiffies));
+            ct
+        }
+    };
+    let Some(dest) = ct.dest.clone() else { return Err(Verdict::Drop) };
+    let dport = if vport == svc.port && dest.port != 0 { dest.port } else { vport };
+    let params = ConnParams {
+        family,
+        protocol: pkt.h.protocol,
+        caddr: pkt.h.saddr,
+        cport,
+        vaddr: pkt.h.daddr,
+        vport,
+        daddr: dest.addr,
+        dport,
+        fwmark: skb.mark(),
+        flags,
+        dest: Some(dest),
+        svc_stats: ctl.svc_stats(svc.idx),
+    };
+    let cp = conn::create(ns, net_id, params, Some(&ct)).map_err(|_| Verdict::Drop)?;
+    drop(ct);
+    conn_stats(ns, &cp);
+    Ok(cp)
+}
+
+/// `ip_vs_out_hook()` + `handle_response()`.
+fn out_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb) -> Verdict {
+    if skb.ipvs_property() {
+        return Verdict::Accept;
+    }
+    if hooknum == NF_INET_LOCAL_OUT && family == Family::Ipv4 && skb.from_nodefrag_socket() {
+        return Verdict::Accept;
+    }
+    if !skb.has_dst() {
+        return Verdict::Accept;
+    }
+    let pkt = match parse(&mut skb, family) {
+        Parsed::Packet(p) => p,
+        // Replies IPVS cannot read are not IPVS's to drop.
+        Parsed::NotOurs | Parsed::Bad => return Verdict::Accept,
+    };
+    let key = Lookup {
+        net: ns.net_id(),
+        family,
+        protocol: pkt.h.protocol,
+        caddr: &pkt.h.daddr,
+        cport: pkt.ports[1],
+        addr: &pkt.h.saddr,
+        port: pkt.ports[0],
+    };
+    let Some(cp) = conn::out_get(&key) else { return Verdict::Accept };
+    // handle_response()
+    if cp.fwd_method() == conn_flags::MASQ {
+        if xmit::snat_reply(&cp, &mut skb, &pkt.h).is_err() || skb.route_me_harder(net, family, hooknum).is_err() {
+            drop(cp);
+            return skb.free();
+        }
+    }
+    out_stats(ns, &cp, pkt.len);
+    set_state(ns, &cp, Direction::Output, &pkt);
+    skb.set_ipvs_property();
+    if cp.flags() & conn_flags::NFCT == 0 {
+        skb.notrack();
+    }
+    drop(cp);
+    Verdict::Accept
+}

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The transmitters of `ip_vs_xmit.c`: NAT (masquerading), direct routing and IP-in-IP
+//! tunnelling, chosen by the connection's forwarding method. Header rewriting is the core's
+//! (`ipvs_core::wire::nat`); routing and output are the glue's.
+
+use super::conn::Conn;
+use crate::glue::pernet::Net;
+use crate::glue::skb::{rt_mode, Skb, Verdict};
+use core::sync::atomic::Ordering::Relaxed;
+use ipvs_core::netlink::ipvs::conn_flags;
+use ipvs_core::wire::nat::{self, ChecksumMode, L4Update};
+use ipvs_core::wire::{Family, Headers, IPPROTO_UDP};
+
+/// `cp->packet_xmit`: send a request on its way to the real server. Consumes the packet
+/// unless the verdict is `Accept` (local real server).
+pub(crate) fn xmit(net: &Net, cp: &Conn, skb: Skb, h: &Headers) -> Verdict {
+    match cp.fwd_method() {
+        conn_flags::MASQ => nat_xmit(net, cp, skb, h),
+        conn_flags::DROUTE => dr_xmit(net, cp, skb, h),
+        conn_flags::TUNNEL => tunnel_xmit(net, cp, skb, h),
+        // ip_vs_null_xmit(): the local node serves it.
+        conn_flags::LOCALNODE => Verdict::Accept,
+        // IP_VS_CONN_F_BYPASS is only used by cache-bypass connections, which ipvs_rs does
+        // not create.
+        _ => Verdict::Accept,
+    }
+}
+
+fn notrack(cp: &Conn) -> bool {
+    cp.flags() & conn_flags::NFCT == 0
+}
+
+/// `ip_vs_nat_xmit()` / `ip_vs_nat_xmit_v6()`.
+fn nat_xmit(net: &Net, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
+    let first = !h.is_non_first_fragment();
+    let mode = rt_mode::LOCAL | rt_mode::NON_LOCAL | rt_mode::RDR;
+    let Ok(route) = skb.route(net, cp.family, &cp.daddr.0, mode, 0, false, first) else {
+        return skb.free();
+    };
+    let csum = if skb.csum_partial() { ChecksumMode::Partial } else { ChecksumMode::Full };
+    // UDP over IPv6 with a zero checksum needs the whole datagram (the core computes one,
+    // as C does); otherwise the headers suffice.
+    let need = if h.protocol == IPPROTO_UDP { skb.len() } else { h.l4_off + h.l4_header_len };
+    let Some(buf) = skb.writable(need) else {
+        return skb.free();
+    };
+    match nat::dnat(buf, cp.family, &cp.daddr, cp.dport, csum) {
+        Ok(done) => match done.l4 {
+            L4Update::Recomputed => skb.csum_unnecessary(),
+            L4Update::Incremental | L4Update::NoUdpChecksum => skb.csum_invalidate(),
+            L4Update::PseudoHeader | L4Update::Fragment => {}
+        },
+        Err(_) => return skb.free(),
+    }
+    let same_end = cp.vport == cp.dport && cp.vaddr == cp.daddr;
+    skb.send_or_cont(net, cp.family, route.local, notrack(cp), !route.local || !same_end)
+}
+
+/// `ip_vs_dr_xmit()` / `ip_vs_dr_xmit_v6()`: the packet goes unchanged to the real server's
+/// MAC (the real server has the virtual address on a non-ARPing interface).
+fn dr_xmit(net: &Net, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
+    let first = !h.is_non_first_fragment();
+    let mode = rt_mode::LOCAL | rt_mode::NON_LOCAL | rt_mode::KNOWN_NH;
+    let Ok(route) = skb.route(net, cp.family, &cp.daddr.0, mode, 0, false, first) else {
+        return skb.free();
+    };
+    skb.send_or_cont(net, cp.family, route.local, notrack(cp), true)
+}
+
+/// `ip_vs_tunnel_xmit()` / `ip_vs_tunnel_xmit_v6()`: IP-in-IP (IPIP) or IPv6-in-IPv6 to
+/// the real server. GUE and GRE encapsulation and mixed-family tunnels are not supported:
+/// such packets are dropped.
+fn tunnel_xmit(net: &Net, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
+    let Some(dest) = cp.dest.as_deref() else { return skb.free() };
+    if dest.tun_type.load(Relaxed) != 0 || dest.family != cp.family {
+        return skb.free();
+    }
+    let first = !h.is_non_first_fragment();
+    let overhead = match dest.family {
+        Family::Ipv4 => 20,
+        Family::Ipv6 => 40,
+    };
+    let mode = rt_mode::LOCAL | rt_mode::NON_LOCAL | rt_mode::CONNECT | rt_mode::TUNNEL;
+    let Ok(route) = skb.route(net, dest.family, &cp.daddr.0, mode, overhead, false, first) else {
+        return skb.free();
+    };
+    if route.local {
+        return skb.send_or_cont(net, cp.family, true, notrack(cp), false);
+    }
+    skb.tunnel_xmit(net, dest.family, cp.family, &route.saddr, &cp.daddr.0)
+}
+
+/// `handle_response()`'s rewrite of a NAT reply: the source becomes the virtual service.
+/// `Err` means drop.
+pub(crate) fn snat_reply(cp: &Conn, skb: &mut Skb, h: &Headers) -> Result<(), ()> {
+    let csum = if skb.csum_partial() { ChecksumMode::Partial } else { ChecksumMode::Full };
+    let need = if h.protocol == IPPROTO_UDP { skb.len() } else { h.l4_off + h.l4_header_len };
+    let buf = skb.writable(need).ok_or(())?;
+    let done = nat::snat(buf, cp.family, &cp.vaddr, cp.vport, csum).map_err(|_| ())?;
+    match done.l4 {
+        L4Update::Recomputed => skb.csum_unnecessary(),
+        L4Update::Incremental | L4Update::NoUdpChecksum => skb.csum_invalidate(),
+        L4Update::PseudoHeader | L4Update::Fragment => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,634 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Data-path glue of ipvs_rs: see include/ipvs_rs_dp.h. The hook table and the transmit
+ * mechanics follow net/netfilter/ipvs/ip_vs_core.c and ip_vs_xmit.c of Linux 6.12; every
+ * decision about *what* to do with a packet is made on the Rust side.
+ */
+#include <linux/module.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6.h>
+#include <linux/icmp.h>
+#include <linux/icmpv6.h>
+#include <linux/delay.h>
+#include <linux/random.h>
+#include <net/ip.h>
+#include <net/ipv6.h>
+#include <net/ip6_route.h>
+#include <net/ip_tunnels.h>
+#include <net/icmp.h>
+#include <net/route.h>
+#include <net/dst.h>
+#include <net/dst_metadata.h>
+#include <net/gso.h>
+#include <net/sock.h>
+#include <net/addrconf.h>
+#include <net/netfilter/nf_conntrack.h>
+#include "../include/ipvs_rs.h"
+
+static int conn_tab_bits = 12;
+module_param(conn_tab_bits, int, 0444);
+MODULE_PARM_DESC(conn_tab_bits, "Set connections' hash size");
+
+int ipvs_rs_conn_tab_bits(void)
+{
+	/* ip_vs_conn_init(): 8..20 with the default kernel limits. */
+	return clamp(conn_tab_bits, 8, 20);
+}
+
+/* --- hooks ---------------------------------------------------------------------------- */
+static unsigned int in_hook(void *priv, struct sk_buff *skb, const struct nf_hook_state *state)
+{
+	return ipvs_rs_dp_hook(IPVS_RS_HOOK_IN, state->pf, state->hook, state->net, skb);
+}
+
+static unsigned int out_hook(void *priv, struct sk_buff *skb, const struct nf_hook_state *state)
+{
+	return ipvs_rs_dp_hook(IPVS_RS_HOOK_OUT, state->pf, state->hook, state->net, skb);
+}
+
+static unsigned int fwd_icmp_hook(void *priv, struct sk_buff *skb, const struct nf_hook_state *state)
+{
+	return ipvs_rs_dp_hook(IPVS_RS_HOOK_FWD_ICMP, state->pf, state->hook, state->net, skb);
+}
+
+/* ip_vs_ops4[] and ip_vs_ops6[] of ip_vs_core.c: same hook points and priorities. */
+static const struct nf_hook_ops ipvs_rs_ops4[] = {
+	/* After packet filtering, change source only for VS/NAT */
+	{ .hook = out_hook, .pf = NFPROTO_IPV4, .hooknum = NF_INET_LOCAL_IN,
+	  .priority = NF_IP_PRI_NAT_SRC - 2 },
+	/* After packet filtering, forward packet through VS/DR, VS/TUN, or VS/NAT */
+	{ .hook = in_hook, .pf = NFPROTO_IPV4, .hooknum = NF_INET_LOCAL_IN,
+	  .priority = NF_IP_PRI_NAT_SRC - 1 },
+	/* Before ip_vs_in, change source only for VS/NAT */
+	{ .hook = out_hook, .pf = NFPROTO_IPV4, .hooknum = NF_INET_LOCAL_OUT,
+	  .priority = NF_IP_PRI_NAT_DST + 1 },
+	/* After mangle, schedule and forward local requests */
+	{ .hook = in_hook, .pf = NFPROTO_IPV4, .hooknum = NF_INET_LOCAL_OUT,
+	  .priority = NF_IP_PRI_NAT_DST + 2 },
+	/* After packet filtering (but before ip_vs_out_icmp), catch icmp destined for
+	 * 0.0.0.0/0, which is for incoming IPVS connections */
+	{ .hook = fwd_icmp_hook, .pf = NFPROTO_IPV4, .hooknum = NF_INET_FORWARD,
+	  .priority = 99 },
+	/* After packet filtering, change source only for VS/NAT */
+	{ .hook = out_hook, .pf = NFPROTO_IPV4, .hooknum = NF_INET_FORWARD,
+	  .priority = 100 },
+};
+
+static const struct nf_hook_ops ipvs_rs_ops6[] = {
+	{ .hook = out_hook, .pf = NFPROTO_IPV6, .hooknum = NF_INET_LOCAL_IN,
+	  .priority = NF_IP6_PRI_NAT_SRC - 2 },
+	{ .hook = in_hook, .pf = NFPROTO_IPV6, .hooknum = NF_INET_LOCAL_IN,
+	  .priority = NF_IP6_PRI_NAT_SRC - 1 },
+	{ .hook = out_hook, .pf = NFPROTO_IPV6, .hooknum = NF_INET_LOCAL_OUT,
+	  .priority = NF_IP6_PRI_NAT_DST + 1 },
+	{ .hook = in_hook, .pf = NFPROTO_IPV6, .hooknum = NF_INET_LOCAL_OUT,
+	  .priority = NF_IP6_PRI_NAT_DST + 2 },
+	{ .hook = fwd_icmp_hook, .pf = NFPROTO_IPV6, .hooknum = NF_INET_FORWARD,
+	  .priority = 99 },
+	{ .hook = out_hook, .pf = NFPROTO_IPV6, .hooknum = NF_INET_FORWARD,
+	  .priority = 100 },
+};
+
+int ipvs_rs_hooks_register(struct net *net, int af)
+{
+	if (af == AF_INET6)
+		return nf_register_net_hooks(net, ipvs_rs_ops6, ARRAY_SIZE(ipvs_rs_ops6));
+	return nf_register_net_hooks(net, ipvs_rs_ops4, ARRAY_SIZE(ipvs_rs_ops4));
+}
+
+void ipvs_rs_hooks_unregister(struct net *net, int af)
+{
+	if (af == AF_INET6)
+		nf_unregister_net_hooks(net, ipvs_rs_ops6, ARRAY_SIZE(ipvs_rs_ops6));
+	else
+		nf_unregister_net_hooks(net, ipvs_rs_ops4, ARRAY_SIZE(ipvs_rs_ops4));
+}
+
+/* --- skb ------------------------------------------------------------------------------ */
+unsigned char *ipvs_rs_skb_head(struct sk_buff *skb, unsigned int want, unsigned int *len)
+{
+	int off = skb_network_offset(skb);
+	unsigned int avail;
+
+	if (off < 0 || off > skb->len)
+		return NULL;
+	avail = skb->len - off;
+	if (want > avail)
+		want = avail;
+	if (!pskb_may_pull(skb, off + want))
+		return NULL;
+	*len = skb_headlen(skb) - off;
+	return skb_network_header(skb);
+}
+
+unsigned char *ipvs_rs_skb_writable(struct sk_buff *skb, unsigned int len, unsigned int *lin)
+{
+	int off = skb_network_offset(skb);
+
+	if (off < 0 || skb_ensure_writable(skb, off + len))
+		return NULL;
+	*lin = skb_headlen(skb) - off;
+	return skb_network_header(skb);
+}
+
+unsigned int ipvs_rs_skb_pkt_len(const struct sk_buff *skb)
+{
+	return skb->len - skb_network_offset(skb);
+}
+
+bool ipvs_rs_skb_ipvs_property(const struct sk_buff *skb)
+{
+	return skb->ipvs_property;
+}
+
+void ipvs_rs_skb_set_ipvs_property(struct sk_buff *skb)
+{
+	skb->ipvs_property = 1;
+}
+
+bool ipvs_rs_skb_pkt_host(const struct sk_buff *skb)
+{
+	return skb->pkt_type == PACKET_HOST;
+}
+
+bool ipvs_rs_skb_has_dst(const struct sk_buff *skb)
+{
+	return skb_dst(skb) != NULL;
+}
+
+__u32 ipvs_rs_skb_mark(const struct sk_buff *skb)
+{
+	return skb->mark;
+}
+
+bool ipvs_rs_skb_csum_partial(const struct sk_buff *skb)
+{
+	return skb->ip_summed == CHECKSUM_PARTIAL;
+}
+
+void ipvs_rs_skb_csum_invalidate(struct sk_buff *skb)
+{
+	if (skb->ip_summed == CHECKSUM_COMPLETE)
+		skb->ip_summed = CHECKSUM_NONE;
+}
+
+void ipvs_rs_skb_csum_unnecessary(struct sk_buff *skb)
+{
+	skb->ip_summed = CHECKSUM_UNNECESSARY;
+}
+
+bool ipvs_rs_skb_nodefrag_sk(const struct sk_buff *skb)
+{
+	struct sock *sk = skb_to_full_sk(skb);
+
+	return sk && sk->sk_family == PF_INET && inet_test_bit(NODEFRAG, sk);
+}
+
+void ipvs_rs_skb_notrack(struct sk_buff *skb)
+{
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+
+	if (ct) {
+		nf_conntrack_put(&ct->ct_general);
+		nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
+	}
+}
+
+void ipvs_rs_icmp_port_unreach(struct sk_buff *skb, int af, struct net *net)
+{
+	if (af == AF_INET6) {
+		if (!skb->dev)
+			skb->dev = net->loopback_dev;
+		icmpv6_send(skb, ICMPV6_DEST_UNREACH, ICMPV6_PORT_UNREACH, 0);
+	} else {
+		icmp_send(skb, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0);
+	}
+}
+
+int ipvs_rs_route_me_harder(struct net *net, int af, struct sk_buff *skb, unsigned int hooknum)
+{
+	/* ip_vs_route_me_harder() with sysctl_snat_reroute at its default (1). */
+	if (hooknum == NF_INET_LOCAL_OUT)
+		return 0;
+	if (af == AF_INET6) {
+		struct dst_entry *dst = skb_dst(skb);
+
+		if (dst->dev && !(dst->dev->flags & IFF_LOOPBACK) &&
+		    ip6_route_me_harder(net, skb->sk, skb) != 0)
+			return 1;
+	} else {
+		if (!(skb_rtable(skb)->rt_flags & RTCF_LOCAL) &&
+		    ip_route_me_harder(net, skb->sk, skb, RTN_LOCAL) != 0)
+			return 1;
+	}
+	return 0;
+}
+
+void ipvs_rs_kfree_skb(struct sk_buff *skb)
+{
+	kfree_skb(skb);
+}
+
+/* --- routing and output --------------------------------------------------------------- */
+static bool exceeds_mtu(const struct sk_buff *skb, unsigned int mtu)
+{
+	if (skb->len <= mtu)
+		return false;
+	if (skb_is_gso(skb) && skb_gso_validate_network_len(skb, mtu))
+		return false;
+	return true;
+}
+
+static bool is_local_route6(struct rt6_info *rt)
+{
+	return rt->dst.dev && (rt->dst.dev->flags & IFF_LOOPBACK);
+}
+
+/* crosses_local_route_boundary() of ip_vs_xmit.c */
+static bool crosses_local_route_boundary(int skb_af, struct sk_buff *skb, int rt_mode,
+					 bool new_rt_is_local)
+{
+	bool source_is_loopback, old_rt_is_local;
+
+	if (skb_af == AF_INET6) {
+		int addr_type = ipv6_addr_type(&ipv6_hdr(skb)->saddr);
+
+		source_is_loopback = (!skb->dev || skb->dev->flags & IFF_LOOPBACK) &&
+				     (addr_type & IPV6_ADDR_LOOPBACK);
+		old_rt_is_local = is_local_route6(dst_rt6_info(skb_dst(skb)));
+	} else {
+		source_is_loopback = ipv4_is_loopback(ip_hdr(skb)->saddr);
+		old_rt_is_local = skb_rtable(skb)->rt_flags & RTCF_LOCAL;
+	}
+	if (new_rt_is_local) {
+		if (!(rt_mode & IPVS_RS_RT_MODE_LOCAL))
+			return true;
+		if (!(rt_mode & IPVS_RS_RT_MODE_RDR) && !old_rt_is_local)
+			return true;
+	} else {
+		if (!(rt_mode & IPVS_RS_RT_MODE_NON_LOCAL))
+			return true;
+		if (source_is_loopback)
+			return true;
+	}
+	return false;
+}
+
+static int route4(struct net *net, struct sk_buff *skb, __be32 daddr, int rt_mode,
+		  unsigned int overhead, bool icmp, __be32 *saddr)
+{
+	struct flowi4 fl4;
+	struct rtable *rt;
+	int local, mtu;
+
+	memset(&fl4, 0, sizeof(fl4));
+	fl4.daddr = daddr;
+	fl4.flowi4_flags = (rt_mode & IPVS_RS_RT_MODE_KNOWN_NH) ? FLOWI_FLAG_KNOWN_NH : 0;
+	rt = ip_route_output_key(net, &fl4);
+	if (IS_ERR(rt))
+		goto err_unreach;
+	if (saddr)
+		*saddr = fl4.saddr;
+	local = (rt->rt_flags & RTCF_LOCAL) ? 1 : 0;
+	if (crosses_local_route_boundary(AF_INET, skb, rt_mode, local))
+		goto err_put;
+	if (local) {
+		/* skb to local stack, preserve old route */
+		ip_rt_put(rt);
+		return 1;
+	}
+	/* decrement_ttl() */
+	if (ip_hdr(skb)->ttl <= 1) {
+		IP_INC_STATS(net, IPSTATS_MIB_INHDRERRORS);
+		icmp_send(skb, ICMP_TIME_EXCEEDED, ICMP_EXC_TTL, 0);
+		goto err_put;
+	}
+	if (skb_ensure_writable(skb, sizeof(struct iphdr)))
+		goto err_put;
+	ip_decrease_ttl(ip_hdr(skb));
+
+	mtu = dst_mtu(&rt->dst) - overhead;
+	if (rt_mode & IPVS_RS_RT_MODE_TUNNEL) {
+		if (mtu < 68)
+			goto err_put;
+		if (skb_valid_dst(skb))
+			skb_dst_update_pmtu(skb, mtu);
+	}
+	/* ensure_mtu_is_adequate(), with pmtu_disc at its default (1) */
+	if ((ip_hdr(skb)->frag_off & htons(IP_DF)) && exceeds_mtu(skb, mtu) && !icmp) {
+		icmp_send(skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, htonl(mtu));
+		goto err_put;
+	}
+	skb_dst_drop(skb);
+	skb_dst_set(skb, &rt->dst);
+	return 0;
+
+err_put:
+	ip_rt_put(rt);
+	return -1;
+err_unreach:
+	if (!skb->dev)
+		skb->dev = skb_dst(skb)->dev;
+	dst_link_failure(skb);
+	return -1;
+}
+
+static int route6(struct net *net, struct sk_buff *skb, const struct in6_addr *daddr,
+		  int rt_mode, unsigned int overhead, bool icmp, bool first_frag,
+		  struct in6_addr *saddr)
+{
+	struct flowi6 fl6 = { .daddr = *daddr };
+	struct dst_entry *dst;
+	struct rt6_info *rt;
+	int local, mtu;
+
+	dst = ip6_route_output(net, NULL, &fl6);
+	if (dst->error) {
+		dst_release(dst);
+		goto err_unreach;
+	}
+	if (saddr) {
+		if (ipv6_addr_any(&fl6.saddr) &&
+		    ipv6_dev_get_saddr(net, ip6_dst_idev(dst)->dev, &fl6.daddr, 0, &fl6.saddr) < 0) {
+			dst_release(dst);
+			goto err_unreach;
+		}
+		*saddr = fl6.saddr;
+	}
+	rt = dst_rt6_info(dst);
+	local = is_local_route6(rt);
+	if (crosses_local_route_boundary(AF_INET6, skb, rt_mode, local))
+		goto err_put;
+	if (local) {
+		dst_release(&rt->dst);
+		return 1;
+	}
+	/* decrement_ttl() */
+	if (ipv6_hdr(skb)->hop_limit <= 1) {
+		skb->dev = skb_dst(skb)->dev;
+		icmpv6_send(skb, ICMPV6_TIME_EXCEED, ICMPV6_EXC_HOPLIMIT, 0);
+		goto err_put;
+	}
+	if (skb_ensure_writable(skb, sizeof(struct ipv6hdr)))
+		goto err_put;
+	ipv6_hdr(skb)->hop_limit--;
+
+	mtu = dst_mtu(&rt->dst) - overhead;
+	if (rt_mode & IPVS_RS_RT_MODE_TUNNEL) {
+		if (mtu < IPV6_MIN_MTU)
+			goto err_put;
+		if (skb_valid_dst(skb))
+			skb_dst_update_pmtu(skb, mtu);
+	}
+	if ((IP6CB(skb)->frag_max_size && IP6CB(skb)->frag_max_size > mtu) ||
+	    (!IP6CB(skb)->frag_max_size && exceeds_mtu(skb, mtu))) {
+		if (!skb->dev)
+			skb->dev = net->loopback_dev;
+		if (first_frag && !icmp)
+			icmpv6_send(skb, ICMPV6_PKT_TOOBIG, 0, mtu);
+		goto err_put;
+	}
+	skb_dst_drop(skb);
+	skb_dst_set(skb, &rt->dst);
+	return 0;
+
+err_put:
+	dst_release(&rt->dst);
+	return -1;
+err_unreach:
+	if (!skb->dev)
+		skb->dev = skb_dst(skb)->dev;
+	dst_link_failure(skb);
+	return -1;
+}
+
+int ipvs_rs_route(struct net *net, struct sk_buff *skb, int af, const void *daddr,
+		  int rt_mode, unsigned int overhead, bool icmp, bool first_frag, void *saddr)
+{
+	if (af == AF_INET6)
+		return route6(net, skb, daddr, rt_mode, overhead, icmp, first_frag, saddr);
+	return route4(net, skb, *(const __be32 *)daddr, rt_mode, overhead, icmp, saddr);
+}
+
+unsigned int ipvs_rs_send_or_cont(struct net *net, struct sk_buff *skb, int af, bool local,
+				  bool notrack, bool drop_demux)
+{
+	skb->ipvs_property = 1;
+	if (notrack)
+		ipvs_rs_skb_notrack(skb);
+	if (drop_demux && skb->dev)
+		skb_orphan(skb);
+	if (local)
+		return NF_ACCEPT;
+	skb_forward_csum(skb);
+	if (skb->dev)
+		skb_clear_tstamp(skb);
+	NF_HOOK(af == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4, NF_INET_LOCAL_OUT, net, NULL, skb,
+		NULL, skb_dst(skb)->dev, dst_output);
+	return NF_STOLEN;
+}
+
+int ipvs_rs_tunnel_xmit(struct net *net, struct sk_buff *skb, int outer_af, int inner_af,
+			const void *saddr, const void *daddr, bool notrack)
+{
+	struct net_device *tdev = skb_dst(skb)->dev;
+	unsigned int max_headroom;
+	__u8 next_protocol, dsfield, ttl;
+	__be16 df = 0;
+	int gso_type;
+
+	if (inner_af == AF_INET6) {
+		const struct ipv6hdr *old = ipv6_hdr(skb);
+
+		next_protocol = IPPROTO_IPV6;
+		dsfield = ipv6_get_dsfield(old);
+		ttl = old->hop_limit;
+		gso_type = SKB_GSO_IPXIP6;
+	} else {
+		const struct iphdr *old = ip_hdr(skb);
+
+		next_protocol = IPPROTO_IPIP;
+		dsfield = ipv4_get_dsfield(old);
+		ttl = old->ttl;
+		df = old->frag_off & htons(IP_DF);
+		gso_type = SKB_GSO_IPXIP4;
+	}
+	if (outer_af == AF_INET6)
+		gso_type = inner_af == AF_INET6 ? SKB_GSO_IPXIP6 : SKB_GSO_IPXIP6;
+	else
+		gso_type = SKB_GSO_IPXIP4;
+
+	max_headroom = LL_RESERVED_SPACE(tdev) +
+		       (outer_af == AF_INET6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr));
+	/* ip_vs_prepare_tunneled_skb() */
+	if (skb_headroom(skb) < max_headroom || skb_cloned(skb)) {
+		if (pskb_expand_head(skb, max_headroom, 0, GFP_ATOMIC))
+			goto drop;
+	}
+	if (iptunnel_handle_offloads(skb, gso_type))
+		goto drop;
+	skb->transport_header = skb->network_header;
+	skb_set_inner_ipproto(skb, next_protocol);
+
+	if (outer_af == AF_INET6) {
+		struct ipv6hdr *iph;
+
+		skb_push(skb, sizeof(struct ipv6hdr));
+		skb_reset_network_header(skb);
+		memset(&(IPCB(skb)->opt), 0, sizeof(IPCB(skb)->opt));
+		iph = ipv6_hdr(skb);
+		iph->version = 6;
+		iph->nexthdr = next_protocol;
+		iph->payload_len = htons(skb->len - sizeof(struct ipv6hdr));
+		ip6_flow_hdr(iph, dsfield, 0);
+		iph->daddr = *(const struct in6_addr *)daddr;
+		iph->saddr = *(const struct in6_addr *)saddr;
+		iph->hop_limit = ttl;
+		skb->protocol = htons(ETH_P_IPV6);
+	} else {
+		struct iphdr *iph;
+
+		skb_push(skb, sizeof(struct iphdr));
+		skb_reset_network_header(skb);
+		memset(&(IPCB(skb)->opt), 0, sizeof(IPCB(skb)->opt));
+		iph = ip_hdr(skb);
+		iph->version = 4;
+		iph->ihl = sizeof(struct iphdr) >> 2;
+		iph->frag_off = df;
+		iph->protocol = next_protocol;
+		iph->tos = dsfield;
+		iph->daddr = *(const __be32 *)daddr;
+		iph->saddr = *(const __be32 *)saddr;
+		iph->ttl = ttl;
+		ip_select_ident(net, skb, NULL);
+		skb->protocol = htons(ETH_P_IP);
+	}
+	/* Another hack: avoid icmp_send in ip_fragment */
+	skb->ignore_df = 1;
+	/* ip_vs_tunnel_xmit_prepare() */
+	skb->ipvs_property = 1;
+	nf_reset_ct(skb);
+	skb_forward_csum(skb);
+	if (skb->dev)
+		skb_clear_tstamp(skb);
+	if (outer_af == AF_INET6)
+		ip6_local_out(net, skb->sk, skb);
+	else
+		ip_local_out(net, skb->sk, skb);
+	return 0;
+drop:
+	kfree_skb(skb);
+	return -ENOMEM;
+}
+
+/* --- timers, RCU, locks ----------------------------------------------------------------- */
+void ipvs_rs_timer_setup(struct timer_list *timer, void (*fn)(struct timer_list *))
+{
+	timer_setup(timer, fn, 0);
+}
+
+unsigned long ipvs_rs_jiffies(void)
+{
+	return jiffies;
+}
+
+int ipvs_rs_mod_timer(struct timer_list *timer, unsigned long expires)
+{
+	return mod_timer(timer, expires);
+}
+
+int ipvs_rs_timer_delete(struct timer_list *timer)
+{
+	return timer_delete(timer);
+}
+
+unsigned long ipvs_rs_timer_expires(const struct timer_list *timer)
+{
+	return READ_ONCE(timer->expires);
+}
+
+bool ipvs_rs_timer_pending(const struct timer_list *timer)
+{
+	return timer_pending(timer);
+}
+
+void ipvs_rs_call_rcu(struct rcu_head *head, void (*fn)(struct rcu_head *))
+{
+	call_rcu(head, fn);
+}
+
+void ipvs_rs_rcu_barrier(void)
+{
+	rcu_barrier();
+}
+
+void ipvs_rs_synchronize_rcu(void)
+{
+	synchronize_rcu();
+}
+
+void ipvs_rs_rcu_read_lock(void)
+{
+	rcu_read_lock();
+}
+
+void ipvs_rs_rcu_read_unlock(void)
+{
+	rcu_read_unlock();
+}
+
+void ipvs_rs_local_bh_disable(void)
+{
+	local_bh_disable();
+}
+
+void ipvs_rs_local_bh_enable(void)
+{
+	local_bh_enable();
+}
+
+void ipvs_rs_msleep(unsigned int ms)
+{
+	msleep(ms);
+}
+
+void ipvs_rs_cond_resched(void)
+{
+	cond_resched();
+}
+
+#define CONN_LOCKS 256
+static spinlock_t conn_locks[CONN_LOCKS];
+
+void ipvs_rs_conn_locks_init(void)
+{
+	int i;
+
+	for (i = 0; i < CONN_LOCKS; i++)
+		spin_lock_init(&conn_locks[i]);
+}
+
+void ipvs_rs_conn_lock(unsigned int hash)
+{
+	spin_lock_bh(&conn_locks[hash % CONN_LOCKS]);
+}
+
+void ipvs_rs_conn_unlock(unsigned int hash)
+{
+	spin_unlock_bh(&conn_locks[hash % CONN_LOCKS]);
+}
+
+__u32 ipvs_rs_random_u32(void)
+{
+	return get_random_u32();
+}
+
+bool ipvs_rs_skb_ct_confirmed(const struct sk_buff *skb)
+{
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+
+	return ct && nf_ct_is_confirmed(ct);
+}

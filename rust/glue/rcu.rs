@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0
+//! RCU, bottom halves, timers and the connection-table bucket locks.
+//!
+//! C headers: include/linux/rcupdate.h, include/linux/bottom_half.h, include/linux/timer.h
+//! (wrapped in rust/dp_glue.c).
+
+use super::bindings;
+use kernel::types::Opaque;
+
+/// `rcu_read_lock()` … `rcu_read_unlock()` as a guard.
+pub(crate) struct RcuReadGuard(());
+
+impl RcuReadGuard {
+    pub(crate) fn new() -> Self {
+        // SAFETY: always allowed; paired with the unlock in `drop`.
+        unsafe { bindings::ipvs_rs_rcu_read_lock() };
+        RcuReadGuard(())
+    }
+}
+
+impl Drop for RcuReadGuard {
+    fn drop(&mut self) {
+        // SAFETY: paired with the lock in `new`.
+        unsafe { bindings::ipvs_rs_rcu_read_unlock() };
+    }
+}
+
+/// `local_bh_disable()` … `local_bh_enable()`: lets process context take a lock that
+/// softirqs (the packet path, timers) take too.
+pub(crate) struct BhGuard(());
+
+impl BhGuard {
+    pub(crate) fn new() -> Self {
+        // SAFETY: paired with the enable in `drop`; nests.
+        unsafe { bindings::ipvs_rs_local_bh_disable() };
+        BhGuard(())
+    }
+}
+
+impl Drop for BhGuard {
+    fn drop(&mut self) {
+        // SAFETY: paired with the disable in `new`.
+        unsafe { bindings::ipvs_rs_local_bh_enable() };
+    }
+}
+
+/// One of the 256 connection-table bucket locks (`spin_lock_bh`), held until dropped.
+pub(crate) struct BucketLock(u32);
+
+impl BucketLock {
+    pub(crate) fn lock(hash: u32) -> Self {
+        // SAFETY: the locks are initialised at module load (`init_locks`), before any table
+        // use; paired with the unlock in `drop`.
+        unsafe { bindings::ipvs_rs_conn_lock(hash) };
+        BucketLock(hash)
+    }
+}
+
+impl Drop for BucketLock {
+    fn drop(&mut self) {
+        // SAFETY: this guard holds lock `self.0`.
+        unsafe { bindings::ipvs_rs_conn_unlock(self.0) };
+    }
+}
+
+/// Initialise the bucket locks (once, at module load).
+pub(crate) fn init_locks() {
+    // SAFETY: called once from module init before any lock is taken.
+    unsafe { bindings::ipvs_rs_conn_locks_init() };
+}
+
+/// `rcu_barrier()`: every `call_rcu()` callback queued so far has run.
+pub(crate) fn barrier() {
+    // SAFETY: process context (module exit, netns exit).
+    unsafe { bindings::ipvs_rs_rcu_barrier() };
+}
+
+/// `synchronize_rcu()`.
+pub(crate) fn synchronize() {
+    // SAFETY: process context.
+    unsafe { bindings::ipvs_rs_synchronize_rcu() };
+}
+
+/// `msleep()`.
+pub(crate) fn msleep(ms: u32) {
+    // SAFETY: process context.
+    unsafe { bindings::ipvs_rs_msleep(ms) };
+}
+
+/// `jiffies`.
+pub(crate) fn jiffies() -> u64 {
+    // SAFETY: reads a kernel variable.
+    unsafe { bindings::ipvs_rs_jiffies() as u64 }
+}
+
+/// A `struct rcu_head` to embed.
+#[repr(transparent)]
+pub(crate) struct RcuHead(Opaque<bindings::callback_head>);
+
+impl RcuHead {
+    pub(crate) const fn new() -> Self {
+        RcuHead(Opaque::uninit())
+    }
+
+    /// `call_rcu()`.
+    ///
+    /// # Safety
+    ///
+    /// The head is not queued already and stays in place (is not freed or moved) until
+    /// `f` runs; `f` may free the object holding it.
+    pub(crate) unsafe fn call(&self, f: unsafe extern "C" fn(*mut bindings::callback_head)) {
+        // SAFETY: per the caller.
+        unsafe { bindings::ipvs_rs_call_rcu(self.0.get(), Some(f)) };
+    }
+}
+
+/// A `struct timer_list` to embed.
+#[repr(transparent)]
+pub(crate) struct Timer(Opaque<bindings::timer_list>);
+
+impl Timer {
+    pub(crate) const fn new() -> Self {
+        Timer(Opaque::uninit())
+    }
+
+    pub(crate) fn as_ptr(&self) -> *mut bindings::timer_list {
+        self.0.get()
+    }
+
+    /// `timer_setup()`.
+    ///
+    /// # Safety
+    ///
+    /// Called once, before any other method, on a timer that stays in place until it is
+    /// neither pending nor running.
+    pub(crate) unsafe fn setup(&self, f: unsafe extern "C" fn(*mut bindings::timer_list)) {
+        // SAFETY: per the caller.
+        unsafe { bindings::ipvs_rs_timer_setup(self.0.get(), Some(f)) };
+    }
+
+    /// `mod_timer()`: (re)arm for `expires` (jiffies). Returns whether it was pending.
+    pub(crate) fn modify(&self, expires: u64) -> bool {
+        // SAFETY: set up (the owner's invariant); mod_timer() is safe in any context.
+        unsafe { bindings::ipvs_rs_mod_timer(self.0.get(), expires as _) != 0 }
+    }
+
+    /// `timer_delete()`: returns whether it was pending.
+    pub(crate) fn delete(&self) -> bool {
+        // SAFETY: set up (the owner's invariant).
+        unsafe { bindings::ipvs_rs_timer_delete(self.0.get()) != 0 }
+    }
+
+    /// `timer->expires`.
+    pub(crate) fn expires(&self) -> u64 {
+        // SAFETY: set up (the owner's invariant); a plain read.
+        unsafe { bindings::ipvs_rs_timer_expires(self.0.get()) as u64 }
+    }
+}

@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Packets at a netfilter hook.
+//!
+//! C headers: include/linux/skbuff.h, include/linux/netfilter.h, include/net/ip.h (the
+//! helpers are in rust/dp_glue.c).
+//!
+//! An [`Skb`] is the packet a hook function was called with. It is borrowed from netfilter
+//! for the duration of the call: methods that hand it on (send, tunnel, free) consume the
+//! `Skb` and return the verdict the hook must give ([`Verdict::Stolen`]), so no code can
+//! touch a packet that was passed on.
+
+use super::bindings;
+use super::pernet::Net;
+use core::ptr::NonNull;
+use ipvs_core::wire::Family;
+
+/// A netfilter verdict (`NF_DROP`, `NF_ACCEPT`, `NF_STOLEN`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Drop,
+    Accept,
+    /// The packet was consumed (sent or freed) by ipvs_rs.
+    Stolen,
+}
+
+impl Verdict {
+    pub(crate) fn as_c(self) -> u32 {
+        match self {
+            Verdict::Drop => 0,
+            Verdict::Accept => 1,
+            Verdict::Stolen => 2,
+        }
+    }
+}
+
+/// `AF_INET` / `AF_INET6` of a family.
+pub(crate) fn af_of(family: Family) -> i32 {
+    match family {
+        Family::Ipv4 => 2,
+        Family::Ipv6 => 10,
+    }
+}
+
+/// Route modes of `__ip_vs_get_out_rt()` (`IP_VS_RT_MODE_*`).
+pub(crate) mod rt_mode {
+    pub(crate) const LOCAL: i32 = 0x0001;
+    pub(crate) const NON_LOCAL: i32 = 0x0002;
+    pub(crate) const RDR: i32 = 0x0004;
+    pub(crate) const CONNECT: i32 = 0x0008;
+    pub(crate) const KNOWN_NH: i32 = 0x0010;
+    pub(crate) const TUNNEL: i32 = 0x0020;
+}
+
+/// Where a routed packet goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Route {
+    /// The destination is an address of this host: the packet keeps its route and continues
+    /// up the stack.
+    pub(crate) local: bool,
+    /// The route's source address (4 or 16 significant bytes).
+    pub(crate) saddr: [u8; 16],
+}
+
+/// The packet a hook function was called with.
+///
+/// # Invariants
+///
+/// `ptr` is a live `struct sk_buff` owned by netfilter for as long as this value exists; its
+/// network header is the IP header of family the hook was registered for.
+pub(crate) struct Skb {
+    ptr: NonNull<bindings::sk_buff>,
+}
+
+impl Skb {
+    /// # Safety
+    ///
+    /// `ptr` is the skb passed to a netfilter hook function that is running, and the `Skb`
+    /// does not outlive that call; nothing else uses the skb meanwhile.
+    pub(crate) unsafe fn from_raw(ptr: *mut bindings::sk_buff) -> Option<Skb> {
+        // INVARIANT: per the caller.
+        NonNull::new(ptr).map(|ptr| Skb { ptr })
+    }
+
+    fn raw(&self) -> *mut bindings::sk_buff {
+        self.ptr.as_ptr()
+    }
+
+    /// The packet from its IP header, with at least `min(want, len())` bytes linear (the
+    /// slice may be longer). `None` if the kernel cannot pull that much (out of memory).
+    pub(crate) fn head(&mut self, want: usize) -> Option<&[u8]> {
+        let mut len: u32 = 0;
+        let want = u32::try_from(want).unwrap_or(u32::MAX);
+        // SAFETY: the skb is live (invariant); the helper only pulls data into the head.
+        let p = unsafe { bindings::ipvs_rs_skb_head(self.raw(), want, &mut len) };
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: the helper returned the network header and the number of linear bytes from
+        // it; they stay valid until the skb is changed, which needs `&mut self`.
+        Some(unsafe { core::slice::from_raw_parts(p, len as usize) })
+    }
+
+    /// The first `len` bytes from the IP header made linear and private to this skb
+    /// (`skb_ensure_writable()`), for rewriting. The slice covers the whole linear area.
+    pub(crate) fn writable(&mut self, len: usize) -> Option<&mut [u8]> {
+        let mut lin: u32 = 0;
+        let len = u32::try_from(len).ok()?;
+        // SAFETY: the skb is live (invariant).
+        let p = unsafe { bindings::ipvs_rs_skb_writable(self.raw(), len, &mut lin) };
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: after skb_ensure_writable() the linear bytes from the network header are
+        // this skb's own; nothing else accesses them while `&mut self` is borrowed.
+        Some(unsafe { core::slice::from_raw_parts_mut(p, lin as usize) })
+    }
+
+    /// Bytes from the IP header to the end of the packet.
+    pub(crate) fn len(&self) -> usize {
+        // SAFETY: the skb is live (invariant).
+        unsafe { bindings::ipvs_rs_skb_pkt_len(self.raw()) as usize }
+    }
+
+    /// `skb->ipvs_property`: IPVS already handled this packet.
+    pub(crate) fn ipvs_property(&self) -> bool {
+        // SAFETY: the skb is live (invariant).
+        unsafe { bindings::ipvs_rs_skb_ipvs_property(self.raw()) }
+    }
+
+    pub(crate) fn set_ipvs_property(&mut self) {
+        // SAFETY: the skb is live (invariant).
+        unsafe { bindings::ipvs_rs_skb_set_ipvs_property(self.raw()) }
+    }
+
+    /// `skb->pkt_type == PACKET_HOST`.
+    pub(crate) fn pkt_host(&self) -> bool {
+        // SAFETY: the skb is live (invariant).
+        unsafe { bindings::ipvs_rs_skb_pkt_host(self.raw()) }
+    }
+
+    /// The packet has a route attached.
+    pub(crate) fn has_dst(&self) -> bool {
+        // SAFETY: the skb is live (invariant).
+        unsafe { bindings::ipvs_rs_skb_has_dst(self.raw()) }
+    }
+
+    /// `skb->mark` (fwmark services).
+    pub(crate) fn mark(&self) -> u32 {
+        // SAFETY: the skb is live (invariant).
+        unsafe { bindings::ipvs_rs_skb_mark(self.raw()) }
+    }
+
+    /// `skb->ip_summed == CHECKSUM_PARTIAL`.
+    pub(crate) fn csum_partial(&self) -> bool {
+        // SAFETY: the skb is live (invariant).
+        unsafe { bindings::ipvs_rs_skb_csum_partial(self.raw()) }
+    }
+
+    /// After a rewrite: `CHECKSUM_COMPLETE` no longer holds.
+    pub(crate) fn csum_invalidate(&mut self) {
+        // SAFETY: the skb is live (invariant).
+        unsafe { bindings::ipvs_rs_skb_csum_invalidate(self.raw()) }
+    }
+
+    /// The transport checksum was recomputed in full.
+    pub(crate) fn csum_unnecessary(&mut self) {
+        // SAFETY: the skb is live (invariant).
+        unsafe { bindings::ipvs_rs_skb_csum_unnecessary(self.raw()) }
+    }
+
+    /// Sent by a local raw IPv4 socket with `IP_NODEFRAG` (C leaves those alone).
+    pub(crate) fn from_nodefrag_socket(&self) -> bool {
+        // SAFETY: the skb is live (invariant).
+        unsafe { bindings::ipvs_rs_skb_nodefrag_sk(self.raw()) }
+    }
+
+    /// `ip_vs_conn_uses_old_conntrack()`: the packet's conntrack entry exists and is
+    /// confirmed.
+    pub(crate) fn ct_confirmed(&self) -> bool {
+        // SAFETY: the skb is live (invariant).
+        unsafe { bindings::ipvs_rs_skb_ct_confirmed(self.raw()) }
+    }
+
+    /// `ip_vs_notrack()`: detach the packet from conntrack.
+    pub(crate) fn notrack(&mut self) {
+        // SAFETY: the skb is live (invariant).
+        unsafe { bindings::ipvs_rs_skb_notrack(self.raw()) }
+    }
+
+    /// ICMP port unreachable to the packet's sender (`ip_vs_leave()`).
+    pub(crate) fn icmp_port_unreachable(&mut self, family: Family, net: &Net) {
+        // SAFETY: the skb is live (invariant) and `net` is its namespace.
+        unsafe { bindings::ipvs_rs_icmp_port_unreach(self.raw(), af_of(family), net.as_ptr()) }
+    }
+
+    /// `ip_vs_route_me_harder()` for a NAT reply; `Err` means drop.
+    pub(crate) fn route_me_harder(&mut self, net: &Net, family: Family, hooknum: u32) -> Result<(), ()> {
+        // SAFETY: the skb is live (invariant) and `net` is its namespace.
+        match unsafe { bindings::ipvs_rs_route_me_harder(net.as_ptr(), af_of(family), self.raw(), hooknum) } {
+            0 => Ok(()),
+            _ => Err(()),
+        }
+    }
+
+    /// Routes the packet to `daddr` (see `ipvs_rs_route()`); `Err` means drop.
+    pub(crate) fn route(
+        &mut self,
+        net: &Net,
+        family: Family,
+        daddr: &[u8; 16],
+        mode: i32,
+        overhead: u32,
+        icmp: bool,
+        first_frag: bool,
+    ) -> Result<Route, ()> {
+        let mut saddr = [0u8; 16];
+        // SAFETY: the skb is live (invariant); `daddr` holds 16 bytes (4 read for IPv4) and
+        // `saddr` has room for 16.
+        let r = unsafe {
+            bindings::ipvs_rs_route(
+                net.as_ptr(),
+                self.raw(),
+                af_of(family),
+                daddr.as_ptr().cast(),
+                mode,
+                overhead,
+                icmp,
+                first_frag,
+                saddr.as_mut_ptr().cast(),
+            )
+        };
+        match r {
+            0 => Ok(Route { local: false, saddr }),
+            1 => Ok(Route { local: true, saddr }),
+            _ => Err(()),
+        }
+    }
+
+    /// `ip_vs_(nat_)send_or_cont()`: a local destination continues up the stack
+    /// ([`Verdict::Accept`]); otherwise the packet goes out through LOCAL_OUT and the route.
+    pub(crate) fn send_or_cont(self, net: &Net, family: Family, local: bool, notrack: bool, drop_demux: bool) -> Verdict {
+        // SAFETY: the skb is live (invariant) and routed; when the helper sends it, it is
+        // consumed, and `self` is consumed here too.
+        match unsafe { bindings::ipvs_rs_send_or_cont(net.as_ptr(), self.raw(), af_of(family), local, notrack, drop_demux) } {
+            1 => Verdict::Accept,
+            _ => Verdict::Stolen,
+        }
+    }
+
+    /// Encapsulates (IPIP / IPv6-in-IPv6) from `saddr` to `daddr` and sends. Consumes the
+    /// packet.
+    pub(crate) fn tunnel_xmit(self, net: &Net, outer: Family, inner: Family, saddr: &[u8; 16], daddr: &[u8; 16]) -> Verdict {
+        // SAFETY: the skb is live and routed (invariant); the helper consumes it, as does
+        // this method; the addresses hold 16 bytes.
+        unsafe {
+            bindings::ipvs_rs_tunnel_xmit(
+                net.as_ptr(),
+                self.raw(),
+                af_of(outer),
+                af_of(inner),
+                saddr.as_ptr().cast(),
+                daddr.as_ptr().cast(),
+                true,
+            )
+        };
+        Verdict::Stolen
+    }
+
+    /// Frees the packet (C's `kfree_skb(); return NF_STOLEN`).
+    pub(crate) fn free(self) -> Verdict {
+        // SAFETY: the skb is live (invariant); it is consumed here.
+        unsafe { bindings::ipvs_rs_kfree_skb(self.raw()) };
+        Verdict::Stolen
+    }
+}
