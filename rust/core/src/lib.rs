@@ -9,6 +9,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod est;
 pub mod netlink;
 pub mod procfs;
 pub mod proto;
