@@ -11,6 +11,7 @@ extern crate std;
 
 pub mod est;
 pub mod netlink;
+pub mod persist;
 pub mod procfs;
 pub mod proto;
 pub mod reuse;
