@@ -9,7 +9,9 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod est;
 pub mod netlink;
+pub mod persist;
 pub mod procfs;
 pub mod proto;
 pub mod reuse;

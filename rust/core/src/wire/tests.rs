@@ -1157,6 +1157,155 @@ proptest! {
     }
 }
 
+// ---- ICMP errors quoting packets with IPv4 options / IPv6 extension headers ------------
+
+/// Where the transport header of `sp`'s packet starts, computed from the spec alone
+/// (20 + options, or 40 + the extension headers).
+fn spec_l4_off(sp: &Spec) -> usize {
+    match sp.family {
+        Family::Ipv4 => 20 + sp.opts.len(),
+        Family::Ipv6 => 40 + sp.exts.iter().map(|e| e.bytes(0).len()).sum::<usize>(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// `nat_icmp` on errors quoting any valid packet (IPv4 options, IPv6 extension headers,
+    /// TCP options, cut anywhere past the ports) gives the packet built from scratch: the
+    /// outer address, the quoted address and port rewritten, the quoted IPv4 header
+    /// checksum (options included) and the ICMP checksum recomputed.
+    #[test]
+    fn icmp_error_nat_quoting_options_and_ext_headers(
+        sp in spec(),
+        err_src in any::<[u8; 16]>(), err_dst in any::<[u8; 16]>(), new in any::<[u8; 16]>(),
+        new_port in any::<u16>(),
+        quote_cut in any::<prop::sample::Index>(),
+        inbound in any::<bool>(),
+    ) {
+        let fam = sp.family;
+        let (err_src, err_dst, new) = (addr(fam, err_src), addr(fam, err_dst), addr(fam, new));
+        let orig = sp.bytes();
+        let l4 = spec_l4_off(&sp);
+        let qlen = l4 + 4 + quote_cut.index(orig.len() - (l4 + 4) + 1);
+        let quote = &orig[..qlen];
+        let pkt = icmp_error(fam, &err_src, &err_dst, quote);
+
+        // Out rewrites the quoted destination (address, port) and the outer source; In the
+        // quoted source and the outer destination.
+        let (src_at, dst_at) = match fam {
+            Family::Ipv4 => (12..16, 16..20),
+            Family::Ipv6 => (8..24, 24..40),
+        };
+        let mut expect_quote = quote.to_vec();
+        let (dir, expect_outer) = if inbound {
+            expect_quote[src_at].copy_from_slice(&addr_of(fam, &new));
+            expect_quote[l4..l4 + 2].copy_from_slice(&new_port.to_be_bytes());
+            (IcmpDirection::In, (err_src, new))
+        } else {
+            expect_quote[dst_at].copy_from_slice(&addr_of(fam, &new));
+            expect_quote[l4 + 2..l4 + 4].copy_from_slice(&new_port.to_be_bytes());
+            (IcmpDirection::Out, (new, err_dst))
+        };
+        if fam == Family::Ipv4 {
+            expect_quote[10] = 0;
+            expect_quote[11] = 0;
+            let c = ref_csum(&expect_quote[..l4]);
+            expect_quote[10..12].copy_from_slice(&c.to_be_bytes());
+        }
+        let expect = icmp_error(fam, &expect_outer.0, &expect_outer.1, &expect_quote);
+
+        let mut buf = pkt.clone();
+        let got = nat::nat_icmp(&mut buf, fam, dir, &new, new_port).unwrap();
+        prop_assert_eq!(got.inner.l4_off, got.inner.l3_off + l4);
+        prop_assert_eq!(got.inner.ports, Some(sp.l4.ports()));
+        prop_assert_eq!(&buf, &expect);
+        let outer = parse_l3l4(&buf, fam).unwrap();
+        prop_assert_eq!(l4_checksum_ok(&buf, &outer), Ok(true));
+    }
+
+    /// Every truncation of an ICMP error is refused or parsed within bounds:
+    ///
+    /// * the buffer cut short (a prefix of the packet, lengths still claiming the whole):
+    ///   `parse_l3l4` says `Truncated` below the 8-byte ICMP header; `IcmpError::parse` says
+    ///   `Truncated` until the quoted IP header (options, extension headers) is complete,
+    ///   then reports the ports once their four bytes are there; `nat_icmp` refuses every
+    ///   prefix (`Truncated`, then `Incomplete`: the checksum covers the whole message) and
+    ///   writes nothing;
+    /// * the quote cut short (a consistent, shorter error): the same thresholds for
+    ///   `IcmpError::parse`, and `nat_icmp` refuses a quote without its four port bytes.
+    #[test]
+    fn icmp_error_truncations_are_rejected(
+        sp in spec(),
+        err_src in any::<[u8; 16]>(), err_dst in any::<[u8; 16]>(), new in any::<[u8; 16]>(),
+        inbound in any::<bool>(),
+    ) {
+        let fam = sp.family;
+        let (err_src, err_dst, new) = (addr(fam, err_src), addr(fam, err_dst), addr(fam, new));
+        let dir = if inbound { IcmpDirection::In } else { IcmpDirection::Out };
+        let orig = sp.bytes();
+        let l4 = spec_l4_off(&sp);
+        let outer_hl = if fam == Family::Ipv4 { 20 } else { 40 };
+        let q0 = outer_hl + 8; // where the quote starts
+        let pkt = icmp_error(fam, &err_src, &err_dst, &orig);
+        let outer = parse_l3l4(&pkt, fam).unwrap();
+        prop_assert_eq!(outer.l4_off, outer_hl);
+        let full = IcmpError::parse(&pkt, &outer).unwrap();
+        prop_assert_eq!(full.inner.l4_off, q0 + l4);
+
+        for n in 0..pkt.len() {
+            let cut = &pkt[..n];
+            match parse_l3l4(cut, fam) {
+                Err(e) => {
+                    prop_assert!(n < q0, "prefix {}: {:?}", n, e);
+                    prop_assert_eq!(e, Malformed::Truncated);
+                }
+                Ok(h) => {
+                    prop_assert!(n >= q0, "prefix {} parsed", n);
+                    prop_assert_eq!(h, outer);
+                    match IcmpError::parse(cut, &h) {
+                        Err(e) => {
+                            prop_assert!(n < q0 + l4, "prefix {}: {:?}", n, e);
+                            prop_assert_eq!(e, Malformed::Truncated);
+                        }
+                        Ok(err) => {
+                            prop_assert!(n >= q0 + l4, "prefix {} parsed the quote", n);
+                            prop_assert_eq!(err.inner.l4_off, full.inner.l4_off);
+                            if n >= q0 + l4 + 4 {
+                                prop_assert_eq!(err, full);
+                            } else {
+                                prop_assert_eq!(err.inner.ports, None);
+                                prop_assert_eq!(err.inner.l4_header_len, 0);
+                            }
+                            prop_assert!(err.inner.l4_off + err.inner.l4_header_len <= n);
+                        }
+                    }
+                }
+            }
+            let mut b = cut.to_vec();
+            let want = if n < q0 + l4 { Malformed::Truncated } else { Malformed::Incomplete };
+            prop_assert_eq!(nat::nat_icmp(&mut b, fam, dir, &new, 7), Err(want), "prefix {}", n);
+            prop_assert_eq!(&b[..], cut);
+        }
+
+        for q in 0..(l4 + 4).min(orig.len()) {
+            let short = icmp_error(fam, &err_src, &err_dst, &orig[..q]);
+            let outer = parse_l3l4(&short, fam).unwrap();
+            let r = IcmpError::parse(&short, &outer);
+            if q < l4 {
+                prop_assert_eq!(r, Err(Malformed::Truncated), "quote of {}", q);
+            } else {
+                let err = r.unwrap();
+                prop_assert_eq!(err.inner.ports, None);
+                prop_assert!(err.inner.l4_off <= short.len());
+            }
+            let mut b = short.clone();
+            prop_assert_eq!(nat::nat_icmp(&mut b, fam, dir, &new, 7), Err(Malformed::Truncated), "quote of {}", q);
+            prop_assert_eq!(b, short);
+        }
+    }
+}
+
 // ---- views and Reprs ------------------------------------------------------------------
 
 #[test]
