@@ -355,6 +355,7 @@ fn dest_trash_revives_counters(t: &mut Test) {
     let refuse = |_: u16, _: &[u8; 16]| Err(Errno::Einval);
     // Revival does not re-run ip_vs_new_dest()'s address check.
     kunit_expect_eq!(t, ctl.add_dest(0, &dest(1, 5), 2, refuse), Ok(()));
+    ctl.services[0].dests[0].shared.stats.estimate();
     kunit_expect_eq!(t, ctl.services[0].dests[0].shared.stats.snapshot().conns, 42);
     kunit_expect_eq!(t, ctl.services[0].dests[0].weight, 5);
     // A new destination does.

@@ -12,7 +12,7 @@ pub(crate) mod service;
 
 use crate::dp::DpNet;
 use crate::glue::pernet::{Net, Pernet, PernetData, Registration};
-use crate::glue::rcu::BhGuard;
+use crate::glue::rcu::{BhGuard, Timer};
 use kernel::sync::lock::{spinlock::SpinLockBackend, Guard};
 use kernel::sync::{Mutex, SpinLock};
 use service::CtlState;
@@ -43,6 +43,8 @@ pub(crate) struct NetState {
     pub(crate) dp: DpNet,
     /// The namespace (`struct net *`), set by `start`.
     net: usize,
+    /// The rate estimator's period (C: the estimation kthread's tick for this namespace).
+    est_timer: Timer,
 }
 
 /// The control state, locked: bottom halves stay off while it is held.
@@ -129,6 +131,7 @@ impl PernetData for NetState {
             proc: None,
             dp: DpNet::new(),
             net: 0,
+            est_timer: Timer::new(),
         }
     }
 
@@ -145,6 +148,10 @@ impl PernetData for NetState {
         self.ctl = Some(KBox::pin_init(kernel::new_spinlock!(CtlState::new(), "ipvs_rs_ctl"), GFP_KERNEL)?);
         self.cfg = Some(KBox::pin_init(kernel::new_mutex!((), "ipvs_rs_cfg"), GFP_KERNEL)?);
         self.net = net.as_ptr() as usize;
+        // SAFETY: the timer is a field of `self`, which stays in place until dropped; `drop`
+        // deletes it synchronously first.
+        unsafe { self.est_timer.setup(est_tick) };
+        self.est_timer.modify(crate::glue::rcu::jiffies() + est_period());
         // SAFETY: the files are removed when `self` is dropped, in the namespace's exit
         // callback, while the namespace is still alive.
         self.proc = Some(unsafe { proc::create(net)? });
@@ -156,11 +163,35 @@ impl PernetData for NetState {
     }
 }
 
+fn est_period() -> u64 {
+    u64::from(ipvs_core::est::est_period_jiffies(genl::hz()))
+}
+
+/// The estimator timer: every period, fold the counters of the namespace, its services and
+/// their destinations into their rates (`ip_vs_estimation_kthread()`'s work).
+unsafe extern "C" fn est_tick(t: *mut crate::glue::bindings::timer_list) {
+    let off = core::mem::offset_of!(NetState, est_timer);
+    // SAFETY: the timer is the `est_timer` field of a started `NetState`, which deletes it
+    // synchronously before it goes away.
+    let ns = unsafe { &*t.cast::<u8>().sub(off).cast::<NetState>() };
+    ns.dp.tot_stats.estimate();
+    if let Ok(ctl) = ns.lock_ctl() {
+        for svc in ctl.services.iter() {
+            svc.stats.estimate();
+            for d in svc.dests.iter() {
+                d.shared.stats.estimate();
+            }
+        }
+    }
+    ns.est_timer.modify(crate::glue::rcu::jiffies() + est_period());
+}
+
 impl Drop for NetState {
     /// The namespace goes away (or the module unloads): unhook, then expire and free every
     /// connection (`ip_vs_conn_net_cleanup()`), before the fields the connections use go.
     fn drop(&mut self) {
         if self.net != 0 {
+            self.est_timer.delete_sync();
             // SAFETY: `net` is the namespace this state was started in; its exit callback
             // (which drops us) runs while it is still alive.
             let net = unsafe { Net::from_raw(self.net as *mut crate::glue::bindings::net) };

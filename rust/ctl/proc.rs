@@ -92,9 +92,38 @@ unsafe extern "C" fn show_stats_percpu(seq: *mut bindings::seq_file, _v: *mut co
 
 unsafe extern "C" fn show_conn_sync(seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) -> kernel::ffi::c_int {
     // SAFETY: called by seq_file as the show callback of a single-net file.
-    let (mut w, _net) = unsafe { SeqWriter::new(seq) };
+    let (mut w, net) = unsafe { SeqWriter::new(seq) };
     let _ = w.write_str(procfs::CONN_SYNC_HEADER);
+    render_conns(&mut w, net, procfs::write_conn_sync);
     0
+}
+
+/// One line per connection entry of the namespace (templates included), as
+/// `ip_vs_conn_seq_show()` walks the table.
+fn render_conns<W: Write>(w: &mut W, net: &Net, line: fn(&mut W, &procfs::ConnView<'_>) -> fmt::Result) {
+    let Some(ns) = NetState::of(net) else { return };
+    let hz = super::genl::hz();
+    let now = crate::glue::rcu::jiffies();
+    crate::dp::conn::for_each(ns.net_id(), |c| {
+        let af = crate::glue::skb::af_of(c.family) as u16;
+        let daf = c.dest.as_deref().map_or(af, |d| crate::glue::skb::af_of(d.family) as u16);
+        let view = procfs::ConnView {
+            af,
+            daf,
+            protocol: u16::from(c.protocol),
+            caddr: c.caddr,
+            cport: c.cport,
+            vaddr: c.vaddr,
+            vport: c.vport,
+            daddr: c.daddr,
+            dport: c.dport,
+            state: c.state.load(core::sync::atomic::Ordering::Relaxed) as u16,
+            flags: crate::dp::conn::user_flags(c),
+            expires_secs: procfs::expires_secs(c.expires().wrapping_sub(now) as i64, hz),
+            pe: None,
+        };
+        let _ = line(w, &view);
+    });
 }
 
 unsafe extern "C" fn show_app(seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) -> kernel::ffi::c_int {
@@ -120,8 +149,8 @@ unsafe extern "C" fn show_stats(seq: *mut bindings::seq_file, _v: *mut core::ffi
 
 unsafe extern "C" fn show_conn(seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) -> kernel::ffi::c_int {
     // SAFETY: called by seq_file as the show callback of a single-net file.
-    let (mut w, _net) = unsafe { SeqWriter::new(seq) };
-    // No connections exist until the data path lands: the header is the whole file.
+    let (mut w, net) = unsafe { SeqWriter::new(seq) };
     let _ = w.write_str(procfs::CONN_HEADER);
+    render_conns(&mut w, net, procfs::write_conn);
     0
 }

@@ -9,22 +9,45 @@
 
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::Relaxed};
 use ipvs_core::netlink::ipvs::conn_flags;
+use crate::glue::rcu::BhSpin;
+use ipvs_core::est::{Counters, StatsState};
 use ipvs_core::netlink::reply::Stats;
 use ipvs_core::wire::{Family, InetAddr};
 
-/// `struct ip_vs_counters` (C keeps them per CPU; one set of atomics here).
-#[derive(Default)]
+/// `struct ip_vs_stats`: the live counters (C keeps them per CPU; one set of atomics here)
+/// and what the estimator made of them (`kstats`, `kstats0`, the rates), which is what
+/// readers see, as in C: counters are as of the last estimation (every 2 s).
 pub(crate) struct StatsCells {
     conns: AtomicU64,
     inpkts: AtomicU64,
     outpkts: AtomicU64,
     inbytes: AtomicU64,
     outbytes: AtomicU64,
+    est: BhSpin<StatsState>,
 }
 
 impl StatsCells {
     pub(crate) fn new() -> Self {
-        Self::default()
+        StatsCells {
+            conns: AtomicU64::new(0),
+            inpkts: AtomicU64::new(0),
+            outpkts: AtomicU64::new(0),
+            inbytes: AtomicU64::new(0),
+            outbytes: AtomicU64::new(0),
+            est: BhSpin::new(StatsState::NEW),
+        }
+    }
+
+    /// One estimation period passed (`ip_vs_chain_estimation()` for this stats object).
+    pub(crate) fn estimate(&self) {
+        let sum = Counters {
+            conns: self.conns.load(Relaxed),
+            inpkts: self.inpkts.load(Relaxed),
+            outpkts: self.outpkts.load(Relaxed),
+            inbytes: self.inbytes.load(Relaxed),
+            outbytes: self.outbytes.load(Relaxed),
+        };
+        self.est.lock().estimate(&sum);
     }
 
     pub(crate) fn count_conn(&self) {
@@ -41,23 +64,15 @@ impl StatsCells {
         self.outbytes.fetch_add(bytes as u64, Relaxed);
     }
 
-    /// The counters (rates are the estimator's business).
+    /// `ip_vs_copy_stats()`: counters since the last zeroing, as of the last estimation,
+    /// and the rates.
     pub(crate) fn snapshot(&self) -> Stats {
-        Stats {
-            conns: self.conns.load(Relaxed),
-            inpkts: self.inpkts.load(Relaxed),
-            outpkts: self.outpkts.load(Relaxed),
-            inbytes: self.inbytes.load(Relaxed),
-            outbytes: self.outbytes.load(Relaxed),
-            ..Stats::default()
-        }
+        self.est.lock().copy()
     }
 
     /// `ip_vs_zero_stats()`.
     pub(crate) fn zero(&self) {
-        for c in [&self.conns, &self.inpkts, &self.outpkts, &self.inbytes, &self.outbytes] {
-            c.store(0, Relaxed);
-        }
+        self.est.lock().zero();
     }
 }
 

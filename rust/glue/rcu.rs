@@ -97,6 +97,11 @@ pub(crate) fn jiffies() -> u64 {
 #[repr(transparent)]
 pub(crate) struct RcuHead(Opaque<bindings::callback_head>);
 
+// SAFETY: only `call_rcu()` touches it, once.
+unsafe impl Sync for RcuHead {}
+// SAFETY: as for `Sync`.
+unsafe impl Send for RcuHead {}
+
 impl RcuHead {
     pub(crate) const fn new() -> Self {
         RcuHead(Opaque::uninit())
@@ -117,6 +122,12 @@ impl RcuHead {
 /// A `struct timer_list` to embed.
 #[repr(transparent)]
 pub(crate) struct Timer(Opaque<bindings::timer_list>);
+
+// SAFETY: the timer API is safe to call from any thread and context; the struct is only
+// touched through it.
+unsafe impl Sync for Timer {}
+// SAFETY: as for `Sync`; a timer is moved only before `setup`.
+unsafe impl Send for Timer {}
 
 impl Timer {
     pub(crate) const fn new() -> Self {
@@ -154,5 +165,70 @@ impl Timer {
     pub(crate) fn expires(&self) -> u64 {
         // SAFETY: set up (the owner's invariant); a plain read.
         unsafe { bindings::ipvs_rs_timer_expires(self.0.get()) as u64 }
+    }
+}
+
+/// A value behind a small spinlock taken with bottom halves off, for state the packet path,
+/// timers and process context all update briefly (C: `spin_lock_bh(&cp->lock)`,
+/// `spin_lock_bh(&stats->lock)`). Unlike `kernel::sync::SpinLock` it needs no pinning, so
+/// it can live in objects built by value; it is not seen by lockdep, so critical sections
+/// must stay leaf-level (take no other lock inside).
+pub(crate) struct BhSpin<T> {
+    locked: core::sync::atomic::AtomicBool,
+    value: core::cell::UnsafeCell<T>,
+}
+
+// SAFETY: the value is only reached through the guard, which the lock makes exclusive.
+unsafe impl<T: Send> Sync for BhSpin<T> {}
+// SAFETY: moving the lock moves the value with it.
+unsafe impl<T: Send> Send for BhSpin<T> {}
+
+/// Exclusive access to a [`BhSpin`]'s value.
+pub(crate) struct BhSpinGuard<'a, T> {
+    lock: &'a BhSpin<T>,
+    _bh: BhGuard,
+}
+
+impl<T> BhSpin<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        BhSpin { locked: core::sync::atomic::AtomicBool::new(false), value: core::cell::UnsafeCell::new(value) }
+    }
+
+    pub(crate) fn lock(&self) -> BhSpinGuard<'_, T> {
+        use core::sync::atomic::Ordering;
+        let bh = BhGuard::new();
+        while self.locked.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            core::hint::spin_loop();
+        }
+        BhSpinGuard { lock: self, _bh: bh }
+    }
+}
+
+impl<T> core::ops::Deref for BhSpinGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the lock, so no other reference to the value exists.
+        unsafe { &*self.lock.value.get() }
+    }
+}
+
+impl<T> core::ops::DerefMut for BhSpinGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`, and `&mut self` makes this the only use of the guard.
+        unsafe { &mut *self.lock.value.get() }
+    }
+}
+
+impl<T> Drop for BhSpinGuard<'_, T> {
+    fn drop(&mut self) {
+        self.lock.locked.store(false, core::sync::atomic::Ordering::Release);
+    }
+}
+
+impl Timer {
+    /// `timer_delete_sync()`: not pending and not running when this returns.
+    pub(crate) fn delete_sync(&self) {
+        // SAFETY: set up (the owner's invariant); process context.
+        unsafe { bindings::ipvs_rs_timer_delete_sync(self.0.get()) };
     }
 }
