@@ -61,8 +61,7 @@ pub unsafe extern "C" fn ipvs_rs_dp_hook(
     let v = match kind {
         bindings::ipvs_rs_hook_kind_IPVS_RS_HOOK_IN => in_hook(ns, net, family, hooknum, skb),
         bindings::ipvs_rs_hook_kind_IPVS_RS_HOOK_OUT => out_hook(ns, net, family, hooknum, skb),
-        // ip_vs_forward_icmp(): ICMP errors about connections are not related yet.
-        _ => Verdict::Accept,
+        _ => forward_icmp(ns, net, family, hooknum, skb),
     };
     v.as_c()
 }
@@ -79,6 +78,8 @@ struct Packet {
 enum Parsed {
     /// TCP or UDP with its transport header.
     Packet(Packet),
+    /// ICMP or ICMPv6: maybe an error about a connection.
+    Icmp,
     /// Something IPVS leaves alone (other protocols, ICMP until it is related).
     NotOurs,
     /// Malformed or truncated TCP/UDP, or a later fragment: drop and count.
@@ -99,6 +100,11 @@ fn parse(skb: &mut Skb, family: Family) -> Parsed {
             return if matches!(proto, Some(IPPROTO_TCP | IPPROTO_UDP)) { Parsed::Bad } else { Parsed::NotOurs };
         }
     };
+    if h.protocol == wire::IPPROTO_ICMP && family == Family::Ipv4
+        || h.protocol == wire::IPPROTO_ICMPV6 && family == Family::Ipv6
+    {
+        return Parsed::Icmp;
+    }
     if h.protocol != IPPROTO_TCP && h.protocol != IPPROTO_UDP {
         return Parsed::NotOurs;
     }
@@ -213,6 +219,7 @@ fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb)
     }
     let pkt = match parse(&mut skb, family) {
         Parsed::Packet(p) => p,
+        Parsed::Icmp => return in_icmp(ns, net, family, hooknum, skb).unwrap_or(Verdict::Accept),
         Parsed::NotOurs => return Verdict::Accept,
         Parsed::Bad => return count_malformed(ns),
     };
@@ -474,6 +481,7 @@ fn out_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb
     }
     let pkt = match parse(&mut skb, family) {
         Parsed::Packet(p) => p,
+        Parsed::Icmp => return out_icmp(ns, net, family, hooknum, skb).unwrap_or(Verdict::Accept),
         // Replies IPVS cannot read are not IPVS's to drop.
         Parsed::NotOurs | Parsed::Bad => return Verdict::Accept,
     };
@@ -502,4 +510,133 @@ fn out_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb
     }
     drop(cp);
     Verdict::Accept
+}
+
+/// The ICMP error a packet carries, with the whole packet made linear (the ICMP checksum
+/// covers it all). `None`: not an error IPVS relates to a connection.
+fn icmp_error(skb: &mut Skb, family: Family) -> Option<(wire::IcmpError, Headers, bool)> {
+    let len = skb.len();
+    let whole = skb.head(len)?;
+    let outer = wire::parse_l3l4(whole, family).ok()?;
+    let err = wire::IcmpError::parse(whole, &outer).ok()?;
+    if !wire::has_ports(err.inner.protocol) || err.inner.ports.is_none() {
+        return None;
+    }
+    if err.inner.protocol != IPPROTO_TCP && err.inner.protocol != IPPROTO_UDP {
+        return None;
+    }
+    let csum_ok = wire::l4_checksum_ok(whole, &outer).unwrap_or(false);
+    Some((err, outer, csum_ok))
+}
+
+/// `ip_vs_in_icmp()`: an ICMP error from the client side about a reply of a connection
+/// (the quoted packet went virtual service → client). `None`: unrelated, go on.
+fn in_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb) -> Option<Verdict> {
+    let (err, outer, csum_ok) = icmp_error(&mut skb, family)?;
+    let inner = err.inner;
+    let ports = inner.ports?;
+    // The quoted headers are in reverse order: its destination is the client.
+    let key = Lookup {
+        net: ns.net_id(),
+        family,
+        protocol: inner.protocol,
+        caddr: &inner.daddr,
+        cport: ports[1],
+        addr: &inner.saddr,
+        port: ports[0],
+    };
+    let cp = conn::in_get(&key)?;
+    if !csum_ok {
+        cp.put_no_rearm();
+        return Some(Verdict::Drop);
+    }
+    in_stats(ns, &cp, skb.len());
+    let v = if cp.fwd_method() != conn_flags::MASQ {
+        // DR, TUN, local node: forwarded unchanged, like the connection's packets.
+        xmit::xmit(net, &cp, skb, &outer)
+    } else {
+        icmp_nat_xmit(net, &cp, skb, family, hooknum)
+    };
+    cp.in_pkts.fetch_add(1, Relaxed);
+    cp.put_no_rearm();
+    Some(v)
+}
+
+/// `ip_vs_icmp_xmit()` for NAT: the error goes to the real server, its quoted packet
+/// rewritten to the real server's address and port.
+fn icmp_nat_xmit(net: &Net, cp: &Conn, mut skb: Skb, family: Family, hooknum: u32) -> Verdict {
+    use crate::glue::skb::rt_mode;
+    const NF_INET_FORWARD: u32 = 2;
+    let mode = if hooknum != NF_INET_FORWARD {
+        rt_mode::LOCAL | rt_mode::NON_LOCAL | rt_mode::RDR
+    } else {
+        rt_mode::NON_LOCAL
+    };
+    let Ok(route) = skb.route(net, family, &cp.daddr.0, mode, 0, true, true) else {
+        return skb.free();
+    };
+    let len = skb.len();
+    let Some(buf) = skb.writable(len) else { return skb.free() };
+    if wire::nat::nat_icmp(buf, family, wire::nat::IcmpDirection::In, &cp.daddr, cp.dport).is_err() {
+        return skb.free();
+    }
+    skb.csum_invalidate();
+    let same_end = cp.vport == cp.dport && cp.vaddr == cp.daddr;
+    skb.send_or_cont(net, family, route.local, cp.flags() & conn_flags::NFCT == 0, !route.local || !same_end)
+}
+
+/// `ip_vs_out_icmp()` + `handle_response_icmp()`: an ICMP error from a real server (or a
+/// router near it) about a request of a connection (quoted packet: client → real server),
+/// going to the client. `None`: unrelated, go on.
+fn out_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb) -> Option<Verdict> {
+    let (err, _outer, csum_ok) = icmp_error(&mut skb, family)?;
+    let inner = err.inner;
+    let ports = inner.ports?;
+    let key = Lookup {
+        net: ns.net_id(),
+        family,
+        protocol: inner.protocol,
+        caddr: &inner.saddr,
+        cport: ports[0],
+        addr: &inner.daddr,
+        port: ports[1],
+    };
+    let cp = conn::out_get(&key)?;
+    if cp.fwd_method() != conn_flags::MASQ {
+        cp.put_no_rearm();
+        return Some(Verdict::Accept);
+    }
+    if !csum_ok {
+        cp.put_no_rearm();
+        return Some(Verdict::Drop);
+    }
+    let len = skb.len();
+    let ok = match skb.writable(len) {
+        Some(buf) => wire::nat::nat_icmp(buf, family, wire::nat::IcmpDirection::Out, &cp.vaddr, cp.vport).is_ok(),
+        None => false,
+    };
+    if !ok || skb.route_me_harder(net, family, hooknum).is_err() {
+        cp.put_no_rearm();
+        return Some(Verdict::Drop);
+    }
+    skb.csum_invalidate();
+    out_stats(ns, &cp, len);
+    skb.set_ipvs_property();
+    if cp.flags() & conn_flags::NFCT == 0 {
+        skb.notrack();
+    }
+    cp.put_no_rearm();
+    Some(Verdict::Accept)
+}
+
+/// `ip_vs_forward_icmp()` / `ip_vs_forward_icmp_v6()`: ICMP errors forwarded through the
+/// director that relate to IPVS connections.
+fn forward_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb) -> Verdict {
+    if skb.ipvs_property() {
+        return Verdict::Accept;
+    }
+    match parse(&mut skb, family) {
+        Parsed::Icmp => in_icmp(ns, net, family, hooknum, skb).unwrap_or(Verdict::Accept),
+        _ => Verdict::Accept,
+    }
 }
