@@ -103,6 +103,12 @@ void ipvs_rs_local_bh_disable(void);
 void ipvs_rs_local_bh_enable(void);
 void ipvs_rs_msleep(unsigned int ms);
 void ipvs_rs_cond_resched(void);
+/* Delayed work on system_long_wq (C: ipvs->expire_nodest_conn_work). */
+#include <linux/workqueue.h>
+void ipvs_rs_dwork_init(struct delayed_work *dw, void (*fn)(struct work_struct *));
+bool ipvs_rs_dwork_queue(struct delayed_work *dw, unsigned long delay);
+bool ipvs_rs_dwork_cancel_sync(struct delayed_work *dw);
+struct delayed_work *ipvs_rs_dwork_of(struct work_struct *work);
 /* The connection table's bucket locks (C's __ip_vs_conntbl_lock_array): spin_lock_bh of
  * lock @hash % 256. */
 void ipvs_rs_conn_locks_init(void);

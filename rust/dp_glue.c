@@ -637,3 +637,23 @@ int ipvs_rs_timer_delete_sync(struct timer_list *timer)
 {
 	return timer_delete_sync(timer);
 }
+
+void ipvs_rs_dwork_init(struct delayed_work *dw, void (*fn)(struct work_struct *))
+{
+	INIT_DELAYED_WORK(dw, fn);
+}
+
+bool ipvs_rs_dwork_queue(struct delayed_work *dw, unsigned long delay)
+{
+	return queue_delayed_work(system_long_wq, dw, delay);
+}
+
+bool ipvs_rs_dwork_cancel_sync(struct delayed_work *dw)
+{
+	return cancel_delayed_work_sync(dw);
+}
+
+struct delayed_work *ipvs_rs_dwork_of(struct work_struct *work)
+{
+	return to_delayed_work(work);
+}

@@ -29,6 +29,7 @@ kunit_suite!(ipvs_rs_module: c_ipvs_is_not_loaded);
 kunit_suite!(ipvs_rs_netlink: core_nested_parser_agrees_with_kernel);
 
 kunit_suite!(ipvs_rs_ctl: service_lifecycle, dest_trash_revives_counters, weight_zero_dest_stays);
+kunit_suite!(ipvs_rs_conn: conn_found_both_ways_and_expires, held_conn_outlives_its_timer, template_outlives_controlled);
 
 fn init_net_state(t: &mut Test) -> Option<&'static NetState> {
     let state = NetState::of(Net::init_net());
@@ -375,4 +376,149 @@ fn weight_zero_dest_stays(t: &mut Test) {
     let d = &ctl.services[0].dests[0];
     kunit_expect_eq!(t, (d.weight, d.last_weight), (0, 4));
     kunit_expect_eq!(t, ctl.services[0].dests.len(), 1);
+}
+
+mod conn_fixtures {
+    use crate::ctl::NetState;
+    use crate::dp::conn::{self, ConnParams, ConnRef};
+    use crate::dp::dest::DestShared;
+    use ipvs_core::wire::{Family, InetAddr};
+    use kernel::prelude::*;
+    use kernel::sync::Arc;
+
+    pub(super) fn v4(a: [u8; 4]) -> InetAddr {
+        InetAddr::from_ipv4(a)
+    }
+
+    /// A NAT destination 10.9.9.N:8080 that belongs to no service.
+    pub(super) fn dest(n: u8) -> Arc<DestShared> {
+        let d = Arc::new(DestShared::new(Family::Ipv4, v4([10, 9, 9, n]), 8080), GFP_KERNEL).expect("alloc");
+        d.weight.store(1, core::sync::atomic::Ordering::Relaxed);
+        d
+    }
+
+    /// Client 192.0.2.C:cport → virtual 198.51.100.1:80, UDP (so no TCP state moves).
+    pub(super) fn conn(ns: &NetState, c: u8, cport: u16, d: &Arc<DestShared>, flags: u32, control: Option<&conn::Conn>) -> ConnRef {
+        let p = ConnParams {
+            family: Family::Ipv4,
+            protocol: 17,
+            caddr: v4([192, 0, 2, c]),
+            cport,
+            vaddr: v4([198, 51, 100, 1]),
+            vport: 80,
+            daddr: d.addr,
+            dport: d.port,
+            fwmark: 0,
+            flags,
+            dest: Some(d.clone()),
+            svc_stats: None,
+        };
+        conn::create(ns, ns.net_id(), p, control).expect("conn")
+    }
+
+    /// Waits (up to 2 s) until `cond` holds.
+    pub(super) fn eventually(cond: impl Fn() -> bool) -> bool {
+        for _ in 0..200 {
+            if cond() {
+                return true;
+            }
+            crate::glue::rcu::msleep(10);
+        }
+        cond()
+    }
+}
+
+fn lookup_key<'a>(ns: &NetState, c: &'a ipvs_core::wire::InetAddr, cport: u16, addr: &'a ipvs_core::wire::InetAddr, port: u16) -> crate::dp::conn::Lookup<'a> {
+    crate::dp::conn::Lookup { net: ns.net_id(), family: ipvs_core::wire::Family::Ipv4, protocol: 17, caddr: c, cport, addr, port }
+}
+
+fn conn_found_both_ways_and_expires(t: &mut Test) {
+    use conn_fixtures::*;
+    use crate::dp::conn;
+    let Some(ns) = init_net_state(t) else { return };
+    let before = conn::count(ns);
+    let d = dest(1);
+    let cp = conn(ns, 7, 40000, &d, 0, None);
+    kunit_expect_eq!(t, conn::count(ns), before + 1);
+    // ip_vs_bind_dest(): a new connection counts as inactive.
+    kunit_expect_eq!(t, (d.activeconns.load(Ordering::Relaxed), d.inactconns()), (0, 1));
+    kunit_expect!(t, conn::is_hashed(&cp));
+    drop(cp);
+    let (c, v) = (v4([192, 0, 2, 7]), v4([198, 51, 100, 1]));
+    kunit_expect!(t, conn::in_get(&lookup_key(ns, &c, 40000, &v, 80)).is_some());
+    kunit_expect!(t, conn::in_get(&lookup_key(ns, &c, 40001, &v, 80)).is_none());
+    kunit_expect!(t, conn::in_get(&lookup_key(ns, &c, 40000, &v, 81)).is_none());
+    // The reply direction: real server → client.
+    let r = d.addr;
+    let found = conn::out_get(&lookup_key(ns, &c, 40000, &r, 8080));
+    kunit_expect!(t, found.is_some());
+    if let Some(cp) = found {
+        kunit_expect!(t, conn::has_dest(&cp, &d));
+        cp.expire_now();
+        cp.put_no_rearm();
+    }
+    kunit_expect!(t, eventually(|| conn::count(ns) == before));
+    kunit_expect!(t, conn::in_get(&lookup_key(ns, &c, 40000, &v, 80)).is_none());
+    kunit_expect_eq!(t, d.totalconns.load(Ordering::Relaxed), 0);
+}
+
+fn held_conn_outlives_its_timer(t: &mut Test) {
+    use conn_fixtures::*;
+    use crate::dp::conn;
+    let Some(ns) = init_net_state(t) else { return };
+    let before = conn::count(ns);
+    let d = dest(2);
+    let cp = conn(ns, 8, 40000, &d, 0, None);
+    // Arm the timer to fire at once while we still hold the entry: it must survive.
+    cp.set_timeout(0);
+    let held = conn::in_get(&lookup_key(ns, &cp.caddr, cp.cport, &cp.vaddr, cp.vport));
+    kunit_expect!(t, held.is_some());
+    drop(cp);
+    crate::glue::rcu::msleep(50);
+    kunit_expect_eq!(t, conn::count(ns), before + 1);
+    if let Some(h) = held {
+        kunit_expect!(t, conn::is_hashed(&h));
+        h.expire_now();
+        h.put_no_rearm();
+    }
+    // Re-armed for a minute by the failed expiry; expire it for good.
+    if let Some(h) = conn::in_get(&lookup_key(ns, &v4([192, 0, 2, 8]), 40000, &v4([198, 51, 100, 1]), 80)) {
+        h.expire_now();
+        h.put_no_rearm();
+    }
+    kunit_expect!(t, eventually(|| conn::count(ns) == before));
+}
+
+fn template_outlives_controlled(t: &mut Test) {
+    use conn_fixtures::*;
+    use crate::dp::conn;
+    let Some(ns) = init_net_state(t) else { return };
+    let before = conn::count(ns);
+    let d = dest(3);
+    let tpl = conn(ns, 9, 0, &d, conn::F_TEMPLATE | conn::F_NO_CPORT, None);
+    kunit_expect_eq!(t, d.persistconns.load(Ordering::Relaxed), 1);
+    let cp = conn(ns, 9, 40000, &d, 0, Some(&tpl));
+    kunit_expect_eq!(t, tpl.n_control.load(Ordering::Relaxed), 1);
+    // An assured template (its connection got established) outlives its connections.
+    tpl.state.fetch_or(conn::CTPL_S_ASSURED, Ordering::Relaxed);
+    // A template controlling a connection does not expire.
+    tpl.set_timeout(0);
+    drop(tpl);
+    crate::glue::rcu::msleep(50);
+    kunit_expect_eq!(t, conn::count(ns), before + 2);
+    // Once the controlled connection is gone, it does.
+    cp.set_timeout(0);
+    drop(cp);
+    kunit_expect!(t, eventually(|| conn::count(ns) == before + 1));
+    let c = v4([192, 0, 2, 9]);
+    let v = v4([198, 51, 100, 1]);
+    if let Some(tp) = conn::template_get(&lookup_key(ns, &c, 0, &v, 80)) {
+        kunit_expect_eq!(t, tp.n_control.load(Ordering::Relaxed), 0);
+        tp.expire_now();
+        tp.put_no_rearm();
+    } else {
+        kunit_expect!(t, false);
+    }
+    kunit_expect!(t, eventually(|| conn::count(ns) == before));
+    kunit_expect_eq!(t, d.persistconns.load(Ordering::Relaxed), 0);
 }

@@ -69,6 +69,9 @@ impl Handlers for Ops {
                 let (res, afs) = {
                     let mut ctl = ns.lock_ctl()?;
                     let res = set_cmd(req, c, &mut ctl, &env, ns);
+                    if res.is_ok() && matches!(c, cmd::DEL_DEST | cmd::DEL_SERVICE | cmd::FLUSH) {
+                        ns.enqueue_expire_nodest_conns();
+                    }
                     let has = |af| ctl.services.iter().any(|s| s.key.af == af);
                     (res, [(2u16, has(2)), (10u16, has(10))])
                 };
@@ -138,7 +141,7 @@ fn dump_from<'a, T: 'a>(
 /// `ip_vs_genl_get_cmd()`.
 fn get_cmd(req: &Request<'_>, ns: &NetState, env: &Env) -> Result {
     // The reply is built under the lock into a buffer and sent after: sending allocates.
-    let mut buf = [0u8; 512];
+    let mut buf = [0u8; 1024];
     let (len, reply_cmd) = {
         let ctl = ns.lock_ctl()?;
         match req.cmd() {

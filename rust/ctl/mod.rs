@@ -12,7 +12,7 @@ pub(crate) mod service;
 
 use crate::dp::DpNet;
 use crate::glue::pernet::{Net, Pernet, PernetData, Registration};
-use crate::glue::rcu::{BhGuard, Timer};
+use crate::glue::rcu::{BhGuard, DelayedWork, Timer};
 use kernel::sync::lock::{spinlock::SpinLockBackend, Guard};
 use kernel::sync::{Mutex, SpinLock};
 use service::CtlState;
@@ -45,6 +45,10 @@ pub(crate) struct NetState {
     net: usize,
     /// The rate estimator's period (C: the estimation kthread's tick for this namespace).
     est_timer: Timer,
+    /// `ipvs->expire_nodest_conn_work`: expires the connections of removed destinations
+    /// (upstream fix "ipvs: queue delayed work to expire no destination connections if
+    /// expire_nodest_conn=1").
+    nodest_work: DelayedWork,
 }
 
 /// The control state, locked: bottom halves stay off while it is held.
@@ -132,6 +136,7 @@ impl PernetData for NetState {
             dp: DpNet::new(),
             net: 0,
             est_timer: Timer::new(),
+            nodest_work: DelayedWork::new(),
         }
     }
 
@@ -151,6 +156,9 @@ impl PernetData for NetState {
         // SAFETY: the timer is a field of `self`, which stays in place until dropped; `drop`
         // deletes it synchronously first.
         unsafe { self.est_timer.setup(est_tick) };
+        // SAFETY: a field of `self`, which stays in place until dropped; `drop` cancels it
+        // synchronously first.
+        unsafe { self.nodest_work.init(expire_nodest_conn_handler) };
         self.est_timer.modify(crate::glue::rcu::jiffies() + est_period());
         // SAFETY: the files are removed when `self` is dropped, in the namespace's exit
         // callback, while the namespace is still alive.
@@ -161,6 +169,28 @@ impl PernetData for NetState {
     fn pernet() -> &'static Pernet<Self> {
         &PERNET
     }
+}
+
+impl NetState {
+    /// `ip_vs_enqueue_expire_nodest_conns()`: after a destination was removed, with
+    /// `expire_nodest_conn` set, expire its connections from process context soon (one
+    /// jiffy), instead of waiting for packets to find them.
+    pub(crate) fn enqueue_expire_nodest_conns(&self) {
+        if self.settings().expire_nodest_conn != 0 {
+            self.nodest_work.queue(1);
+        }
+    }
+}
+
+/// `expire_nodest_conn_handler()`.
+unsafe extern "C" fn expire_nodest_conn_handler(work: *mut crate::glue::bindings::work_struct) {
+    // SAFETY: registered with `nodest_work.init` on a started `NetState`.
+    let dw = unsafe { DelayedWork::from_work(work) };
+    let off = core::mem::offset_of!(NetState, nodest_work);
+    // SAFETY: `dw` is the `nodest_work` field of a started `NetState`, which cancels the
+    // work synchronously before it goes away.
+    let ns = unsafe { &*core::ptr::from_ref(dw).cast::<u8>().sub(off).cast::<NetState>() };
+    crate::dp::conn::expire_nodest_conn_flush(ns);
 }
 
 fn est_period() -> u64 {
@@ -192,6 +222,7 @@ impl Drop for NetState {
     fn drop(&mut self) {
         if self.net != 0 {
             self.est_timer.delete_sync();
+            self.nodest_work.cancel_sync();
             // SAFETY: `net` is the namespace this state was started in; its exit callback
             // (which drops us) runs while it is still alive.
             let net = unsafe { Net::from_raw(self.net as *mut crate::glue::bindings::net) };

@@ -585,3 +585,33 @@ pub(crate) fn user_flags(c: &Conn) -> u32 {
 pub(crate) fn has_dest(c: &Conn, d: &DestShared) -> bool {
     c.dest.as_deref().is_some_and(|x| ptr::eq(x, d))
 }
+
+/// `ip_vs_conn_del()`: expire an entry now, from any context, if its timer is pending
+/// (otherwise its expiry is under way already).
+fn del(c: &Conn) {
+    if c.timer.delete() {
+        // Drop the controlling chain too.
+        if c.control().is_some() {
+            c.set_timeout(0);
+        }
+        expire(c);
+    }
+}
+
+/// `ip_vs_expire_nodest_conn_flush()`: expire every entry of the namespace whose destination
+/// was removed (and a template left without controlled entries).
+pub(crate) fn expire_nodest_conn_flush(ns: &NetState) {
+    for_each(ns.net_id(), |c| {
+        let Some(d) = c.dest.as_deref() else { return };
+        if d.available.load(Ordering::Relaxed) || c.n_control.load(Ordering::Relaxed) != 0 {
+            return;
+        }
+        let ctl = c.control();
+        del(c);
+        if let Some(ct) = ctl {
+            if ct.n_control.load(Ordering::Relaxed) == 0 {
+                del(ct);
+            }
+        }
+    });
+}

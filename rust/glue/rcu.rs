@@ -232,3 +232,53 @@ impl Timer {
         unsafe { bindings::ipvs_rs_timer_delete_sync(self.0.get()) };
     }
 }
+
+/// A `struct delayed_work` to embed, run on `system_long_wq`.
+#[repr(transparent)]
+pub(crate) struct DelayedWork(Opaque<bindings::delayed_work>);
+
+// SAFETY: the workqueue API is safe to call from any context; the struct is only touched
+// through it.
+unsafe impl Sync for DelayedWork {}
+// SAFETY: as for `Sync`; moved only before `init`.
+unsafe impl Send for DelayedWork {}
+
+impl DelayedWork {
+    pub(crate) const fn new() -> Self {
+        DelayedWork(Opaque::uninit())
+    }
+
+    /// `INIT_DELAYED_WORK()`.
+    ///
+    /// # Safety
+    ///
+    /// Called once before any other method, on work that stays in place until
+    /// [`DelayedWork::cancel_sync`] returned and it is not queued again.
+    pub(crate) unsafe fn init(&self, f: unsafe extern "C" fn(*mut bindings::work_struct)) {
+        // SAFETY: per the caller.
+        unsafe { bindings::ipvs_rs_dwork_init(self.0.get(), Some(f)) };
+    }
+
+    /// `queue_delayed_work(system_long_wq, ...)`: run after `delay` jiffies unless queued.
+    pub(crate) fn queue(&self, delay: u64) -> bool {
+        // SAFETY: initialised (the owner's invariant).
+        unsafe { bindings::ipvs_rs_dwork_queue(self.0.get(), delay as _) }
+    }
+
+    /// `cancel_delayed_work_sync()`: neither queued nor running when this returns.
+    pub(crate) fn cancel_sync(&self) {
+        // SAFETY: initialised (the owner's invariant); process context.
+        unsafe { bindings::ipvs_rs_dwork_cancel_sync(self.0.get()) };
+    }
+
+    /// The `DelayedWork` a work callback got.
+    ///
+    /// # Safety
+    ///
+    /// `work` is the argument of a callback registered with [`DelayedWork::init`].
+    pub(crate) unsafe fn from_work<'a>(work: *mut bindings::work_struct) -> &'a DelayedWork {
+        // SAFETY: per the caller, `work` is inside a live `delayed_work`, which
+        // `DelayedWork` wraps transparently.
+        unsafe { &*bindings::ipvs_rs_dwork_of(work).cast::<DelayedWork>() }
+    }
+}
