@@ -344,6 +344,8 @@ static int route6(struct net *net, struct sk_buff *skb, const struct in6_addr *d
 	struct rt6_info *rt;
 	int local, mtu;
 
+	if (rt_mode & IPVS_RS_RT_MODE_KNOWN_NH)
+		fl6.flowi6_flags = FLOWI_FLAG_KNOWN_NH;
 	dst = ip6_route_output(net, NULL, &fl6);
 	if (dst->error) {
 		dst_release(dst);
