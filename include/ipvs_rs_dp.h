@@ -53,6 +53,20 @@ void ipvs_rs_skb_csum_unnecessary(struct sk_buff *skb);
 bool ipvs_rs_skb_nodefrag_sk(const struct sk_buff *skb);
 /* ip_vs_conn_uses_old_conntrack(): the packet's conntrack exists and is confirmed. */
 bool ipvs_rs_skb_ct_confirmed(const struct sk_buff *skb);
+/* ip_vs_update_conntrack(): before confirmation, point the reply tuple of the packet's
+ * conntrack at @addr:@port (4 or 16 bytes by @af; port in network order): the real server
+ * (@outin) or the virtual service (a reply). */
+void ipvs_rs_update_conntrack(struct sk_buff *skb, int af, const void *addr, __be16 port, bool outin);
+/* ip_vs_conn_drop_conntrack(): kill the conntrack of the original tuple caddr:cport ->
+ * vaddr:vport (ports in network order), if any. */
+void ipvs_rs_drop_conntrack(struct net *net, int af, __u8 protocol, const void *caddr, __be16 cport,
+			    const void *vaddr, __be16 vport);
+/* conn_reuse_old_conntrack: kill the packet's confirmed conntrack, detach it from the
+ * packet and give the packet a fresh entry (nf_conntrack_in() as in PRE_ROUTING). Returns
+ * whether the packet now has a fresh entry. */
+bool ipvs_rs_retire_conntrack(struct sk_buff *skb, struct net *net, int af);
+/* nf_defrag_ipv6_enable(): C enables IPv6 defragmentation with the first IPv6 service. */
+int ipvs_rs_nf_defrag_ipv6_enable(struct net *net);
 /* ip_vs_notrack() */
 void ipvs_rs_skb_notrack(struct sk_buff *skb);
 /* ICMP(v6) port unreachable back to the sender (ip_vs_leave()). */
@@ -82,7 +96,7 @@ unsigned int ipvs_rs_send_or_cont(struct net *net, struct sk_buff *skb, int af, 
  * header from @saddr to @daddr with the inner header's TOS/TTL/DF, offloads, and
  * ip(6)_local_out(). The skb is consumed; returns 0 or a negative errno. */
 int ipvs_rs_tunnel_xmit(struct net *net, struct sk_buff *skb, int outer_af, int inner_af,
-			const void *saddr, const void *daddr, bool notrack);
+			const void *saddr, const void *daddr, bool nfct);
 void ipvs_rs_kfree_skb(struct sk_buff *skb);
 
 /* --- timers, RCU, locks, time ---------------------------------------------------------- */

@@ -24,6 +24,9 @@
 #include <net/sock.h>
 #include <net/addrconf.h>
 #include <net/netfilter/nf_conntrack.h>
+#include <net/netfilter/nf_conntrack_core.h>
+#include <net/netfilter/nf_conntrack_zones.h>
+#include <net/netfilter/ipv6/nf_defrag_ipv6.h>
 #include "../include/ipvs_rs.h"
 
 static int conn_tab_bits = 12;
@@ -433,7 +436,7 @@ unsigned int ipvs_rs_send_or_cont(struct net *net, struct sk_buff *skb, int af, 
 }
 
 int ipvs_rs_tunnel_xmit(struct net *net, struct sk_buff *skb, int outer_af, int inner_af,
-			const void *saddr, const void *daddr, bool notrack)
+			const void *saddr, const void *daddr, bool nfct)
 {
 	struct net_device *tdev = skb_dst(skb)->dev;
 	unsigned int max_headroom;
@@ -511,6 +514,10 @@ int ipvs_rs_tunnel_xmit(struct net *net, struct sk_buff *skb, int outer_af, int 
 	skb->ignore_df = 1;
 	/* ip_vs_tunnel_xmit_prepare() */
 	skb->ipvs_property = 1;
+	if (nfct && nf_conntrack_confirm(skb) != NF_ACCEPT) {
+		kfree_skb(skb);
+		return -EPERM;
+	}
 	nf_reset_ct(skb);
 	skb_forward_csum(skb);
 	if (skb->dev)
@@ -658,4 +665,90 @@ bool ipvs_rs_dwork_cancel_sync(struct delayed_work *dw)
 struct delayed_work *ipvs_rs_dwork_of(struct work_struct *work)
 {
 	return to_delayed_work(work);
+}
+
+/* --- conntrack (ip_vs_nfct.c) ------------------------------------------------------------ */
+
+void ipvs_rs_update_conntrack(struct sk_buff *skb, int af, const void *addr, __be16 port, bool outin)
+{
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+	struct nf_conntrack_tuple new_tuple;
+	union nf_inet_addr a = {};
+
+	if (ct == NULL || nf_ct_is_confirmed(ct) || nf_ct_is_dying(ct))
+		return;
+	/* Alter reply only in original direction */
+	if (CTINFO2DIR(ctinfo) != IP_CT_DIR_ORIGINAL)
+		return;
+	memcpy(&a, addr, af == AF_INET6 ? 16 : 4);
+	/*
+	 * The connection is not yet in the hashtable, so we update it. CIP->VIP will remain
+	 * the same, so leave the tuple in IP_CT_DIR_ORIGINAL untouched. When the reply comes
+	 * back from the real-server we will see RIP->DIP.
+	 */
+	new_tuple = ct->tuplehash[IP_CT_DIR_REPLY].tuple;
+	if (outin) {
+		new_tuple.src.u3 = a;
+		if (new_tuple.dst.protonum != IPPROTO_ICMP && new_tuple.dst.protonum != IPPROTO_ICMPV6)
+			new_tuple.src.u.tcp.port = port;
+	} else {
+		new_tuple.dst.u3 = a;
+		if (new_tuple.dst.protonum != IPPROTO_ICMP && new_tuple.dst.protonum != IPPROTO_ICMPV6)
+			new_tuple.dst.u.tcp.port = port;
+	}
+	nf_conntrack_alter_reply(ct, &new_tuple);
+}
+
+void ipvs_rs_drop_conntrack(struct net *net, int af, __u8 protocol, const void *caddr, __be16 cport,
+			    const void *vaddr, __be16 vport)
+{
+	struct nf_conntrack_tuple_hash *h;
+	struct nf_conntrack_tuple tuple;
+	struct nf_conn *ct;
+	int n = af == AF_INET6 ? 16 : 4;
+
+	if (!cport)
+		return;
+	tuple = (struct nf_conntrack_tuple) {
+		.dst = { .protonum = protocol, .dir = IP_CT_DIR_ORIGINAL } };
+	memcpy(&tuple.src.u3, caddr, n);
+	tuple.src.u.all = cport;
+	tuple.src.l3num = af;
+	memcpy(&tuple.dst.u3, vaddr, n);
+	tuple.dst.u.all = vport;
+
+	h = nf_conntrack_find_get(net, &nf_ct_zone_dflt, &tuple);
+	if (h) {
+		ct = nf_ct_tuplehash_to_ctrack(h);
+		nf_ct_kill(ct);
+		nf_ct_put(ct);
+	}
+}
+
+bool ipvs_rs_retire_conntrack(struct sk_buff *skb, struct net *net, int af)
+{
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+	struct nf_hook_state state;
+
+	if (!ct || !nf_ct_is_confirmed(ct))
+		return false;
+	nf_ct_kill(ct);
+	nf_conntrack_put(&ct->ct_general);
+	nf_ct_set(skb, NULL, 0);
+	/*
+	 * Give the packet the fresh, unconfirmed entry for its original tuple (client ->
+	 * virtual service) that the client's retransmit would have got in PRE_ROUTING once
+	 * the old entry was gone, so that the rest of the connection's packets find it and
+	 * ip_vs_update_conntrack() can bind its reply tuple to the chosen real server.
+	 */
+	nf_hook_state_init(&state, NF_INET_PRE_ROUTING, af == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4,
+			   skb->dev, NULL, NULL, net, NULL);
+	return nf_conntrack_in(skb, &state) == NF_ACCEPT;
+}
+
+int ipvs_rs_nf_defrag_ipv6_enable(struct net *net)
+{
+	return nf_defrag_ipv6_enable(net);
 }

@@ -78,7 +78,7 @@ fn writes_reach_settings(t: &mut Test) {
         let (res, _) = proc_write(&table.entries()[i], b"7\n");
         kunit_expect!(t, res.is_ok(), "writing {} failed", spec.name);
         let s = state.settings();
-        let seen = [s.conntrack, s.expire_nodest_conn, s.conn_reuse_mode];
+        let seen = [s.conntrack, s.expire_nodest_conn, s.conn_reuse_mode, s.conn_reuse_old_conntrack];
         kunit_expect_eq!(t, seen[i], 7);
         let mut restore = [0u8; 16];
         let text = fmt_i32(spec.default, &mut restore);

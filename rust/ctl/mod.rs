@@ -28,10 +28,11 @@ const SYSCTL_PATH: &CStr = c_str!("net/ipv4/vs");
 /// ipvs_rs state of one network namespace.
 pub(crate) struct NetState {
     // Dropped first: removing the proc files waits for their readers, which use `ctl`.
-    proc: Option<crate::glue::proc::ProcFiles<6>>,
+    proc: Option<crate::glue::proc::ProcFiles<7>>,
     conntrack: AtomicI32,
     expire_nodest_conn: AtomicI32,
     conn_reuse_mode: AtomicI32,
+    conn_reuse_old_conntrack: AtomicI32,
     sysctl: Option<Table<{ SPECS.len() }>>,
     /// Services, destinations, timeouts, per namespace. A spinlock (taken with bottom
     /// halves off) because the packet path schedules new connections under it.
@@ -79,6 +80,7 @@ impl NetState {
             Knob::Conntrack => &self.conntrack,
             Knob::ExpireNodestConn => &self.expire_nodest_conn,
             Knob::ConnReuseMode => &self.conn_reuse_mode,
+            Knob::ConnReuseOldConntrack => &self.conn_reuse_old_conntrack,
         }
     }
 
@@ -89,6 +91,7 @@ impl NetState {
             conn_reuse_mode: load(Knob::ConnReuseMode),
             expire_nodest_conn: load(Knob::ExpireNodestConn),
             conntrack: load(Knob::Conntrack),
+            conn_reuse_old_conntrack: load(Knob::ConnReuseOldConntrack),
         }
     }
 
@@ -129,6 +132,7 @@ impl PernetData for NetState {
             conntrack: default(Knob::Conntrack),
             expire_nodest_conn: default(Knob::ExpireNodestConn),
             conn_reuse_mode: default(Knob::ConnReuseMode),
+            conn_reuse_old_conntrack: default(Knob::ConnReuseOldConntrack),
             sysctl: None,
             ctl: None,
             cfg: None,

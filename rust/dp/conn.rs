@@ -509,8 +509,24 @@ fn expire(c: &Conn) {
                 ct.expire_now();
             }
         }
+        let f = c.flags();
+        if f & conn_flags::NFCT != 0 && f & conn_flags::ONE_PACKET == 0 {
+            // ip_vs_conn_drop_conntrack(): the conntrack entry goes with the connection.
+            // SAFETY: the namespace outlives its connections (type invariant); the helper
+            // reads 16 bytes from each address.
+            unsafe {
+                bindings::ipvs_rs_drop_conntrack(
+                    c.net as *mut bindings::net,
+                    crate::glue::skb::af_of(c.family),
+                    c.protocol,
+                    c.caddr.0.as_ptr().cast(),
+                    c.cport.to_be(),
+                    c.vaddr.0.as_ptr().cast(),
+                    c.vport.to_be(),
+                )
+            };
+        }
         if let Some(d) = &c.dest {
-            let f = c.flags();
             d.unbind(f & F_TEMPLATE != 0, f & conn_flags::INACTIVE != 0);
         }
         // Last use of the namespace state: after this the flush may complete.
@@ -601,12 +617,16 @@ fn del(c: &Conn) {
 /// `ip_vs_expire_nodest_conn_flush()`: expire every entry of the namespace whose destination
 /// was removed (and a template left without controlled entries).
 pub(crate) fn expire_nodest_conn_flush(ns: &NetState) {
+    let expired = &ns.dp.reuse.expired_nodest_work;
     for_each(ns.net_id(), |c| {
         let Some(d) = c.dest.as_deref() else { return };
         if d.available.load(Ordering::Relaxed) || c.n_control.load(Ordering::Relaxed) != 0 {
             return;
         }
         let ctl = c.control();
+        if !c.is_template() {
+            expired.fetch_add(1, Ordering::Relaxed);
+        }
         del(c);
         if let Some(ct) = ctl {
             if ct.n_control.load(Ordering::Relaxed) == 0 {

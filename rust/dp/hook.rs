@@ -236,7 +236,7 @@ fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb)
 
     // The port-reuse decision and the destination check (ipvs_core::reuse).
     let ct_confirmed = skb.ct_confirmed();
-    let decision = reuse::decide(&ReuseInput {
+    let decision = reuse::decide_beyond_c(&ReuseInput {
         header: match pkt.tcp {
             Some(f) => Header::Tcp(Some(f)),
             None => Header::Udp,
@@ -246,6 +246,7 @@ fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb)
         ct_confirmed,
         settings: ns.settings(),
     });
+    ns.dp.reuse.count(decision, cp.is_some() && pkt.tcp.is_some_and(|f| f.contains(TcpFlags::SYN)));
     if let Some(old) = cp.take_if(|_| decision.puts_entry()) {
         if decision.clears_nfct() {
             old.flags.fetch_and(!conn_flags::NFCT, Relaxed);
@@ -255,6 +256,10 @@ fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb)
         }
         old.put_no_rearm();
         if decision.drops() {
+            return Verdict::Drop;
+        }
+        if decision.retires_conntrack() && !skb.retire_conntrack(net, family) {
+            // conntrack refused the packet (e.g. out of memory): what C does, a drop.
             return Verdict::Drop;
         }
     }
@@ -507,6 +512,8 @@ fn out_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb
     skb.set_ipvs_property();
     if cp.flags() & conn_flags::NFCT == 0 {
         skb.notrack();
+    } else {
+        xmit::update_conntrack(&cp, &mut skb, false);
     }
     drop(cp);
     Verdict::Accept
@@ -624,6 +631,8 @@ fn out_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb
     skb.set_ipvs_property();
     if cp.flags() & conn_flags::NFCT == 0 {
         skb.notrack();
+    } else {
+        xmit::update_conntrack(&cp, &mut skb, false);
     }
     cp.put_no_rearm();
     Some(Verdict::Accept)

@@ -14,6 +14,7 @@ use crate::glue::pernet::Net;
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering::Relaxed};
 use dest::StatsCells;
 use ipvs_core::proto::{tcp, udp, TimeoutTables};
+use ipvs_core::reuse;
 use kernel::prelude::*;
 
 const NSTATES: usize = tcp::TcpState::ALL.len();
@@ -32,6 +33,73 @@ pub(crate) struct DpNet {
     hooks_afmask: AtomicU32,
     /// Packets dropped because their headers were malformed or truncated.
     pub(crate) malformed: AtomicU64,
+    /// `/proc/net/ip_vs_reuse`.
+    pub(crate) reuse: ReuseCounters,
+}
+
+/// What port reuse and removed destinations did in a namespace (`/proc/net/ip_vs_reuse`;
+/// C has no such counters: operators find the 1 s stalls with tcpdump).
+#[derive(Default)]
+pub(crate) struct ReuseCounters {
+    /// A SYN found an entry and was sent to that entry's destination.
+    pub(crate) reused_same_dest: AtomicU64,
+    /// An entry was expired and the packet scheduled anew (port reuse, weight 0 with
+    /// `expire_nodest_conn`, removed destination, or a retired old conntrack).
+    pub(crate) rescheduled: AtomicU64,
+    /// A SYN was dropped because the old connection's conntrack is confirmed (C's 1 s stall).
+    pub(crate) dropped_old_conntrack: AtomicU64,
+    /// An entry of a removed destination was expired by a packet that found it.
+    pub(crate) expired_nodest_packet: AtomicU64,
+    /// An entry of a removed destination was expired by the delayed work (fix B).
+    pub(crate) expired_nodest_work: AtomicU64,
+    /// `conn_reuse_old_conntrack`: an old confirmed conntrack was retired instead of dropping.
+    pub(crate) retired_old_conntrack: AtomicU64,
+}
+
+impl ReuseCounters {
+    /// Count what `decision` does; `syn_hit`: a SYN found an entry.
+    pub(crate) fn count(&self, decision: reuse::Decision, syn_hit: bool) {
+        use reuse::Decision as D;
+        let inc = |c: &AtomicU64| {
+            c.fetch_add(1, Relaxed);
+        };
+        match decision {
+            D::NoEntry => {}
+            D::UseExisting => {
+                if syn_hit {
+                    inc(&self.reused_same_dest)
+                }
+            }
+            D::ReuseResched { .. } => inc(&self.rescheduled),
+            D::ReuseRetireConntrack { .. } => {
+                inc(&self.rescheduled);
+                inc(&self.retired_old_conntrack);
+            }
+            D::ReuseDrop { .. } => inc(&self.dropped_old_conntrack),
+            D::NodestResched => {
+                inc(&self.rescheduled);
+                inc(&self.expired_nodest_packet);
+            }
+            D::NodestExpireDrop => {
+                inc(&self.dropped_old_conntrack);
+                inc(&self.expired_nodest_packet);
+            }
+            D::NodestDrop => {}
+        }
+    }
+
+    /// The lines of `/proc/net/ip_vs_reuse`, in order.
+    pub(crate) fn lines(&self) -> [(&'static str, u64); 6] {
+        let get = |c: &AtomicU64| c.load(Relaxed);
+        [
+            ("reused_same_dest", get(&self.reused_same_dest)),
+            ("rescheduled", get(&self.rescheduled)),
+            ("dropped_old_conntrack", get(&self.dropped_old_conntrack)),
+            ("expired_nodest_packet", get(&self.expired_nodest_packet)),
+            ("expired_nodest_work", get(&self.expired_nodest_work)),
+            ("retired_old_conntrack", get(&self.retired_old_conntrack)),
+        ]
+    }
 }
 
 fn af_bit(af: u16) -> u32 {
@@ -52,6 +120,7 @@ impl DpNet {
             udp_timeout: AtomicU32::new(d.udp.get(udp::UdpState::Normal)),
             hooks_afmask: AtomicU32::new(0),
             malformed: AtomicU64::new(0),
+            reuse: ReuseCounters::default(),
         }
     }
 
@@ -84,6 +153,11 @@ impl DpNet {
         // unregisters it before unloading (`unregister_all_hooks`).
         let ret = unsafe { bindings::ipvs_rs_hooks_register(net.as_ptr(), i32::from(af)) };
         kernel::error::to_result(ret)?;
+        if af == 10 {
+            // As C does for IPv6 services: IPVS needs reassembled IPv6 packets.
+            // SAFETY: `net` is alive.
+            let _ = unsafe { bindings::ipvs_rs_nf_defrag_ipv6_enable(net.as_ptr()) };
+        }
         self.hooks_afmask.fetch_or(bit, Relaxed);
         Ok(())
     }

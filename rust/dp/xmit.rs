@@ -52,8 +52,24 @@ fn nat_xmit(net: &Net, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
         },
         Err(_) => return skb.free(),
     }
+    update_conntrack(cp, &mut skb, true);
     let same_end = cp.vport == cp.dport && cp.vaddr == cp.daddr;
     skb.send_or_cont(net, cp.family, route.local, notrack(cp), !route.local || !same_end)
+}
+
+/// `ip_vs_update_conntrack()` for a NAT connection that keeps conntrack (`conntrack=1`): a
+/// request (`outin`) points the reply tuple at the real server, a reply at the virtual
+/// service. One-packet connections expect no reply and are left alone.
+pub(crate) fn update_conntrack(cp: &Conn, skb: &mut Skb, outin: bool) {
+    let f = cp.flags();
+    if f & conn_flags::NFCT == 0 || f & conn_flags::ONE_PACKET != 0 || f & conn_flags::FWD_MASK != conn_flags::MASQ {
+        return;
+    }
+    if outin {
+        skb.update_conntrack(cp.family, &cp.daddr.0, cp.dport, true);
+    } else {
+        skb.update_conntrack(cp.family, &cp.vaddr.0, cp.vport, false);
+    }
 }
 
 /// `ip_vs_dr_xmit()` / `ip_vs_dr_xmit_v6()`: the packet goes unchanged to the real server's
@@ -87,7 +103,7 @@ fn tunnel_xmit(net: &Net, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
     if route.local {
         return skb.send_or_cont(net, cp.family, true, notrack(cp), false);
     }
-    skb.tunnel_xmit(net, dest.family, cp.family, &route.saddr, &cp.daddr.0)
+    skb.tunnel_xmit(net, dest.family, cp.family, &route.saddr, &cp.daddr.0, !notrack(cp))
 }
 
 /// `handle_response()`'s rewrite of a NAT reply: the source becomes the virtual service.

@@ -181,6 +181,23 @@ impl Skb {
         unsafe { bindings::ipvs_rs_skb_ct_confirmed(self.raw()) }
     }
 
+    /// `ip_vs_update_conntrack()`: the unconfirmed conntrack of the packet gets `addr:port`
+    /// as the far end of its reply tuple (the real server for a request, `outin`; the
+    /// virtual service for a reply).
+    pub(crate) fn update_conntrack(&mut self, family: Family, addr: &[u8; 16], port: u16, outin: bool) {
+        // SAFETY: the skb is live (invariant); `addr` holds 16 bytes.
+        unsafe {
+            bindings::ipvs_rs_update_conntrack(self.raw(), af_of(family), addr.as_ptr().cast(), port.to_be(), outin)
+        }
+    }
+
+    /// Kill the packet's confirmed conntrack entry, detach it and let conntrack give the
+    /// packet a fresh one (`conn_reuse_old_conntrack`).
+    pub(crate) fn retire_conntrack(&mut self, net: &Net, family: Family) -> bool {
+        // SAFETY: the skb is live (invariant) and `net` is its namespace.
+        unsafe { bindings::ipvs_rs_retire_conntrack(self.raw(), net.as_ptr(), af_of(family)) }
+    }
+
     /// `ip_vs_notrack()`: detach the packet from conntrack.
     pub(crate) fn notrack(&mut self) {
         // SAFETY: the skb is live (invariant).
@@ -249,7 +266,15 @@ impl Skb {
 
     /// Encapsulates (IPIP / IPv6-in-IPv6) from `saddr` to `daddr` and sends. Consumes the
     /// packet.
-    pub(crate) fn tunnel_xmit(self, net: &Net, outer: Family, inner: Family, saddr: &[u8; 16], daddr: &[u8; 16]) -> Verdict {
+    pub(crate) fn tunnel_xmit(
+        self,
+        net: &Net,
+        outer: Family,
+        inner: Family,
+        saddr: &[u8; 16],
+        daddr: &[u8; 16],
+        nfct: bool,
+    ) -> Verdict {
         // SAFETY: the skb is live and routed (invariant); the helper consumes it, as does
         // this method; the addresses hold 16 bytes.
         unsafe {
@@ -260,7 +285,7 @@ impl Skb {
                 af_of(inner),
                 saddr.as_ptr().cast(),
                 daddr.as_ptr().cast(),
-                true,
+                nfct,
             )
         };
         Verdict::Stolen

@@ -295,6 +295,14 @@ pub enum Decision {
     NodestExpireDrop,
     /// Unavailable destination, `expire_nodest_conn == 0`: [`NodestStep::Drop`], `NF_DROP`.
     NodestDrop,
+    /// ipvs-rs beyond C (`conn_reuse_old_conntrack=1`, see [`decide_beyond_c`]): where C
+    /// would return [`Decision::ReuseDrop`], the packet's confirmed conntrack (the old
+    /// connection's) is retired instead and the SYN is scheduled anew, as for
+    /// [`Decision::ReuseResched`].
+    ReuseRetireConntrack {
+        /// `ip_vs_conn_expire_now(cp)` is called (`n_control == 0`).
+        expire_now: bool,
+    },
 }
 
 impl Decision {
@@ -305,13 +313,21 @@ impl Decision {
 
     /// The packet goes to `ip_vs_try_to_schedule()` (`cp` is, or became, NULL).
     pub const fn schedules(self) -> bool {
-        matches!(self, Decision::NoEntry | Decision::ReuseResched { .. } | Decision::NodestResched)
+        matches!(
+            self,
+            Decision::NoEntry
+                | Decision::ReuseResched { .. }
+                | Decision::NodestResched
+                | Decision::ReuseRetireConntrack { .. }
+        )
     }
 
     /// `ip_vs_conn_expire_now(cp)` is called on the entry.
     pub const fn expires(self) -> bool {
         match self {
-            Decision::ReuseResched { expire_now } | Decision::ReuseDrop { expire_now } => expire_now,
+            Decision::ReuseResched { expire_now }
+            | Decision::ReuseDrop { expire_now }
+            | Decision::ReuseRetireConntrack { expire_now } => expire_now,
             Decision::NodestResched | Decision::NodestExpireDrop => true,
             Decision::NoEntry | Decision::UseExisting | Decision::NodestDrop => false,
         }
@@ -320,7 +336,13 @@ impl Decision {
     /// `cp->flags &= ~IP_VS_CONN_F_NFCT` is done on the entry (before any expiry), so that
     /// expiring it does not kill a conntrack entry the new connection will use.
     pub const fn clears_nfct(self) -> bool {
-        matches!(self, Decision::ReuseResched { .. } | Decision::NodestResched)
+        matches!(self, Decision::ReuseResched { .. } | Decision::NodestResched | Decision::ReuseRetireConntrack { .. })
+    }
+
+    /// The packet's (confirmed, old) conntrack entry is killed and detached from the packet
+    /// before it is scheduled, so that conntrack gives the new connection a fresh entry.
+    pub const fn retires_conntrack(self) -> bool {
+        matches!(self, Decision::ReuseRetireConntrack { .. })
     }
 
     /// The entry's reference is dropped here (`__ip_vs_conn_put(cp)`): every outcome that
@@ -356,6 +378,39 @@ pub const fn decide(input: &ReuseInput) -> Decision {
         NodestStep::ExpireResched => Decision::NodestResched,
         NodestStep::ExpireDrop => Decision::NodestExpireDrop,
         NodestStep::Drop => Decision::NodestDrop,
+    }
+}
+
+/// ipvs-rs's decision: [`decide`] (exactly C's), then, with `conn_reuse_old_conntrack`
+/// set, a port-reuse drop becomes [`Decision::ReuseRetireConntrack`].
+///
+/// # Why C drops, and why retiring is safe
+///
+/// C drops the SYN of a reused port when the packet carries a *confirmed* conntrack entry:
+/// that entry belongs to the old connection (same 5-tuple, still in conntrack's table, e.g.
+/// in TIME_WAIT or CLOSE), and with `conntrack=1` its reply tuple was bound to the old real
+/// server (and, under MASQUERADE, to a NAT port). A confirmed entry cannot be re-bound
+/// (`nf_conntrack_alter_reply()` only works before confirmation), so scheduling the SYN to a
+/// different server would send it out under the old binding; C instead expires the IPVS
+/// entry and drops the SYN, and the client's retransmit one second later finds neither the
+/// IPVS entry nor (once conntrack has dropped it) the old conntrack entry.
+///
+/// Retiring does what the retransmit waits for, at once: the old conntrack entry is killed
+/// (`nf_ct_kill()`, which removes it and its NAT binding from the tables, so no stale
+/// binding survives) and detached from the packet. The SYN is then scheduled like any new
+/// connection; it leaves through `NF_HOOK(LOCAL_OUT)` without a conntrack entry, so
+/// conntrack creates a fresh one for the translated flow (client → real server), which
+/// MASQUERADE binds in POSTROUTING and which the real server's replies match; the reply
+/// path (`ip_vs_out`) finds the new IPVS entry by the client's address and port. Only a
+/// SYN (TCP) or INIT (SCTP) reaches this decision, and only for an entry C considers
+/// finished (TIME_WAIT/CLOSE, FIN_WAIT without output with mode bit 2) or whose destination
+/// has weight 0 with `expire_nodest_conn`, so no live connection loses its conntrack.
+pub const fn decide_beyond_c(input: &ReuseInput) -> Decision {
+    match decide(input) {
+        Decision::ReuseDrop { expire_now } if input.settings.conn_reuse_old_conntrack != 0 => {
+            Decision::ReuseRetireConntrack { expire_now }
+        }
+        d => d,
     }
 }
 
@@ -602,7 +657,7 @@ mod tests {
                         for conn_reuse_mode in [-1, 0, 1, 2, 3, 4] {
                             for expire_nodest_conn in [0, 1, 2] {
                                 for conntrack in [0, 1] {
-                                    let settings = Settings { conn_reuse_mode, expire_nodest_conn, conntrack };
+                                    let settings = Settings { conn_reuse_mode, expire_nodest_conn, conntrack, ..Settings::default() };
                                     let input =
                                         ReuseInput { header, later_fragment, entry: *entry, ct_confirmed, settings };
                                     let d = decide(&input);
@@ -626,6 +681,47 @@ mod tests {
             }
         }
         assert!(n > 1_000_000);
+    }
+
+    /// `conn_reuse_old_conntrack`: 0 is exactly C; 1 changes only C's port-reuse drops, into
+    /// a reschedule that retires the old conntrack, and never drops a packet C schedules.
+    #[test]
+    fn beyond_c_changes_only_reuse_drops() {
+        let headers = headers();
+        let entries = entries();
+        let mut changed = 0u64;
+        for &header in &headers {
+            for entry in &entries {
+                for ct_confirmed in [false, true] {
+                    for conn_reuse_mode in [0, 1, 2, 3] {
+                        for expire_nodest_conn in [0, 1] {
+                            for old in [0, 1, -1] {
+                                let settings = Settings {
+                                    conn_reuse_mode,
+                                    expire_nodest_conn,
+                                    conn_reuse_old_conntrack: old,
+                                    ..Settings::default()
+                                };
+                                let input = ReuseInput { header, later_fragment: false, entry: *entry, ct_confirmed, settings };
+                                let c = decide(&input);
+                                let rs = decide_beyond_c(&input);
+                                match (c, old) {
+                                    (Decision::ReuseDrop { expire_now }, 1 | -1) => {
+                                        assert_eq!(rs, Decision::ReuseRetireConntrack { expire_now });
+                                        assert!(ct_confirmed && is_new_conn(header));
+                                        assert!(rs.schedules() && !rs.drops() && rs.retires_conntrack() && rs.puts_entry());
+                                        assert_eq!(rs.expires(), c.expires());
+                                        changed += 1;
+                                    }
+                                    _ => assert_eq!(rs, c, "{input:?}"),
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(changed > 0);
     }
 
     #[test]
@@ -656,7 +752,7 @@ mod tests {
                 dest: Some(Dest { weight: 1, available: true }),
             }),
             ct_confirmed,
-            settings: Settings { conn_reuse_mode, expire_nodest_conn: 0, conntrack },
+            settings: Settings { conn_reuse_mode, expire_nodest_conn: 0, conntrack, ..Settings::default() },
         }
     }
 

@@ -33,11 +33,15 @@ pub enum Knob {
     ExpireNodestConn,
     /// `conntrack`: keep netfilter conntrack entries for IPVS connections.
     Conntrack,
+    /// `conn_reuse_old_conntrack` (ipvs-rs only, default 0 = C's behaviour): when a reused
+    /// port finds an old entry whose conntrack is confirmed, retire that conntrack and
+    /// reschedule the SYN instead of dropping it.
+    ConnReuseOldConntrack,
 }
 
 /// The table, in the order the entries appear in the directory listing of C IPVS
-/// (`vs_vars[]` order: conntrack, expire_nodest_conn, conn_reuse_mode).
-pub const SPECS: [Spec; 3] = [
+/// (`vs_vars[]` order: conntrack, expire_nodest_conn, conn_reuse_mode), then ipvs-rs's own.
+pub const SPECS: [Spec; 4] = [
     Spec { knob: Knob::Conntrack, name: "conntrack", c_name: b"conntrack\0", default: 0, mode: 0o644 },
     Spec {
         knob: Knob::ExpireNodestConn,
@@ -53,6 +57,13 @@ pub const SPECS: [Spec; 3] = [
         default: 1,
         mode: 0o644,
     },
+    Spec {
+        knob: Knob::ConnReuseOldConntrack,
+        name: "conn_reuse_old_conntrack",
+        c_name: b"conn_reuse_old_conntrack\0",
+        default: 0,
+        mode: 0o644,
+    },
 ];
 
 impl Knob {
@@ -62,6 +73,7 @@ impl Knob {
             Knob::Conntrack => &SPECS[0],
             Knob::ExpireNodestConn => &SPECS[1],
             Knob::ConnReuseMode => &SPECS[2],
+            Knob::ConnReuseOldConntrack => &SPECS[3],
         }
     }
 }
@@ -75,6 +87,8 @@ pub struct Settings {
     pub expire_nodest_conn: i32,
     /// `conntrack`, raw.
     pub conntrack: i32,
+    /// `conn_reuse_old_conntrack`, raw (ipvs-rs only).
+    pub conn_reuse_old_conntrack: i32,
 }
 
 impl Default for Settings {
@@ -83,6 +97,7 @@ impl Default for Settings {
             conn_reuse_mode: Knob::ConnReuseMode.spec().default,
             expire_nodest_conn: Knob::ExpireNodestConn.spec().default,
             conntrack: Knob::Conntrack.spec().default,
+            conn_reuse_old_conntrack: Knob::ConnReuseOldConntrack.spec().default,
         }
     }
 }
