@@ -60,7 +60,11 @@ verdicts() {
 		fi
 		e=$((errs[i] - prev))
 		prev=${errs[i]}
-		if [ "$e" = 0 ]; then echo "${MODES[i]} pass"; else echo "${MODES[i]} fail (the data did not arrive intact)"; fi
+		if [ "$e" = 0 ]; then
+			echo "${MODES[i]} pass"
+		else
+			echo "${MODES[i]} fail (its check failed: the real server did not receive the client's data intact)"
+		fi
 	done
 	if [ "$rc" = 0 ] && grep -q 'ipvs.sh: .*PASS' "$D/$label.out"; then
 		echo "overall pass"

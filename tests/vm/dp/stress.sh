@@ -65,9 +65,11 @@ in_packets() {
 # traffic_flowing NAME DIR: a TAP line; ok once every flow has its entry and InPkts grow.
 traffic_flowing() {
 	local name=$1 d=$2 n=0 want=$((N_UDP + N_TCP)) a b i
+	# Up to 40 s for every flow to start (TCG), but not when nothing gets through at all.
 	for i in $(seq 40); do
 		n=$(ip netns exec "$DP_DIR" ipvsadm -L -n -c 2>/dev/null | grep -cE '^(TCP|UDP) ')
 		[ "$n" -lt "$want" ] || break
+		[ "$n" != 0 ] || [ "$i" -lt 10 ] || break
 		sleep 1
 	done
 	a=$(in_packets)
