@@ -3,8 +3,10 @@
 #   host     cargo test of the core crate (unit + property tests), one result per test
 #   harness  self-tests proving the VM harness fails on failing KTAP and on kernel warnings
 #   kunit    KUnit suites inside ipvs_rs, run in the VM at insmod, KTAP parsed
-#   vm       the VM scenarios (tests/vm/all.sh: smoke, netns isolation, and the control-plane
-#            differential against C IPVS in the same boot), one result per check
+#   vm       the VM scenarios (tests/vm/all.sh: smoke, netns isolation, the control-plane
+#            differential against C IPVS in the same boot, and the data-path suite tests/vm/dp:
+#            the kernel's ipvs.sh, the forwarding matrix, expiry, teardown under load, each
+#            against C IPVS and ipvs_rs), one result per check
 #   dmesg    the VM's kernel log holds no BUG/WARNING/Oops/KASAN/lockdep/leak report
 # Ends with one line "N passed, M failed"; exits non-zero if M > 0 or a tier could not run.
 . "$(dirname "$0")/env.sh"
@@ -55,9 +57,10 @@ grep -q '^ok - ' "$OUT/harness.tap" || fail "harness: self-tests did not run"
 
 log "tier vm: all scenarios + KUnit in one boot"
 vm_status=0
-VM_OUT="$OUT/vm" tools/vm.sh --timeout "${VM_TIMEOUT:-2400}" --dmesg "$OUT/dmesg.txt" -- tests/vm/all.sh || vm_status=$?
-for name in smoke netns ipvsadm-diff netlink-diff unpriv; do
-	if [ -f "$OUT/vm/$name.tap" ]; then
+# (The data-path suite alone takes ~5-10 min per module under TCG on a busy machine.)
+VM_OUT="$OUT/vm" tools/vm.sh --timeout "${VM_TIMEOUT:-4800}" --dmesg "$OUT/dmesg.txt" -- tests/vm/all.sh || vm_status=$?
+for name in smoke netns ipvsadm-diff netlink-diff unpriv dp-selftest dp-matrix dp-expire dp-stress; do
+	if [ -f "$OUT/vm/$name.tap" ] && grep -qE '^(not )?ok - ' "$OUT/vm/$name.tap"; then
 		count_tap "vm/$name" "$OUT/vm/$name.tap"
 	else
 		fail "vm: scenario $name produced no results"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Guest side of `make check`: every VM scenario in one boot. Each scenario writes
 # $VM_OUT/<name>.tap (counted by tools/check.sh); this exits non-zero if any scenario failed.
+# ctl/ compares the control plane of C IPVS and ipvs_rs, dp/ their data path.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 rc=0
-for scenario in "$here/smoke.sh" "$here/netns.sh" "$here/ctl/run-all.sh c rs"; do
+for scenario in "$here/smoke.sh" "$here/netns.sh" "$here/ctl/run-all.sh c rs" "$here/dp/run-all.sh c rs"; do
 	echo "# === ${scenario#"$here"/}"
 	# shellcheck disable=SC2086  # "run-all.sh c rs" carries its arguments
 	$scenario || rc=1

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Usage (in the guest, as root): tests/vm/dp/matrix.sh [MOD...]     (MOD: c or rs; default: c rs)
+# From the host:  VM_OUT=/tmp/dp tools/vm.sh --timeout 1800 -- tests/vm/dp/matrix.sh c rs
+#
+# Forwarding matrix: {NAT, DR, TUN} x {TCP, UDP} x {IPv4, IPv6} x {rr, wrr, lc, wlc, sh, mh},
+# 72 cells, against each MOD in turn, each in fresh namespaces (common.sh: client, router,
+# director, three real servers) with the module freshly loaded. A cell is one virtual
+# service (its own VIP; destinations weighted 1, 2, 3) and `dpgen client` connections to it,
+# $DP_CONC (8) at a time, each with two request/response rounds checked byte for byte.
+# $DP_N_FULL (3000) connections in the twelve cells of FULL_CELLS (each scheduler twice, in
+# two forwarding methods, both families and both protocols; every method meets every family
+# and protocol), $DP_N_LIGHT (301) in the others; DP_FULL=all makes every cell full.
+#
+# matrix-cells.sh runs the cells inside the director's namespace; matrix-report.py turns
+# the outputs into TAP lines:
+#   matrix MOD CELL           every connection round-tripped byte-correct, and the
+#                             per-destination counts agree between the client (which server
+#                             answered), the servers (what they served) and ipvsadm --stats
+#                             (Conns); ActiveConn+InActConn add up to the connections made;
+#                             full cells: `ipvsadm -L -n -c` lists one entry per connection
+#   matrix MOD vs REF CELL    (second and later MODs) against the first: see matrix-report.py
+#                             (rr wrr sh mh identical, lc wlc within bounds)
+# plus per MOD: the module loaded, it alone provided IPVS throughout, it unloaded.
+# Outputs: $VM_OUT/dp-matrix-<run>/, summary table $VM_OUT/dp-matrix-summary.txt.
+. "$(dirname "$0")/common.sh"
+
+[ $# -ge 1 ] || set -- c rs
+check_modules "$@"
+
+N_FULL=${DP_N_FULL:-3000}
+N_LIGHT=${DP_N_LIGHT:-301}
+CONC=${DP_CONC:-8}
+ROUNDS=2
+N_SEQ=${DP_N_SEQ:-151}
+FULL_CELLS=(NAT/tcp/4/rr TUN/udp/6/rr DR/tcp/6/wrr NAT/udp/4/wrr TUN/tcp/4/lc DR/udp/6/lc
+	NAT/tcp/6/wlc TUN/udp/4/wlc DR/tcp/4/sh NAT/udp/6/sh TUN/tcp/6/mh DR/udp/4/mh)
+# Full cells whose connection table is also read through `ipvsadm -L -n -c` and compared
+# with /proc/net/ip_vs_conn (early in the run: ipvsadm is slow on a big table).
+IPVSADM_C_CELLS=(DR/tcp/4/sh DR/tcp/6/wrr)
+
+# The plan: "K MODE PROTO FAMILY SCHED N FULL CONC VIP SERVICE"; run_module runs it by forwarding
+# method (the real servers' routes change with it), full cells first.
+PLAN=$WORK/matrix-plan.txt
+k=0
+for mode in NAT DR TUN; do
+	for fam in 4 6; do
+		for proto in tcp udp; do
+			for sched in rr wrr lc wlc sh mh; do
+				full=0
+				if [ "${DP_FULL:-}" = all ] || [[ " ${FULL_CELLS[*]} " == *" $mode/$proto/$fam/$sched "* ]]; then
+					full=1
+					[[ " ${IPVSADM_C_CELLS[*]} " != *" $mode/$proto/$fam/$sched "* ]] || full=2
+				fi
+				n=$N_LIGHT
+				conc=$CONC
+				if [ "$full" != 0 ]; then
+					n=$N_FULL
+				elif [ "$proto" = tcp ] && [[ $sched == *lc ]]; then
+					# TCP lc/wlc: the choice depends on which connections are still
+					# established; one connection at a time makes it deterministic
+					# (checked exactly); in the full cells, concurrency lets it matter
+					# (bounded).
+					conc=1
+					n=$N_SEQ
+				fi
+				v=$(vip "$fam" "$k")
+				echo "$k $mode $proto $fam $sched $n $full $conc $v $(hostport "$fam" "$v" "$DP_PORT")"
+				k=$((k + 1))
+			done
+		done
+	done
+done >"$PLAN"
+
+# run_module LABEL MODULE: every cell against MODULE in fresh namespaces; outputs in
+# $WORK/dp-matrix-LABEL (a file "not-run" there says why nothing ran).
+run_module() {
+	local label=$1 module=$2 d=$WORK/dp-matrix-$1 start=$SECONDS mode full pass i
+	mkdir -p "$d"
+	if ! load_ipvs "$module" || ! ipvs_is "$module"; then
+		echo "$module did not load" >"$d/not-run"
+	elif ! topo_up "$label" || ! servers_up "$label"; then
+		echo "the namespaces or the servers could not be set up" >"$d/not-run"
+	else
+		# `ipvsadm -L -n -c` reads /proc/net/ip_vs_conn a page per read(), each time walking
+		# the table again to its position: entries that expire meanwhile make it skip others.
+		# So the full cells, which keep that listing, run first, with FIN_WAIT and UDP
+		# entries living 300 s (TIME_WAIT lives 120 s, so NAT comes last), and nothing
+		# expires while they are listed.
+		ip netns exec "$DP_DIR" ipvsadm --set 900 300 300
+		note "matrix $label: set up in $((SECONDS - start))s"
+		for pass in "1 DR" "1 TUN" "1 NAT" "0 NAT" "0 DR" "0 TUN"; do
+			read -r full mode <<<"$pass"
+			rs_routes "$mode"
+			awk -v m="$mode" -v f="$full" '$2 == m && ($7 > 0) == f' "$PLAN" >"$WORK/plan-$full-$mode"
+			ip netns exec "$DP_DIR" "$DP/matrix-cells.sh" run "$WORK/plan-$full-$mode" "$d" \
+				"$DP_CL" "$DPGEN" "$ROUNDS"
+			note "matrix $label: $([ "$full" = 1 ] && echo full || echo light) $mode cells done at $((SECONDS - start))s"
+		done
+		ip netns exec "$DP_DIR" "$DP/matrix-cells.sh" stats "$PLAN" "$d"
+		for i in 1 2 3; do
+			rm -f "$WORK/srv-$label-$i"
+			kill -USR1 "${DP_SERVER_PIDS[i - 1]}"
+		done
+		for i in 1 2 3; do
+			wait_for_file "$WORK/srv-$label-$i" 50 && cp "$WORK/srv-$label-$i" "$d/servers-$i.txt"
+		done
+		servers_down
+		topo_down "$label"
+	fi
+	if ipvs_is "$module"; then echo yes; else grep -E '^(ip_vs|ipvs_rs) ' /proc/modules; fi >"$d/in-charge"
+	if unload_ipvs "$module"; then echo yes; else echo no; fi >"$d/unloaded"
+	note "matrix $label: $((SECONDS - start))s"
+}
+
+start=$SECONDS
+if ! build_dpgen; then
+	tap_fail "matrix: build dpgen"
+	finish
+	exit
+fi
+note "matrix: dpgen built in $((SECONDS - start))s"
+LABELS=()
+declare -A seen=()
+for m in "$@"; do
+	seen[$m]=$((${seen[$m]:-0} + 1))
+	if [ "${seen[$m]}" = 1 ]; then LABELS+=("$m"); else LABELS+=("$m-${seen[$m]}"); fi
+done
+args=()
+i=0
+for m in "$@"; do
+	run_module "${LABELS[i]}" "$m"
+	args+=("${LABELS[i]}=$m=$WORK/dp-matrix-${LABELS[i]}")
+	i=$((i + 1))
+done
+# The report: TAP lines and "#" details on stdout, counted here.
+t0=$SECONDS
+while IFS= read -r line; do
+	case $line in
+	"ok - "*) tap_ok "${line#ok - }" ;;
+	"not ok - "*) _report "$line"; failures=$((failures + 1)) ;;
+	*) printf '%s\n' "$line" ;;
+	esac
+done < <("$PY" "$DP/matrix-report.py" --plan "$PLAN" --summary "$OUT/dp-matrix-summary.txt" "${args[@]}" ||
+	echo "not ok - matrix: matrix-report.py failed")
+note "matrix: report in $((SECONDS - t0))s"
+for label in "${LABELS[@]}"; do publish "dp-matrix-$label"; done
+note "matrix ($*): $((SECONDS - start))s; summary in $OUT/dp-matrix-summary.txt"
+finish

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Usage (in the guest, as root): tests/vm/dp/run-all.sh [MOD...]     (default: c rs)
+# From the host:  VM_OUT=/tmp/dp tools/vm.sh --timeout 3600 -- tests/vm/dp/run-all.sh c rs
+#
+# The data-path scenarios against each MOD (c = C ip_vs + schedulers, rs = ipvs_rs.ko):
+#   selftest.sh  the kernel's selftests/net/netfilter/ipvs.sh, per mode (DR, NAT, TUN)
+#   matrix.sh    {NAT,DR,TUN} x {TCP,UDP} x {IPv4,IPv6} x {rr,wrr,lc,wlc,sh,mh}, compared
+#   expire.sh    connection states and timeouts in ipvsadm -L -n -c
+#   stress.sh    namespace deletion and module unload under load
+# Each writes $VM_OUT/dp-<name>.tap; this prints their TAP lines as they come and a summary,
+# and exits non-zero if any check failed or a script produced no passing result.
+# `run-all.sh c c` shows which comparisons are deterministic.
+set -u
+DP=$(cd "$(dirname "$0")" && pwd)
+[ $# -ge 1 ] || set -- c rs
+OUT=${VM_OUT:-/tmp}
+rc=0
+total_ok=0
+total_fail=0
+start=$SECONDS
+for t in selftest matrix expire stress; do
+	t0=$SECONDS
+	"$DP/$t.sh" "$@" || rc=1
+	tap=$OUT/dp-$t.tap
+	ok=$(grep -c '^ok - ' "$tap" 2>/dev/null)
+	bad=$(grep -c '^not ok - ' "$tap" 2>/dev/null)
+	total_ok=$((total_ok + ${ok:-0}))
+	total_fail=$((total_fail + ${bad:-0}))
+	echo "# dp/run-all: $t: ${ok:-0} ok, ${bad:-0} not ok in $((SECONDS - t0))s"
+	if [ "${ok:-0}" = 0 ]; then
+		echo "# dp/run-all: $t produced no passing results"
+		rc=1
+	fi
+done
+echo "# dp/run-all ($*): $total_ok ok, $total_fail not ok in $((SECONDS - start))s"
+[ "$total_fail" = 0 ] || rc=1
+exit $rc
