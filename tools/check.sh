@@ -56,7 +56,7 @@ grep -q '^ok - ' "$OUT/harness.tap" || fail "harness: self-tests did not run"
 log "tier vm: all scenarios + KUnit in one boot"
 vm_status=0
 VM_OUT="$OUT/vm" tools/vm.sh --timeout "${VM_TIMEOUT:-2400}" --dmesg "$OUT/dmesg.txt" -- tests/vm/all.sh || vm_status=$?
-for name in smoke netns ipvsadm-diff netlink-diff unpriv; do
+for name in smoke netns ipvsadm-diff netlink-diff unpriv reuse; do
 	if [ -f "$OUT/vm/$name.tap" ]; then
 		count_tap "vm/$name" "$OUT/vm/$name.tap"
 	else
