@@ -22,7 +22,8 @@
  *   - watches the director's /proc/net/ip_vs (ActiveConn+InActConn of the weight-0
  *     destination) and /proc/net/ip_vs_conn through files opened in its namespace, reads the
  *     nft SYN counters (run.sh's table inet reuse_count), the client's TCP retransmit
- *     counters and, when the module has it, /proc/net/ip_vs_reuse at every phase boundary;
+ *     counters and, when the module has it, /proc/net/ip_vs_reuse at every phase boundary
+ *     and after the fix B step;
  *   - writes everything as one JSON object (--out).
  *
  * Times are CLOCK_MONOTONIC, which all namespaces of the guest share.
@@ -690,7 +691,7 @@ int main(int argc, char **argv)
 	char w0hex[32], w0dest[40], fbhex[32], cmd[512];
 	int fd_ipvs, fd_conn, phase = 0, started = 0, total, goal;
 	int64_t t0, t_w0 = 0, t_del = 0, drain_at = -1, last_poll = 0;
-	struct snap snaps[4];
+	struct snap snaps[5];
 	int w0_at_change = -1, w0_at_delete = -1, w0_entries_at_delete = -1;
 	double series_t[4096];
 	int series_v[4096], nseries = 0, last_v = -2;
@@ -913,6 +914,8 @@ int main(int argc, char **argv)
 			fb_cleared_ms = fb_ipvsadm_ms;
 	}
 
+	take_snap(&snaps[4], t0);
+
 	for (int k = 0; k < opt.nsrv; k++)
 		kill(srv_pid[k], SIGTERM);
 	for (int k = 0; k < opt.nsrv; k++)
@@ -953,6 +956,8 @@ int main(int argc, char **argv)
 	json_snap(f, "delete", &snaps[2]);
 	fprintf(f, ", ");
 	json_snap(f, "end", &snaps[3]);
+	fprintf(f, ", ");
+	json_snap(f, "fixb", &snaps[4]);
 	fprintf(f, "},\n\"t_weight0_ms\": %.3f, \"t_delete_ms\": %.3f, \"port_busy_events\": %ld,\n",
 		ms_since(t0, t_w0), ms_since(t0, t_del), port_busy_events);
 	fprintf(f, "\"weight0\": {\"conns_at_change\": %d, \"conns_at_delete\": %d, "

@@ -15,7 +15,8 @@
 # (fin/rst: how the servers close; -old1: net.ipv4.vs.conn_reuse_old_conntrack=1, ipvs_rs only).
 #
 # Environment:
-#   REUSE_CELLS   cell names, or a preset: check (default), demo, full
+#   REUSE_CELLS   cell names (CELL:N1,N2,N3 gives a cell its own phases), or a preset:
+#                 check (default), demo, full
 #   REUSE_PHASES  connections per phase N1,N2,N3 (default per preset)
 #   REUSE_PORTS   source ports BASE:COUNT (default 40000:8); REUSE_CONC concurrency (default 4)
 #   PY            python3 for the analysis (default /usr/bin/python3)
@@ -38,21 +39,27 @@ check)
 	# (SYNs dropped or not, weight-0 destination rescheduled away or sticking, draining or not,
 	# entries of a deleted destination expired by fix B or kept, blackholed connections after
 	# the deletion) once, one stalling cell (C's ~1 s per connection makes those the costly
-	# ones) and the conn_reuse_old_conntrack cell with its FIN reference.
-	cells="m1-e0-ct1-fin m1-e0-ct1-rst m1-e0-ct1-rst-old1 m0-e0-ct1-fin m1-e1-ct0-rst m0-e1-ct1-fin"
+	# ones) and the conn_reuse_old_conntrack cell next to its FIN reference, both with more
+	# connections, because their p99 is compared.
+	cells="m1-e0-ct1-fin:100,100,50 m1-e0-ct1-rst-old1:100,100,50 m1-e0-ct1-rst m0-e0-ct1-fin m1-e1-ct0-rst m0-e1-ct1-fin"
 	phases=${REUSE_PHASES:-40,40,20} ;;
 demo)
 	# The headline cells of `make demo`.
-	cells="m1-e0-ct1-fin m1-e0-ct1-rst m1-e0-ct1-rst-old1 m0-e0-ct1-fin"
+	cells="m1-e0-ct1-fin m1-e0-ct1-rst-old1 m1-e0-ct1-rst m0-e0-ct1-fin"
 	phases=${REUSE_PHASES:-120,120,60} ;;
 full)
 	# conn_reuse_mode x expire_nodest_conn x conntrack x server close, and
-	# conn_reuse_old_conntrack=1 where the old conntrack matters.
+	# conn_reuse_old_conntrack=1 where the old conntrack matters, each right after the FIN
+	# cell its latency is compared with.
 	cells=
-	for m in 0 1 2; do for e in 0 1; do for ct in 0 1; do for cl in fin rst; do
-		cells+=" m$m-e$e-ct$ct-$cl"
-	done; done; done; done
-	cells+=" m1-e0-ct1-fin-old1 m1-e0-ct1-rst-old1 m1-e1-ct1-rst-old1 m2-e0-ct1-rst-old1"
+	for m in 0 1 2; do for e in 0 1; do for ct in 0 1; do
+		cells+=" m$m-e$e-ct$ct-fin"
+		case m$m-e$e-ct$ct in
+		m1-e0-ct1) cells+=" m$m-e$e-ct$ct-fin-old1 m$m-e$e-ct$ct-rst-old1" ;;
+		m1-e1-ct1|m2-e0-ct1) cells+=" m$m-e$e-ct$ct-rst-old1" ;;
+		esac
+		cells+=" m$m-e$e-ct$ct-rst"
+	done; done; done
 	phases=${REUSE_PHASES:-120,120,60} ;;
 *)
 	cells=$preset
@@ -168,9 +175,9 @@ director_setup() {
 	' director_setup "$@"
 }
 
-# run_cell LABEL MODULE CELL
+# run_cell LABEL MODULE CELL PHASES
 run_cell() {
-	local label=$1 module=$2 cell=$3 m e ct close old=0 note extra t0=$SECONDS
+	local label=$1 module=$2 cell=$3 phases=$4 m e ct close old=0 note extra t0=$SECONDS
 	if ! [[ $cell =~ ^m([0-9])-e([01])-ct([01])-(fin|rst)(-old1)?$ ]]; then
 		fail_infra "bad cell name '$cell'"
 		return
@@ -190,7 +197,7 @@ run_cell() {
 		return
 	fi
 	extra=$(printf '{"run": "%s", "module": "%s", "cell": "%s", "conn_reuse_mode": %s, "expire_nodest_conn": %s, "conntrack": %s, "old_conntrack": %s, "old_conntrack_sysctl": "%s"}' \
-		"$label" "$module" "$cell" "$m" "$e" "$ct" "$old" "$([ "$note" = absent ] && echo absent || echo present)")
+		"$label" "$module" "$cell" "$m" "$e" "$ct" "$old" "$(if [ "$old" = 0 ]; then echo unused; elif [ "$note" = absent ]; then echo absent; else echo present; fi)")
 	mkdir -p "$RES/$label" "$WORK/$label-$cell"
 	if ! timeout 600 "$LOAD" --cli rc_cli --cli-addr "$CLI" --lb rc_lb --vip "$VIP" \
 		--server rc_s1=10.0.11.2 --server rc_s2=10.0.12.2 --server rc_s3=10.0.13.2 \
@@ -217,7 +224,12 @@ for label in "${labels[@]}"; do rm -rf "${RES:?}/$label"; done
 # Cell by cell, every run of a cell back to back: TCG timing drifts with the host's load, and
 # comparing rs with the C runs just before and after it keeps that drift out of the spread.
 start=$SECONDS
-for cell in $cells; do
+names=
+for spec in $cells; do
+	cell=${spec%%:*}
+	names+=" $cell"
+	cell_phases=$phases
+	[ "$spec" = "$cell" ] || cell_phases=${spec#*:}
 	for label in "${labels[@]}"; do
 		module=${label%%-*}
 		# conn_reuse_old_conntrack is ipvs_rs's: C has no such sysctl.
@@ -226,7 +238,7 @@ for cell in $cells; do
 			fail_infra "load $module for run $label $cell"
 			continue
 		fi
-		run_cell "$label" "$module" "$cell"
+		run_cell "$label" "$module" "$cell" "$cell_phases"
 		# Namespace teardown is asynchronous; rmmod may have to wait for it.
 		for _ in 1 2 3 4 5 6 7 8 9 10; do unload_ipvs "$module" 2>/dev/null && break; sleep 1; done
 		if grep -qE "^(ip_vs|ipvs_rs) " /proc/modules; then
@@ -237,7 +249,7 @@ for cell in $cells; do
 done
 echo "# reuse: all runs in $((SECONDS - start))s"
 
-"$PY" "$here/analyze.py" --tap "$TAP" --cells "$cells" "$RES" "$@" || fail_infra "analyze.py failed"
+"$PY" "$here/analyze.py" --tap "$TAP" --cells "$names" "$RES" "$@" || fail_infra "analyze.py failed"
 cat "$RES/table.txt" 2>/dev/null
 failures=$((failures + $(grep -c '^not ok - ' "$TAP")))
 echo "# reuse: $(grep -c '^ok - ' "$TAP") ok, $(grep -c '^not ok - ' "$TAP") not ok"
