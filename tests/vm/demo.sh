@@ -14,7 +14,9 @@ device, an IPVS NAT service (rr) with nft MASQUERADE towards three real servers,
 server. The client makes short connections from 8 source ports, 4 at a time, so every port is
 reused while IPVS and conntrack still hold the previous connection. After a first phase of
 connections destination 3 gets weight 0 (what kube-proxy does to a terminating pod), after a
-second one it is deleted, and a third phase runs without it. Each cell runs against: $*.
+second one it is deleted, and a third phase runs without it. A cell is
+m<conn_reuse_mode>-e<expire_nodest_conn>-ct<conntrack>-<fin|rst>[-old1]; each runs against: $*.
+The headline cells (REUSE_CELLS=${REUSE_CELLS:-demo}):
 
   m1-e0-ct1-fin       conn_reuse_mode=1, conntrack=1, servers close with FIN: no stalls
   m1-e0-ct1-rst       the same, servers close with RST: C drops the first SYN of every reused
