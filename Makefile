@@ -1,7 +1,8 @@
 # ipvs-rs: top-level entry points. Kbuild (next to this file) describes the module itself.
 #
 #   make            build ipvs_rs.ko (installs prerequisites and builds the test kernel if needed)
-#   make demo       the main job: boot the test kernel, load ipvs_rs, show what it does
+#   make demo       the main job: the port-reuse scenario's headline cells, C ip_vs vs ipvs_rs
+#   make reuse-matrix  the whole port-reuse matrix (C twice, ipvs_rs once; ~40 min under TCG)
 #   make check      all test tiers; ends with "N passed, M failed"
 #   make KDIR=/lib/modules/$(uname -r)/build   build against your own Rust-enabled kernel
 #
@@ -12,7 +13,7 @@
 LLVM ?= 1
 export FLAVOR CACHE_DIR
 
-.PHONY: all module deps kernel check demo host-test clean
+.PHONY: all module deps kernel check demo reuse-matrix host-test clean
 all: module
 
 deps:
@@ -32,6 +33,9 @@ check: deps
 
 demo: deps
 	@tools/demo.sh
+
+reuse-matrix: deps
+	@REUSE_CELLS=full REUSE_RUNS="c rs c" VM_TIMEOUT=$${VM_TIMEOUT:-5400} tools/demo.sh
 
 clean:
 	@if [ -n "$(KDIR)" ] || [ -d "$$(tools/kernel.sh --print-dir 2>/dev/null)" ]; then \

@@ -57,9 +57,9 @@ grep -q '^ok - ' "$OUT/harness.tap" || fail "harness: self-tests did not run"
 
 log "tier vm: all scenarios + KUnit in one boot"
 vm_status=0
-# (The data-path suite alone takes ~5-10 min per module under TCG on a busy machine.)
+# (The data-path and port-reuse suites take ~5-10 min per module each under TCG.)
 VM_OUT="$OUT/vm" tools/vm.sh --timeout "${VM_TIMEOUT:-4800}" --dmesg "$OUT/dmesg.txt" -- tests/vm/all.sh || vm_status=$?
-for name in smoke netns ipvsadm-diff netlink-diff unpriv dp-selftest dp-matrix dp-expire dp-stress; do
+for name in smoke netns ipvsadm-diff netlink-diff unpriv dp-selftest dp-matrix dp-expire dp-stress reuse; do
 	if [ -f "$OUT/vm/$name.tap" ] && grep -qE '^(not )?ok - ' "$OUT/vm/$name.tap"; then
 		count_tap "vm/$name" "$OUT/vm/$name.tap"
 	else

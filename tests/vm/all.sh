@@ -10,4 +10,5 @@ for scenario in "$here/smoke.sh" "$here/netns.sh" "$here/ctl/run-all.sh c rs" "$
 	# shellcheck disable=SC2086  # "run-all.sh c rs" carries its arguments
 	$scenario || rc=1
 done
+echo "# === reuse/run.sh c rs c"; "$here/reuse/run.sh" c rs c || rc=1
 exit $rc
