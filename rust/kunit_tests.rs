@@ -30,6 +30,7 @@ kunit_suite!(ipvs_rs_netlink: core_nested_parser_agrees_with_kernel);
 
 kunit_suite!(ipvs_rs_ctl: service_lifecycle, dest_trash_revives_counters, weight_zero_dest_stays);
 kunit_suite!(ipvs_rs_conn: conn_found_both_ways_and_expires, held_conn_outlives_its_timer, template_outlives_controlled);
+kunit_suite!(ipvs_rs_reuse: reuse_decision_in_kernel, nodest_work_expires_removed_dests_conns);
 
 fn init_net_state(t: &mut Test) -> Option<&'static NetState> {
     let state = NetState::of(Net::init_net());
@@ -521,4 +522,82 @@ fn template_outlives_controlled(t: &mut Test) {
     }
     kunit_expect!(t, eventually(|| conn::count(ns) == before));
     kunit_expect_eq!(t, d.persistconns.load(Ordering::Relaxed), 0);
+}
+
+/// The decision the data path uses, evaluated inside the kernel build (overflow checks on) for
+/// the cases the port-reuse suite exercises end to end.
+fn reuse_decision_in_kernel(t: &mut Test) {
+    use ipvs_core::proto::tcp::{TcpFlags, TcpState};
+    use ipvs_core::reuse::{decide, decide_beyond_c, ConnState, Decision, Dest, Entry, Header, ReuseInput};
+    let syn = Header::Tcp(Some(TcpFlags::SYN));
+    let entry = |state, weight, available| Entry {
+        state: ConnState::Tcp(state),
+        controlled: false,
+        n_control: 0,
+        flags: 0,
+        dest: Some(Dest { weight, available }),
+    };
+    let input = |e, ct_confirmed, mode, nodest, old| ReuseInput {
+        header: syn,
+        later_fragment: false,
+        entry: Some(e),
+        ct_confirmed,
+        settings: Settings { conn_reuse_mode: mode, expire_nodest_conn: nodest, conn_reuse_old_conntrack: old, ..Settings::default() },
+    };
+    let tw = entry(TcpState::TimeWait, 1, true);
+    // Fix A: an unconfirmed conntrack reschedules without a drop.
+    kunit_expect_eq!(t, decide(&input(tw, false, 1, 0, 0)), Decision::ReuseResched { expire_now: true });
+    // A confirmed one makes C drop the SYN ...
+    kunit_expect_eq!(t, decide(&input(tw, true, 1, 0, 0)), Decision::ReuseDrop { expire_now: true });
+    kunit_expect_eq!(t, decide_beyond_c(&input(tw, true, 1, 0, 0)), Decision::ReuseDrop { expire_now: true });
+    // ... and conn_reuse_old_conntrack=1 retire the conntrack instead.
+    kunit_expect_eq!(t, decide_beyond_c(&input(tw, true, 1, 0, 1)), Decision::ReuseRetireConntrack { expire_now: true });
+    // conn_reuse_mode=0 keeps the old entry (and its weight-0 destination).
+    let quiesced = entry(TcpState::TimeWait, 0, true);
+    kunit_expect_eq!(t, decide(&input(quiesced, false, 0, 0, 0)), Decision::UseExisting);
+    // expire_nodest_conn reschedules a SYN for a weight-0 destination even in ESTABLISHED.
+    let est0 = entry(TcpState::Established, 0, true);
+    kunit_expect_eq!(t, decide(&input(est0, false, 0, 1, 0)), Decision::ReuseResched { expire_now: true });
+    // A removed destination: dropped without expire_nodest_conn, rescheduled with it.
+    let gone = entry(TcpState::Established, 1, false);
+    kunit_expect_eq!(t, decide(&input(gone, false, 1, 0, 0)), Decision::NodestDrop);
+    kunit_expect_eq!(t, decide(&input(gone, false, 1, 1, 0)), Decision::NodestResched);
+}
+
+/// Fix B inside the kernel: with expire_nodest_conn=1, the delayed work expires the entries of
+/// a destination that left its service, and leaves the others alone.
+fn nodest_work_expires_removed_dests_conns(t: &mut Test) {
+    use conn_fixtures::*;
+    use crate::dp::conn;
+    let Some(ns) = init_net_state(t) else { return };
+    let Some(table) = ns.sysctl_table() else { return };
+    let idx = SPECS.iter().position(|s| s.knob == ipvs_core::sysctl::Knob::ExpireNodestConn).unwrap_or(0);
+    let before = conn::count(ns);
+    let work_before = ns.dp.reuse.expired_nodest_work.load(Ordering::Relaxed);
+    let (removed, kept) = (dest(4), dest(5));
+    let a = conn(ns, 10, 41000, &removed, 0, None);
+    let b = conn(ns, 10, 41001, &kept, 0, None);
+    drop(a);
+    drop(b);
+    kunit_expect_eq!(t, conn::count(ns), before + 2);
+    removed.available.store(false, Ordering::Relaxed);
+    // With the sysctl at 0 (default) nothing is queued.
+    ns.enqueue_expire_nodest_conns();
+    crate::glue::rcu::msleep(50);
+    kunit_expect_eq!(t, conn::count(ns), before + 2);
+    let (res, _) = proc_write(&table.entries()[idx], b"1\n");
+    kunit_expect!(t, res.is_ok());
+    ns.enqueue_expire_nodest_conns();
+    kunit_expect!(t, eventually(|| conn::count(ns) == before + 1));
+    kunit_expect_eq!(t, ns.dp.reuse.expired_nodest_work.load(Ordering::Relaxed), work_before + 1);
+    kunit_expect_eq!(t, removed.totalconns.load(Ordering::Relaxed), 0);
+    kunit_expect_eq!(t, kept.totalconns.load(Ordering::Relaxed), 1);
+    let (res, _) = proc_write(&table.entries()[idx], b"0\n");
+    kunit_expect!(t, res.is_ok());
+    // Clean up the kept one.
+    if let Some(c) = conn::in_get(&lookup_key(ns, &v4([192, 0, 2, 10]), 41001, &v4([198, 51, 100, 1]), 80)) {
+        c.expire_now();
+        c.put_no_rearm();
+    }
+    kunit_expect!(t, eventually(|| conn::count(ns) == before));
 }
