@@ -302,7 +302,7 @@ def main():
             emit(*compare(runs[0], run, c))
     with open(args.summary, "w") as f:
         f.write(f"{'run':6} {'cell':20} {'n':>5} {'ok':>5} {'ms':>6} {'client':14} {'servers':14} "
-                f"{'conns':14} {'active':10} {'inact':14} {'-Lnc':>5}  seconds: -R client list -Lnc\n")
+                f"{'conns':14} {'active':10} {'inact':14} {'table':>5}  seconds: -R client list table\n")
         for run in runs:
             for c in cells:
                 r = run.res[c.k]
