@@ -15,7 +15,9 @@
 # `errors=$(( $errors + $? ))` after test_dr, test_nat, test_tun) gives each mode's result:
 #   ok/not ok - selftest MOD: ipvs.sh DR|NAT|TUN
 #   ok/not ok - selftest MOD: ipvs.sh overall (exit status 0 and "PASS")
-# A skip (exit 4) or a mode that did not run is "not ok".
+# A skip (exit 4) or a mode that did not run is "not ok". When some modes pass and others do
+# not, ipvs.sh runs a second time and a mode passes if it passed in either run (the TAP line
+# says so): its 0.2 s for the server to start listening is tight under TCG.
 #
 # Two controls first (C module only), proving that the wrapper can fail:
 #   no IPVS at all  nothing loaded, module autoloading blocked (kernel.modprobe emptied, and
@@ -74,15 +76,23 @@ verdicts() {
 	fi
 }
 
-# report LABEL: TAP lines for a real run.
+# report LABEL [RETRY]: TAP lines for a real run; with RETRY (the label of a second attempt),
+# a mode passes if it passed in either attempt, and the line says so.
 report() {
-	local label=$1 what res detail
+	local label=$1 retry=${2:-} what res detail res2 detail2
+	local -A again=()
+	if [ -n "$retry" ]; then
+		while read -r what res2 detail2; do again[$what]="$res2 $detail2"; done < <(verdicts "$retry")
+	fi
 	while read -r what res detail; do
+		res2=${again[$what]:-}
 		if [ "$res" = pass ]; then
 			tap_ok "selftest $label: ipvs.sh $what"
+		elif [ "${res2%% *}" = pass ]; then
+			tap_ok "selftest $label: ipvs.sh $what (on the second attempt; the first: $res $detail)"
 		else
-			tap_fail "selftest $label: ipvs.sh $what ($res)" "$detail" \
-				"output: \$VM_OUT/dp-selftest/$label.out, trace: $label.trace"
+			tap_fail "selftest $label: ipvs.sh $what ($res)" "$detail" ${res2:+"second attempt: $res2"} \
+				"output: \$VM_OUT/dp-selftest/$label.out, trace: $label.trace${retry:+, and $retry.*}"
 		fi
 	done < <(verdicts "$label")
 }
@@ -163,12 +173,22 @@ for m in "$@"; do
 		continue
 	fi
 	run_ipvs_sh "$label"
+	# Some modes passed and some did not: ipvs.sh's own timing is tight under TCG on a busy
+	# machine (its server gets 0.2 s to start listening: "Connection refused" in DR, seen
+	# once in C), so once more. A module that forwards nothing fails every mode and is not
+	# run twice.
+	retry=
+	if verdicts "$label" | grep -qE '^(DR|NAT|TUN) pass' && verdicts "$label" | grep -qE '^(DR|NAT|TUN) (fail|notrun)'; then
+		retry=$label-again
+		note "selftest $label: $(verdicts "$label" | grep -vE ' pass' | head -n 1); running ipvs.sh again"
+		run_ipvs_sh "$retry"
+	fi
 	if ipvs_is "$m"; then
 		tap_ok "selftest $label: $m was the only IPVS loaded during the run"
 	else
 		tap_fail "selftest $label: $m was the only IPVS loaded during the run" "$(grep -E '^(ip_vs|ipvs_rs)' /proc/modules)"
 	fi
-	report "$label"
+	report "$label" "$retry"
 	unload_ipvs "$m" || tap_fail "selftest $label: unload $m"
 	note "selftest $label: $((SECONDS - t0))s"
 done
