@@ -153,19 +153,25 @@ class Run:
         r["map"] = sorted(mapping) if c.sched in ("sh", "mh") else None
         with open(base + ".states", "w") as f:
             f.writelines(f"{p} {s} dest{d} {n}\n" for (p, s, d), n in r["states"])
+        lnc_lines = []
         if c.lnc_check:
             listed = []
-            for line in (read(base + ".lnc") or "").splitlines()[2:]:
+            lines = (read(base + ".lnc") or "").splitlines()
+            lnc_lines = lines[:2]
+            for line in lines[2:]:
                 g = line.split()
                 if len(g) >= 6 and g[4] == c.svc:
                     listed.append((g[0], g[2], g[3], g[4], g[5]))
+                    lnc_lines.append(line)
             proc = sorted((p, st, src, v, d) for p, _e, st, src, v, d in mine)
             r["lnc_diff"] = (len(set(proc) - set(listed)), len(set(listed) - set(proc)), len(listed))
         # The whole tables are big (every cell's entries); what is kept is the service's part.
         if not os.environ.get("DP_KEEP_RAW"):
-            for ext in (".proc", ".lnc"):
-                if os.path.exists(base + ext):
-                    os.unlink(base + ext)
+            if os.path.exists(base + ".proc"):
+                os.unlink(base + ".proc")
+            if lnc_lines:
+                with open(base + ".lnc", "w") as f:
+                    f.write("\n".join(lnc_lines) + "\n")
 
 
 def hostport(addr, port):
@@ -302,7 +308,7 @@ def main():
             emit(*compare(runs[0], run, c))
     with open(args.summary, "w") as f:
         f.write(f"{'run':6} {'cell':20} {'n':>5} {'ok':>5} {'ms':>6} {'client':14} {'servers':14} "
-                f"{'conns':14} {'active':10} {'inact':14} {'-Lnc':>5}  seconds: -R client list -Lnc\n")
+                f"{'conns':14} {'active':10} {'inact':14} {'table':>5}  seconds: -R client list table\n")
         for run in runs:
             for c in cells:
                 r = run.res[c.k]

@@ -5,11 +5,15 @@
 # Forwarding matrix: {NAT, DR, TUN} x {TCP, UDP} x {IPv4, IPv6} x {rr, wrr, lc, wlc, sh, mh},
 # 72 cells, against each MOD in turn, each in fresh namespaces (common.sh: client, router,
 # director, three real servers) with the module freshly loaded. A cell is one virtual
-# service (its own VIP; destinations weighted 1, 2, 3) and `dpgen client` connections to it,
-# $DP_CONC (8) at a time, each with two request/response rounds checked byte for byte.
-# $DP_N_FULL (3000) connections in the twelve cells of FULL_CELLS (each scheduler twice, in
-# two forwarding methods, both families and both protocols; every method meets every family
-# and protocol), $DP_N_LIGHT (301) in the others; DP_FULL=all makes every cell full.
+# service (its own VIP; destinations weighted 1, 2, 3) and `dpgen client` connections to it
+# from 64 client addresses, each with two request/response rounds checked byte for byte:
+#   full cells  $DP_N_FULL (3000) connections, $DP_CONC (8) at a time: the twelve FULL_CELLS,
+#               each scheduler twice (two methods, both families, both protocols; every
+#               method meets every family and protocol); DP_FULL=all makes every cell full
+#   TCP lc/wlc  $DP_N_SEQ (151) connections one at a time (deterministic, see below)
+#   the others  $DP_N_LIGHT (301) connections, 8 at a time
+# Full cells also keep the service's part of the connection table (/proc/net/ip_vs_conn; two
+# of them also `ipvsadm -L -n -c`, compared with it).
 #
 # matrix-cells.sh runs the cells inside the director's namespace; matrix-report.py turns
 # the outputs into TAP lines:
@@ -17,10 +21,12 @@
 #                             per-destination counts agree between the client (which server
 #                             answered), the servers (what they served) and ipvsadm --stats
 #                             (Conns); ActiveConn+InActConn add up to the connections made;
-#                             full cells: `ipvsadm -L -n -c` lists one entry per connection
-#   matrix MOD vs REF CELL    (second and later MODs) against the first: see matrix-report.py
-#                             (rr wrr sh mh identical, lc wlc within bounds)
-# plus per MOD: the module loaded, it alone provided IPVS throughout, it unloaded.
+#                             full cells: one table entry per connection
+#   matrix MOD vs REF CELL    (second and later MODs) against the first: identical counts,
+#                             entry states and (sh, mh) address-to-destination mapping,
+#                             except TCP lc/wlc with concurrency: within bounds
+#                             (matrix-report.py, README.md)
+# plus per MOD: it alone provided IPVS throughout, it unloaded.
 # Outputs: $VM_OUT/dp-matrix-<run>/, summary table $VM_OUT/dp-matrix-summary.txt.
 . "$(dirname "$0")/common.sh"
 
