@@ -126,6 +126,7 @@ def summarize(d):
         "reuse_counters_phase2": reuse_delta("weight0", "delete"),
         "reuse_counters_fixb": reuse_delta("end", "fixb"),
         "port_busy_events": d["port_busy_events"],
+        "aborted_after": d.get("aborted_after", -1),
         "phases": phases,
     }
     return s
@@ -148,7 +149,7 @@ def classes(s):
         drops = "rare"
     else:
         drops = "many"
-    if s["fixb_entries_before"] <= 0:
+    if s["fixb_entries_before"] <= 0 or s["aborted_after"] >= 0:
         fixb = "not exercised"
     else:
         fixb = "cleared" if fixb_ok(s) else "kept"
@@ -233,6 +234,12 @@ def main():
             if (mod_of(l) == "c" and old1) or cell in runs[l]:
                 continue
             tap.line(False, "reuse: %s %s: produced results" % (l, cell), ["no %s/%s.json" % (l, cell)])
+        for l in labels:
+            r = runs[l].get(cell)
+            if r and r["summary"]["aborted_after"] >= 0:
+                tap.line(False, "reuse: %s %s: ran to the end" % (l, cell), [
+                    "stopped after %d connections: the last ones all failed (%s)" % (
+                        r["summary"]["aborted_after"], r["summary"]["errors_by_kind"])])
         cs = [runs[l][cell] for l in c_labels if cell in runs[l]]
         for rl in rs_labels:
             r = runs[rl].get(cell)

@@ -24,6 +24,9 @@
  *     nft SYN counters (run.sh's table inet reuse_count), the client's TCP retransmit
  *     counters and, when the module has it, /proc/net/ip_vs_reuse at every phase boundary
  *     and after the fix B step;
+ *   - stops early when --max-consecutive-errors connections in a row failed (a module that
+ *     loses every connection would otherwise make a cell last N times the connect timeout),
+ *     recording where ("aborted_after");
  *   - writes everything as one JSON object (--out).
  *
  * Times are CLOCK_MONOTONIC, which all namespaces of the guest share.
@@ -457,12 +460,12 @@ static struct {
 	int nsrv;
 	const char *vip, *cli_addr, *out, *workdir, *label;
 	int vport, port_base, nports, concurrency, phases[3], weight0, fixb, rst;
-	int connect_timeout_ms, conn_timeout_ms;
+	int connect_timeout_ms, conn_timeout_ms, max_consecutive_errors;
 	const char *extra_json;
 } opt = {
 	.vport = 80, .port_base = 40000, .nports = 8, .concurrency = 4,
 	.phases = { 100, 100, 50 }, .weight0 = 3, .fixb = 2,
-	.connect_timeout_ms = 3500, .conn_timeout_ms = 8000,
+	.connect_timeout_ms = 3500, .conn_timeout_ms = 8000, .max_consecutive_errors = 16,
 	.workdir = "/tmp", .label = "cell", .extra_json = "{}",
 };
 
@@ -472,6 +475,7 @@ static int port_in_use[MAX_PORTS];
 static int64_t port_busy_until[MAX_PORTS];
 static int port_cursor;
 static long port_busy_events;
+static int consecutive_errors;
 static struct sockaddr_in vip_sa, cli_sa;
 
 static int tcp_total_retrans(int fd)
@@ -490,6 +494,7 @@ static void finish(struct slot *s, int err, int close_rst)
 	struct rec *r = s->rec;
 
 	r->err = err;
+	consecutive_errors = err == E_OK ? 0 : consecutive_errors + 1;
 	r->close_rst = close_rst;
 	r->total_ms = ms_since(s->t_start, t);
 	if (r->syn_retrans < 0 && s->fd >= 0)
@@ -671,6 +676,7 @@ static void usage(void)
 		"usage: reuse-load --cli NS --cli-addr A --lb NS --vip A --server NS=ADDR ... --out F\n"
 		"  [--ports BASE:N] [--concurrency C] [--phases N1,N2,N3] [--close fin|rst]\n"
 		"  [--weight0 K] [--fixb K] [--connect-timeout-ms T] [--conn-timeout-ms T]\n"
+		"  [--max-consecutive-errors N]\n"
 		"  [--workdir D] [--label L] [--extra-json '{...}']\n");
 	exit(2);
 }
@@ -692,7 +698,7 @@ int main(int argc, char **argv)
 	int fd_ipvs, fd_conn, phase = 0, started = 0, total, goal;
 	int64_t t0, t_w0 = 0, t_del = 0, drain_at = -1, last_poll = 0;
 	struct snap snaps[5];
-	int w0_at_change = -1, w0_at_delete = -1, w0_entries_at_delete = -1;
+	int w0_at_change = -1, w0_at_delete = -1, w0_entries_at_delete = -1, aborted_after = -1;
 	double series_t[4096];
 	int series_v[4096], nseries = 0, last_v = -2;
 	FILE *f;
@@ -739,6 +745,8 @@ int main(int argc, char **argv)
 			opt.connect_timeout_ms = atoi(v);
 		else if (!strcmp(a, "--conn-timeout-ms"))
 			opt.conn_timeout_ms = atoi(v);
+		else if (!strcmp(a, "--max-consecutive-errors"))
+			opt.max_consecutive_errors = atoi(v);
 		else if (!strcmp(a, "--workdir"))
 			opt.workdir = v;
 		else if (!strcmp(a, "--label"))
@@ -809,6 +817,19 @@ int main(int argc, char **argv)
 		for (int i = 0; i < opt.concurrency; i++)
 			if (slots[i].state != S_FREE)
 				active++;
+		/* A module that loses every connection would make the cell last N x the connect
+		 * timeout: stop, and say so (the results are then incomplete, not a pass). */
+		if (aborted_after < 0 && consecutive_errors >= opt.max_consecutive_errors)
+			aborted_after = started;
+		if (aborted_after >= 0 && active == 0) {
+			for (int k = phase + 1; k <= 3; k++)
+				take_snap(&snaps[k], t0);
+			if (!t_w0)
+				t_w0 = now_ns();
+			if (!t_del)
+				t_del = now_ns();
+			break;
+		}
 		/* Phase boundary: nothing in flight any more. */
 		if (started == goal && active == 0) {
 			take_snap(&snaps[phase + 1], t0);
@@ -838,7 +859,7 @@ int main(int argc, char **argv)
 			goal += opt.phases[phase];
 			continue;
 		}
-		while (started < goal) {
+		while (started < goal && aborted_after < 0) {
 			struct slot *s = NULL;
 
 			for (int i = 0; i < opt.concurrency && !s; i++)
@@ -881,17 +902,17 @@ int main(int argc, char **argv)
 
 	snprintf(cmd, sizeof(cmd), "ipvsadm -d -t %s:%d -r %s:%d", opt.vip, opt.vport,
 		 opt.srv_addr[opt.fixb - 1], opt.vport);
-	if (lb_system(cmd))
+	if (aborted_after < 0 && lb_system(cmd))
 		die("%s failed", cmd);
 	t_fb = now_ns();
-	while (now_ns() - t_fb < 1800LL * 1000000) {
+	while (aborted_after < 0 && now_ns() - t_fb < 1800LL * 1000000) {
 		if (fb_cleared_ms < 0 && conn_entries(fd_conn, fbhex) == 0)
 			fb_cleared_ms = ms_since(t_fb, now_ns());
 		usleep(20000);
 	}
 	/* The check proper, as an operator would make it: ipvsadm -L -n -c at ~2 s (the spawn
 	 * takes ~0.2 s under TCG; the time it returned is recorded). */
-	{
+	if (aborted_after < 0) {
 		char line[512], pat[64];
 
 		snprintf(pat, sizeof(pat), " %s:%d ", opt.srv_addr[opt.fixb - 1], opt.vport);
@@ -958,8 +979,8 @@ int main(int argc, char **argv)
 	json_snap(f, "end", &snaps[3]);
 	fprintf(f, ", ");
 	json_snap(f, "fixb", &snaps[4]);
-	fprintf(f, "},\n\"t_weight0_ms\": %.3f, \"t_delete_ms\": %.3f, \"port_busy_events\": %ld,\n",
-		ms_since(t0, t_w0), ms_since(t0, t_del), port_busy_events);
+	fprintf(f, "},\n\"t_weight0_ms\": %.3f, \"t_delete_ms\": %.3f, \"port_busy_events\": %ld, "
+		"\"aborted_after\": %d,\n", ms_since(t0, t_w0), ms_since(t0, t_del), port_busy_events, aborted_after);
 	fprintf(f, "\"weight0\": {\"conns_at_change\": %d, \"conns_at_delete\": %d, "
 		"\"entries_at_delete\": %d, \"drain_ms\": ",
 		w0_at_change, w0_at_delete, w0_entries_at_delete);

@@ -133,6 +133,7 @@ topology_down() {
 # director_setup MODE EXPIRE CT OLDCT: sysctls, nft (MASQUERADE and SYN counters), the service.
 # Prints "absent" if conn_reuse_old_conntrack was asked for and the module has no such sysctl.
 director_setup() {
+	# shellcheck disable=SC2016  # the script is expanded by the inner sh, with its arguments
 	ip netns exec rc_lb sh -ec '
 		vs=/proc/sys/net/ipv4/vs
 		echo 1 >/proc/sys/net/ipv4/ip_forward
