@@ -139,6 +139,8 @@ def fixb_ok(s):
 
 def classes(s):
     """The outcome classes rs must share with C."""
+    if s["aborted_after"] >= 0:
+        return {k: "aborted" for k in ("drops", "reschedules", "drains", "client errors", "fix B")}
     n12 = s["phases"][0]["n"] + s["phases"][1]["n"]
     dr = s["syn_dropped"]
     if dr is None:
@@ -279,6 +281,7 @@ def main():
                     continue
                 s = r["summary"]
                 tap.line(fixb_ok(s), "reuse: %s %s: fix B: deleted destination's entries gone within 2 s without traffic" % (l, cell),
+                         ["not run: the cell stopped early"] if s["aborted_after"] >= 0 else
                          ["entries before %s, in ipvsadm -L -n -c at %s ms: %s, /proc/net/ip_vs_conn empty after %s ms" % (
                              s["fixb_entries_before"], fmt(s["fixb_ipvsadm_ms"], "%.0f"), s["fixb_entries_2s"],
                              fmt(s["fixb_cleared_ms"], "%.0f"))])
@@ -343,7 +346,8 @@ def main():
                 tap.line(s["connect_p99_ms"] <= lim, tag + " connect p99 <= 2x p99 of %s (%s ms <= 2 x %s ms)" % (
                     fin, fmt(s["connect_p99_ms"], "%.2f"), fmt(max(fins), "%.2f")))
             else:
-                tap.line(False, tag + " connect p99 <= 2x p99 of %s" % fin, ["no %s run in this boot" % fin])
+                tap.line(False, tag + " connect p99 <= 2x p99 of %s" % fin, [
+                    "no connection of this cell connected" if fins else "no %s run in this boot" % fin])
             tap.line(s["errors"] == 0 and s["bad_responses"] == 0,
                      tag + " every response byte-correct, no client errors", ["errors: %s" % s["errors_by_kind"]])
             tap.line(s["drain_ms"] is not None and s["landed_w0"] == 0,
@@ -381,7 +385,7 @@ def table(cells, labels, runs):
             s, k = r["summary"], r["classes"]
             fb = "-" if "-e1-" not in cell and s["fixb_entries_2s"] is None else "%d>%d" % (
                 s["fixb_entries_before"], s["fixb_entries_2s"])
-            cls = "".join([
+            cls = "stopped" if s["aborted_after"] >= 0 else "".join([
                 {"none": "-", "rare": "d", "many": "D", "unknown": "?"}[k["drops"]],
                 "R" if k["reschedules"] == "yes" else "s",
                 "W" if k["drains"] == "yes" else "w",
@@ -397,7 +401,8 @@ def table(cells, labels, runs):
             first = False
     out.append("classes: D/d/- SYNs dropped many/rare/none; R/s weight-0 destination gets no new "
                "connection / keeps getting some;\n         W/w it drains (ActiveConn+InActConn 0) before "
-               "its deletion or not; E client errors; B/b fix B cleared/kept\n")
+               "its deletion or not; E client errors; B/b fix B cleared/kept;\n         stopped: every "
+               "connection failed for a while, the cell was cut short\n")
     return "".join(out)
 
 
