@@ -31,16 +31,20 @@ STALL_MS = 900.0  # a connect this slow waited for a SYN retransmission (the fir
 
 # Band around C's runs within which an rs value counts as "the same": C's own spread, but at
 # least an absolute floor and a fraction of C's largest value, because two runs are a small
-# sample and TCG timing is noisy (a p99 of a few ms moves by a factor of two between runs).
+# sample and TCG timing is noisy (a p50 of a few ms moves by a factor of two between runs).
+# Not p99: of ~100 connections that is the largest, and on a shared host the guest stalls now
+# and then for 100-200 ms, which every connection in flight then shows at once (C and ipvs_rs
+# alike); p90 and the count of >= 900 ms stalls are what a module's own delays would move.
+# The drain time moves with the pace of the connections, hence its floor.
 SPREAD = {
     # metric: (absolute floor, relative floor)
     "connect_p50_ms": (1.0, 0.5),
-    "connect_p99_ms": (10.0, 0.5),
+    "connect_p90_ms": (5.0, 0.5),
     "stalls": (2, 0.1),
     "syn_dropped": (2, 0.1),
     "landed_w0": (2, 0.25),
     "errors": (2, 0.25),
-    "drain_ms": (100.0, 0.5),
+    "drain_ms": (400.0, 0.5),
 }
 
 
@@ -94,6 +98,7 @@ def summarize(d):
     s = {
         "connections": n,
         "connect_p50_ms": pct(lat, 0.50),
+        "connect_p90_ms": pct(lat, 0.90),
         "connect_p99_ms": pct(lat, 0.99),
         "connect_max_ms": lat[-1] if lat else None,
         "stalls": sum(1 for x in lat if x >= STALL_MS),
@@ -271,7 +276,7 @@ def main():
                 if not lo - tol <= rv <= hi + tol:
                     out.append("%s: %s %s outside C %s +- %s" % (m, rl, fmt(rv, "%.2f"),
                                                                [fmt(v, "%.2f") for v in vals], fmt(tol, "%.2f")))
-            tap.line(not out, "reuse: %s: %s within C's spread (latency p50/p99, stalls, drops, landings, errors, drain)" % (cell, rl), out)
+            tap.line(not out, "reuse: %s: %s within C's spread (latency p50/p90, stalls, drops, landings, errors, drain)" % (cell, rl), out)
 
         # Fix B, for every module.
         if "-e1-" in cell:
