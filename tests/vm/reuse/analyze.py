@@ -23,6 +23,7 @@ to --tap:
 import argparse
 import json
 import os
+import statistics
 import sys
 
 REUSE_COUNTERS = ("reused_same_dest", "rescheduled", "dropped_old_conntrack", "expired_nodest_packet",
@@ -342,14 +343,15 @@ def main():
                 tot_drop, s["client_syn_retrans"])])
             tap.line(s["stalls"] == 0, tag + " no connect >= 900 ms", ["%d stalls, max %s ms" % (
                 s["stalls"], fmt(s["connect_max_ms"]))])
-            # The reference: the FIN cell's p99 in this boot, the largest over its runs (C and
-            # ipvs_rs alike have no stalls there, so their differences are TCG's noise).
+            # The reference: the FIN cell's p99 in this boot, the median over its runs (C and
+            # ipvs_rs alike have no stalls there, so their differences are TCG's noise, and the
+            # median is not moved by one run that a guest-wide stall hit).
             fins = [runs[l][fin]["summary"]["connect_p99_ms"] for l in labels
                     if fin in runs[l] and runs[l][fin]["summary"]["connect_p99_ms"] is not None]
             if fins and s["connect_p99_ms"] is not None:
-                lim = 2 * max(fins)
-                tap.line(s["connect_p99_ms"] <= lim, tag + " connect p99 <= 2x p99 of %s (%s ms <= 2 x %s ms)" % (
-                    fin, fmt(s["connect_p99_ms"], "%.2f"), fmt(max(fins), "%.2f")))
+                ref = statistics.median(fins)
+                tap.line(s["connect_p99_ms"] <= 2 * ref, tag + " connect p99 <= 2x p99 of %s (%s ms <= 2 x %s ms)" % (
+                    fin, fmt(s["connect_p99_ms"], "%.2f"), fmt(ref, "%.2f")))
             else:
                 tap.line(False, tag + " connect p99 <= 2x p99 of %s" % fin, [
                     "no connection of this cell connected" if fins else "no %s run in this boot" % fin])
