@@ -23,6 +23,7 @@ to --tap:
 import argparse
 import json
 import os
+import statistics
 import sys
 
 REUSE_COUNTERS = ("reused_same_dest", "rescheduled", "dropped_old_conntrack", "expired_nodest_packet",
@@ -31,16 +32,20 @@ STALL_MS = 900.0  # a connect this slow waited for a SYN retransmission (the fir
 
 # Band around C's runs within which an rs value counts as "the same": C's own spread, but at
 # least an absolute floor and a fraction of C's largest value, because two runs are a small
-# sample and TCG timing is noisy (a p99 of a few ms moves by a factor of two between runs).
+# sample and TCG timing is noisy (a p50 of a few ms moves by a factor of two between runs).
+# Not p99: of ~100 connections that is the largest, and on a shared host the guest stalls now
+# and then for 100-200 ms, which every connection in flight then shows at once (C and ipvs_rs
+# alike); p90 and the count of >= 900 ms stalls are what a module's own delays would move.
+# The drain time moves with the pace of the connections, hence its floor.
 SPREAD = {
     # metric: (absolute floor, relative floor)
     "connect_p50_ms": (1.0, 0.5),
-    "connect_p99_ms": (10.0, 0.5),
+    "connect_p90_ms": (5.0, 0.5),
     "stalls": (2, 0.1),
     "syn_dropped": (2, 0.1),
     "landed_w0": (2, 0.25),
     "errors": (2, 0.25),
-    "drain_ms": (100.0, 0.5),
+    "drain_ms": (400.0, 0.5),
 }
 
 
@@ -57,8 +62,28 @@ def diff_snap(a, b, key):
     return b[key] - a[key]
 
 
+def split_flows(conns):
+    """The main flow's columns and, with a pair flow (reuse-load --pair-port), the pair's."""
+    flow = conns.get("flow") or [0] * len(conns["err"])
+    pick = lambda f: {k: [v[i] for i in range(len(v)) if flow[i] == f] for k, v in conns.items()}
+    return pick(0), (pick(1) if 1 in flow else None)
+
+
+def latency_summary(c):
+    lat = sorted(x for x in c["connect_ms"] if x >= 0)
+    return {
+        "connections": len(c["err"]),
+        "connect_p50_ms": pct(lat, 0.50),
+        "connect_p90_ms": pct(lat, 0.90),
+        "connect_p99_ms": pct(lat, 0.99),
+        "connect_max_ms": lat[-1] if lat else None,
+        "stalls": sum(1 for x in lat if x >= STALL_MS),
+        "errors": len(c["err"]) - c["err"].count("ok"),
+    }
+
+
 def summarize(d):
-    c = d["conns"]
+    c, pair = split_flows(d["conns"])
     n = len(c["err"])
     snaps = d["snaps"]
     lat = sorted(x for x in c["connect_ms"] if x >= 0)
@@ -94,6 +119,7 @@ def summarize(d):
     s = {
         "connections": n,
         "connect_p50_ms": pct(lat, 0.50),
+        "connect_p90_ms": pct(lat, 0.90),
         "connect_p99_ms": pct(lat, 0.99),
         "connect_max_ms": lat[-1] if lat else None,
         "stalls": sum(1 for x in lat if x >= STALL_MS),
@@ -102,7 +128,7 @@ def summarize(d):
         # and after the weight-0 destination was deleted (phase 3).
         "syn_dropped": drops("start", "delete"),
         "syn_dropped_after_delete": drops("delete", "end"),
-        "client_syn_retrans": diff_snap(snaps["start"], snaps["end"], "client_syn_retrans"),
+        "client_syn_retrans": sum(max(0, x) for x in c["syn_retrans"]),
         "errors": n - c["err"].count("ok"),
         "errors_by_kind": errs,
         "bad_responses": errs.get("bad_response", 0),
@@ -126,7 +152,10 @@ def summarize(d):
         "reuse_counters_phase2": reuse_delta("weight0", "delete"),
         "reuse_counters_fixb": reuse_delta("end", "fixb"),
         "port_busy_events": d["port_busy_events"],
+        "aborted_after": d.get("aborted_after", -1),
         "phases": phases,
+        # The FIN-closing flow run alongside (conn_reuse_old_conntrack RST cells).
+        "pair": latency_summary(pair) if pair else None,
     }
     return s
 
@@ -138,6 +167,8 @@ def fixb_ok(s):
 
 def classes(s):
     """The outcome classes rs must share with C."""
+    if s["aborted_after"] >= 0:
+        return {k: "aborted" for k in ("drops", "reschedules", "drains", "client errors", "fix B")}
     n12 = s["phases"][0]["n"] + s["phases"][1]["n"]
     dr = s["syn_dropped"]
     if dr is None:
@@ -148,7 +179,7 @@ def classes(s):
         drops = "rare"
     else:
         drops = "many"
-    if s["fixb_entries_before"] <= 0:
+    if s["fixb_entries_before"] <= 0 or s["aborted_after"] >= 0:
         fixb = "not exercised"
     else:
         fixb = "cleared" if fixb_ok(s) else "kept"
@@ -233,6 +264,12 @@ def main():
             if (mod_of(l) == "c" and old1) or cell in runs[l]:
                 continue
             tap.line(False, "reuse: %s %s: produced results" % (l, cell), ["no %s/%s.json" % (l, cell)])
+        for l in labels:
+            r = runs[l].get(cell)
+            if r and r["summary"]["aborted_after"] >= 0:
+                tap.line(False, "reuse: %s %s: ran to the end" % (l, cell), [
+                    "stopped after %d connections: the last ones all failed (%s)" % (
+                        r["summary"]["aborted_after"], r["summary"]["errors_by_kind"])])
         cs = [runs[l][cell] for l in c_labels if cell in runs[l]]
         for rl in rs_labels:
             r = runs[rl].get(cell)
@@ -262,7 +299,7 @@ def main():
                 if not lo - tol <= rv <= hi + tol:
                     out.append("%s: %s %s outside C %s +- %s" % (m, rl, fmt(rv, "%.2f"),
                                                                [fmt(v, "%.2f") for v in vals], fmt(tol, "%.2f")))
-            tap.line(not out, "reuse: %s: %s within C's spread (latency p50/p99, stalls, drops, landings, errors, drain)" % (cell, rl), out)
+            tap.line(not out, "reuse: %s: %s within C's spread (latency p50/p90, stalls, drops, landings, errors, drain)" % (cell, rl), out)
 
         # Fix B, for every module.
         if "-e1-" in cell:
@@ -272,6 +309,7 @@ def main():
                     continue
                 s = r["summary"]
                 tap.line(fixb_ok(s), "reuse: %s %s: fix B: deleted destination's entries gone within 2 s without traffic" % (l, cell),
+                         ["not run: the cell stopped early"] if s["aborted_after"] >= 0 else
                          ["entries before %s, in ipvsadm -L -n -c at %s ms: %s, /proc/net/ip_vs_conn empty after %s ms" % (
                              s["fixb_entries_before"], fmt(s["fixb_ipvsadm_ms"], "%.0f"), s["fixb_entries_2s"],
                              fmt(s["fixb_cleared_ms"], "%.0f"))])
@@ -327,16 +365,26 @@ def main():
                 tot_drop, s["client_syn_retrans"])])
             tap.line(s["stalls"] == 0, tag + " no connect >= 900 ms", ["%d stalls, max %s ms" % (
                 s["stalls"], fmt(s["connect_max_ms"]))])
-            # The reference: the FIN cell's p99 in this boot, the largest over its runs (C and
-            # ipvs_rs alike have no stalls there, so their differences are TCG's noise).
+            # The reference: FIN-closing traffic of the same run (the pair flow, same module,
+            # same moments, so the same host load); without one, the FIN cell's p99 in this
+            # boot, the median over its runs.
             fins = [runs[l][fin]["summary"]["connect_p99_ms"] for l in labels
                     if fin in runs[l] and runs[l][fin]["summary"]["connect_p99_ms"] is not None]
-            if fins and s["connect_p99_ms"] is not None:
-                lim = 2 * max(fins)
-                tap.line(s["connect_p99_ms"] <= lim, tag + " connect p99 <= 2x p99 of %s (%s ms <= 2 x %s ms)" % (
-                    fin, fmt(s["connect_p99_ms"], "%.2f"), fmt(max(fins), "%.2f")))
+            notes = ["the FIN cell %s in this boot: p99 %s ms" % (fin, "/".join(fmt(v, "%.2f") for v in fins))] if fins else []
+            pr = s["pair"]
+            if pr is not None and pr["connect_p99_ms"] is not None and s["connect_p99_ms"] is not None:
+                if pr["stalls"] or pr["errors"]:
+                    notes.append("the FIN flow itself had %d stalls and %d errors" % (pr["stalls"], pr["errors"]))
+                tap.line(s["connect_p99_ms"] <= 2 * pr["connect_p99_ms"] and not pr["stalls"] and not pr["errors"],
+                         tag + " connect p99 <= 2x p99 of the FIN-closing flow run alongside (%s ms <= 2 x %s ms)" % (
+                             fmt(s["connect_p99_ms"], "%.2f"), fmt(pr["connect_p99_ms"], "%.2f")), notes)
+            elif fins and s["connect_p99_ms"] is not None:
+                ref = statistics.median(fins)
+                tap.line(s["connect_p99_ms"] <= 2 * ref, tag + " connect p99 <= 2x p99 of %s (%s ms <= 2 x %s ms)" % (
+                    fin, fmt(s["connect_p99_ms"], "%.2f"), fmt(ref, "%.2f")))
             else:
-                tap.line(False, tag + " connect p99 <= 2x p99 of %s" % fin, ["no %s run in this boot" % fin])
+                tap.line(False, tag + " connect p99 <= 2x p99 of FIN-closing traffic", [
+                    "no connection of this cell connected" if fins or pr else "no FIN reference in this run or boot"])
             tap.line(s["errors"] == 0 and s["bad_responses"] == 0,
                      tag + " every response byte-correct, no client errors", ["errors: %s" % s["errors_by_kind"]])
             tap.line(s["drain_ms"] is not None and s["landed_w0"] == 0,
@@ -374,7 +422,7 @@ def table(cells, labels, runs):
             s, k = r["summary"], r["classes"]
             fb = "-" if "-e1-" not in cell and s["fixb_entries_2s"] is None else "%d>%d" % (
                 s["fixb_entries_before"], s["fixb_entries_2s"])
-            cls = "".join([
+            cls = "stopped" if s["aborted_after"] >= 0 else "".join([
                 {"none": "-", "rare": "d", "many": "D", "unknown": "?"}[k["drops"]],
                 "R" if k["reschedules"] == "yes" else "s",
                 "W" if k["drains"] == "yes" else "w",
@@ -388,9 +436,16 @@ def table(cells, labels, runs):
                 fmt(s["connect_max_ms"], "%.0f"), s["stalls"], fmt(s["syn_dropped"]), s["errors"],
                 s["landed_w0"], fmt(s["drain_ms"], "%.0f"), fb, cls, rcs))
             first = False
+            pr = s["pair"]
+            if pr:
+                out.append("%-22s %-5s %7s %7s %7s %6d %5s %5d %6s %8s %5s %-9s %s\n" % (
+                    "", "", fmt(pr["connect_p50_ms"], "%.2f"), fmt(pr["connect_p99_ms"], "%.1f"),
+                    fmt(pr["connect_max_ms"], "%.0f"), pr["stalls"], "", pr["errors"], "", "", "", "",
+                    "^ the FIN-closing flow run alongside"))
     out.append("classes: D/d/- SYNs dropped many/rare/none; R/s weight-0 destination gets no new "
                "connection / keeps getting some;\n         W/w it drains (ActiveConn+InActConn 0) before "
-               "its deletion or not; E client errors; B/b fix B cleared/kept\n")
+               "its deletion or not; E client errors; B/b fix B cleared/kept;\n         stopped: every "
+               "connection failed for a while, the cell was cut short\n")
     return "".join(out)
 
 

@@ -24,6 +24,14 @@
  *     nft SYN counters (run.sh's table inet reuse_count), the client's TCP retransmit
  *     counters and, when the module has it, /proc/net/ip_vs_reuse at every phase boundary
  *     and after the fix B step;
+ *   - with --pair-port P, sends every other connection to VIP:P instead, a second service
+ *     with the same destinations whose servers close the other way (FIN for RST): a reference
+ *     flow measured at the same time as the main one, under the same host load (run.sh uses
+ *     it for the conn_reuse_old_conntrack cells, whose p99 is compared with FIN-closing
+ *     traffic); the weight change and the deletions apply to both services;
+ *   - stops early when --max-consecutive-errors connections in a row failed (a module that
+ *     loses every connection would otherwise make a cell last N times the connect timeout),
+ *     recording where ("aborted_after");
  *   - writes everything as one JSON object (--out).
  *
  * Times are CLOCK_MONOTONIC, which all namespaces of the guest share.
@@ -113,6 +121,7 @@ static unsigned int payload_size(uint32_t nonce)
 
 struct srv_conn {
 	int fd;
+	int rst; /* close with RST: the listener's mode */
 	int state; /* 0 read request, 1 wait for BYE */
 	char buf[64];
 	size_t len;
@@ -121,7 +130,7 @@ struct srv_conn {
 struct accept_rec {
 	int64_t t;
 	uint32_t peer;
-	uint16_t port;
+	uint16_t port, local_port;
 };
 
 static volatile sig_atomic_t stop_server;
@@ -143,37 +152,43 @@ static void srv_close(struct srv_conn *c, int rst)
 	c->fd = -1;
 }
 
-/* Serves until SIGTERM, then writes one line per accepted connection to logpath. */
-static void server_main(int id, int rst, int ready_fd, const char *logpath)
+/* Serves port 80, closing with RST if rst, and pair_port (if not 0) closing the other way,
+ * until SIGTERM; then writes one line per accepted connection to logpath. */
+static void server_main(int id, int rst, int pair_port, int ready_fd, const char *logpath)
 {
 	static struct srv_conn conns[MAX_SRV_CONNS];
 	static struct accept_rec *recs;
 	size_t nrecs = 0, caprecs = 4096;
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(80) };
-	struct pollfd pfd[MAX_SRV_CONNS + 1];
-	int lfd, one = 1, i;
+	struct pollfd pfd[MAX_SRV_CONNS + 2];
+	int lfd[2], lport[2] = { 80, pair_port }, nl = pair_port ? 2 : 1, one = 1, i;
 	FILE *log;
 
 	recs = malloc(caprecs * sizeof(*recs));
 	for (i = 0; i < MAX_SRV_CONNS; i++)
 		conns[i].fd = -1;
 	signal(SIGTERM, on_term);
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (lfd < 0)
-		die("server socket");
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 512) < 0)
-		die("server %d bind/listen", id);
+	for (int l = 0; l < nl; l++) {
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(lport[l]) };
+
+		lfd[l] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (lfd[l] < 0)
+			die("server socket");
+		setsockopt(lfd[l], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(lfd[l], (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd[l], 512) < 0)
+			die("server %d bind/listen :%d", id, lport[l]);
+	}
 	if (write(ready_fd, "r", 1) != 1)
 		die("server ready");
 	close(ready_fd);
 
 	while (!stop_server) {
-		int n = 0, map[MAX_SRV_CONNS + 1];
+		int n = 0, map[MAX_SRV_CONNS + 2];
 
-		pfd[n].fd = lfd;
-		pfd[n].events = POLLIN;
-		map[n++] = -1;
+		for (int l = 0; l < nl; l++) {
+			pfd[n].fd = lfd[l];
+			pfd[n].events = POLLIN;
+			map[n++] = -1;
+		}
 		for (i = 0; i < MAX_SRV_CONNS; i++) {
 			if (conns[i].fd < 0)
 				continue;
@@ -183,11 +198,13 @@ static void server_main(int id, int rst, int ready_fd, const char *logpath)
 		}
 		if (poll(pfd, n, 200) < 0)
 			continue;
-		if (pfd[0].revents & POLLIN) {
+		for (int l = 0; l < nl; l++) {
+			if (!(pfd[l].revents & POLLIN))
+				continue;
 			for (;;) {
 				struct sockaddr_in peer;
 				socklen_t pl = sizeof(peer);
-				int fd = accept4(lfd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+				int fd = accept4(lfd[l], (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 				if (fd < 0)
 					break;
@@ -195,17 +212,18 @@ static void server_main(int id, int rst, int ready_fd, const char *logpath)
 					caprecs *= 2;
 					recs = realloc(recs, caprecs * sizeof(*recs));
 				}
-				recs[nrecs++] = (struct accept_rec){ now_ns(), peer.sin_addr.s_addr, ntohs(peer.sin_port) };
+				recs[nrecs++] = (struct accept_rec){ now_ns(), peer.sin_addr.s_addr, ntohs(peer.sin_port),
+								     lport[l] };
 				for (i = 0; i < MAX_SRV_CONNS && conns[i].fd >= 0; i++)
 					;
 				if (i == MAX_SRV_CONNS) {
 					close(fd);
 					continue;
 				}
-				conns[i] = (struct srv_conn){ .fd = fd };
+				conns[i] = (struct srv_conn){ .fd = fd, .rst = l == 0 ? rst : !rst };
 			}
 		}
-		for (int k = 1; k < n; k++) {
+		for (int k = nl; k < n; k++) {
 			struct srv_conn *c = &conns[map[k]];
 			ssize_t r;
 
@@ -215,7 +233,7 @@ static void server_main(int id, int rst, int ready_fd, const char *logpath)
 			if (r <= 0) {
 				if (r < 0 && errno == EAGAIN)
 					continue;
-				srv_close(c, rst); /* the client went away */
+				srv_close(c, c->rst); /* the client went away */
 				continue;
 			}
 			c->len += r;
@@ -246,7 +264,7 @@ static void server_main(int id, int rst, int ready_fd, const char *logpath)
 				c->len = 0;
 			} else {
 				/* "BYE": the client has the whole response, so an RST loses nothing. */
-				srv_close(c, rst);
+				srv_close(c, c->rst);
 			}
 		}
 	}
@@ -256,7 +274,7 @@ static void server_main(int id, int rst, int ready_fd, const char *logpath)
 	for (size_t k = 0; k < nrecs; k++) {
 		struct in_addr a = { recs[k].peer };
 
-		fprintf(log, "%lld %s %u\n", (long long)recs[k].t, inet_ntoa(a), recs[k].port);
+		fprintf(log, "%lld %s %u %u\n", (long long)recs[k].t, inet_ntoa(a), recs[k].port, recs[k].local_port);
 	}
 	fclose(log);
 	exit(0);
@@ -439,7 +457,7 @@ static const char *const err_name[] = {
 enum slot_state { S_FREE, S_CONNECTING, S_READING, S_CLOSING };
 
 struct rec {
-	int phase, port, server, err, syn_retrans, close_rst;
+	int phase, flow, port, server, err, syn_retrans, close_rst;
 	double t_start_ms, connect_ms, total_ms;
 };
 
@@ -456,13 +474,13 @@ static struct {
 	const char *cli_ns, *lb_ns, *srv_ns[MAX_SERVERS], *srv_addr[MAX_SERVERS];
 	int nsrv;
 	const char *vip, *cli_addr, *out, *workdir, *label;
-	int vport, port_base, nports, concurrency, phases[3], weight0, fixb, rst;
-	int connect_timeout_ms, conn_timeout_ms;
+	int vport, pair_port, port_base, nports, concurrency, phases[3], weight0, fixb, rst;
+	int connect_timeout_ms, conn_timeout_ms, max_consecutive_errors;
 	const char *extra_json;
 } opt = {
 	.vport = 80, .port_base = 40000, .nports = 8, .concurrency = 4,
 	.phases = { 100, 100, 50 }, .weight0 = 3, .fixb = 2,
-	.connect_timeout_ms = 3500, .conn_timeout_ms = 8000,
+	.connect_timeout_ms = 3500, .conn_timeout_ms = 8000, .max_consecutive_errors = 16,
 	.workdir = "/tmp", .label = "cell", .extra_json = "{}",
 };
 
@@ -472,7 +490,8 @@ static int port_in_use[MAX_PORTS];
 static int64_t port_busy_until[MAX_PORTS];
 static int port_cursor;
 static long port_busy_events;
-static struct sockaddr_in vip_sa, cli_sa;
+static int consecutive_errors;
+static struct sockaddr_in vip_sa, pair_sa, cli_sa;
 
 static int tcp_total_retrans(int fd)
 {
@@ -490,6 +509,7 @@ static void finish(struct slot *s, int err, int close_rst)
 	struct rec *r = s->rec;
 
 	r->err = err;
+	consecutive_errors = err == E_OK ? 0 : consecutive_errors + 1;
 	r->close_rst = close_rst;
 	r->total_ms = ms_since(s->t_start, t);
 	if (r->syn_retrans < 0 && s->fd >= 0)
@@ -508,9 +528,12 @@ static void finish(struct slot *s, int err, int close_rst)
 	s->fd = -1;
 }
 
-/* Starts a connection on a free slot; returns 0 if no port is free right now. */
-static int start_conn(struct slot *s, int phase, uint32_t nonce, int64_t t0)
+/* Starts a connection of flow 0 (VIP:80) or 1 (VIP:pair_port) on a free slot; returns 0 if
+ * no port is free right now. */
+static int start_conn(struct slot *s, int phase, int flow, uint32_t nonce, int64_t t0)
 {
+	const struct sockaddr_in *dst = flow ? &pair_sa : &vip_sa;
+
 	int64_t t = now_ns();
 
 	for (int tries = 0; tries < opt.nports; tries++) {
@@ -529,7 +552,7 @@ static int start_conn(struct slot *s, int phase, uint32_t nonce, int64_t t0)
 			goto busy;
 		}
 		s->t_start = now_ns();
-		if (connect(fd, (struct sockaddr *)&vip_sa, sizeof(vip_sa)) < 0 && errno != EINPROGRESS) {
+		if (connect(fd, (const struct sockaddr *)dst, sizeof(*dst)) < 0 && errno != EINPROGRESS) {
 			/* The 4-tuple is still taken (LAST_ACK, TIME_WAIT): the next port. */
 			if (errno != EADDRNOTAVAIL && errno != EADDRINUSE)
 				die("connect");
@@ -543,7 +566,7 @@ static int start_conn(struct slot *s, int phase, uint32_t nonce, int64_t t0)
 			.deadline = s->t_start + (int64_t)opt.connect_timeout_ms * 1000000,
 			.rec = &recs[nrecs++],
 		};
-		*s->rec = (struct rec){ .phase = phase, .port = s->port, .syn_retrans = -1,
+		*s->rec = (struct rec){ .phase = phase, .flow = flow, .port = s->port, .syn_retrans = -1,
 					.t_start_ms = ms_since(t0, s->t_start), .connect_ms = -1 };
 		return 1;
 busy:
@@ -671,8 +694,21 @@ static void usage(void)
 		"usage: reuse-load --cli NS --cli-addr A --lb NS --vip A --server NS=ADDR ... --out F\n"
 		"  [--ports BASE:N] [--concurrency C] [--phases N1,N2,N3] [--close fin|rst]\n"
 		"  [--weight0 K] [--fixb K] [--connect-timeout-ms T] [--conn-timeout-ms T]\n"
+		"  [--max-consecutive-errors N] [--pair-port P]\n"
 		"  [--workdir D] [--label L] [--extra-json '{...}']\n");
 	exit(2);
+}
+
+/* "ipvsadm OP -t VIP:80 -r DEST:80 ARGS" and, with a pair flow, the same for its service (a
+ * terminating endpoint leaves every service port at once). */
+static void dest_cmd(char *cmd, size_t n, const char *op, const char *args, int server)
+{
+	const char *a = opt.srv_addr[server - 1];
+	int off = snprintf(cmd, n, "ipvsadm %s -t %s:%d -r %s:%d %s", op, opt.vip, opt.vport, a, opt.vport, args);
+
+	if (opt.pair_port)
+		snprintf(cmd + off, n - off, " && ipvsadm %s -t %s:%d -r %s:%d %s", op, opt.vip, opt.pair_port, a,
+			 opt.pair_port, args);
 }
 
 static void json_snap(FILE *f, const char *name, const struct snap *s)
@@ -692,7 +728,7 @@ int main(int argc, char **argv)
 	int fd_ipvs, fd_conn, phase = 0, started = 0, total, goal;
 	int64_t t0, t_w0 = 0, t_del = 0, drain_at = -1, last_poll = 0;
 	struct snap snaps[5];
-	int w0_at_change = -1, w0_at_delete = -1, w0_entries_at_delete = -1;
+	int w0_at_change = -1, w0_at_delete = -1, w0_entries_at_delete = -1, aborted_after = -1;
 	double series_t[4096];
 	int series_v[4096], nseries = 0, last_v = -2;
 	FILE *f;
@@ -731,6 +767,8 @@ int main(int argc, char **argv)
 				usage();
 		} else if (!strcmp(a, "--close"))
 			opt.rst = !strcmp(v, "rst");
+		else if (!strcmp(a, "--pair-port"))
+			opt.pair_port = atoi(v);
 		else if (!strcmp(a, "--weight0"))
 			opt.weight0 = atoi(v);
 		else if (!strcmp(a, "--fixb"))
@@ -739,6 +777,8 @@ int main(int argc, char **argv)
 			opt.connect_timeout_ms = atoi(v);
 		else if (!strcmp(a, "--conn-timeout-ms"))
 			opt.conn_timeout_ms = atoi(v);
+		else if (!strcmp(a, "--max-consecutive-errors"))
+			opt.max_consecutive_errors = atoi(v);
 		else if (!strcmp(a, "--workdir"))
 			opt.workdir = v;
 		else if (!strcmp(a, "--label"))
@@ -756,9 +796,12 @@ int main(int argc, char **argv)
 	total = opt.phases[0] + opt.phases[1] + opt.phases[2];
 	recs = calloc(total, sizeof(*recs));
 	vip_sa = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(opt.vport) };
+	pair_sa = vip_sa;
+	pair_sa.sin_port = htons(opt.pair_port);
 	cli_sa = (struct sockaddr_in){ .sin_family = AF_INET };
 	if (inet_pton(AF_INET, opt.vip, &vip_sa.sin_addr) != 1 || inet_pton(AF_INET, opt.cli_addr, &cli_sa.sin_addr) != 1)
 		usage();
+	pair_sa.sin_addr = vip_sa.sin_addr;
 	hexaddr(opt.srv_addr[opt.weight0 - 1], w0hex, sizeof(w0hex));
 	snprintf(w0dest, sizeof(w0dest), "%s:%04X", w0hex, opt.vport);
 	hexaddr(opt.srv_addr[opt.fixb - 1], fbhex, sizeof(fbhex));
@@ -781,7 +824,7 @@ int main(int argc, char **argv)
 		if (srv_pid[k] == 0) {
 			close(p[0]);
 			enter_ns(netns_fd(opt.srv_ns[k]));
-			server_main(k + 1, opt.rst, p[1], logpath);
+			server_main(k + 1, opt.rst, opt.pair_port, p[1], logpath);
 		}
 		close(p[1]);
 		if (read(p[0], &c, 1) != 1)
@@ -809,13 +852,25 @@ int main(int argc, char **argv)
 		for (int i = 0; i < opt.concurrency; i++)
 			if (slots[i].state != S_FREE)
 				active++;
+		/* A module that loses every connection would make the cell last N x the connect
+		 * timeout: stop, and say so (the results are then incomplete, not a pass). */
+		if (aborted_after < 0 && consecutive_errors >= opt.max_consecutive_errors)
+			aborted_after = started;
+		if (aborted_after >= 0 && active == 0) {
+			for (int k = phase + 1; k <= 3; k++)
+				take_snap(&snaps[k], t0);
+			if (!t_w0)
+				t_w0 = now_ns();
+			if (!t_del)
+				t_del = now_ns();
+			break;
+		}
 		/* Phase boundary: nothing in flight any more. */
 		if (started == goal && active == 0) {
 			take_snap(&snaps[phase + 1], t0);
 			if (phase == 0) {
 				w0_at_change = dest_conns(fd_ipvs, w0dest);
-				snprintf(cmd, sizeof(cmd), "ipvsadm -e -t %s:%d -r %s:%d -m -w 0", opt.vip,
-					 opt.vport, opt.srv_addr[opt.weight0 - 1], opt.vport);
+				dest_cmd(cmd, sizeof(cmd), "-e", "-m -w 0", opt.weight0);
 				if (lb_system(cmd))
 					die("%s failed", cmd);
 				t_w0 = now_ns();
@@ -826,8 +881,7 @@ int main(int argc, char **argv)
 			} else if (phase == 1) {
 				w0_at_delete = dest_conns(fd_ipvs, w0dest);
 				w0_entries_at_delete = conn_entries(fd_conn, w0hex);
-				snprintf(cmd, sizeof(cmd), "ipvsadm -d -t %s:%d -r %s:%d", opt.vip, opt.vport,
-					 opt.srv_addr[opt.weight0 - 1], opt.vport);
+				dest_cmd(cmd, sizeof(cmd), "-d", "", opt.weight0);
 				if (lb_system(cmd))
 					die("%s failed", cmd);
 				t_del = now_ns();
@@ -838,13 +892,15 @@ int main(int argc, char **argv)
 			goal += opt.phases[phase];
 			continue;
 		}
-		while (started < goal) {
+		while (started < goal && aborted_after < 0) {
 			struct slot *s = NULL;
 
 			for (int i = 0; i < opt.concurrency && !s; i++)
 				if (slots[i].state == S_FREE)
 					s = &slots[i];
-			if (!s || !start_conn(s, phase, 0x9e3779b9u * (started + 1) ^ (uint32_t)t0, t0))
+			/* With a pair flow, every other connection goes to it. */
+			if (!s || !start_conn(s, phase, opt.pair_port ? started % 2 : 0,
+					      0x9e3779b9u * (started + 1) ^ (uint32_t)t0, t0))
 				break;
 			started++;
 		}
@@ -879,22 +935,21 @@ int main(int argc, char **argv)
 	double fb_cleared_ms = -1, fb_ipvsadm_ms = -1;
 	int64_t t_fb;
 
-	snprintf(cmd, sizeof(cmd), "ipvsadm -d -t %s:%d -r %s:%d", opt.vip, opt.vport,
-		 opt.srv_addr[opt.fixb - 1], opt.vport);
-	if (lb_system(cmd))
+	dest_cmd(cmd, sizeof(cmd), "-d", "", opt.fixb);
+	if (aborted_after < 0 && lb_system(cmd))
 		die("%s failed", cmd);
 	t_fb = now_ns();
-	while (now_ns() - t_fb < 1800LL * 1000000) {
+	while (aborted_after < 0 && now_ns() - t_fb < 1800LL * 1000000) {
 		if (fb_cleared_ms < 0 && conn_entries(fd_conn, fbhex) == 0)
 			fb_cleared_ms = ms_since(t_fb, now_ns());
 		usleep(20000);
 	}
 	/* The check proper, as an operator would make it: ipvsadm -L -n -c at ~2 s (the spawn
 	 * takes ~0.2 s under TCG; the time it returned is recorded). */
-	{
+	if (aborted_after < 0) {
 		char line[512], pat[64];
 
-		snprintf(pat, sizeof(pat), " %s:%d ", opt.srv_addr[opt.fixb - 1], opt.vport);
+		snprintf(pat, sizeof(pat), " %s:", opt.srv_addr[opt.fixb - 1]);
 		enter_ns(ns_lb);
 		f = popen("ipvsadm -L -n -c", "r");
 		enter_ns(ns_cli);
@@ -921,20 +976,21 @@ int main(int argc, char **argv)
 	for (int k = 0; k < opt.nsrv; k++)
 		waitpid(srv_pid[k], NULL, 0);
 
-	/* Accepts per server and phase, from the servers' own logs. */
-	int accepts[MAX_SERVERS][3] = { 0 };
+	/* Accepts per server and phase, from the servers' own logs, of the main flow (port 80)
+	 * and of the pair flow. */
+	int accepts[MAX_SERVERS][3] = { 0 }, accepts_pair[MAX_SERVERS][3] = { 0 };
 
 	for (int k = 0; k < opt.nsrv; k++) {
 		char logpath[512], addr[64];
 		long long ts;
-		unsigned int port;
+		unsigned int port, lport;
 
 		snprintf(logpath, sizeof(logpath), "%s/server%d.log", opt.workdir, k + 1);
 		f = fopen(logpath, "r");
 		if (!f)
 			die("open %s", logpath);
-		while (fscanf(f, "%lld %63s %u", &ts, addr, &port) == 3)
-			accepts[k][ts < t_w0 ? 0 : ts < t_del ? 1 : 2]++;
+		while (fscanf(f, "%lld %63s %u %u", &ts, addr, &port, &lport) == 4)
+			(lport == 80 ? accepts : accepts_pair)[k][ts < t_w0 ? 0 : ts < t_del ? 1 : 2]++;
 		fclose(f);
 	}
 
@@ -942,10 +998,10 @@ int main(int argc, char **argv)
 	if (!f)
 		die("open %s", opt.out);
 	fprintf(f, "{\"label\": \"%s\", \"extra\": %s,\n", opt.label, opt.extra_json);
-	fprintf(f, "\"params\": {\"ports\": %d, \"port_base\": %d, \"concurrency\": %d, \"phases\": [%d, %d, %d], "
+	fprintf(f, "\"params\": {\"pair_port\": %d, \"ports\": %d, \"port_base\": %d, \"concurrency\": %d, \"phases\": [%d, %d, %d], "
 		"\"close\": \"%s\", \"servers\": %d, \"weight0\": %d, \"fixb\": %d, "
 		"\"connect_timeout_ms\": %d, \"conn_timeout_ms\": %d},\n",
-		opt.nports, opt.port_base, opt.concurrency, opt.phases[0], opt.phases[1], opt.phases[2],
+		opt.pair_port, opt.nports, opt.port_base, opt.concurrency, opt.phases[0], opt.phases[1], opt.phases[2],
 		opt.rst ? "rst" : "fin", opt.nsrv, opt.weight0, opt.fixb, opt.connect_timeout_ms,
 		opt.conn_timeout_ms);
 	fprintf(f, "\"snaps\": {");
@@ -958,8 +1014,8 @@ int main(int argc, char **argv)
 	json_snap(f, "end", &snaps[3]);
 	fprintf(f, ", ");
 	json_snap(f, "fixb", &snaps[4]);
-	fprintf(f, "},\n\"t_weight0_ms\": %.3f, \"t_delete_ms\": %.3f, \"port_busy_events\": %ld,\n",
-		ms_since(t0, t_w0), ms_since(t0, t_del), port_busy_events);
+	fprintf(f, "},\n\"t_weight0_ms\": %.3f, \"t_delete_ms\": %.3f, \"port_busy_events\": %ld, "
+		"\"aborted_after\": %d,\n", ms_since(t0, t_w0), ms_since(t0, t_del), port_busy_events, aborted_after);
 	fprintf(f, "\"weight0\": {\"conns_at_change\": %d, \"conns_at_delete\": %d, "
 		"\"entries_at_delete\": %d, \"drain_ms\": ",
 		w0_at_change, w0_at_delete, w0_entries_at_delete);
@@ -973,6 +1029,9 @@ int main(int argc, char **argv)
 	fprintf(f, "]},\n\"accepts\": [");
 	for (int k = 0; k < opt.nsrv; k++)
 		fprintf(f, "%s[%d, %d, %d]", k ? ", " : "", accepts[k][0], accepts[k][1], accepts[k][2]);
+	fprintf(f, "],\n\"accepts_pair\": [");
+	for (int k = 0; k < opt.nsrv; k++)
+		fprintf(f, "%s[%d, %d, %d]", k ? ", " : "", accepts_pair[k][0], accepts_pair[k][1], accepts_pair[k][2]);
 	fprintf(f, "],\n\"fixb\": {\"entries_before\": %d, \"entries_ipvsadm\": %d, \"ipvsadm_ms\": %.1f, "
 		"\"cleared_ms\": ", fb_before, fb_after_ipvsadm, fb_ipvsadm_ms);
 	if (fb_cleared_ms >= 0)
@@ -991,6 +1050,7 @@ int main(int argc, char **argv)
 		int first = 1;
 
 		COL("phase", "%d", recs[i].phase);
+		COL("flow", "%d", recs[i].flow);
 		COL("port", "%d", recs[i].port);
 		COL("server", "%d", recs[i].server);
 		COL("err", "\"%s\"", err_name[recs[i].err]);
