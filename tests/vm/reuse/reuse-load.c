@@ -24,7 +24,7 @@
  *     nft SYN counters (run.sh's table inet reuse_count), the client's TCP retransmit
  *     counters and, when the module has it, /proc/net/ip_vs_reuse at every phase boundary
  *     and after the fix B step;
- *   - with --pair-port P, sends every other connection to VIP:P instead, a second service
+ *   - with --pair-port P, sends every other round of connections to VIP:P, a second service
  *     with the same destinations whose servers close the other way (FIN for RST): a reference
  *     flow measured at the same time as the main one, under the same host load (run.sh uses
  *     it for the conn_reuse_old_conntrack cells, whose p99 is compared with FIN-closing
@@ -898,8 +898,11 @@ int main(int argc, char **argv)
 			for (int i = 0; i < opt.concurrency && !s; i++)
 				if (slots[i].state == S_FREE)
 					s = &slots[i];
-			/* With a pair flow, every other connection goes to it. */
-			if (!s || !start_conn(s, phase, opt.pair_port ? started % 2 : 0,
+			/* With a pair flow, every other round of --ports connections goes to it: each
+			 * flow keeps cycling through every port (alternating single connections would
+			 * give each flow half of the ports, and an entry of the other half, left by a
+			 * skipped busy port, would never be reused and so never drain). */
+			if (!s || !start_conn(s, phase, opt.pair_port ? started / opt.nports % 2 : 0,
 					      0x9e3779b9u * (started + 1) ^ (uint32_t)t0, t0))
 				break;
 			started++;
