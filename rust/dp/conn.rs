@@ -311,7 +311,7 @@ fn find(hash: u32, pred: impl Fn(&Conn) -> bool) -> Option<ConnRef> {
     let bucket = b.get(hash as usize & b.len().wrapping_sub(1))?;
     let _rcu = RcuReadGuard::new();
     let mut p = bucket.load(Ordering::Acquire);
-    // SAFETY (loop): entries reachable from a bucket under RCU are not freed before the
+    // SAFETY: (loop) entries reachable from a bucket under RCU are not freed before the
     // read-side section ends (they are unlinked first, freed after a grace period).
     while let Some(c) = unsafe { p.as_ref() } {
         if pred(c) && c.try_get() {
