@@ -266,6 +266,9 @@ def main():
             tap.line(False, "reuse: %s %s: produced results" % (l, cell), ["no %s/%s.json" % (l, cell)])
         for l in labels:
             r = runs[l].get(cell)
+            if r and r["raw"].get("warmup_failed"):
+                tap.line(False, "reuse: %s %s: every server answered directly before the run" % (l, cell),
+                         ["%d servers did not" % r["raw"]["warmup_failed"]])
             if r and r["summary"]["aborted_after"] >= 0:
                 tap.line(False, "reuse: %s %s: ran to the end" % (l, cell), [
                     "stopped after %d connections: the last ones all failed (%s)" % (

@@ -124,7 +124,10 @@ def main():
             r = m["runs"][run].get(cell)
             if not r:
                 continue
-            conns = r["raw"]["conns"]["connect_ms"]
+            raw = r["raw"]["conns"]
+            flow = raw.get("flow") or [0] * len(raw["connect_ms"])
+            # The cell's own flow only (an old1 RST cell carries a FIN flow alongside).
+            conns = [x for x, f in zip(raw["connect_ms"], flow) if f == 0]
             lat = sorted(x for x in conns if x >= 0)
             n = len(conns)
             if not n:
