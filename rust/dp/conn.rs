@@ -336,52 +336,51 @@ pub(crate) struct Lookup<'a> {
     pub(crate) port: u16,
 }
 
-/// `ip_vs_conn_in_get()`: the entry of a request from client `caddr:cport` to the virtual
-/// `addr:port`.
-pub(crate) fn in_get(k: &Lookup<'_>) -> Option<ConnRef> {
+/// Which end of an entry a lookup's far end (`addr:port`) is compared with.
+#[derive(Clone, Copy)]
+enum FarEnd {
+    /// The virtual service (requests, templates).
+    Virtual,
+    /// The real server (replies).
+    Dest,
+}
+
+/// The one walk behind the three lookups: same namespace, family, protocol and client end,
+/// the far end on the given side, and a template or not.
+fn lookup(k: &Lookup<'_>, far: FarEnd, template: bool) -> Option<ConnRef> {
     let hash = hashkey(k.net, k.family, k.protocol, k.caddr, k.cport);
     find(hash, |c| {
+        let (addr, port) = match far {
+            FarEnd::Virtual => (&c.vaddr, c.vport),
+            FarEnd::Dest => (&c.daddr, c.dport),
+        };
         c.net == k.net
             && c.family == k.family
             && c.protocol == k.protocol
             && c.cport == k.cport
-            && c.vport == k.port
-            && !c.is_template()
+            && port == k.port
+            && c.is_template() == template
             && addr_eq(k.family, &c.caddr, k.caddr)
-            && addr_eq(k.family, &c.vaddr, k.addr)
+            && addr_eq(k.family, addr, k.addr)
     })
+}
+
+/// `ip_vs_conn_in_get()`: the entry of a request from client `caddr:cport` to the virtual
+/// `addr:port`.
+pub(crate) fn in_get(k: &Lookup<'_>) -> Option<ConnRef> {
+    lookup(k, FarEnd::Virtual, false)
 }
 
 /// `ip_vs_conn_out_get()`: the entry of a reply from real server `addr:port` to client
 /// `caddr:cport`.
 pub(crate) fn out_get(k: &Lookup<'_>) -> Option<ConnRef> {
-    let hash = hashkey(k.net, k.family, k.protocol, k.caddr, k.cport);
-    find(hash, |c| {
-        c.net == k.net
-            && c.family == k.family
-            && c.protocol == k.protocol
-            && c.cport == k.cport
-            && c.dport == k.port
-            && !c.is_template()
-            && addr_eq(k.family, &c.caddr, k.caddr)
-            && addr_eq(k.family, &c.daddr, k.addr)
-    })
+    lookup(k, FarEnd::Dest, false)
 }
 
 /// `ip_vs_ct_in_get()`: a persistence template (`addr`/`port` are the template's virtual
 /// end, which for fwmark services encodes the mark).
 pub(crate) fn template_get(k: &Lookup<'_>) -> Option<ConnRef> {
-    let hash = hashkey(k.net, k.family, k.protocol, k.caddr, k.cport);
-    find(hash, |c| {
-        c.net == k.net
-            && c.family == k.family
-            && c.protocol == k.protocol
-            && c.cport == k.cport
-            && c.vport == k.port
-            && c.is_template()
-            && addr_eq(k.family, &c.caddr, k.caddr)
-            && addr_eq(k.family, &c.vaddr, k.addr)
-    })
+    lookup(k, FarEnd::Virtual, true)
 }
 
 /// `ip_vs_conn_new()` + `ip_vs_bind_dest()` + `ip_vs_conn_hash()`: a new entry, in the

@@ -125,26 +125,26 @@ fn hz() -> u64 {
     u64::from(crate::ctl::genl::hz())
 }
 
-/// `ip_vs_in_stats()`.
-fn in_stats(ns: &NetState, cp: &Conn, len: usize) {
+/// The stats objects a packet of `cp` counts in: its destination's, its service's and the
+/// namespace's (`ip_vs_in_stats()` / `ip_vs_out_stats()` / `ip_vs_conn_stats()`).
+fn each_stats(ns: &NetState, cp: &Conn, f: impl Fn(&super::dest::StatsCells)) {
     if let Some(d) = &cp.dest {
-        d.stats.count_in(len);
+        f(&d.stats);
     }
     if let Some(s) = &cp.svc_stats {
-        s.count_in(len);
+        f(s);
     }
-    ns.dp.tot_stats.count_in(len);
+    f(&ns.dp.tot_stats);
+}
+
+/// `ip_vs_in_stats()`.
+fn in_stats(ns: &NetState, cp: &Conn, len: usize) {
+    each_stats(ns, cp, |s| s.count_in(len));
 }
 
 /// `ip_vs_out_stats()`.
 fn out_stats(ns: &NetState, cp: &Conn, len: usize) {
-    if let Some(d) = &cp.dest {
-        d.stats.count_out(len);
-    }
-    if let Some(s) = &cp.svc_stats {
-        s.count_out(len);
-    }
-    ns.dp.tot_stats.count_out(len);
+    each_stats(ns, cp, |s| s.count_out(len));
 }
 
 /// `ip_vs_set_state()`: the protocol's state machine for one packet.
@@ -345,13 +345,7 @@ fn try_to_schedule(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, pkt:
 
 /// `ip_vs_conn_stats()`.
 fn conn_stats(ns: &NetState, cp: &Conn) {
-    if let Some(d) = &cp.dest {
-        d.stats.count_conn();
-    }
-    if let Some(s) = &cp.svc_stats {
-        s.count_conn();
-    }
-    ns.dp.tot_stats.count_conn();
+    each_stats(ns, cp, |s| s.count_conn());
 }
 
 /// `ip_vs_leave()` without cache bypass: tell the client the port is unreachable.
