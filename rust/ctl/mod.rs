@@ -28,7 +28,7 @@ const SYSCTL_PATH: &CStr = c_str!("net/ipv4/vs");
 /// ipvs_rs state of one network namespace.
 pub(crate) struct NetState {
     // Dropped first: removing the proc files waits for their readers, which use `ctl`.
-    proc: Option<crate::glue::proc::ProcFiles<7>>,
+    proc: Option<crate::glue::proc::ProcFiles<8>>,
     conntrack: AtomicI32,
     expire_nodest_conn: AtomicI32,
     conn_reuse_mode: AtomicI32,

@@ -13,7 +13,7 @@ use kernel::c_str;
 use kernel::prelude::*;
 
 /// The files, in creation order.
-pub(crate) fn files() -> [(&'static CStr, ShowFn); 7] {
+pub(crate) fn files() -> [(&'static CStr, ShowFn); 8] {
     [
         (c_str!("ip_vs"), show_ip_vs),
         (c_str!("ip_vs_stats"), show_stats),
@@ -23,6 +23,8 @@ pub(crate) fn files() -> [(&'static CStr, ShowFn); 7] {
         (c_str!("ip_vs_app"), show_app),
         // ipvs-rs only: what port reuse and removed destinations did.
         (c_str!("ip_vs_reuse"), show_reuse),
+        // ipvs-rs only: why the data path dropped packets.
+        (c_str!("ip_vs_drops"), show_drops),
     ]
 }
 
@@ -31,7 +33,7 @@ pub(crate) fn files() -> [(&'static CStr, ShowFn); 7] {
 /// # Safety
 ///
 /// `net` outlives the returned value.
-pub(crate) unsafe fn create(net: &Net) -> Result<ProcFiles<7>> {
+pub(crate) unsafe fn create(net: &Net) -> Result<ProcFiles<8>> {
     // SAFETY: forwarded from the caller.
     unsafe { ProcFiles::create(net, files()) }
 }
@@ -162,6 +164,17 @@ unsafe extern "C" fn show_reuse(seq: *mut bindings::seq_file, _v: *mut core::ffi
     let (mut w, net) = unsafe { SeqWriter::new(seq) };
     if let Some(ns) = NetState::of(net) {
         for (name, value) in ns.dp.reuse.lines() {
+            let _ = writeln!(w, "{name} {value}");
+        }
+    }
+    0
+}
+
+unsafe extern "C" fn show_drops(seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) -> kernel::ffi::c_int {
+    // SAFETY: called by seq_file as the show callback of a single-net file.
+    let (mut w, net) = unsafe { SeqWriter::new(seq) };
+    if let Some(ns) = NetState::of(net) {
+        for (name, value) in ns.dp.drops.lines() {
             let _ = writeln!(w, "{name} {value}");
         }
     }

@@ -117,7 +117,7 @@ fn parse(skb: &mut Skb, family: Family) -> Parsed {
 }
 
 fn count_malformed(ns: &NetState) -> Verdict {
-    ns.dp.malformed.fetch_add(1, Relaxed);
+    super::DropCounters::count(&ns.dp.drops.malformed);
     Verdict::Drop
 }
 

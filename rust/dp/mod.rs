@@ -31,8 +31,8 @@ pub(crate) struct DpNet {
     /// `ipvs->hooks_afmask`: bit 0 IPv4, bit 1 IPv6. Changed under the namespace's
     /// configuration mutex only.
     hooks_afmask: AtomicU32,
-    /// Packets dropped because their headers were malformed or truncated.
-    pub(crate) malformed: AtomicU64,
+    /// Why packets were dropped (`/proc/net/ip_vs_drops`).
+    pub(crate) drops: DropCounters,
     /// `/proc/net/ip_vs_reuse`.
     pub(crate) reuse: ReuseCounters,
 }
@@ -102,6 +102,29 @@ impl ReuseCounters {
     }
 }
 
+/// Why the data path dropped packets it did not forward (`/proc/net/ip_vs_drops`, per
+/// namespace, `name value` per line; ipvs-rs only: C counts none of these). Every drop the
+/// hooks decide on is counted in exactly one of these, so a fuzzer can account for what it
+/// sent.
+#[derive(Default)]
+pub(crate) struct DropCounters {
+    /// TCP/UDP packets whose headers were malformed or truncated.
+    pub(crate) malformed: AtomicU64,
+}
+
+impl DropCounters {
+    /// Count one drop in `c` (one of `self`'s fields).
+    pub(crate) fn count(c: &AtomicU64) {
+        c.fetch_add(1, Relaxed);
+    }
+
+    /// The lines of `/proc/net/ip_vs_drops`, in order.
+    pub(crate) fn lines(&self) -> [(&'static str, u64); 1] {
+        let get = |c: &AtomicU64| c.load(Relaxed);
+        [("malformed", get(&self.malformed))]
+    }
+}
+
 fn af_bit(af: u16) -> u32 {
     if af == 10 {
         2
@@ -119,7 +142,7 @@ impl DpNet {
             tcp_timeouts: tcp::TcpState::ALL.map(|s| AtomicU32::new(d.tcp.get(s))),
             udp_timeout: AtomicU32::new(d.udp.get(udp::UdpState::Normal)),
             hooks_afmask: AtomicU32::new(0),
-            malformed: AtomicU64::new(0),
+            drops: DropCounters::default(),
             reuse: ReuseCounters::default(),
         }
     }
