@@ -40,5 +40,5 @@ reuse-matrix: deps
 clean:
 	@if [ -n "$(KDIR)" ] || [ -d "$$(tools/kernel.sh --print-dir 2>/dev/null)" ]; then \
 		$(MAKE) -C "$${KDIR:-$$(tools/kernel.sh --print-dir)}" M=$(CURDIR) LLVM=$(LLVM) clean; fi
-	rm -f rust/glue/bindings_generated.rs
+	rm -f rust/glue/bindings_generated.rs rust/glue/kernel-id
 	cd rust/core && cargo clean

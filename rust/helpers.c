@@ -42,10 +42,13 @@ int ipvs_rs_notifier_from_errno(int err)
 	return notifier_from_errno(err);
 }
 
+#ifdef IPVS_RS_KUNIT
+/* Only in the test build (IPVS_RS_KUNIT=y): the production module needs no KUnit symbol. */
 void ipvs_rs_kunit_fail(struct kunit *test, const char *file, int line, const char *msg)
 {
 	KUNIT_FAIL(test, "%s:%d: %s", file, line, msg);
 }
+#endif
 
 /* /proc/net files of one namespace, shown by a single show() call (seq_file grows the buffer). */
 bool ipvs_rs_proc_create(struct net *net, const char *name, int (*show)(struct seq_file *, void *))

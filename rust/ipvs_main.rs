@@ -10,6 +10,9 @@ use kernel::prelude::*;
 mod ctl;
 mod dp;
 mod glue;
+/// KUnit suites: compiled only into the test build (`IPVS_RS_KUNIT=y`, see Kbuild), so the
+/// production module neither needs `CONFIG_KUNIT` nor runs tests at insmod.
+#[cfg(ipvs_rs_kunit)]
 mod kunit_tests;
 
 module! {

@@ -32,9 +32,37 @@ count_tap() {
 
 # First: the harness self-tests need the kernel source (kunit.py) that the kernel build unpacks.
 log "building the kernel (cached; a cold cache builds it in ~15 min on 2 cores) and the module"
-if ! tools/module.sh >"$OUT/build.log" 2>&1; then
+# First the production module (no KUnit), kept aside for the VM's smoke test; then the test
+# build with the KUnit suites, which the VM scenarios load.
+mkdir -p "$OUT/vm"
+if ! tools/module.sh >"$OUT/build.log" 2>&1 || ! cp ipvs_rs.ko "$OUT/vm/ipvs_rs-prod.ko"; then
 	tail -n 30 "$OUT/build.log"
 	fail "build: ipvs_rs.ko did not build (see $OUT/build.log)"
+	echo "$passed passed, $failed failed"
+	exit 1
+fi
+log "tier build: the production module carries no KUnit"
+tools/prod-ko-check.sh "$OUT/vm/ipvs_rs-prod.ko" >"$OUT/prod-ko.tap" 2>&1 || true
+cat "$OUT/prod-ko.tap"
+count_tap build "$OUT/prod-ko.tap"
+grep -q '^ok - ' "$OUT/prod-ko.tap" || fail "build: production module checks did not run"
+if [ "$FLAVOR" = debug ]; then
+	# Issue 9 item 0: a tree built for the default kernel, then for this one, must carry this
+	# kernel's bindings; the smoke test loads that module here (the default kernel is built
+	# first if it is not cached).
+	log "tier build: one tree built for the default kernel, then for the debug one"
+	if kdef=$(FLAVOR=default tools/kernel.sh 2>>"$OUT/build.log") && kdbg=$(tools/kernel.sh 2>>"$OUT/build.log"); then
+		tools/kswitch-check.sh "$kdef" "$kdbg" "$OUT/kswitch" >"$OUT/kswitch.tap" 2>&1 || true
+		cp "$OUT/kswitch/ipvs_rs-kswitch.ko" "$OUT/vm/" 2>/dev/null || true
+	else
+		echo "not ok - kswitch: the default kernel could not be built" >"$OUT/kswitch.tap"
+	fi
+	cat "$OUT/kswitch.tap"
+	count_tap build "$OUT/kswitch.tap"
+fi
+if ! IPVS_RS_KUNIT=y tools/module.sh >>"$OUT/build.log" 2>&1; then
+	tail -n 30 "$OUT/build.log"
+	fail "build: the test build of ipvs_rs.ko (IPVS_RS_KUNIT=y) did not build (see $OUT/build.log)"
 	echo "$passed passed, $failed failed"
 	exit 1
 fi

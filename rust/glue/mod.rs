@@ -4,6 +4,7 @@
 
 pub(crate) mod bindings;
 pub(crate) mod genetlink;
+#[cfg(ipvs_rs_kunit)]
 pub(crate) mod kunit;
 pub(crate) mod kvec;
 pub(crate) mod modnotify;

@@ -6,8 +6,33 @@
 . "$(dirname "$0")/lib.sh"
 
 vs=net.ipv4.vs
+# The production build (plain `make`: no KUnit), which tools/check.sh leaves in $VM_OUT.
+PROD_KO=${PROD_KO:-${VM_OUT:-/tmp}/ipvs_rs-prod.ko}
+if [ -f "$PROD_KO" ]; then
+	dmesg -C
+	check "insmod the production ipvs_rs.ko" insmod "$PROD_KO"
+	refuse "the production module runs no KUnit suite at insmod" sh -c 'dmesg | grep -qE "KTAP version|# Subtest: ipvs_rs"'
+	equals "production module: init netns conn_reuse_mode is 1" 1 sysctl -n $vs.conn_reuse_mode
+	check "rmmod the production ipvs_rs" rmmod ipvs_rs
+else
+	_report "not ok - production module present for the smoke test ($PROD_KO)"
+	failures=$((failures + 1))
+fi
+# Built against another kernel first, then this one (tools/kswitch-check.sh, FLAVOR=debug):
+# its bindings must be this kernel's, or the new namespace's sysctls read garbage.
+KSWITCH_KO=${KSWITCH_KO:-${VM_OUT:-/tmp}/ipvs_rs-kswitch.ko}
+if [ -f "$KSWITCH_KO" ]; then
+	check "insmod the module built after a kernel switch" insmod "$KSWITCH_KO"
+	ip netns add smoke_k
+	equals "kernel switch: a new netns reads its defaults" "1 0 0" \
+		sh -c "ip netns exec smoke_k sysctl -n $vs.conn_reuse_mode $vs.expire_nodest_conn $vs.conntrack | xargs"
+	ip netns del smoke_k
+	check "rmmod the module built after a kernel switch" rmmod ipvs_rs
+fi
 dmesg -C
 check "insmod ipvs_rs.ko" insmod "$KO"
+check "the test build ran its KUnit suites at insmod" sh -c 'dmesg | grep -q "# Subtest: ipvs_rs"'
+
 dmesg >"$VM_OUT/kunit-dmesg.txt"
 check "ipvs_rs listed in /proc/modules" grep -q '^ipvs_rs ' /proc/modules
 check "load message in dmesg" sh -c 'dmesg | grep -q "ipvs_rs: loaded"'
