@@ -32,13 +32,21 @@ int ipvs_rs_notifier_from_errno(int err);
 /* KUNIT_FAIL() with a message built by the Rust side. */
 void ipvs_rs_kunit_fail(struct kunit *test, const char *file, int line, const char *msg);
 
-struct seq_file;
+#include <linux/seq_file.h>
 /* /proc/net/<name> in @net, 0444, rendered by @show (proc_create_net_single). */
 bool ipvs_rs_proc_create(struct net *net, const char *name, int (*show)(struct seq_file *, void *));
 void ipvs_rs_proc_remove(struct net *net, const char *name);
 /* seq_file_single_net(). */
 struct net *ipvs_rs_seq_net(struct seq_file *seq);
 void ipvs_rs_seq_write(struct seq_file *seq, const char *buf, size_t len);
+/* /proc/net/<name> in @net, 0444, iterated by @ops (proc_create_net(), as C's
+ * ip_vs_conn): each reader gets @state_size zeroed bytes (ipvs_rs_seq_state()) after the
+ * seq_net_private that names the file's namespace (ipvs_rs_seq_file_net()). */
+bool ipvs_rs_proc_create_seq(struct net *net, const char *name, const struct seq_operations *ops,
+			     unsigned int state_size);
+void *ipvs_rs_seq_state(struct seq_file *seq);
+/* seq_file_net(). */
+struct net *ipvs_rs_seq_file_net(struct seq_file *seq);
 
 /* nr_cpu_ids: rows of /proc/net/ip_vs_stats_percpu. */
 unsigned int ipvs_rs_nr_cpu_ids(void);

@@ -104,6 +104,8 @@ void ipvs_rs_timer_setup(struct timer_list *timer, void (*fn)(struct timer_list 
 unsigned long ipvs_rs_jiffies(void);
 /* mod_timer(); returns whether the timer was pending. */
 int ipvs_rs_mod_timer(struct timer_list *timer, unsigned long expires);
+/* mod_timer_pending(): like mod_timer() but never arms a timer that is not pending. */
+int ipvs_rs_mod_timer_pending(struct timer_list *timer, unsigned long expires);
 int ipvs_rs_timer_delete(struct timer_list *timer);
 int ipvs_rs_timer_delete_sync(struct timer_list *timer);
 unsigned long ipvs_rs_timer_expires(const struct timer_list *timer);
@@ -117,6 +119,9 @@ void ipvs_rs_local_bh_disable(void);
 void ipvs_rs_local_bh_enable(void);
 void ipvs_rs_msleep(unsigned int ms);
 void ipvs_rs_cond_resched(void);
+/* cond_resched_rcu(): inside rcu_read_lock(), let others run (drops the read lock for a
+ * moment on kernels where an RCU reader cannot be preempted). */
+void ipvs_rs_cond_resched_rcu(void);
 /* Delayed work on system_long_wq (C: ipvs->expire_nodest_conn_work). */
 #include <linux/workqueue.h>
 void ipvs_rs_dwork_init(struct delayed_work *dw, void (*fn)(struct work_struct *));

@@ -12,6 +12,7 @@
 #include <linux/icmpv6.h>
 #include <linux/delay.h>
 #include <linux/random.h>
+#include <linux/rcupdate_wait.h>
 #include <net/ip.h>
 #include <net/ipv6.h>
 #include <net/ip6_route.h>
@@ -548,6 +549,11 @@ int ipvs_rs_mod_timer(struct timer_list *timer, unsigned long expires)
 	return mod_timer(timer, expires);
 }
 
+int ipvs_rs_mod_timer_pending(struct timer_list *timer, unsigned long expires)
+{
+	return mod_timer_pending(timer, expires);
+}
+
 int ipvs_rs_timer_delete(struct timer_list *timer)
 {
 	return timer_delete(timer);
@@ -606,6 +612,11 @@ void ipvs_rs_msleep(unsigned int ms)
 void ipvs_rs_cond_resched(void)
 {
 	cond_resched();
+}
+
+void ipvs_rs_cond_resched_rcu(void)
+{
+	cond_resched_rcu();
 }
 
 #define CONN_LOCKS 256

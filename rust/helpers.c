@@ -5,6 +5,7 @@
  */
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
+#include <linux/seq_file_net.h>
 #include <net/net_namespace.h>
 #include "../include/ipvs_rs.h"
 
@@ -69,6 +70,24 @@ struct net *ipvs_rs_seq_net(struct seq_file *seq)
 void ipvs_rs_seq_write(struct seq_file *seq, const char *buf, size_t len)
 {
 	seq_write(seq, buf, len);
+}
+
+bool ipvs_rs_proc_create_seq(struct net *net, const char *name, const struct seq_operations *ops,
+			     unsigned int state_size)
+{
+	return proc_create_net(name, 0444, net->proc_net, ops,
+			       sizeof(struct seq_net_private) + state_size) != NULL;
+}
+
+void *ipvs_rs_seq_state(struct seq_file *seq)
+{
+	/* seq_net_private holds pointers: what follows it is pointer-aligned. */
+	return (struct seq_net_private *)seq->private + 1;
+}
+
+struct net *ipvs_rs_seq_file_net(struct seq_file *seq)
+{
+	return seq_file_net(seq);
 }
 
 unsigned int ipvs_rs_nr_cpu_ids(void)

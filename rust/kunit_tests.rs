@@ -29,7 +29,8 @@ kunit_suite!(ipvs_rs_module: c_ipvs_is_not_loaded);
 kunit_suite!(ipvs_rs_netlink: core_nested_parser_agrees_with_kernel);
 
 kunit_suite!(ipvs_rs_ctl: service_lifecycle, dest_trash_revives_counters, weight_zero_dest_stays);
-kunit_suite!(ipvs_rs_conn: conn_found_both_ways_and_expires, held_conn_outlives_its_timer, template_outlives_controlled);
+kunit_suite!(ipvs_rs_conn: conn_found_both_ways_and_expires, held_conn_outlives_its_timer, template_outlives_controlled,
+    dying_entry_is_never_rearmed, controlled_expiry_drops_template_at_once, held_template_survives_the_drop);
 kunit_suite!(ipvs_rs_reuse: reuse_decision_in_kernel, nodest_work_expires_removed_dests_conns);
 
 fn init_net_state(t: &mut Test) -> Option<&'static NetState> {
@@ -519,6 +520,115 @@ fn template_outlives_controlled(t: &mut Test) {
         tp.put_no_rearm();
     } else {
         kunit_expect!(t, false);
+    }
+    kunit_expect!(t, eventually(|| conn::count(ns) == before));
+    kunit_expect_eq!(t, d.persistconns.load(Ordering::Relaxed), 0);
+}
+
+/// Issue 9.1: an expiry that loses the race with another path (the nodest work's or the
+/// flush's `del()`, which unlinked the entry first) must leave the dying entry's timer
+/// disarmed: it is freed after a grace period, and a timer armed on it would fire into freed
+/// memory. Sequentially: the second `expire()` is the timer run that lost.
+fn dying_entry_is_never_rearmed(t: &mut Test) {
+    use conn_fixtures::*;
+    use crate::dp::conn;
+    let Some(ns) = init_net_state(t) else { return };
+    let before = conn::count(ns);
+    let d = dest(11);
+    let cp = conn(ns, 11, 42000, &d, 0, None);
+    let p = core::ptr::from_ref::<conn::Conn>(&*cp);
+    {
+        // Keeps the entry readable after its expiry queued it for freeing, as the timer
+        // softirq and the table walks do.
+        let _rcu = crate::glue::rcu::RcuReadGuard::new();
+        cp.put_no_rearm();
+        // SAFETY: inside the read-side section the entry is not freed (see above).
+        let c = unsafe { &*p };
+        // The path that wins: unlinked, queued for freeing.
+        conn::expire(c);
+        kunit_expect!(t, !conn::is_hashed(c));
+        kunit_expect_eq!(t, conn::count(ns), before);
+        // The timer run that lost: "try again in a minute" must not re-arm it.
+        conn::expire(c);
+        let armed = c.timer_pending();
+        kunit_expect!(t, !armed);
+        if armed {
+            c.disarm_timer();
+        }
+        // ip_vs_conn_expire_now() (the flush, a packet) on it: never arms a timer.
+        c.expire_now();
+        let armed = c.timer_pending();
+        kunit_expect!(t, !armed);
+        if armed {
+            c.disarm_timer();
+        }
+    }
+    kunit_expect_eq!(t, d.totalconns.load(Ordering::Relaxed), 0);
+}
+
+/// Issue 9.1: expiring the last connection of a non-assured template drops the template
+/// (C: `ip_vs_conn_del_put(ct)` under a reference taken before the control count goes),
+/// at once, not by re-arming a timer of an entry that may be dying meanwhile.
+fn controlled_expiry_drops_template_at_once(t: &mut Test) {
+    use conn_fixtures::*;
+    use crate::dp::conn;
+    let Some(ns) = init_net_state(t) else { return };
+    let before = conn::count(ns);
+    let d = dest(12);
+    let tpl = conn(ns, 12, 0, &d, conn::F_TEMPLATE | conn::F_NO_CPORT, None);
+    let cp = conn(ns, 12, 42001, &d, 0, Some(&tpl));
+    let (tp, cpp) = (core::ptr::from_ref::<conn::Conn>(&*tpl), core::ptr::from_ref::<conn::Conn>(&*cp));
+    // Both armed with their (long) timeouts.
+    drop(tpl);
+    drop(cp);
+    kunit_expect_eq!(t, conn::count(ns), before + 2);
+    {
+        let _rcu = crate::glue::rcu::RcuReadGuard::new();
+        // SAFETY: both are hashed and pending, and inside the read-side section neither is
+        // freed even once expired.
+        let (tp, c) = unsafe { (&*tp, &*cpp) };
+        // What the flush and the nodest work do: delete the controlled entry, dropping the
+        // controlling chain with it.
+        conn::del(c);
+        kunit_expect!(t, !conn::is_hashed(c));
+        kunit_expect!(t, !conn::is_hashed(tp));
+        kunit_expect!(t, !tp.timer_pending());
+    }
+    kunit_expect_eq!(t, conn::count(ns), before);
+    kunit_expect_eq!(t, d.persistconns.load(Ordering::Relaxed), 0);
+    kunit_expect_eq!(t, d.totalconns.load(Ordering::Relaxed), 0);
+}
+
+/// The same drop while someone holds the template (a packet being scheduled with it): the
+/// template lives on, re-armed for a minute under a reference of its own, and expires
+/// once its holder lets it.
+fn held_template_survives_the_drop(t: &mut Test) {
+    use conn_fixtures::*;
+    use crate::dp::conn;
+    let Some(ns) = init_net_state(t) else { return };
+    let before = conn::count(ns);
+    let d = dest(13);
+    let tpl = conn(ns, 13, 0, &d, conn::F_TEMPLATE | conn::F_NO_CPORT, None);
+    let cp = conn(ns, 13, 42002, &d, 0, Some(&tpl));
+    let cpp = core::ptr::from_ref::<conn::Conn>(&*cp);
+    // Armed, and held by someone else.
+    let held = conn::template_get(&lookup_key(ns, &tpl.caddr, 0, &tpl.vaddr, tpl.vport));
+    kunit_expect!(t, held.is_some());
+    drop(tpl);
+    drop(cp);
+    {
+        let _rcu = crate::glue::rcu::RcuReadGuard::new();
+        // SAFETY: hashed and pending; not freed inside the read-side section.
+        conn::del(unsafe { &*cpp });
+    }
+    kunit_expect_eq!(t, conn::count(ns), before + 1);
+    if let Some(h) = held {
+        kunit_expect!(t, conn::is_hashed(&h));
+        kunit_expect!(t, h.timer_pending());
+        kunit_expect_eq!(t, h.n_control.load(Ordering::Relaxed), 0);
+        // The holder lets go: the template expires by its own timer.
+        h.set_timeout(0);
+        drop(h);
     }
     kunit_expect!(t, eventually(|| conn::count(ns) == before));
     kunit_expect_eq!(t, d.persistconns.load(Ordering::Relaxed), 0);

@@ -6,25 +6,27 @@ use super::genl::conn_tab_size;
 use super::NetState;
 use crate::glue::bindings;
 use crate::glue::pernet::Net;
-use crate::glue::proc::{ProcFiles, SeqWriter, ShowFn};
+use crate::dp::conn::{self, Conn, Cursor};
+use crate::glue::proc::{seq_kind, ProcFiles, ProcKind, SeqTable, SeqWriter};
 use core::fmt::{self, Write};
 use ipvs_core::procfs::{self, DestLine, ServiceLine};
 use kernel::c_str;
 use kernel::prelude::*;
 
 /// The files, in creation order.
-pub(crate) fn files() -> [(&'static CStr, ShowFn); 8] {
+pub(crate) fn files() -> [(&'static CStr, ProcKind); 8] {
+    use ProcKind::Single;
     [
-        (c_str!("ip_vs"), show_ip_vs),
-        (c_str!("ip_vs_stats"), show_stats),
-        (c_str!("ip_vs_stats_percpu"), show_stats_percpu),
-        (c_str!("ip_vs_conn"), show_conn),
-        (c_str!("ip_vs_conn_sync"), show_conn_sync),
-        (c_str!("ip_vs_app"), show_app),
+        (c_str!("ip_vs"), Single(show_ip_vs)),
+        (c_str!("ip_vs_stats"), Single(show_stats)),
+        (c_str!("ip_vs_stats_percpu"), Single(show_stats_percpu)),
+        (c_str!("ip_vs_conn"), seq_kind::<ConnFile>()),
+        (c_str!("ip_vs_conn_sync"), seq_kind::<ConnSyncFile>()),
+        (c_str!("ip_vs_app"), Single(show_app)),
         // ipvs-rs only: what port reuse and removed destinations did.
-        (c_str!("ip_vs_reuse"), show_reuse),
+        (c_str!("ip_vs_reuse"), Single(show_reuse)),
         // ipvs-rs only: why the data path dropped packets.
-        (c_str!("ip_vs_drops"), show_drops),
+        (c_str!("ip_vs_drops"), Single(show_drops)),
     ]
 }
 
@@ -94,40 +96,78 @@ unsafe extern "C" fn show_stats_percpu(seq: *mut bindings::seq_file, _v: *mut co
     0
 }
 
-unsafe extern "C" fn show_conn_sync(seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) -> kernel::ffi::c_int {
-    // SAFETY: called by seq_file as the show callback of a single-net file.
-    let (mut w, net) = unsafe { SeqWriter::new(seq) };
-    let _ = w.write_str(procfs::CONN_SYNC_HEADER);
-    render_conns(&mut w, net, procfs::write_conn_sync);
-    0
+/// The namespace id entries are keyed with, for a reader of `net`'s files (0, matching no
+/// entry, if ipvs_rs has no state there).
+fn reader_net(net: &Net) -> usize {
+    NetState::of(net).map_or(0, |ns| ns.net_id())
 }
 
-/// One line per connection entry of the namespace (templates included), as
-/// `ip_vs_conn_seq_show()` walks the table.
-fn render_conns<W: Write>(w: &mut W, net: &Net, line: fn(&mut W, &procfs::ConnView<'_>) -> fmt::Result) {
-    let Some(ns) = NetState::of(net) else { return };
-    let hz = super::genl::hz();
+/// `/proc/net/ip_vs_conn`: one line per entry of the reader's namespace (templates
+/// included), walked by position as `ip_vs_conn_seq_start()`/`_next()` do.
+struct ConnFile;
+/// `/proc/net/ip_vs_conn_sync`: the same entries with their origin.
+struct ConnSyncFile;
+
+impl SeqTable for ConnFile {
+    type Cursor = Cursor;
+    type Item = Conn;
+    const HEADER: &'static str = procfs::CONN_HEADER;
+
+    unsafe fn seek(net: &Net, cur: &mut Cursor) -> Option<&'static Conn> {
+        // SAFETY: forwarded from the caller (same contract).
+        unsafe { conn::seek(reader_net(net), cur) }
+    }
+
+    unsafe fn seek_next(net: &Net, cur: &mut Cursor, c: &Conn) -> Option<&'static Conn> {
+        // SAFETY: forwarded from the caller (same contract).
+        unsafe { conn::seek_next(reader_net(net), cur, c) }
+    }
+
+    fn show(w: &mut SeqWriter, _net: &Net, c: &Conn) {
+        let _ = procfs::write_conn(w, &conn_view(c));
+    }
+}
+
+impl SeqTable for ConnSyncFile {
+    type Cursor = Cursor;
+    type Item = Conn;
+    const HEADER: &'static str = procfs::CONN_SYNC_HEADER;
+
+    unsafe fn seek(net: &Net, cur: &mut Cursor) -> Option<&'static Conn> {
+        // SAFETY: forwarded from the caller (same contract).
+        unsafe { conn::seek(reader_net(net), cur) }
+    }
+
+    unsafe fn seek_next(net: &Net, cur: &mut Cursor, c: &Conn) -> Option<&'static Conn> {
+        // SAFETY: forwarded from the caller (same contract).
+        unsafe { conn::seek_next(reader_net(net), cur, c) }
+    }
+
+    fn show(w: &mut SeqWriter, _net: &Net, c: &Conn) {
+        let _ = procfs::write_conn_sync(w, &conn_view(c));
+    }
+}
+
+/// What `ip_vs_conn_seq_show()` prints of an entry.
+fn conn_view(c: &Conn) -> procfs::ConnView<'static> {
+    let af = crate::glue::skb::af_of(c.family) as u16;
+    let daf = c.dest.as_deref().map_or(af, |d| crate::glue::skb::af_of(d.family) as u16);
     let now = crate::glue::rcu::jiffies();
-    crate::dp::conn::for_each(ns.net_id(), |c| {
-        let af = crate::glue::skb::af_of(c.family) as u16;
-        let daf = c.dest.as_deref().map_or(af, |d| crate::glue::skb::af_of(d.family) as u16);
-        let view = procfs::ConnView {
-            af,
-            daf,
-            protocol: u16::from(c.protocol),
-            caddr: c.caddr,
-            cport: c.cport,
-            vaddr: c.vaddr,
-            vport: c.vport,
-            daddr: c.daddr,
-            dport: c.dport,
-            state: c.state.load(core::sync::atomic::Ordering::Relaxed) as u16,
-            flags: crate::dp::conn::user_flags(c),
-            expires_secs: procfs::expires_secs(c.expires().wrapping_sub(now) as i64, hz),
-            pe: None,
-        };
-        let _ = line(w, &view);
-    });
+    procfs::ConnView {
+        af,
+        daf,
+        protocol: u16::from(c.protocol),
+        caddr: c.caddr,
+        cport: c.cport,
+        vaddr: c.vaddr,
+        vport: c.vport,
+        daddr: c.daddr,
+        dport: c.dport,
+        state: c.state.load(core::sync::atomic::Ordering::Relaxed) as u16,
+        flags: conn::user_flags(c),
+        expires_secs: procfs::expires_secs(c.expires().wrapping_sub(now) as i64, super::genl::hz()),
+        pe: None,
+    }
 }
 
 unsafe extern "C" fn show_app(seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) -> kernel::ffi::c_int {
@@ -148,14 +188,6 @@ unsafe extern "C" fn show_stats(seq: *mut bindings::seq_file, _v: *mut core::ffi
     // SAFETY: called by seq_file as the show callback of a single-net file.
     let (mut w, net) = unsafe { SeqWriter::new(seq) };
     let _ = render_stats(&mut w, net);
-    0
-}
-
-unsafe extern "C" fn show_conn(seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) -> kernel::ffi::c_int {
-    // SAFETY: called by seq_file as the show callback of a single-net file.
-    let (mut w, net) = unsafe { SeqWriter::new(seq) };
-    let _ = w.write_str(procfs::CONN_HEADER);
-    render_conns(&mut w, net, procfs::write_conn);
     0
 }
 

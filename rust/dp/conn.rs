@@ -157,12 +157,27 @@ impl Conn {
         unsafe { self.control.load(Ordering::Acquire).as_ref() }
     }
 
-    /// `ip_vs_conn_expire_now()`: if the timer is pending, fire it now. (Never re-arms an
-    /// entry whose timer is running: that one is being unlinked or re-armed already.)
+    /// `ip_vs_conn_expire_now()`: if the timer is pending and due later, make it due now.
+    ///
+    /// `mod_timer_pending()`, as in C: a timer that is not pending is never armed, so an
+    /// entry whose final expiry already deleted its timer (it is dying, to be freed after a
+    /// grace period) is never re-armed. Callable without a reference under RCU.
     pub(crate) fn expire_now(&self) {
-        if self.timer.delete() {
-            self.timer.modify(rcu::jiffies());
+        let now = rcu::jiffies();
+        // time_after(timer.expires, now)
+        if self.timer.pending() && (now.wrapping_sub(self.timer.expires()) as i64) < 0 {
+            self.timer.modify_pending(now);
         }
+    }
+
+    /// Whether the timer is armed (for tests).
+    pub(crate) fn timer_pending(&self) -> bool {
+        self.timer.pending()
+    }
+
+    /// Disarm the timer (for tests that found it wrongly armed, so the kernel survives them).
+    pub(crate) fn disarm_timer(&self) -> bool {
+        self.timer.delete()
     }
 
     fn ns(&self) -> &NetState {
@@ -493,19 +508,34 @@ unsafe extern "C" fn conn_timer(t: *mut bindings::timer_list) {
     expire(c);
 }
 
-fn expire(c: &Conn) {
+/// `ip_vs_conn_expire()`: unlink and free the entry if nobody holds or needs it, else try
+/// again in a minute. Runs from the timer, or from whoever deleted the pending timer
+/// ([`del`]); either way inside an RCU read-side section (softirq, or the caller's walk),
+/// so `c` stays readable until this returns even once it is queued for freeing.
+pub(crate) fn expire(c: &Conn) {
     // A template still controlling connections, or an entry someone holds, lives on.
     if c.n_control.load(Ordering::Relaxed) == 0 && unlink(c) {
+        // A holder that dropped its reference just before the unlink may have re-armed it.
         c.timer.delete();
         if let Some(ct) = c.control() {
-            // ip_vs_control_del(), and drop a template nobody needs any more.
+            // Take a reference on the template before giving up the control count that
+            // kept it alive (C: `has_ref = !cp->timeout && __ip_vs_conn_get(ct)`).
+            let held = if c.timeout() == 0 && ct.try_get() {
+                // INVARIANT: `try_get` took a reference.
+                Some(ConnRef(NonNull::from(ct)))
+            } else {
+                None
+            };
+            // ip_vs_control_del()
             let left = ct.n_control.fetch_sub(1, Ordering::Relaxed) - 1;
-            if c.timeout() == 0
-                && left == 0
-                && (!ct.is_template() || ct.state.load(Ordering::Relaxed) & CTPL_S_ASSURED == 0)
-            {
-                ct.set_timeout(0);
-                ct.expire_now();
+            if let Some(ct) = held {
+                // Drop the controlling connection, or a template nobody needs any more
+                // that never saw an established connection.
+                if left == 0 && (!ct.is_template() || ct.state.load(Ordering::Relaxed) & CTPL_S_ASSURED == 0) {
+                    del_put(ct);
+                } else {
+                    ct.put_no_rearm();
+                }
             }
         }
         let f = c.flags();
@@ -528,17 +558,52 @@ fn expire(c: &Conn) {
         if let Some(d) = &c.dest {
             d.unbind(f & F_TEMPLATE != 0, f & conn_flags::INACTIVE != 0);
         }
-        // Last use of the namespace state: after this the flush may complete.
-        c.ns().dp.conn_count.fetch_sub(1, Ordering::Release);
+        let ns = c.ns;
         // SAFETY: unlinked with refcnt 0: no new reader can find it and nobody holds it;
         // the callback frees it after the readers that might still see it are done.
         unsafe { c.rcu.call(conn_free) };
+        // Only now may the flush see the count drop: it then waits with rcu_barrier() for
+        // the callback just queued, so `conn_free` never runs after the module is gone
+        // (C decrements after call_rcu() too). The timer callback returning into module
+        // text after this is covered the same way: rcu_barrier() waits for a grace period
+        // after the callback was queued, which waits for this softirq (an RCU reader).
+        // SAFETY: `ns` outlives its connections (type invariant): the flush waits for this
+        // decrement before the namespace state goes.
+        unsafe { &*ns }.dp.conn_count.fetch_sub(1, Ordering::Release);
         return;
     }
-    // expire_later: try again in a minute (C: cp->timeout = 60*HZ).
+    // expire_later: try again in a minute (C: cp->timeout = 60*HZ), re-arming only while
+    // holding a reference. If none can be taken the entry is dying: another path (the
+    // nodest work or the flush calling `del`, racing with this timer run) unlinked it and
+    // deleted its timer, which must stay deleted.
+    if !c.try_get() {
+        return;
+    }
+    // INVARIANT: `try_get` took a reference.
+    let held = ConnRef(NonNull::from(c));
     let hz = u64::from(crate::ctl::genl::hz());
-    c.set_timeout(60 * hz);
-    c.timer.modify(rcu::jiffies().wrapping_add(60 * hz));
+    held.set_timeout(60 * hz);
+    held.timer.modify(rcu::jiffies().wrapping_add(60 * hz));
+    held.put_no_rearm();
+}
+
+/// `ip_vs_conn_del_put()`: expire `ct` now if its timer is pending, giving up the
+/// reference the caller held.
+fn del_put(ct: ConnRef) {
+    let p = ct.0;
+    if ct.timer.delete() {
+        // Drop the controlling chain too.
+        if ct.control().is_some() {
+            ct.set_timeout(0);
+        }
+        ct.put_no_rearm();
+        // SAFETY: `expire`'s callers run inside an RCU read-side section, so the entry
+        // stays readable until it returns; deleting the pending timer made this the only
+        // expiry under way.
+        expire(unsafe { p.as_ref() });
+    } else {
+        ct.put_no_rearm();
+    }
 }
 
 unsafe extern "C" fn conn_free(head: *mut bindings::callback_head) {
@@ -548,19 +613,87 @@ unsafe extern "C" fn conn_free(head: *mut bindings::callback_head) {
     drop(unsafe { KBox::from_raw(head.cast::<u8>().sub(off).cast::<Conn>()) });
 }
 
-/// Calls `f` on every entry of namespace `net`, under RCU (for /proc and the flushes).
+/// Calls `f` on every entry of namespace `net`, one bucket per RCU read-side section, and
+/// lets others run between buckets (C: `cond_resched_rcu()`), so a table of millions of
+/// entries does not stall a CPU. Process context only (the flushes).
 pub(crate) fn for_each(net: usize, mut f: impl FnMut(&Conn)) {
-    let _rcu = RcuReadGuard::new();
     for bucket in buckets() {
+        {
+            let _rcu = RcuReadGuard::new();
+            let mut p = bucket.load(Ordering::Acquire);
+            // SAFETY: see `find`.
+            while let Some(c) = unsafe { p.as_ref() } {
+                if c.net == net {
+                    f(c);
+                }
+                p = c.next.load(Ordering::Acquire);
+            }
+        }
+        rcu::cond_resched();
+    }
+}
+
+/// Where a reader of `/proc/net/ip_vs_conn` is: the bucket, and how many of its
+/// namespace's entries in that bucket it has passed. Resuming from it after the RCU read
+/// lock was dropped walks one bucket, not the table (entries added or removed in that
+/// bucket meanwhile may make one line show twice or not at all, as in C).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Cursor {
+    bucket: usize,
+    offset: usize,
+}
+
+/// The entry of namespace `net` at `cur`, or, when its bucket has no more, the first one
+/// of a following bucket (`cur` moves there). `None` at the end of the table.
+///
+/// # Safety
+///
+/// The caller holds the RCU read lock, and may use the returned entry only until it
+/// releases it; this function may leave the read-side section between buckets
+/// (`cond_resched_rcu()`), so no entry found earlier may be used after it returns.
+pub(crate) unsafe fn seek(net: usize, cur: &mut Cursor) -> Option<&'static Conn> {
+    let b = buckets();
+    while let Some(bucket) = b.get(cur.bucket) {
+        let mut seen = 0;
         let mut p = bucket.load(Ordering::Acquire);
-        // SAFETY: see `find`.
+        // SAFETY: see `find`; the caller holds the RCU read lock.
         while let Some(c) = unsafe { p.as_ref() } {
             if c.net == net {
-                f(c);
+                if seen == cur.offset {
+                    return Some(c);
+                }
+                seen += 1;
             }
             p = c.next.load(Ordering::Acquire);
         }
+        cur.bucket += 1;
+        cur.offset = 0;
+        // SAFETY: plain call; the caller holds the RCU read lock and uses no entry found
+        // before (this function's contract).
+        unsafe { bindings::ipvs_rs_cond_resched_rcu() };
     }
+    None
+}
+
+/// The entry of namespace `net` after `c`, which [`seek`] or [`seek_next`] returned at `cur`.
+///
+/// # Safety
+///
+/// As for [`seek`]; `c` was returned at `cur` within the same read-side section.
+pub(crate) unsafe fn seek_next(net: usize, cur: &mut Cursor, c: &Conn) -> Option<&'static Conn> {
+    let mut p = c.next.load(Ordering::Acquire);
+    // SAFETY: see `find`; the caller holds the RCU read lock since it got `c`.
+    while let Some(n) = unsafe { p.as_ref() } {
+        if n.net == net {
+            cur.offset += 1;
+            return Some(n);
+        }
+        p = n.next.load(Ordering::Acquire);
+    }
+    cur.bucket += 1;
+    cur.offset = 0;
+    // SAFETY: forwarded from the caller; `c` is not used after this.
+    unsafe { seek(net, cur) }
 }
 
 /// `ip_vs_conn_flush()`: expire every entry of a namespace whose hooks are gone, and wait
@@ -603,7 +736,7 @@ pub(crate) fn has_dest(c: &Conn, d: &DestShared) -> bool {
 
 /// `ip_vs_conn_del()`: expire an entry now, from any context, if its timer is pending
 /// (otherwise its expiry is under way already).
-fn del(c: &Conn) {
+pub(crate) fn del(c: &Conn) {
     if c.timer.delete() {
         // Drop the controlling chain too.
         if c.control().is_some() {

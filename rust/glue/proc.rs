@@ -3,13 +3,17 @@
 //!
 //! C headers: include/linux/proc_fs.h, include/linux/seq_file.h
 //!
-//! Each file is a `proc_create_net_single()` entry whose show callback renders the whole
+//! Small files are `proc_create_net_single()` entries whose show callback renders the whole
 //! text with `core::fmt` into the seq_file ([`SeqWriter`]); seq_file retries with a larger
-//! buffer when the text does not fit, so output of any size is complete and consistent.
+//! buffer when the text does not fit. Tables (the connection entries, which may be
+//! millions) are `proc_create_net()` entries iterated by position ([`SeqTable`]), so a
+//! read never holds more than a user buffer's worth and never walks the whole table under
+//! one RCU read-side section.
 
 use super::bindings;
 use super::pernet::Net;
 use core::fmt;
+use core::ptr;
 use kernel::prelude::*;
 
 /// A show callback as the kernel calls it.
@@ -45,6 +49,177 @@ impl fmt::Write for SeqWriter {
     }
 }
 
+/// A `/proc/net` file iterated by position (`seq_operations`, C: `proc_create_net()`), for
+/// tables too large to render in one show call: seq_file asks for items one at a time and
+/// resumes at a position after each user read.
+///
+/// The callbacks run inside one RCU read-side section, from `start` to `stop` (C:
+/// `ip_vs_conn_seq_start()` `__acquires(RCU)`); `seek`/`seek_next` may leave it for a moment
+/// between items (`cond_resched_rcu()`), so an item is used only until the next of them.
+pub(crate) trait SeqTable: Sized {
+    /// Where a reader is, kept between reads; the default is the start of the table.
+    type Cursor: Copy + Default;
+    /// What one line shows.
+    type Item: 'static;
+    /// The first line.
+    const HEADER: &'static str;
+
+    /// The item at `cur`, or the first after it (moving `cur` there); `None` at the end.
+    ///
+    /// # Safety
+    ///
+    /// Called inside an RCU read-side section, which the function may leave and re-enter;
+    /// the item is valid until that section next ends.
+    unsafe fn seek(net: &Net, cur: &mut Self::Cursor) -> Option<&'static Self::Item>;
+
+    /// The item after `item`, which `seek` or `seek_next` returned at `cur`.
+    ///
+    /// # Safety
+    ///
+    /// As for `seek`; `item` was returned in the same read-side section.
+    unsafe fn seek_next(net: &Net, cur: &mut Self::Cursor, item: &Self::Item) -> Option<&'static Self::Item>;
+
+    /// Write `item`'s line.
+    fn show(w: &mut SeqWriter, net: &Net, item: &Self::Item);
+
+    /// The operations the kernel calls.
+    const OPS: bindings::seq_operations = bindings::seq_operations {
+        start: Some(seq_start::<Self>),
+        stop: Some(seq_stop),
+        next: Some(seq_next::<Self>),
+        show: Some(seq_show::<Self>),
+    };
+}
+
+/// The per-reader state of a [`SeqTable`] file (zeroed at open).
+///
+/// # Invariants
+///
+/// `cursor` is initialised whenever `pos` is not 0: it is where the item at position `pos`
+/// was found.
+#[repr(C)]
+struct SeqState<C> {
+    pos: i64,
+    cursor: C,
+}
+
+/// `SEQ_START_TOKEN`: position 0, the header.
+const SEQ_START_TOKEN: *mut core::ffi::c_void = 1 as *mut core::ffi::c_void;
+
+/// The state and namespace of a [`SeqTable`] reader.
+///
+/// # Safety
+///
+/// `seq` is the seq_file of a file created by [`ProcFiles::create`] with `T`'s operations,
+/// inside one of its callbacks; the references do not outlive it.
+unsafe fn seq_parts<'a, T: SeqTable>(seq: *mut bindings::seq_file) -> (&'a mut SeqState<T::Cursor>, &'a Net) {
+    // SAFETY: the file was created with `size_of::<SeqState<T::Cursor>>()` bytes of state,
+    // pointer-aligned and owned by this reader (seq_file serialises its callbacks); an
+    // open file holds a reference on its namespace.
+    unsafe {
+        (
+            &mut *bindings::ipvs_rs_seq_state(seq).cast::<SeqState<T::Cursor>>(),
+            Net::from_raw(bindings::ipvs_rs_seq_file_net(seq)),
+        )
+    }
+}
+
+fn item_ptr<I>(item: Option<&I>) -> *mut core::ffi::c_void {
+    item.map_or(ptr::null_mut(), |i| ptr::from_ref(i).cast_mut().cast())
+}
+
+unsafe extern "C" fn seq_start<T: SeqTable>(seq: *mut bindings::seq_file, pos: *mut bindings::loff_t) -> *mut core::ffi::c_void {
+    // Released by `seq_stop`, which seq_file calls after every `start`.
+    // SAFETY: plain call; process context.
+    unsafe { bindings::ipvs_rs_rcu_read_lock() };
+    // SAFETY: seq_file passes its position.
+    let want = unsafe { *pos };
+    if want == 0 {
+        return SEQ_START_TOKEN;
+    }
+    // SAFETY: a callback of a `T` file.
+    let (st, net) = unsafe { seq_parts::<T>(seq) };
+    let item = if st.pos == want {
+        // Where the previous read stopped: walk one bucket, not the table.
+        // SAFETY: inside the read-side section taken above.
+        unsafe { T::seek(net, &mut st.cursor) }
+    } else {
+        // A seek in the file: count from the top, as C does.
+        st.cursor = T::Cursor::default();
+        // SAFETY: inside the read-side section taken above.
+        let mut item = unsafe { T::seek(net, &mut st.cursor) };
+        let mut at = 1;
+        while at < want {
+            let Some(i) = item else { break };
+            // SAFETY: `i` was returned in this section.
+            item = unsafe { T::seek_next(net, &mut st.cursor, i) };
+            at += 1;
+        }
+        item
+    };
+    // INVARIANT: `cursor` is where the item at `want` was found.
+    st.pos = if item.is_some() { want } else { 0 };
+    item_ptr(item)
+}
+
+unsafe extern "C" fn seq_next<T: SeqTable>(
+    seq: *mut bindings::seq_file,
+    v: *mut core::ffi::c_void,
+    pos: *mut bindings::loff_t,
+) -> *mut core::ffi::c_void {
+    // SAFETY: seq_file passes its position.
+    let at = unsafe {
+        *pos += 1;
+        *pos
+    };
+    // SAFETY: a callback of a `T` file.
+    let (st, net) = unsafe { seq_parts::<T>(seq) };
+    let item = if v == SEQ_START_TOKEN {
+        st.cursor = T::Cursor::default();
+        // SAFETY: between `seq_start` and `seq_stop`, inside the read-side section.
+        unsafe { T::seek(net, &mut st.cursor) }
+    } else {
+        // SAFETY: `v` is the item `seq_start` or `seq_next` returned in this section.
+        unsafe { T::seek_next(net, &mut st.cursor, &*v.cast::<T::Item>()) }
+    };
+    // INVARIANT: `cursor` is where the item at `at` was found.
+    st.pos = if item.is_some() { at } else { 0 };
+    item_ptr(item)
+}
+
+unsafe extern "C" fn seq_stop(_seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) {
+    // SAFETY: pairs with the lock in `seq_start`.
+    unsafe { bindings::ipvs_rs_rcu_read_unlock() };
+}
+
+unsafe extern "C" fn seq_show<T: SeqTable>(seq: *mut bindings::seq_file, v: *mut core::ffi::c_void) -> kernel::ffi::c_int {
+    // SAFETY: a callback of a `T` file.
+    let (_, net) = unsafe { seq_parts::<T>(seq) };
+    // INVARIANT: `seq` is the seq_file of a running show callback.
+    let mut w = SeqWriter { seq };
+    if v == SEQ_START_TOKEN {
+        let _ = fmt::Write::write_str(&mut w, T::HEADER);
+    } else {
+        // SAFETY: `v` is the item `seq_start` or `seq_next` returned in this section.
+        T::show(&mut w, net, unsafe { &*v.cast::<T::Item>() });
+    }
+    0
+}
+
+/// How one `/proc/net` file is produced.
+#[derive(Clone, Copy)]
+pub(crate) enum ProcKind {
+    /// Rendered whole by one show call (small files).
+    Single(ShowFn),
+    /// Iterated by position: [`SeqTable::OPS`] and the size of its per-reader state.
+    Seq(&'static bindings::seq_operations, usize),
+}
+
+/// The [`ProcKind`] of a [`SeqTable`].
+pub(crate) fn seq_kind<T: SeqTable>() -> ProcKind {
+    ProcKind::Seq(&T::OPS, core::mem::size_of::<SeqState<T::Cursor>>())
+}
+
 /// Files created in one namespace; removed on drop.
 ///
 /// # Invariants
@@ -66,12 +241,23 @@ impl<const N: usize> ProcFiles<N> {
     /// # Safety
     ///
     /// `net` outlives the returned value.
-    pub(crate) unsafe fn create(net: &Net, files: [(&'static CStr, ShowFn); N]) -> Result<Self> {
+    pub(crate) unsafe fn create(net: &Net, files: [(&'static CStr, ProcKind); N]) -> Result<Self> {
         // INVARIANT: filled in as entries are created; on failure `Drop` removes the others.
         let mut this = ProcFiles { net: net.as_ptr(), created: [None; N] };
-        for (slot, (name, show)) in this.created.iter_mut().zip(files) {
-            // SAFETY: `net` is alive; `name` is static; `show` matches the kernel's signature.
-            if !unsafe { bindings::ipvs_rs_proc_create(net.as_ptr(), name.as_char_ptr().cast(), Some(show)) } {
+        for (slot, (name, kind)) in this.created.iter_mut().zip(files) {
+            let ok = match kind {
+                // SAFETY: `net` is alive; `name` is static; `show` matches the kernel's
+                // signature.
+                ProcKind::Single(show) => unsafe {
+                    bindings::ipvs_rs_proc_create(net.as_ptr(), name.as_char_ptr().cast(), Some(show))
+                },
+                // SAFETY: as above; `ops` is static and its callbacks expect `size` bytes of
+                // state (`seq_kind`).
+                ProcKind::Seq(ops, size) => unsafe {
+                    bindings::ipvs_rs_proc_create_seq(net.as_ptr(), name.as_char_ptr().cast(), ops, size as u32)
+                },
+            };
+            if !ok {
                 return Err(ENOMEM);
             }
             *slot = Some(name);

@@ -81,6 +81,12 @@ pub(crate) fn synchronize() {
     unsafe { bindings::ipvs_rs_synchronize_rcu() };
 }
 
+/// `cond_resched()`: process context, outside any RCU read-side section or spinlock.
+pub(crate) fn cond_resched() {
+    // SAFETY: process context (the caller's contract, as for `msleep`).
+    unsafe { bindings::ipvs_rs_cond_resched() };
+}
+
 /// `msleep()`.
 pub(crate) fn msleep(ms: u32) {
     // SAFETY: process context.
@@ -153,6 +159,20 @@ impl Timer {
     pub(crate) fn modify(&self, expires: u64) -> bool {
         // SAFETY: set up (the owner's invariant); mod_timer() is safe in any context.
         unsafe { bindings::ipvs_rs_mod_timer(self.0.get(), expires as _) != 0 }
+    }
+
+    /// `mod_timer_pending()`: move the expiry of a pending timer to `expires`; a timer that
+    /// is not pending (never armed, fired, or deleted by its owner's final expiry) stays
+    /// disarmed. Returns whether it was pending.
+    pub(crate) fn modify_pending(&self, expires: u64) -> bool {
+        // SAFETY: set up (the owner's invariant); mod_timer_pending() is safe in any context.
+        unsafe { bindings::ipvs_rs_mod_timer_pending(self.0.get(), expires as _) != 0 }
+    }
+
+    /// `timer_pending()`.
+    pub(crate) fn pending(&self) -> bool {
+        // SAFETY: set up (the owner's invariant); a plain read.
+        unsafe { bindings::ipvs_rs_timer_pending(self.0.get()) }
     }
 
     /// `timer_delete()`: returns whether it was pending.
