@@ -40,6 +40,7 @@ pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
 pub mod nat;
+pub mod packet;
 pub mod tcp;
 pub mod udp;
 
@@ -50,6 +51,7 @@ use core::ops::Range;
 
 pub use crate::sched::{Family, InetAddr};
 pub use icmp::IcmpError;
+pub use packet::{parse_packet, PacketInfo, PacketRead};
 
 /// `IPPROTO_ICMP`.
 pub const IPPROTO_ICMP: u8 = 1;
