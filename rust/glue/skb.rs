@@ -95,7 +95,9 @@ impl Skb {
     }
 
     /// The first `len` bytes from the IP header made linear and private to this skb
-    /// (`skb_ensure_writable()`), for rewriting. The slice covers the whole linear area.
+    /// (`skb_ensure_writable()`), for rewriting: the slice is those bytes, no more (the rest
+    /// of the linear area may still be shared with a clone), or fewer if the packet is
+    /// shorter.
     pub(crate) fn writable(&mut self, len: usize) -> Option<&mut [u8]> {
         let mut lin: u32 = 0;
         let len = u32::try_from(len).ok()?;
@@ -104,9 +106,10 @@ impl Skb {
         if p.is_null() {
             return None;
         }
-        // SAFETY: after skb_ensure_writable() the linear bytes from the network header are
-        // this skb's own; nothing else accesses them while `&mut self` is borrowed.
-        Some(unsafe { core::slice::from_raw_parts_mut(p, lin as usize) })
+        // SAFETY: after skb_ensure_writable(len) the first `len` linear bytes from the
+        // network header are this skb's own (`lin` of them exist); nothing else accesses
+        // them while `&mut self` is borrowed.
+        Some(unsafe { core::slice::from_raw_parts_mut(p, lin.min(len) as usize) })
     }
 
     /// Bytes from the IP header to the end of the packet.
