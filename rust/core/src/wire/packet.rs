@@ -182,10 +182,8 @@ pub fn parse_packet<P: PacketRead + ?Sized>(pkt: &P, family: Family) -> Result<P
                 h.l4_header_len = SCTP_HEADER_LEN;
             }
         }
-        p if super::is_icmp_of(family, p) => {
-            if read_array::<P, { icmp::HEADER_LEN }>(pkt, h.l4_off).is_some() {
-                h.l4_header_len = icmp::HEADER_LEN;
-            }
+        p if super::is_icmp_of(family, p) && read_array::<P, { icmp::HEADER_LEN }>(pkt, h.l4_off).is_some() => {
+            h.l4_header_len = icmp::HEADER_LEN;
         }
         _ => {}
     }

@@ -1448,7 +1448,7 @@ impl PacketRead for Chunks {
     }
 
     fn read(&self, off: usize, out: &mut [u8]) -> bool {
-        if off.checked_add(out.len()).map_or(true, |end| end > self.packet_len()) {
+        if off.checked_add(out.len()).filter(|&end| end <= self.packet_len()).is_none() {
             return false;
         }
         let (mut skip, mut n) = (off, 0);
