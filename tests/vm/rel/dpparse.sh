@@ -83,6 +83,9 @@ big_tcp_up() {
 	ip -n "$DP_DIR" addr add 10.9.0.1/24 dev big0 || return 1
 	ip -n "$DP_DIR" addr add fd09::1/64 dev big0 nodad || return 1
 	ip netns exec "$DP_CL" $PYD big-tcp big0 $BIG || return 1
+	# Full-sized GSO packets as soon as the window allows (TCP's autosizing otherwise
+	# sends smaller ones while it ramps up, more so under TCG).
+	ip netns exec "$DP_CL" sysctl -qw net.ipv4.tcp_min_tso_segs=255 || return 1
 	ip netns exec "$DP_DIR" $PYD big-tcp big0 $BIG || return 1
 	ip -n "$DP_CL" link set big0 up && ip -n "$DP_DIR" link set big0 up
 }
