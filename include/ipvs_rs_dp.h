@@ -31,10 +31,14 @@ int ipvs_rs_hooks_register(struct net *net, int af);
 void ipvs_rs_hooks_unregister(struct net *net, int af);
 
 /* --- skb ------------------------------------------------------------------------------ */
-/* The packet from its network header: pulls min(@want, skb->len) bytes into the linear
- * area; returns the network header and stores the linear length from there in @len. NULL if
- * the pull fails. */
-unsigned char *ipvs_rs_skb_head(struct sk_buff *skb, unsigned int want, unsigned int *len);
+/* skb_header_pointer() without the pointer: copies @len bytes at @off from the network
+ * header into @to (skb_copy_bits(): linear area, page fragments, frag list), pulling
+ * nothing. 0, or a negative errno if they are not all in the packet. */
+int ipvs_rs_skb_read(const struct sk_buff *skb, unsigned int off, void *to, unsigned int len);
+/* ip_vs_checksum_common_check() of the ICMP(v6) message at @toff from the network header:
+ * true when the skb needs no check (CHECKSUM_UNNECESSARY, locally generated) or the checksum
+ * verifies (nf_checksum(), which reads page fragments in place). */
+bool ipvs_rs_icmp_csum_ok(struct sk_buff *skb, unsigned int toff, int af);
 /* skb_ensure_writable() of the first @len bytes from the network header; returns the
  * network header (and the linear length in @lin) or NULL. */
 unsigned char *ipvs_rs_skb_writable(struct sk_buff *skb, unsigned int len, unsigned int *lin);

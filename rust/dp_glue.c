@@ -110,20 +110,27 @@ void ipvs_rs_hooks_unregister(struct net *net, int af)
 }
 
 /* --- skb ------------------------------------------------------------------------------ */
-unsigned char *ipvs_rs_skb_head(struct sk_buff *skb, unsigned int want, unsigned int *len)
+int ipvs_rs_skb_read(const struct sk_buff *skb, unsigned int off, void *to, unsigned int len)
 {
-	int off = skb_network_offset(skb);
-	unsigned int avail;
+	int noff = skb_network_offset(skb);
 
-	if (off < 0 || off > skb->len)
-		return NULL;
-	avail = skb->len - off;
-	if (want > avail)
-		want = avail;
-	if (!pskb_may_pull(skb, off + want))
-		return NULL;
-	*len = skb_headlen(skb) - off;
-	return skb_network_header(skb);
+	if (noff < 0 || off > INT_MAX - noff || len > INT_MAX)
+		return -EINVAL;
+	return skb_copy_bits(skb, noff + off, to, len);
+}
+
+bool ipvs_rs_icmp_csum_ok(struct sk_buff *skb, unsigned int toff, int af)
+{
+	int noff = skb_network_offset(skb);
+
+	/* ip_vs_checksum_needed(): already validated, or locally generated */
+	if (skb_csum_unnecessary(skb) || !skb->dev)
+		return true;
+	if (noff < 0 || toff > INT_MAX - noff)
+		return false;
+	/* ip_vs_checksum_common_check(): validate even for FORWARD */
+	return !nf_checksum(skb, NF_INET_LOCAL_IN, noff + toff,
+			    af == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, af);
 }
 
 unsigned char *ipvs_rs_skb_writable(struct sk_buff *skb, unsigned int len, unsigned int *lin)

@@ -26,9 +26,6 @@ use ipvs_core::wire::{self, Family, Headers, InetAddr, IPPROTO_TCP, IPPROTO_UDP}
 use kernel::prelude::*;
 
 const NF_INET_LOCAL_OUT: u32 = 3;
-/// How much of a packet is made linear for parsing: IPv4 or IPv6 with options/extension
-/// headers and a TCP header with options.
-const HEAD: usize = 192;
 const FTPPORT: u16 = 21;
 const FTPDATA: u16 = 20;
 /// A template that `ip_vs_check_template()` invalidated (C rehashes it with port 0xffff so
@@ -68,6 +65,7 @@ pub unsafe extern "C" fn ipvs_rs_dp_hook(
 
 /// A parsed TCP/UDP packet.
 struct Packet {
+    /// The headers as [`wire::parse_packet`] read them: `total_len` is the skb's length.
     h: Headers,
     ports: [u16; 2],
     /// TCP flags (`None` for UDP).
@@ -80,40 +78,33 @@ enum Parsed {
     Packet(Packet),
     /// ICMP or ICMPv6: maybe an error about a connection.
     Icmp,
-    /// Something IPVS leaves alone (other protocols, ICMP until it is related).
+    /// Something IPVS leaves alone: other protocols, IPv6 non-first fragments (C:
+    /// `ip_vs_try_to_schedule()` does not schedule them), and packets whose IP layer
+    /// cannot be read (C: `ipv6_find_hdr()` fails, the protocol is unknown, accept).
     NotOurs,
-    /// Malformed or truncated TCP/UDP, or a later fragment: drop and count.
+    /// TCP or UDP without its fixed transport header: C's `tcp_conn_schedule()` /
+    /// `udp_conn_schedule()` return `NF_DROP` (the hooks count it as malformed).
     Bad,
 }
 
-fn parse(skb: &mut Skb, family: Family) -> Parsed {
-    let len = skb.len();
-    let Some(head) = skb.head(HEAD) else { return Parsed::Bad };
-    let h = match wire::parse_l3l4(head, family) {
-        Ok(h) => h,
-        Err(_) => {
-            // Only a TCP/UDP packet can be ours; others are the stack's business.
-            let proto = match family {
-                Family::Ipv4 => head.get(9).copied(),
-                Family::Ipv6 => head.get(6).copied(),
-            };
-            return if matches!(proto, Some(IPPROTO_TCP | IPPROTO_UDP)) { Parsed::Bad } else { Parsed::NotOurs };
-        }
-    };
+/// `ip_vs_fill_iph_skb()` and the protocol's header fetch: the headers are read where they
+/// lie (`skb_header_pointer()`), nothing is pulled or linearised, the IPv6 extension-header
+/// chain is walked to the end of the packet, and the packet's length is the skb's (BIG
+/// TCP's IPv4 total length / IPv6 payload length of 0 are not malformed).
+fn parse(skb: &Skb, family: Family) -> Parsed {
+    let Ok(info) = wire::parse_packet(skb, family) else { return Parsed::NotOurs };
+    let h = info.headers;
     if h.protocol == wire::IPPROTO_ICMP && family == Family::Ipv4
         || h.protocol == wire::IPPROTO_ICMPV6 && family == Family::Ipv6
     {
         return Parsed::Icmp;
     }
-    if h.protocol != IPPROTO_TCP && h.protocol != IPPROTO_UDP {
+    if h.protocol != IPPROTO_TCP && h.protocol != IPPROTO_UDP || h.is_non_first_fragment() {
         return Parsed::NotOurs;
     }
     let Some(ports) = h.ports else { return Parsed::Bad };
-    let tcp = if h.protocol == IPPROTO_TCP { TcpFlags::from_header(h.l4_slice(head)) } else { None };
-    if h.protocol == IPPROTO_TCP && tcp.is_none() {
-        return Parsed::Bad;
-    }
-    Parsed::Packet(Packet { h, ports, tcp, len })
+    let tcp = (h.protocol == IPPROTO_TCP).then(|| TcpFlags::from_bits(info.tcp_flags));
+    Parsed::Packet(Packet { h, ports, tcp, len: h.total_len })
 }
 
 fn count_malformed(ns: &NetState) -> Verdict {
@@ -513,27 +504,24 @@ fn out_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb
     Verdict::Accept
 }
 
-/// The ICMP error a packet carries, with the whole packet made linear (the ICMP checksum
-/// covers it all). `None`: not an error IPVS relates to a connection.
-fn icmp_error(skb: &mut Skb, family: Family) -> Option<(wire::IcmpError, Headers, bool)> {
-    let len = skb.len();
-    let whole = skb.head(len)?;
-    let outer = wire::parse_l3l4(whole, family).ok()?;
-    let err = wire::IcmpError::parse(whole, &outer).ok()?;
-    if !wire::has_ports(err.inner.protocol) || err.inner.ports.is_none() {
-        return None;
-    }
+/// The ICMP error a packet carries, read in place: the ICMP type first, then, for an
+/// error, the quoted IP header and ports (nothing else of the message). `None`: not an
+/// error IPVS relates to a TCP/UDP connection. The checksum is checked by the caller once
+/// the error is related to a connection (`ip_vs_checksum_common_check()`).
+fn icmp_error(skb: &Skb, family: Family) -> Option<(wire::IcmpError, Headers)> {
+    let outer = wire::parse_packet(skb, family).ok()?.headers;
+    let err = wire::IcmpError::parse_packet(skb, &outer).ok()?;
     if err.inner.protocol != IPPROTO_TCP && err.inner.protocol != IPPROTO_UDP {
         return None;
     }
-    let csum_ok = wire::l4_checksum_ok(whole, &outer).unwrap_or(false);
-    Some((err, outer, csum_ok))
+    err.inner.ports?;
+    Some((err, outer))
 }
 
 /// `ip_vs_in_icmp()`: an ICMP error from the client side about a reply of a connection
 /// (the quoted packet went virtual service → client). `None`: unrelated, go on.
 fn in_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb) -> Option<Verdict> {
-    let (err, outer, csum_ok) = icmp_error(&mut skb, family)?;
+    let (err, outer) = icmp_error(&skb, family)?;
     let inner = err.inner;
     let ports = inner.ports?;
     // The quoted headers are in reverse order: its destination is the client.
@@ -547,7 +535,8 @@ fn in_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb)
         port: ports[0],
     };
     let cp = conn::in_get(&key)?;
-    if !csum_ok {
+    // C checks the checksum only for the errors it rewrites (NAT).
+    if cp.fwd_method() == conn_flags::MASQ && !skb.icmp_csum_ok(err.offset, family) {
         cp.put_no_rearm();
         return Some(Verdict::Drop);
     }
@@ -590,7 +579,7 @@ fn icmp_nat_xmit(net: &Net, cp: &Conn, mut skb: Skb, family: Family, hooknum: u3
 /// router near it) about a request of a connection (quoted packet: client → real server),
 /// going to the client. `None`: unrelated, go on.
 fn out_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb) -> Option<Verdict> {
-    let (err, _outer, csum_ok) = icmp_error(&mut skb, family)?;
+    let (err, _outer) = icmp_error(&skb, family)?;
     let inner = err.inner;
     let ports = inner.ports?;
     let key = Lookup {
@@ -607,10 +596,12 @@ fn out_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb
         cp.put_no_rearm();
         return Some(Verdict::Accept);
     }
-    if !csum_ok {
+    if !skb.icmp_csum_ok(err.offset, family) {
         cp.put_no_rearm();
         return Some(Verdict::Drop);
     }
+    // The ICMP checksum covers the whole message: the rewrite needs all of it (an error
+    // related to a connection; C's skb_checksum() reads it all too).
     let len = skb.len();
     let ok = match skb.writable(len) {
         Some(buf) => wire::nat::nat_icmp(buf, family, wire::nat::IcmpDirection::Out, &cp.vaddr, cp.vport).is_ok(),

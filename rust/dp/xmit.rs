@@ -9,7 +9,7 @@ use crate::glue::skb::{rt_mode, Skb, Verdict};
 use core::sync::atomic::Ordering::Relaxed;
 use ipvs_core::netlink::ipvs::conn_flags;
 use ipvs_core::wire::nat::{self, ChecksumMode, L4Update};
-use ipvs_core::wire::{Family, Headers, IPPROTO_UDP};
+use ipvs_core::wire::{Family, Headers, Malformed};
 
 /// `cp->packet_xmit`: send a request on its way to the real server. Consumes the packet
 /// unless the verdict is `Accept` (local real server).
@@ -37,20 +37,8 @@ fn nat_xmit(net: &Net, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
     let Ok(route) = skb.route(net, cp.family, &cp.daddr.0, mode, 0, false, first) else {
         return skb.free();
     };
-    let csum = if skb.csum_partial() { ChecksumMode::Partial } else { ChecksumMode::Full };
-    // UDP over IPv6 with a zero checksum needs the whole datagram (the core computes one,
-    // as C does); otherwise the headers suffice.
-    let need = if h.protocol == IPPROTO_UDP { skb.len() } else { h.l4_off + h.l4_header_len };
-    let Some(buf) = skb.writable(need) else {
+    if rewrite(&mut skb, h, |buf, h, mode| nat::dnat_parsed(buf, h, &cp.daddr, cp.dport, mode)).is_err() {
         return skb.free();
-    };
-    match nat::dnat(buf, cp.family, &cp.daddr, cp.dport, csum) {
-        Ok(done) => match done.l4 {
-            L4Update::Recomputed => skb.csum_unnecessary(),
-            L4Update::Incremental | L4Update::NoUdpChecksum => skb.csum_invalidate(),
-            L4Update::PseudoHeader | L4Update::Fragment => {}
-        },
-        Err(_) => return skb.free(),
     }
     update_conntrack(cp, &mut skb, true);
     let same_end = cp.vport == cp.dport && cp.vaddr == cp.daddr;
@@ -109,11 +97,28 @@ fn tunnel_xmit(net: &Net, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
 /// `handle_response()`'s rewrite of a NAT reply: the source becomes the virtual service.
 /// `Err` means drop.
 pub(crate) fn snat_reply(cp: &Conn, skb: &mut Skb, h: &Headers) -> Result<(), ()> {
-    let csum = if skb.csum_partial() { ChecksumMode::Partial } else { ChecksumMode::Full };
-    let need = if h.protocol == IPPROTO_UDP { skb.len() } else { h.l4_off + h.l4_header_len };
-    let buf = skb.writable(need).ok_or(())?;
-    let done = nat::snat(buf, cp.family, &cp.vaddr, cp.vport, csum).map_err(|_| ())?;
-    match done.l4 {
+    rewrite(skb, h, |buf, h, mode| nat::snat_parsed(buf, h, &cp.vaddr, cp.vport, mode))
+}
+
+/// Runs a NAT rewrite (`nat::dnat_parsed` / `nat::snat_parsed`) on the packet whose headers
+/// the hook read (`h`), making writable only what it rewrites: the IP header and the fixed
+/// transport header (C: `skb_ensure_writable(skb, tcphoff + sizeof(*tcph))`). Only when
+/// the rewrite needs the whole datagram (UDP over IPv6 without checksum, which C computes
+/// with `skb_checksum()`) is the whole packet made writable and linear. Then sets
+/// `ip_summed` as C does. `Err` means drop.
+fn rewrite(
+    skb: &mut Skb,
+    h: &Headers,
+    f: impl Fn(&mut [u8], &Headers, ChecksumMode) -> Result<nat::NatDone, Malformed>,
+) -> Result<(), ()> {
+    let mode = if skb.csum_partial() { ChecksumMode::Partial } else { ChecksumMode::Full };
+    let need = if h.is_non_first_fragment() { h.l4_off } else { h.l4_off + h.l4_header_len };
+    let mut r = f(skb.writable(need).ok_or(())?, h, mode);
+    if r == Err(Malformed::Incomplete) {
+        let len = skb.len();
+        r = f(skb.writable(len).ok_or(())?, h, mode);
+    }
+    match r.map_err(|_| ())?.l4 {
         L4Update::Recomputed => skb.csum_unnecessary(),
         L4Update::Incremental | L4Update::NoUdpChecksum => skb.csum_invalidate(),
         L4Update::PseudoHeader | L4Update::Fragment => {}

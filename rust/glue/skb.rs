@@ -12,7 +12,7 @@
 use super::bindings;
 use super::pernet::Net;
 use core::ptr::NonNull;
-use ipvs_core::wire::Family;
+use ipvs_core::wire::{Family, PacketRead};
 
 /// A netfilter verdict (`NF_DROP`, `NF_ACCEPT`, `NF_STOLEN`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,23 +85,19 @@ impl Skb {
         self.ptr.as_ptr()
     }
 
-    /// The packet from its IP header, with at least `min(want, len())` bytes linear (the
-    /// slice may be longer). `None` if the kernel cannot pull that much (out of memory).
-    pub(crate) fn head(&mut self, want: usize) -> Option<&[u8]> {
-        let mut len: u32 = 0;
-        let want = u32::try_from(want).unwrap_or(u32::MAX);
-        // SAFETY: the skb is live (invariant); the helper only pulls data into the head.
-        let p = unsafe { bindings::ipvs_rs_skb_head(self.raw(), want, &mut len) };
-        if p.is_null() {
-            return None;
-        }
-        // SAFETY: the helper returned the network header and the number of linear bytes from
-        // it; they stay valid until the skb is changed, which needs `&mut self`.
-        Some(unsafe { core::slice::from_raw_parts(p, len as usize) })
+    /// `ip_vs_checksum_common_check()` of the ICMP or ICMPv6 message at `toff` (from the IP
+    /// header): `true` if it verifies or needs no check (already validated, locally
+    /// generated). Reads the message where it lies; nothing is linearised.
+    pub(crate) fn icmp_csum_ok(&mut self, toff: usize, family: Family) -> bool {
+        let Ok(toff) = u32::try_from(toff) else { return false };
+        // SAFETY: the skb is live (invariant); `nf_checksum()` may only cache the sum in it.
+        unsafe { bindings::ipvs_rs_icmp_csum_ok(self.raw(), toff, af_of(family)) }
     }
 
     /// The first `len` bytes from the IP header made linear and private to this skb
-    /// (`skb_ensure_writable()`), for rewriting. The slice covers the whole linear area.
+    /// (`skb_ensure_writable()`), for rewriting: the slice is those bytes, no more (the rest
+    /// of the linear area may still be shared with a clone), or fewer if the packet is
+    /// shorter.
     pub(crate) fn writable(&mut self, len: usize) -> Option<&mut [u8]> {
         let mut lin: u32 = 0;
         let len = u32::try_from(len).ok()?;
@@ -110,9 +106,10 @@ impl Skb {
         if p.is_null() {
             return None;
         }
-        // SAFETY: after skb_ensure_writable() the linear bytes from the network header are
-        // this skb's own; nothing else accesses them while `&mut self` is borrowed.
-        Some(unsafe { core::slice::from_raw_parts_mut(p, lin as usize) })
+        // SAFETY: after skb_ensure_writable(len) the first `len` linear bytes from the
+        // network header are this skb's own (`lin` of them exist); nothing else accesses
+        // them while `&mut self` is borrowed.
+        Some(unsafe { core::slice::from_raw_parts_mut(p, lin.min(len) as usize) })
     }
 
     /// Bytes from the IP header to the end of the packet.
@@ -296,5 +293,20 @@ impl Skb {
         // SAFETY: the skb is live (invariant); it is consumed here.
         unsafe { bindings::ipvs_rs_kfree_skb(self.raw()) };
         Verdict::Stolen
+    }
+}
+
+/// `skb_header_pointer()`: the core's parsers read an skb's headers where they lie (linear
+/// area or page fragments), copying only the bytes asked for.
+impl PacketRead for Skb {
+    fn packet_len(&self) -> usize {
+        self.len()
+    }
+
+    fn read(&self, off: usize, out: &mut [u8]) -> bool {
+        let (Ok(off), Ok(len)) = (u32::try_from(off), u32::try_from(out.len())) else { return false };
+        // SAFETY: the skb is live (invariant); the helper writes at most `len` bytes to
+        // `out`, which has room for them.
+        unsafe { bindings::ipvs_rs_skb_read(self.raw(), off, out.as_mut_ptr().cast(), len) == 0 }
     }
 }

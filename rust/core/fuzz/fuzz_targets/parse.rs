@@ -2,13 +2,15 @@
 //!
 //! Input: byte 0 picks the family (bit 0), the operation (bits 1-3) and the checksum mode
 //! (bit 4); bytes 1..17 are the new address, 17..19 the new port; the rest is the packet.
+//! Operations 4 and 5 are the hooks' path: `parse_packet`, `IcmpError::parse_packet`, then
+//! `dnat_parsed` / `snat_parsed` of the fixed headers only.
 //! Invariants checked: nothing panics; an operation that fails leaves the buffer as it was;
 //! a successful DNAT / SNAT of a packet whose transport checksum verified leaves one that
 //! verifies.
 #![no_main]
 
 use ipvs_core::wire::nat::{self, ChecksumMode, IcmpDirection, L4Update};
-use ipvs_core::wire::{l4_checksum_ok, parse_l3l4, Family, IcmpError, InetAddr};
+use ipvs_core::wire::{l4_checksum_ok, parse_l3l4, parse_packet, Family, IcmpError, InetAddr};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -35,6 +37,26 @@ fuzz_target!(|data: &[u8]| {
         1 => nat::snat(&mut buf, family, &addr, port, mode).map(|d| Some(d.l4)),
         2 => nat::nat_icmp(&mut buf, family, IcmpDirection::Out, &addr, port).map(|_| None),
         3 => nat::nat_icmp(&mut buf, family, IcmpDirection::In, &addr, port).map(|_| None),
+        4 | 5 => {
+            let Ok(info) = parse_packet(pkt, family) else { return };
+            let h = info.headers;
+            assert_eq!(h.total_len, pkt.len());
+            if h.ports.is_some() {
+                assert!(h.l4_off + h.l4_header_len <= pkt.len());
+            }
+            let _ = IcmpError::parse_packet(pkt, &h);
+            let cut = (h.l4_off + h.l4_header_len).min(buf.len());
+            let head = &mut buf[..cut];
+            let r = if ctl & 2 == 0 {
+                nat::dnat_parsed(head, &h, &addr, port, mode)
+            } else {
+                nat::snat_parsed(head, &h, &addr, port, mode)
+            };
+            if r.is_err() {
+                assert_eq!(buf, pkt);
+            }
+            return;
+        }
         _ => return,
     };
     match r {

@@ -5,7 +5,8 @@
 //! `ip_vs_in_icmp()`, `ip_vs_in_icmp_v6()`).
 
 use super::checksum;
-use super::{get_be16, get_u8, has_ports, parse_ip, set_be16, set_u8, span};
+use super::packet::{read_array, read_ip, PacketRead};
+use super::{get_be16, get_u8, has_ports, set_be16, set_u8};
 use super::{Family, Headers, InetAddr, Malformed, IPPROTO_ICMPV6};
 
 /// Length of the ICMP / ICMPv6 header (type, code, checksum, four more bytes).
@@ -260,20 +261,30 @@ impl IcmpError {
     /// - [`Malformed::BadVersion`], [`Malformed::BadLength`], [`Malformed::BadExtHeader`]:
     ///   the quoted header is wrong (C: `NF_ACCEPT`, ignored).
     pub fn parse(bytes: &[u8], outer: &Headers) -> Result<IcmpError, Malformed> {
+        let end = outer.end().min(bytes.len());
+        IcmpError::parse_packet(bytes.get(..end).unwrap_or(&[]), outer)
+    }
+
+    /// [`IcmpError::parse`] reading the packet where it lies: the ICMP header, then the
+    /// quoted IP header, its extension headers and its four port bytes, each copied out on
+    /// its own ([`PacketRead`]); nothing else of the message is read. `outer` comes from
+    /// [`super::parse_packet`] (or [`super::parse_l3l4`]) over the same packet.
+    ///
+    /// The ICMP type is checked before anything of the quoted packet is read. As C, the
+    /// quoted IPv4 header needs only its 20 fixed bytes, version 4 and an IHL of at least 5
+    /// (its total length and options are not looked at), and the quoted IPv6 chain is
+    /// walked to the end of the outer packet.
+    pub fn parse_packet<P: PacketRead + ?Sized>(pkt: &P, outer: &Headers) -> Result<IcmpError, Malformed> {
         if !super::is_icmp_of(outer.family, outer.protocol) {
             return Err(Malformed::Unsupported);
         }
         if outer.fragment.is_some() {
             return Err(Malformed::Fragment);
         }
-        let end = outer.end().min(bytes.len());
-        let region = bytes.get(..end).unwrap_or(&[]);
         let toff = outer.l4_off;
-        if region.len() < toff.saturating_add(HEADER_LEN) {
-            return Err(Malformed::Truncated);
-        }
-        let icmp_type = get_u8(region, toff.saturating_add(field::TYPE));
-        let code = get_u8(region, toff.saturating_add(field::CODE));
+        let hdr: [u8; HEADER_LEN] = read_array(pkt, toff).ok_or(Malformed::Truncated)?;
+        let icmp_type = get_u8(&hdr, field::TYPE);
+        let code = get_u8(&hdr, field::CODE);
         let related = match outer.family {
             Family::Ipv4 => matches!(icmp_type, ICMP_DEST_UNREACH | ICMP_SOURCE_QUENCH | ICMP_TIME_EXCEEDED),
             Family::Ipv6 => icmp_type & ICMPV6_INFOMSG_MASK == 0,
@@ -281,12 +292,10 @@ impl IcmpError {
         if !related {
             return Err(Malformed::NotIcmpError);
         }
-        let mut inner = parse_ip(region, toff.saturating_add(HEADER_LEN), outer.family, end, true)?;
+        let mut inner = read_ip(pkt, toff.saturating_add(HEADER_LEN), outer.family)?;
         if has_ports(inner.protocol) && !inner.is_non_first_fragment() {
-            let p = span(inner.l4_off, 4);
-            if p.end <= region.len() {
-                inner.ports =
-                    Some([get_be16(region, span(p.start, 2)), get_be16(region, span(p.start.saturating_add(2), 2))]);
+            if let Some([s0, s1, d0, d1]) = read_array::<P, 4>(pkt, inner.l4_off) {
+                inner.ports = Some([u16::from_be_bytes([s0, s1]), u16::from_be_bytes([d0, d1])]);
                 inner.l4_header_len = 4;
             }
         }

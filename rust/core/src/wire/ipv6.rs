@@ -4,7 +4,8 @@
 //! `struct frag_hdr`), `include/linux/ipv6.h` (`ipv6_optlen()`, `ipv6_authlen()`);
 //! C source: `net/ipv6/exthdrs_core.c` (`ipv6_ext_hdr()`, `ipv6_find_hdr()`).
 
-use super::{get_array, get_be16, get_be32, get_u8, set_array, set_be16, set_be32, set_u8, span};
+use super::packet::{read_array, PacketRead};
+use super::{get_array, get_be16, get_be32, get_u8, set_array, set_be16, set_be32, set_u8};
 use super::{Fragment, Malformed};
 
 /// Length of the fixed header.
@@ -256,8 +257,10 @@ pub struct UpperLayer {
 }
 
 /// `ipv6_find_hdr(skb, &offset, -1, &fragoff, &flags)`: walks the extension headers of the
-/// IPv6 packet at `ip_off` in `bytes` to the upper-layer header. Headers must lie before
-/// `end` (the packet's end as the caller knows it, at most `bytes.len()`).
+/// IPv6 packet at `ip_off` in `pkt` to the upper-layer header. Headers must lie before
+/// `end` (the packet's end as the caller knows it; C bounds the walk by `skb->len` only).
+/// Each header is read where it lies ([`PacketRead`]), so the chain may be as long as the
+/// packet, with no fixed window.
 ///
 /// As C: hop-by-hop, routing, destination options and AH headers are skipped by their
 /// length; a fragment header with offset 0 is skipped (8 bytes) and recorded; at a
@@ -269,12 +272,12 @@ pub struct UpperLayer {
 ///
 /// The walk is bounded: every header it skips is at least 8 bytes, so it takes at most
 /// `end / 8 + 1` steps.
-pub fn find_upper_layer(bytes: &[u8], ip_off: usize, end: usize) -> Result<UpperLayer, Malformed> {
-    let end = end.min(bytes.len());
+pub fn find_upper_layer<P: PacketRead + ?Sized>(pkt: &P, ip_off: usize, end: usize) -> Result<UpperLayer, Malformed> {
+    let end = end.min(pkt.packet_len());
     if end < ip_off.saturating_add(HEADER_LEN) {
         return Err(Malformed::Truncated);
     }
-    let mut nexthdr = get_u8(bytes, ip_off.saturating_add(field::NXT_HDR));
+    let [mut nexthdr] = read_array::<P, 1>(pkt, ip_off.saturating_add(field::NXT_HDR)).ok_or(Malformed::Truncated)?;
     let mut start = ip_off.saturating_add(HEADER_LEN);
     let mut fragment = None;
     for _ in 0..=end / 8 {
@@ -286,18 +289,19 @@ pub fn find_upper_layer(bytes: &[u8], ip_off: usize, end: usize) -> Result<Upper
         if avail < 2 || (nexthdr == NEXTHDR_ROUTING && avail < 4) {
             return Err(Malformed::Truncated);
         }
-        let hp_next = get_u8(bytes, start);
-        let hp_len = usize::from(get_u8(bytes, start.saturating_add(1)));
+        let [hp_next, hp_len] = read_array::<P, 2>(pkt, start).ok_or(Malformed::Truncated)?;
+        let hp_len = usize::from(hp_len);
         let hdrlen = match nexthdr {
             NEXTHDR_FRAGMENT => {
                 if avail < FRAG_HEADER_LEN {
                     return Err(Malformed::Truncated);
                 }
-                let off_flags = get_be16(bytes, span(start.saturating_add(2), 2));
+                let fh: [u8; FRAG_HEADER_LEN] = read_array(pkt, start).ok_or(Malformed::Truncated)?;
+                let off_flags = get_be16(&fh, 2..4);
                 let frag = Fragment {
                     offset: off_flags & !7,
                     more: off_flags & 1 != 0,
-                    ident: get_be32(bytes, span(start.saturating_add(4), 4)),
+                    ident: get_be32(&fh, 4..8),
                 };
                 fragment = Some(frag);
                 if frag.is_non_first() {

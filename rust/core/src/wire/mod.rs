@@ -14,11 +14,19 @@
 //!   `Packet<T: AsRef<[u8]>>` wraps a buffer; `new_checked()` validates lengths once; no
 //!   accessor panics or reads out of bounds, checked or not (out-of-range reads yield zero,
 //!   out-of-range writes do nothing). `Repr` types hold parsed meaning and `emit()` it.
-//! - [`parse_l3l4`] (this file): what `ip_vs_fill_iph_skb()` plus the protocol handlers'
-//!   port fetch learn from a packet, as one validated [`Headers`]; [`IcmpError::parse`] the
-//!   same for the packet embedded in an ICMP error.
+//! - [`packet::parse_packet`]: what the hooks use. C's reading of a packet
+//!   (`ip_vs_fill_iph_skb()` plus the protocol handlers' `skb_header_pointer()`), over any
+//!   [`PacketRead`] (an skb in the kernel, read in place without pulling): bounded by the
+//!   packet's length, never by the IP length fields (BIG TCP sets them to 0), validating
+//!   only what C reads. [`IcmpError::parse_packet`] the same for ICMP errors.
+//! - [`parse_l3l4`] (this file): the validating parser of a contiguous buffer: what
+//!   `ip_vs_fill_iph_skb()` plus the protocol handlers' port fetch learn from a packet, as
+//!   one validated [`Headers`], with the IP header's lengths, the TCP data offset and the
+//!   UDP length checked; [`IcmpError::parse`] the same for the packet embedded in an ICMP
+//!   error. Used on whole buffers (the ICMP rewrite) and by the tests as the reference.
 //! - [`nat`]: DNAT / SNAT of TCP and UDP, and the ICMP error rewrite, in place, validating
-//!   everything before writing anything.
+//!   everything before writing anything; [`nat::dnat_parsed`] / [`nat::snat_parsed`] take
+//!   the headers [`parse_packet`] read and need only the bytes they rewrite.
 //!
 //! # Buffers: whole packet or linear head
 //!
@@ -40,6 +48,7 @@ pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
 pub mod nat;
+pub mod packet;
 pub mod tcp;
 pub mod udp;
 
@@ -50,6 +59,7 @@ use core::ops::Range;
 
 pub use crate::sched::{Family, InetAddr};
 pub use icmp::IcmpError;
+pub use packet::{parse_packet, PacketInfo, PacketRead};
 
 /// `IPPROTO_ICMP`.
 pub const IPPROTO_ICMP: u8 = 1;

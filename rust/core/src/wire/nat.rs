@@ -148,6 +148,35 @@ fn ipv4_send_check(buf: &mut [u8], l3_off: usize) {
     }
 }
 
+/// [`dnat`] of a packet whose headers the caller already parsed
+/// ([`super::parse_packet`] over the same packet): C's handlers, which get `iph` from
+/// the hook. `buf` starts at the network header and needs only the bytes rewritten: up to
+/// the end of the fixed transport header (`h.l4_off + h.l4_header_len`, what
+/// `skb_ensure_writable(skb, tcphoff + sizeof(*tcph))` makes writable), or the IP header
+/// for a non-first fragment. [`Malformed::Incomplete`] when the rewrite needs every byte of
+/// the datagram (UDP over IPv6 without checksum) and `buf` is shorter than
+/// `h.total_len`: the caller then retries with the whole packet.
+pub fn dnat_parsed(
+    buf: &mut [u8],
+    h: &Headers,
+    daddr: &InetAddr,
+    dport: u16,
+    mode: ChecksumMode,
+) -> Result<NatDone, Malformed> {
+    rewrite_parsed(buf, h, Side::Destination, daddr, dport, mode)
+}
+
+/// [`snat`] of a packet whose headers the caller already parsed; see [`dnat_parsed`].
+pub fn snat_parsed(
+    buf: &mut [u8],
+    h: &Headers,
+    saddr: &InetAddr,
+    sport: u16,
+    mode: ChecksumMode,
+) -> Result<NatDone, Malformed> {
+    rewrite_parsed(buf, h, Side::Source, saddr, sport, mode)
+}
+
 fn rewrite(
     buf: &mut [u8],
     family: Family,
@@ -156,13 +185,33 @@ fn rewrite(
     port: u16,
     mode: ChecksumMode,
 ) -> Result<NatDone, Malformed> {
-    // Validate everything first.
     let h = parse_l3l4(buf, family)?;
+    rewrite_parsed(buf, &h, side, addr, port, mode)
+}
+
+fn rewrite_parsed(
+    buf: &mut [u8],
+    h: &Headers,
+    side: Side,
+    addr: &InetAddr,
+    port: u16,
+    mode: ChecksumMode,
+) -> Result<NatDone, Malformed> {
+    // Validate everything first.
+    let h = *h;
+    let family = h.family;
     let (csum_at, is_udp) = match h.protocol {
         IPPROTO_TCP => (tcp::CHECKSUM_OFFSET, false),
         IPPROTO_UDP => (udp::CHECKSUM_OFFSET, true),
         _ => return Err(Malformed::Unsupported),
     };
+    let ip_hl = match family {
+        Family::Ipv4 => ipv4::HEADER_LEN,
+        Family::Ipv6 => super::ipv6::HEADER_LEN,
+    };
+    if buf.len() < h.l3_off.saturating_add(ip_hl) || buf.len() < h.l4_off {
+        return Err(Malformed::Truncated);
+    }
     let a_span = addr_span(family, h.l3_off, side);
     let old_addr = match side {
         Side::Source => h.saddr,
@@ -176,6 +225,11 @@ fn rewrite(
         return Ok(NatDone { headers: h, l4: L4Update::Fragment });
     }
     let ports = h.ports.ok_or(Malformed::Truncated)?;
+    // Ports and checksum: the fixed header (C makes it writable and nothing more).
+    let fixed = if is_udp { udp::HEADER_LEN } else { tcp::HEADER_LEN };
+    if buf.len() < h.l4_off.saturating_add(fixed) {
+        return Err(Malformed::Truncated);
+    }
     let (old_port, p_span) = match side {
         Side::Source => (ports[0], span(h.l4_off, 2)),
         Side::Destination => (ports[1], span(h.l4_off.saturating_add(2), 2)),

@@ -1421,3 +1421,251 @@ fn ipv4_fragments() {
     assert_eq!(q.dst_addr(), [172, 16, 0, 9]);
     assert_eq!(q.payload(), &[1, 2, 3]);
 }
+
+// ---- parse_packet: reading in place, skb length semantics -------------------------------
+
+/// A packet in pieces, as an skb with page fragments: reads copy across the cuts.
+struct Chunks(Vec<Vec<u8>>);
+
+impl Chunks {
+    /// `bytes` cut at each of `cuts` (sorted, clamped).
+    fn new(bytes: &[u8], cuts: &[usize]) -> Chunks {
+        let mut cuts: Vec<usize> = cuts.iter().map(|&c| c.min(bytes.len())).collect();
+        cuts.sort_unstable();
+        let mut v = Vec::new();
+        let mut at = 0;
+        for c in cuts.into_iter().chain([bytes.len()]) {
+            v.push(bytes[at..c].to_vec());
+            at = c;
+        }
+        Chunks(v)
+    }
+}
+
+impl PacketRead for Chunks {
+    fn packet_len(&self) -> usize {
+        self.0.iter().map(Vec::len).sum()
+    }
+
+    fn read(&self, off: usize, out: &mut [u8]) -> bool {
+        if off.checked_add(out.len()).filter(|&end| end <= self.packet_len()).is_none() {
+            return false;
+        }
+        let (mut skip, mut n) = (off, 0);
+        for c in &self.0 {
+            if skip >= c.len() {
+                skip -= c.len();
+                continue;
+            }
+            let take = (c.len() - skip).min(out.len() - n);
+            out[n..n + take].copy_from_slice(&c[skip..skip + take]);
+            n += take;
+            skip = 0;
+            if n == out.len() {
+                break;
+            }
+        }
+        n == out.len()
+    }
+}
+
+/// What `parse_packet` must say about a well-formed packet `parse_l3l4` also parses: the
+/// same, except the fixed TCP header length (C reads and rewrites 20 bytes).
+fn expected_info(bytes: &[u8], fam: Family) -> PacketInfo {
+    let mut h = parse_l3l4(bytes, fam).unwrap();
+    let mut tcp_flags = 0;
+    if h.protocol == IPPROTO_TCP && !h.is_non_first_fragment() {
+        h.l4_header_len = 20;
+        tcp_flags = bytes[h.l4_off + 13];
+    }
+    PacketInfo { headers: h, tcp_flags }
+}
+
+/// An IPv4 packet's total length set to 0, as BIG TCP leaves it (header checksum redone).
+fn zero_ipv4_total_len(p: &mut [u8]) {
+    p[2..4].copy_from_slice(&[0, 0]);
+    p[10..12].copy_from_slice(&[0, 0]);
+    let c = ref_csum(&p[..usize::from(p[0] & 0xf) * 4]);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+}
+
+/// An IPv6 BIG TCP packet as `ip6_xmit()` / `ipv6_gro_complete()` build it: payload length
+/// 0 and a hop-by-hop header with the jumbo option in front of `l4` (`proto`).
+fn ipv6_jumbo(src: &InetAddr, dst: &InetAddr, proto: u8, l4: &[u8]) -> Vec<u8> {
+    let mut v = vec![0x60, 0, 0, 0, 0, 0, ipv6::NEXTHDR_HOP, 64];
+    v.extend(src.0);
+    v.extend(dst.0);
+    v.extend([proto, 0, 0xc2, 4]);
+    v.extend(((l4.len() + 8) as u32).to_be_bytes());
+    v.extend(l4);
+    v
+}
+
+#[test]
+fn big_tcp_ipv4_total_length_zero_parses() {
+    let (s, d) = (InetAddr::from_ipv4([10, 0, 0, 2]), InetAddr::from_ipv4([10, 0, 100, 1]));
+    let l4 = L4::Tcp { sport: 40000, dport: 8080, seq: 1, flags: 0x10, opts: vec![], payload: vec![7; 300] };
+    let mut p = packet(Family::Ipv4, &s, &d, &[], &[], &l4);
+    zero_ipv4_total_len(&mut p);
+    // The validating parser refuses it (total length below the header length) ...
+    assert_eq!(parse_l3l4(&p, Family::Ipv4), Err(Malformed::BadLength));
+    // ... the hooks' parser reads it as C does, with the skb's length.
+    let info = parse_packet(&p[..], Family::Ipv4).unwrap();
+    assert_eq!(info.headers.ports, Some([40000, 8080]));
+    assert_eq!((info.headers.l4_off, info.headers.l4_header_len, info.headers.total_len), (20, 20, p.len()));
+    assert_eq!(info.tcp_flags, 0x10);
+    // NAT of the head alone (CHECKSUM_PARTIAL, as every GSO packet) rewrites what C does.
+    let vip = InetAddr::from_ipv4([10, 0, 1, 11]);
+    let mut head = p[..40].to_vec();
+    let done = nat::dnat_parsed(&mut head, &info.headers, &vip, 80, ChecksumMode::Partial).unwrap();
+    assert_eq!(done.l4, L4Update::PseudoHeader);
+    assert_eq!(&head[16..20], &[10, 0, 1, 11]);
+    assert_eq!(&head[22..24], &80u16.to_be_bytes());
+    assert_eq!(&head[2..4], &[0, 0]);
+    assert!(verifies(csum_partial(&head[..20], 0)));
+}
+
+#[test]
+fn big_tcp_ipv6_jumbo_parses() {
+    let (s, d) = (InetAddr::from_ipv6([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]), InetAddr::from_ipv6([0xfd; 16]));
+    let seg = L4::Tcp { sport: 1234, dport: 8080, seq: 9, flags: 0x18, opts: vec![1; 12], payload: vec![3; 100] }
+        .bytes(Family::Ipv6, &s, &d);
+    let p = ipv6_jumbo(&s, &d, IPPROTO_TCP, &seg);
+    let info = parse_packet(&p[..], Family::Ipv6).unwrap();
+    assert_eq!((info.headers.protocol, info.headers.l4_off), (IPPROTO_TCP, 48));
+    assert_eq!(info.headers.ports, Some([1234, 8080]));
+    assert_eq!(info.tcp_flags, 0x18);
+    assert_eq!(info.headers.total_len, p.len());
+    // The walk bounded by the payload length (0) would not find it.
+    assert_eq!(parse_l3l4(&p, Family::Ipv6), Err(Malformed::Truncated));
+}
+
+#[test]
+fn ipv6_long_destination_options_are_walked() {
+    let (s, d) = (InetAddr::from_ipv6([1; 16]), InetAddr::from_ipv6([2; 16]));
+    let l4 = L4::Udp { sport: 5000, dport: 8080, payload: vec![1, 2, 3], nocsum: false };
+    // 39 × 8 = 312 bytes of destination options, then 2048 more in a second header.
+    let p = packet(Family::Ipv6, &s, &d, &[], &[Ext::Dest(38), Ext::Hop(255)], &l4);
+    let info = parse_packet(&p[..], Family::Ipv6).unwrap();
+    assert_eq!((info.headers.protocol, info.headers.l4_off), (IPPROTO_UDP, 40 + 312 + 2048));
+    assert_eq!(info.headers.ports, Some([5000, 8080]));
+    for cut in [1usize, 41, 100, 352, 353, 2399, 2400, 2401] {
+        assert_eq!(parse_packet(&Chunks::new(&p, &[cut]), Family::Ipv6), Ok(info));
+    }
+    // Cut inside the chain: not a packet IPVS can read (C: ipv6_find_hdr() < 0).
+    assert_eq!(parse_packet(&p[..400], Family::Ipv6), Err(Malformed::Truncated));
+    // Cut inside the UDP header: the IP layer is there, the ports are not.
+    let short = parse_packet(&p[..2404], Family::Ipv6).unwrap();
+    assert_eq!((short.headers.protocol, short.headers.ports, short.headers.l4_header_len), (IPPROTO_UDP, None, 0));
+}
+
+#[test]
+fn transport_fields_c_does_not_read_are_not_validated() {
+    let (s, d) = (InetAddr::from_ipv4([1, 1, 1, 1]), InetAddr::from_ipv4([2, 2, 2, 2]));
+    // TCP data offset 3 and a UDP length of 3: C schedules and NATs both.
+    let mut t = packet(Family::Ipv4, &s, &d, &[], &[], &L4::Tcp { sport: 1, dport: 2, seq: 0, flags: 2, opts: vec![], payload: vec![] });
+    t[32] = 3 << 4;
+    assert!(parse_l3l4(&t, Family::Ipv4).is_err());
+    assert_eq!(parse_packet(&t[..], Family::Ipv4).unwrap().headers.ports, Some([1, 2]));
+    let mut u = packet(Family::Ipv4, &s, &d, &[], &[], &L4::Udp { sport: 3, dport: 4, payload: vec![], nocsum: true });
+    u[24..26].copy_from_slice(&3u16.to_be_bytes());
+    assert!(parse_l3l4(&u, Family::Ipv4).is_err());
+    assert_eq!(parse_packet(&u[..], Family::Ipv4).unwrap().headers.ports, Some([3, 4]));
+    // A TCP header cut short: the ports are missing (C drops such a packet in ip_vs_in).
+    let cut = parse_packet(&t[..39], Family::Ipv4).unwrap();
+    assert_eq!((cut.headers.protocol, cut.headers.ports), (IPPROTO_TCP, None));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// On well-formed packets `parse_packet` reads what `parse_l3l4` validates, wherever
+    /// the packet is cut into pieces.
+    #[test]
+    fn parse_packet_agrees_on_valid_packets(sp in spec(), cuts in prop::collection::vec(0usize..400, 0..4)) {
+        let p = sp.bytes();
+        let want = expected_info(&p, sp.family);
+        prop_assert_eq!(parse_packet(&p[..], sp.family), Ok(want));
+        prop_assert_eq!(parse_packet(&Chunks::new(&p, &cuts), sp.family), Ok(want));
+    }
+
+    /// The ICMP error parser reading in place agrees with the slice parser.
+    #[test]
+    fn icmp_error_parse_packet_agrees(sp in spec(), cuts in prop::collection::vec(0usize..400, 0..4), keep in 0usize..200) {
+        let fam = sp.family;
+        let orig = sp.bytes();
+        let quote = &orig[..(spec_l4_off(&sp) + 8 + keep).min(orig.len())];
+        let (a, b) = (addr(fam, [9; 16]), addr(fam, [8; 16]));
+        let pkt = icmp_error(fam, &a, &b, quote);
+        let outer = parse_packet(&pkt[..], fam).unwrap().headers;
+        let want = IcmpError::parse(&pkt, &parse_l3l4(&pkt, fam).unwrap()).unwrap();
+        prop_assert_eq!(IcmpError::parse_packet(&pkt[..], &outer), Ok(want));
+        prop_assert_eq!(IcmpError::parse_packet(&Chunks::new(&pkt, &cuts), &outer), Ok(want));
+        prop_assert_eq!(want.inner.ports, Some(sp.l4.ports()));
+    }
+
+    /// NAT of the fixed headers only (what the hooks make writable) writes the bytes the
+    /// whole-packet rewrite writes there, or asks for the whole packet.
+    #[test]
+    fn nat_of_the_head_matches(sp in spec(), new in any::<[u8; 16]>(), port in any::<u16>(), snat in any::<bool>(), partial in any::<bool>()) {
+        let fam = sp.family;
+        let new = addr(fam, new);
+        let p = sp.bytes();
+        let info = parse_packet(&p[..], fam).unwrap();
+        let h = info.headers;
+        let mode = if partial { ChecksumMode::Partial } else { ChecksumMode::Full };
+        let mut whole = p.clone();
+        let w = if snat { nat::snat(&mut whole, fam, &new, port, mode) } else { nat::dnat(&mut whole, fam, &new, port, mode) };
+        let w = w.unwrap();
+        let cut = h.l4_off + h.l4_header_len;
+        let mut head = p[..cut].to_vec();
+        let r = if snat { nat::snat_parsed(&mut head, &h, &new, port, mode) } else { nat::dnat_parsed(&mut head, &h, &new, port, mode) };
+        if w.l4 == L4Update::Recomputed && cut < p.len() {
+            prop_assert_eq!(r, Err(Malformed::Incomplete));
+            prop_assert_eq!(&head[..], &p[..cut]);
+            let mut again = p.clone();
+            let r2 = if snat { nat::snat_parsed(&mut again, &h, &new, port, mode) } else { nat::dnat_parsed(&mut again, &h, &new, port, mode) };
+            prop_assert_eq!(r2.map(|d| d.l4), Ok(L4Update::Recomputed));
+            prop_assert_eq!(again, whole);
+        } else {
+            let r = r.unwrap();
+            prop_assert_eq!(r.l4, w.l4);
+            prop_assert_eq!(&head[..], &whole[..cut]);
+        }
+    }
+
+    /// Arbitrary bytes, cut anywhere: the in-place parsers never panic, and what they
+    /// report lies inside the packet.
+    #[test]
+    fn parse_packet_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..600), cuts in prop::collection::vec(0usize..600, 0..4), v6 in any::<bool>()) {
+        let mut bytes = bytes;
+        if let Some(b) = bytes.first_mut() {
+            // Mostly the right version, so parsing goes deep.
+            *b = (*b & 0x0f) | if v6 { 0x60 } else { 0x40 };
+        }
+        let fam = if v6 { Family::Ipv6 } else { Family::Ipv4 };
+        let ch = Chunks::new(&bytes, &cuts);
+        let r = parse_packet(&bytes[..], fam);
+        prop_assert_eq!(r, parse_packet(&ch, fam));
+        if let Ok(info) = r {
+            let h = info.headers;
+            prop_assert_eq!(h.total_len, bytes.len());
+            if h.ports.is_some() {
+                prop_assert!(h.l4_off + h.l4_header_len <= bytes.len());
+            }
+            let e = IcmpError::parse_packet(&bytes[..], &h);
+            prop_assert_eq!(e, IcmpError::parse_packet(&ch, &h));
+            if let Ok(e) = e {
+                if e.inner.ports.is_some() {
+                    prop_assert!(e.inner.l4_off + 4 <= bytes.len());
+                }
+            }
+            for mode in [ChecksumMode::Full, ChecksumMode::Partial] {
+                let mut b = bytes.clone();
+                if nat::dnat_parsed(&mut b, &h, &InetAddr::default(), 1, mode).is_err() {
+                    prop_assert_eq!(&b, &bytes);
+                }
+            }
+        }
+    }
+}

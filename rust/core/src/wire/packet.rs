@@ -1,0 +1,191 @@
+//! Reading a packet's headers where they lie, as the kernel's hooks must: the data-path
+//! parser [`parse_packet`] over any [`PacketRead`] (a byte slice on the host, an skb in the
+//! kernel).
+//!
+//! C: `include/linux/skbuff.h` (`skb_header_pointer()`), `include/net/ip_vs.h`
+//! (`ip_vs_fill_iph_skb_off()`), `net/ipv6/exthdrs_core.c` (`ipv6_find_hdr()`),
+//! `net/netfilter/ipvs/ip_vs_proto_{tcp,udp}.c` (`*_conn_schedule()`).
+//!
+//! # What "the packet" is
+//!
+//! C IPVS bounds every read by `skb->len`, never by the IP header's length fields: by the time
+//! a netfilter hook runs, `ip_rcv()` / `ipv6_rcv()` (or `__ip_local_out()`) made them agree,
+//! except where the kernel itself writes 0 there: a BIG TCP GSO packet has IPv4 total length
+//! 0 (`iph_set_totlen()`, read back with `skb_ip_totlen()`), an IPv6 one payload length 0
+//! and a hop-by-hop jumbo option (`ipv6_set_payload_len()`, `ip6_xmit()`,
+//! `ipv6_gro_complete()`). So [`parse_packet`] takes the packet's length from the reader
+//! (`skb->len` from the network header) and never looks at those fields: the length-0 forms
+//! parse as any other packet, and an IPv6 extension-header chain is walked as far as the
+//! packet goes, with no fixed window.
+//!
+//! Nothing is pulled or linearised to look: each header is copied into a small stack buffer
+//! (`skb_header_pointer()`), so reading costs the same whether the headers are in the linear
+//! area or in page fragments.
+
+use super::{ipv4, ipv6, Family, Fragment, Headers, InetAddr, Malformed};
+use super::{icmp, tcp, udp, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
+
+/// Read access to a packet that may not be contiguous (`skb_header_pointer()`).
+///
+/// Offsets count from the network header.
+pub trait PacketRead {
+    /// The packet's length from the network header (`skb->len - skb_network_offset()`).
+    fn packet_len(&self) -> usize;
+
+    /// Copies `out.len()` bytes at `off` into `out`. `false` (and `out` unspecified) if
+    /// they are not all in the packet.
+    fn read(&self, off: usize, out: &mut [u8]) -> bool;
+}
+
+impl PacketRead for [u8] {
+    fn packet_len(&self) -> usize {
+        self.len()
+    }
+
+    fn read(&self, off: usize, out: &mut [u8]) -> bool {
+        match self.get(off..).and_then(|s| s.get(..out.len())) {
+            Some(src) => {
+                out.copy_from_slice(src);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// `N` bytes at `off`, or `None` if the packet ends before.
+pub(super) fn read_array<P: PacketRead + ?Sized, const N: usize>(pkt: &P, off: usize) -> Option<[u8; N]> {
+    let mut out = [0u8; N];
+    pkt.read(off, &mut out).then_some(out)
+}
+
+/// What the hooks learn from a packet: its [`Headers`] and, for TCP, the flags byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PacketInfo {
+    /// The headers. `total_len` is the packet's length (the reader's), whatever the IP
+    /// header says. `ports` is `None` and `l4_header_len` 0 when the transport header is
+    /// not all in the packet (C: `skb_header_pointer()` returns `NULL`); `l4_header_len` is
+    /// the fixed header C reads and rewrites: 20 for TCP (options are not looked at), 8 for
+    /// UDP, ICMP and ICMPv6, 12 for SCTP.
+    pub headers: Headers,
+    /// TCP header byte 13 (the flags); 0 for other protocols.
+    pub tcp_flags: u8,
+}
+
+/// The IP layer of a packet at `off` of `pkt`, C's `ip_vs_fill_iph_skb_off()`: addresses,
+/// protocol, transport offset and fragment information. IPv4 options are skipped by the
+/// IHL; the IPv6 extension-header chain is walked to the end of the packet
+/// ([`ipv6::find_upper_layer`]). `total_len` is what the IP header declares (IPv4 total
+/// length, IPv6 40 + payload length); callers that mean the packet replace it.
+///
+/// Errors: the header (options included) is not all there ([`Malformed::Truncated`]), the version is
+/// not the family's ([`Malformed::BadVersion`]), an IPv4 IHL below 5
+/// ([`Malformed::BadLength`]), and the chain errors of [`ipv6::find_upper_layer`] (C's
+/// negative `ipv6_find_hdr()`). C checks none of the first three at the outer header
+/// (`ip_rcv()` did) and the version of a quoted one.
+pub(super) fn read_ip<P: PacketRead + ?Sized>(pkt: &P, off: usize, family: Family) -> Result<Headers, Malformed> {
+    match family {
+        Family::Ipv4 => {
+            let raw: [u8; ipv4::HEADER_LEN] = read_array(pkt, off).ok_or(Malformed::Truncated)?;
+            let ip = ipv4::Ipv4Packet::new_unchecked(&raw[..]);
+            if ip.version() != 4 {
+                return Err(Malformed::BadVersion);
+            }
+            if ip.header_len() < ipv4::HEADER_LEN {
+                return Err(Malformed::BadLength);
+            }
+            // The options must be in the packet too (C does not ask, but then finds no
+            // transport header after them: the same outcome).
+            if pkt.packet_len().saturating_sub(off) < ip.header_len() {
+                return Err(Malformed::Truncated);
+            }
+            let fragment = ip.is_fragment().then(|| Fragment {
+                offset: ip.frag_offset(),
+                more: ip.more_frags(),
+                ident: u32::from(ip.ident()),
+            });
+            Ok(Headers {
+                family,
+                l3_off: off,
+                l4_off: off.saturating_add(ip.header_len()),
+                protocol: ip.protocol(),
+                saddr: InetAddr::from_ipv4(ip.src_addr()),
+                daddr: InetAddr::from_ipv4(ip.dst_addr()),
+                fragment,
+                ports: None,
+                l4_header_len: 0,
+                total_len: usize::from(ip.total_len()),
+            })
+        }
+        Family::Ipv6 => {
+            let raw: [u8; ipv6::HEADER_LEN] = read_array(pkt, off).ok_or(Malformed::Truncated)?;
+            let ip = ipv6::Ipv6Packet::new_unchecked(&raw[..]);
+            if ip.version() != 6 {
+                return Err(Malformed::BadVersion);
+            }
+            // ipv6_find_hdr(): bounded by skb->len only.
+            let upper = ipv6::find_upper_layer(pkt, off, pkt.packet_len())?;
+            Ok(Headers {
+                family,
+                l3_off: off,
+                l4_off: upper.offset,
+                protocol: upper.protocol,
+                saddr: InetAddr::from_ipv6(ip.src_addr()),
+                daddr: InetAddr::from_ipv6(ip.dst_addr()),
+                fragment: upper.fragment,
+                ports: None,
+                l4_header_len: 0,
+                total_len: ip.total_len(),
+            })
+        }
+    }
+}
+
+/// Parses the headers of a packet the way C IPVS's hooks read them:
+/// `ip_vs_fill_iph_skb()`, then the fixed transport header the protocol handlers fetch with
+/// `skb_header_pointer()` (`tcp_conn_schedule()`, `udp_conn_schedule()`, the ICMP handlers).
+///
+/// The packet is what `pkt` holds (see the module doc): IPv4 total length and IPv6 payload
+/// length are not used, so BIG TCP's 0 forms are ordinary packets. Nothing beyond what C
+/// reads is validated: no TCP data offset, no UDP length field.
+///
+/// `Err` means the IP layer itself could not be read (C: the packet is not one IPVS can
+/// relate to anything and goes on); a missing transport header is not an error here but
+/// `ports: None` (see [`PacketInfo`]), for the caller to decide as C does.
+pub fn parse_packet<P: PacketRead + ?Sized>(pkt: &P, family: Family) -> Result<PacketInfo, Malformed> {
+    let mut h = read_ip(pkt, 0, family)?;
+    h.total_len = pkt.packet_len();
+    let mut tcp_flags = 0;
+    if h.is_non_first_fragment() {
+        return Ok(PacketInfo { headers: h, tcp_flags });
+    }
+    match h.protocol {
+        IPPROTO_TCP => {
+            if let Some(t) = read_array::<P, { tcp::HEADER_LEN }>(pkt, h.l4_off) {
+                let t = tcp::TcpPacket::new_unchecked(&t[..]);
+                h.ports = Some([t.src_port(), t.dst_port()]);
+                h.l4_header_len = tcp::HEADER_LEN;
+                tcp_flags = t.flags();
+            }
+        }
+        IPPROTO_UDP => {
+            if let Some(u) = read_array::<P, { udp::HEADER_LEN }>(pkt, h.l4_off) {
+                let u = udp::UdpPacket::new_unchecked(&u[..]);
+                h.ports = Some([u.src_port(), u.dst_port()]);
+                h.l4_header_len = udp::HEADER_LEN;
+            }
+        }
+        IPPROTO_SCTP => {
+            const SCTP_HEADER_LEN: usize = 12;
+            if let Some(s) = read_array::<P, SCTP_HEADER_LEN>(pkt, h.l4_off) {
+                h.ports = Some([u16::from_be_bytes([s[0], s[1]]), u16::from_be_bytes([s[2], s[3]])]);
+                h.l4_header_len = SCTP_HEADER_LEN;
+            }
+        }
+        p if super::is_icmp_of(family, p) && read_array::<P, { icmp::HEADER_LEN }>(pkt, h.l4_off).is_some() => {
+            h.l4_header_len = icmp::HEADER_LEN;
+        }
+        _ => {}
+    }
+    Ok(PacketInfo { headers: h, tcp_flags })
+}
