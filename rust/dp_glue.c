@@ -212,8 +212,10 @@ void ipvs_rs_icmp_port_unreach(struct sk_buff *skb, int af, struct net *net)
 
 int ipvs_rs_route_me_harder(struct net *net, int af, struct sk_buff *skb, unsigned int hooknum)
 {
-	/* ip_vs_route_me_harder() with sysctl_snat_reroute at its default (1). */
-	if (hooknum == NF_INET_LOCAL_OUT)
+	/* ip_vs_route_me_harder() with sysctl_snat_reroute at its default (1).
+	 * Reroute replies only to remote clients (FORWARD and LOCAL_OUT): at LOCAL_IN the reply
+	 * goes to a local client and keeps its input route. */
+	if (hooknum == NF_INET_LOCAL_IN)
 		return 0;
 	if (af == AF_INET6) {
 		struct dst_entry *dst = skb_dst(skb);
