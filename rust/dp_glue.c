@@ -220,8 +220,10 @@ void ipvs_rs_icmp_port_unreach(struct sk_buff *skb, int af, struct net *net)
 
 int ipvs_rs_route_me_harder(struct net *net, int af, struct sk_buff *skb, unsigned int hooknum)
 {
-	/* ip_vs_route_me_harder() with sysctl_snat_reroute at its default (1). */
-	if (hooknum == NF_INET_LOCAL_OUT)
+	/* ip_vs_route_me_harder() with sysctl_snat_reroute at its default (1).
+	 * Reroute replies only to remote clients (FORWARD and LOCAL_OUT): at LOCAL_IN the reply
+	 * goes to a local client and keeps its input route. */
+	if (hooknum == NF_INET_LOCAL_IN)
 		return 0;
 	if (af == AF_INET6) {
 		struct dst_entry *dst = skb_dst(skb);
@@ -240,6 +242,61 @@ int ipvs_rs_route_me_harder(struct net *net, int af, struct sk_buff *skb, unsign
 void ipvs_rs_kfree_skb(struct sk_buff *skb)
 {
 	kfree_skb(skb);
+}
+
+int ipvs_rs_skb_ipv4_frag_proto(const struct sk_buff *skb)
+{
+	const struct iphdr *iph = ip_hdr(skb);
+
+	return ip_is_fragment(iph) ? iph->protocol : -1;
+}
+
+/* ip_vs_defrag_user() */
+static enum ip_defrag_users defrag_user(unsigned int hooknum)
+{
+	if (hooknum == NF_INET_LOCAL_IN)
+		return IP_DEFRAG_VS_IN;
+	if (hooknum == NF_INET_FORWARD)
+		return IP_DEFRAG_VS_FWD;
+	return IP_DEFRAG_VS_OUT;
+}
+
+/* ip_vs_gather_frags() */
+int ipvs_rs_gather_frags(struct net *net, struct sk_buff *skb, unsigned int hooknum)
+{
+	int err;
+
+	local_bh_disable();
+	err = ip_defrag(net, skb, defrag_user(hooknum));
+	local_bh_enable();
+	if (!err) {
+		ip_send_check(ip_hdr(skb));
+		return 0;
+	}
+	return err == -EINPROGRESS ? 1 : -1;
+}
+
+bool ipvs_rs_skb_from_local_stack(const struct sk_buff *skb)
+{
+	return !skb->dev || (skb->dev->flags & IFF_LOOPBACK);
+}
+
+bool ipvs_rs_skb_from_world(const struct sk_buff *skb, int af)
+{
+	/* ip_vs_nat_xmit(): was_input; ip_vs_nat_xmit_v6(): the device test */
+	if (af == AF_INET6)
+		return !ipvs_rs_skb_from_local_stack(skb);
+	return rt_is_input_route(skb_rtable(skb));
+}
+
+void ipvs_rs_log_dnat_loopback(const char *func, int af, const void *daddr)
+{
+	/* C: IP_VS_DBG_RL_PKT(1, ...) / IP_VS_DBG(1, ...), compiled in with CONFIG_IP_VS_DEBUG
+	 * only; here a rate-limited debug message (dynamic debug). */
+	if (af == AF_INET6)
+		net_dbg_ratelimited("IPVS: %s(): stopping DNAT to loopback %pI6\n", func, daddr);
+	else
+		net_dbg_ratelimited("IPVS: %s(): stopping DNAT to loopback %pI4\n", func, daddr);
 }
 
 /* --- routing and output --------------------------------------------------------------- */

@@ -16,7 +16,7 @@ use super::xmit;
 use crate::ctl::NetState;
 use crate::glue::bindings;
 use crate::glue::pernet::Net;
-use crate::glue::skb::{Skb, Verdict};
+use crate::glue::skb::{Gathered, Skb, Verdict};
 use core::sync::atomic::Ordering::Relaxed;
 use ipvs_core::netlink::ipvs::{conn_flags, svc_flags};
 use ipvs_core::proto::tcp::{self, TableKind, TcpFlags, TcpState};
@@ -25,6 +25,7 @@ use ipvs_core::reuse::{self, ConnState, Decision, Entry, Header, ReuseInput};
 use ipvs_core::wire::{self, Family, Headers, InetAddr, IPPROTO_TCP, IPPROTO_UDP};
 use kernel::prelude::*;
 
+const NF_INET_FORWARD: u32 = 2;
 const NF_INET_LOCAL_OUT: u32 = 3;
 const FTPPORT: u16 = 21;
 const FTPDATA: u16 = 20;
@@ -112,6 +113,35 @@ fn count_malformed(ns: &NetState) -> Verdict {
     Verdict::Drop
 }
 
+/// The protocols whose IPv4 fragments `ip_vs_out_hook()` gathers: those with an IPVS
+/// protocol handler (none sets `dont_defrag`), and ICMP (`ip_vs_out_icmp()`).
+const GATHER_OUT: &[u8] = &[IPPROTO_TCP, IPPROTO_UDP, wire::IPPROTO_SCTP, wire::IPPROTO_ICMP];
+/// `ip_vs_in_hook()` gathers only ICMP errors (`ip_vs_in_icmp()`): at LOCAL_IN the stack has
+/// reassembled IPv4 already, and locally generated packets are not fragmented yet.
+const GATHER_ICMP: &[u8] = &[wire::IPPROTO_ICMP];
+
+/// `ip_vs_gather_frags()` where C calls it: an IPv4 fragment of one of `protocols` is
+/// reassembled before IPVS reads it (at FORWARD nothing else does: without this a reply's
+/// fragments would leave with the real server's address). `Err` carries the verdict when
+/// the kernel took the fragment (queued, or freed and counted in `frag_reasm`).
+fn gather(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb, protocols: &[u8]) -> Result<Skb, Verdict> {
+    if family != Family::Ipv4 {
+        // IPv6: nf_defrag_ipv6, enabled with the first IPv6 service, reassembles before us.
+        return Ok(skb);
+    }
+    match skb.ipv4_fragment_protocol() {
+        Some(p) if protocols.contains(&p) => match skb.gather_frags(net, hooknum) {
+            Gathered::Whole(skb) => Ok(skb),
+            Gathered::Queued => Err(Verdict::Stolen),
+            Gathered::Failed => {
+                super::DropCounters::count(&ns.dp.drops.frag_reasm);
+                Err(Verdict::Stolen)
+            }
+        },
+        _ => Ok(skb),
+    }
+}
+
 fn hz() -> u64 {
     u64::from(crate::ctl::genl::hz())
 }
@@ -195,7 +225,7 @@ fn entry_of(cp: &Conn) -> Entry {
 }
 
 /// `ip_vs_in_hook()`.
-fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb) -> Verdict {
+fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Verdict {
     // Already marked as IPVS request or reply?
     if skb.ipvs_property() {
         return Verdict::Accept;
@@ -208,6 +238,10 @@ fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb)
     if hooknum == NF_INET_LOCAL_OUT && family == Family::Ipv4 && skb.from_nodefrag_socket() {
         return Verdict::Accept;
     }
+    let mut skb = match gather(ns, net, family, hooknum, skb, GATHER_ICMP) {
+        Ok(skb) => skb,
+        Err(v) => return v,
+    };
     let pkt = match parse(&mut skb, family) {
         Parsed::Packet(p) => p,
         Parsed::Icmp => return in_icmp(ns, net, family, hooknum, skb).unwrap_or(Verdict::Accept),
@@ -266,7 +300,7 @@ fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb)
 
     in_stats(ns, &cp, pkt.len);
     set_state(ns, &cp, Direction::Input, &pkt);
-    let v = xmit::xmit(net, &cp, skb, &pkt.h);
+    let v = xmit::xmit(net, &ns.dp.drops, &cp, skb, &pkt.h);
     cp.in_pkts.fetch_add(1, Relaxed);
     drop(cp);
     v
@@ -289,6 +323,10 @@ fn try_to_schedule(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, pkt:
     };
     // Never schedule Active FTPDATA connections from a real server.
     if cport == FTPDATA {
+        return Err(Verdict::Accept);
+    }
+    // Do not schedule replies from a local real server (ip_vs_schedule()).
+    if skb.from_local_stack() && is_reply_of_existing(ns, family, pkt) {
         return Err(Verdict::Accept);
     }
     let one_packet = if svc.flags & svc_flags::ONEPACKET != 0 && pkt.h.protocol == IPPROTO_UDP {
@@ -332,6 +370,30 @@ fn try_to_schedule(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, pkt:
     let cp = conn::create(ns, net_id, params, None).map_err(|_| Verdict::Drop)?;
     conn_stats(ns, &cp);
     Ok(cp)
+}
+
+/// `ip_vs_schedule()`'s test for replies from a local real server: the packet, read in the
+/// reverse direction (`IP_VS_HDR_INVERSE`: its destination is the client), belongs to a
+/// connection. Such a packet (a local server answering from the virtual address, e.g. under
+/// DR, where `ip_vs_out_hook()` finds no entry) must go out unchanged, not become a new
+/// connection from the client's side.
+fn is_reply_of_existing(ns: &NetState, family: Family, pkt: &Packet) -> bool {
+    let key = Lookup {
+        net: ns.net_id(),
+        family,
+        protocol: pkt.h.protocol,
+        caddr: &pkt.h.daddr,
+        cport: pkt.ports[1],
+        addr: &pkt.h.saddr,
+        port: pkt.ports[0],
+    };
+    match conn::in_get(&key) {
+        Some(cp) => {
+            cp.put_no_rearm();
+            true
+        }
+        None => false,
+    }
 }
 
 /// `ip_vs_conn_stats()`.
@@ -459,7 +521,7 @@ fn sched_persist(
 }
 
 /// `ip_vs_out_hook()` + `handle_response()`.
-fn out_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb) -> Verdict {
+fn out_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Verdict {
     if skb.ipvs_property() {
         return Verdict::Accept;
     }
@@ -469,6 +531,11 @@ fn out_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb
     if !skb.has_dst() {
         return Verdict::Accept;
     }
+    // Reassemble IPv4 fragments (C: for the protocols it handles, ICMP in ip_vs_out_icmp()).
+    let mut skb = match gather(ns, net, family, hooknum, skb, GATHER_OUT) {
+        Ok(skb) => skb,
+        Err(v) => return v,
+    };
     let pkt = match parse(&mut skb, family) {
         Parsed::Packet(p) => p,
         Parsed::Icmp => return out_icmp(ns, net, family, hooknum, skb).unwrap_or(Verdict::Accept),
@@ -543,9 +610,9 @@ fn in_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb)
     in_stats(ns, &cp, skb.len());
     let v = if cp.fwd_method() != conn_flags::MASQ {
         // DR, TUN, local node: forwarded unchanged, like the connection's packets.
-        xmit::xmit(net, &cp, skb, &outer)
+        xmit::xmit(net, &ns.dp.drops, &cp, skb, &outer)
     } else {
-        icmp_nat_xmit(net, &cp, skb, family, hooknum)
+        icmp_nat_xmit(ns, net, &cp, skb, family, hooknum)
     };
     cp.in_pkts.fetch_add(1, Relaxed);
     cp.put_no_rearm();
@@ -554,17 +621,24 @@ fn in_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb)
 
 /// `ip_vs_icmp_xmit()` for NAT: the error goes to the real server, its quoted packet
 /// rewritten to the real server's address and port.
-fn icmp_nat_xmit(net: &Net, cp: &Conn, mut skb: Skb, family: Family, hooknum: u32) -> Verdict {
+fn icmp_nat_xmit(ns: &NetState, net: &Net, cp: &Conn, mut skb: Skb, family: Family, hooknum: u32) -> Verdict {
     use crate::glue::skb::rt_mode;
-    const NF_INET_FORWARD: u32 = 2;
     let mode = if hooknum != NF_INET_FORWARD {
         rt_mode::LOCAL | rt_mode::NON_LOCAL | rt_mode::RDR
     } else {
         rt_mode::NON_LOCAL
     };
+    let from_world = skb.from_world(family);
     let Ok(route) = skb.route(net, family, &cp.daddr.0, mode, 0, true, true) else {
         return skb.free();
     };
+    let func = match family {
+        Family::Ipv4 => kernel::c_str!("ip_vs_icmp_xmit"),
+        Family::Ipv6 => kernel::c_str!("ip_vs_icmp_xmit_v6"),
+    };
+    if xmit::refuse_dnat_to_loopback(&ns.dp.drops, cp, from_world, route.local, func) {
+        return skb.free();
+    }
     let len = skb.len();
     let Some(buf) = skb.writable(len) else { return skb.free() };
     if wire::nat::nat_icmp(buf, family, wire::nat::IcmpDirection::In, &cp.daddr, cp.dport).is_err() {
@@ -625,10 +699,14 @@ fn out_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb
 
 /// `ip_vs_forward_icmp()` / `ip_vs_forward_icmp_v6()`: ICMP errors forwarded through the
 /// director that relate to IPVS connections.
-fn forward_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb) -> Verdict {
+fn forward_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Verdict {
     if skb.ipvs_property() {
         return Verdict::Accept;
     }
+    let mut skb = match gather(ns, net, family, hooknum, skb, GATHER_ICMP) {
+        Ok(skb) => skb,
+        Err(v) => return v,
+    };
     match parse(&mut skb, family) {
         Parsed::Icmp => in_icmp(ns, net, family, hooknum, skb).unwrap_or(Verdict::Accept),
         _ => Verdict::Accept,

@@ -110,6 +110,12 @@ impl ReuseCounters {
 pub(crate) struct DropCounters {
     /// TCP/UDP packets whose headers were malformed or truncated.
     pub(crate) malformed: AtomicU64,
+    /// NAT to a loopback address refused for a packet from another host (C's "stopping DNAT
+    /// to loopback address").
+    pub(crate) nat_loopback: AtomicU64,
+    /// IPv4 fragments `ip_defrag()` refused (out of memory, overlaps, too many queues): the
+    /// kernel freed them (its own `ReasmFails` counts them too).
+    pub(crate) frag_reasm: AtomicU64,
 }
 
 impl DropCounters {
@@ -119,9 +125,13 @@ impl DropCounters {
     }
 
     /// The lines of `/proc/net/ip_vs_drops`, in order.
-    pub(crate) fn lines(&self) -> [(&'static str, u64); 1] {
+    pub(crate) fn lines(&self) -> [(&'static str, u64); 3] {
         let get = |c: &AtomicU64| c.load(Relaxed);
-        [("malformed", get(&self.malformed))]
+        [
+            ("malformed", get(&self.malformed)),
+            ("nat_loopback", get(&self.nat_loopback)),
+            ("frag_reasm", get(&self.frag_reasm)),
+        ]
     }
 }
 

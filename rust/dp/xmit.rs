@@ -4,8 +4,10 @@
 //! (`ipvs_core::wire::nat`); routing and output are the glue's.
 
 use super::conn::Conn;
+use super::DropCounters;
 use crate::glue::pernet::Net;
-use crate::glue::skb::{rt_mode, Skb, Verdict};
+use crate::glue::skb::{self, rt_mode, Skb, Verdict};
+use kernel::str::CStr;
 use core::sync::atomic::Ordering::Relaxed;
 use ipvs_core::netlink::ipvs::conn_flags;
 use ipvs_core::wire::nat::{self, ChecksumMode, L4Update};
@@ -13,9 +15,9 @@ use ipvs_core::wire::{Family, Headers, Malformed};
 
 /// `cp->packet_xmit`: send a request on its way to the real server. Consumes the packet
 /// unless the verdict is `Accept` (local real server).
-pub(crate) fn xmit(net: &Net, cp: &Conn, skb: Skb, h: &Headers) -> Verdict {
+pub(crate) fn xmit(net: &Net, drops: &DropCounters, cp: &Conn, skb: Skb, h: &Headers) -> Verdict {
     match cp.fwd_method() {
-        conn_flags::MASQ => nat_xmit(net, cp, skb, h),
+        conn_flags::MASQ => nat_xmit(net, drops, cp, skb, h),
         conn_flags::DROUTE => dr_xmit(net, cp, skb, h),
         conn_flags::TUNNEL => tunnel_xmit(net, cp, skb, h),
         // ip_vs_null_xmit(): the local node serves it.
@@ -30,13 +32,41 @@ fn notrack(cp: &Conn) -> bool {
     cp.flags() & conn_flags::NFCT == 0
 }
 
+/// "From world but DNAT to loopback address?" of `ip_vs_nat_xmit(_v6)()` and
+/// `ip_vs_icmp_xmit(_v6)()`: a packet from another host routed to a local loopback real
+/// server is refused (`from_world`: [`Skb::from_world`] before routing), so that remote
+/// clients never reach listeners bound to 127.0.0.1 or ::1. Counts and logs the refusal
+/// (`func`: the C transmitter's name, as C's debug message has it).
+pub(crate) fn refuse_dnat_to_loopback(
+    drops: &DropCounters,
+    cp: &Conn,
+    from_world: bool,
+    local: bool,
+    func: &'static CStr,
+) -> bool {
+    if !(local && from_world && cp.daddr.is_loopback(cp.family)) {
+        return false;
+    }
+    DropCounters::count(&drops.nat_loopback);
+    skb::log_dnat_loopback(func, cp.family, &cp.daddr.0);
+    true
+}
+
 /// `ip_vs_nat_xmit()` / `ip_vs_nat_xmit_v6()`.
-fn nat_xmit(net: &Net, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
+fn nat_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
     let first = !h.is_non_first_fragment();
     let mode = rt_mode::LOCAL | rt_mode::NON_LOCAL | rt_mode::RDR;
+    let from_world = skb.from_world(cp.family);
     let Ok(route) = skb.route(net, cp.family, &cp.daddr.0, mode, 0, false, first) else {
         return skb.free();
     };
+    let func = match cp.family {
+        Family::Ipv4 => kernel::c_str!("ip_vs_nat_xmit"),
+        Family::Ipv6 => kernel::c_str!("ip_vs_nat_xmit_v6"),
+    };
+    if refuse_dnat_to_loopback(drops, cp, from_world, route.local, func) {
+        return skb.free();
+    }
     if rewrite(&mut skb, h, |buf, h, mode| nat::dnat_parsed(buf, h, &cp.daddr, cp.dport, mode)).is_err() {
         return skb.free();
     }

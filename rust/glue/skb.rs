@@ -41,6 +41,13 @@ pub(crate) fn af_of(family: Family) -> i32 {
     }
 }
 
+/// The rate-limited debug message of a NAT to a loopback address refused for a packet from
+/// another host (`func`: the C transmitter that logs it; `daddr`: 4 or 16 bytes by family).
+pub(crate) fn log_dnat_loopback(func: &'static kernel::str::CStr, family: Family, daddr: &[u8; 16]) {
+    // SAFETY: `func` is NUL-terminated and static; `daddr` holds 16 bytes (4 read for IPv4).
+    unsafe { bindings::ipvs_rs_log_dnat_loopback(func.as_char_ptr(), af_of(family), daddr.as_ptr().cast()) }
+}
+
 /// Route modes of `__ip_vs_get_out_rt()` (`IP_VS_RT_MODE_*`).
 pub(crate) mod rt_mode {
     pub(crate) const LOCAL: i32 = 0x0001;
@@ -59,6 +66,16 @@ pub(crate) struct Route {
     pub(crate) local: bool,
     /// The route's source address (4 or 16 significant bytes).
     pub(crate) saddr: [u8; 16],
+}
+
+/// What [`Skb::gather_frags`] did with an IPv4 fragment.
+pub(crate) enum Gathered {
+    /// The fragment completed the datagram: the packet is now the whole datagram.
+    Whole(Skb),
+    /// The fragment was queued until the others arrive (the kernel owns it now).
+    Queued,
+    /// Reassembly failed; the kernel freed the fragment.
+    Failed,
 }
 
 /// The packet a hook function was called with.
@@ -286,6 +303,46 @@ impl Skb {
             )
         };
         Verdict::Stolen
+    }
+
+    /// The protocol of an IPv4 fragment (`ip_is_fragment()`), `None` for a whole packet.
+    /// Only for IPv4 hooks (the network header is an IPv4 header).
+    pub(crate) fn ipv4_fragment_protocol(&self) -> Option<u8> {
+        // SAFETY: the skb is live (invariant) and its network header is an IPv4 header,
+        // linear at every hook (ip_rcv() and the output path pull it).
+        let p = unsafe { bindings::ipvs_rs_skb_ipv4_frag_proto(self.raw()) };
+        u8::try_from(p).ok()
+    }
+
+    /// `ip_vs_gather_frags()`: hands an IPv4 fragment to `ip_defrag()`, which either
+    /// completes the datagram in this skb or takes the fragment. Consumes the `Skb`: only
+    /// [`Gathered::Whole`] gives it back, so a queued or freed fragment cannot be touched.
+    /// The hook must return [`Verdict::Stolen`] for the other outcomes.
+    pub(crate) fn gather_frags(self, net: &Net, hooknum: u32) -> Gathered {
+        // SAFETY: the skb is live (invariant), an IPv4 fragment of `net`; ip_defrag() either
+        // reassembles the datagram into it (0) or owns it from now on, and `self` is
+        // consumed here, only rebuilt for the first case.
+        match unsafe { bindings::ipvs_rs_gather_frags(net.as_ptr(), self.raw(), hooknum) } {
+            // INVARIANT: after reassembly the skb is still netfilter's packet of this hook,
+            // with an IPv4 network header.
+            0 => Gathered::Whole(self),
+            1 => Gathered::Queued,
+            _ => Gathered::Failed,
+        }
+    }
+
+    /// `!skb->dev || skb->dev->flags & IFF_LOOPBACK`: this host generated the packet.
+    pub(crate) fn from_local_stack(&self) -> bool {
+        // SAFETY: the skb is live (invariant).
+        unsafe { bindings::ipvs_rs_skb_from_local_stack(self.raw()) }
+    }
+
+    /// The packet came from another host (the `was_input` of `ip_vs_nat_xmit()`; for IPv6
+    /// a device other than loopback).
+    pub(crate) fn from_world(&self, family: Family) -> bool {
+        // SAFETY: the skb is live (invariant) and has a route (the hooks only handle routed
+        // packets).
+        unsafe { bindings::ipvs_rs_skb_from_world(self.raw(), af_of(family)) }
     }
 
     /// Frees the packet (C's `kfree_skb(); return NF_STOLEN`).

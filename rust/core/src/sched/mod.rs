@@ -115,6 +115,15 @@ impl InetAddr {
         InetAddr(octets)
     }
 
+    /// A loopback address: IPv4 `ipv4_is_loopback()` (127.0.0.0/8), IPv6
+    /// `ipv6_addr_type() & IPV6_ADDR_LOOPBACK` (`::1` only).
+    pub fn is_loopback(&self, family: Family) -> bool {
+        match family {
+            Family::Ipv4 => self.0[0] == 127,
+            Family::Ipv6 => self.0[..15].iter().all(|&b| b == 0) && self.0[15] == 1,
+        }
+    }
+
     /// `ntohl(addr_fold)` of `ip_vs_sh_hashkey()` / `ip_vs_mh_hashkey()`: for an IPv4 service
     /// the first 32-bit word (`addr->ip`), for IPv6 the XOR of the four words
     /// (`addr->ip6[0] ^ ... ^ addr->ip6[3]`), as a host-order number.
@@ -450,6 +459,26 @@ impl SchedulerKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_addresses() {
+        let v4 = |o: [u8; 4]| InetAddr::from_ipv4(o).is_loopback(Family::Ipv4);
+        assert!(v4([127, 0, 0, 1]) && v4([127, 255, 1, 2]));
+        assert!(!v4([10, 0, 0, 1]) && !v4([128, 0, 0, 1]) && !v4([0, 0, 0, 0]));
+        let mut one = [0u8; 16];
+        one[15] = 1;
+        assert!(InetAddr::from_ipv6(one).is_loopback(Family::Ipv6));
+        assert!(!InetAddr::from_ipv6([0; 16]).is_loopback(Family::Ipv6));
+        one[0] = 0xfd;
+        assert!(!InetAddr::from_ipv6(one).is_loopback(Family::Ipv6));
+        let mut mapped = [0u8; 16];
+        mapped[10] = 0xff;
+        mapped[11] = 0xff;
+        mapped[12] = 127;
+        mapped[15] = 1;
+        // ::ffff:127.0.0.1 is not IPV6_ADDR_LOOPBACK for ipv6_addr_type().
+        assert!(!InetAddr::from_ipv6(mapped).is_loopback(Family::Ipv6));
+    }
 
     #[test]
     fn names_round_trip() {
