@@ -6,6 +6,7 @@ pub(crate) mod bindings;
 pub(crate) mod genetlink;
 pub(crate) mod kunit;
 pub(crate) mod kvec;
+pub(crate) mod mem;
 pub(crate) mod modnotify;
 pub(crate) mod pernet;
 pub(crate) mod proc;
