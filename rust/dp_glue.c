@@ -13,6 +13,7 @@
 #include <linux/delay.h>
 #include <linux/random.h>
 #include <linux/rcupdate_wait.h>
+#include <linux/mm.h>
 #include <net/ip.h>
 #include <net/ipv6.h>
 #include <net/ip6_route.h>
@@ -707,6 +708,15 @@ void ipvs_rs_conn_unlock(unsigned int hash)
 __u32 ipvs_rs_random_u32(void)
 {
 	return get_random_u32();
+}
+
+unsigned long ipvs_rs_free_and_buffer_pages(void)
+{
+	struct sysinfo i;
+
+	/* update_defense_level(): "we only count free and buffered memory (in pages)" */
+	si_meminfo(&i);
+	return i.freeram + i.bufferram;
 }
 
 bool ipvs_rs_skb_ct_confirmed(const struct sk_buff *skb)

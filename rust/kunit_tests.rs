@@ -56,7 +56,9 @@ fn registered_table_matches_core_spec(t: &mut Test) {
         kunit_expect_eq!(t, name.to_bytes(), spec.name.as_bytes());
         kunit_expect_eq!(t, entry.mode, spec.mode);
         kunit_expect_eq!(t, entry.maxlen as usize, core::mem::size_of::<i32>());
-        kunit_expect!(t, entry.proc_handler.map(|f| f as *const ()) == Some(bindings::proc_dointvec as *const ()));
+        let is_dointvec = entry.proc_handler.map(|f| f as *const ()) == Some(bindings::proc_dointvec as *const ());
+        // proc_do_defense_mode entries have ipvs_rs's handler instead.
+        kunit_expect_eq!(t, is_dointvec, spec.handler == ipvs_core::sysctl::Handler::DoIntVec);
     }
 }
 
@@ -76,12 +78,23 @@ fn proc_write(entry: &bindings::ctl_table, input: &[u8]) -> (Result<(), kernel::
 fn writes_reach_settings(t: &mut Test) {
     let Some(state) = init_net_state(t) else { return };
     let Some(table) = state.sysctl_table() else { return };
+    use ipvs_core::sysctl::{Handler, Knob};
     for (i, spec) in SPECS.iter().enumerate() {
+        if spec.handler != Handler::DoIntVec {
+            continue;
+        }
         let (res, _) = proc_write(&table.entries()[i], b"7\n");
         kunit_expect!(t, res.is_ok(), "writing {} failed", spec.name);
         let s = state.settings();
-        let seen = [s.conntrack, s.expire_nodest_conn, s.conn_reuse_mode, s.conn_reuse_old_conntrack];
-        kunit_expect_eq!(t, seen[i], 7);
+        let seen = match spec.knob {
+            Knob::Conntrack => s.conntrack,
+            Knob::ExpireNodestConn => s.expire_nodest_conn,
+            Knob::ConnReuseMode => s.conn_reuse_mode,
+            Knob::ConnReuseOldConntrack => s.conn_reuse_old_conntrack,
+            // SAFETY: `data` of a registered entry points to its live `int`.
+            _ => unsafe { *table.entries()[i].data.cast::<i32>() },
+        };
+        kunit_expect_eq!(t, seen, 7);
         let mut restore = [0u8; 16];
         let text = fmt_i32(spec.default, &mut restore);
         let (res, _) = proc_write(&table.entries()[i], text);

@@ -2,9 +2,11 @@
 //! Per-namespace control state: the counterpart of `ip_vs_ctl.c`'s `struct netns_ipvs`
 //! sysctl fields and `ip_vs_control_net_init_sysctl()`.
 //!
-//! Each namespace gets its own `conn_reuse_mode`, `expire_nodest_conn` and `conntrack`
-//! under `/proc/sys/net/ipv4/vs/`, with C's defaults and C's parser. What the values mean
-//! is decided in the core ([`ipvs_core::sysctl::Settings`]).
+//! Each namespace gets its own `conn_reuse_mode`, `expire_nodest_conn`, `conntrack` and the
+//! flood defenses (`amemthresh`, `am_droprate`, `drop_entry`, `drop_packet`, `secure_tcp`)
+//! under `/proc/sys/net/ipv4/vs/`, with C's defaults and C's parsers. What the values mean
+//! is decided in the core ([`ipvs_core::sysctl::Settings`], [`ipvs_core::defense`]); the
+//! defense work (`defense_work_handler()`) runs here every second.
 
 pub(crate) mod genl;
 mod proc;
@@ -16,9 +18,10 @@ use crate::glue::rcu::{BhGuard, DelayedWork, Timer};
 use kernel::sync::lock::{spinlock::SpinLockBackend, Guard};
 use kernel::sync::{Mutex, SpinLock};
 use service::CtlState;
-use crate::glue::sysctl::{IntEntry, Table};
+use crate::glue::sysctl::{IntEntry, OnChange, Table};
 use core::sync::atomic::{AtomicI32, Ordering};
-use ipvs_core::sysctl::{Knob, Settings, SPECS};
+use ipvs_core::defense;
+use ipvs_core::sysctl::{Handler, Knob, Settings, SPECS};
 use kernel::c_str;
 use kernel::prelude::*;
 
@@ -33,7 +36,17 @@ pub(crate) struct NetState {
     expire_nodest_conn: AtomicI32,
     conn_reuse_mode: AtomicI32,
     conn_reuse_old_conntrack: AtomicI32,
+    amemthresh: AtomicI32,
+    am_droprate: AtomicI32,
+    drop_entry: AtomicI32,
+    drop_packet: AtomicI32,
+    secure_tcp: AtomicI32,
     sysctl: Option<Table<{ SPECS.len() }>>,
+    /// Serialises `update_defense_level()` (sysctl writes and the work; C: its three
+    /// spinlocks) and holds `ipvs->old_secure_tcp`.
+    defense: Option<Pin<KBox<Mutex<i32>>>>,
+    /// `ipvs->defense_work`: `defense_work_handler()` every second.
+    defense_work: DelayedWork,
     /// Services, destinations, timeouts, per namespace. A spinlock (taken with bottom
     /// halves off) because the packet path schedules new connections under it.
     ctl: Option<Pin<KBox<SpinLock<CtlState>>>>,
@@ -81,7 +94,44 @@ impl NetState {
             Knob::ExpireNodestConn => &self.expire_nodest_conn,
             Knob::ConnReuseMode => &self.conn_reuse_mode,
             Knob::ConnReuseOldConntrack => &self.conn_reuse_old_conntrack,
+            Knob::AmemThresh => &self.amemthresh,
+            Knob::AmDropRate => &self.am_droprate,
+            Knob::DropEntry => &self.drop_entry,
+            Knob::DropPacket => &self.drop_packet,
+            Knob::SecureTcp => &self.secure_tcp,
         }
+    }
+
+    /// `update_defense_level()`: read the free memory, let the core decide, store the modes
+    /// it rewrote (1 ↔ 2) and the data path's defense state.
+    pub(crate) fn update_defense_level(&self) {
+        let Some(lock) = self.defense.as_deref() else { return };
+        let avail_pages = crate::glue::mem::free_and_buffer_pages();
+        let mut old_secure_tcp = lock.lock();
+        let load = |knob| self.cell(knob).load(Ordering::Relaxed);
+        let modes = defense::Modes {
+            drop_entry: load(Knob::DropEntry),
+            drop_packet: load(Knob::DropPacket),
+            secure_tcp: load(Knob::SecureTcp),
+            old_secure_tcp: *old_secure_tcp,
+        };
+        let u = defense::update_defense_level(&defense::Input {
+            avail_pages,
+            amemthresh: load(Knob::AmemThresh),
+            am_droprate: load(Knob::AmDropRate),
+            modes,
+        });
+        // A value written meanwhile wins (its writer runs this update again right after).
+        let store = |knob, old: i32, new: i32| {
+            if old != new {
+                let _ = self.cell(knob).compare_exchange(old, new, Ordering::Relaxed, Ordering::Relaxed);
+            }
+        };
+        store(Knob::DropEntry, modes.drop_entry, u.modes.drop_entry);
+        store(Knob::DropPacket, modes.drop_packet, u.modes.drop_packet);
+        store(Knob::SecureTcp, modes.secure_tcp, u.modes.secure_tcp);
+        *old_secure_tcp = u.modes.old_secure_tcp;
+        self.dp.defense.apply(&u);
     }
 
     /// Current values, as the data path should read them (once per packet).
@@ -133,7 +183,14 @@ impl PernetData for NetState {
             expire_nodest_conn: default(Knob::ExpireNodestConn),
             conn_reuse_mode: default(Knob::ConnReuseMode),
             conn_reuse_old_conntrack: default(Knob::ConnReuseOldConntrack),
+            amemthresh: default(Knob::AmemThresh),
+            am_droprate: default(Knob::AmDropRate),
+            drop_entry: default(Knob::DropEntry),
+            drop_packet: default(Knob::DropPacket),
+            secure_tcp: default(Knob::SecureTcp),
             sysctl: None,
+            defense: None,
+            defense_work: DelayedWork::new(),
             ctl: None,
             cfg: None,
             proc: None,
@@ -145,13 +202,23 @@ impl PernetData for NetState {
     }
 
     fn start(&mut self, net: &Net) -> Result {
-        let mut entries = SPECS.map(|spec| IntEntry { name: c_str!(""), value: self.cell(spec.knob), mode: spec.mode });
+        // Before the sysctls: a write may run the update at once.
+        self.defense = Some(KBox::pin_init(kernel::new_mutex!(0, "ipvs_rs_defense"), GFP_KERNEL)?);
+        let me: *const NetState = self;
+        let on_change = OnChange { f: defense_mode_changed, ctx: me.cast() };
+        let mut entries = SPECS.map(|spec| IntEntry {
+            name: c_str!(""),
+            value: self.cell(spec.knob),
+            mode: spec.mode,
+            on_change: (spec.handler == Handler::DefenseMode).then_some(on_change),
+        });
         for (entry, spec) in entries.iter_mut().zip(SPECS.iter()) {
             entry.name = CStr::from_bytes_with_nul(spec.c_name)?;
         }
         // SAFETY: the values are fields of `self`, which (per `PernetData::start`) stays in
         // its slot until dropped, and `self.sysctl` is dropped with `self` — before the
-        // fields' storage is freed and before the namespace goes away.
+        // fields' storage is freed and before the namespace goes away. `on_change` is called
+        // with `self`, alive as long as the table.
         let table = unsafe { Table::register(net, SYSCTL_PATH, entries)? };
         self.sysctl = Some(table);
         self.ctl = Some(KBox::pin_init(kernel::new_spinlock!(CtlState::new(), "ipvs_rs_ctl"), GFP_KERNEL)?);
@@ -163,6 +230,9 @@ impl PernetData for NetState {
         // SAFETY: a field of `self`, which stays in place until dropped; `drop` cancels it
         // synchronously first.
         unsafe { self.nodest_work.init(expire_nodest_conn_handler) };
+        // SAFETY: as for `nodest_work`.
+        unsafe { self.defense_work.init(defense_work_handler) };
+        self.defense_work.queue(defense_period());
         self.est_timer.modify(crate::glue::rcu::jiffies() + est_period());
         // SAFETY: the files are removed when `self` is dropped, in the namespace's exit
         // callback, while the namespace is still alive.
@@ -184,6 +254,34 @@ impl NetState {
             self.nodest_work.queue(1);
         }
     }
+}
+
+/// A mode sysctl changed (`proc_do_defense_mode()`): `update_defense_level()`.
+fn defense_mode_changed(ctx: *const core::ffi::c_void) {
+    // SAFETY: `ctx` is the started `NetState` that registered the table (see `start`), alive
+    // while its sysctl handlers run.
+    let ns = unsafe { &*ctx.cast::<NetState>() };
+    ns.update_defense_level();
+}
+
+fn defense_period() -> u64 {
+    u64::from(defense::defense_period_jiffies(genl::hz()))
+}
+
+/// `defense_work_handler()`: every second, update the defenses and, while `drop_entry` is
+/// active, delete some flood-like entries (`ip_vs_random_dropentry()`).
+unsafe extern "C" fn defense_work_handler(work: *mut crate::glue::bindings::work_struct) {
+    // SAFETY: registered with `defense_work.init` on a started `NetState`.
+    let dw = unsafe { DelayedWork::from_work(work) };
+    let off = core::mem::offset_of!(NetState, defense_work);
+    // SAFETY: `dw` is the `defense_work` field of a started `NetState`, which cancels the
+    // work synchronously before it goes away.
+    let ns = unsafe { &*core::ptr::from_ref(dw).cast::<u8>().sub(off).cast::<NetState>() };
+    ns.update_defense_level();
+    if ns.dp.defense.dropentry() {
+        crate::dp::conn::random_dropentry(ns);
+    }
+    ns.defense_work.queue(defense_period());
 }
 
 /// `expire_nodest_conn_handler()`.
@@ -227,6 +325,7 @@ impl Drop for NetState {
         if self.net != 0 {
             self.est_timer.delete_sync();
             self.nodest_work.cancel_sync();
+            self.defense_work.cancel_sync();
             // SAFETY: `net` is the namespace this state was started in; its exit callback
             // (which drops us) runs while it is still alive.
             let net = unsafe { Net::from_raw(self.net as *mut crate::glue::bindings::net) };

@@ -767,3 +767,61 @@ pub(crate) fn expire_nodest_conn_flush(ns: &NetState) {
         }
     });
 }
+
+/// `todrop_entry()`'s counters (C: a function-static `signed char[9]` shared by every
+/// namespace, updated without a lock from the defense work).
+static TODROP_COUNTERS: rcu::BhSpin<ipvs_core::defense::EntryCounters> = rcu::BhSpin::new([0; 9]);
+
+/// `ip_vs_random_dropentry()`: while the `drop_entry` defense is active, the defense work
+/// visits 1/32 of the table's buckets at random every second and deletes the namespace's
+/// flood-like entries: TCP entries in SYN_RECV or SYNACK, unassured templates, and (one in
+/// `in_pkts`) entries idle for a minute with at most 8 packets. Process context.
+pub(crate) fn random_dropentry(ns: &NetState) {
+    use ipvs_core::defense::{self, EntryKind, EntryVerdict};
+    use ipvs_core::proto::tcp::TcpState;
+    let b = buckets();
+    let net = ns.net_id();
+    let hz = u64::from(crate::ctl::genl::hz());
+    for _ in 0..defense::dropentry_buckets(b.len()) {
+        // SAFETY: plain call.
+        let hash = unsafe { bindings::ipvs_rs_random_u32() } as usize & b.len().wrapping_sub(1);
+        let Some(bucket) = b.get(hash) else { return };
+        {
+            let _rcu = RcuReadGuard::new();
+            let mut p = bucket.load(Ordering::Acquire);
+            // SAFETY: (loop) see `find`; an entry `del` unlinks keeps its `next` and is
+            // freed only after this read-side section.
+            while let Some(c) = unsafe { p.as_ref() } {
+                p = c.next.load(Ordering::Acquire);
+                if c.net != net || c.n_control.load(Ordering::Relaxed) != 0 {
+                    continue;
+                }
+                let state = c.state.load(Ordering::Relaxed);
+                let kind = if c.is_template() {
+                    // ip_vs_conn_ops_mode(): ipvs-rs does not keep the service's flags with
+                    // its destinations; one-packet templates are treated as the others.
+                    EntryKind::Template { ops: false, assured: state & CTPL_S_ASSURED != 0 }
+                } else if c.protocol == ipvs_core::wire::IPPROTO_TCP {
+                    EntryKind::Tcp(TcpState::from_c(state).unwrap_or(TcpState::None))
+                } else {
+                    EntryKind::Other
+                };
+                let drop = match defense::dropentry_verdict(kind) {
+                    EntryVerdict::Keep => false,
+                    EntryVerdict::Drop => true,
+                    EntryVerdict::Maybe => {
+                        let young = defense::entry_is_young(c.timeout(), rcu::jiffies(), c.expires(), hz);
+                        let in_pkts = c.in_pkts.load(Ordering::Relaxed) as i32;
+                        defense::todrop_entry(young, in_pkts, &mut TODROP_COUNTERS.lock())
+                    }
+                };
+                if drop {
+                    del(c);
+                }
+            }
+        }
+        // SAFETY: plain call; process context, outside the read-side section (C:
+        // cond_resched_rcu()).
+        unsafe { bindings::ipvs_rs_cond_resched() };
+    }
+}

@@ -19,7 +19,7 @@ use crate::glue::pernet::Net;
 use crate::glue::skb::{Gathered, Skb, Verdict};
 use core::sync::atomic::Ordering::Relaxed;
 use ipvs_core::netlink::ipvs::{conn_flags, svc_flags};
-use ipvs_core::proto::tcp::{self, TableKind, TcpFlags, TcpState};
+use ipvs_core::proto::tcp::{self, TcpFlags, TcpState};
 use ipvs_core::proto::{udp, Direction};
 use ipvs_core::reuse::{self, ConnState, Decision, Entry, Header, ReuseInput};
 use ipvs_core::wire::{self, Family, Headers, InetAddr, IPPROTO_TCP, IPPROTO_UDP};
@@ -177,7 +177,7 @@ fn set_state(ns: &NetState, cp: &Conn, dir: Direction, pkt: &Packet) {
             let state = TcpState::from_c(cp.state.load(Relaxed)).unwrap_or(TcpState::None);
             let old_flags = cp.flags();
             let tr = tcp::transition(
-                TableKind::Normal,
+                ns.dp.defense.tcp_table(),
                 &timeouts.tcp,
                 dir,
                 flags,
@@ -321,6 +321,11 @@ fn try_to_schedule(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, pkt:
     let Some(svc) = ctl.find_for_packet(af, pkt.h.protocol, &pkt.h.daddr.0, vport, skb.mark()) else {
         return Err(Verdict::Accept);
     };
+    // tcp_conn_schedule() / udp_conn_schedule(): "It seems that we are very loaded."
+    if ns.dp.defense.todrop() {
+        super::DropCounters::count(&ns.dp.drops.drop_packet);
+        return Err(Verdict::Drop);
+    }
     // Never schedule Active FTPDATA connections from a real server.
     if cport == FTPDATA {
         return Err(Verdict::Accept);

@@ -11,8 +11,9 @@ pub(crate) mod xmit;
 
 use crate::glue::bindings;
 use crate::glue::pernet::Net;
-use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::Relaxed};
 use dest::StatsCells;
+use ipvs_core::defense;
 use ipvs_core::proto::{tcp, udp, TimeoutTables};
 use ipvs_core::reuse;
 use kernel::prelude::*;
@@ -35,6 +36,64 @@ pub(crate) struct DpNet {
     pub(crate) drops: DropCounters,
     /// `/proc/net/ip_vs_reuse`.
     pub(crate) reuse: ReuseCounters,
+    /// What the flood defenses decided last (`update_defense_level()`).
+    pub(crate) defense: Defense,
+}
+
+/// The data path's side of the flood defenses (C: `ipvs->dropentry`, `drop_rate`,
+/// `drop_counter` and the protocol's `tcp_state_table`), written by the control plane's
+/// `update_defense_level()`, read per packet.
+#[derive(Default)]
+pub(crate) struct Defense {
+    dropentry: AtomicBool,
+    drop_rate: AtomicI32,
+    drop_counter: AtomicI32,
+    secure_tcp_table: AtomicBool,
+}
+
+impl Defense {
+    /// Store what `update_defense_level()` changed.
+    pub(crate) fn apply(&self, u: &defense::Update) {
+        if let Some(d) = u.dropentry {
+            self.dropentry.store(d, Relaxed);
+        }
+        if let Some(c) = u.drop_counter {
+            self.drop_counter.store(c, Relaxed);
+        }
+        if let Some(r) = u.drop_rate {
+            self.drop_rate.store(r, Relaxed);
+        }
+        if let Some(t) = u.tcp_table {
+            self.secure_tcp_table.store(t == tcp::TableKind::Secure, Relaxed);
+        }
+    }
+
+    /// `drop_entry` is active: the defense work deletes flood-like entries.
+    pub(crate) fn dropentry(&self) -> bool {
+        self.dropentry.load(Relaxed)
+    }
+
+    /// The TCP state table in force (C: `pd->tcp_state_table`).
+    pub(crate) fn tcp_table(&self) -> tcp::TableKind {
+        if self.secure_tcp_table.load(Relaxed) {
+            tcp::TableKind::Secure
+        } else {
+            tcp::TableKind::Normal
+        }
+    }
+
+    /// `ip_vs_todrop()`: refuse this new connection (`drop_packet`). Like C, the counter is
+    /// updated without a lock: concurrent packets may shift which one is dropped, not how
+    /// many roughly are.
+    pub(crate) fn todrop(&self) -> bool {
+        let rate = self.drop_rate.load(Relaxed);
+        if rate == 0 {
+            return false;
+        }
+        let (drop, counter) = defense::todrop(rate, self.drop_counter.load(Relaxed));
+        self.drop_counter.store(counter, Relaxed);
+        drop
+    }
 }
 
 /// What port reuse and removed destinations did in a namespace (`/proc/net/ip_vs_reuse`;
@@ -116,6 +175,8 @@ pub(crate) struct DropCounters {
     /// IPv4 fragments `ip_defrag()` refused (out of memory, overlaps, too many queues): the
     /// kernel freed them (its own `ReasmFails` counts them too).
     pub(crate) frag_reasm: AtomicU64,
+    /// New connections refused by the `drop_packet` defense (`ip_vs_todrop()`).
+    pub(crate) drop_packet: AtomicU64,
 }
 
 impl DropCounters {
@@ -125,12 +186,13 @@ impl DropCounters {
     }
 
     /// The lines of `/proc/net/ip_vs_drops`, in order.
-    pub(crate) fn lines(&self) -> [(&'static str, u64); 3] {
+    pub(crate) fn lines(&self) -> [(&'static str, u64); 4] {
         let get = |c: &AtomicU64| c.load(Relaxed);
         [
             ("malformed", get(&self.malformed)),
             ("nat_loopback", get(&self.nat_loopback)),
             ("frag_reasm", get(&self.frag_reasm)),
+            ("drop_packet", get(&self.drop_packet)),
         ]
     }
 }
@@ -154,6 +216,7 @@ impl DpNet {
             hooks_afmask: AtomicU32::new(0),
             drops: DropCounters::default(),
             reuse: ReuseCounters::default(),
+            defense: Defense::default(),
         }
     }
 

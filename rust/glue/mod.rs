@@ -7,6 +7,7 @@ pub(crate) mod genetlink;
 #[cfg(ipvs_rs_kunit)]
 pub(crate) mod kunit;
 pub(crate) mod kvec;
+pub(crate) mod mem;
 pub(crate) mod modnotify;
 pub(crate) mod pernet;
 pub(crate) mod proc;

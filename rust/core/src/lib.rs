@@ -9,6 +9,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod defense;
 pub mod est;
 pub mod netlink;
 pub mod persist;

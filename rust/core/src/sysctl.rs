@@ -1,9 +1,11 @@
 //! The `net.ipv4.vs.*` sysctls ipvs-rs owns, and the kernel's integer parser they use.
 //!
 //! C IPVS (`net/netfilter/ipvs/ip_vs_ctl.c`, `vs_vars[]`) registers `conn_reuse_mode`,
-//! `expire_nodest_conn` and `conntrack` under `net/ipv4/vs` with `proc_dointvec`: any `int`
-//! is accepted and stored, and the data path interprets it (`conn_reuse_mode` as bits,
-//! the others as booleans). We keep exactly that contract: [`SPECS`] is the table the
+//! `expire_nodest_conn`, `conntrack`, `amemthresh` and `am_droprate` under `net/ipv4/vs` with
+//! `proc_dointvec`: any `int` is accepted and stored, and the data path interprets it
+//! (`conn_reuse_mode` as bits, the others as booleans or numbers). `drop_entry`,
+//! `drop_packet` and `secure_tcp` use `proc_do_defense_mode` (0..=3, see
+//! [`crate::defense`]). We keep exactly that contract: [`SPECS`] is the table the
 //! kernel glue registers, and [`parse_dointvec`] is a model of the kernel's
 //! `proc_dointvec()` write path (`kernel/sysctl.c`) that host tests exercise and that a KUnit
 //! case checks against the real handler inside the kernel.
@@ -21,11 +23,33 @@ pub struct Spec {
     pub default: i32,
     /// Permission bits of the proc file.
     pub mode: u16,
+    /// The proc handler C uses for it.
+    pub handler: Handler,
+}
+
+/// Which `proc_handler` an entry has in C.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handler {
+    /// `proc_dointvec`: any `int` ([`parse_dointvec`]).
+    DoIntVec,
+    /// `proc_do_defense_mode`: 0..=3, a change runs `update_defense_level()`
+    /// ([`crate::defense::write_mode`]).
+    DefenseMode,
 }
 
 /// The sysctls ipvs-rs registers, identified independently of their table position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Knob {
+    /// `amemthresh`: below this many free pages the automatic defenses turn on.
+    AmemThresh,
+    /// `am_droprate`: `drop_packet` mode 3 refuses one new connection in this many.
+    AmDropRate,
+    /// `drop_entry`: randomly delete flood-like entries (0 off, 1/2 automatic, 3 always).
+    DropEntry,
+    /// `drop_packet`: refuse some new connections (0 off, 1/2 automatic, 3 always).
+    DropPacket,
+    /// `secure_tcp`: the TCP state table for floods (0 off, 1/2 automatic, 3 always).
+    SecureTcp,
     /// `conn_reuse_mode`: non-zero enables rescheduling on port reuse, bit 1 extends it to
     /// FIN_WAIT entries that saw no output (direct routing).
     ConnReuseMode,
@@ -39,41 +63,43 @@ pub enum Knob {
     ConnReuseOldConntrack,
 }
 
-/// The table, in the order the entries appear in the directory listing of C IPVS
-/// (`vs_vars[]` order: conntrack, expire_nodest_conn, conn_reuse_mode), then ipvs-rs's own.
-pub const SPECS: [Spec; 4] = [
-    Spec { knob: Knob::Conntrack, name: "conntrack", c_name: b"conntrack\0", default: 0, mode: 0o644 },
-    Spec {
-        knob: Knob::ExpireNodestConn,
-        name: "expire_nodest_conn",
-        c_name: b"expire_nodest_conn\0",
-        default: 0,
-        mode: 0o644,
-    },
-    Spec {
-        knob: Knob::ConnReuseMode,
-        name: "conn_reuse_mode",
-        c_name: b"conn_reuse_mode\0",
-        default: 1,
-        mode: 0o644,
-    },
-    Spec {
-        knob: Knob::ConnReuseOldConntrack,
-        name: "conn_reuse_old_conntrack",
-        c_name: b"conn_reuse_old_conntrack\0",
-        default: 0,
-        mode: 0o644,
-    },
+const fn int(knob: Knob, name: &'static str, c_name: &'static [u8], default: i32) -> Spec {
+    Spec { knob, name, c_name, default, mode: 0o644, handler: Handler::DoIntVec }
+}
+
+const fn defense(knob: Knob, name: &'static str, c_name: &'static [u8]) -> Spec {
+    Spec { knob, name, c_name, default: 0, mode: 0o644, handler: Handler::DefenseMode }
+}
+
+/// The table, in the order the entries appear in C IPVS's `vs_vars[]` (amemthresh,
+/// am_droprate, drop_entry, drop_packet, conntrack, secure_tcp, …, expire_nodest_conn, …,
+/// conn_reuse_mode), then ipvs-rs's own. Defaults as `ip_vs_control_net_init_sysctl()`
+/// sets them (amemthresh 1024 pages, am_droprate 10).
+pub const SPECS: [Spec; 9] = [
+    int(Knob::AmemThresh, "amemthresh", b"amemthresh\0", 1024),
+    int(Knob::AmDropRate, "am_droprate", b"am_droprate\0", 10),
+    defense(Knob::DropEntry, "drop_entry", b"drop_entry\0"),
+    defense(Knob::DropPacket, "drop_packet", b"drop_packet\0"),
+    int(Knob::Conntrack, "conntrack", b"conntrack\0", 0),
+    defense(Knob::SecureTcp, "secure_tcp", b"secure_tcp\0"),
+    int(Knob::ExpireNodestConn, "expire_nodest_conn", b"expire_nodest_conn\0", 0),
+    int(Knob::ConnReuseMode, "conn_reuse_mode", b"conn_reuse_mode\0", 1),
+    int(Knob::ConnReuseOldConntrack, "conn_reuse_old_conntrack", b"conn_reuse_old_conntrack\0", 0),
 ];
 
 impl Knob {
     /// The table entry of this knob.
     pub const fn spec(self) -> &'static Spec {
         match self {
-            Knob::Conntrack => &SPECS[0],
-            Knob::ExpireNodestConn => &SPECS[1],
-            Knob::ConnReuseMode => &SPECS[2],
-            Knob::ConnReuseOldConntrack => &SPECS[3],
+            Knob::AmemThresh => &SPECS[0],
+            Knob::AmDropRate => &SPECS[1],
+            Knob::DropEntry => &SPECS[2],
+            Knob::DropPacket => &SPECS[3],
+            Knob::Conntrack => &SPECS[4],
+            Knob::SecureTcp => &SPECS[5],
+            Knob::ExpireNodestConn => &SPECS[6],
+            Knob::ConnReuseMode => &SPECS[7],
+            Knob::ConnReuseOldConntrack => &SPECS[8],
         }
     }
 }
@@ -296,6 +322,10 @@ mod tests {
             assert_eq!(spec.c_name.last(), Some(&0));
             assert_eq!(spec.mode, 0o644);
         }
+        let defense: std::vec::Vec<_> =
+            SPECS.iter().filter(|s| s.handler == Handler::DefenseMode).map(|s| s.name).collect();
+        assert_eq!(defense, ["drop_entry", "drop_packet", "secure_tcp"]);
+        assert_eq!((Knob::AmemThresh.spec().default, Knob::AmDropRate.spec().default), (1024, 10));
     }
 
     #[test]
