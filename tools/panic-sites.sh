@@ -18,7 +18,8 @@
 # Output: one line per function, "COUNT<TAB>FUNCTION<TAB>AREA<TAB>TARGETS", AREA being
 # packet (ipvs_rs::dp::*, glue::skb, the core's wire/proto/reuse/sched/persist/est modules),
 # netlink (ctl::genl, ctl::service, glue::genetlink, the core's netlink codecs), test (kunit)
-# or other; TARGETS the distinct callees with their counts.
+# library (an instance of a kernel/core generic: Vec::push, slice::rotate_left, ...; its callers
+# decide whether it is on a hot path) or other; TARGETS the distinct callees with their counts.
 # --list: print that list and exit 0.
 # Otherwise: every function with a panic site must match a line of the allow-list
 # ("PATTERN<TAB>JUSTIFICATION"; PATTERN is a shell glob over the demangled name; blank lines
@@ -73,8 +74,9 @@ awk -F '\t' '
 		for (f in n) {
 			area = "other"
 			if (f ~ /kunit/) area = "test"
-			else if (f ~ /ipvs_rs::dp::|ipvs_rs::glue::skb|ipvs_core::(wire|proto|reuse|sched|persist|est)/) area = "packet"
-			else if (f ~ /ipvs_rs::ctl::(genl|service)|ipvs_rs::glue::genetlink|ipvs_core::netlink/) area = "netlink"
+			else if (f ~ /^(<\[|<kernel::|<core::|core::|kernel::|<alloc::|alloc::)/) area = "library"
+			else if (f ~ /ipvs_(rs|main)::dp::|ipvs_(rs|main)::glue::skb|ipvs_core::(wire|proto|reuse|sched|persist|est)/) area = "packet"
+			else if (f ~ /ipvs_(rs|main)::ctl::(genl|service)|ipvs_(rs|main)::glue::genetlink|ipvs_core::netlink/) area = "netlink"
 			split(substr(order[f], 2), ts, "\x01")
 			s = ""
 			for (i = 1; i in ts; i++) s = s (i > 1 ? ", " : "") ts[i] " x" tc[f SUBSEP ts[i]]
