@@ -46,7 +46,7 @@ fault_files_present() {
 	done
 }
 
-# module_text_range MOD: "START END" (decimal) spanning MOD's executable sections.
+# module_text_range MOD: "START END START_HEX END_HEX" spanning MOD's executable sections.
 module_text_range() {
 	local mod=$1 ko
 	if [ "$mod" = ipvs_rs ]; then ko=$KO; else ko=$(modinfo -n "$mod"); fi
@@ -80,7 +80,7 @@ module_text_range() {
 		    hi = start + size if hi is None else max(hi, start + size)
 		if lo is None:
 		    sys.exit("no executable section of the module found in " + secdir)
-		print(lo, hi)
+		print(lo, hi, hex(lo), hex(hi))
 	EOF
 }
 
@@ -193,6 +193,7 @@ traffic_loop() {
 			ip netns exec "$DP_CL" "$DPGEN" client $spec -k "$DP_NSRC" -n 40 -c 20 -r 2 -w 2000 -R 3 -e 1000 -q \
 				>"$out.last" 2>&1
 			o=$(sed -n 's/^result ok=\([0-9]*\) fail=\([0-9]*\).*/\1 \2/p' "$out.last")
+			[ -n "$o" ] || o="0 40"
 			ok=$((ok + ${o% *})) fail=$((fail + ${o#* }))
 		done
 	done
@@ -228,7 +229,7 @@ run_module() {
 		unload_ipvs "$module"
 		return
 	fi
-	note "faults $label: failures restricted to $kmod's code: $(printf '%#x-%#x' $range)"
+	note "faults $label: failures restricted to $kmod's code: $(echo "$range" | awk '{ print $3 "-" $4 }')"
 	if ! rel_topo_up "$label" || ! servers_up "$label" || ! services_up ||
 		! accounting_up "ip saddr 10.1.0.0/24" "ip6 saddr fd00:c1::/64" "ip daddr 10.1.0.0/24" "ip6 daddr fd00:c1::/64" \
 			"@th,96,24 0x0a0100" "@th,64,64 0xfd0000c100000000"; then
