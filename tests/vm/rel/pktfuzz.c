@@ -4,7 +4,7 @@
  * (tests/vm/rel/pktfuzz.sh). Compiled in the guest at test time (cc -O2), plain libc.
  *
  *   pktfuzz -i IFNAME -m DSTMAC [-t] -T SECS [-r PPS] [-S SEED] -4 VIP,... -6 VIP,...
- *           [-p PORT] [-c CONNFILE] [-o STATSFILE]
+ *           [-p PORT] [-c CONNFILE] [-o STATSFILE] [-w CORPUS -n COUNT]
  *
  * Without -t: an AF_PACKET socket sends Ethernet frames out of IFNAME (a veth end whose peer is
  * the director's interface, or a bridge port towards it). With -t: IFNAME is an existing tap
@@ -17,6 +17,9 @@
  * director blackholes, so accounting rules can tell fuzz from real traffic. Destinations are
  * the VIPs given (the services under test). CONNFILE, if given, lists real connections
  * ("tcp|udp CIP CPORT VIP VPORT RIP RPORT" per line) whose tuples ICMP errors quote.
+ *
+ * With -w, nothing is sent: COUNT packets are written to CORPUS instead (per packet a
+ * little-endian u32 length, a byte 4 or 6, then the IP packet), for host-side parser tests.
  *
  * Output (stdout and STATSFILE): "sent KIND N" per mutation kind, "send_errors N",
  * "total N".
@@ -679,7 +682,9 @@ static void read_conns(const char *file)
 
 int main(int argc, char **argv)
 {
-	const char *ifname = NULL, *stats = NULL, *connfile = NULL;
+	const char *ifname = NULL, *stats = NULL, *connfile = NULL, *corpus = NULL;
+	unsigned long count = 0;
+	FILE *cf = NULL;
 	double secs = 10;
 	long pps = 2000;
 	uint64_t seed = (uint64_t)time(NULL);
@@ -687,7 +692,7 @@ int main(int argc, char **argv)
 	struct sockaddr_ll sll;
 	static uint8_t frame[sizeof(struct virtio_net_hdr) + 14 + MAXPKT];
 
-	while ((opt = getopt(argc, argv, "i:m:tT:r:S:4:6:p:c:o:")) != -1) {
+	while ((opt = getopt(argc, argv, "i:m:tT:r:S:4:6:p:c:o:w:n:")) != -1) {
 		switch (opt) {
 		case 'i': ifname = optarg; break;
 		case 'm': if (parse_mac(optarg, dstmac)) { fprintf(stderr, "bad MAC\n"); return 2; } break;
@@ -700,10 +705,20 @@ int main(int argc, char **argv)
 		case 'p': port = (uint16_t)atoi(optarg); break;
 		case 'c': connfile = optarg; break;
 		case 'o': stats = optarg; break;
+		case 'w': corpus = optarg; break;
+		case 'n': count = strtoul(optarg, NULL, 0); break;
 		default:
 			fprintf(stderr, "usage: pktfuzz -i IF -m DSTMAC [-t] -T SECS [-r PPS] [-S SEED] -4 VIPS -6 VIPS [-p PORT] [-c CONNS] [-o STATS]\n");
 			return 2;
 		}
+	}
+	if (corpus) {
+		cf = fopen(corpus, "wb");
+		if (!cf)
+			die(corpus);
+		ifname = "-";
+		secs = 1e9;
+		pps = 0;
 	}
 	if (!ifname || !nvip4 || !nvip6) {
 		fprintf(stderr, "pktfuzz: -i, -4 and -6 are required\n");
@@ -714,7 +729,9 @@ int main(int argc, char **argv)
 		read_conns(connfile);
 	printf("seed %llu conns %d\n", (unsigned long long)seed, nconns);
 
-	if (tap) {
+	if (corpus) {
+		fd = -1;
+	} else if (tap) {
 		struct ifreq ifr;
 		fd = open("/dev/net/tun", O_RDWR);
 		if (fd < 0)
@@ -778,6 +795,17 @@ int main(int argc, char **argv)
 		memcpy(eth + 6, srcmac, 6);
 		put16(eth + 12, v6 ? ETH_P_IPV6 : ETH_P_IP);
 		ssize_t r;
+		if (cf) {
+			uint32_t l32 = (uint32_t)len;
+			uint8_t fam = v6 ? 6 : 4;
+			fwrite(&l32, 4, 1, cf);
+			fwrite(&fam, 1, 1, cf);
+			fwrite(ip, 1, len, cf);
+			sent[k]++;
+			if (++n >= count)
+				break;
+			continue;
+		}
 		if (tap)
 			r = write(fd, frame, vhl + 14 + len);
 		else
@@ -804,6 +832,9 @@ int main(int argc, char **argv)
 		fprintf(out, "send_errors %lu\ntotal %lu\n", send_errors, total);
 		fclose(out);
 	}
-	close(fd);
+	if (cf)
+		fclose(cf);
+	if (fd >= 0)
+		close(fd);
 	return 0;
 }
