@@ -42,6 +42,11 @@ check_output() {
 check "dmesg-check accepts a clean boot log" pass "$top/tools/dmesg-check.sh" "$fx/dmesg-clean.txt"
 check "dmesg-check flags a WARNING" fail "$top/tools/dmesg-check.sh" "$fx/dmesg-warn.txt"
 check "dmesg-check flags an Oops" fail "$top/tools/dmesg-check.sh" "$fx/dmesg-oops.txt"
+# tests/vm/rel/faults.sh: fault injection's notices and stack dumps (verbose=2) are not reports,
+# but a real report after them still is.
+check "dmesg-check accepts FAULT_INJECTION notices and their stack dumps" pass "$top/tools/dmesg-check.sh" "$fx/dmesg-faultinject.txt"
+cat "$fx/dmesg-faultinject.txt" "$fx/dmesg-warn.txt" > "$tmp/fault-then-warn.txt"
+check "dmesg-check flags a WARNING after FAULT_INJECTION notices" fail "$top/tools/dmesg-check.sh" "$tmp/fault-then-warn.txt"
 check "ktap passes a passing KUnit run" pass "$top/tools/ktap.sh" "$fx/ktap-pass.txt"
 check_output "ktap counts a passing run" "KTAP: 7 passed, 0 failed" "$top/tools/ktap.sh" "$fx/ktap-pass.txt"
 check "ktap fails a run with a failing case" fail "$top/tools/ktap.sh" "$fx/ktap-fail.txt"

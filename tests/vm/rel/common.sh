@@ -1,0 +1,151 @@
+# Sourced by the tests/vm/rel/ scripts (guest side, as root): hostile input and faults.
+# dp/common.sh (TAP helpers, topology, dpgen) plus what the reliability scenarios share: the
+# TAP file rel-<script>.tap, kernel-log and kmemleak checks, a topology where NAT, DR and TUN
+# services coexist, and the spoofed source ranges (198.18.0.0/15, 2001:2::/48) that the
+# director and the router blackhole.
+# shellcheck source=tests/vm/dp/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../dp/common.sh"
+
+REL=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+[ -s "$TAP" ] || rm -f "$TAP"
+TAP=$OUT/rel-$(basename "$0" .sh).tap
+: >"$TAP"
+LONG=${REL_LONG:-0}
+SPOOF4=198.18.0.0/15
+SPOOF6=2001:2::/48
+
+dmesg_lines() { dmesg | wc -l; }
+
+# log_clean NAME SINCE_LINE: TAP line; the kernel log from line SINCE_LINE on is clean
+# (tools/dmesg-check.sh, and no netdevice leak).
+log_clean() {
+	local name=$1 from=$2 f=$WORK/dmesg-part
+	dmesg | tail -n +"$from" >"$f"
+	if "$TOP/tools/dmesg-check.sh" "$f" >"$f.check" 2>&1 && ! grep -q 'unregister_netdevice: waiting' "$f"; then
+		tap_ok "$name: kernel log clean"
+	else
+		tap_fail "$name: kernel log clean" "$(head -n 30 "$f.check")" "$(grep 'unregister_netdevice' "$f" | head -n 3)"
+	fi
+}
+
+# kmemleak_available: the debug kernel's kmemleak is there and on.
+kmemleak_available() { [ -w /sys/kernel/debug/kmemleak ]; }
+
+# kmemleak_clear: forget what is known so far (boot-time reports are not ours).
+kmemleak_clear() {
+	kmemleak_available || return 0
+	echo scan >/sys/kernel/debug/kmemleak 2>/dev/null
+	echo clear >/sys/kernel/debug/kmemleak 2>/dev/null
+}
+
+# kmemleak_check NAME: TAP line; after two scans (kmemleak reports an object only once it was
+# unreferenced in two scans), no leak reported. Skipped (a note, no TAP line) without kmemleak.
+kmemleak_check() {
+	local name=$1 out
+	if ! kmemleak_available; then
+		note "$name: kmemleak not available on this kernel (FLAVOR=debug has it)"
+		return 0
+	fi
+	echo scan >/sys/kernel/debug/kmemleak
+	sleep 1
+	echo scan >/sys/kernel/debug/kmemleak
+	out=$(cat /sys/kernel/debug/kmemleak)
+	if [ -z "$out" ]; then
+		tap_ok "$name: kmemleak finds nothing"
+	else
+		tap_fail "$name: kmemleak finds nothing" "$(printf '%s\n' "$out" | head -n 40)"
+		printf '%s\n' "$out" >"$WORK/kmemleak-$(printf '%s' "$name" | tr -c 'A-Za-z0-9_-' _).txt"
+	fi
+}
+
+# rel_topo_up LABEL: topo_up, then per-source routing in the real servers so that NAT, DR and
+# TUN services coexist (replies from a VIP go via the router, replies from the real server's
+# own address via the director), and blackholes for the spoofed ranges.
+rel_topo_up() {
+	local ns
+	topo_up "$1" || return 1
+	rs_routes NAT || return 1
+	for ns in "${DP_RS[@]}"; do
+		ip -n "$ns" -batch - <<-EOF || return 1
+			rule add from 10.0.100.0/24 lookup 100
+			route add default via 10.0.1.254 table 100
+			rule add from fd00:100::/64 lookup 100
+			route add ::/0 via fd00:1::fe table 100
+		EOF
+	done
+	for ns in "$DP_DIR" "$DP_RT"; do
+		ip -n "$ns" -batch - <<-EOF || return 1
+			route add blackhole $SPOOF4
+			route add blackhole $SPOOF6
+		EOF
+	done
+}
+
+# drops_total: the sum of /proc/net/ip_vs_drops in the director's namespace ("-" if absent).
+drops_total() {
+	ip netns exec "$DP_DIR" cat /proc/net/ip_vs_drops 2>/dev/null | awk '{ n += $2; seen = 1 } END { if (seen) print n + 0; else print "-" }'
+}
+
+# conn_tuples FILE: the director's connections as "tcp|udp CIP CPORT VIP VPORT RIP RPORT".
+conn_tuples() {
+	ip netns exec "$DP_DIR" ipvsadm -L -n -c 2>/dev/null |
+		awk 'function hp(s,  i) { i = match(s, /:[0-9]+$/); return substr(s, 1, i - 1) " " substr(s, i + 1) }
+			$1 == "TCP" || $1 == "UDP" { a = hp($4); b = hp($5); c = hp($6); gsub(/[][]/, "", a)
+				gsub(/[][]/, "", b); gsub(/[][]/, "", c); print tolower($1), a, b, c }' >"$1"
+}
+
+# accounting_up IN4 IN6 FWD4 FWD6 TUN4 TUN6: nftables counters in the director's namespace for
+# the drop balance (see pktfuzz.sh): INPUT at priority -300 and 300 (IPVS: 98, 99) and FORWARD
+# at -300 and 300 (IPVS: 99, 100) count packets matching IN4/IN6 and FWD4/FWD6 (nft matches:
+# "ip saddr X", ...); OUTPUT at 300 counts what IPVS transmitted (IPVS sends through
+# LOCAL_OUT): packets matching IN4/IN6, and IPIP / IPv6-in-IPv6 packets whose inner header
+# matches the raw-payload expression TUN4/TUN6 (@th is the inner IP header there).
+accounting_up() {
+	ip netns exec "$DP_DIR" nft -f - <<-EOF
+		table inet fz {
+			counter in_pre {}
+			counter in_post {}
+			counter fwd_pre {}
+			counter fwd_post {}
+			counter out_ipvs {}
+			chain in_pre { type filter hook input priority -300; $1 counter name in_pre; $2 counter name in_pre; }
+			chain in_post { type filter hook input priority 300; $1 counter name in_post; $2 counter name in_post; }
+			chain fwd_pre { type filter hook forward priority -300; $3 counter name fwd_pre; $4 counter name fwd_pre; }
+			chain fwd_post { type filter hook forward priority 300; $3 counter name fwd_post; $4 counter name fwd_post; }
+			chain out_post {
+				type filter hook output priority 300;
+				$1 counter name out_ipvs
+				$2 counter name out_ipvs
+				ip protocol 4 $5 counter name out_ipvs
+				meta nfproto ipv6 meta l4proto 41 $6 counter name out_ipvs
+			}
+		}
+	EOF
+}
+
+# counter NAME: packets of the director's named nft counter NAME.
+counter() {
+	ip netns exec "$DP_DIR" nft list counter inet fz "$1" | awk '$1 == "packets" { print $2 }'
+}
+
+# balance_start / balance_end FILE: the drop balance between the two calls. balance_end sets
+# BAL_OBSERVED (packets IPVS dropped or freed: (in_pre - in_post) + (fwd_pre - fwd_post) -
+# out_ipvs) and BAL_COUNTED (growth of the sum of /proc/net/ip_vs_drops, "-" without it), and
+# writes both with the raw counters to FILE.
+balance_start() {
+	BAL0=("$(drops_total)" "$(counter in_pre)" "$(counter in_post)" "$(counter fwd_pre)" "$(counter fwd_post)" "$(counter out_ipvs)")
+}
+balance_end() {
+	local c1 in_pre in_post fwd_pre fwd_post out
+	c1=$(drops_total)
+	in_pre=$(($(counter in_pre) - BAL0[1])) in_post=$(($(counter in_post) - BAL0[2]))
+	fwd_pre=$(($(counter fwd_pre) - BAL0[3])) fwd_post=$(($(counter fwd_post) - BAL0[4]))
+	out=$(($(counter out_ipvs) - BAL0[5]))
+	BAL_OBSERVED=$((in_pre - in_post + fwd_pre - fwd_post - out))
+	if [ "${BAL0[0]}" = - ] || [ "$c1" = - ]; then BAL_COUNTED=-; else BAL_COUNTED=$((c1 - BAL0[0])); fi
+	{
+		echo "input $in_pre in, $in_post on; forward $fwd_pre in, $fwd_post on; IPVS transmitted $out;" \
+			"dropped by IPVS $BAL_OBSERVED; /proc/net/ip_vs_drops grew by $BAL_COUNTED"
+		ip netns exec "$DP_DIR" cat /proc/net/ip_vs_drops 2>&1
+	} >"$1"
+}

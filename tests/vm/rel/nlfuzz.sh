@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Usage (in the guest, as root): tests/vm/rel/nlfuzz.sh [MOD...]     (MOD: c or rs; default: c rs)
+# From the host:  VM_OUT=/tmp/rel tools/vm.sh --timeout 1500 -- tests/vm/rel/nlfuzz.sh c rs
+#
+# Netlink fuzzing, per MOD: $REL_NL_PROCS (4) network namespaces, each running nlfuzz.py (random
+# and mutated IPVS generic netlink requests, bulk adds of $REL_NL_BULK (300) services with up to
+# 8 destinations each, flushes; see its docstring) for $REL_NL_SECS (60; 300 with REL_LONG=1)
+# s, all at once, while data traffic flows through NAT services (TCP IPv4, UDP IPv6) in the
+# dp/common.sh topology of another namespace. Checks (TAP "nlfuzz MOD: ..."):
+#   - every request of every fuzzer was answered (errno or success) within 10 s, and its own
+#     state queries stayed consistent (after a flush: no services in the dump nor in
+#     /proc/net/ip_vs; after N successful adds: N in both);
+#   - afterwards `ipvsadm -C` then `ipvsadm -L -n` lists nothing in each fuzz namespace;
+#   - the data traffic succeeded throughout (every dpgen connection, every round);
+#   - the module unloads; kernel log clean; kmemleak (debug kernel) finds nothing after it.
+. "$(dirname "$0")/common.sh"
+
+[ $# -ge 1 ] || set -- c rs
+check_modules "$@"
+if [ "$LONG" = 1 ]; then SECS=${REL_NL_SECS:-300}; else SECS=${REL_NL_SECS:-60}; fi
+NPROCS=${REL_NL_PROCS:-4}
+BULK=${REL_NL_BULK:-300}
+SEED=${REL_NL_SEED:-$(date +%s)}
+ulimit -n 65536
+
+run_module() {
+	local label=$1 module=$2 from d=$WORK/rel-nlfuzz-$1 i ns rc pids=() tpids=() t0
+	mkdir -p "$d"
+	from=$(($(dmesg_lines) + 1))
+	kmemleak_clear
+	if ! load_ipvs "$module"; then
+		tap_fail "nlfuzz $label: load $module"
+		return
+	fi
+	if ! topo_up "$label" || ! servers_up "$label"; then
+		tap_fail "nlfuzz $label: topology and servers"
+		servers_down
+		topo_down "$label"
+		unload_ipvs "$module"
+		return
+	fi
+	{
+		echo "-A -t 10.0.100.1:$DP_PORT -s rr"
+		echo "-A -u [fd00:100::1]:$DP_PORT -s wrr"
+		for i in 1 2 3; do
+			echo "-a -t 10.0.100.1:$DP_PORT -r $(rip 4 "$i"):$DP_PORT -m"
+			echo "-a -u [fd00:100::1]:$DP_PORT -r [$(rip 6 "$i")]:$DP_PORT -m"
+		done
+	} | ip netns exec "$DP_DIR" ipvsadm -R
+	local dur=$(((SECS + 5) * 1000))
+	ip netns exec "$DP_CL" "$DPGEN" client -t -d 10.0.100.1 -s "$(src_base 4)" -k "$DP_NSRC" -C 1 -D "$dur" \
+		-n 20 -c 20 -r 1000000 -I 300 -w 3000 -R 5 -e 1000 -q >"$d/tcp4.client" 2>&1 &
+	tpids+=($!)
+	ip netns exec "$DP_CL" "$DPGEN" client -u -d fd00:100::1 -s "$(src_base 6)" -k "$DP_NSRC" -C 2 -D "$dur" \
+		-n 20 -c 20 -r 1000000 -I 300 -w 3000 -R 5 -e 1000 -P 20000 -q >"$d/udp6.client" 2>&1 &
+	tpids+=($!)
+
+	t0=$SECONDS
+	for i in $(seq "$NPROCS"); do
+		ns=nlfz_${label//-/_}_$i
+		ip netns del "$ns" 2>/dev/null
+		ip netns add "$ns"
+		ip -n "$ns" link set lo up
+		ip netns exec "$ns" "$PY" "$REL/nlfuzz.py" "$SECS" "$((SEED + i))" "$BULK" >"$d/fuzz-$i.txt" 2>&1 &
+		pids+=($!)
+	done
+	local sent=0 n
+	for i in $(seq "$NPROCS"); do
+		rc=0
+		wait "${pids[i - 1]}" || rc=$?
+		local line
+		line=$(grep '^nlfuzz ' "$d/fuzz-$i.txt")
+		n=$(printf '%s\n' "$line" | sed -n 's/.*sent=\([0-9]*\).*/\1/p')
+		sent=$((sent + ${n:-0}))
+		if [ "$rc" = 0 ] && [ -n "$line" ]; then
+			tap_ok "nlfuzz $label: namespace $i: every request answered, state consistent (${line#nlfuzz })"
+		else
+			tap_fail "nlfuzz $label: namespace $i: every request answered, state consistent" "exit $rc" "$(tail -n 20 "$d/fuzz-$i.txt")"
+		fi
+	done
+	note "nlfuzz $label: $sent requests from $NPROCS namespaces in $((SECONDS - t0))s (seed $SEED)"
+	echo "$sent" >"$d/sent"
+	for i in $(seq "$NPROCS"); do
+		ns=nlfz_${label//-/_}_$i
+		local listing
+		ip netns exec "$ns" ipvsadm -C >/dev/null 2>&1
+		listing=$(ip netns exec "$ns" ipvsadm -L -n 2>&1 | grep -vE '^(IP Virtual Server|Prot LocalAddress|  -> RemoteAddress)')
+		if [ -z "$listing" ]; then
+			tap_ok "nlfuzz $label: namespace $i: empty after ipvsadm -C"
+		else
+			tap_fail "nlfuzz $label: namespace $i: empty after ipvsadm -C" "$(printf '%s\n' "$listing" | head -n 10)"
+		fi
+		ip netns del "$ns"
+	done
+	for i in 0 1; do
+		rc=0
+		wait "${tpids[i]}" || rc=$?
+		local f
+		f=$d/$([ "$i" = 0 ] && echo tcp4 || echo udp6).client
+		if [ "$rc" = 0 ]; then
+			tap_ok "nlfuzz $label: traffic during the fuzz: $(basename "$f" .client) ($(grep '^result' "$f"))"
+		else
+			tap_fail "nlfuzz $label: traffic during the fuzz: $(basename "$f" .client)" "exit $rc" "$(tail -n 5 "$f")"
+		fi
+	done
+	servers_down
+	ip netns exec "$DP_DIR" ipvsadm -C
+	topo_down "$label"
+	if unload_ipvs "$module"; then
+		tap_ok "nlfuzz $label: $module unloads"
+	else
+		tap_fail "nlfuzz $label: $module unloads" "$(grep -E '^(ip_vs|ipvs_rs)' /proc/modules)"
+	fi
+	log_clean "nlfuzz $label" "$from"
+	kmemleak_check "nlfuzz $label"
+	publish "rel-nlfuzz-$label"
+}
+
+build_dpgen || { tap_fail "nlfuzz: build dpgen"; finish; exit; }
+i=0
+for m in "$@"; do
+	i=$((i + 1))
+	run_module "$(run_label "$i" "$m" "$1" "${2:-}")" "$m"
+done
+finish
