@@ -70,6 +70,13 @@ for mode in NAT DR TUN; do
 					n=$N_SEQ
 				fi
 				v=$(vip "$fam" "$k")
+				# DP_CELLS: run only some cells ("full": the full cells; else a list of
+				# MODE/proto/family/sched); the others are left out of the plan and the report.
+				case ${DP_CELLS:-} in
+				"") ;;
+				full) [ "$full" != 0 ] || { k=$((k + 1)); continue; } ;;
+				*) [[ " $DP_CELLS " == *" $mode/$proto/$fam/$sched "* ]] || { k=$((k + 1)); continue; } ;;
+				esac
 				echo "$k $mode $proto $fam $sched $n $full $conc $v $(hostport "$fam" "$v" "$DP_PORT")"
 				k=$((k + 1))
 			done
