@@ -65,13 +65,13 @@ STABLE_WAIT=${DP_STABLE_WAIT:-150}
 # earlier cells' entries to start expiring). So the listing counts only if no entry went away
 # while it was taken: every destination's ActiveConn and InActConn (`ipvsadm -L -n`, all
 # services; only expiry changes them here, no traffic flows) are the same before and after
-# it. Otherwise it is taken again, until STABLE_WAIT s are over: the report fails a listing
-# that never was stable. The cell's entries must also have reached their last state (NAT TCP
+# it. Otherwise it is taken again, until STABLE_WAIT s are over while entries go away (SETTLE s
+# if the table changes otherwise): the report fails a listing that never was stable. The cell's entries must also have reached their last state (NAT TCP
 # TIME_WAIT, DR/TUN TCP FIN_WAIT, UDP), else it is taken again, at most SETTLE s: the states
 # are compared exactly, and a module whose entries stay elsewhere shows it in the comparison.
 list_table() {
 	local f=$1 mode=$2 proto=$3 fam=$4 vip=$5 port=$6 full=$7 key final tries=0 start=$SECONDS
-	local stable settled counts entries unsettled
+	local stable settled counts entries unsettled shrank
 	if [ "$fam" = 4 ]; then
 		local a b c d
 		IFS=. read -r a b c d <<<"$vip"
@@ -99,7 +99,14 @@ list_table() {
 		settled=0
 		[ "$unsettled" = 0 ] && settled=1
 		if [ $stable = 1 ] && [ $settled = 1 ]; then break; fi
-		if [ $stable = 1 ] && [ $((SECONDS - start)) -ge "$SETTLE" ]; then break; fi
+		# Waiting long is for entries expiring (fewer of them after than before); a table
+		# that changes otherwise is not waited for longer than SETTLE s.
+		shrank=0
+		if [ $stable = 0 ] && awk '$1 == "->" && $2 ~ /^[0-9[]/ { n[FILENAME] += $5 + $6 }
+			END { exit !(n[ARGV[2]] < n[ARGV[1]]) }' "$f.before" "$f.after"; then
+			shrank=1
+		fi
+		if [ $shrank = 0 ] && [ $((SECONDS - start)) -ge "$SETTLE" ]; then break; fi
 		[ $((SECONDS - start)) -lt "$STABLE_WAIT" ] || break
 		nap 1
 	done
