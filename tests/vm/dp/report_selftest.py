@@ -438,6 +438,30 @@ class ExpireReport(unittest.TestCase):
             self.assertTrue([l for l in out if "nat-close" in l][0].startswith("not ok - "), "\n".join(out))
 
 
+# ---------------------------------------------------------------------------------------------
+# tests/vm/reuse/analyze.py: what counts as a stall
+
+def load_analyze():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("reuse_analyze", os.path.join(HERE, "..", "reuse", "analyze.py"))
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    return m
+
+
+class ReuseStalls(unittest.TestCase):
+    def test_slow_connect_without_retransmission_is_no_stall(self):
+        a = load_analyze()
+        c = {"connect_ms": [950.0, 1010.0, 1020.0, 5.0, -1.0], "syn_retrans": [0, 1, -1, 0, -1]}
+        # 950 ms, nothing retransmitted: a slow guest. 1010 ms, one SYN retransmission: a
+        # stall. 1020 ms, retransmissions unknown: the time decides. Fast or failed: none.
+        self.assertEqual([a.stalled(x, r) for x, r in zip(c["connect_ms"], c["syn_retrans"])],
+                         [False, True, True, False, False])
+        self.assertEqual(a.stalls(c), 2)
+        self.assertEqual(a.stalls(c, [0, 1]), 1)
+        self.assertEqual(a.latency_summary(dict(c, err=["ok"] * 5))["stalls"], 2)
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--recorded":
         sys.exit(1 if recorded(sys.argv[2], sys.argv[3]) else 0)
