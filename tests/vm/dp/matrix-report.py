@@ -23,8 +23,9 @@ Per further run and cell ("matrix LABEL vs REF CELL"):
     destination) in /proc/net/ip_vs_conn; full sh/mh cells: every client address (UDP: address
     and port) went to the same destination;
   - lc, wlc over TCP with connections in parallel (which ones are established when the next
-    is scheduled is timing): identical totals, each destination's counts within
-    LC_BOUND_PCT (6) percent of N of the reference's, see README.md.
+    is scheduled is timing): identical totals (full cells: also of entries per state in
+    /proc/net/ip_vs_conn), each destination's counts within LC_BOUND_PCT (6) percent of N of
+    the reference's, see README.md.
 """
 import argparse
 import collections
@@ -316,6 +317,17 @@ def compare(ref, run, c):
         for key in ("active", "inact"):
             if sum(a[key]) != sum(b[key]):
                 notes.append(f"{key} totals: {ref.label} {fmt(a[key])}, {run.label} {fmt(b[key])}")
+        # Full cells: which destination an entry has is timing here, how many there are in
+        # each state is not.
+        if a.get("states") is not None:
+            sa, sb = collections.Counter(), collections.Counter()
+            for (p, st, _d), n in a["states"]:
+                sa[(p, st)] += n
+            for (p, st, _d), n in b.get("states") or []:
+                sb[(p, st)] += n
+            if sa != sb:
+                notes.append(f"entries per state in /proc/net/ip_vs_conn: {ref.label} {sorted(sa.items())}, "
+                             f"{run.label} {sorted(sb.items())}")
         ok_text = f"within {bound}: {ref.label} {fmt(a['conns'])}, {run.label} {fmt(b['conns'])}"
     if notes:
         return False, name, notes
