@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Usage: tests/harness-selftest.sh
 # Host-only self-test of the log checkers (no VM): tools/dmesg-check.sh and tools/ktap.sh
-# against the fixtures in tests/fixtures. Prints "ok - <desc>" / "not ok - <desc>" per case
+# against the fixtures in tests/fixtures, and of the data-path reports (tests/vm/dp). Prints "ok - <desc>" / "not ok - <desc>" per case
 # and exits 1 if any case did not behave as expected.
 set -euo pipefail
 
@@ -55,6 +55,10 @@ check "ktap fails an empty log" fail "$top/tools/ktap.sh" "$tmp/empty.txt"
 check "ktap fails a log without KTAP" fail "$top/tools/ktap.sh" "$fx/dmesg-clean.txt"
 cat "$fx/ktap-pass.txt" "$fx/ktap-fail.txt" > "$tmp/two-runs.txt"
 check "ktap fails when a later KUnit run fails" fail "$top/tools/ktap.sh" "$tmp/two-runs.txt"
+# The data-path reports (tests/vm/dp): made-up runs that must pass, and the same with one real
+# difference planted (an entry at another destination, entries missing, a listing taken while
+# the table changed, expiry too early or late at any poll spacing) that must fail.
+check "dp report controls (tests/vm/dp/report_selftest.py)" pass python3 "$top/tests/vm/dp/report_selftest.py"
 
 if [ "$failures" -ne 0 ]; then
 	echo "harness-selftest: $failures case(s) failed" >&2

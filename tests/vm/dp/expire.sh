@@ -20,15 +20,18 @@
 #   DR   est, rst, udp as above; clientfin and close (normal close): the client's FIN makes
 #        it FIN_WAIT, gone after 3 s; refused (the server's RST bypasses the director):
 #        SYN_RECV, expire ~60 s, still there
-# "Gone after T": the entry was last seen no earlier than T - $EARLY s after the connection's
-# last packet and was gone no later than T + $LATE s after it (TCG timers are coarse and the
-# polls are ~0.3 s apart). One TAP line per MOD and connection: "expire MOD NAME".
+# "Gone after T": the entry went away no earlier than T - $EARLY s after the connection's
+# last packet and no later than T + $LATE s after it (TCG timers are coarse), as far as the
+# polls can tell: the poller reads /proc/net/ip_vs_conn every ~0.2 s with bash builtins and
+# every fifth time runs `ipvsadm -L -n -c`, stamping each read's start and end, and runs until
+# $WINDOW s after the last client's last packet (expire-report.py). One TAP line per MOD and
+# connection: "expire MOD NAME".
 # Files: $VM_OUT/dp-expire-<run>/ (client outputs, polls.txt).
 . "$(dirname "$0")/common.sh"
 
 [ $# -ge 1 ] || set -- c rs
 check_modules "$@"
-WINDOW=${DP_EXPIRE_WINDOW:-17}
+WINDOW=${DP_EXPIRE_WINDOW:-14}
 
 # NAME MODE PROTO PORT CLIENT-ADDRESS STATE SECONDS gone|stays DPGEN-CLIENT-OPTIONS
 SCENARIOS="
@@ -88,16 +91,29 @@ run_module() {
 		EOF
 		ip netns exec "$DP_DIR" ipvsadm -L -n --timeout >"$d/timeouts.txt" 2>&1
 		ip netns exec "$DP_DIR" ipvsadm -L -n >"$d/services.txt" 2>&1
-		# The poller: `ipvsadm -L -n -c` every ~0.3 s, each preceded by "@ <epoch seconds>".
+		# The poller: /proc/net/ip_vs_conn (read by bash itself, so a poll takes
+		# milliseconds however slow processes start) every ~0.2 s, and every fifth time
+		# `ipvsadm -L -n -c` (which formats that file), each between "@ <epoch seconds>" and
+		# "= <epoch seconds>" lines: the table was read between the two. It stops when
+		# $d/stop appears, or after 120 s.
+		rm -f "$d/stop"
 		# shellcheck disable=SC2016  # expanded by that bash
 		ip netns exec "$DP_DIR" bash -c '
 			exec {never}<> <(:)
-			end=$((SECONDS + $1))
-			while [ $SECONDS -lt $end ]; do
+			end=$((SECONDS + 120)) n=0
+			while [ $SECONDS -lt $end ] && [ ! -e "$1" ]; do
 				echo "@ $EPOCHREALTIME"
-				ipvsadm -L -n -c
+				mapfile -t lines </proc/net/ip_vs_conn
+				echo "= $EPOCHREALTIME"
+				printf "%s\n" "${lines[@]}"
+				if [ $((n % 5)) = 0 ]; then
+					echo "@ $EPOCHREALTIME"
+					ipvsadm -L -n -c
+					echo "= $EPOCHREALTIME"
+				fi
+				n=$((n + 1))
 				read -r -t 0.2 -u $never _
-			done' poller "$WINDOW" >"$d/polls.txt" 2>&1 &
+			done' poller "$d/stop" >"$d/polls.txt" 2>&1 &
 		poller=$!
 		while read -r name mode proto port src _ _ _ opts; do
 			[ -n "$name" ] || continue
@@ -108,6 +124,16 @@ run_module() {
 				-C 900 -w 3000 -R 0 -v $opts >"$d/$name.client" 2>&1 &
 			pids+=($!)
 		done <<<"$SCENARIOS"
+		# Until WINDOW s after the last of the clients' last packets (the longest "gone"
+		# timeout, CLOSE's 10 s, plus LATE, plus a margin), however long they took to start.
+		local waited=0
+		while [ $waited -lt 60 ]; do
+			[ "$(grep -l -E '^(exchanged|result) ' "$d"/*.client 2>/dev/null | wc -l)" -lt ${#pids[@]} ] || break
+			sleep 0.5
+			waited=$((waited + 1))
+		done
+		sleep "$WINDOW"
+		touch "$d/stop"
 		wait "$poller"
 		kill "${pids[@]}" 2>/dev/null
 		wait "${pids[@]}" 2>/dev/null

@@ -10,9 +10,10 @@ Per run and cell ("matrix LABEL CELL"):
   - per destination, the client's count (which server answered), the servers' count (what
     each served in this cell) and ipvsadm --stats Conns are equal;
   - ActiveConn + InActConn of `ipvsadm -L -n` add up to N (every connection still has its
-    entry: TIME_WAIT 120 s, FIN_WAIT and UDP 60 s, cells take seconds);
+    entry: TIME_WAIT 120 s, the others an hour (matrix.sh), cells take seconds);
   - full cells: /proc/net/ip_vs_conn lists N entries for the service (and, for the cells
-    with FULL=2, `ipvsadm -L -n -c` the same entries);
+    with FULL=2, `ipvsadm -L -n -c` the same entries), in a listing taken while the table
+    was stable, by a cell shorter than its entries' lifetime (listing_notes());
   - rr: the counts differ by at most 1; wrr: each is within 1 of N * weight / 6; every
     destination got some connection.
 Per further run and cell ("matrix LABEL vs REF CELL"):
@@ -22,8 +23,9 @@ Per further run and cell ("matrix LABEL vs REF CELL"):
     destination) in /proc/net/ip_vs_conn; full sh/mh cells: every client address (UDP: address
     and port) went to the same destination;
   - lc, wlc over TCP with connections in parallel (which ones are established when the next
-    is scheduled is timing): identical totals, each destination's counts within
-    LC_BOUND_PCT (6) percent of N of the reference's, see README.md.
+    is scheduled is timing): identical totals (full cells: also of entries per state in
+    /proc/net/ip_vs_conn), each destination's counts within LC_BOUND_PCT (6) percent of N of
+    the reference's, see README.md.
 """
 import argparse
 import collections
@@ -35,6 +37,10 @@ import sys
 WEIGHTS = (1, 2, 3)
 LC_BOUND_PCT = float(os.environ.get("DP_LC_BOUND_PCT", "6"))
 EXACT = ("rr", "wrr", "sh", "mh")
+# Timeouts of the states the full cells' entries end in (matrix.sh: ipvsadm --set 3600 3600 3600;
+# TIME_WAIT is fixed in C).
+TIME_WAIT_S = 120
+OTHER_TIMEOUT_S = 3600
 
 
 def dest_index(addr):
@@ -129,6 +135,8 @@ class Run:
         r["active"], r["inact"] = per_dest(act), per_dest(ina)
         if c.full:
             self._conns(c, base, r)
+            # How matrix-cells.sh listed the table: "tries=N seconds=S stable=0|1 settled=0|1 ...".
+            r["listing"] = dict(x.split("=", 1) for x in (read(base + ".listing") or "").split() if "=" in x)
         return r
 
     @staticmethod
@@ -209,6 +217,36 @@ def fmt(t):
     return " ".join(str(x) for x in t)
 
 
+def listing_notes(run, c):
+    """Why a full cell's listing of the connection table cannot be trusted, if it cannot:
+    - it was not taken while the table was stable (matrix-cells.sh list_table: every
+      destination's ActiveConn/InActConn equal before and after; else an entry went away
+      during the listing, which makes the kernel's position-based reader skip others);
+    - entries are missing and the cell's own entries may have expired before the listing:
+      from the client's start to the end of the listing took longer than the timeout of the
+      state its entries end in (NAT TCP: TIME_WAIT 120 s, which --set cannot change; the
+      others an hour, matrix.sh). That only explains the failure of the count: the count is
+      never loosened."""
+    r = run.res[c.k]
+    if not c.full or r["skip"]:
+        return []
+    out = []
+    lst = r.get("listing", {})
+    if lst.get("stable") != "1":
+        out.append("the connection table was not listed while stable: "
+                   + (f"it changed during each of {lst.get('tries')} listings over {lst.get('seconds')} s"
+                      if lst else "no record of the listing (cell-K.listing)"))
+    t = run.timing.get(c.k)
+    if t and len(t) >= 4 and r.get("lnc") != c.n:
+        took = sum(t[1:4])  # client, settling and list, table
+        limit = TIME_WAIT_S if (c.mode, c.proto) == ("NAT", "tcp") else OTHER_TIMEOUT_S
+        if took >= limit:
+            out.append(f"the cell took {took:.0f} s from its first connection to the end of the listing, "
+                       f"not less than the {limit} s its entries live: some may have expired before being "
+                       f"listed (lower DP_N_FULL)")
+    return out
+
+
 def verdict(run, c):
     r = run.res[c.k]
     name = f"matrix {run.label} {c.name}"
@@ -227,6 +265,7 @@ def verdict(run, c):
         notes.append(f"ipvsadm ActiveConn {fmt(r['active'])} + InActConn {fmt(r['inact'])} do not add up to {c.n}")
     if "lnc" in r and r["lnc"] != c.n:
         notes.append(f"/proc/net/ip_vs_conn lists {r['lnc']} entries of the service, want {c.n}")
+    notes += listing_notes(run, c)
     if r.get("lnc_diff", (0, 0, c.n))[:2] != (0, 0):
         only_proc, only_lnc, listed = r["lnc_diff"]
         notes.append(f"ipvsadm -L -n -c lists {listed} entries of the service: {only_proc} entries of "
@@ -240,7 +279,11 @@ def verdict(run, c):
         notes.append(f"wrr: counts {fmt(got)} are not N * weight (1, 2, 3) / 6")
     if notes:
         return False, name, notes
-    return True, f"{name} ({c.n} connections, per destination {fmt(got)}, {r['ms']} ms)", []
+    extra = ""
+    if c.full:
+        lst = r.get("listing", {})
+        extra = f", table listed in {lst.get('tries')} tries, {lst.get('seconds')} s"
+    return True, f"{name} ({c.n} connections, per destination {fmt(got)}, {r['ms']} ms{extra})", []
 
 
 def compare(ref, run, c):
@@ -249,7 +292,7 @@ def compare(ref, run, c):
     if a["skip"] or b["skip"]:
         return False, name, [f"{x.label} did not run this cell: {x.res[c.k]['skip']}"
                              for x in (ref, run) if x.res[c.k]["skip"]]
-    notes = []
+    notes = [f"{x.label}: {n}" for x in (ref, run) for n in listing_notes(x, c)]
     if c.exact:
         for key in ("client", "servers", "conns", "active", "inact"):
             if a[key] != b[key]:
@@ -274,6 +317,17 @@ def compare(ref, run, c):
         for key in ("active", "inact"):
             if sum(a[key]) != sum(b[key]):
                 notes.append(f"{key} totals: {ref.label} {fmt(a[key])}, {run.label} {fmt(b[key])}")
+        # Full cells: which destination an entry has is timing here, how many there are in
+        # each state is not.
+        if a.get("states") is not None:
+            sa, sb = collections.Counter(), collections.Counter()
+            for (p, st, _d), n in a["states"]:
+                sa[(p, st)] += n
+            for (p, st, _d), n in b.get("states") or []:
+                sb[(p, st)] += n
+            if sa != sb:
+                notes.append(f"entries per state in /proc/net/ip_vs_conn: {ref.label} {sorted(sa.items())}, "
+                             f"{run.label} {sorted(sb.items())}")
         ok_text = f"within {bound}: {ref.label} {fmt(a['conns'])}, {run.label} {fmt(b['conns'])}"
     if notes:
         return False, name, notes
