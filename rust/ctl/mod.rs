@@ -146,6 +146,7 @@ impl NetState {
     }
 
     /// The registered sysctl table (absent only while the namespace is being set up).
+    #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // used by the KUnit suites
     pub(crate) fn sysctl_table(&self) -> Option<&Table<{ SPECS.len() }>> {
         self.sysctl.as_ref()
     }

@@ -171,18 +171,15 @@ impl Conn {
     }
 
     /// Whether the timer is armed (for tests).
+    #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // used by the KUnit suites
     pub(crate) fn timer_pending(&self) -> bool {
         self.timer.pending()
     }
 
     /// Disarm the timer (for tests that found it wrongly armed, so the kernel survives them).
+    #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // used by the KUnit suites
     pub(crate) fn disarm_timer(&self) -> bool {
         self.timer.delete()
-    }
-
-    fn ns(&self) -> &NetState {
-        // SAFETY: the namespace state outlives its connections (type invariant).
-        unsafe { &*self.ns }
     }
 
     /// `ip_vs_control_add()`: `self` becomes controlled by template `ct`.
@@ -715,11 +712,13 @@ pub(crate) fn flush(ns: &NetState, net: usize) {
 }
 
 /// Number of entries of a namespace (`ipvs->conn_count`).
+#[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // used by the KUnit suites
 pub(crate) fn count(ns: &NetState) -> i32 {
     ns.dp.conn_count.load(Ordering::Relaxed)
 }
 
 /// Whether `c` still is in the table (for tests).
+#[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // used by the KUnit suites
 pub(crate) fn is_hashed(c: &Conn) -> bool {
     c.flags() & F_HASHED != 0
 }
@@ -730,6 +729,7 @@ pub(crate) fn user_flags(c: &Conn) -> u32 {
 }
 
 /// The entry was created by a destination that has this `Arc`.
+#[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // used by the KUnit suites
 pub(crate) fn has_dest(c: &Conn, d: &DestShared) -> bool {
     c.dest.as_deref().is_some_and(|x| ptr::eq(x, d))
 }

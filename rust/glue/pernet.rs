@@ -36,6 +36,7 @@ impl Net {
     }
 
     /// The initial network namespace, which lives as long as the kernel.
+    #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // used by the KUnit suites
     pub(crate) fn init_net() -> &'static Net {
         // SAFETY: `init_net` is never freed.
         unsafe { Net::from_raw(bindings::ipvs_rs_init_net()) }

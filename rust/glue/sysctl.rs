@@ -102,6 +102,8 @@ unsafe extern "C" fn proc_do_defense_mode(
 /// never handed out mutably).
 pub(crate) struct Table<const N: usize> {
     header: NonNull<bindings::ctl_table_header>,
+    // Owned here for as long as the table is registered; read only by the KUnit suites.
+    #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))]
     entries: KBox<[bindings::ctl_table; N]>,
     #[allow(dead_code)] // Referenced from `entries` only.
     hooks: KBox<[Option<OnChange>; N]>,
@@ -154,6 +156,7 @@ impl<const N: usize> Table<N> {
     }
 
     /// The entries as registered (for tests comparing them with the specification).
+    #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // used by the KUnit suites
     pub(crate) fn entries(&self) -> &[bindings::ctl_table; N] {
         &self.entries
     }
