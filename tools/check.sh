@@ -7,6 +7,10 @@
 #            differential against C IPVS in the same boot, and the data-path suite tests/vm/dp:
 #            the kernel's ipvs.sh, the forwarding matrix, expiry, teardown under load, each
 #            against C IPVS and ipvs_rs), one result per check
+#   build    the production module has no KUnit in it, and no panic site outside
+#            tools/panic-sites.allow; FLAVOR=debug: switching kernels regenerates the bindings
+#   rel      (in vm) tests/vm/rel: hostile packets, netlink fuzzing, floods, lifecycle races,
+#            fault injection (debug kernel), C IPVS and ipvs_rs alike
 #   dmesg    the VM's kernel log holds no BUG/WARNING/Oops/KASAN/lockdep/leak report
 # Ends with one line "N passed, M failed"; exits non-zero if M > 0 or a tier could not run.
 . "$(dirname "$0")/env.sh"
@@ -46,6 +50,13 @@ tools/prod-ko-check.sh "$OUT/vm/ipvs_rs-prod.ko" >"$OUT/prod-ko.tap" 2>&1 || tru
 cat "$OUT/prod-ko.tap"
 count_tap build "$OUT/prod-ko.tap"
 grep -q '^ok - ' "$OUT/prod-ko.tap" || fail "build: production module checks did not run"
+log "tier build: panic sites of the production module (tools/panic-sites.allow)"
+if tools/panic-sites.sh "$OUT/vm/ipvs_rs-prod.ko" >"$OUT/panic-sites.txt" 2>&1; then
+	pass
+else
+	cat "$OUT/panic-sites.txt"
+	fail "build: panic sites not in tools/panic-sites.allow (see $OUT/panic-sites.txt)"
+fi
 if [ "$FLAVOR" = debug ]; then
 	# Issue 9 item 0: a tree built for the default kernel, then for this one, must carry this
 	# kernel's bindings; the smoke test loads that module here (the default kernel is built
@@ -85,9 +96,17 @@ grep -q '^ok - ' "$OUT/harness.tap" || fail "harness: self-tests did not run"
 
 log "tier vm: all scenarios + KUnit in one boot"
 vm_status=0
+echo "$FLAVOR" >"$OUT/vm/flavor"
+env | grep -E '^REL_[A-Z_]+=' >"$OUT/vm/rel.env" || true
+rel_names=()
+for name in $(cat tests/vm/rel/scenarios); do
+	# Fault injection exists in the debug kernel only (patches/kernel-debug.config).
+	[ "$name" = faults ] && [ "$FLAVOR" != debug ] && continue
+	rel_names+=("rel-$name")
+done
 # (The data-path and port-reuse suites take ~5-10 min per module each under TCG.)
 VM_OUT="$OUT/vm" tools/vm.sh --timeout "${VM_TIMEOUT:-4800}" --dmesg "$OUT/dmesg.txt" -- tests/vm/all.sh || vm_status=$?
-for name in smoke netns ipvsadm-diff netlink-diff unpriv dp-selftest dp-matrix dp-expire dp-stress reuse; do
+for name in smoke netns ipvsadm-diff netlink-diff unpriv dp-selftest dp-matrix dp-expire dp-stress "${rel_names[@]}" reuse; do
 	if [ -f "$OUT/vm/$name.tap" ] && grep -qE '^(not )?ok - ' "$OUT/vm/$name.tap"; then
 		count_tap "vm/$name" "$OUT/vm/$name.tap"
 	else

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Guest side of `make check`: every VM scenario in one boot. Each scenario writes
 # $VM_OUT/<name>.tap (counted by tools/check.sh); this exits non-zero if any scenario failed.
-# ctl/ compares the control plane of C IPVS and ipvs_rs, dp/ their data path.
+# ctl/ compares the control plane of C IPVS and ipvs_rs, dp/ their data path, rel/ their
+# behaviour under hostile input, floods, faults and lifecycle races.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 rc=0
@@ -10,5 +11,6 @@ for scenario in "$here/smoke.sh" "$here/netns.sh" "$here/ctl/run-all.sh c rs" "$
 	# shellcheck disable=SC2086  # "run-all.sh c rs" carries its arguments
 	$scenario || rc=1
 done
+echo "# === rel/run-all.sh c rs"; "$here/rel/run-all.sh" c rs || rc=1
 echo "# === reuse/run.sh c rs c"; "$here/reuse/run.sh" c rs c || rc=1
 exit $rc

@@ -9,6 +9,13 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 mods=${*:-c rs}
 flavor=$(cat "${VM_OUT:-/tmp}/flavor" 2>/dev/null || echo default)
+# The host's REL_* settings (tools/check.sh writes them; vm.sh passes no host environment).
+if [ -f "${VM_OUT:-/tmp}/rel.env" ]; then
+	set -a
+	# shellcheck disable=SC1091
+	. "${VM_OUT:-/tmp}/rel.env"
+	set +a
+fi
 rc=0
 for name in $(cat "$here/scenarios"); do
 	if [ "$name" = faults ] && [ "$flavor" != debug ]; then
