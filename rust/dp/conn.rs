@@ -659,11 +659,11 @@ pub(crate) unsafe fn seek(net: usize, cur: &mut Cursor) -> Option<&'static Conn>
                 if seen == cur.offset {
                     return Some(c);
                 }
-                seen += 1;
+                seen = seen.wrapping_add(1);
             }
             p = c.next.load(Ordering::Acquire);
         }
-        cur.bucket += 1;
+        cur.bucket = cur.bucket.wrapping_add(1);
         cur.offset = 0;
         // SAFETY: plain call; the caller holds the RCU read lock and uses no entry found
         // before (this function's contract).
@@ -682,12 +682,12 @@ pub(crate) unsafe fn seek_next(net: usize, cur: &mut Cursor, c: &Conn) -> Option
     // SAFETY: see `find`; the caller holds the RCU read lock since it got `c`.
     while let Some(n) = unsafe { p.as_ref() } {
         if n.net == net {
-            cur.offset += 1;
+            cur.offset = cur.offset.wrapping_add(1);
             return Some(n);
         }
         p = n.next.load(Ordering::Acquire);
     }
-    cur.bucket += 1;
+    cur.bucket = cur.bucket.wrapping_add(1);
     cur.offset = 0;
     // SAFETY: forwarded from the caller; `c` is not used after this.
     unsafe { seek(net, cur) }

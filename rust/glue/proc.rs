@@ -169,7 +169,7 @@ unsafe extern "C" fn seq_next<T: SeqTable>(
 ) -> *mut core::ffi::c_void {
     // SAFETY: seq_file passes its position.
     let at = unsafe {
-        *pos += 1;
+        *pos = (*pos).wrapping_add(1);
         *pos
     };
     // SAFETY: a callback of a `T` file.

@@ -129,13 +129,10 @@ impl<const N: usize> Table<N> {
     /// dropped.
     pub(crate) unsafe fn register(net: &Net, path: &'static CStr, entries: [IntEntry<'_>; N]) -> Result<Self> {
         let hooks = KBox::new(entries.each_ref().map(|e| e.on_change), GFP_KERNEL)?;
-        let mut i = 0;
+        // Entry i gets hook i (both arrays have N elements).
+        let mut hook = hooks.iter();
         let entries = KBox::new(
-            entries.each_ref().map(|e| {
-                let t = int_ctl_table(e, hooks[i].as_ref());
-                i += 1;
-                t
-            }),
+            entries.each_ref().map(|e| int_ctl_table(e, hook.next().and_then(Option::as_ref))),
             GFP_KERNEL,
         )?;
         // SAFETY: `path` is a static C string; `entries` is a valid table of `N` entries that

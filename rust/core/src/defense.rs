@@ -238,7 +238,7 @@ pub fn todrop_entry(young: bool, in_pkts: i32, counters: &mut EntryCounters) -> 
 /// `time_before(cp->timeout + jiffies, cp->timer.expires + 60*HZ)` (jiffies arithmetic
 /// wraps as C's `unsigned long` does).
 pub fn entry_is_young(timeout: u64, now: u64, expires: u64, hz: u64) -> bool {
-    (timeout.wrapping_add(now).wrapping_sub(expires.wrapping_add(60 * hz)) as i64) < 0
+    (timeout.wrapping_add(now).wrapping_sub(expires.wrapping_add(hz.wrapping_mul(60))) as i64) < 0
 }
 
 /// `DEFENSE_TIMER_PERIOD`: the work runs every second.
