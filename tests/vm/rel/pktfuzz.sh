@@ -137,8 +137,8 @@ run_module() {
 		client nat-udp4 -u -d 10.0.100.10 -s "$(src_base 4)" -k "$DP_NSRC" -C 2 -D "$dur" -P 20000 $common
 		client nat-tcp6 -t -d fd00:100::a -s "$(src_base 6)" -k "$DP_NSRC" -C 3 -D "$dur" $common
 		client nat-udp6 -u -d fd00:100::a -s "$(src_base 6)" -k "$DP_NSRC" -C 4 -D "$dur" -P 30000 $common
-		client dr-tcp4 -t -d 10.0.100.11 -s "$(src_base 4)" -k "$DP_NSRC" -C 5 -D "$dur" $common
-		client tun-udp6 -u -d fd00:100::b -s "$(src_base 6)" -k "$DP_NSRC" -C 6 -D "$dur" -P 40000 $common
+		client dr-tcp4 -t -d 10.0.100.11 -s "$DRTUN_SRC4" -k "$DP_NSRC" -C 5 -D "$dur" $common
+		client tun-udp6 -u -d fd00:100::b -s "$DRTUN_SRC6" -k "$DP_NSRC" -C 6 -D "$dur" -P 40000 $common
 	}
 	sleep 5
 	conn_tuples "$d/conns.txt"
@@ -186,8 +186,8 @@ run_module() {
 	{
 		client after-nat-tcp4 -t -d 10.0.100.10 -s "$(src_base 4)" -k "$DP_NSRC" -C 11 -n 50 -c 25 -r 2 -w 3000 -R 5
 		client after-nat-udp6 -u -d fd00:100::a -s "$(src_base 6)" -k "$DP_NSRC" -C 12 -n 50 -c 25 -r 2 -w 3000 -R 5 -P 50000
-		client after-dr-tcp4 -t -d 10.0.100.11 -s "$(src_base 4)" -k "$DP_NSRC" -C 13 -n 50 -c 25 -r 2 -w 3000 -R 5
-		client after-tun-udp6 -u -d fd00:100::b -s "$(src_base 6)" -k "$DP_NSRC" -C 14 -n 50 -c 25 -r 2 -w 3000 -R 5 -P 55000
+		client after-dr-tcp4 -t -d 10.0.100.11 -s "$DRTUN_SRC4" -k "$DP_NSRC" -C 13 -n 50 -c 25 -r 2 -w 3000 -R 5
+		client after-tun-udp6 -u -d fd00:100::b -s "$DRTUN_SRC6" -k "$DP_NSRC" -C 14 -n 50 -c 25 -r 2 -w 3000 -R 5 -P 55000
 	}
 	clients_check "traffic after the fuzz"
 
