@@ -2,6 +2,7 @@
 """Random and mutated IPVS generic netlink requests for a while (tests/vm/rel/nlfuzz.sh).
 
 Usage: nlfuzz.py [--lenient-proc] SECONDS SEED [BULK]
+       nlfuzz.py --sequence N SEED     (differential: see sequence())
 
 Runs in the caller's network namespace (one namespace per process). Loop until SECONDS:
   - mostly one random request: a command (the IPVS ones, weighted towards adds/deletes, and
@@ -290,7 +291,32 @@ class Fuzzer:
         return added
 
 
+def sequence(n, seed):
+    """--sequence: N random requests (no bulk phase, nothing time-based), one line each with
+    the errno, and every 250 requests the sorted service keys of a dump: the same lines for
+    two implementations mean they answered the same sequence alike."""
+    R.seed(seed)
+    family, _ = nl.resolve_family("IPVS")
+    if family is None:
+        print("nlfuzz: no IPVS family")
+        return 1
+    f = Fuzzer(family)
+    f.request(nl.req(nl.CMD_FLUSH))
+    for i in range(n):
+        m = random_request()
+        err, replies = f.request(m)
+        dump = m.flags & nl.NLM_F_DUMP == nl.NLM_F_DUMP
+        print("%d cmd=%d%s errno=%s%s" % (i, m.cmd, " dump" if dump else "", err,
+                                          "" if dump else " replies=%d" % replies))
+        if i % 250 == 249:
+            print("%d services=%s" % (i, f.services()))
+    f.request(nl.req(nl.CMD_FLUSH))
+    return 0 if f.timeouts == 0 else 1
+
+
 def main():
+    if len(sys.argv) >= 4 and sys.argv[1] == "--sequence":
+        return sequence(int(sys.argv[2]), int(sys.argv[3]))
     if len(sys.argv) < 3:
         print(__doc__.strip(), file=sys.stderr)
         return 2

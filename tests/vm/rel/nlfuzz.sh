@@ -12,7 +12,10 @@
 #     /proc/net/ip_vs; after N successful adds: N in both);
 #   - afterwards `ipvsadm -C` then `ipvsadm -L -n` lists nothing in each fuzz namespace;
 #   - the data traffic succeeded throughout (every dpgen connection, every round);
-#   - the module unloads; kernel log clean; kmemleak (debug kernel) finds nothing after it.
+#   - the module unloads; kernel log clean; kmemleak (debug kernel) finds nothing after it;
+#   - with both c and rs: the same $REL_NL_SEQ (3000) random requests, one at a time in a fresh
+#     namespace, get the same errno from both, and the same services are listed every 250
+#     (differential; the diff is in $VM_OUT/rel-nlfuzz-sequence.diff).
 . "$(dirname "$0")/common.sh"
 
 [ $# -ge 1 ] || set -- c rs
@@ -21,6 +24,7 @@ if [ "$LONG" = 1 ]; then SECS=${REL_NL_SECS:-300}; else SECS=${REL_NL_SECS:-60};
 NPROCS=${REL_NL_PROCS:-4}
 BULK=${REL_NL_BULK:-300}
 SEED=${REL_NL_SEED:-$(date +%s)}
+NSEQ=${REL_NL_SEQ:-3000}
 ulimit -n 65536
 
 # proc_across_namespaces LABEL MODULE DIR: 300 services in each of two namespaces; each
@@ -133,6 +137,15 @@ run_module() {
 			tap_fail "nlfuzz $label: traffic during the fuzz: $(basename "$f" .client)" "exit $rc" "$(tail -n 5 "$f")"
 		fi
 	done
+	# The same random requests, one at a time, in a fresh namespace: compared across modules
+	# at the end.
+	ns=nlseq_${label//-/_}
+	ip netns add "$ns"
+	if ! ip netns exec "$ns" "$PY" "$REL/nlfuzz.py" --sequence "$NSEQ" "$SEED" >"$d/sequence.txt" 2>&1; then
+		tap_fail "nlfuzz $label: sequence of $NSEQ requests answered" "$(tail -n 5 "$d/sequence.txt")"
+	fi
+	ip netns del "$ns"
+	cp "$d/sequence.txt" "$WORK/sequence-$module.txt"
 	servers_down
 	ip netns exec "$DP_DIR" ipvsadm -C
 	topo_down "$label"
@@ -152,4 +165,15 @@ for m in "$@"; do
 	i=$((i + 1))
 	run_module "$(run_label "$i" "$m" "$1" "${2:-}")" "$m"
 done
+# Differential: C and ipvs_rs answered the same random sequence alike (request by request).
+if [ -s "$WORK/sequence-c.txt" ] && [ -s "$WORK/sequence-rs.txt" ]; then
+	ndiff=$(diff "$WORK/sequence-c.txt" "$WORK/sequence-rs.txt" | grep -c '^<')
+	diff "$WORK/sequence-c.txt" "$WORK/sequence-rs.txt" >"$OUT/rel-nlfuzz-sequence.diff"
+	if [ "$ndiff" = 0 ]; then
+		tap_ok "nlfuzz: C and ipvs_rs answer the same $NSEQ random requests alike (seed $SEED)"
+	else
+		tap_fail "nlfuzz: C and ipvs_rs answer the same $NSEQ random requests alike (seed $SEED)" \
+			"$ndiff line(s) differ (< C, > ipvs_rs; $OUT/rel-nlfuzz-sequence.diff):" "$(head -n 30 "$OUT/rel-nlfuzz-sequence.diff")"
+	fi
+fi
 finish
