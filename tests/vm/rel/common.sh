@@ -16,6 +16,11 @@ SPOOF6=2001:2::/48
 
 dmesg_lines() { dmesg | wc -l; }
 
+# debugfs (kmemleak, fault injection) may not be mounted by the guest's init.
+if [ -d /sys/kernel/debug ] && ! mountpoint -q /sys/kernel/debug; then
+	mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+fi
+
 # log_clean NAME SINCE_LINE: TAP line; the kernel log from line SINCE_LINE on is clean
 # (tools/dmesg-check.sh, and no netdevice leak).
 log_clean() {
