@@ -16,6 +16,11 @@ SPOOF6=2001:2::/48
 
 dmesg_lines() { dmesg | wc -l; }
 
+# debugfs (kmemleak, fault injection) may not be mounted by the guest's init.
+if [ -d /sys/kernel/debug ] && ! mountpoint -q /sys/kernel/debug; then
+	mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+fi
+
 # log_clean NAME SINCE_LINE: TAP line; the kernel log from line SINCE_LINE on is clean
 # (tools/dmesg-check.sh, and no netdevice leak).
 log_clean() {
@@ -58,19 +63,21 @@ kmemleak_check() {
 	fi
 }
 
-# rel_topo_up LABEL: topo_up, then per-source routing in the real servers so that NAT, DR and
-# TUN services coexist (replies from a VIP go via the router, replies from the real server's
-# own address via the director), and blackholes for the spoofed ranges.
+# rel_topo_up LABEL: topo_up, then routes in the real servers so that NAT, DR and TUN services
+# coexist without policy routing (the test kernel has no CONFIG_IP_MULTIPLE_TABLES): replies
+# go via the director (NAT), except to the client addresses reserved for DR and TUN traffic
+# ($DRTUN_SRC4/6: 10.1.0.128/25, fd00:c1::1:0/112), which go via the router; and blackholes for
+# the spoofed ranges in the director and the router.
+DRTUN_SRC4=10.1.0.129
+DRTUN_SRC6=fd00:c1::1:1
 rel_topo_up() {
 	local ns
 	topo_up "$1" || return 1
 	rs_routes NAT || return 1
 	for ns in "${DP_RS[@]}"; do
 		ip -n "$ns" -batch - <<-EOF || return 1
-			rule add from 10.0.100.0/24 lookup 100
-			route add default via 10.0.1.254 table 100
-			rule add from fd00:100::/64 lookup 100
-			route add ::/0 via fd00:1::fe table 100
+			route add 10.1.0.128/25 via 10.0.1.254
+			route add fd00:c1::1:0/112 via fd00:1::fe
 		EOF
 	done
 	for ns in "$DP_DIR" "$DP_RT"; do

@@ -188,7 +188,7 @@ traffic_loop() {
 	while [ ! -e "$stop" ]; do
 		i=$((i + 1))
 		for spec in "-t -d 10.0.100.10 -s $(src_base 4) -C 1" "-u -d fd00:100::a -s $(src_base 6) -C 2 -P 20000" \
-			"-t -d 10.0.100.11 -s $(src_base 4) -C 3" "-u -d fd00:100::b -s $(src_base 6) -C 4 -P 30000"; do
+			"-t -d 10.0.100.11 -s $DRTUN_SRC4 -C 3" "-u -d fd00:100::b -s $DRTUN_SRC6 -C 4 -P 30000"; do
 			# shellcheck disable=SC2086
 			ip netns exec "$DP_CL" "$DPGEN" client $spec -k "$DP_NSRC" -n 40 -c 20 -r 2 -w 2000 -R 3 -e 1000 -q \
 				>"$out.last" 2>&1

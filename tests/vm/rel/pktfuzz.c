@@ -4,7 +4,7 @@
  * (tests/vm/rel/pktfuzz.sh). Compiled in the guest at test time (cc -O2), plain libc.
  *
  *   pktfuzz -i IFNAME -m DSTMAC [-t] -T SECS [-r PPS] [-S SEED] -4 VIP,... -6 VIP,...
- *           [-p PORT] [-c CONNFILE] [-o STATSFILE] [-w CORPUS -n COUNT]
+ *           [-p PORT] [-c CONNFILE] [-o STATSFILE] [-w CORPUS -n COUNT] [-k KIND]
  *
  * Without -t: an AF_PACKET socket sends Ethernet frames out of IFNAME (a veth end whose peer is
  * the director's interface, or a bridge port towards it). With -t: IFNAME is an existing tap
@@ -18,6 +18,7 @@
  * the VIPs given (the services under test). CONNFILE, if given, lists real connections
  * ("tcp|udp CIP CPORT VIP VPORT RIP RPORT" per line) whose tuples ICMP errors quote.
  *
+ * -k KIND: only that mutation kind (the names of the output's "sent" lines).
  * With -w, nothing is sent: COUNT packets are written to CORPUS instead (per packet a
  * little-endian u32 length, a byte 4 or 6, then the IP packet), for host-side parser tests.
  *
@@ -684,6 +685,7 @@ int main(int argc, char **argv)
 {
 	const char *ifname = NULL, *stats = NULL, *connfile = NULL, *corpus = NULL;
 	unsigned long count = 0;
+	int only = -1;
 	FILE *cf = NULL;
 	double secs = 10;
 	long pps = 2000;
@@ -692,7 +694,7 @@ int main(int argc, char **argv)
 	struct sockaddr_ll sll;
 	static uint8_t frame[sizeof(struct virtio_net_hdr) + 14 + MAXPKT];
 
-	while ((opt = getopt(argc, argv, "i:m:tT:r:S:4:6:p:c:o:w:n:")) != -1) {
+	while ((opt = getopt(argc, argv, "i:m:tT:r:S:4:6:p:c:o:w:n:k:")) != -1) {
 		switch (opt) {
 		case 'i': ifname = optarg; break;
 		case 'm': if (parse_mac(optarg, dstmac)) { fprintf(stderr, "bad MAC\n"); return 2; } break;
@@ -707,6 +709,12 @@ int main(int argc, char **argv)
 		case 'o': stats = optarg; break;
 		case 'w': corpus = optarg; break;
 		case 'n': count = strtoul(optarg, NULL, 0); break;
+		case 'k':
+			for (int i = 0; i < K_NKINDS; i++)
+				if (!strcmp(optarg, kind_name[i]))
+					only = i;
+			if (only < 0) { fprintf(stderr, "pktfuzz: unknown kind '%s'\n", optarg); return 2; }
+			break;
 		default:
 			fprintf(stderr, "usage: pktfuzz -i IF -m DSTMAC [-t] -T SECS [-r PPS] [-S SEED] -4 VIPS -6 VIPS [-p PORT] [-c CONNS] [-o STATS]\n");
 			return 2;
@@ -781,8 +789,8 @@ int main(int argc, char **argv)
 		if (tap)
 			memset(vh, 0, sizeof(*vh));
 		do
-			k = (enum kind)below(K_NKINDS);
-		while (!tap && (k == K_GSO || k == K_NONLINEAR));
+			k = only >= 0 ? (enum kind)only : (enum kind)below(K_NKINDS);
+		while (!tap && (k == K_GSO || k == K_NONLINEAR) && only < 0);
 		if (k == K_GSO || k == K_NONLINEAR)
 			len = build_gso(ip, vh, v6, k == K_GSO);
 		else if (k == K_ICMP_GARBAGE || k == K_ICMP_CONN || k == K_ICMP_FWD)
