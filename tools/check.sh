@@ -88,6 +88,14 @@ if [ "$hp" = 0 ] || ! grep -q 'test result: ok' "$OUT/host.log"; then
 	[ "$hf" != 0 ] || fail "host: cargo test did not run (see $OUT/host.log)"
 fi
 
+log "tier host: the VM fuzzer's packets through the core's packet path (tests/pktfuzz-core.sh)"
+if tests/pktfuzz-core.sh "${PKTFUZZ_CORE_PACKETS:-200000}" >"$OUT/pktfuzz-core.log" 2>&1; then
+	pass
+else
+	tail -n 20 "$OUT/pktfuzz-core.log"
+	fail "host: the core panicked on a fuzzed packet (see $OUT/pktfuzz-core.log)"
+fi
+
 log "tier harness: self-tests"
 tests/harness-selftest.sh >"$OUT/harness.tap" 2>&1 || true
 cat "$OUT/harness.tap"
