@@ -180,11 +180,6 @@ impl Conn {
         self.timer.delete()
     }
 
-    fn ns(&self) -> &NetState {
-        // SAFETY: the namespace state outlives its connections (type invariant).
-        unsafe { &*self.ns }
-    }
-
     /// `ip_vs_control_add()`: `self` becomes controlled by template `ct`.
     fn set_control(&self, ct: &Conn) {
         ct.n_control.fetch_add(1, Ordering::Relaxed);
