@@ -431,6 +431,18 @@ mod conn_fixtures {
         conn::create(ns, ns.net_id(), p, control).expect("conn")
     }
 
+    /// Let go of `cp` and make it expire now, robustly: `expire_now()` then a put would leave
+    /// an entry re-armed for a minute when its timer fires in between (the holder still
+    /// counted; C behaves the same), which a slow kernel hits. Put first (re-arming it with
+    /// its timeout), then `expire_now()` without a reference, under RCU, as the flush does.
+    pub(super) fn expire_soon(cp: ConnRef) {
+        let p = core::ptr::from_ref::<conn::Conn>(&*cp);
+        let _rcu = crate::glue::rcu::RcuReadGuard::new();
+        drop(cp);
+        // SAFETY: inside the read-side section the entry is not freed, even if it expired.
+        unsafe { &*p }.expire_now();
+    }
+
     /// Waits (up to 2 s) until `cond` holds.
     pub(super) fn eventually(cond: impl Fn() -> bool) -> bool {
         for _ in 0..200 {
@@ -469,8 +481,7 @@ fn conn_found_both_ways_and_expires(t: &mut Test) {
     kunit_expect!(t, found.is_some());
     if let Some(cp) = found {
         kunit_expect!(t, conn::has_dest(&cp, &d));
-        cp.expire_now();
-        cp.put_no_rearm();
+        expire_soon(cp);
     }
     kunit_expect!(t, eventually(|| conn::count(ns) == before));
     kunit_expect!(t, conn::in_get(&lookup_key(ns, &c, 40000, &v, 80)).is_none());
@@ -493,13 +504,11 @@ fn held_conn_outlives_its_timer(t: &mut Test) {
     kunit_expect_eq!(t, conn::count(ns), before + 1);
     if let Some(h) = held {
         kunit_expect!(t, conn::is_hashed(&h));
-        h.expire_now();
-        h.put_no_rearm();
+        expire_soon(h);
     }
     // Re-armed for a minute by the failed expiry; expire it for good.
     if let Some(h) = conn::in_get(&lookup_key(ns, &v4([192, 0, 2, 8]), 40000, &v4([198, 51, 100, 1]), 80)) {
-        h.expire_now();
-        h.put_no_rearm();
+        expire_soon(h);
     }
     kunit_expect!(t, eventually(|| conn::count(ns) == before));
 }
@@ -523,14 +532,13 @@ fn template_outlives_controlled(t: &mut Test) {
     kunit_expect_eq!(t, conn::count(ns), before + 2);
     // Once the controlled connection is gone, it does.
     cp.set_timeout(0);
-    drop(cp);
+    expire_soon(cp);
     kunit_expect!(t, eventually(|| conn::count(ns) == before + 1));
     let c = v4([192, 0, 2, 9]);
     let v = v4([198, 51, 100, 1]);
     if let Some(tp) = conn::template_get(&lookup_key(ns, &c, 0, &v, 80)) {
         kunit_expect_eq!(t, tp.n_control.load(Ordering::Relaxed), 0);
-        tp.expire_now();
-        tp.put_no_rearm();
+        expire_soon(tp);
     } else {
         kunit_expect!(t, false);
     }
@@ -641,7 +649,7 @@ fn held_template_survives_the_drop(t: &mut Test) {
         kunit_expect_eq!(t, h.n_control.load(Ordering::Relaxed), 0);
         // The holder lets go: the template expires by its own timer.
         h.set_timeout(0);
-        drop(h);
+        expire_soon(h);
     }
     kunit_expect!(t, eventually(|| conn::count(ns) == before));
     kunit_expect_eq!(t, d.persistconns.load(Ordering::Relaxed), 0);
@@ -719,8 +727,7 @@ fn nodest_work_expires_removed_dests_conns(t: &mut Test) {
     kunit_expect!(t, res.is_ok());
     // Clean up the kept one.
     if let Some(c) = conn::in_get(&lookup_key(ns, &v4([192, 0, 2, 10]), 41001, &v4([198, 51, 100, 1]), 80)) {
-        c.expire_now();
-        c.put_no_rearm();
+        expire_soon(c);
     }
     kunit_expect!(t, eventually(|| conn::count(ns) == before));
 }
