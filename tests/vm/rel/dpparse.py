@@ -22,6 +22,9 @@
                                 from their destination to their source, with OPTLEN bytes
                                 of destination options and the request's payload padded to
                                 3100 bytes, written non-linear as above; prints the count.
+  sniff IFNAME SECONDS          counts the packets IFNAME receives (AF_PACKET) for SECONDS
+                                (or until killed with SIGTERM); prints "<packets> <largest>
+                                <above 64 KB>" (lengths as the skb has them, MSG_TRUNC).
   big-tcp IFNAME SIZE           sets the device's gso/gro_max_size and
                                 gso/gro_ipv4_max_size to SIZE (BIG TCP) over rtnetlink
                                 (iproute2 6.1 knows only the first two).
@@ -244,6 +247,32 @@ def tun_answer(tun, optlen, n):
     print(done)
 
 
+def sniff(ifname, seconds):
+    import signal
+    import time
+
+    ETH_P_ALL, PACKET_OUTGOING = 3, 4
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    s.bind((ifname, 0))
+    s.settimeout(0.5)
+    buf = bytearray(64)
+    n, largest, big = 0, 0, 0
+    stop = [time.time() + seconds]
+    signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__(0, 0))
+    print("ready", flush=True)
+    while time.time() < stop[0]:
+        try:
+            k, addr = s.recvfrom_into(buf, 0, socket.MSG_TRUNC)
+        except socket.timeout:
+            continue
+        if addr[2] == PACKET_OUTGOING:
+            continue
+        n += 1
+        largest = max(largest, k)
+        big += k > 65535
+    print(n, largest, big, flush=True)
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "udp-echo":
@@ -258,6 +287,8 @@ def main():
         tun_ask(args[0], args[1], args[2], int(args[3]), int(args[4]), int(args[5]), int(args[6]))
     elif cmd == "tun-answer":
         tun_answer(args[0], int(args[1]), int(args[2]))
+    elif cmd == "sniff":
+        sniff(args[0], float(args[1]))
     elif cmd == "big-tcp":
         big_tcp(args[0], int(args[1]))
     else:
