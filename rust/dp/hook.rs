@@ -13,6 +13,7 @@
 
 use super::conn::{self, Conn, ConnParams, ConnRef, Lookup, CTPL_S_ASSURED, F_NO_CPORT, F_TEMPLATE};
 use super::xmit;
+use super::DropCounters;
 use crate::ctl::NetState;
 use crate::glue::bindings;
 use crate::glue::pernet::Net;
@@ -108,11 +109,6 @@ fn parse(skb: &Skb, family: Family) -> Parsed {
     Parsed::Packet(Packet { h, ports, tcp, len: h.total_len })
 }
 
-fn count_malformed(ns: &NetState) -> Verdict {
-    super::DropCounters::count(&ns.dp.drops.malformed);
-    Verdict::Drop
-}
-
 /// The protocols whose IPv4 fragments `ip_vs_out_hook()` gathers: those with an IPVS
 /// protocol handler (none sets `dont_defrag`), and ICMP (`ip_vs_out_icmp()`).
 const GATHER_OUT: &[u8] = &[IPPROTO_TCP, IPPROTO_UDP, wire::IPPROTO_SCTP, wire::IPPROTO_ICMP];
@@ -132,9 +128,12 @@ fn gather(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb, prot
     match skb.ipv4_fragment_protocol() {
         Some(p) if protocols.contains(&p) => match skb.gather_frags(net, hooknum) {
             Gathered::Whole(skb) => Ok(skb),
-            Gathered::Queued => Err(Verdict::Stolen),
+            Gathered::Queued => {
+                DropCounters::count(&ns.dp.drops.frag_queued);
+                Err(Verdict::Stolen)
+            }
             Gathered::Failed => {
-                super::DropCounters::count(&ns.dp.drops.frag_reasm);
+                DropCounters::count(&ns.dp.drops.frag_reasm);
                 Err(Verdict::Stolen)
             }
         },
@@ -246,7 +245,7 @@ fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) -> 
         Parsed::Packet(p) => p,
         Parsed::Icmp => return in_icmp(ns, net, family, hooknum, skb).unwrap_or(Verdict::Accept),
         Parsed::NotOurs => return Verdict::Accept,
-        Parsed::Bad => return count_malformed(ns),
+        Parsed::Bad => return DropCounters::drop(&ns.dp.drops.malformed),
     };
     let key = Lookup {
         net: ns.net_id(),
@@ -281,11 +280,11 @@ fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) -> 
         }
         old.put_no_rearm();
         if decision.drops() {
-            return Verdict::Drop;
+            return DropCounters::drop(&ns.dp.drops.reuse);
         }
         if decision.retires_conntrack() && !skb.retire_conntrack(net, family) {
             // conntrack refused the packet (e.g. out of memory): what C does, a drop.
-            return Verdict::Drop;
+            return DropCounters::drop(&ns.dp.drops.conntrack);
         }
     }
     debug_assert!(cp.is_some() == matches!(decision, Decision::UseExisting));
@@ -323,8 +322,7 @@ fn try_to_schedule(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, pkt:
     };
     // tcp_conn_schedule() / udp_conn_schedule(): "It seems that we are very loaded."
     if ns.dp.defense.todrop() {
-        super::DropCounters::count(&ns.dp.drops.drop_packet);
-        return Err(Verdict::Drop);
+        return Err(DropCounters::drop(&ns.dp.drops.drop_packet));
     }
     // Never schedule Active FTPDATA connections from a real server.
     if cport == FTPDATA {
@@ -350,11 +348,11 @@ fn try_to_schedule(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, pkt:
             pr_err!("Schedule: port zero only supported in persistent services, check your ipvs configuration\n");
         }
         drop(ctl);
-        return Err(leave(net, family, skb, &svc, vport));
+        return Err(leave(ns, net, family, skb, &svc, vport));
     }
     let Some(chosen) = ctl.schedule(svc.idx, &pkt.h.saddr, pkt.ports[0]) else {
         drop(ctl);
-        return Err(leave(net, family, skb, &svc, vport));
+        return Err(leave(ns, net, family, skb, &svc, vport));
     };
     drop(ctl);
     let dport = if chosen.dest.port != 0 { chosen.dest.port } else { vport };
@@ -372,7 +370,7 @@ fn try_to_schedule(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, pkt:
         dest: Some(chosen.dest.clone()),
         svc_stats: Some(chosen.svc_stats.clone()),
     };
-    let cp = conn::create(ns, net_id, params, None).map_err(|_| Verdict::Drop)?;
+    let cp = conn::create(ns, net_id, params, None).map_err(|_| DropCounters::drop(&ns.dp.drops.no_mem))?;
     conn_stats(ns, &cp);
     Ok(cp)
 }
@@ -407,13 +405,13 @@ fn conn_stats(ns: &NetState, cp: &Conn) {
 }
 
 /// `ip_vs_leave()` without cache bypass: tell the client the port is unreachable.
-fn leave(net: &Net, family: Family, skb: &mut Skb, svc: &crate::ctl::service::SvcMatch, dport: u16) -> Verdict {
+fn leave(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, svc: &crate::ctl::service::SvcMatch, dport: u16) -> Verdict {
     // Packets to other ports of a virtual FTP service's address pass.
     if svc.port == FTPPORT && dport != FTPPORT {
         return Verdict::Accept;
     }
     skb.icmp_port_unreachable(family, net);
-    Verdict::Drop
+    DropCounters::drop(&ns.dp.drops.unreachable)
 }
 
 /// The client network of a persistent service: the source masked with the service's
@@ -481,7 +479,7 @@ fn sched_persist(
         Some(ct) => ct,
         None => {
             let Some(chosen) = ctl.schedule(svc.idx, &pkt.h.saddr, cport) else {
-                return Err(leave(net, family, skb, svc, vport));
+                return Err(leave(ns, net, family, skb, svc, vport));
             };
             let tdport = if vport == svc.port && svc.port != FTPPORT { chosen.dest.port } else { 0 };
             let params = ConnParams {
@@ -498,12 +496,12 @@ fn sched_persist(
                 dest: Some(chosen.dest.clone()),
                 svc_stats: Some(chosen.svc_stats.clone()),
             };
-            let ct = conn::create(ns, net_id, params, None).map_err(|_| Verdict::Drop)?;
+            let ct = conn::create(ns, net_id, params, None).map_err(|_| DropCounters::drop(&ns.dp.drops.no_mem))?;
             ct.set_timeout(u64::from(svc.timeout_jiffies));
             ct
         }
     };
-    let Some(dest) = ct.dest.clone() else { return Err(Verdict::Drop) };
+    let Some(dest) = ct.dest.clone() else { return Err(DropCounters::drop(&ns.dp.drops.no_dest)) };
     let dport = if vport == svc.port && dest.port != 0 { dest.port } else { vport };
     let params = ConnParams {
         family,
@@ -519,7 +517,7 @@ fn sched_persist(
         dest: Some(dest),
         svc_stats: ctl.svc_stats(svc.idx),
     };
-    let cp = conn::create(ns, net_id, params, Some(&ct)).map_err(|_| Verdict::Drop)?;
+    let cp = conn::create(ns, net_id, params, Some(&ct)).map_err(|_| DropCounters::drop(&ns.dp.drops.no_mem))?;
     drop(ct);
     conn_stats(ns, &cp);
     Ok(cp)
@@ -559,9 +557,13 @@ fn out_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) ->
     let Some(cp) = conn::out_get(&key) else { return Verdict::Accept };
     // handle_response()
     if cp.fwd_method() == conn_flags::MASQ {
-        if xmit::snat_reply(&cp, &mut skb, &pkt.h).is_err() || skb.route_me_harder(net, family, hooknum).is_err() {
+        if xmit::snat_reply(&cp, &mut skb, &pkt.h).is_err() {
             drop(cp);
-            return skb.free();
+            return skb.drop(&ns.dp.drops.nat_failed);
+        }
+        if skb.route_me_harder(net, family, hooknum).is_err() {
+            drop(cp);
+            return skb.drop(&ns.dp.drops.no_route);
         }
     }
     out_stats(ns, &cp, pkt.len);
@@ -610,7 +612,7 @@ fn in_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb)
     // C checks the checksum only for the errors it rewrites (NAT).
     if cp.fwd_method() == conn_flags::MASQ && !skb.icmp_csum_ok(err.offset, family) {
         cp.put_no_rearm();
-        return Some(Verdict::Drop);
+        return Some(DropCounters::drop(&ns.dp.drops.icmp_csum));
     }
     in_stats(ns, &cp, skb.len());
     let v = if cp.fwd_method() != conn_flags::MASQ {
@@ -635,19 +637,19 @@ fn icmp_nat_xmit(ns: &NetState, net: &Net, cp: &Conn, mut skb: Skb, family: Fami
     };
     let from_world = skb.from_world(family);
     let Ok(route) = skb.route(net, family, &cp.daddr.0, mode, 0, true, true) else {
-        return skb.free();
+        return skb.drop(&ns.dp.drops.no_route);
     };
     let func = match family {
         Family::Ipv4 => kernel::c_str!("ip_vs_icmp_xmit"),
         Family::Ipv6 => kernel::c_str!("ip_vs_icmp_xmit_v6"),
     };
-    if xmit::refuse_dnat_to_loopback(&ns.dp.drops, cp, from_world, route.local, func) {
-        return skb.free();
+    if xmit::refuse_dnat_to_loopback(cp, from_world, route.local, func) {
+        return skb.drop(&ns.dp.drops.nat_loopback);
     }
     let len = skb.len();
-    let Some(buf) = skb.writable(len) else { return skb.free() };
+    let Some(buf) = skb.writable(len) else { return skb.drop(&ns.dp.drops.nat_failed) };
     if wire::nat::nat_icmp(buf, family, wire::nat::IcmpDirection::In, &cp.daddr, cp.dport).is_err() {
-        return skb.free();
+        return skb.drop(&ns.dp.drops.nat_failed);
     }
     skb.csum_invalidate();
     let same_end = cp.vport == cp.dport && cp.vaddr == cp.daddr;
@@ -677,7 +679,7 @@ fn out_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb
     }
     if !skb.icmp_csum_ok(err.offset, family) {
         cp.put_no_rearm();
-        return Some(Verdict::Drop);
+        return Some(DropCounters::drop(&ns.dp.drops.icmp_csum));
     }
     // The ICMP checksum covers the whole message: the rewrite needs all of it (an error
     // related to a connection; C's skb_checksum() reads it all too).
@@ -686,9 +688,13 @@ fn out_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb
         Some(buf) => wire::nat::nat_icmp(buf, family, wire::nat::IcmpDirection::Out, &cp.vaddr, cp.vport).is_ok(),
         None => false,
     };
-    if !ok || skb.route_me_harder(net, family, hooknum).is_err() {
+    if !ok {
         cp.put_no_rearm();
-        return Some(Verdict::Drop);
+        return Some(DropCounters::drop(&ns.dp.drops.nat_failed));
+    }
+    if skb.route_me_harder(net, family, hooknum).is_err() {
+        cp.put_no_rearm();
+        return Some(DropCounters::drop(&ns.dp.drops.no_route));
     }
     skb.csum_invalidate();
     out_stats(ns, &cp, len);

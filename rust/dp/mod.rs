@@ -11,6 +11,7 @@ pub(crate) mod xmit;
 
 use crate::glue::bindings;
 use crate::glue::pernet::Net;
+use crate::glue::skb::Verdict;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::Relaxed};
 use dest::StatsCells;
 use ipvs_core::defense;
@@ -162,9 +163,11 @@ impl ReuseCounters {
 }
 
 /// Why the data path dropped packets it did not forward (`/proc/net/ip_vs_drops`, per
-/// namespace, `name value` per line; ipvs-rs only: C counts none of these). Every drop the
-/// hooks decide on is counted in exactly one of these, so a fuzzer can account for what it
-/// sent.
+/// namespace, `name value` per line; ipvs-rs only: C counts none of these). Every packet the
+/// hooks and transmitters drop or free is counted in exactly one of these, so a fuzzer can
+/// account for what it sent: the hooks drop only through [`DropCounters::drop`] and
+/// `Skb::drop` (which take the reason), never with a bare `Verdict::Drop` or a free. Counting
+/// is one relaxed atomic add, on the drop path only.
 #[derive(Default)]
 pub(crate) struct DropCounters {
     /// TCP/UDP packets whose headers were malformed or truncated.
@@ -175,8 +178,36 @@ pub(crate) struct DropCounters {
     /// IPv4 fragments `ip_defrag()` refused (out of memory, overlaps, too many queues): the
     /// kernel freed them (its own `ReasmFails` counts them too).
     pub(crate) frag_reasm: AtomicU64,
+    /// IPv4 fragments `ip_defrag()` queued (`ip_vs_gather_frags()`): not lost, the datagram
+    /// goes on as one packet once complete (or the queue times out), but each fragment
+    /// taken is a packet that does not leave the hook.
+    pub(crate) frag_queued: AtomicU64,
     /// New connections refused by the `drop_packet` defense (`ip_vs_todrop()`).
     pub(crate) drop_packet: AtomicU64,
+    /// The port-reuse decision dropped the packet (a SYN for an entry whose conntrack is
+    /// confirmed: C's 1 s stall; also counted in `/proc/net/ip_vs_reuse`).
+    pub(crate) reuse: AtomicU64,
+    /// conntrack refused to retire an old connection's entry (`conn_reuse_old_conntrack`).
+    pub(crate) conntrack: AtomicU64,
+    /// No memory for a connection entry (`ip_vs_conn_new()` failed).
+    pub(crate) no_mem: AtomicU64,
+    /// A service with no available destination, or a port it does not serve: the client
+    /// was sent ICMP port unreachable (`ip_vs_leave()`).
+    pub(crate) unreachable: AtomicU64,
+    /// A persistence template without a destination.
+    pub(crate) no_dest: AtomicU64,
+    /// An ICMP error about a NAT connection with a bad checksum.
+    pub(crate) icmp_csum: AtomicU64,
+    /// The NAT rewrite failed: the packet could not be made writable (no memory) or its
+    /// headers could not be rewritten.
+    pub(crate) nat_failed: AtomicU64,
+    /// No usable route to the real server (or back to the client for a NAT reply), or the
+    /// packet is too big for it (C sends ICMP "fragmentation needed" / "packet too big").
+    pub(crate) no_route: AtomicU64,
+    /// A tunnel type or a mixed-family tunnel ipvs_rs does not support (GUE, GRE).
+    pub(crate) tunnel_unsupported: AtomicU64,
+    /// The transmitter failed after routing (encapsulation out of memory, conntrack).
+    pub(crate) xmit_failed: AtomicU64,
 }
 
 impl DropCounters {
@@ -185,14 +216,32 @@ impl DropCounters {
         c.fetch_add(1, Relaxed);
     }
 
+    /// Count one drop in `reason` (one of `self`'s fields) and give the verdict that drops
+    /// the packet (`NF_DROP`: netfilter frees it).
+    pub(crate) fn drop(reason: &AtomicU64) -> Verdict {
+        Self::count(reason);
+        Verdict::Drop
+    }
+
     /// The lines of `/proc/net/ip_vs_drops`, in order.
-    pub(crate) fn lines(&self) -> [(&'static str, u64); 4] {
+    pub(crate) fn lines(&self) -> [(&'static str, u64); 15] {
         let get = |c: &AtomicU64| c.load(Relaxed);
         [
             ("malformed", get(&self.malformed)),
             ("nat_loopback", get(&self.nat_loopback)),
             ("frag_reasm", get(&self.frag_reasm)),
+            ("frag_queued", get(&self.frag_queued)),
             ("drop_packet", get(&self.drop_packet)),
+            ("reuse", get(&self.reuse)),
+            ("conntrack", get(&self.conntrack)),
+            ("no_mem", get(&self.no_mem)),
+            ("unreachable", get(&self.unreachable)),
+            ("no_dest", get(&self.no_dest)),
+            ("icmp_csum", get(&self.icmp_csum)),
+            ("nat_failed", get(&self.nat_failed)),
+            ("no_route", get(&self.no_route)),
+            ("tunnel_unsupported", get(&self.tunnel_unsupported)),
+            ("xmit_failed", get(&self.xmit_failed)),
         ]
     }
 }

@@ -18,8 +18,8 @@ use ipvs_core::wire::{Family, Headers, Malformed};
 pub(crate) fn xmit(net: &Net, drops: &DropCounters, cp: &Conn, skb: Skb, h: &Headers) -> Verdict {
     match cp.fwd_method() {
         conn_flags::MASQ => nat_xmit(net, drops, cp, skb, h),
-        conn_flags::DROUTE => dr_xmit(net, cp, skb, h),
-        conn_flags::TUNNEL => tunnel_xmit(net, cp, skb, h),
+        conn_flags::DROUTE => dr_xmit(net, drops, cp, skb, h),
+        conn_flags::TUNNEL => tunnel_xmit(net, drops, cp, skb, h),
         // ip_vs_null_xmit(): the local node serves it.
         conn_flags::LOCALNODE => Verdict::Accept,
         // IP_VS_CONN_F_BYPASS is only used by cache-bypass connections, which ipvs_rs does
@@ -35,10 +35,10 @@ fn notrack(cp: &Conn) -> bool {
 /// "From world but DNAT to loopback address?" of `ip_vs_nat_xmit(_v6)()` and
 /// `ip_vs_icmp_xmit(_v6)()`: a packet from another host routed to a local loopback real
 /// server is refused (`from_world`: [`Skb::from_world`] before routing), so that remote
-/// clients never reach listeners bound to 127.0.0.1 or ::1. Counts and logs the refusal
-/// (`func`: the C transmitter's name, as C's debug message has it).
+/// clients never reach listeners bound to 127.0.0.1 or ::1. Logs the refusal (`func`: the C
+/// transmitter's name, as C's debug message has it); the caller drops the packet, counted in
+/// `nat_loopback`.
 pub(crate) fn refuse_dnat_to_loopback(
-    drops: &DropCounters,
     cp: &Conn,
     from_world: bool,
     local: bool,
@@ -47,7 +47,6 @@ pub(crate) fn refuse_dnat_to_loopback(
     if !(local && from_world && cp.daddr.is_loopback(cp.family)) {
         return false;
     }
-    DropCounters::count(&drops.nat_loopback);
     skb::log_dnat_loopback(func, cp.family, &cp.daddr.0);
     true
 }
@@ -58,17 +57,17 @@ fn nat_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Header
     let mode = rt_mode::LOCAL | rt_mode::NON_LOCAL | rt_mode::RDR;
     let from_world = skb.from_world(cp.family);
     let Ok(route) = skb.route(net, cp.family, &cp.daddr.0, mode, 0, false, first) else {
-        return skb.free();
+        return skb.drop(&drops.no_route);
     };
     let func = match cp.family {
         Family::Ipv4 => kernel::c_str!("ip_vs_nat_xmit"),
         Family::Ipv6 => kernel::c_str!("ip_vs_nat_xmit_v6"),
     };
-    if refuse_dnat_to_loopback(drops, cp, from_world, route.local, func) {
-        return skb.free();
+    if refuse_dnat_to_loopback(cp, from_world, route.local, func) {
+        return skb.drop(&drops.nat_loopback);
     }
     if rewrite(&mut skb, h, |buf, h, mode| nat::dnat_parsed(buf, h, &cp.daddr, cp.dport, mode)).is_err() {
-        return skb.free();
+        return skb.drop(&drops.nat_failed);
     }
     update_conntrack(cp, &mut skb, true);
     let same_end = cp.vport == cp.dport && cp.vaddr == cp.daddr;
@@ -92,11 +91,11 @@ pub(crate) fn update_conntrack(cp: &Conn, skb: &mut Skb, outin: bool) {
 
 /// `ip_vs_dr_xmit()` / `ip_vs_dr_xmit_v6()`: the packet goes unchanged to the real server's
 /// MAC (the real server has the virtual address on a non-ARPing interface).
-fn dr_xmit(net: &Net, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
+fn dr_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
     let first = !h.is_non_first_fragment();
     let mode = rt_mode::LOCAL | rt_mode::NON_LOCAL | rt_mode::KNOWN_NH;
     let Ok(route) = skb.route(net, cp.family, &cp.daddr.0, mode, 0, false, first) else {
-        return skb.free();
+        return skb.drop(&drops.no_route);
     };
     skb.send_or_cont(net, cp.family, route.local, notrack(cp), true)
 }
@@ -104,10 +103,10 @@ fn dr_xmit(net: &Net, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
 /// `ip_vs_tunnel_xmit()` / `ip_vs_tunnel_xmit_v6()`: IP-in-IP (IPIP) or IPv6-in-IPv6 to
 /// the real server. GUE and GRE encapsulation and mixed-family tunnels are not supported:
 /// such packets are dropped.
-fn tunnel_xmit(net: &Net, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
-    let Some(dest) = cp.dest.as_deref() else { return skb.free() };
+fn tunnel_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
+    let Some(dest) = cp.dest.as_deref() else { return skb.drop(&drops.no_dest) };
     if dest.tun_type.load(Relaxed) != 0 || dest.family != cp.family {
-        return skb.free();
+        return skb.drop(&drops.tunnel_unsupported);
     }
     let first = !h.is_non_first_fragment();
     let overhead = match dest.family {
@@ -116,12 +115,12 @@ fn tunnel_xmit(net: &Net, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
     };
     let mode = rt_mode::LOCAL | rt_mode::NON_LOCAL | rt_mode::CONNECT | rt_mode::TUNNEL;
     let Ok(route) = skb.route(net, dest.family, &cp.daddr.0, mode, overhead, false, first) else {
-        return skb.free();
+        return skb.drop(&drops.no_route);
     };
     if route.local {
         return skb.send_or_cont(net, cp.family, true, notrack(cp), false);
     }
-    skb.tunnel_xmit(net, dest.family, cp.family, &route.saddr, &cp.daddr.0, !notrack(cp))
+    skb.tunnel_xmit(net, dest.family, cp.family, &route.saddr, &cp.daddr.0, !notrack(cp), &drops.xmit_failed)
 }
 
 /// `handle_response()`'s rewrite of a NAT reply: the source becomes the virtual service.

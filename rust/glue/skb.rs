@@ -12,6 +12,7 @@
 use super::bindings;
 use super::pernet::Net;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use ipvs_core::wire::{Family, PacketRead};
 
 /// A netfilter verdict (`NF_DROP`, `NF_ACCEPT`, `NF_STOLEN`).
@@ -279,7 +280,8 @@ impl Skb {
     }
 
     /// Encapsulates (IPIP / IPv6-in-IPv6) from `saddr` to `daddr` and sends. Consumes the
-    /// packet.
+    /// packet; when the encapsulation fails (no memory, conntrack) it is freed and counted
+    /// in `failed`.
     pub(crate) fn tunnel_xmit(
         self,
         net: &Net,
@@ -288,10 +290,11 @@ impl Skb {
         saddr: &[u8; 16],
         daddr: &[u8; 16],
         nfct: bool,
+        failed: &AtomicU64,
     ) -> Verdict {
         // SAFETY: the skb is live and routed (invariant); the helper consumes it, as does
         // this method; the addresses hold 16 bytes.
-        unsafe {
+        let ret = unsafe {
             bindings::ipvs_rs_tunnel_xmit(
                 net.as_ptr(),
                 self.raw(),
@@ -302,6 +305,9 @@ impl Skb {
                 nfct,
             )
         };
+        if ret != 0 {
+            failed.fetch_add(1, Relaxed);
+        }
         Verdict::Stolen
     }
 
@@ -345,8 +351,11 @@ impl Skb {
         unsafe { bindings::ipvs_rs_skb_from_world(self.raw(), af_of(family)) }
     }
 
-    /// Frees the packet (C's `kfree_skb(); return NF_STOLEN`).
-    pub(crate) fn free(self) -> Verdict {
+    /// Drops the packet, counted in `reason` (a drop counter of the namespace): frees it
+    /// (C's `kfree_skb(); return NF_STOLEN`). The only way the data path frees a packet,
+    /// so that no drop goes uncounted.
+    pub(crate) fn drop(self, reason: &AtomicU64) -> Verdict {
+        reason.fetch_add(1, Relaxed);
         // SAFETY: the skb is live (invariant); it is consumed here.
         unsafe { bindings::ipvs_rs_kfree_skb(self.raw()) };
         Verdict::Stolen

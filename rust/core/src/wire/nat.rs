@@ -244,7 +244,8 @@ fn rewrite_parsed(
             if !h.is_complete(buf) {
                 return Err(Malformed::Incomplete);
             }
-            udp::UdpPacket::new_checked(h.l4_slice(buf))?;
+            // C sums the datagram as the packet has it (`skb->len - udphoff`): the UDP
+            // length field is not looked at.
             L4Update::Recomputed
         }
     };
@@ -276,7 +277,7 @@ fn rewrite_parsed(
         };
         let end = h.end().min(buf.len());
         if let Some(l4b) = buf.get_mut(h.l4_off..end) {
-            udp::UdpPacket::new_unchecked(l4b).fill_checksum(family, &s, &d);
+            udp::UdpPacket::new_unchecked(l4b).fill_checksum_whole(family, &s, &d);
         }
     }
     if family == Family::Ipv4 {

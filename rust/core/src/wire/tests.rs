@@ -639,6 +639,30 @@ fn icmp_non_errors_and_fragments_are_refused() {
 
 // ---- UDP zero checksum ----------------------------------------------------------------
 
+/// `udp_dnat_handler()`'s full recompute (IPv6, checksum 0) sums the datagram as the packet
+/// has it (`skb->len - udphoff`) and never reads the UDP length field: a lying length is
+/// rewritten like any other datagram (was: refused as malformed, a drop C does not make).
+#[test]
+fn udp6_zero_checksum_lying_length_is_rewritten() {
+    let s = v6("2001:db8::1");
+    let d = v6("2001:db8::2");
+    let vip = v6("2001:db8::100");
+    let l4 = L4::Udp { sport: 1000, dport: 53, payload: b"query".to_vec(), nocsum: true };
+    let pkt = packet(Family::Ipv6, &s, &d, &[], &[], &l4);
+    for lie in [0u16, 1, 7, 9, 0xffff] {
+        let mut buf = pkt.clone();
+        buf[44..46].copy_from_slice(&lie.to_be_bytes());
+        let h = super::parse_packet(&buf[..], Family::Ipv6).unwrap().headers;
+        let done = nat::dnat_parsed(&mut buf, &h, &vip, 5353, ChecksumMode::Full).unwrap();
+        assert_eq!(done.l4, L4Update::Recomputed);
+        assert_eq!(&buf[42..44], &5353u16.to_be_bytes());
+        assert_eq!(&buf[44..46], &lie.to_be_bytes());
+        let dg = &buf[40..];
+        let sum = csum_partial(dg, pseudo_header(Family::Ipv6, &s, &vip, 17, dg.len() as u32));
+        assert_eq!(csum_fold(sum), 0, "length field {lie}");
+    }
+}
+
 #[test]
 fn udp_zero_checksum_rules() {
     let s = v6("2001:db8::1");

@@ -170,6 +170,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
         self.set_checksum(checksum::udp_wire_checksum(c));
     }
 
+    /// [`UdpPacket::fill_checksum`] over the whole buffer, whatever the length field says:
+    /// the full-recompute branch of `udp_dnat_handler()` / `udp_snat_handler()` sums
+    /// `skb->len - udphoff` bytes and never reads the length field.
+    pub fn fill_checksum_whole(&mut self, family: Family, src: &InetAddr, dst: &InetAddr) {
+        self.set_checksum(0);
+        let c = checksum::csum_fold(datagram_sum(self.buffer.as_ref(), family, src, dst));
+        self.set_checksum(checksum::udp_wire_checksum(c));
+    }
+
     /// The payload, writable (`8 .. len`, clamped to the buffer).
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let end = usize::from(self.len());
