@@ -237,7 +237,9 @@ part_c() { # sysctl writes during traffic
 	if ! load_ipvs "$module" || ! ipvs_is "$module" || ! setup "rl-$label"; then
 		tap_fail "$name: load, namespaces, servers and services"
 	else
-		traffic_up "$d" $((SYSW + 60)) tcpshort udpflows flood
+		# Generators outlive the part (traffic_down stops them): in make check under load C's
+		# part took 112 s, and generators sized SYSW + 60 s had ended before "traffic flowing (after)".
+		traffic_up "$d" $((SYSW + 240)) tcpshort udpflows flood
 		flowing "$name"
 		# One shell in the director's namespace writing /proc/sys directly (a process per
 		# write is too slow under TCG): "WRITES FAILED LAST_VALUES".
@@ -277,7 +279,7 @@ part_d() { # real-server churn under persistent flows with expire_nodest_conn=1
 		tap_fail "$name: load, namespaces, servers and services"
 	else
 		ip netns exec "$DP_DIR" sysctl -qw $vs.expire_nodest_conn=1
-		traffic_up "$d" $((CHURN + 60)) udpflows tcpflows
+		traffic_up "$d" $((CHURN + 240)) udpflows tcpflows
 		flowing "$name"
 		w0=$(ip netns exec "$DP_DIR" awk '$1 == "expired_nodest_work" { print $2 }' /proc/net/ip_vs_reuse 2>/dev/null)
 		# One ipvsadm -R in the director's namespace, fed a delete or a re-add every 100 ms
