@@ -26,7 +26,8 @@ fail on those.
 
 Prints "nlfuzz sent=.. answered=.. timeouts=.. bulk=.. services_added=.. inconsistent=..
 proc_inconsistent=.. dump_repeats=.. errnos=errno:count,.." and a line per inconsistency.
-Exit status 0 iff no timeout, no dump inconsistency, and no /proc one (unless lenient).
+Exit status 0 iff no timeout, no dump inconsistency and no /proc one (with --lenient-proc,
+for C: no timeout; its cross-namespace dump and /proc defects are reported, not failed).
 """
 import os
 import random
@@ -352,7 +353,11 @@ def main():
     for line in f.proc_inconsistent[:20]:
         print("proc_inconsistent: " + line)
     proc_ok = not f.proc_inconsistent or lenient_proc
-    return 0 if f.timeouts == 0 and not f.inconsistent and proc_ok else 1
+    # C (lenient): its genl service dump resumes by an index counted over all namespaces, so
+    # concurrent changes in another namespace make it repeat or skip services; reported above,
+    # not failed. ipvs_rs gets no such allowance.
+    dump_ok = not f.inconsistent or lenient_proc
+    return 0 if f.timeouts == 0 and dump_ok and proc_ok else 1
 
 
 if __name__ == "__main__":
