@@ -223,6 +223,24 @@ fn entry_of(cp: &Conn) -> Entry {
     }
 }
 
+/// Which end of its connection a packet comes from.
+#[derive(Clone, Copy)]
+enum Sender {
+    /// A request: the client sent it (to the virtual service).
+    Client,
+    /// A reply: it goes to the client.
+    Server,
+}
+
+/// The lookup key of a TCP/UDP packet, by which end sent it.
+fn packet_key<'a>(ns: &NetState, family: Family, pkt: &'a Packet, from: Sender) -> Lookup<'a> {
+    let (client, far) = match from {
+        Sender::Client => ((&pkt.h.saddr, pkt.ports[0]), (&pkt.h.daddr, pkt.ports[1])),
+        Sender::Server => ((&pkt.h.daddr, pkt.ports[1]), (&pkt.h.saddr, pkt.ports[0])),
+    };
+    Lookup { net: ns.net_id(), family, protocol: pkt.h.protocol, caddr: client.0, cport: client.1, addr: far.0, port: far.1 }
+}
+
 /// `ip_vs_in_hook()`.
 fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Verdict {
     // Already marked as IPVS request or reply?
@@ -247,15 +265,7 @@ fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) -> 
         Parsed::NotOurs => return Verdict::Accept,
         Parsed::Bad => return DropCounters::drop(&ns.dp.drops.malformed),
     };
-    let key = Lookup {
-        net: ns.net_id(),
-        family,
-        protocol: pkt.h.protocol,
-        caddr: &pkt.h.saddr,
-        cport: pkt.ports[0],
-        addr: &pkt.h.daddr,
-        port: pkt.ports[1],
-    };
+    let key = packet_key(ns, family, &pkt, Sender::Client);
     let mut cp = conn::in_get(&key);
 
     // The port-reuse decision and the destination check (ipvs_core::reuse).
@@ -381,15 +391,7 @@ fn try_to_schedule(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, pkt:
 /// DR, where `ip_vs_out_hook()` finds no entry) must go out unchanged, not become a new
 /// connection from the client's side.
 fn is_reply_of_existing(ns: &NetState, family: Family, pkt: &Packet) -> bool {
-    let key = Lookup {
-        net: ns.net_id(),
-        family,
-        protocol: pkt.h.protocol,
-        caddr: &pkt.h.daddr,
-        cport: pkt.ports[1],
-        addr: &pkt.h.saddr,
-        port: pkt.ports[0],
-    };
+    let key = packet_key(ns, family, &pkt, Sender::Server);
     match conn::in_get(&key) {
         Some(cp) => {
             cp.put_no_rearm();
@@ -545,15 +547,7 @@ fn out_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) ->
         // Replies IPVS cannot read are not IPVS's to drop.
         Parsed::NotOurs | Parsed::Bad => return Verdict::Accept,
     };
-    let key = Lookup {
-        net: ns.net_id(),
-        family,
-        protocol: pkt.h.protocol,
-        caddr: &pkt.h.daddr,
-        cport: pkt.ports[1],
-        addr: &pkt.h.saddr,
-        port: pkt.ports[0],
-    };
+    let key = packet_key(ns, family, &pkt, Sender::Server);
     let Some(cp) = conn::out_get(&key) else { return Verdict::Accept };
     // handle_response()
     if cp.fwd_method() == conn_flags::MASQ {
