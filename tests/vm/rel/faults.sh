@@ -14,7 +14,7 @@
 # allocation fails only if a return address on its stack lies in that span, so allocations
 # the kernel makes on the module's behalf, e.g. a route or an skb copy during a transmit,
 # fail too). Three phases of $REL_FAULT_SECS (30; 120 with REL_LONG=1) s each: failslab,
-# fail_page_alloc, both, at $REL_FAULT_PROB (10) % with verbose=2 (rate-limited stack dumps),
+# fail_page_alloc, both, at $REL_FAULT_PROB (10) % with verbose=2 (stack dumps, at most 3 per 5 s),
 # sleeping allocations included (ignore-gfp-wait=N), while
 #   - dpgen clients open short connections (NAT TCP v4 / UDP v6, DR TCP v4, TUN UDP v6; every
 #     new connection allocates an entry) in a loop, and
@@ -40,7 +40,7 @@ ulimit -n 65536
 fault_files_present() {
 	local f
 	for f in failslab fail_page_alloc; do
-		for a in probability interval times verbose require-start require-end stacktrace-depth ignore-gfp-wait; do
+		for a in probability interval times verbose verbose_ratelimit_interval_ms verbose_ratelimit_burst require-start require-end stacktrace-depth ignore-gfp-wait; do
 			[ -e "$DBG/$f/$a" ] || { echo "missing $DBG/$f/$a"; return 1; }
 		done
 	done
@@ -100,6 +100,12 @@ arm() {
 		echo "$TIMES0" >"$DBG/$f/times"
 		echo 0 >"$DBG/$f/space"
 		echo 2 >"$DBG/$f/verbose"
+		# The dumps' rate limit is off by default: at 10 % every failure printed a stack dump,
+		# the console fell behind, printk dropped messages and the guest crawled for minutes
+		# (the first debug-kernel run looked hung). A few dumps every 5 s (the value is used
+		# as jiffies; HZ here is at most 1000) show where failures land.
+		echo 5000 >"$DBG/$f/verbose_ratelimit_interval_ms"
+		echo 3 >"$DBG/$f/verbose_ratelimit_burst"
 		[ "$f" = fail_page_alloc ] && echo N >"$DBG/$f/ignore-gfp-highmem" && echo 0 >"$DBG/$f/min-order"
 		echo "$PROB" >"$DBG/$f/probability"
 	done
