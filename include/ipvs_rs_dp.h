@@ -127,7 +127,6 @@ int ipvs_rs_mod_timer(struct timer_list *timer, unsigned long expires);
 /* mod_timer_pending(): like mod_timer() but never arms a timer that is not pending. */
 int ipvs_rs_mod_timer_pending(struct timer_list *timer, unsigned long expires);
 int ipvs_rs_timer_delete(struct timer_list *timer);
-int ipvs_rs_timer_delete_sync(struct timer_list *timer);
 unsigned long ipvs_rs_timer_expires(const struct timer_list *timer);
 bool ipvs_rs_timer_pending(const struct timer_list *timer);
 void ipvs_rs_call_rcu(struct rcu_head *head, void (*fn)(struct rcu_head *));

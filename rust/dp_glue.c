@@ -727,11 +727,6 @@ bool ipvs_rs_skb_ct_confirmed(const struct sk_buff *skb)
 	return ct && nf_ct_is_confirmed(ct);
 }
 
-int ipvs_rs_timer_delete_sync(struct timer_list *timer)
-{
-	return timer_delete_sync(timer);
-}
-
 void ipvs_rs_dwork_init(struct delayed_work *dw, void (*fn)(struct work_struct *))
 {
 	INIT_DELAYED_WORK(dw, fn);

@@ -28,7 +28,8 @@ kunit_suite!(ipvs_rs_module: c_ipvs_is_not_loaded);
 
 kunit_suite!(ipvs_rs_netlink: core_nested_parser_agrees_with_kernel);
 
-kunit_suite!(ipvs_rs_ctl: service_lifecycle, dest_trash_revives_counters, weight_zero_dest_stays);
+kunit_suite!(ipvs_rs_ctl: service_lifecycle, dest_trash_revives_counters, weight_zero_dest_stays,
+    service_table_at_scale, packet_lookup_precedence);
 kunit_suite!(ipvs_rs_conn: conn_found_both_ways_and_expires, held_conn_outlives_its_timer, template_outlives_controlled,
     dying_entry_is_never_rearmed, controlled_expiry_drops_template_at_once, held_template_survives_the_drop);
 kunit_suite!(ipvs_rs_reuse: reuse_decision_in_kernel, nodest_work_expires_removed_dests_conns);
@@ -330,7 +331,10 @@ fn service_lifecycle(t: &mut Test) {
     use ctl_fixtures::*;
     use ipvs_core::netlink::{Env, Errno};
     let env = Env::default();
-    let mut ctl = CtlState::new();
+    let Ok(mut ctl) = CtlState::new() else {
+        kunit_expect!(t, false, "CtlState::new failed");
+        return;
+    };
     kunit_expect_eq!(t, ctl.add_service(&svc(80, b"rr"), &env), Ok(()));
     kunit_expect_eq!(t, ctl.add_service(&svc(81, b"nosuch"), &env), Err(Errno::Enoent));
     kunit_expect_eq!(t, ctl.add_service(&svc(82, b"none"), &env), Ok(()));
@@ -341,7 +345,7 @@ fn service_lifecycle(t: &mut Test) {
     kunit_expect_eq!(t, ctl.edit_service(idx, &svc(80, b"wlc"), &env), Ok(()));
     kunit_expect!(t, ctl.services[idx].sched.map(|n| n.as_bytes() == b"wlc") == Some(true));
     // HASHED is kept across edits, as C's ip_vs_edit_service() sets it.
-    kunit_expect!(t, ctl.services[idx].flags & ipvs_core::netlink::ipvs::svc_flags::HASHED != 0);
+    kunit_expect!(t, ctl.services[idx].flags() & ipvs_core::netlink::ipvs::svc_flags::HASHED != 0);
     ctl.del_service(idx);
     kunit_expect_eq!(t, ctl.find(&svc(80, b"").key), None);
     ctl.flush();
@@ -354,7 +358,10 @@ fn dest_trash_revives_counters(t: &mut Test) {
     use ipvs_core::netlink::{Env, Errno};
     let env = Env::default();
     let ok = |_: u16, _: &[u8; 16]| Ok(());
-    let mut ctl = CtlState::new();
+    let Ok(mut ctl) = CtlState::new() else {
+        kunit_expect!(t, false, "CtlState::new failed");
+        return;
+    };
     kunit_expect_eq!(t, ctl.add_service(&svc(80, b"rr"), &env), Ok(()));
     kunit_expect_eq!(t, ctl.add_dest(0, &dest(1, 3), 2, ok), Ok(()));
     kunit_expect_eq!(t, ctl.add_dest(0, &dest(1, 3), 2, ok), Err(Errno::Eexist));
@@ -384,13 +391,102 @@ fn weight_zero_dest_stays(t: &mut Test) {
     use ctl_fixtures::*;
     use ipvs_core::netlink::Env;
     let env = Env::default();
-    let mut ctl = CtlState::new();
+    let Ok(mut ctl) = CtlState::new() else {
+        kunit_expect!(t, false, "CtlState::new failed");
+        return;
+    };
     kunit_expect_eq!(t, ctl.add_service(&svc(80, b"wrr"), &env), Ok(()));
     kunit_expect_eq!(t, ctl.add_dest(0, &dest(1, 4), 2, |_, _| Ok(())), Ok(()));
     kunit_expect_eq!(t, ctl.edit_dest(0, &dest(1, 0), 2), Ok(()));
     let d = &ctl.services[0].dests[0];
     kunit_expect_eq!(t, (d.weight, d.last_weight), (0, 4));
     kunit_expect_eq!(t, ctl.services[0].dests.len(), 1);
+}
+
+/// Thousands of services: the table grows several times while every service stays findable
+/// by key (control plane) and by packet (RCU lookup), deletions keep the slots right, and a
+/// flush leaves nothing behind.
+fn service_table_at_scale(t: &mut Test) {
+    use crate::ctl::service::CtlState;
+    use crate::glue::rcu::RcuReadGuard;
+    use ctl_fixtures::*;
+    use ipvs_core::netlink::Env;
+    let env = Env::default();
+    let Ok(mut ctl) = CtlState::new() else {
+        kunit_expect!(t, false, "CtlState::new failed");
+        return;
+    };
+    let table = ctl.table();
+    const N: u16 = 3000;
+    let key_of = |i: u16| {
+        let mut r = svc(1000 + i, b"rr");
+        r.key.addr = v4([10, 1, (i >> 8) as u8, i as u8]);
+        r
+    };
+    for i in 0..N {
+        if ctl.add_service(&key_of(i), &env) != Ok(()) {
+            kunit_expect!(t, false, "add_service failed");
+            return;
+        }
+    }
+    kunit_expect_eq!(t, ctl.services.len(), usize::from(N));
+    let found_all = |ctl: &CtlState, pred: &dyn Fn(u16) -> bool| {
+        let rcu = RcuReadGuard::new();
+        (0..N).all(|i| {
+            let r = key_of(i);
+            let by_key = ctl.find(&r.key).map(|x| ctl.services[x].key.port);
+            let by_pkt = table.find_for_packet(&rcu, 2, 6, &r.key.addr, r.key.port, 0).map(|s| s.key.port);
+            let want = pred(i).then_some(r.key.port);
+            by_key == want && by_pkt == want
+        })
+    };
+    kunit_expect!(t, found_all(&ctl, &|_| true), "every service found after growing");
+    // Delete the even ones (each deletion moves the last service into the hole).
+    for i in (0..N).step_by(2) {
+        match ctl.find(&key_of(i).key) {
+            Some(x) => ctl.del_service(x),
+            None => kunit_expect!(t, false, "service to delete not found"),
+        }
+    }
+    kunit_expect_eq!(t, ctl.services.len(), usize::from(N / 2));
+    kunit_expect!(t, found_all(&ctl, &|i| i % 2 == 1), "odd services found, even ones gone");
+    ctl.flush();
+    kunit_expect_eq!(t, ctl.services.len(), 0);
+    kunit_expect!(t, found_all(&ctl, &|_| false), "nothing found after the flush");
+    kunit_expect!(t, !ctl.has_af(2), "no IPv4 service left");
+}
+
+/// `ip_vs_service_find()`'s order: fwmark service first (when the packet has a mark), then
+/// address and port, then the port-zero service of the address.
+fn packet_lookup_precedence(t: &mut Test) {
+    use crate::ctl::service::CtlState;
+    use crate::glue::rcu::RcuReadGuard;
+    use ctl_fixtures::*;
+    use ipvs_core::netlink::Env;
+    let env = Env::default();
+    let Ok(mut ctl) = CtlState::new() else {
+        kunit_expect!(t, false, "CtlState::new failed");
+        return;
+    };
+    let table = ctl.table();
+    let mut fwm = svc(0, b"rr");
+    fwm.key.fwmark = 7;
+    fwm.key.addr = [0; 16];
+    kunit_expect_eq!(t, ctl.add_service(&svc(80, b"rr"), &env), Ok(()));
+    kunit_expect_eq!(t, ctl.add_service(&svc(0, b"rr"), &env), Ok(()));
+    kunit_expect_eq!(t, ctl.add_service(&fwm, &env), Ok(()));
+    let vip = v4([10, 0, 0, 1]);
+    let rcu = RcuReadGuard::new();
+    let look = |port, mark| table.find_for_packet(&rcu, 2, 6, &vip, port, mark).map(|s| (s.key.port, s.key.fwmark));
+    kunit_expect_eq!(t, look(80, 0), Some((80, 0)));
+    kunit_expect_eq!(t, look(81, 0), Some((0, 0)));
+    kunit_expect_eq!(t, look(80, 7), Some((0, 7)));
+    kunit_expect_eq!(t, look(80, 8), Some((80, 0)));
+    // Other protocol, other family: nothing.
+    kunit_expect!(t, table.find_for_packet(&rcu, 2, 17, &vip, 80, 0).is_none());
+    kunit_expect!(t, table.find_for_packet(&rcu, 10, 6, &vip, 80, 0).is_none());
+    drop(rcu);
+    ctl.flush();
 }
 
 mod conn_fixtures {

@@ -65,18 +65,14 @@ impl Handlers for Ops {
             cmd::GET_SERVICE | cmd::GET_INFO | cmd::GET_CONFIG => get_cmd(req, ns, &env),
             cmd::NEW_DAEMON | cmd::DEL_DAEMON => set_daemon(req, &env),
             c => {
-                let _cfg = ns.cfg()?.lock();
-                let (res, afs) = {
-                    let mut ctl = ns.lock_ctl()?;
-                    let res = set_cmd(req, c, &mut ctl, &env, ns);
-                    if res.is_ok() && matches!(c, cmd::DEL_DEST | cmd::DEL_SERVICE | cmd::FLUSH) {
-                        ns.enqueue_expire_nodest_conns();
-                    }
-                    let has = |af| ctl.services.iter().any(|s| s.key.af == af);
-                    (res, [(2u16, has(2)), (10u16, has(10))])
-                };
+                let mut ctl = ns.ctl()?;
+                let res = set_cmd(req, c, &mut ctl, &env, ns);
+                if res.is_ok() && matches!(c, cmd::DEL_DEST | cmd::DEL_SERVICE | cmd::FLUSH) {
+                    ns.enqueue_expire_nodest_conns();
+                }
+                let afs = [(2u16, ctl.has_af(2)), (10u16, ctl.has_af(10))];
                 // ip_vs_register_hooks() / ip_vs_unregister_hooks(): a family is hooked
-                // while it has services (registration sleeps: outside the spinlock).
+                // while it has services (under the mutex, as in C).
                 for (af, has) in afs {
                     if has {
                         if let Err(e) = ns.dp.register_hooks(req.net(), af) {
@@ -86,6 +82,7 @@ impl Handlers for Ops {
                         ns.dp.unregister_hooks(req.net(), af);
                     }
                 }
+                drop(ctl);
                 res.map_err(errno)
             }
         }
@@ -96,12 +93,12 @@ impl Handlers for Ops {
         let hz = hz();
         match dump.cmd() {
             cmd::GET_SERVICE => {
-                let ctl = ns.lock_ctl()?;
+                let ctl = ns.ctl()?;
                 dump_from(dump, ctl.services.iter(), cmd::NEW_SERVICE, |svc, e| svc.info(hz).emit(e));
             }
             cmd::GET_DEST => {
                 // ip_vs_genl_dump_dests(): any problem with the service gives an empty dump.
-                let ctl = ns.lock_ctl()?;
+                let ctl = ns.ctl()?;
                 let key = dump
                     .attr(cmd_attr::SERVICE)
                     .ok()
@@ -140,10 +137,10 @@ fn dump_from<'a, T: 'a>(
 
 /// `ip_vs_genl_get_cmd()`.
 fn get_cmd(req: &Request<'_>, ns: &NetState, env: &Env) -> Result {
-    // The reply is built under the lock into a buffer and sent after: sending allocates.
+    // The reply is built under the mutex into a buffer and sent after.
     let mut buf = [0u8; 1024];
     let (len, reply_cmd) = {
-        let ctl = ns.lock_ctl()?;
+        let ctl = ns.ctl()?;
         match req.cmd() {
             cmd::GET_SERVICE => {
                 let nla = core_attr(req.attr(cmd_attr::SERVICE), Nest::Service, None)?;

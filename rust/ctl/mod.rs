@@ -14,9 +14,9 @@ pub(crate) mod service;
 
 use crate::dp::DpNet;
 use crate::glue::pernet::{Net, Pernet, PernetData, Registration};
-use crate::glue::rcu::{BhGuard, DelayedWork, Timer};
-use kernel::sync::lock::{spinlock::SpinLockBackend, Guard};
-use kernel::sync::{Mutex, SpinLock};
+use crate::glue::rcu::DelayedWork;
+use kernel::sync::lock::{mutex::MutexBackend, Guard};
+use kernel::sync::Mutex;
 use service::CtlState;
 use crate::glue::sysctl::{IntEntry, OnChange, Table};
 use core::sync::atomic::{AtomicI32, Ordering};
@@ -47,42 +47,20 @@ pub(crate) struct NetState {
     defense: Option<Pin<KBox<Mutex<i32>>>>,
     /// `ipvs->defense_work`: `defense_work_handler()` every second.
     defense_work: DelayedWork,
-    /// Services, destinations, timeouts, per namespace. A spinlock (taken with bottom
-    /// halves off) because the packet path schedules new connections under it.
-    ctl: Option<Pin<KBox<SpinLock<CtlState>>>>,
-    /// C's `__ip_vs_mutex`: serialises configuration changes, which may sleep (hook
-    /// registration) and so cannot run under `ctl`.
-    cfg: Option<Pin<KBox<Mutex<()>>>>,
+    /// Services, destinations, timeouts, per namespace, under C's `__ip_vs_mutex`: the
+    /// control plane only (process context). The packet path never takes it: it reads the
+    /// services from their RCU table (`dp.services`) and locks one service to schedule.
+    ctl: Option<Pin<KBox<Mutex<CtlState>>>>,
     /// The packet path's per-namespace state.
     pub(crate) dp: DpNet,
     /// The namespace (`struct net *`), set by `start`.
     net: usize,
-    /// The rate estimator's period (C: the estimation kthread's tick for this namespace).
-    est_timer: Timer,
+    /// The rate estimator, every period, in process context (C: the estimation kthreads).
+    est_work: DelayedWork,
     /// `ipvs->expire_nodest_conn_work`: expires the connections of removed destinations
     /// (upstream fix "ipvs: queue delayed work to expire no destination connections if
     /// expire_nodest_conn=1").
     nodest_work: DelayedWork,
-}
-
-/// The control state, locked: bottom halves stay off while it is held.
-pub(crate) struct CtlGuard<'a> {
-    // Dropped first: unlock, then enable bottom halves.
-    guard: Guard<'a, CtlState, SpinLockBackend>,
-    _bh: BhGuard,
-}
-
-impl core::ops::Deref for CtlGuard<'_> {
-    type Target = CtlState;
-    fn deref(&self) -> &CtlState {
-        &self.guard
-    }
-}
-
-impl core::ops::DerefMut for CtlGuard<'_> {
-    fn deref_mut(&mut self) -> &mut CtlState {
-        &mut self.guard
-    }
 }
 
 static PERNET: Pernet<NetState> = Pernet::new();
@@ -154,15 +132,8 @@ impl NetState {
     /// The control-plane state, locked. Every started namespace has it (`start()` fails
     /// otherwise), and only started states are reachable through [`NetState::of`]; `ENODEV`
     /// is defensive.
-    pub(crate) fn lock_ctl(&self) -> Result<CtlGuard<'_>> {
-        let lock = self.ctl.as_deref().ok_or(ENODEV)?;
-        let bh = BhGuard::new();
-        Ok(CtlGuard { guard: lock.lock(), _bh: bh })
-    }
-
-    /// The configuration mutex (process context only).
-    pub(crate) fn cfg(&self) -> Result<&Mutex<()>> {
-        self.cfg.as_deref().ok_or(ENODEV)
+    pub(crate) fn ctl(&self) -> Result<Guard<'_, CtlState, MutexBackend>> {
+        Ok(self.ctl.as_deref().ok_or(ENODEV)?.lock())
     }
 
     /// `struct net *` of this namespace, as a number (connection keys).
@@ -193,11 +164,10 @@ impl PernetData for NetState {
             defense: None,
             defense_work: DelayedWork::new(),
             ctl: None,
-            cfg: None,
             proc: None,
             dp: DpNet::new(),
             net: 0,
-            est_timer: Timer::new(),
+            est_work: DelayedWork::new(),
             nodest_work: DelayedWork::new(),
         }
     }
@@ -222,19 +192,20 @@ impl PernetData for NetState {
         // with `self`, alive as long as the table.
         let table = unsafe { Table::register(net, SYSCTL_PATH, entries)? };
         self.sysctl = Some(table);
-        self.ctl = Some(KBox::pin_init(kernel::new_spinlock!(CtlState::new(), "ipvs_rs_ctl"), GFP_KERNEL)?);
-        self.cfg = Some(KBox::pin_init(kernel::new_mutex!((), "ipvs_rs_cfg"), GFP_KERNEL)?);
+        let ctl = CtlState::new().map_err(genl::errno)?;
+        self.dp.services = Some(ctl.table());
+        self.ctl = Some(KBox::pin_init(kernel::new_mutex!(ctl, "ipvs_rs_ctl"), GFP_KERNEL)?);
         self.net = net.as_ptr() as usize;
-        // SAFETY: the timer is a field of `self`, which stays in place until dropped; `drop`
-        // deletes it synchronously first.
-        unsafe { self.est_timer.setup(est_tick) };
+        // SAFETY: a field of `self`, which stays in place until dropped; `drop` cancels it
+        // synchronously first.
+        unsafe { self.est_work.init(est_work_handler) };
         // SAFETY: a field of `self`, which stays in place until dropped; `drop` cancels it
         // synchronously first.
         unsafe { self.nodest_work.init(expire_nodest_conn_handler) };
         // SAFETY: as for `nodest_work`.
         unsafe { self.defense_work.init(defense_work_handler) };
         self.defense_work.queue(defense_period());
-        self.est_timer.modify(crate::glue::rcu::jiffies() + est_period());
+        self.est_work.queue(est_period());
         // SAFETY: the files are removed when `self` is dropped, in the namespace's exit
         // callback, while the namespace is still alive.
         self.proc = Some(unsafe { proc::create(net)? });
@@ -300,23 +271,21 @@ fn est_period() -> u64 {
     u64::from(ipvs_core::est::est_period_jiffies(genl::hz()))
 }
 
-/// The estimator timer: every period, fold the counters of the namespace, its services and
-/// their destinations into their rates (`ip_vs_estimation_kthread()`'s work).
-unsafe extern "C" fn est_tick(t: *mut crate::glue::bindings::timer_list) {
-    let off = core::mem::offset_of!(NetState, est_timer);
-    // SAFETY: the timer is the `est_timer` field of a started `NetState`, which deletes it
+/// The estimator: every period, fold the counters of the namespace, its services and their
+/// destinations into their rates (`ip_vs_estimation_kthread()`'s work). Process context,
+/// off the packet path and yielding the CPU every 1024 services (C runs it in kthreads).
+unsafe extern "C" fn est_work_handler(work: *mut crate::glue::bindings::work_struct) {
+    // SAFETY: registered with `est_work.init` on a started `NetState`.
+    let dw = unsafe { DelayedWork::from_work(work) };
+    let off = core::mem::offset_of!(NetState, est_work);
+    // SAFETY: `dw` is the `est_work` field of a started `NetState`, which cancels the work
     // synchronously before it goes away.
-    let ns = unsafe { &*t.cast::<u8>().sub(off).cast::<NetState>() };
+    let ns = unsafe { &*core::ptr::from_ref(dw).cast::<u8>().sub(off).cast::<NetState>() };
     ns.dp.tot_stats.estimate();
-    if let Ok(ctl) = ns.lock_ctl() {
-        for svc in ctl.services.iter() {
-            svc.stats.estimate();
-            for d in svc.dests.iter() {
-                d.shared.stats.estimate();
-            }
-        }
+    if let Ok(ctl) = ns.ctl() {
+        ctl.for_each_stats(|s| s.estimate());
     }
-    ns.est_timer.modify(crate::glue::rcu::jiffies() + est_period());
+    ns.est_work.queue(est_period());
 }
 
 impl Drop for NetState {
@@ -324,7 +293,7 @@ impl Drop for NetState {
     /// connection (`ip_vs_conn_net_cleanup()`), before the fields the connections use go.
     fn drop(&mut self) {
         if self.net != 0 {
-            self.est_timer.delete_sync();
+            self.est_work.cancel_sync();
             self.nodest_work.cancel_sync();
             self.defense_work.cancel_sync();
             // SAFETY: `net` is the namespace this state was started in; its exit callback

@@ -43,7 +43,7 @@ pub(crate) unsafe fn create(net: &Net) -> Result<ProcFiles<8>> {
 fn render_ip_vs(w: &mut impl Write, net: &Net) -> fmt::Result {
     procfs::write_info_header(w, conn_tab_size())?;
     let Some(ctl) = NetState::of(net) else { return Ok(()) };
-    let Ok(ctl) = ctl.lock_ctl() else { return Ok(()) };
+    let Ok(ctl) = ctl.ctl() else { return Ok(()) };
     for svc in ctl.services.iter() {
         procfs::write_service(
             w,
@@ -54,9 +54,9 @@ fn render_ip_vs(w: &mut impl Write, net: &Net) -> fmt::Result {
                 port: svc.key.port,
                 fwmark: svc.key.fwmark,
                 sched_name: svc.sched.as_ref().map_or(&b"none"[..], |n| n.as_bytes()),
-                flags: svc.flags,
-                timeout_jiffies: svc.timeout_jiffies,
-                netmask: svc.netmask,
+                flags: svc.flags(),
+                timeout_jiffies: svc.timeout_jiffies(),
+                netmask: svc.netmask(),
             },
         )?;
         for d in svc.dests.iter() {

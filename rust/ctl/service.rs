@@ -6,12 +6,20 @@
 //!
 //! Requests arrive here parsed and message-checked by the core (`ipvs_core::netlink`); this
 //! file applies them to the state, with C's lookups and C's errnos for what depends on state.
-//! Callers hold the namespace's control mutex.
+//! Callers hold the namespace's configuration mutex (`NetState::ctl`).
+//!
+//! What the packet path needs of a service lives in its [`Svc`] (`crate::dp::svc`): published
+//! in the namespace's RCU table, with the scheduler and its list of destinations under the
+//! service's own lock. The control plane keeps the configuration (names, each destination's
+//! settings) here and mirrors every change into the `Svc`. Lookups by key go through the
+//! table (O(1)); the services are kept in a list whose order does not matter (removal swaps
+//! the last one in), so that dumps resume by index.
 
-use crate::dp::dest::{DestShared, StatsCells};
-use crate::glue::kvec;
+use crate::dp::dest::DestShared;
+use crate::dp::svc::{addr_len, SchedDest, SchedState, Svc, SvcTable, SvcWriter};
+use crate::glue::{kvec, rcu};
 use core::sync::atomic::Ordering::Relaxed;
-use ipvs_core::sched::{self as sched, SchedulerKind};
+use ipvs_core::sched::SchedulerKind;
 use ipvs_core::wire::{Family, InetAddr};
 use kernel::sync::Arc;
 use ipvs_core::netlink::config::Timeouts;
@@ -25,15 +33,6 @@ use kernel::prelude::*;
 /// Default protocol timeouts in seconds (`tcp_timeouts[]`/`udp_timeouts[]`): ESTABLISHED,
 /// FIN_WAIT, UDP NORMAL.
 pub(crate) const DEFAULT_TIMEOUTS: Timeouts = Timeouts { tcp: 15 * 60, tcp_fin: 2 * 60, udp: 5 * 60 };
-
-/// Significant bytes of an address of family `af` (`ip_vs_addr_equal()` compares only these).
-fn addr_len(af: u16) -> usize {
-    if af == AF_INET6 {
-        16
-    } else {
-        4
-    }
-}
 
 /// `ip_vs_addr_copy()` into a zeroed union: IPv4 keeps only its first 4 bytes.
 fn normalized(af: u16, addr: &[u8; 16]) -> [u8; 16] {
@@ -69,30 +68,6 @@ pub(crate) struct Dest {
     pub(crate) tun_flags: u16,
     /// What connections and the packet path see of this destination.
     pub(crate) shared: Arc<DestShared>,
-}
-
-impl sched::Dest for Dest {
-    fn weight(&self) -> i32 {
-        sched::Dest::weight(&*self.shared)
-    }
-    fn last_weight(&self) -> i32 {
-        sched::Dest::last_weight(&*self.shared)
-    }
-    fn active_conns(&self) -> i32 {
-        sched::Dest::active_conns(&*self.shared)
-    }
-    fn total_conns(&self) -> i32 {
-        sched::Dest::total_conns(&*self.shared)
-    }
-    fn overloaded(&self) -> bool {
-        sched::Dest::overloaded(&*self.shared)
-    }
-    fn addr(&self) -> InetAddr {
-        InetAddr(self.addr)
-    }
-    fn port(&self) -> u16 {
-        self.port
-    }
 }
 
 impl Dest {
@@ -176,125 +151,15 @@ pub(crate) struct Service {
     /// Bound scheduler; `None` is C's "none".
     pub(crate) sched: Option<Name>,
     pub(crate) pe: Option<Name>,
-    pub(crate) flags: u32,
-    pub(crate) timeout_jiffies: u32,
-    pub(crate) netmask: [u8; 4],
-    /// In C's list order: newest first (`list_add_rcu()` at the head).
+    /// In C's list order: newest first (`list_add_rcu()` at the head); the same order as
+    /// the packet path's list in `dp.sched`.
     pub(crate) dests: KVec<Dest>,
-    pub(crate) stats: Arc<StatsCells>,
-    /// The bound scheduler's per-service state (`svc->sched_data`).
-    sched_state: SchedState,
+    /// The packet-path half.
+    pub(crate) dp: Arc<Svc>,
 }
 
-/// `svc->sched_data` of the scheduler bound to a service.
-enum SchedState {
-    None,
-    Rr(sched::rr::RoundRobin),
-    Wrr(sched::wrr::WeightedRoundRobin),
-    Lc,
-    Wlc,
-    Sh(sched::sh::SourceHash, KVec<u32>),
-    Mh(sched::mh::Maglev, KVec<u32>),
-}
-
-fn table(len: usize) -> Result<KVec<u32>, Errno> {
-    let mut t = KVec::with_capacity(len, GFP_ATOMIC).map_err(|_| Errno::Enomem)?;
-    for _ in 0..len {
-        t.push(0, GFP_ATOMIC).map_err(|_| Errno::Enomem)?;
-    }
-    Ok(t)
-}
-
-impl SchedState {
-    /// `init_service()` of the scheduler `name` for a service of `family`.
-    fn bind(name: Option<&Name>, family: Family, dests: &[Dest]) -> Result<SchedState, Errno> {
-        let Some(kind) = name.and_then(|n| SchedulerKind::from_name(n.as_bytes())) else {
-            return Ok(SchedState::None);
-        };
-        let mut st = match kind {
-            SchedulerKind::Rr => SchedState::Rr(sched::rr::RoundRobin::new()),
-            SchedulerKind::Wrr => SchedState::Wrr(sched::wrr::WeightedRoundRobin::new(dests)),
-            SchedulerKind::Lc => SchedState::Lc,
-            SchedulerKind::Wlc => SchedState::Wlc,
-            SchedulerKind::Sh => {
-                let sh = sched::sh::SourceHash::new(family);
-                SchedState::Sh(sh, table(sh.table_len())?)
-            }
-            SchedulerKind::Mh => {
-                let mh = sched::mh::Maglev::new(family);
-                SchedState::Mh(mh, table(mh.table_len())?)
-            }
-        };
-        st.dests_changed(dests);
-        Ok(st)
-    }
-
-    /// The `add_dest`/`upd_dest`/`del_dest` hooks for the tables and weights.
-    fn dests_changed(&mut self, dests: &[Dest]) {
-        match self {
-            SchedState::Wrr(w) => w.dests_changed(dests),
-            SchedState::Sh(sh, t) => {
-                let _ = sh.reassign(dests, t);
-            }
-            SchedState::Mh(mh, t) => {
-                let mut setup = KVec::new();
-                for _ in 0..dests.len() {
-                    if setup.push(sched::mh::DestSetup::default(), GFP_ATOMIC).is_err() {
-                        return;
-                    }
-                }
-                // C ignores a failed reassign on add/edit/delete (the old table stays).
-                let _ = mh.reassign(dests, t, &mut setup);
-            }
-            SchedState::None | SchedState::Rr(_) | SchedState::Lc | SchedState::Wlc => {}
-        }
-    }
-
-    fn dest_added(&mut self, index: usize, dests: &[Dest]) {
-        if let SchedState::Rr(rr) = self {
-            rr.dest_added(index);
-        }
-        self.dests_changed(dests);
-    }
-
-    fn dest_removed(&mut self, index: usize, dests: &[Dest]) {
-        if let SchedState::Rr(rr) = self {
-            rr.dest_removed(index);
-        }
-        self.dests_changed(dests);
-    }
-
-    /// `sched->schedule()`: index of the chosen destination.
-    fn schedule(&mut self, flags: u32, dests: &[Dest], client: &InetAddr, port: u16) -> Option<usize> {
-        match self {
-            SchedState::None => None,
-            SchedState::Rr(rr) => rr.schedule(dests),
-            SchedState::Wrr(w) => w.schedule(dests),
-            SchedState::Lc => sched::lc::schedule(dests),
-            SchedState::Wlc => sched::wlc::schedule(dests),
-            SchedState::Sh(sh, t) => sh.schedule(flags, dests, t, client, port),
-            SchedState::Mh(mh, t) => mh.schedule(flags, dests, t, client, port),
-        }
-    }
-}
-
-/// What a packet needs of the service that scheduled it.
-pub(crate) struct Scheduled {
-    pub(crate) dest: Arc<DestShared>,
-    pub(crate) svc_stats: Arc<StatsCells>,
-}
-
-/// A service as the packet path matches it.
-#[derive(Clone, Copy)]
-pub(crate) struct SvcMatch {
-    pub(crate) idx: usize,
-    pub(crate) flags: u32,
-    pub(crate) port: u16,
-    pub(crate) fwmark: u32,
-    pub(crate) timeout_jiffies: u32,
-    pub(crate) netmask: [u8; 4],
-    pub(crate) af: u16,
-    pub(crate) addr: [u8; 16],
+fn sched_kind(name: Option<&Name>) -> Option<SchedulerKind> {
+    name.and_then(|n| SchedulerKind::from_name(n.as_bytes()))
 }
 
 impl Service {
@@ -307,11 +172,23 @@ impl Service {
             fwmark: self.key.fwmark,
             sched_name: self.sched.as_ref().map(Name::as_bytes),
             pe_name: self.pe.as_ref().map(Name::as_bytes),
-            flags: self.flags,
-            timeout: self.timeout_jiffies / hz.max(1),
-            netmask: self.netmask,
-            stats: self.stats.snapshot(),
+            flags: self.flags(),
+            timeout: self.timeout_jiffies() / hz.max(1),
+            netmask: self.netmask(),
+            stats: self.dp.stats.snapshot(),
         }
+    }
+
+    pub(crate) fn flags(&self) -> u32 {
+        self.dp.flags()
+    }
+
+    pub(crate) fn timeout_jiffies(&self) -> u32 {
+        self.dp.timeout_jiffies.load(Relaxed)
+    }
+
+    pub(crate) fn netmask(&self) -> [u8; 4] {
+        self.dp.netmask()
     }
 
     fn find_dest(&self, af: u16, addr: &[u8; 16], port: u16) -> Option<usize> {
@@ -319,7 +196,7 @@ impl Service {
     }
 
     fn zero(&mut self) {
-        self.stats.zero();
+        self.dp.stats.zero();
         for d in self.dests.iter() {
             d.shared.stats.zero();
         }
@@ -353,71 +230,43 @@ fn pe_exists(_name: &[u8]) -> bool {
 
 /// Everything the control plane keeps per namespace.
 pub(crate) struct CtlState {
-    /// Services in creation order.
+    /// The services, in no particular order; `services[i].dp.ctl_slot == i`.
     pub(crate) services: KVec<Service>,
+    /// The packet path's table of the services, and the right to change it.
+    table: SvcWriter,
+    /// Services per family (index 0: IPv4, 1: IPv6): the hooks of a family are registered
+    /// while it has services.
+    per_af: [usize; 2],
     trash: KVec<Trashed>,
+    /// Trash length after the last purge: the next purge waits until it has doubled, so
+    /// that parking is O(1) amortised.
+    trash_purged_len: usize,
     pub(crate) timeouts: Timeouts,
 }
 
+fn af_slot(af: u16) -> usize {
+    usize::from(af == AF_INET6)
+}
+
 impl CtlState {
-    pub(crate) fn new() -> Self {
-        CtlState { services: KVec::new(), trash: KVec::new(), timeouts: DEFAULT_TIMEOUTS }
+    pub(crate) fn new() -> Result<Self, Errno> {
+        let (_, table) = SvcTable::new()?;
+        Ok(CtlState { services: KVec::new(), table, per_af: [0; 2], trash: KVec::new(), trash_purged_len: 0, timeouts: DEFAULT_TIMEOUTS })
     }
 
-    /// `ip_vs_service_find()`: a service for a packet to `vaddr:vport` (`protocol`, family
-    /// `af`) carrying `mark`: by fwmark first, then by address and port, then the port-zero
-    /// service of the address.
-    pub(crate) fn find_for_packet(&self, af: u16, protocol: u8, vaddr: &[u8; 16], vport: u16, mark: u32) -> Option<SvcMatch> {
-        let n = addr_len(af);
-        let by = |pred: &dyn Fn(&Service) -> bool| self.services.iter().position(|s| pred(s));
-        let idx = (if mark != 0 { by(&|s| s.key.fwmark == mark && s.key.af == af) } else { None })
-            .or_else(|| {
-                by(&|s| {
-                    s.key.fwmark == 0
-                        && s.key.af == af
-                        && s.key.protocol == u16::from(protocol)
-                        && s.key.port == vport
-                        && s.key.addr[..n] == vaddr[..n]
-                })
-            })
-            .or_else(|| {
-                by(&|s| {
-                    s.key.fwmark == 0
-                        && s.key.af == af
-                        && s.key.protocol == u16::from(protocol)
-                        && s.key.port == 0
-                        && s.key.addr[..n] == vaddr[..n]
-                })
-            })?;
-        let s = &self.services[idx];
-        Some(SvcMatch {
-            idx,
-            flags: s.flags,
-            port: s.key.port,
-            fwmark: s.key.fwmark,
-            timeout_jiffies: s.timeout_jiffies,
-            netmask: s.netmask,
-            af: s.key.af,
-            addr: s.key.addr,
-        })
+    /// The table the packet path reads.
+    pub(crate) fn table(&self) -> Arc<SvcTable> {
+        self.table.table()
     }
 
-    /// `sched->schedule()` of service `idx` for a client at `client:port`.
-    pub(crate) fn schedule(&mut self, idx: usize, client: &InetAddr, port: u16) -> Option<Scheduled> {
-        let svc = self.services.get_mut(idx)?;
-        let i = svc.sched_state.schedule(svc.flags, &svc.dests, client, port)?;
-        let d = svc.dests.get(i)?;
-        Some(Scheduled { dest: d.shared.clone(), svc_stats: svc.stats.clone() })
-    }
-
-    /// The destination of service `idx` at `addr:port` if it is still usable, for a
-    /// persistence template (`ip_vs_check_template()` reads availability and weight).
-    pub(crate) fn svc_stats(&self, idx: usize) -> Option<Arc<StatsCells>> {
-        self.services.get(idx).map(|s| s.stats.clone())
+    /// Whether a service of family `af` exists (`ip_vs_register_hooks()` is due).
+    pub(crate) fn has_af(&self, af: u16) -> bool {
+        self.per_af[af_slot(af)] != 0
     }
 
     pub(crate) fn find(&self, key: &ServiceKey) -> Option<usize> {
-        self.services.iter().position(|s| same_service(&s.key, key))
+        let i = self.table.find(key)?.ctl_slot.load(Relaxed);
+        (i < self.services.len()).then_some(i)
     }
 
     pub(crate) fn service(&self, key: &ServiceKey) -> Result<&Service, Errno> {
@@ -429,55 +278,73 @@ impl CtlState {
         r.check(env, scheduler_exists, pe_exists)?;
         let mut key = r.key;
         key.addr = normalized(key.af, &key.addr);
-        let svc = Service {
-            key,
-            sched: r.scheduler().and_then(Name::from_c),
-            pe: r.pe().and_then(Name::from_c),
-            // ip_vs_svc_hash() sets HASHED once the service is in the table.
-            flags: r.flags_for_add() | svc_flags::HASHED,
-            timeout_jiffies: r.timeout_jiffies(super::genl::hz()),
-            netmask: r.netmask,
-            dests: KVec::new(),
-            stats: Arc::new(StatsCells::new(), GFP_ATOMIC).map_err(|_| Errno::Enomem)?,
-            sched_state: SchedState::None,
-        };
-        let mut svc = svc;
-        svc.sched_state = SchedState::bind(svc.sched.as_ref(), svc.family(), &svc.dests)?;
-        self.services.push(svc, GFP_ATOMIC).map_err(|_| Errno::Enomem)
+        let family = if key.af == AF_INET6 { Family::Ipv6 } else { Family::Ipv4 };
+        let sched = r.scheduler().and_then(Name::from_c);
+        let state = SchedState::bind(sched_kind(sched.as_ref()), family, &[])?;
+        // ip_vs_svc_hash() sets HASHED once the service is in the table.
+        let flags = r.flags_for_add() | svc_flags::HASHED;
+        let dp = Svc::new(key, flags, r.timeout_jiffies(super::genl::hz()), r.netmask, state)?;
+        let svc = Service { key, sched, pe: r.pe().and_then(Name::from_c), dests: KVec::new(), dp: dp.clone() };
+        dp.ctl_slot.store(self.services.len(), Relaxed);
+        self.services.push(svc, GFP_KERNEL).map_err(|_| Errno::Enomem)?;
+        self.table.insert(&dp);
+        self.per_af[af_slot(key.af)] += 1;
+        Ok(())
     }
 
     /// `ip_vs_edit_service()`.
     pub(crate) fn edit_service(&mut self, idx: usize, r: &ServiceRepr, env: &Env) -> Result<(), Errno> {
         r.check(env, scheduler_exists, pe_exists)?;
+        let family = self.services[idx].family();
         let svc = &mut self.services[idx];
         let sched = r.scheduler().and_then(Name::from_c);
         if sched.as_ref().map(Name::as_bytes) != svc.sched.as_ref().map(Name::as_bytes) {
             // ip_vs_edit_service(): unbind the old scheduler, bind the new one.
-            svc.sched_state = SchedState::bind(sched.as_ref(), svc.family(), &svc.dests)?;
+            let mut s = svc.dp.sched.lock();
+            let st = SchedState::bind(sched_kind(sched.as_ref()), family, &s.dests)?;
+            s.state = st;
         }
         svc.sched = sched;
-        svc.flags = r.flags_for_edit(svc.flags);
-        svc.timeout_jiffies = r.timeout_jiffies(super::genl::hz());
-        svc.netmask = r.netmask;
+        svc.dp.flags.store(r.flags_for_edit(svc.dp.flags()), Relaxed);
+        svc.dp.timeout_jiffies.store(r.timeout_jiffies(super::genl::hz()), Relaxed);
+        svc.dp.set_netmask(r.netmask);
         svc.pe = r.pe().and_then(Name::from_c);
         Ok(())
     }
 
-    /// `ip_vs_del_service()`: its destinations go to the trash.
+    /// `ip_vs_del_service()`: unpublished at once (packets in flight may still finish with
+    /// it, as in C), its destinations go to the trash.
     pub(crate) fn del_service(&mut self, idx: usize) {
-        if let Some(mut svc) = kvec::remove(&mut self.services, idx) {
-            while let Some(dest) = kvec::remove(&mut svc.dests, 0) {
-                dest.shared.available.store(false, Relaxed);
-                self.to_trash(svc.key, dest);
-            }
+        let Some(svc) = kvec::swap_remove(&mut self.services, idx) else { return };
+        if let Some(moved) = self.services.get(idx) {
+            moved.dp.ctl_slot.store(idx, Relaxed);
+        }
+        self.retire(svc);
+    }
+
+    fn retire(&mut self, mut svc: Service) {
+        self.table.remove(&svc.dp);
+        self.per_af[af_slot(svc.key.af)] -= 1;
+        // __ip_vs_del_service(): the packet path's list empties with the service's.
+        let old = core::mem::replace(&mut svc.dp.sched.lock().dests, KVec::new());
+        drop(old);
+        while let Some(dest) = kvec::pop(&mut svc.dests) {
+            dest.shared.available.store(false, Relaxed);
+            self.to_trash(svc.key, dest);
         }
     }
 
-    /// `ip_vs_flush()`.
+    /// `ip_vs_flush()`: O(n), yielding the CPU as it goes.
     pub(crate) fn flush(&mut self) {
-        while !self.services.is_empty() {
-            self.del_service(0);
+        let mut n = 0u32;
+        while let Some(svc) = kvec::pop(&mut self.services) {
+            self.retire(svc);
+            n = n.wrapping_add(1);
+            if n % 256 == 0 {
+                rcu::cond_resched();
+            }
         }
+        self.purge_trash();
     }
 
     /// `ip_vs_zero_service()`.
@@ -511,7 +378,7 @@ impl CtlState {
             .trash
             .iter()
             .position(|t| same_service(&t.service, &svc_key) && t.dest.matches(af, &addr, r.key.port));
-        let dest = match revived.and_then(|i| kvec::remove(&mut self.trash, i)) {
+        let dest = match revived.and_then(|i| kvec::swap_remove(&mut self.trash, i)) {
             Some(mut t) => {
                 t.dest.update(r, af, true);
                 t.dest
@@ -522,8 +389,16 @@ impl CtlState {
             }
         };
         let svc = &mut self.services[idx];
-        kvec::push_front(&mut svc.dests, dest, GFP_ATOMIC).map_err(|_| Errno::Enomem)?;
-        svc.sched_state.dest_added(0, &svc.dests);
+        let shared = dest.shared.clone();
+        kvec::push_front(&mut svc.dests, dest, GFP_KERNEL).map_err(|_| Errno::Enomem)?;
+        let mut s = svc.dp.sched.lock();
+        if kvec::push_front(&mut s.dests, SchedDest(shared), GFP_ATOMIC).is_err() {
+            drop(s);
+            let _ = kvec::remove(&mut svc.dests, 0);
+            return Err(Errno::Enomem);
+        }
+        let crate::dp::svc::SvcSched { dests, state } = &mut *s;
+        state.dest_added(0, dests);
         Ok(())
     }
 
@@ -534,7 +409,9 @@ impl CtlState {
         let svc = &mut self.services[idx];
         let d = svc.find_dest(af, &addr, r.key.port).ok_or(Errno::Enoent)?;
         svc.dests[d].update(r, af, false);
-        svc.sched_state.dests_changed(&svc.dests);
+        let mut s = svc.dp.sched.lock();
+        let crate::dp::svc::SvcSched { dests, state } = &mut *s;
+        state.dests_changed(dests);
         Ok(())
     }
 
@@ -545,20 +422,28 @@ impl CtlState {
         let d = svc.find_dest(af, &addr, key.port).ok_or(Errno::Enoent)?;
         let svc_key = svc.key;
         if let Some(dest) = kvec::remove(&mut svc.dests, d) {
-            svc.sched_state.dest_removed(d, &svc.dests);
+            {
+                let mut s = svc.dp.sched.lock();
+                let crate::dp::svc::SvcSched { dests, state } = &mut *s;
+                let _ = kvec::remove(dests, d);
+                state.dest_removed(d, dests);
+            }
             dest.shared.available.store(false, Relaxed);
             self.to_trash(svc_key, dest);
         }
         Ok(())
     }
 
-    /// `__ip_vs_del_dest()`: park a removed destination. Unreferenced entries are dropped at
-    /// once here (C drops them at the next trash timer run; nothing can observe the difference
-    /// except re-adding within that window, which revives the counters).
+    /// `__ip_vs_del_dest()`: park a removed destination. Unreferenced entries are dropped
+    /// by the purges here, each once the trash has doubled since the last one (C drops
+    /// them at its trash timer's runs; either way a destination re-added soon after its
+    /// removal may come back with its counters).
     fn to_trash(&mut self, service: ServiceKey, dest: Dest) {
-        self.purge_trash();
+        if self.trash.len() >= self.trash_purged_len.max(8) * 2 {
+            self.purge_trash();
+        }
         // On allocation failure the destination is simply freed, as if the trash expired it.
-        let _ = self.trash.push(Trashed { service, dest }, GFP_ATOMIC);
+        let _ = self.trash.push(Trashed { service, dest }, GFP_KERNEL);
     }
 
     /// `ip_vs_dest_trash_expire()`: drop what nothing references any more.
@@ -568,7 +453,21 @@ impl CtlState {
             if self.trash[i].dest.in_use() {
                 i += 1;
             } else {
-                let _ = kvec::remove(&mut self.trash, i);
+                let _ = kvec::swap_remove(&mut self.trash, i);
+            }
+        }
+        self.trash_purged_len = self.trash.len();
+    }
+
+    /// Every service and destination statistics object, for the estimator.
+    pub(crate) fn for_each_stats(&self, mut f: impl FnMut(&crate::dp::dest::StatsCells)) {
+        for (i, svc) in self.services.iter().enumerate() {
+            f(&svc.dp.stats);
+            for d in svc.dests.iter() {
+                f(&d.shared.stats);
+            }
+            if i % 1024 == 1023 {
+                rcu::cond_resched();
             }
         }
     }

@@ -12,11 +12,13 @@
 //! ```
 
 use super::conn::{self, Conn, ConnParams, ConnRef, Lookup, CTPL_S_ASSURED, F_NO_CPORT, F_TEMPLATE};
+use super::svc::Svc;
 use super::xmit;
 use super::DropCounters;
 use crate::ctl::NetState;
 use crate::glue::bindings;
 use crate::glue::pernet::Net;
+use crate::glue::rcu::RcuReadGuard;
 use crate::glue::skb::{Gathered, Skb, Verdict};
 use core::sync::atomic::Ordering::Relaxed;
 use ipvs_core::netlink::ipvs::{conn_flags, svc_flags};
@@ -326,10 +328,13 @@ fn try_to_schedule(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, pkt:
     }
     let af = crate::glue::skb::af_of(family) as u16;
     let [cport, vport] = pkt.ports;
-    let mut ctl = ns.lock_ctl().map_err(|_| Verdict::Accept)?;
-    let Some(svc) = ctl.find_for_packet(af, pkt.h.protocol, &pkt.h.daddr.0, vport, skb.mark()) else {
+    let table = ns.dp.services.as_deref().ok_or(Verdict::Accept)?;
+    let rcu = RcuReadGuard::new();
+    let Some(svc) = table.find_for_packet(&rcu, af, pkt.h.protocol, &pkt.h.daddr.0, vport, skb.mark()) else {
         return Err(Verdict::Accept);
     };
+    let svc_flags = svc.flags();
+    let svc_port = svc.key.port;
     // tcp_conn_schedule() / udp_conn_schedule(): "It seems that we are very loaded."
     if ns.dp.defense.todrop() {
         return Err(DropCounters::drop(&ns.dp.drops.drop_packet));
@@ -342,7 +347,7 @@ fn try_to_schedule(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, pkt:
     if skb.from_local_stack() && is_reply_of_existing(ns, family, pkt) {
         return Err(Verdict::Accept);
     }
-    let one_packet = if svc.flags & svc_flags::ONEPACKET != 0 && pkt.h.protocol == IPPROTO_UDP {
+    let one_packet = if svc_flags & svc_flags::ONEPACKET != 0 && pkt.h.protocol == IPPROTO_UDP {
         conn_flags::ONE_PACKET
     } else {
         0
@@ -350,21 +355,19 @@ fn try_to_schedule(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, pkt:
     let nfct = if ns.settings().conntrack != 0 { conn_flags::NFCT } else { 0 };
     let net_id = ns.net_id();
 
-    if svc.flags & svc_flags::PERSISTENT != 0 {
-        return sched_persist(ns, &mut ctl, &svc, family, pkt, one_packet | nfct, skb, net);
+    if svc_flags & svc_flags::PERSISTENT != 0 {
+        return sched_persist(ns, svc, family, pkt, one_packet | nfct, skb, net);
     }
-    if svc.fwmark == 0 && vport != svc.port {
-        if svc.port == 0 {
+    if svc.key.fwmark == 0 && vport != svc_port {
+        if svc_port == 0 {
             pr_err!("Schedule: port zero only supported in persistent services, check your ipvs configuration\n");
         }
-        drop(ctl);
-        return Err(leave(ns, net, family, skb, &svc, vport));
+        return Err(leave(ns, net, family, skb, svc_port, vport));
     }
-    let Some(chosen) = ctl.schedule(svc.idx, &pkt.h.saddr, pkt.ports[0]) else {
-        drop(ctl);
-        return Err(leave(ns, net, family, skb, &svc, vport));
+    let Some(chosen) = svc.schedule(&pkt.h.saddr, pkt.ports[0]) else {
+        return Err(leave(ns, net, family, skb, svc_port, vport));
     };
-    drop(ctl);
+    drop(rcu);
     let dport = if chosen.dest.port != 0 { chosen.dest.port } else { vport };
     let params = ConnParams {
         family,
@@ -407,9 +410,9 @@ fn conn_stats(ns: &NetState, cp: &Conn) {
 }
 
 /// `ip_vs_leave()` without cache bypass: tell the client the port is unreachable.
-fn leave(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, svc: &crate::ctl::service::SvcMatch, dport: u16) -> Verdict {
+fn leave(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, svc_port: u16, dport: u16) -> Verdict {
     // Packets to other ports of a virtual FTP service's address pass.
-    if svc.port == FTPPORT && dport != FTPPORT {
+    if svc_port == FTPPORT && dport != FTPPORT {
         return Verdict::Accept;
     }
     skb.icmp_port_unreachable(family, net);
@@ -442,8 +445,7 @@ fn client_net(family: Family, saddr: &InetAddr, netmask: [u8; 4]) -> InetAddr {
 #[allow(clippy::too_many_arguments)]
 fn sched_persist(
     ns: &NetState,
-    ctl: &mut crate::ctl::CtlGuard<'_>,
-    svc: &crate::ctl::service::SvcMatch,
+    svc: &Svc,
     family: Family,
     pkt: &Packet,
     flags: u32,
@@ -451,13 +453,14 @@ fn sched_persist(
     net: &Net,
 ) -> Result<ConnRef, Verdict> {
     let [cport, vport] = pkt.ports;
-    let snet = client_net(family, &pkt.h.saddr, svc.netmask);
-    let (tproto, tvaddr, tvport) = if vport == svc.port {
-        (pkt.h.protocol, pkt.h.daddr, if svc.port != FTPPORT { vport } else { 0 })
-    } else if svc.fwmark != 0 {
+    let svc_port = svc.key.port;
+    let snet = client_net(family, &pkt.h.saddr, svc.netmask());
+    let (tproto, tvaddr, tvport) = if vport == svc_port {
+        (pkt.h.protocol, pkt.h.daddr, if svc_port != FTPPORT { vport } else { 0 })
+    } else if svc.key.fwmark != 0 {
         // fwmark template: <IPPROTO_IP, caddr, 0, fwmark, 0, daddr, 0>
         let mut a = InetAddr([0; 16]);
-        a.0[..4].copy_from_slice(&svc.fwmark.to_be_bytes());
+        a.0[..4].copy_from_slice(&svc.key.fwmark.to_be_bytes());
         (0, a, 0)
     } else {
         // port zero template: <protocol, caddr, 0, vaddr, 0, daddr, 0>
@@ -480,10 +483,10 @@ fn sched_persist(
     let ct = match found {
         Some(ct) => ct,
         None => {
-            let Some(chosen) = ctl.schedule(svc.idx, &pkt.h.saddr, cport) else {
-                return Err(leave(ns, net, family, skb, svc, vport));
+            let Some(chosen) = svc.schedule(&pkt.h.saddr, cport) else {
+                return Err(leave(ns, net, family, skb, svc_port, vport));
             };
-            let tdport = if vport == svc.port && svc.port != FTPPORT { chosen.dest.port } else { 0 };
+            let tdport = if vport == svc_port && svc_port != FTPPORT { chosen.dest.port } else { 0 };
             let params = ConnParams {
                 family,
                 protocol: tproto,
@@ -499,12 +502,12 @@ fn sched_persist(
                 svc_stats: Some(chosen.svc_stats.clone()),
             };
             let ct = conn::create(ns, net_id, params, None).map_err(|_| DropCounters::drop(&ns.dp.drops.no_mem))?;
-            ct.set_timeout(u64::from(svc.timeout_jiffies));
+            ct.set_timeout(u64::from(svc.timeout_jiffies.load(Relaxed)));
             ct
         }
     };
     let Some(dest) = ct.dest.clone() else { return Err(DropCounters::drop(&ns.dp.drops.no_dest)) };
-    let dport = if vport == svc.port && dest.port != 0 { dest.port } else { vport };
+    let dport = if vport == svc_port && dest.port != 0 { dest.port } else { vport };
     let params = ConnParams {
         family,
         protocol: pkt.h.protocol,
@@ -517,7 +520,7 @@ fn sched_persist(
         fwmark: skb.mark(),
         flags,
         dest: Some(dest),
-        svc_stats: ctl.svc_stats(svc.idx),
+        svc_stats: Some(svc.stats.clone()),
     };
     let cp = conn::create(ns, net_id, params, Some(&ct)).map_err(|_| DropCounters::drop(&ns.dp.drops.no_mem))?;
     drop(ct);

@@ -7,6 +7,7 @@
 pub(crate) mod conn;
 pub(crate) mod dest;
 pub(crate) mod hook;
+pub(crate) mod svc;
 pub(crate) mod xmit;
 
 use crate::glue::bindings;
@@ -39,6 +40,9 @@ pub(crate) struct DpNet {
     pub(crate) reuse: ReuseCounters,
     /// What the flood defenses decided last (`update_defense_level()`).
     pub(crate) defense: Defense,
+    /// The services, for lookups under RCU (set when the namespace starts; the control
+    /// plane holds the table's writer).
+    pub(crate) services: Option<kernel::sync::Arc<svc::SvcTable>>,
 }
 
 /// The data path's side of the flood defenses (C: `ipvs->dropentry`, `drop_rate`,
@@ -266,6 +270,7 @@ impl DpNet {
             drops: DropCounters::default(),
             reuse: ReuseCounters::default(),
             defense: Defense::default(),
+            services: None,
         }
     }
 

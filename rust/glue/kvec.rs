@@ -27,3 +27,25 @@ pub(crate) fn push_front<T>(v: &mut KVec<T>, x: T, flags: Flags) -> Result<(), A
     v.as_mut_slice().rotate_right(1);
     Ok(())
 }
+
+/// Remove and return element `idx`, moving the last element into its place (`Vec::swap_remove`).
+pub(crate) fn swap_remove<T>(v: &mut KVec<T>, idx: usize) -> Option<T> {
+    let len = v.len();
+    if idx >= len {
+        return None;
+    }
+    v.as_mut_slice().swap(idx, len - 1);
+    // SAFETY: as in `remove`: element `len - 1` is initialised, read out once, and the
+    // length shrinks so it is neither dropped nor read again.
+    unsafe {
+        let last = core::ptr::read(v.as_ptr().add(len - 1));
+        v.set_len(len - 1);
+        Some(last)
+    }
+}
+
+/// Remove and return the last element (`Vec::pop`, which 6.12's `KVec` lacks).
+pub(crate) fn pop<T>(v: &mut KVec<T>) -> Option<T> {
+    let len = v.len();
+    swap_remove(v, len.checked_sub(1)?)
+}

@@ -245,14 +245,6 @@ impl<T> Drop for BhSpinGuard<'_, T> {
     }
 }
 
-impl Timer {
-    /// `timer_delete_sync()`: not pending and not running when this returns.
-    pub(crate) fn delete_sync(&self) {
-        // SAFETY: set up (the owner's invariant); process context.
-        unsafe { bindings::ipvs_rs_timer_delete_sync(self.0.get()) };
-    }
-}
-
 /// A `struct delayed_work` to embed, run on `system_long_wq`.
 #[repr(transparent)]
 pub(crate) struct DelayedWork(Opaque<bindings::delayed_work>);

@@ -1,0 +1,520 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Virtual services as the packet path sees them: a per-namespace RCU hash table
+//! (`ip_vs_svc_table` / `ip_vs_svc_fwm_table` of `ip_vs_ctl.c`, made per namespace and
+//! resizable as upstream's newest design does) and, per service, the scheduler state under
+//! the service's own lock (`svc->sched_lock`).
+//!
+//! The packet path never takes a namespace-wide lock: it finds a service under RCU
+//! ([`SvcTable::find_for_packet`]), then locks only that service to pick a destination
+//! ([`Svc::schedule`]). Writers (the control plane) are serialised by the namespace's
+//! configuration mutex, which the [`SvcWriter`] token stands for: only its holder can insert,
+//! remove or resize.
+//!
+//! Resizing without stopping readers: every service has two chain links, `next[0]` and
+//! `next[1]`. A table uses the links of its generation; growing builds the next table
+//! through the other links while readers keep walking the current one, publishes it, and
+//! waits for a grace period before the old table (and so the old links) can be reused.
+
+use super::dest::{DestShared, StatsCells};
+use crate::glue::rcu::{self, BhSpin, RcuHead, RcuReadGuard};
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use ipvs_core::netlink::ipvs::AF_INET6;
+use ipvs_core::netlink::service::ServiceKey;
+use ipvs_core::netlink::Errno;
+use ipvs_core::sched::{self, SchedulerKind};
+use ipvs_core::wire::{Family, InetAddr};
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+/// Buckets of a new table (C: `IP_VS_SVC_TAB_SIZE`, 256).
+const MIN_BUCKETS: usize = 256;
+/// The table doubles when it holds more than this many services per bucket.
+const LOAD_FACTOR: usize = 2;
+/// Upper bound on the bucket count (2^20: 8 MiB of bucket heads).
+const MAX_BUCKETS: usize = 1 << 20;
+
+/// Significant bytes of an address of family `af` (`ip_vs_addr_equal()` compares only these).
+pub(crate) fn addr_len(af: u16) -> usize {
+    if af == AF_INET6 {
+        16
+    } else {
+        4
+    }
+}
+
+/// A real server as the scheduler sees it.
+pub(crate) struct SchedDest(pub(crate) Arc<DestShared>);
+
+impl sched::Dest for SchedDest {
+    fn weight(&self) -> i32 {
+        sched::Dest::weight(&*self.0)
+    }
+    fn last_weight(&self) -> i32 {
+        sched::Dest::last_weight(&*self.0)
+    }
+    fn active_conns(&self) -> i32 {
+        sched::Dest::active_conns(&*self.0)
+    }
+    fn total_conns(&self) -> i32 {
+        sched::Dest::total_conns(&*self.0)
+    }
+    fn overloaded(&self) -> bool {
+        sched::Dest::overloaded(&*self.0)
+    }
+    fn addr(&self) -> InetAddr {
+        self.0.addr
+    }
+    fn port(&self) -> u16 {
+        self.0.port
+    }
+}
+
+fn table(len: usize) -> Result<KVec<u32>, Errno> {
+    let mut t = KVec::with_capacity(len, GFP_ATOMIC).map_err(|_| Errno::Enomem)?;
+    for _ in 0..len {
+        t.push(0, GFP_ATOMIC).map_err(|_| Errno::Enomem)?;
+    }
+    Ok(t)
+}
+
+/// `svc->sched_data` of the scheduler bound to a service.
+pub(crate) enum SchedState {
+    None,
+    Rr(sched::rr::RoundRobin),
+    Wrr(sched::wrr::WeightedRoundRobin),
+    Lc,
+    Wlc,
+    Sh(sched::sh::SourceHash, KVec<u32>),
+    Mh(sched::mh::Maglev, KVec<u32>),
+}
+
+impl SchedState {
+    /// `init_service()` of the scheduler `kind` for a service of `family`.
+    pub(crate) fn bind(kind: Option<SchedulerKind>, family: Family, dests: &[SchedDest]) -> Result<SchedState, Errno> {
+        let Some(kind) = kind else {
+            return Ok(SchedState::None);
+        };
+        let mut st = match kind {
+            SchedulerKind::Rr => SchedState::Rr(sched::rr::RoundRobin::new()),
+            SchedulerKind::Wrr => SchedState::Wrr(sched::wrr::WeightedRoundRobin::new(dests)),
+            SchedulerKind::Lc => SchedState::Lc,
+            SchedulerKind::Wlc => SchedState::Wlc,
+            SchedulerKind::Sh => {
+                let sh = sched::sh::SourceHash::new(family);
+                SchedState::Sh(sh, table(sh.table_len())?)
+            }
+            SchedulerKind::Mh => {
+                let mh = sched::mh::Maglev::new(family);
+                SchedState::Mh(mh, table(mh.table_len())?)
+            }
+        };
+        st.dests_changed(dests);
+        Ok(st)
+    }
+
+    /// The `add_dest`/`upd_dest`/`del_dest` hooks for the tables and weights.
+    pub(crate) fn dests_changed(&mut self, dests: &[SchedDest]) {
+        match self {
+            SchedState::Wrr(w) => w.dests_changed(dests),
+            SchedState::Sh(sh, t) => {
+                let _ = sh.reassign(dests, t);
+            }
+            SchedState::Mh(mh, t) => {
+                let mut setup = KVec::new();
+                for _ in 0..dests.len() {
+                    if setup.push(sched::mh::DestSetup::default(), GFP_ATOMIC).is_err() {
+                        return;
+                    }
+                }
+                // C ignores a failed reassign on add/edit/delete (the old table stays).
+                let _ = mh.reassign(dests, t, &mut setup);
+            }
+            SchedState::None | SchedState::Rr(_) | SchedState::Lc | SchedState::Wlc => {}
+        }
+    }
+
+    pub(crate) fn dest_added(&mut self, index: usize, dests: &[SchedDest]) {
+        if let SchedState::Rr(rr) = self {
+            rr.dest_added(index);
+        }
+        self.dests_changed(dests);
+    }
+
+    pub(crate) fn dest_removed(&mut self, index: usize, dests: &[SchedDest]) {
+        if let SchedState::Rr(rr) = self {
+            rr.dest_removed(index);
+        }
+        self.dests_changed(dests);
+    }
+
+    /// `sched->schedule()`: index of the chosen destination.
+    fn schedule(&mut self, flags: u32, dests: &[SchedDest], client: &InetAddr, port: u16) -> Option<usize> {
+        match self {
+            SchedState::None => None,
+            SchedState::Rr(rr) => rr.schedule(dests),
+            SchedState::Wrr(w) => w.schedule(dests),
+            SchedState::Lc => sched::lc::schedule(dests),
+            SchedState::Wlc => sched::wlc::schedule(dests),
+            SchedState::Sh(sh, t) => sh.schedule(flags, dests, t, client, port),
+            SchedState::Mh(mh, t) => mh.schedule(flags, dests, t, client, port),
+        }
+    }
+}
+
+/// What the scheduler of a service works on: its destinations, in C's list order (newest
+/// first), and the scheduler's state.
+pub(crate) struct SvcSched {
+    pub(crate) dests: KVec<SchedDest>,
+    pub(crate) state: SchedState,
+}
+
+/// What a packet needs of the service that scheduled it.
+pub(crate) struct Scheduled {
+    pub(crate) dest: Arc<DestShared>,
+    pub(crate) svc_stats: Arc<StatsCells>,
+}
+
+/// A virtual service, packet-path half (`struct ip_vs_service`). The key never changes; the
+/// fields `ip_vs_edit_service()` changes are atomics, read without locks as C reads them.
+pub(crate) struct Svc {
+    /// Normalised (`ip_vs_addr_copy()`: an IPv4 address keeps only its first 4 bytes).
+    pub(crate) key: ServiceKey,
+    hash: u32,
+    /// Chain links of the table generations 0 and 1.
+    next: [AtomicPtr<Svc>; 2],
+    rcu: RcuHead,
+    pub(crate) flags: AtomicU32,
+    pub(crate) timeout_jiffies: AtomicU32,
+    /// IPv4: the netmask's bytes; IPv6: the prefix length (native-endian u32, as C's union).
+    netmask: AtomicU32,
+    pub(crate) stats: Arc<StatsCells>,
+    pub(crate) sched: BhSpin<SvcSched>,
+    /// The control plane's slot for this service (its index in the namespace's list), so
+    /// that a lookup by key gives the control plane's record in O(1).
+    pub(crate) ctl_slot: AtomicUsize,
+}
+
+impl Svc {
+    pub(crate) fn new(key: ServiceKey, flags: u32, timeout_jiffies: u32, netmask: [u8; 4], state: SchedState) -> Result<Arc<Svc>, Errno> {
+        let stats = Arc::new(StatsCells::new(), GFP_KERNEL).map_err(|_| Errno::Enomem)?;
+        Arc::new(
+            Svc {
+                key,
+                hash: key_hash(&key),
+                next: [AtomicPtr::new(ptr::null_mut()), AtomicPtr::new(ptr::null_mut())],
+                rcu: RcuHead::new(),
+                flags: AtomicU32::new(flags),
+                timeout_jiffies: AtomicU32::new(timeout_jiffies),
+                netmask: AtomicU32::new(u32::from_ne_bytes(netmask)),
+                stats,
+                sched: BhSpin::new(SvcSched { dests: KVec::new(), state }),
+                ctl_slot: AtomicUsize::new(0),
+            },
+            GFP_KERNEL,
+        )
+        .map_err(|_| Errno::Enomem)
+    }
+
+    pub(crate) fn netmask(&self) -> [u8; 4] {
+        self.netmask.load(Ordering::Relaxed).to_ne_bytes()
+    }
+
+    pub(crate) fn set_netmask(&self, m: [u8; 4]) {
+        self.netmask.store(u32::from_ne_bytes(m), Ordering::Relaxed);
+    }
+
+    pub(crate) fn flags(&self) -> u32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    /// `sched->schedule()` under the service's own lock (C: the schedulers' `sched_lock` /
+    /// RCU walk of `svc->destinations`): the chosen destination, referenced.
+    pub(crate) fn schedule(&self, client: &InetAddr, port: u16) -> Option<Scheduled> {
+        let flags = self.flags();
+        let dest = {
+            let mut s = self.sched.lock();
+            let SvcSched { dests, state } = &mut *s;
+            let i = state.schedule(flags, dests, client, port)?;
+            dests.get(i)?.0.clone()
+        };
+        Some(Scheduled { dest, svc_stats: self.stats.clone() })
+    }
+
+    fn matches_addr(&self, af: u16, protocol: u16, addr: &[u8; 16], port: u16) -> bool {
+        let k = &self.key;
+        let n = addr_len(af);
+        k.fwmark == 0 && k.af == af && k.protocol == protocol && k.port == port && k.addr[..n] == addr[..n]
+    }
+
+    fn matches_fwmark(&self, af: u16, fwmark: u32) -> bool {
+        self.key.fwmark == fwmark && self.key.af == af
+    }
+
+    /// The `call_rcu()` callback of a removed service: drop the table's reference.
+    unsafe extern "C" fn rcu_free(head: *mut crate::glue::bindings::callback_head) {
+        let off = core::mem::offset_of!(Svc, rcu);
+        // SAFETY: `head` is the `rcu` field of a `Svc` whose table reference was turned
+        // into a raw pointer by `SvcTable::insert` and queued once by `SvcTable::remove`.
+        drop(unsafe { Arc::from_raw(head.cast::<u8>().sub(off).cast::<Svc>()) });
+    }
+}
+
+fn mix(mut h: u32, w: u32) -> u32 {
+    h = (h ^ w).wrapping_mul(0x9e37_79b1).rotate_left(13);
+    h
+}
+
+fn finish(mut h: u32) -> u32 {
+    // murmur3's finaliser
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^ (h >> 16)
+}
+
+/// Hash of an address key (without the table's seed, which `bucket` adds).
+fn addr_hash(af: u16, protocol: u16, addr: &[u8; 16], port: u16) -> u32 {
+    let mut h = mix(0x5356_4331, (u32::from(af) << 16) | u32::from(protocol));
+    for w in addr[..addr_len(af)].chunks_exact(4) {
+        h = mix(h, u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
+    }
+    mix(h, u32::from(port))
+}
+
+fn fwmark_hash(af: u16, fwmark: u32) -> u32 {
+    mix(mix(0x4657_4d31, u32::from(af)), fwmark)
+}
+
+fn key_hash(k: &ServiceKey) -> u32 {
+    if k.fwmark != 0 {
+        fwmark_hash(k.af, k.fwmark)
+    } else {
+        addr_hash(k.af, k.protocol, &k.addr, k.port)
+    }
+}
+
+/// One generation of the table.
+struct Buckets {
+    /// Which of the services' `next` links chain this table.
+    gen: usize,
+    seed: u32,
+    heads: KVVec<AtomicPtr<Svc>>,
+}
+
+impl Buckets {
+    fn new(len: usize, gen: usize, seed: u32) -> Result<KBox<Buckets>, Errno> {
+        let mut heads = KVVec::with_capacity(len, GFP_KERNEL).map_err(|_| Errno::Enomem)?;
+        for _ in 0..len {
+            heads.push(AtomicPtr::new(ptr::null_mut()), GFP_KERNEL).map_err(|_| Errno::Enomem)?;
+        }
+        KBox::new(Buckets { gen, seed, heads }, GFP_KERNEL).map_err(|_| Errno::Enomem)
+    }
+
+    fn head(&self, hash: u32) -> &AtomicPtr<Svc> {
+        // The length is a power of two.
+        &self.heads[(finish(hash ^ self.seed) as usize) & (self.heads.len() - 1)]
+    }
+
+    /// First service of the chain of `hash` that `pred` accepts.
+    fn find(&self, hash: u32, pred: impl Fn(&Svc) -> bool) -> Option<&Svc> {
+        let mut p = self.head(hash).load(Ordering::Acquire);
+        while !p.is_null() {
+            // SAFETY: chained services stay allocated until a grace period after their
+            // removal (`SvcTable::remove` frees by `call_rcu()`), and every reader of this
+            // table is inside an RCU read-side section (or is the writer).
+            let s = unsafe { &*p };
+            if pred(s) {
+                return Some(s);
+            }
+            p = s.next[self.gen].load(Ordering::Acquire);
+        }
+        None
+    }
+
+    /// Link `s` at the head of its chain (writer only).
+    fn link(&self, s: &Svc) {
+        let head = self.head(s.hash);
+        s.next[self.gen].store(head.load(Ordering::Relaxed), Ordering::Relaxed);
+        // rcu_assign_pointer(): the link is visible before the service is.
+        head.store(ptr::from_ref(s).cast_mut(), Ordering::Release);
+    }
+
+    /// Unlink `s` (writer only); whether it was there.
+    fn unlink(&self, s: &Svc) -> bool {
+        let me = ptr::from_ref(s).cast_mut();
+        let mut link = self.head(s.hash);
+        loop {
+            let p = link.load(Ordering::Relaxed);
+            if p.is_null() {
+                return false;
+            }
+            if p == me {
+                link.store(s.next[self.gen].load(Ordering::Relaxed), Ordering::Release);
+                return true;
+            }
+            // SAFETY: a chained service (see `find`); the writer is the only one changing
+            // chains.
+            link = unsafe { &(*p).next[self.gen] };
+        }
+    }
+
+    /// Every chained service (writer only).
+    fn for_each(&self, mut f: impl FnMut(&Svc)) {
+        for head in self.heads.iter() {
+            let mut p = head.load(Ordering::Relaxed);
+            while !p.is_null() {
+                // SAFETY: as in `unlink`.
+                let s = unsafe { &*p };
+                p = s.next[self.gen].load(Ordering::Relaxed);
+                f(s);
+            }
+        }
+    }
+}
+
+/// The services of one namespace, for lookups from the packet path.
+pub(crate) struct SvcTable {
+    tab: AtomicPtr<Buckets>,
+}
+
+/// The right to change a [`SvcTable`]: one per table, owned by the control plane, whose
+/// configuration mutex serialises its users.
+pub(crate) struct SvcWriter {
+    table: Arc<SvcTable>,
+    count: usize,
+}
+
+impl SvcTable {
+    /// An empty table and its writer.
+    pub(crate) fn new() -> Result<(Arc<SvcTable>, SvcWriter), Errno> {
+        // SAFETY: plain call.
+        let seed = unsafe { crate::glue::bindings::ipvs_rs_random_u32() };
+        let b = Buckets::new(MIN_BUCKETS, 0, seed)?;
+        let t = Arc::new(
+            SvcTable { tab: AtomicPtr::new(KBox::into_raw(b)) },
+            GFP_KERNEL,
+        )
+        .map_err(|_| Errno::Enomem)?;
+        Ok((t.clone(), SvcWriter { table: t, count: 0 }))
+    }
+
+    fn buckets(&self) -> &Buckets {
+        // SAFETY: always a live table: replaced only by `SvcWriter::grow`, which frees the
+        // old one after a grace period (readers are in RCU read-side sections) and while no
+        // other writer runs; freed for good in `drop`.
+        unsafe { &*self.tab.load(Ordering::Acquire) }
+    }
+
+    /// `ip_vs_service_find()`: the service for a packet to `vaddr:vport` (`protocol`,
+    /// family `af`) carrying `mark`: by fwmark first, then by address and port, then the
+    /// port-zero service of the address.
+    pub(crate) fn find_for_packet<'a>(
+        &'a self,
+        _rcu: &'a RcuReadGuard,
+        af: u16,
+        protocol: u8,
+        vaddr: &[u8; 16],
+        vport: u16,
+        mark: u32,
+    ) -> Option<&'a Svc> {
+        let b = self.buckets();
+        let proto = u16::from(protocol);
+        if mark != 0 {
+            if let Some(s) = b.find(fwmark_hash(af, mark), |s| s.matches_fwmark(af, mark)) {
+                return Some(s);
+            }
+        }
+        b.find(addr_hash(af, proto, vaddr, vport), |s| s.matches_addr(af, proto, vaddr, vport))
+            .or_else(|| b.find(addr_hash(af, proto, vaddr, 0), |s| s.matches_addr(af, proto, vaddr, 0)))
+    }
+}
+
+impl SvcWriter {
+    /// The service with `key` (`__ip_vs_service_find()` / `__ip_vs_svc_fwm_find()`).
+    pub(crate) fn find(&self, key: &ServiceKey) -> Option<&Svc> {
+        let b = self.table.buckets();
+        if key.fwmark != 0 {
+            b.find(fwmark_hash(key.af, key.fwmark), |s| s.matches_fwmark(key.af, key.fwmark))
+        } else {
+            b.find(addr_hash(key.af, key.protocol, &key.addr, key.port), |s| {
+                s.matches_addr(key.af, key.protocol, &key.addr, key.port)
+            })
+        }
+    }
+
+    /// The table the writer changes.
+    pub(crate) fn table(&self) -> Arc<SvcTable> {
+        self.table.clone()
+    }
+
+    /// `ip_vs_svc_hash()`: publish `svc` (the table keeps a reference). May sleep (growing
+    /// waits for a grace period).
+    pub(crate) fn insert(&mut self, svc: &Arc<Svc>) {
+        if self.count + 1 > self.table.buckets().heads.len() * LOAD_FACTOR {
+            self.grow();
+        }
+        let raw = Arc::into_raw(svc.clone());
+        // SAFETY: `raw` is a live service; the reference it carries is the table's, given
+        // back by `Svc::rcu_free` or `drop`.
+        self.table.buckets().link(unsafe { &*raw });
+        self.count += 1;
+    }
+
+    /// `ip_vs_svc_unhash()`: unpublish `svc`; the table's reference is dropped after a
+    /// grace period.
+    pub(crate) fn remove(&mut self, svc: &Svc) {
+        if self.table.buckets().unlink(svc) {
+            self.count -= 1;
+            // SAFETY: the service was linked (so the table holds the reference `rcu_free`
+            // drops) and is unlinked now, so the head is queued once; the reference keeps
+            // the service in place until the callback runs.
+            unsafe { svc.rcu.call(Svc::rcu_free) };
+        }
+    }
+
+    /// Double the bucket count: build the next generation through the other links, publish
+    /// it, wait for the readers of the old one, free it. On allocation failure the table
+    /// stays as it is (longer chains).
+    fn grow(&mut self) {
+        let old_ptr = self.table.tab.load(Ordering::Relaxed);
+        // SAFETY: the writer owns the table's replacement; `old_ptr` is live.
+        let old = unsafe { &*old_ptr };
+        let len = old.heads.len() * 2;
+        if len > MAX_BUCKETS {
+            return;
+        }
+        let Ok(new) = Buckets::new(len, old.gen ^ 1, old.seed) else { return };
+        old.for_each(|s| new.link(s));
+        self.table.tab.store(KBox::into_raw(new), Ordering::Release);
+        rcu::synchronize();
+        // SAFETY: `old_ptr` came from `KBox::into_raw`, is no longer published, and the
+        // grace period above waited for every reader that could still see it.
+        drop(unsafe { KBox::from_raw(old_ptr) });
+    }
+}
+
+impl Drop for SvcTable {
+    /// The namespace is gone: no reader and no writer is left (the hooks were unregistered,
+    /// the writer dropped). Release the references of the services still linked.
+    fn drop(&mut self) {
+        let p = self.tab.swap(ptr::null_mut(), Ordering::AcqRel);
+        if p.is_null() {
+            return;
+        }
+        // SAFETY: from `KBox::into_raw`, unpublished above, no reader left.
+        let b = unsafe { KBox::from_raw(p) };
+        for head in b.heads.iter() {
+            let mut p = head.load(Ordering::Relaxed);
+            while !p.is_null() {
+                // SAFETY: a linked service, alive while the table's reference is held.
+                let next = unsafe { (*p).next[b.gen].load(Ordering::Relaxed) };
+                // SAFETY: each linked service carries the table's reference (`insert`);
+                // it is not touched after this.
+                drop(unsafe { Arc::from_raw(p.cast_const()) });
+                p = next;
+            }
+        }
+    }
+}
