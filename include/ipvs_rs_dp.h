@@ -159,4 +159,19 @@ __u32 ipvs_rs_random_u32(void);
 /* si_meminfo(): freeram + bufferram, in pages (what update_defense_level() counts). */
 unsigned long ipvs_rs_free_and_buffer_pages(void);
 
+/* Per-CPU packet counters of a stats object (C: struct ip_vs_cpu_stats). */
+struct ipvs_rs_counters {
+	__u64 conns;
+	__u64 inpkts;
+	__u64 outpkts;
+	__u64 inbytes;
+	__u64 outbytes;
+};
+void *ipvs_rs_pcpu_alloc(void);
+void ipvs_rs_pcpu_free(void *pcpu);
+void ipvs_rs_pcpu_conn(void *pcpu);
+void ipvs_rs_pcpu_in(void *pcpu, __u64 bytes);
+void ipvs_rs_pcpu_out(void *pcpu, __u64 bytes);
+void ipvs_rs_pcpu_sum(void *pcpu, struct ipvs_rs_counters *out);
+
 #endif /* IPVS_RS_DP_H */

@@ -14,6 +14,7 @@
 #include <linux/random.h>
 #include <linux/rcupdate_wait.h>
 #include <linux/mm.h>
+#include <linux/percpu.h>
 #include <net/ip.h>
 #include <net/ipv6.h>
 #include <net/ip6_route.h>
@@ -831,4 +832,57 @@ bool ipvs_rs_retire_conntrack(struct sk_buff *skb, struct net *net, int af)
 int ipvs_rs_nf_defrag_ipv6_enable(struct net *net)
 {
 	return nf_defrag_ipv6_enable(net);
+}
+
+/* Per-CPU counters: this_cpu_*() are preemption- and interrupt-safe single updates, so the
+ * hooks may count from any context (process context at LOCAL_OUT included). The pointers
+ * are __percpu ones, passed through Rust as plain void *. */
+void *ipvs_rs_pcpu_alloc(void)
+{
+	return (void __force *)alloc_percpu_gfp(struct ipvs_rs_counters, GFP_KERNEL);
+}
+
+void ipvs_rs_pcpu_free(void *pcpu)
+{
+	free_percpu((void __percpu __force *)pcpu);
+}
+
+void ipvs_rs_pcpu_conn(void *pcpu)
+{
+	struct ipvs_rs_counters __percpu *c = (void __percpu __force *)pcpu;
+
+	this_cpu_inc(c->conns);
+}
+
+void ipvs_rs_pcpu_in(void *pcpu, __u64 bytes)
+{
+	struct ipvs_rs_counters __percpu *c = (void __percpu __force *)pcpu;
+
+	this_cpu_inc(c->inpkts);
+	this_cpu_add(c->inbytes, bytes);
+}
+
+void ipvs_rs_pcpu_out(void *pcpu, __u64 bytes)
+{
+	struct ipvs_rs_counters __percpu *c = (void __percpu __force *)pcpu;
+
+	this_cpu_inc(c->outpkts);
+	this_cpu_add(c->outbytes, bytes);
+}
+
+void ipvs_rs_pcpu_sum(void *pcpu, struct ipvs_rs_counters *out)
+{
+	struct ipvs_rs_counters __percpu *c = (void __percpu __force *)pcpu;
+	int cpu;
+
+	memset(out, 0, sizeof(*out));
+	for_each_possible_cpu(cpu) {
+		const struct ipvs_rs_counters *p = per_cpu_ptr(c, cpu);
+
+		out->conns += READ_ONCE(p->conns);
+		out->inpkts += READ_ONCE(p->inpkts);
+		out->outpkts += READ_ONCE(p->outpkts);
+		out->inbytes += READ_ONCE(p->inbytes);
+		out->outbytes += READ_ONCE(p->outbytes);
+	}
 }

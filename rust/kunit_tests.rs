@@ -503,7 +503,7 @@ mod conn_fixtures {
 
     /// A NAT destination 10.9.9.N:8080 that belongs to no service.
     pub(super) fn dest(n: u8) -> Arc<DestShared> {
-        let d = Arc::new(DestShared::new(Family::Ipv4, v4([10, 9, 9, n]), 8080), GFP_KERNEL).expect("alloc");
+        let d = Arc::new(DestShared::new(Family::Ipv4, v4([10, 9, 9, n]), 8080).expect("alloc"), GFP_KERNEL).expect("alloc");
         d.weight.store(1, core::sync::atomic::Ordering::Relaxed);
         d
     }

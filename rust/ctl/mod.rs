@@ -192,6 +192,7 @@ impl PernetData for NetState {
         // with `self`, alive as long as the table.
         let table = unsafe { Table::register(net, SYSCTL_PATH, entries)? };
         self.sysctl = Some(table);
+        self.dp.tot_stats = crate::dp::dest::StatsCells::new()?;
         let ctl = CtlState::new().map_err(genl::errno)?;
         self.dp.services = Some(ctl.table());
         self.ctl = Some(KBox::pin_init(kernel::new_mutex!(ctl, "ipvs_rs_ctl"), GFP_KERNEL)?);

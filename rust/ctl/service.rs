@@ -101,7 +101,8 @@ impl Dest {
     fn new(r: &DestRepr, af: u16) -> Result<Dest, Errno> {
         let family = if af == AF_INET6 { Family::Ipv6 } else { Family::Ipv4 };
         let addr = normalized(af, &r.key.addr);
-        let shared = Arc::new(DestShared::new(family, InetAddr(addr), r.key.port), GFP_ATOMIC).map_err(|_| Errno::Enomem)?;
+        let shared = Arc::new(DestShared::new(family, InetAddr(addr), r.key.port).map_err(|_| Errno::Enomem)?, GFP_KERNEL)
+            .map_err(|_| Errno::Enomem)?;
         let mut d = Dest {
             af,
             addr: normalized(af, &r.key.addr),

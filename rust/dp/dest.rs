@@ -7,61 +7,49 @@
 //! (in its `Dest`, also while the destination sits in the trash) and every connection bound
 //! to it holds one, so it outlives its last connection as C's `dest->refcnt` makes it.
 
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::Relaxed};
-use ipvs_core::netlink::ipvs::conn_flags;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::Relaxed};
 use crate::glue::rcu::BhSpin;
-use ipvs_core::est::{Counters, StatsState};
+use crate::glue::percpu::PcpuCounters;
+use ipvs_core::est::StatsState;
 use ipvs_core::netlink::reply::Stats;
 use ipvs_core::wire::{Family, InetAddr};
 
-/// `struct ip_vs_stats`: the live counters (C keeps them per CPU; one set of atomics here)
-/// and what the estimator made of them (`kstats`, `kstats0`, the rates), which is what
-/// readers see, as in C: counters are as of the last estimation (every 2 s).
+/// `struct ip_vs_stats`: the live counters, per CPU as C keeps them, and what the estimator
+/// made of them (`kstats`, `kstats0`, the rates), which is what readers see, as in C:
+/// counters are as of the last estimation (every 2 s).
 pub(crate) struct StatsCells {
-    conns: AtomicU64,
-    inpkts: AtomicU64,
-    outpkts: AtomicU64,
-    inbytes: AtomicU64,
-    outbytes: AtomicU64,
+    cpu: PcpuCounters,
     est: BhSpin<StatsState>,
 }
 
 impl StatsCells {
-    pub(crate) fn new() -> Self {
-        StatsCells {
-            conns: AtomicU64::new(0),
-            inpkts: AtomicU64::new(0),
-            outpkts: AtomicU64::new(0),
-            inbytes: AtomicU64::new(0),
-            outbytes: AtomicU64::new(0),
-            est: BhSpin::new(StatsState::NEW),
-        }
+    /// Counters with their per-CPU copies. Process context.
+    pub(crate) fn new() -> Result<Self, kernel::error::Error> {
+        Ok(StatsCells { cpu: PcpuCounters::alloc()?, est: BhSpin::new(StatsState::NEW) })
+    }
+
+    /// Counters that count nothing until `new()` replaces them (for a namespace's state,
+    /// built before it can allocate; its `start` does).
+    pub(crate) const fn unallocated() -> Self {
+        StatsCells { cpu: PcpuCounters::unallocated(), est: BhSpin::new(StatsState::NEW) }
     }
 
     /// One estimation period passed (`ip_vs_chain_estimation()` for this stats object).
     pub(crate) fn estimate(&self) {
-        let sum = Counters {
-            conns: self.conns.load(Relaxed),
-            inpkts: self.inpkts.load(Relaxed),
-            outpkts: self.outpkts.load(Relaxed),
-            inbytes: self.inbytes.load(Relaxed),
-            outbytes: self.outbytes.load(Relaxed),
-        };
+        let sum = self.cpu.sum();
         self.est.lock().estimate(&sum);
     }
 
     pub(crate) fn count_conn(&self) {
-        self.conns.fetch_add(1, Relaxed);
+        self.cpu.conn();
     }
 
     pub(crate) fn count_in(&self, bytes: usize) {
-        self.inpkts.fetch_add(1, Relaxed);
-        self.inbytes.fetch_add(bytes as u64, Relaxed);
+        self.cpu.add_in(bytes as u64);
     }
 
     pub(crate) fn count_out(&self, bytes: usize) {
-        self.outpkts.fetch_add(1, Relaxed);
-        self.outbytes.fetch_add(bytes as u64, Relaxed);
+        self.cpu.add_out(bytes as u64);
     }
 
     /// `ip_vs_copy_stats()`: counters since the last zeroing, as of the last estimation,
@@ -100,8 +88,9 @@ pub(crate) struct DestShared {
 }
 
 impl DestShared {
-    pub(crate) fn new(family: Family, addr: InetAddr, port: u16) -> Self {
-        DestShared {
+    /// Process context (allocates the per-CPU counters).
+    pub(crate) fn new(family: Family, addr: InetAddr, port: u16) -> Result<Self, kernel::error::Error> {
+        Ok(DestShared {
             family,
             addr,
             port,
@@ -116,8 +105,8 @@ impl DestShared {
             activeconns: AtomicI32::new(0),
             totalconns: AtomicI32::new(0),
             persistconns: AtomicI32::new(0),
-            stats: StatsCells::new(),
-        }
+            stats: StatsCells::new()?,
+        })
     }
 
     /// `ip_vs_dest_inactconns()`: total − active, at least 0.
@@ -127,11 +116,6 @@ impl DestShared {
 
     pub(crate) fn in_use(&self) -> bool {
         self.totalconns.load(Relaxed) != 0 || self.persistconns.load(Relaxed) != 0
-    }
-
-    /// The forwarding method (`IP_VS_FWD_METHOD()`).
-    pub(crate) fn fwd_method(&self) -> u32 {
-        self.conn_flags.load(Relaxed) & conn_flags::FWD_MASK
     }
 
     /// `__ip_vs_dest_update_overload()`: `mode` > 0 after a connection was bound, < 0 after

@@ -42,7 +42,7 @@ const F_TEMPLATE_INVALID: u32 = 0x8000_0000;
 ///
 /// Called by netfilter (through the C trampolines) with the hook's namespace and packet.
 #[no_mangle]
-pub unsafe extern "C" fn ipvs_rs_dp_hook(
+unsafe extern "C" fn ipvs_rs_dp_hook(
     kind: u32,
     af: u32,
     hooknum: u32,

@@ -263,7 +263,7 @@ impl DpNet {
         let d = TimeoutTables::DEFAULT;
         DpNet {
             conn_count: AtomicI32::new(0),
-            tot_stats: StatsCells::new(),
+            tot_stats: StatsCells::unallocated(),
             tcp_timeouts: tcp::TcpState::ALL.map(|s| AtomicU32::new(d.tcp.get(s))),
             udp_timeout: AtomicU32::new(d.udp.get(udp::UdpState::Normal)),
             hooks_afmask: AtomicU32::new(0),

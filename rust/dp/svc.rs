@@ -197,7 +197,7 @@ pub(crate) struct Svc {
 
 impl Svc {
     pub(crate) fn new(key: ServiceKey, flags: u32, timeout_jiffies: u32, netmask: [u8; 4], state: SchedState) -> Result<Arc<Svc>, Errno> {
-        let stats = Arc::new(StatsCells::new(), GFP_KERNEL).map_err(|_| Errno::Enomem)?;
+        let stats = Arc::new(StatsCells::new().map_err(|_| Errno::Enomem)?, GFP_KERNEL).map_err(|_| Errno::Enomem)?;
         Arc::new(
             Svc {
                 key,

@@ -9,6 +9,7 @@ pub(crate) mod kunit;
 pub(crate) mod kvec;
 pub(crate) mod mem;
 pub(crate) mod modnotify;
+pub(crate) mod percpu;
 pub(crate) mod pernet;
 pub(crate) mod proc;
 pub(crate) mod sysctl;

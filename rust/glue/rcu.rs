@@ -140,10 +140,6 @@ impl Timer {
         Timer(Opaque::uninit())
     }
 
-    pub(crate) fn as_ptr(&self) -> *mut bindings::timer_list {
-        self.0.get()
-    }
-
     /// `timer_setup()`.
     ///
     /// # Safety
