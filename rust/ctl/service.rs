@@ -266,8 +266,10 @@ impl CtlState {
     }
 
     pub(crate) fn find(&self, key: &ServiceKey) -> Option<usize> {
-        let i = self.table.find(key)?.ctl_slot.load(Relaxed);
-        (i < self.services.len()).then_some(i)
+        let svc = self.table.find(key)?;
+        let i = svc.ctl_slot.load(Relaxed);
+        // The slot is kept right by every change of the list; checked, not trusted.
+        self.services.get(i).filter(|s| core::ptr::eq(&*s.dp, svc)).map(|_| i)
     }
 
     pub(crate) fn service(&self, key: &ServiceKey) -> Result<&Service, Errno> {
