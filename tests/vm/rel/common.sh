@@ -101,12 +101,15 @@ conn_tuples() {
 				gsub(/[][]/, "", b); gsub(/[][]/, "", c); print tolower($1), a, b, c }' >"$1"
 }
 
-# accounting_up IN4 IN6 FWD4 FWD6 TUN4 TUN6: nftables counters in the director's namespace for
-# the drop balance (see pktfuzz.sh): INPUT at priority -300 and 300 (IPVS: 98, 99) and FORWARD
-# at -300 and 300 (IPVS: 99, 100) count packets matching IN4/IN6 and FWD4/FWD6 (nft matches:
-# "ip saddr X", ...); OUTPUT at 300 counts what IPVS transmitted (IPVS sends through
-# LOCAL_OUT): packets matching IN4/IN6, and IPIP / IPv6-in-IPv6 packets whose inner header
-# matches the raw-payload expression TUN4/TUN6 (@th is the inner IP header there).
+# accounting_up IN4 IN6 FWD4 FWD6: nftables counters in the director's namespace for the drop
+# balance (see pktfuzz.sh). At INPUT and FORWARD priority -300 (before IPVS: 98/99 and 99/100)
+# the packets matching IN4/IN6 and FWD4/FWD6 (nft matches: "ip saddr X", ...) are counted and
+# tagged with a magic skb->priority; INPUT and FORWARD at 300 count the tagged packets that
+# went on, OUTPUT at 300 the tagged packets IPVS transmitted (it sends through LOCAL_OUT, the
+# same skb: NAT-rewritten and tunnelled packets keep the tag). Matching on the tag rather than
+# on addresses keeps packets IPVS rewrote in the count (ICMP errors about NAT connections get
+# new outer addresses at FORWARD: matched by address, they looked like drops).
+BAL_TAG=4950:5653
 accounting_up() {
 	ip netns exec "$DP_DIR" nft -f - <<-EOF
 		table inet fz {
@@ -115,17 +118,19 @@ accounting_up() {
 			counter fwd_pre {}
 			counter fwd_post {}
 			counter out_ipvs {}
-			chain in_pre { type filter hook input priority -300; $1 counter name in_pre; $2 counter name in_pre; }
-			chain in_post { type filter hook input priority 300; $1 counter name in_post; $2 counter name in_post; }
-			chain fwd_pre { type filter hook forward priority -300; $3 counter name fwd_pre; $4 counter name fwd_pre; }
-			chain fwd_post { type filter hook forward priority 300; $3 counter name fwd_post; $4 counter name fwd_post; }
-			chain out_post {
-				type filter hook output priority 300;
-				$1 counter name out_ipvs
-				$2 counter name out_ipvs
-				ip protocol 4 $5 counter name out_ipvs
-				meta nfproto ipv6 meta l4proto 41 $6 counter name out_ipvs
+			chain in_pre {
+				type filter hook input priority -300;
+				$1 meta priority set $BAL_TAG counter name in_pre
+				$2 meta priority set $BAL_TAG counter name in_pre
 			}
+			chain in_post { type filter hook input priority 300; meta priority $BAL_TAG counter name in_post; }
+			chain fwd_pre {
+				type filter hook forward priority -300;
+				$3 meta priority set $BAL_TAG counter name fwd_pre
+				$4 meta priority set $BAL_TAG counter name fwd_pre
+			}
+			chain fwd_post { type filter hook forward priority 300; meta priority $BAL_TAG counter name fwd_post; }
+			chain out_post { type filter hook output priority 300; meta priority $BAL_TAG counter name out_ipvs; }
 		}
 	EOF
 }

@@ -256,8 +256,7 @@ run_module() {
 	fi
 	note "faults $label: failures restricted to $kmod's code: $(echo "$range" | awk '{ print $3 "-" $4 }')"
 	if ! rel_topo_up "$label" || ! servers_up "$label" || ! services_up ||
-		! accounting_up "ip saddr 10.1.0.0/24" "ip6 saddr fd00:c1::/64" "ip daddr 10.1.0.0/24" "ip6 daddr fd00:c1::/64" \
-			"@th,96,24 0x0a0100" "@th,64,64 0xfd0000c100000000"; then
+		! accounting_up "ip saddr 10.1.0.0/24" "ip6 saddr fd00:c1::/64" "ip daddr 10.1.0.0/24" "ip6 daddr fd00:c1::/64"; then
 		tap_fail "faults $label: topology, servers, services and accounting rules"
 		servers_down
 		topo_down "$label"
