@@ -33,11 +33,20 @@
 //! wrong size, a stale index or an empty slice yields "no destination" (`None`), which the
 //! data path reports the way `ip_vs_scheduler_err()` does.
 
+pub mod dh;
+pub mod fo;
+pub mod lblc;
+pub mod lblcr;
 pub mod lc;
+pub mod locality;
 pub mod mh;
+pub mod nq;
+pub mod ovf;
 pub mod rr;
+pub mod sed;
 pub mod sh;
 pub mod siphash;
+pub mod twos;
 pub mod wlc;
 pub mod wrr;
 
@@ -204,6 +213,28 @@ impl<T: Dest + ?Sized> Dest for &T {
     fn port(&self) -> u16 {
         (**self).port()
     }
+}
+
+/// A destination that lblc and lblcr keep in their tables: C's `struct ip_vs_dest *` taken
+/// with `ip_vs_dest_hold()`. It stays readable after the destination leaves the service (C
+/// keeps it in the trash while referenced), and tells whether it is still in the service.
+pub trait HeldDest: Dest {
+    /// `dest->cflags & IP_VS_DEST_CF_AVAILABLE`: the destination is in its service's list
+    /// (cleared when it is deleted, set again if the trash revives it).
+    fn available(&self) -> bool;
+}
+
+/// A destination of the slice that lblc and lblcr can hold: the handle they keep and the
+/// identity test C does by comparing pointers.
+pub trait HoldDest: Dest {
+    /// The handle an entry keeps (the module: its shared destination, an `Arc`, whose count
+    /// is then what C's `refcnt` is for the trash).
+    type Held: HeldDest;
+    /// `ip_vs_dest_hold(dest)`: a handle to this destination.
+    fn hold(&self) -> Self::Held;
+    /// `held == dest`: the handle designates this destination (the same object, also after
+    /// a trip through the trash).
+    fn is(&self, held: &Self::Held) -> bool;
 }
 
 /// A destination as plain values: for tests, KUnit cases and callers that snapshot.
