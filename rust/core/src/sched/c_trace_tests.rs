@@ -27,15 +27,13 @@
 use super::dh::DestinationHash;
 use super::lblc::{Lblc, LblcEntry};
 use super::lblcr::{members, Lblcr, LblcrEntry, SetElem};
-use super::locality::{time_after, Slot, SlotSlab, SlotVec};
+use super::locality::{time_after, SlotSlab};
 use super::mh::{DestSetup, Maglev};
 use super::rr::RoundRobin;
 use super::sh::SourceHash;
 use super::wrr::WeightedRoundRobin;
-use super::{fo, hash_port, lc, nq, ovf, sed, twos, wlc, Dest, DestInfo, Family, HeldDest, HoldDest, InetAddr};
-use std::cell::RefCell;
+use super::{fo, hash_port, lc, nq, ovf, sed, twos, wlc, DestInfo, Family, InetAddr};
 use std::collections::BTreeMap;
-use std::rc::Rc;
 use std::string::{String, ToString};
 use std::vec::Vec;
 use std::{format, vec};
@@ -43,87 +41,8 @@ use std::{format, vec};
 /// `HZ` of the C harness (shim.h).
 const HZ: u32 = 250;
 
-/// A destination as the replay keeps it: shared, so that lblc/lblcr entries can hold it
-/// while it sits in the trash, like C's `ip_vs_dest_hold()`.
-#[derive(Clone, Debug)]
-struct TD(Rc<RefCell<TS>>);
+use super::testdest::{Slab, TD};
 
-#[derive(Debug)]
-struct TS {
-    info: DestInfo,
-    /// Harness id (order of creation within the scenario).
-    id: u32,
-    /// `IP_VS_DEST_CF_AVAILABLE`.
-    available: bool,
-}
-
-impl TD {
-    fn new(info: DestInfo, id: u32) -> Self {
-        TD(Rc::new(RefCell::new(TS { info, id, available: true })))
-    }
-    fn id(&self) -> u32 {
-        self.0.borrow().id
-    }
-    fn with<R>(&self, f: impl FnOnce(&mut DestInfo) -> R) -> R {
-        f(&mut self.0.borrow_mut().info)
-    }
-}
-
-impl Dest for TD {
-    fn weight(&self) -> i32 {
-        self.0.borrow().info.weight
-    }
-    fn last_weight(&self) -> i32 {
-        self.0.borrow().info.last_weight
-    }
-    fn active_conns(&self) -> i32 {
-        self.0.borrow().info.active_conns
-    }
-    fn total_conns(&self) -> i32 {
-        self.0.borrow().info.total_conns
-    }
-    fn overloaded(&self) -> bool {
-        self.0.borrow().info.overloaded
-    }
-    fn addr(&self) -> InetAddr {
-        self.0.borrow().info.addr
-    }
-    fn port(&self) -> u16 {
-        self.0.borrow().info.port
-    }
-}
-
-impl HeldDest for TD {
-    fn available(&self) -> bool {
-        self.0.borrow().available
-    }
-}
-
-impl HoldDest for TD {
-    type Held = TD;
-    fn hold(&self) -> TD {
-        self.clone()
-    }
-    fn is(&self, held: &TD) -> bool {
-        Rc::ptr_eq(&self.0, &held.0)
-    }
-}
-
-/// A growable slot vector, as the module's `KVec` would be.
-impl<T> SlotVec<T> for Vec<Slot<T>> {
-    fn slots(&self) -> &[Slot<T>] {
-        self
-    }
-    fn slots_mut(&mut self) -> &mut [Slot<T>] {
-        self
-    }
-    fn push_slot(&mut self, s: Slot<T>) -> bool {
-        self.push(s);
-        true
-    }
-}
-
-type Slab<T> = SlotSlab<Vec<Slot<T>>>;
 
 enum State {
     Rr(RoundRobin),
@@ -222,13 +141,13 @@ impl Replay {
             "twos" => State::Twos,
             "dh" => State::Dh(DestinationHash::with_tab_bits(self.family, self.param).unwrap()),
             "lblc" => {
-                let l = Lblc::with_tab_bits(self.family, self.param, HZ).unwrap();
+                let l = Lblc::with_tab_bits(self.family, self.param, HZ, self.now).unwrap();
                 let mut heads = vec![0; l.table_len()];
                 l.clear_heads(&mut heads);
                 State::Lblc(l, heads, SlotSlab::new(Vec::new()))
             }
             "lblcr" => {
-                let l = Lblcr::with_tab_bits(self.family, self.param, HZ).unwrap();
+                let l = Lblcr::with_tab_bits(self.family, self.param, HZ, self.now).unwrap();
                 let mut heads = vec![0; l.table_len()];
                 l.clear_heads(&mut heads);
                 State::Lblcr(l, heads, SlotSlab::new(Vec::new()), SlotSlab::new(Vec::new()))
@@ -306,13 +225,22 @@ impl Replay {
         }
     }
 
-    /// The expiry timer of lblc/lblcr ran at `t`.
+    /// The expiry timer of lblc/lblcr ran at `t`: the core must find it due then (and not
+    /// one jiffy earlier).
     fn check_expire(&mut self, t: u64) {
-        match &mut self.state {
-            State::Lblc(l, heads, slab) => l.check_expire(heads, slab, t, self.expiration),
-            State::Lblcr(l, heads, slab, elems) => l.check_expire(heads, slab, elems, t, self.expiration),
+        let e = self.expiration;
+        let ran = match &mut self.state {
+            State::Lblc(l, heads, slab) => {
+                assert_eq!(l.next_check(), t);
+                !l.expire_if_due(heads, slab, t.wrapping_sub(1), e) && l.expire_if_due(heads, slab, t, e)
+            }
+            State::Lblcr(l, heads, slab, elems) => {
+                assert_eq!(l.next_check(), t);
+                !l.expire_if_due(heads, slab, elems, t.wrapping_sub(1), e) && l.expire_if_due(heads, slab, elems, t, e)
+            }
             _ => panic!("timer run for {}", self.kind),
-        }
+        };
+        assert!(ran, "the core's timer was not due at {t}");
     }
 
     /// The `L` line of the table: entries, entries walked, rover, counter, hash.

@@ -20,9 +20,13 @@
 //!
 //! Storage and time: see [`super::locality`]. The caller keeps `heads` (`&mut [u32]` of
 //! [`Lblc::table_len`]) and a [`Slab`] of [`LblcEntry`], passes the time in jiffies to
-//! [`Lblc::schedule`], and runs [`Lblc::check_expire`] every 60 s from bind on.
+//! [`Lblc::schedule`], and runs [`Lblc::check_expire`] when [`Lblc::next_check`] falls due
+//! (60 s after bind, then 60 s after each run), or [`Lblc::expire_if_due`] from any
+//! periodic work.
 
-use super::locality::{secs_to_jiffies, Chains, Entry, Slab, ENTRY_TIMEOUT_SECS};
+use super::locality::{
+    secs_to_jiffies, time_before, Chains, Entry, Slab, CHECK_EXPIRE_INTERVAL_SECS, ENTRY_TIMEOUT_SECS,
+};
 use super::{indexed, wlc, Dest, Family, HeldDest, HoldDest, InetAddr};
 
 /// A table entry of lblc: the destination address, `lastuse`, and the held destination.
@@ -53,19 +57,39 @@ pub struct Lblc {
     chains: Chains,
     /// `ENTRY_TIMEOUT` in jiffies.
     entry_timeout: i32,
+    /// `CHECK_EXPIRE_INTERVAL` in jiffies.
+    interval: u64,
+    /// When the expiry timer falls due (`periodic_timer.expires`), jiffies.
+    next_check: u64,
 }
 
 impl Lblc {
     /// `ip_vs_lblc_init_svc()` for a service of `family`, with the kernel's `HZ` (for
     /// `ENTRY_TIMEOUT`, 6 minutes). Clear the caller's `heads` with [`Lblc::clear_heads`].
-    pub fn new(family: Family, hz: u32) -> Self {
-        Lblc { chains: Chains::with_default_bits(family), entry_timeout: secs_to_jiffies(ENTRY_TIMEOUT_SECS, hz) }
+    pub fn new(family: Family, hz: u32, now: u64) -> Self {
+        Self::build(Chains::with_default_bits(family), hz, now)
+    }
+
+    fn build(chains: Chains, hz: u32, now: u64) -> Self {
+        let interval = u64::from(CHECK_EXPIRE_INTERVAL_SECS) * u64::from(hz);
+        Lblc {
+            chains,
+            entry_timeout: secs_to_jiffies(ENTRY_TIMEOUT_SECS, hz),
+            interval,
+            // mod_timer(&tbl->periodic_timer, jiffies + CHECK_EXPIRE_INTERVAL)
+            next_check: now.wrapping_add(interval),
+        }
+    }
+
+    /// When the expiry timer falls due (jiffies): 60 s after bind, then 60 s after each run.
+    pub const fn next_check(&self) -> u64 {
+        self.next_check
     }
 
     /// As built with `CONFIG_IP_VS_LBLC_TAB_BITS = bits` (C honours the define; tests use 2
     /// to reach the size limits); `None` outside 1..=20.
-    pub fn with_tab_bits(family: Family, bits: u32, hz: u32) -> Option<Self> {
-        Some(Lblc { chains: Chains::new(family, bits)?, entry_timeout: secs_to_jiffies(ENTRY_TIMEOUT_SECS, hz) })
+    pub fn with_tab_bits(family: Family, bits: u32, hz: u32, now: u64) -> Option<Self> {
+        Some(Self::build(Chains::new(family, bits)?, hz, now))
     }
 
     /// Number of buckets: the length of `heads`.
@@ -135,10 +159,21 @@ impl Lblc {
     }
 
     /// `ip_vs_lblc_check_expire()`, the periodic timer, at time `now` with the namespace's
-    /// `lblc_expiration` sysctl in jiffies. Run it 60 s (`60 * HZ`) after bind and then 60 s
-    /// after each run. Dropped entries release their destinations.
+    /// `lblc_expiration` sysctl in jiffies; re-arms for `now` + 60 s ([`Lblc::next_check`]).
+    /// Run it when [`Lblc::next_check`] falls due. Dropped entries release their
+    /// destinations.
     pub fn check_expire<H, S: Slab<LblcEntry<H>>>(&mut self, heads: &mut [u32], slab: &mut S, now: u64, expiration: i32) {
         self.chains.check_expire(heads, slab, now, expiration, self.entry_timeout, drop);
+        self.next_check = now.wrapping_add(self.interval);
+    }
+
+    /// [`Lblc::check_expire`] if the timer is due at `now`; whether it ran.
+    pub fn expire_if_due<H, S: Slab<LblcEntry<H>>>(&mut self, heads: &mut [u32], slab: &mut S, now: u64, expiration: i32) -> bool {
+        if time_before(now, self.next_check) {
+            return false;
+        }
+        self.check_expire(heads, slab, now, expiration);
+        true
     }
 
     /// `ip_vs_lblc_flush()` (`done_service`): drop every entry, releasing its destination.
@@ -150,5 +185,117 @@ impl Lblc {
     /// Every entry, in C's bucket and chain order, with its bucket.
     pub fn for_each<H, S: Slab<LblcEntry<H>>>(&self, heads: &[u32], slab: &S, f: impl FnMut(usize, &LblcEntry<H>)) {
         self.chains.for_each(heads, slab, f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testdest::{Slab, TD};
+    use super::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    struct Svc {
+        l: Lblc,
+        heads: Vec<u32>,
+        slab: Slab<LblcEntry<TD>>,
+    }
+
+    impl Svc {
+        fn new(bits: u32) -> Self {
+            let l = Lblc::with_tab_bits(Family::Ipv4, bits, 100, 0).unwrap();
+            let mut heads = vec![0; l.table_len()];
+            l.clear_heads(&mut heads);
+            Svc { l, heads, slab: Slab::new(Vec::new()) }
+        }
+        fn pick(&mut self, dests: &[TD], last: u8, now: u64) -> Option<u32> {
+            let a = InetAddr::from_ipv4([192, 0, 2, last]);
+            self.l.schedule(&mut self.heads, &mut self.slab, dests, &a, now).map(|i| dests[i].id())
+        }
+    }
+
+    #[test]
+    fn sticks_to_the_remembered_destination() {
+        let mut s = Svc::new(10);
+        let dests = vec![TD::w(0, 1), TD::w(1, 1)];
+        assert_eq!(s.pick(&dests, 1, 5), Some(0));
+        dests[0].conns(1, 1);
+        // wlc would now pick 1, but the entry holds 0.
+        assert_eq!(s.pick(&dests, 1, 6), Some(0));
+        assert_eq!(s.pick(&dests, 2, 6), Some(1));
+        assert_eq!(s.l.counters().0, 2);
+        // Weight 0 invalidates the entry: rescheduled and replaced.
+        dests[0].with(|d| d.weight = 0);
+        assert_eq!(s.pick(&dests, 1, 7), Some(1));
+        dests[0].with(|d| d.weight = 1);
+        dests[1].conns(5, 5);
+        assert_eq!(s.pick(&dests, 1, 8), Some(1));
+        assert_eq!(s.l.counters().0, 2);
+    }
+
+    #[test]
+    fn lblc_overload_needs_a_half_idle_destination() {
+        let mut s = Svc::new(10);
+        let dests = vec![TD::w(0, 2), TD::w(1, 2)];
+        assert_eq!(s.pick(&dests, 1, 0), Some(0));
+        dests[0].conns(3, 3);
+        dests[1].conns(1, 1);
+        // 3 > 2, but no destination has active * 2 < weight: still 0.
+        assert_eq!(s.pick(&dests, 1, 0), Some(0));
+        dests[1].conns(0, 0);
+        assert_eq!(s.pick(&dests, 1, 0), Some(1));
+    }
+
+    #[test]
+    fn a_revived_destination_gets_its_entries_back() {
+        let mut s = Svc::new(10);
+        let mut dests = vec![TD::w(0, 1), TD::w(1, 1)];
+        let first = dests[0].clone();
+        assert_eq!(s.pick(&dests, 1, 0), Some(0));
+        // Deleted (to the trash, still held by the entry): the next choice replaces the
+        // entry only when it differs.
+        dests.remove(0);
+        first.set_available(false);
+        assert_eq!(s.pick(&dests, 1, 0), Some(1));
+        // Another address mapped to it while it is back...
+        dests.insert(0, first.clone());
+        first.set_available(true);
+        assert_eq!(s.pick(&dests, 3, 0), Some(0));
+        dests.remove(0);
+        first.set_available(false);
+        // Entries hold the destination like C's refcnt: `first` + the entry of address 3.
+        assert_eq!(std::rc::Rc::strong_count(&first.0), 2);
+        // ...is valid again once it is revived (re-added at the head), though wlc would
+        // now pick the other one.
+        dests.insert(0, first.clone());
+        first.set_available(true);
+        first.conns(1, 1);
+        assert_eq!(s.pick(&dests, 3, 0), Some(0));
+    }
+
+    #[test]
+    fn the_table_stops_growing_at_one_and_a_half_max_size() {
+        let mut s = Svc::new(1);
+        let dests = vec![TD::w(0, 1)];
+        for a in 0..60 {
+            assert_eq!(s.pick(&dests, a, 0), Some(0));
+        }
+        assert_eq!(s.l.counters().0, 48);
+        // The timer: 4/3 of the excess over 32, none old enough yet (timeout 6 min at HZ 100).
+        assert!(!s.l.expire_if_due(&mut s.heads, &mut s.slab, 5999, 1 << 30));
+        assert!(s.l.expire_if_due(&mut s.heads, &mut s.slab, 6000, 1 << 30));
+        // Nothing old enough: every bucket visited, the rover back where it was.
+        assert_eq!(s.l.counters(), (48, 0, 1));
+        assert_eq!(s.l.next_check(), 12000);
+        // Six minutes: bucket 1 (the one after the rover) is emptied, which is enough.
+        let in_bucket_1 = {
+            let mut n = 0;
+            s.l.for_each(&s.heads, &s.slab, |b, _| n += i32::from(b == 1));
+            n
+        };
+        assert!(in_bucket_1 >= 21);
+        assert!(s.l.expire_if_due(&mut s.heads, &mut s.slab, 36000, 1 << 30));
+        assert_eq!(s.l.counters(), (48 - in_bucket_1, 1, 1));
+        assert_eq!(s.l.next_check(), 42000);
     }
 }

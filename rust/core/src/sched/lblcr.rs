@@ -18,7 +18,8 @@
 
 use super::lblc::{index_of, lb_overloaded};
 use super::locality::{
-    jiffies_add, secs_to_jiffies, time_after, Chains, Entry, Slab, DEFAULT_TAB_BITS, ENTRY_TIMEOUT_SECS, NIL,
+    jiffies_add, secs_to_jiffies, time_after, time_before, Chains, Entry, Slab, CHECK_EXPIRE_INTERVAL_SECS,
+    ENTRY_TIMEOUT_SECS, NIL,
 };
 use super::{conn_overhead, wlc, Dest, Family, HeldDest, HoldDest, InetAddr};
 
@@ -167,18 +168,38 @@ pub struct Lblcr {
     chains: Chains,
     /// `ENTRY_TIMEOUT` in jiffies.
     entry_timeout: i32,
+    /// `CHECK_EXPIRE_INTERVAL` in jiffies.
+    interval: u64,
+    /// When the expiry timer falls due (`periodic_timer.expires`), jiffies.
+    next_check: u64,
 }
 
 impl Lblcr {
     /// `ip_vs_lblcr_init_svc()` for a service of `family`, with the kernel's `HZ`. Clear the
     /// caller's `heads` with [`Lblcr::clear_heads`].
-    pub fn new(family: Family, hz: u32) -> Self {
-        Lblcr { chains: Chains::with_default_bits(family), entry_timeout: secs_to_jiffies(ENTRY_TIMEOUT_SECS, hz) }
+    pub fn new(family: Family, hz: u32, now: u64) -> Self {
+        Self::build(Chains::with_default_bits(family), hz, now)
+    }
+
+    fn build(chains: Chains, hz: u32, now: u64) -> Self {
+        let interval = u64::from(CHECK_EXPIRE_INTERVAL_SECS) * u64::from(hz);
+        Lblcr {
+            chains,
+            entry_timeout: secs_to_jiffies(ENTRY_TIMEOUT_SECS, hz),
+            interval,
+            // mod_timer(&tbl->periodic_timer, jiffies + CHECK_EXPIRE_INTERVAL)
+            next_check: now.wrapping_add(interval),
+        }
+    }
+
+    /// When the expiry timer falls due (jiffies): 60 s after bind, then 60 s after each run.
+    pub const fn next_check(&self) -> u64 {
+        self.next_check
     }
 
     /// As built with `CONFIG_IP_VS_LBLCR_TAB_BITS = bits`; `None` outside 1..=20.
-    pub fn with_tab_bits(family: Family, bits: u32, hz: u32) -> Option<Self> {
-        Some(Lblcr { chains: Chains::new(family, bits)?, entry_timeout: secs_to_jiffies(ENTRY_TIMEOUT_SECS, hz) })
+    pub fn with_tab_bits(family: Family, bits: u32, hz: u32, now: u64) -> Option<Self> {
+        Some(Self::build(Chains::new(family, bits)?, hz, now))
     }
 
     /// Number of buckets: the length of `heads`.
@@ -274,14 +295,28 @@ impl Lblcr {
     }
 
     /// `ip_vs_lblcr_check_expire()`, the periodic timer, at time `now` with the namespace's
-    /// `lblcr_expiration` sysctl in jiffies. Run it 60 s (`60 * HZ`) after bind and then 60 s
-    /// after each run. Dropped entries release their members' destinations.
+    /// `lblcr_expiration` sysctl in jiffies; re-arms for `now` + 60 s ([`Lblcr::next_check`]).
+    /// Dropped entries release their members' destinations.
     pub fn check_expire<H, S, E>(&mut self, heads: &mut [u32], slab: &mut S, elems: &mut E, now: u64, expiration: i32)
     where
         S: Slab<LblcrEntry>,
         E: Slab<SetElem<H>>,
     {
         self.chains.check_expire(heads, slab, now, expiration, self.entry_timeout, |e| set_free(&e.data, elems));
+        self.next_check = now.wrapping_add(self.interval);
+    }
+
+    /// [`Lblcr::check_expire`] if the timer is due at `now`; whether it ran.
+    pub fn expire_if_due<H, S, E>(&mut self, heads: &mut [u32], slab: &mut S, elems: &mut E, now: u64, expiration: i32) -> bool
+    where
+        S: Slab<LblcrEntry>,
+        E: Slab<SetElem<H>>,
+    {
+        if time_before(now, self.next_check) {
+            return false;
+        }
+        self.check_expire(heads, slab, elems, now, expiration);
+        true
     }
 
     /// `ip_vs_lblcr_flush()` (`done_service`): drop every entry and member.
@@ -300,5 +335,76 @@ impl Lblcr {
     }
 }
 
-/// The unused-import guard for the default (documented in [`super::locality`]).
-const _: u32 = DEFAULT_TAB_BITS;
+#[cfg(test)]
+mod tests {
+    use super::super::testdest::{Slab, TD};
+    use super::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    struct Svc {
+        l: Lblcr,
+        heads: Vec<u32>,
+        slab: Slab<LblcrEntry>,
+        elems: Slab<SetElem<TD>>,
+    }
+
+    impl Svc {
+        fn new() -> Self {
+            let l = Lblcr::new(Family::Ipv4, 100, 0);
+            let mut heads = vec![0; l.table_len()];
+            l.clear_heads(&mut heads);
+            Svc { l, heads, slab: Slab::new(Vec::new()), elems: Slab::new(Vec::new()) }
+        }
+        fn pick(&mut self, dests: &[TD], now: u64, expiration: i32) -> Option<u32> {
+            let a = InetAddr::from_ipv4([192, 0, 2, 1]);
+            let i = self.l.schedule(&mut self.heads, &mut self.slab, &mut self.elems, dests, &a, now, expiration)?;
+            Some(dests[i].id())
+        }
+        fn set(&self) -> Vec<u32> {
+            let mut out = Vec::new();
+            self.l.for_each(&self.heads, &self.slab, |_, e| out.extend(members(e.held(), &self.elems).map(|m| m.id())));
+            out
+        }
+    }
+
+    #[test]
+    fn replicates_under_load_and_shrinks_after_expiration() {
+        let mut s = Svc::new();
+        let dests = vec![TD::w(0, 2), TD::w(1, 2)];
+        assert_eq!(s.pick(&dests, 0, 1000), Some(0));
+        assert_eq!(s.set(), [0]);
+        // 0 busy beyond its weight while 1 is idle: 1 joins the set (newest first).
+        dests[0].conns(3, 3);
+        assert_eq!(s.pick(&dests, 10, 1000), Some(1));
+        assert_eq!(s.set(), [1, 0]);
+        // The set's least loaded member serves.
+        assert_eq!(s.pick(&dests, 20, 1000), Some(1));
+        dests[1].conns(2, 2);
+        assert_eq!(s.pick(&dests, 20, 1000), Some(1));
+        dests[0].conns(0, 0);
+        assert_eq!(s.pick(&dests, 20, 1000), Some(0));
+        // Unchanged for longer than the expiration (set at 10): the most loaded member
+        // (1) leaves, the least loaded one still serves.
+        assert_eq!(s.pick(&dests, 1010, 1000), Some(0));
+        assert_eq!(s.set(), [1, 0]);
+        assert_eq!(s.pick(&dests, 1011, 1000), Some(0));
+        assert_eq!(s.set(), [0]);
+        // A deleted member no longer serves but stays in the set (and counts for
+        // set_max); the replacement joins.
+        dests[0].set_available(false);
+        let rest = vec![dests[1].clone()];
+        assert_eq!(s.pick(&rest, 1012, 1000), Some(1));
+        assert_eq!(s.set(), [1, 0]);
+        assert_eq!(s.l.counters().0, 1);
+        // Expiry frees entries and members, releasing the destinations.
+        assert_eq!(std::rc::Rc::strong_count(&dests[0].0), 2);
+        s.l.check_expire(&mut s.heads, &mut s.slab, &mut s.elems, 2000, 1000);
+        assert_eq!(s.l.counters().0, 1, "only every 30th run checks the expiration");
+        for k in 0..29 {
+            s.l.check_expire(&mut s.heads, &mut s.slab, &mut s.elems, 3000 + k, 1000);
+        }
+        assert_eq!((s.l.counters().0, s.elems.len()), (0, 0));
+        assert_eq!(std::rc::Rc::strong_count(&dests[0].0), 1);
+    }
+}

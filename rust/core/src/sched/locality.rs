@@ -22,9 +22,11 @@
 //! # Time
 //!
 //! Time is `now`, in jiffies, passed in by the caller; comparisons wrap as `time_before()`
-//! does. The caller runs [`Chains::check_expire`] (through `Lblc`/`Lblcr`) from a timer armed
-//! `CHECK_EXPIRE_INTERVAL` = 60 s after binding and re-armed 60 s after each run
-//! (`mod_timer(jiffies + CHECK_EXPIRE_INTERVAL)`).
+//! does. C arms a timer `CHECK_EXPIRE_INTERVAL` = 60 s after binding and re-arms it 60 s
+//! after each run (`mod_timer(jiffies + CHECK_EXPIRE_INTERVAL)`). Here the scheduler keeps
+//! that due time ([`super::lblc::Lblc::next_check`]); the caller either runs
+//! `check_expire(now)` from its own timer at that time, or calls `expire_if_due(now)` from
+//! any periodic work (a late run behaves as a late C timer: one run, re-armed from then).
 
 use super::sh::hash_32;
 use super::{Family, InetAddr};
@@ -151,7 +153,7 @@ impl<V> SlotSlab<V> {
     {
         let s = slots.slots_mut();
         let n = s.len();
-        for (i, slot) in s.iter_mut().enumerate() {
+        for (i, slot) in (0usize..).zip(s.iter_mut()) {
             let next = i.wrapping_add(1);
             *slot = Slot::Free(if next < n { u32::try_from(next).unwrap_or(NIL) } else { NIL });
         }
@@ -461,7 +463,7 @@ impl Chains {
 
     /// Every entry in bucket and chain order: what C's walks see.
     pub(crate) fn for_each<P, S: Slab<Entry<P>>>(&self, heads: &[u32], slab: &S, mut f: impl FnMut(usize, &Entry<P>)) {
-        for (j, &h) in heads.iter().enumerate() {
+        for (j, &h) in (0usize..).zip(heads.iter()) {
             let mut i = h;
             while let Some(e) = if i == NIL { None } else { slab.get(i) } {
                 f(j, e);
@@ -474,4 +476,103 @@ impl Chains {
 /// Expiration and timeout in jiffies for a given `HZ`, saturating (`HZ` is at most 1000).
 pub(crate) fn secs_to_jiffies(secs: u32, hz: u32) -> i32 {
     i32::try_from(u64::from(secs) * u64::from(hz)).unwrap_or(i32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    #[test]
+    fn jiffies_wrap() {
+        assert!(time_before(u64::MAX, 0));
+        assert!(time_after(5, u64::MAX - 5));
+        assert!(!time_before(7, 7) && !time_after(7, 7));
+        assert_eq!(jiffies_add(10, -20), u64::MAX - 9);
+        assert_eq!(jiffies_add(u64::MAX, 2), 1);
+    }
+
+    #[test]
+    fn fixed_slab_fills_and_reuses() {
+        let mut store = vec![Slot::Free(0); 3];
+        let mut slab = SlotSlab::with_free_slots(&mut store[..]);
+        let ids: Vec<_> = (10..14).map(|v| slab.insert(v)).collect();
+        assert_eq!(ids, [Some(0), Some(1), Some(2), None]);
+        assert_eq!(slab.len(), 3);
+        assert_eq!(slab.remove(1), Some(11));
+        assert_eq!(slab.remove(1), None);
+        assert_eq!(slab.get(1), None);
+        assert_eq!(slab.insert(20), Some(1));
+        assert_eq!((slab.get(0), slab.get(1), slab.get(2)), (Some(&10), Some(&20), Some(&12)));
+        assert_eq!(slab.get(7), None);
+        let mut empty: [Slot<u8>; 0] = [];
+        assert_eq!(SlotSlab::with_free_slots(&mut empty[..]).insert(1), None);
+    }
+
+    #[test]
+    fn chains_keep_c_order_and_limits() {
+        // 2 buckets, max_size 32, new entries refused from 48 on.
+        let mut c = Chains::new(Family::Ipv4, 1).unwrap();
+        assert!(Chains::new(Family::Ipv4, 0).is_none() && Chains::new(Family::Ipv4, 21).is_none());
+        let mut heads = [0u32; 2];
+        c.clear_heads(&mut heads);
+        let mut store: Vec<Slot<Entry<u32>>> = vec![Slot::Free(0); 64];
+        let mut slab = SlotSlab::with_free_slots(&mut store[..]);
+        let a = |i: u8| InetAddr::from_ipv4([10, 0, 0, i]);
+        let mut n = 0u8;
+        while !c.full() {
+            c.insert(&mut heads, &mut slab, &a(n), 100, u32::from(n)).unwrap();
+            n += 1;
+        }
+        assert_eq!((n, c.entries()), (48, 48));
+        // Every address is found, with junk after the IPv4 address ignored.
+        let mut junk = a(5);
+        junk.0[9] = 0xee;
+        let i = c.find(&heads, &slab, &junk).unwrap();
+        assert_eq!(slab.get(i).unwrap().data, 5);
+        // Within a bucket the newest comes first.
+        let mut order = Vec::new();
+        c.for_each(&heads, &slab, |b, e| order.push((b, e.data)));
+        for w in order.windows(2) {
+            assert!(w[0].0 < w[1].0 || (w[0].0 == w[1].0 && w[0].1 > w[1].1), "{order:?}");
+        }
+        // Removing from the middle of a chain keeps the rest.
+        let mid = c.find(&heads, &slab, &a(20)).unwrap();
+        assert_eq!(c.remove(&mut heads, &mut slab, mid).map(|e| e.data), Some(20));
+        assert_eq!(c.find(&heads, &slab, &a(20)), None);
+        assert!((0..48).filter(|&i| i != 20).all(|i| c.find(&heads, &slab, &a(i)).is_some()));
+        assert_eq!(c.entries(), 47);
+        let mut freed = 0;
+        c.flush(&mut heads, &mut slab, |_| freed += 1);
+        assert_eq!((freed, c.entries(), heads), (47, 0, [NIL; 2]));
+    }
+
+    #[test]
+    fn expiry_runs_like_the_c_timer() {
+        let mut c = Chains::new(Family::Ipv4, 1).unwrap();
+        let mut heads = [NIL; 2];
+        let mut store: Vec<Slot<Entry<()>>> = vec![Slot::Free(0); 64];
+        let mut slab = SlotSlab::with_free_slots(&mut store[..]);
+        for i in 0..40u8 {
+            c.insert(&mut heads, &mut slab, &InetAddr::from_ipv4([1, 2, 3, i]), u64::from(i), ()).unwrap();
+        }
+        // Over max_size (32): drop entries idle for the timeout (here 30: those used at
+        // 0..=10 at time 40) until 4/3 of the excess (10) are gone, bucket by bucket from 1;
+        // bucket 1 alone is not enough, so the pass ends in bucket 0.
+        let mut gone = 0;
+        c.check_expire(&mut heads, &mut slab, 40, 1000, 30, |_| gone += 1);
+        assert_eq!((gone, c.entries(), c.rover(), c.counter()), (11, 29, 0, 1));
+        // Under max_size: only the counter moves, until the 30th run checks everything
+        // against the expiration.
+        for k in 2..30 {
+            c.check_expire(&mut heads, &mut slab, 50, 1000, 30, |_| gone += 1);
+            assert_eq!(c.counter(), k);
+        }
+        c.check_expire(&mut heads, &mut slab, 50, 1000, 30, |_| gone += 1);
+        assert_eq!((c.entries(), c.counter()), (29, 30));
+        c.check_expire(&mut heads, &mut slab, 60, 30, 30, |_| gone += 1);
+        // Used at 11..=39, expiration 30 at time 60: 11..=30 go.
+        assert_eq!((gone, c.entries(), c.counter(), c.rover()), (31, 9, 1, 0));
+    }
 }

@@ -52,6 +52,8 @@ pub mod wrr;
 
 #[cfg(test)]
 mod c_trace_tests;
+#[cfg(test)]
+mod testdest;
 
 /// Test fixture shared by the scheduler tests: destinations that differ only in weight.
 #[cfg(test)]
