@@ -122,7 +122,8 @@ impl Lblc {
             if let Some(en) = slab.get_mut(ei) {
                 en.lastuse = now;
                 let held = &en.data;
-                if held.available() && held.weight() > 0 && !lb_overloaded(held, dests) {
+                let d: &D::Target = held;
+                if d.available() && d.weight() > 0 && !lb_overloaded(d, dests) {
                     // Available means in the list; a handle not found there (a caller that
                     // let the two disagree) is treated as unavailable.
                     if let Some(i) = index_of(dests, held) {

@@ -22,6 +22,7 @@ use super::locality::{
     ENTRY_TIMEOUT_SECS, NIL,
 };
 use super::{conn_overhead, wlc, Dest, Family, HeldDest, HoldDest, InetAddr};
+use core::ops::Deref;
 
 /// `struct ip_vs_dest_set`: the members (a chain in the element slab), their number and
 /// the time of the last change.
@@ -119,10 +120,16 @@ fn set_free<H, E: Slab<SetElem<H>>>(set: &DestSet, elems: &mut E) {
 /// `ip_vs_dest_set_min()`: the member with the least `overhead / weight`; the first member
 /// not overloaded, in the service and of weight > 0 seeds it, later ones must be not
 /// overloaded and in the service (any weight) and strictly better.
-fn set_min<H: HeldDest, E: Slab<SetElem<H>>>(set: &DestSet, elems: &E) -> Option<u32> {
+fn set_min<H, E>(set: &DestSet, elems: &E) -> Option<u32>
+where
+    H: Deref,
+    H::Target: HeldDest,
+    E: Slab<SetElem<H>>,
+{
     let mut it = member_indices(set, elems);
     let (mut least, mut lw, mut loh) = loop {
         let (i, d) = it.next()?;
+        let d: &H::Target = d;
         if d.overloaded() {
             continue;
         }
@@ -131,6 +138,7 @@ fn set_min<H: HeldDest, E: Slab<SetElem<H>>>(set: &DestSet, elems: &E) -> Option
         }
     };
     for (i, d) in it {
+        let d: &H::Target = d;
         if d.overloaded() {
             continue;
         }
@@ -144,15 +152,22 @@ fn set_min<H: HeldDest, E: Slab<SetElem<H>>>(set: &DestSet, elems: &E) -> Option
 
 /// `ip_vs_dest_set_max()`: the member with the most `overhead / weight` among those of
 /// weight > 0, whether overloaded or deleted or not.
-fn set_max<H: Dest, E: Slab<SetElem<H>>>(set: &DestSet, elems: &E) -> Option<u32> {
+fn set_max<H, E>(set: &DestSet, elems: &E) -> Option<u32>
+where
+    H: Deref,
+    H::Target: Dest,
+    E: Slab<SetElem<H>>,
+{
     let mut it = member_indices(set, elems);
     let (mut most, mut mw, mut moh) = loop {
         let (i, d) = it.next()?;
+        let d: &H::Target = d;
         if d.weight() > 0 {
             break (i, d.weight(), conn_overhead(d));
         }
     };
     for (i, d) in it {
+        let d: &H::Target = d;
         let (dw, doh) = (d.weight(), conn_overhead(d));
         if i64::from(moh) * i64::from(dw) < i64::from(doh) * i64::from(mw) && dw > 0 {
             (most, mw, moh) = (i, dw, doh);
@@ -243,7 +258,7 @@ impl Lblcr {
             // cleanup below, which changes no counter.
             let min = set_min(&en.data, elems)
                 .and_then(|m| elems.get(m))
-                .map(|e| (index_of(dests, &e.dest), lb_overloaded(&e.dest, dests)));
+                .map(|e| (index_of(dests, &e.dest), lb_overloaded::<D::Target, D>(&e.dest, dests)));
             // More than one destination + enough time passed by: cleanup.
             let set = &mut en.data;
             if set.size > 1 && time_after(now, jiffies_add(set.lastmod, expiration)) {

@@ -228,10 +228,15 @@ pub trait HeldDest: Dest {
 
 /// A destination of the slice that lblc and lblcr can hold: the handle they keep and the
 /// identity test C does by comparing pointers.
+///
+/// The handle is a smart pointer to a [`HeldDest`] (so that the module can use its
+/// `Arc<DestShared>` as is and implement [`HeldDest`] on its own `DestShared`); its count is
+/// then what C's `refcnt` is for the trash.
 pub trait HoldDest: Dest {
-    /// The handle an entry keeps (the module: its shared destination, an `Arc`, whose count
-    /// is then what C's `refcnt` is for the trash).
-    type Held: HeldDest;
+    /// What the handle points to.
+    type Target: HeldDest + ?Sized;
+    /// The handle an entry keeps.
+    type Held: core::ops::Deref<Target = Self::Target>;
     /// `ip_vs_dest_hold(dest)`: a handle to this destination.
     fn hold(&self) -> Self::Held;
     /// `held == dest`: the handle designates this destination (the same object, also after
@@ -306,7 +311,7 @@ fn usable<D: Dest>(d: &D) -> bool {
 /// `ip_vs_dest_conn_overhead()`: `(activeconns << 8) + totalconns` in `int`, wrapping as the
 /// kernel's C (built with `-fno-strict-overflow`) does. Linux 6.12 adds *total*, not
 /// inactive, connections (so an active connection weighs 257).
-fn conn_overhead<D: Dest>(d: &D) -> i32 {
+fn conn_overhead<D: Dest + ?Sized>(d: &D) -> i32 {
     d.active_conns().wrapping_shl(8).wrapping_add(d.total_conns())
 }
 

@@ -3,6 +3,7 @@
 
 use super::locality::{Slot, SlotSlab, SlotVec};
 use super::{Dest, DestInfo, HeldDest, HoldDest, InetAddr};
+use core::ops::Deref;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::vec::Vec;
@@ -57,13 +58,46 @@ impl Dest for TD {
     }
 }
 
-impl HeldDest for TD {
+/// What a handle points to: the shared state, read like C reads a held `ip_vs_dest`.
+impl Dest for RefCell<TS> {
+    fn weight(&self) -> i32 {
+        self.borrow().info.weight
+    }
+    fn last_weight(&self) -> i32 {
+        self.borrow().info.last_weight
+    }
+    fn active_conns(&self) -> i32 {
+        self.borrow().info.active_conns
+    }
+    fn total_conns(&self) -> i32 {
+        self.borrow().info.total_conns
+    }
+    fn overloaded(&self) -> bool {
+        self.borrow().info.overloaded
+    }
+    fn addr(&self) -> InetAddr {
+        self.borrow().info.addr
+    }
+    fn port(&self) -> u16 {
+        self.borrow().info.port
+    }
+}
+
+impl HeldDest for RefCell<TS> {
     fn available(&self) -> bool {
-        self.0.borrow().available
+        self.borrow().available
+    }
+}
+
+impl Deref for TD {
+    type Target = RefCell<TS>;
+    fn deref(&self) -> &RefCell<TS> {
+        &self.0
     }
 }
 
 impl HoldDest for TD {
+    type Target = RefCell<TS>;
     type Held = TD;
     fn hold(&self) -> TD {
         self.clone()
