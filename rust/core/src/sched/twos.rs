@@ -7,8 +7,10 @@
 //! `overhead / weight` (`ip_vs_dest_conn_overhead()`) wins, the first draw on a tie.
 //!
 //! Randomness is an input: C calls `get_random_u32_below(total_weight + 1)` twice; here the
-//! caller passes `random_below`, which must return a number in `0..bound` (the kernel
-//! passes `get_random_u32_below`; tests replay recorded values). It is called exactly as
+//! caller passes `random_below`, which must return a number in `0..bound`, and 0 for a bound
+//! of 0 (reachable only if the weights' `int` sum wraps; the kernel's
+//! `__get_random_u32_below(0)` returns 0). The module passes `get_random_u32_below`; tests
+//! replay recorded values. It is called exactly as
 //! often, with exactly the bounds, as C calls `get_random_u32_below()`: twice per decision,
 //! none when no destination is usable. Stateless otherwise.
 
