@@ -281,9 +281,9 @@ pub fn expires_secs(delta_jiffies: i64, hz: u32) -> u32 {
     const MSEC_PER_SEC: u64 = 1000;
     let j = u64::try_from(delta_jiffies).unwrap_or(0);
     let hz = u64::from(hz.max(1));
-    let msecs = if hz <= MSEC_PER_SEC && MSEC_PER_SEC.is_multiple_of(hz) {
+    let msecs = if hz <= MSEC_PER_SEC && MSEC_PER_SEC % hz == 0 {
         (MSEC_PER_SEC / hz).wrapping_mul(j)
-    } else if hz > MSEC_PER_SEC && hz.is_multiple_of(MSEC_PER_SEC) {
+    } else if hz > MSEC_PER_SEC && hz % MSEC_PER_SEC == 0 {
         let per = hz / MSEC_PER_SEC;
         j.wrapping_add(per - 1) / per
     } else {

@@ -33,16 +33,27 @@
 //! wrong size, a stale index or an empty slice yields "no destination" (`None`), which the
 //! data path reports the way `ip_vs_scheduler_err()` does.
 
+pub mod dh;
+pub mod fo;
+pub mod lblc;
+pub mod lblcr;
 pub mod lc;
+pub mod locality;
 pub mod mh;
+pub mod nq;
+pub mod ovf;
 pub mod rr;
+pub mod sed;
 pub mod sh;
 pub mod siphash;
+pub mod twos;
 pub mod wlc;
 pub mod wrr;
 
 #[cfg(test)]
 mod c_trace_tests;
+#[cfg(test)]
+mod testdest;
 
 /// Test fixture shared by the scheduler tests: destinations that differ only in weight.
 #[cfg(test)]
@@ -206,6 +217,33 @@ impl<T: Dest + ?Sized> Dest for &T {
     }
 }
 
+/// A destination that lblc and lblcr keep in their tables: C's `struct ip_vs_dest *` taken
+/// with `ip_vs_dest_hold()`. It stays readable after the destination leaves the service (C
+/// keeps it in the trash while referenced), and tells whether it is still in the service.
+pub trait HeldDest: Dest {
+    /// `dest->cflags & IP_VS_DEST_CF_AVAILABLE`: the destination is in its service's list
+    /// (cleared when it is deleted, set again if the trash revives it).
+    fn available(&self) -> bool;
+}
+
+/// A destination of the slice that lblc and lblcr can hold: the handle they keep and the
+/// identity test C does by comparing pointers.
+///
+/// The handle is a smart pointer to a [`HeldDest`] (so that the module can use its
+/// `Arc<DestShared>` as is and implement [`HeldDest`] on its own `DestShared`); its count is
+/// then what C's `refcnt` is for the trash.
+pub trait HoldDest: Dest {
+    /// What the handle points to.
+    type Target: HeldDest + ?Sized;
+    /// The handle an entry keeps.
+    type Held: core::ops::Deref<Target = Self::Target>;
+    /// `ip_vs_dest_hold(dest)`: a handle to this destination.
+    fn hold(&self) -> Self::Held;
+    /// `held == dest`: the handle designates this destination (the same object, also after
+    /// a trip through the trash).
+    fn is(&self, held: &Self::Held) -> bool;
+}
+
 /// A destination as plain values: for tests, KUnit cases and callers that snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DestInfo {
@@ -273,7 +311,7 @@ fn usable<D: Dest>(d: &D) -> bool {
 /// `ip_vs_dest_conn_overhead()`: `(activeconns << 8) + totalconns` in `int`, wrapping as the
 /// kernel's C (built with `-fno-strict-overflow`) does. Linux 6.12 adds *total*, not
 /// inactive, connections (so an active connection weighs 257).
-fn conn_overhead<D: Dest>(d: &D) -> i32 {
+fn conn_overhead<D: Dest + ?Sized>(d: &D) -> i32 {
     d.active_conns().wrapping_shl(8).wrapping_add(d.total_conns())
 }
 

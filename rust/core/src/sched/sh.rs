@@ -35,7 +35,7 @@ const GOLDEN_RATIO_32: u32 = 0x61C8_8647;
 /// `hash_32()`: the top `bits` bits of `val * GOLDEN_RATIO_32`, for `bits` in 1..=32 (no
 /// architecture ipvs-rs targets overrides the generic version, and overrides must agree
 /// with it). Wrapping shifts: no overflow-check panic path; they are exact in that range.
-fn hash_32(val: u32, bits: u32) -> u32 {
+pub(crate) fn hash_32(val: u32, bits: u32) -> u32 {
     val.wrapping_mul(GOLDEN_RATIO_32).wrapping_shr(32u32.wrapping_sub(bits))
 }
 

@@ -1,4 +1,5 @@
-/* Userspace shim: just enough of the kernel for the unmodified ip_vs_{rr,wrr,lc,wlc,sh,mh}.c,
+/* Userspace shim: just enough of the kernel for the unmodified
+ * ip_vs_{rr,wrr,lc,wlc,sh,mh,dh,sed,nq,fo,ovf,twos,lblc,lblcr}.c,
  * include/linux/hash.h, include/linux/siphash.h and lib/siphash.c to compile and run. */
 #ifndef CREF_SHIM_H
 #define CREF_SHIM_H
@@ -96,6 +97,73 @@ static inline void list_add_rcu(struct list_head *n, struct list_head *head)
 static inline void list_del_rcu(struct list_head *e)
 { e->next->prev = e->prev; e->prev->next = e->next; e->prev = LIST_POISON2; }
 
+struct hlist_node { struct hlist_node *next, **pprev; };
+struct hlist_head { struct hlist_node *first; };
+#define INIT_HLIST_HEAD(h) ((h)->first = NULL)
+#define hlist_entry(ptr, type, member) container_of(ptr, type, member)
+#define hlist_entry_safe(ptr, type, member) \
+	({ typeof(ptr) ____ptr = (ptr); ____ptr ? hlist_entry(____ptr, type, member) : NULL; })
+#define hlist_for_each_entry(pos, head, member) \
+	for (pos = hlist_entry_safe((head)->first, typeof(*(pos)), member); pos; \
+	     pos = hlist_entry_safe((pos)->member.next, typeof(*(pos)), member))
+#define hlist_for_each_entry_rcu(pos, head, member) hlist_for_each_entry(pos, head, member)
+#define hlist_for_each_entry_safe(pos, n, head, member) \
+	for (pos = hlist_entry_safe((head)->first, typeof(*pos), member); \
+	     pos && ({ n = pos->member.next; 1; }); \
+	     pos = hlist_entry_safe(n, typeof(*pos), member))
+static inline void hlist_add_head_rcu(struct hlist_node *n, struct hlist_head *h)
+{ struct hlist_node *first = h->first; n->next = first; n->pprev = &h->first;
+  if (first) first->pprev = &n->next; h->first = n; }
+static inline void hlist_del_rcu(struct hlist_node *n)
+{ struct hlist_node *next = n->next, **pprev = n->pprev; *pprev = next;
+  if (next) next->pprev = pprev; n->pprev = LIST_POISON2; }
+#define list_for_each_entry_continue(pos, head, member) \
+	list_for_each_entry_continue_rcu(pos, head, member)
+#define list_for_each_entry_safe(pos, n, head, member) \
+	for (pos = list_first_entry(head, typeof(*pos), member), n = list_next_entry(pos, member); \
+	     !list_entry_is_head(pos, head, member); pos = n, n = list_next_entry(n, member))
+
+/* Time: the harness owns jiffies and runs the one timer a service has. */
+#define HZ 250
+extern unsigned long jiffies;
+#define time_after(a, b) ((long)((b) - (a)) < 0)
+#define time_before(a, b) time_after(b, a)
+struct timer_list { unsigned long expires; void (*function)(struct timer_list *); int armed; };
+#define timer_setup(t, f, fl) ((t)->function = (f), (t)->armed = 0)
+void cref_timer_armed(struct timer_list *t);
+static inline int mod_timer(struct timer_list *t, unsigned long expires)
+{ t->expires = expires; t->armed = 1; cref_timer_armed(t); return 0; }
+void cref_timer_shutdown(struct timer_list *t);
+static inline int timer_shutdown_sync(struct timer_list *t) { t->armed = 0; cref_timer_shutdown(t); return 0; }
+#define from_timer(var, t, field) container_of(t, typeof(*var), field)
+#define spin_lock(l) do {} while (0)
+#define spin_unlock(l) do {} while (0)
+#define GFP_ATOMIC 0
+#define atomic_inc(v) ((v)->counter++)
+#define atomic_dec(v) ((v)->counter--)
+/* twos: every random number goes through the harness, which records it. */
+u32 cref_random_u32_below(u32 ceil);
+#define get_random_u32_below(c) cref_random_u32_below(c)
+/* The sysctl registration of lblc/lblcr: compiled, never called. */
+struct ctl_table { const char *procname; void *data; int maxlen; int mode; void *proc_handler; };
+#define proc_dointvec_jiffies NULL
+#define CONFIG_SYSCTL 1
+struct net { void *user_ns; };
+extern struct net init_net;
+extern int init_user_ns;
+#define net_eq(a, b) ((a) == (b))
+#define net_ipvs(n) ((struct netns_ipvs *)NULL)
+#define kmemdup(p, s, g) memcpy(malloc(s), p, s)
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define register_net_sysctl_sz(n, p, t, s) ((void *)(t))
+#define unregister_net_sysctl_table(h) do {} while (0)
+#define __net_init
+#define __net_exit
+#define ENOENT 2
+struct pernet_operations { int (*init)(struct net *); void (*exit)(struct net *); };
+#define register_pernet_subsys(o) 0
+#define unregister_pernet_subsys(o) do {} while (0)
+
 #define rcu_dereference(p) (p)
 #define rcu_dereference_protected(p, c) (p)
 #define RCU_INIT_POINTER(p, v) ((p) = (v))
@@ -114,12 +182,14 @@ static inline void __set_bit(long n, unsigned long *b) { b[n / 64] |= 1UL << (n 
 
 union nf_inet_addr {
 	__u32 all[4];
+	struct in6_addr in6;
 	__be32 ip;
 	__be32 ip6[4];
 	u8 bytes[16];
 };
 
 #define IP_VS_DEST_F_OVERLOAD 0x0002
+#define IP_VS_DEST_CF_AVAILABLE 0x0001
 #define IP_VS_SVC_F_SCHED1 0x0008
 #define IP_VS_SVC_F_SCHED2 0x0010
 #define IP_VS_SVC_F_SCHED3 0x0020
@@ -135,6 +205,7 @@ struct ip_vs_dest {
 	__be16 port;
 	union nf_inet_addr addr;
 	volatile unsigned int flags;
+	volatile unsigned int cflags;
 	atomic_t weight;
 	atomic_t last_weight;
 	refcount_t refcnt;
@@ -143,8 +214,17 @@ struct ip_vs_dest {
 	int id; /* harness only */
 };
 
+/* The per-namespace sysctls lblc and lblcr read (jiffies). */
+struct netns_ipvs {
+	int sysctl_lblc_expiration;
+	int sysctl_lblcr_expiration;
+	struct ctl_table *lblc_ctl_table, *lblcr_ctl_table;
+	void *lblc_ctl_header, *lblcr_ctl_header;
+};
+
 struct ip_vs_service {
 	u16 af;
+	struct netns_ipvs *ipvs;
 	unsigned int flags;
 	struct list_head destinations;
 	int num_dests;
@@ -160,6 +240,14 @@ static inline void *skb_header_pointer(const struct sk_buff *skb, int off, int l
 static inline void ip_vs_scheduler_err(struct ip_vs_service *s, const char *m) {}
 static inline void ip_vs_dest_hold(struct ip_vs_dest *d) { d->refcnt.refs++; }
 static inline void ip_vs_dest_put(struct ip_vs_dest *d) { d->refcnt.refs--; }
+/* The harness never frees destinations (deleted ones stay, like C's trash). */
+static inline void ip_vs_dest_put_and_free(struct ip_vs_dest *d) { d->refcnt.refs--; }
+static inline void ip_vs_addr_copy(int af, union nf_inet_addr *dst, const union nf_inet_addr *src)
+{ if (af == AF_INET6) dst->in6 = src->in6; else dst->ip = src->ip; }
+static inline bool ipv6_addr_equal(const struct in6_addr *a, const struct in6_addr *b)
+{ return memcmp(a, b, 16) == 0; }
+static inline int ip_vs_addr_equal(int af, const union nf_inet_addr *a, const union nf_inet_addr *b)
+{ if (af == AF_INET6) return ipv6_addr_equal(&a->in6, &b->in6); return a->ip == b->ip; }
 
 struct ip_vs_scheduler {
 	struct list_head n_list;
