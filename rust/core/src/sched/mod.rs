@@ -1,6 +1,7 @@
-//! IPVS scheduling: the six schedulers ipvs-rs provides and the registry that names them.
+//! IPVS scheduling: the fourteen schedulers of Linux 6.12 and the registry that names them.
 //!
 //! C sources (Linux 6.12): `net/netfilter/ipvs/ip_vs_{rr,wrr,lc,wlc,sh,mh}.c`,
+//! `ip_vs_{dh,sed,nq,fo,ovf,twos,lblc,lblcr}.c`,
 //! `net/netfilter/ipvs/ip_vs_sched.c`, `include/net/ip_vs.h`, `include/uapi/linux/ip_vs.h`.
 //!
 //! # Model
@@ -18,20 +19,29 @@
 //!
 //! C calls scheduler hooks when the list changes; the slice model needs the same calls:
 //!
-//! | C hook (ip_vs_ctl.c) | rr | wrr | lc, wlc | sh, mh |
-//! |---|---|---|---|---|
-//! | `init_service` (bind) | [`rr::RoundRobin::new`] | [`wrr::WeightedRoundRobin::new`] | – | `reassign` |
-//! | `add_dest` | [`rr::RoundRobin::dest_added`] | [`wrr::WeightedRoundRobin::dests_changed`] | – | `reassign` |
-//! | `del_dest` | [`rr::RoundRobin::dest_removed`] | `dests_changed` | – | `reassign` |
-//! | `upd_dest` (edit) | – | `dests_changed` | – | `reassign` |
+//! | C hook (ip_vs_ctl.c) | rr | wrr | lc, wlc, sed, nq, fo, ovf, twos | sh, mh | dh | lblc, lblcr |
+//! |---|---|---|---|---|---|---|
+//! | `init_service` (bind) | [`rr::RoundRobin::new`] | [`wrr::WeightedRoundRobin::new`] | – | `reassign` | `new` | `new(now)`, `clear_heads` |
+//! | `add_dest` | [`rr::RoundRobin::dest_added`] | [`wrr::WeightedRoundRobin::dests_changed`] | – | `reassign` | – | – |
+//! | `del_dest` | [`rr::RoundRobin::dest_removed`] | `dests_changed` | – | `reassign` | – | – |
+//! | `upd_dest` (edit) | – | `dests_changed` | – | `reassign` | – | – |
+//! | timer | – | – | – | – | – | `check_expire` / `expire_if_due` every 60 s |
 //!
-//! Overload flags and connection counters change without hooks, as in C.
+//! Overload flags and connection counters change without hooks, as in C. dh needs no hook:
+//! its C table is always "bucket b → destination b mod n" of the current list. lblc and
+//! lblcr have no destination hooks in C either: their entries hold destinations
+//! ([`HoldDest`]), not list positions.
+//!
+//! Most schedulers look at the client's address (`saddr`, or `daddr` for a reverse-direction
+//! packet: sh, mh); dh, lblc and lblcr look at the packet's *destination* address
+//! (`iph->daddr`) always. twos takes its random numbers from the caller.
 //!
 //! Nothing here allocates: sh and mh tables (and mh's per-destination scratch) are caller
 //! storage, sized by [`sh::SourceHash::table_len`] and [`mh::Maglev::table_len`], so the kernel
-//! can allocate them with `KVec`/`KBox`. Nothing panics on any input either: a table of the
-//! wrong size, a stale index or an empty slice yields "no destination" (`None`), which the
-//! data path reports the way `ip_vs_scheduler_err()` does.
+//! can allocate them with `KVec`/`KBox`; lblc and lblcr keep their entries in caller
+//! [`locality::Slab`]s. Nothing panics on any input either: a table of the wrong size, a
+//! stale index or an empty slice yields "no destination" (`None`), which the data path
+//! reports the way `ip_vs_scheduler_err()` does.
 
 pub mod dh;
 pub mod fo;
@@ -367,6 +377,22 @@ pub enum SchedulerKind {
     Sh,
     /// `mh`: Maglev hashing.
     Mh,
+    /// `dh`: destination hashing.
+    Dh,
+    /// `sed`: shortest expected delay.
+    Sed,
+    /// `nq`: never queue.
+    Nq,
+    /// `lblc`: locality-based least connection.
+    Lblc,
+    /// `lblcr`: locality-based least connection with replication.
+    Lblcr,
+    /// `fo`: weighted fail-over.
+    Fo,
+    /// `ovf`: weighted overflow.
+    Ovf,
+    /// `twos`: power of two choices.
+    Twos,
 }
 
 /// A scheduler-private service flag and what a scheduler makes of it.
@@ -429,13 +455,21 @@ pub struct UnknownScheduler;
 
 impl SchedulerKind {
     /// All of them, in no particular order of preference.
-    pub const ALL: [SchedulerKind; 6] = [
+    pub const ALL: [SchedulerKind; 14] = [
         SchedulerKind::Rr,
         SchedulerKind::Wrr,
         SchedulerKind::Lc,
         SchedulerKind::Wlc,
         SchedulerKind::Sh,
         SchedulerKind::Mh,
+        SchedulerKind::Dh,
+        SchedulerKind::Sed,
+        SchedulerKind::Nq,
+        SchedulerKind::Lblc,
+        SchedulerKind::Lblcr,
+        SchedulerKind::Fo,
+        SchedulerKind::Ovf,
+        SchedulerKind::Twos,
     ];
 
     /// The C name (`struct ip_vs_scheduler.name`).
@@ -447,6 +481,14 @@ impl SchedulerKind {
             SchedulerKind::Wlc => "wlc",
             SchedulerKind::Sh => "sh",
             SchedulerKind::Mh => "mh",
+            SchedulerKind::Dh => "dh",
+            SchedulerKind::Sed => "sed",
+            SchedulerKind::Nq => "nq",
+            SchedulerKind::Lblc => "lblc",
+            SchedulerKind::Lblcr => "lblcr",
+            SchedulerKind::Fo => "fo",
+            SchedulerKind::Ovf => "ovf",
+            SchedulerKind::Twos => "twos",
         }
     }
 
@@ -459,6 +501,14 @@ impl SchedulerKind {
             SchedulerKind::Wlc => b"wlc\0",
             SchedulerKind::Sh => b"sh\0",
             SchedulerKind::Mh => b"mh\0",
+            SchedulerKind::Dh => b"dh\0",
+            SchedulerKind::Sed => b"sed\0",
+            SchedulerKind::Nq => b"nq\0",
+            SchedulerKind::Lblc => b"lblc\0",
+            SchedulerKind::Lblcr => b"lblcr\0",
+            SchedulerKind::Fo => b"fo\0",
+            SchedulerKind::Ovf => b"ovf\0",
+            SchedulerKind::Twos => b"twos\0",
         }
     }
 
@@ -483,13 +533,24 @@ impl SchedulerKind {
     /// The scheduler-private service flags this scheduler interprets. sh and mh give the same
     /// bits the same meanings under different names (`IP_VS_SVC_F_SCHED1` is both
     /// `..._SH_FALLBACK` and `..._MH_FALLBACK`, `IP_VS_SVC_F_SCHED2` both `..._SH_PORT` and
-    /// `..._MH_PORT`); the others ignore all three bits, and nobody uses
+    /// `..._MH_PORT`); the others (dh included) ignore all three bits, and nobody uses
     /// `IP_VS_SVC_F_SCHED3`.
     pub const fn flags(self) -> &'static [SchedFlag] {
         match self {
             SchedulerKind::Sh => &SH_FLAGS,
             SchedulerKind::Mh => &MH_FLAGS,
-            SchedulerKind::Rr | SchedulerKind::Wrr | SchedulerKind::Lc | SchedulerKind::Wlc => &[],
+            SchedulerKind::Rr
+            | SchedulerKind::Wrr
+            | SchedulerKind::Lc
+            | SchedulerKind::Wlc
+            | SchedulerKind::Dh
+            | SchedulerKind::Sed
+            | SchedulerKind::Nq
+            | SchedulerKind::Lblc
+            | SchedulerKind::Lblcr
+            | SchedulerKind::Fo
+            | SchedulerKind::Ovf
+            | SchedulerKind::Twos => &[],
         }
     }
 }
@@ -527,12 +588,12 @@ mod tests {
             assert!(k.c_name().len() <= IP_VS_SCHEDNAME_MAXLEN);
         }
         let names: std::vec::Vec<_> = SchedulerKind::ALL.iter().map(|k| k.name()).collect();
-        assert_eq!(names, ["rr", "wrr", "lc", "wlc", "sh", "mh"]);
+        assert_eq!(names, ["rr", "wrr", "lc", "wlc", "sh", "mh", "dh", "sed", "nq", "lblc", "lblcr", "fo", "ovf", "twos"]);
     }
 
     #[test]
     fn unknown_names() {
-        for bad in [&b"RR"[..], b"rr ", b"", b"dh", b"lblc", b"sed", b"nq", b"fo", b"ovf", b"twos", b"w", b"wlcx"] {
+        for bad in [&b"RR"[..], b"rr ", b"", b"DH", b"lblcrr", b"lbl", b"twos ", b"w", b"wlcx", b"sip"] {
             assert_eq!(SchedulerKind::from_name(bad), None, "{bad:?}");
             assert_eq!(SchedulerKind::resolve(bad), Err(UnknownScheduler), "{bad:?}");
         }
@@ -555,8 +616,10 @@ mod tests {
             assert!(f.iter().all(|fl| fl.c_name.contains(&k.name().to_ascii_uppercase())));
             assert!(f.iter().all(|fl| fl.ipvsadm_name.starts_with(k.name())));
         }
-        for k in [SchedulerKind::Rr, SchedulerKind::Wrr, SchedulerKind::Lc, SchedulerKind::Wlc] {
-            assert!(k.flags().is_empty());
+        for k in SchedulerKind::ALL {
+            if !matches!(k, SchedulerKind::Sh | SchedulerKind::Mh) {
+                assert!(k.flags().is_empty(), "{k:?}");
+            }
         }
     }
 
