@@ -156,6 +156,7 @@ void ipvs_rs_conn_unlock(unsigned int hash);
 int ipvs_rs_conn_tab_bits(void);
 /* get_random_u32() */
 __u32 ipvs_rs_random_u32(void);
+__u32 ipvs_rs_random_u32_below(__u32 ceil);
 /* si_meminfo(): freeram + bufferram, in pages (what update_defense_level() counts). */
 unsigned long ipvs_rs_free_and_buffer_pages(void);
 

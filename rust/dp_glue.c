@@ -711,6 +711,11 @@ __u32 ipvs_rs_random_u32(void)
 	return get_random_u32();
 }
 
+__u32 ipvs_rs_random_u32_below(__u32 ceil)
+{
+	return ceil ? get_random_u32_below(ceil) : 0;
+}
+
 unsigned long ipvs_rs_free_and_buffer_pages(void)
 {
 	struct sysinfo i;

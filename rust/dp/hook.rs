@@ -364,7 +364,7 @@ fn try_to_schedule(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, pkt:
         }
         return Err(leave(ns, net, family, skb, svc_port, vport));
     }
-    let Some(chosen) = svc.schedule(&pkt.h.saddr, pkt.ports[0]) else {
+    let Some(chosen) = svc.schedule(&pkt.h.saddr, pkt.ports[0], &pkt.h.daddr) else {
         return Err(leave(ns, net, family, skb, svc_port, vport));
     };
     drop(rcu);
@@ -483,7 +483,7 @@ fn sched_persist(
     let ct = match found {
         Some(ct) => ct,
         None => {
-            let Some(chosen) = svc.schedule(&pkt.h.saddr, cport) else {
+            let Some(chosen) = svc.schedule(&pkt.h.saddr, cport, &pkt.h.daddr) else {
                 return Err(leave(ns, net, family, skb, svc_port, vport));
             };
             let tdport = if vport == svc_port && svc_port != FTPPORT { chosen.dest.port } else { 0 };

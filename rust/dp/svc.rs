@@ -87,6 +87,12 @@ pub(crate) enum SchedState {
     Wlc,
     Sh(sched::sh::SourceHash, KVec<u32>),
     Mh(sched::mh::Maglev, KVec<u32>),
+    Dh(sched::dh::DestinationHash),
+    Sed,
+    Nq,
+    Fo,
+    Ovf,
+    Twos,
 }
 
 impl SchedState {
@@ -108,6 +114,15 @@ impl SchedState {
                 let mh = sched::mh::Maglev::new(family);
                 SchedState::Mh(mh, table(mh.table_len())?)
             }
+            SchedulerKind::Dh => SchedState::Dh(sched::dh::DestinationHash::new(family)),
+            SchedulerKind::Sed => SchedState::Sed,
+            SchedulerKind::Nq => SchedState::Nq,
+            SchedulerKind::Fo => SchedState::Fo,
+            SchedulerKind::Ovf => SchedState::Ovf,
+            SchedulerKind::Twos => SchedState::Twos,
+            // Not wired into the module yet (their per-client tables and expiry):
+            // `scheduler_exists` does not offer them.
+            SchedulerKind::Lblc | SchedulerKind::Lblcr => return Err(Errno::Enoent),
         };
         st.dests_changed(dests);
         Ok(st)
@@ -130,7 +145,16 @@ impl SchedState {
                 // C ignores a failed reassign on add/edit/delete (the old table stays).
                 let _ = mh.reassign(dests, t, &mut setup);
             }
-            SchedState::None | SchedState::Rr(_) | SchedState::Lc | SchedState::Wlc => {}
+            SchedState::None
+            | SchedState::Rr(_)
+            | SchedState::Lc
+            | SchedState::Wlc
+            | SchedState::Dh(_)
+            | SchedState::Sed
+            | SchedState::Nq
+            | SchedState::Fo
+            | SchedState::Ovf
+            | SchedState::Twos => {}
         }
     }
 
@@ -148,8 +172,9 @@ impl SchedState {
         self.dests_changed(dests);
     }
 
-    /// `sched->schedule()`: index of the chosen destination.
-    fn schedule(&mut self, flags: u32, dests: &[SchedDest], client: &InetAddr, port: u16) -> Option<usize> {
+    /// `sched->schedule()`: index of the chosen destination. `client:port` is the client's
+    /// end (sh, mh), `daddr` the packet's destination (dh).
+    fn schedule(&mut self, flags: u32, dests: &[SchedDest], client: &InetAddr, port: u16, daddr: &InetAddr) -> Option<usize> {
         match self {
             SchedState::None => None,
             SchedState::Rr(rr) => rr.schedule(dests),
@@ -158,6 +183,12 @@ impl SchedState {
             SchedState::Wlc => sched::wlc::schedule(dests),
             SchedState::Sh(sh, t) => sh.schedule(flags, dests, t, client, port),
             SchedState::Mh(mh, t) => mh.schedule(flags, dests, t, client, port),
+            SchedState::Dh(dh) => dh.schedule(dests, daddr),
+            SchedState::Sed => sched::sed::schedule(dests),
+            SchedState::Nq => sched::nq::schedule(dests),
+            SchedState::Fo => sched::fo::schedule(dests),
+            SchedState::Ovf => sched::ovf::schedule(dests),
+            SchedState::Twos => sched::twos::schedule(dests, crate::glue::random::u32_below),
         }
     }
 }
@@ -230,12 +261,12 @@ impl Svc {
 
     /// `sched->schedule()` under the service's own lock (C: the schedulers' `sched_lock` /
     /// RCU walk of `svc->destinations`): the chosen destination, referenced.
-    pub(crate) fn schedule(&self, client: &InetAddr, port: u16) -> Option<Scheduled> {
+    pub(crate) fn schedule(&self, client: &InetAddr, port: u16, daddr: &InetAddr) -> Option<Scheduled> {
         let flags = self.flags();
         let dest = {
             let mut s = self.sched.lock();
             let SvcSched { dests, state } = &mut *s;
-            let i = state.schedule(flags, dests, client, port)?;
+            let i = state.schedule(flags, dests, client, port, daddr)?;
             dests.get(i)?.0.clone()
         };
         Some(Scheduled { dest, svc_stats: self.stats.clone() })

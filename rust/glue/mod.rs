@@ -13,5 +13,6 @@ pub(crate) mod percpu;
 pub(crate) mod pernet;
 pub(crate) mod proc;
 pub(crate) mod sysctl;
+pub(crate) mod random;
 pub(crate) mod rcu;
 pub(crate) mod skb;
