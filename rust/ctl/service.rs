@@ -221,8 +221,7 @@ struct Trashed {
 
 /// Scheduler names ipvs_rs provides (`ip_vs_scheduler_get()` succeeds for these).
 pub(crate) fn scheduler_exists(name: &[u8]) -> bool {
-    // lblc and lblcr are in the core but not wired into the module yet.
-    matches!(SchedulerKind::from_name(name), Some(k) if !matches!(k, SchedulerKind::Lblc | SchedulerKind::Lblcr))
+    SchedulerKind::from_name(name).is_some()
 }
 
 /// Persistence engines ipvs_rs provides: none (C's only one, `sip`, is a separate module).
@@ -463,10 +462,12 @@ impl CtlState {
         self.trash_purged_len = self.trash.len();
     }
 
-    /// Every service and destination statistics object, for the estimator.
+    /// Every service and destination statistics object, for the estimator (which also
+    /// runs the services' periodic scheduler work: lblc/lblcr expiry).
     pub(crate) fn for_each_stats(&self, mut f: impl FnMut(&crate::dp::dest::StatsCells)) {
         for (i, svc) in self.services.iter().enumerate() {
             f(&svc.dp.stats);
+            svc.dp.periodic();
             for d in svc.dests.iter() {
                 f(&d.shared.stats);
             }

@@ -204,3 +204,10 @@ impl ipvs_core::sched::Dest for DestShared {
         self.port
     }
 }
+
+/// lblc/lblcr entries check that a destination they hold is still in its service.
+impl ipvs_core::sched::HeldDest for DestShared {
+    fn available(&self) -> bool {
+        self.available.load(Relaxed)
+    }
+}

@@ -22,6 +22,9 @@ use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use ipvs_core::netlink::ipvs::AF_INET6;
 use ipvs_core::netlink::service::ServiceKey;
 use ipvs_core::netlink::Errno;
+use ipvs_core::sched::lblc::LblcEntry;
+use ipvs_core::sched::lblcr::{LblcrEntry, SetElem};
+use ipvs_core::sched::locality::{Slot, SlotSlab, SlotVec};
 use ipvs_core::sched::{self, SchedulerKind};
 use ipvs_core::wire::{Family, InetAddr};
 use kernel::prelude::*;
@@ -93,6 +96,46 @@ pub(crate) enum SchedState {
     Fo,
     Ovf,
     Twos,
+    Lblc(sched::lblc::Lblc, KVec<u32>, SlotSlab<KSlots<LblcEntry<Arc<DestShared>>>>),
+    Lblcr(sched::lblcr::Lblcr, KVec<u32>, SlotSlab<KSlots<LblcrEntry>>, SlotSlab<KSlots<SetElem<Arc<DestShared>>>>),
+}
+
+/// Growable slot storage for the lblc/lblcr tables (C: one `kmalloc(GFP_ATOMIC)` per entry).
+pub(crate) struct KSlots<T>(KVec<Slot<T>>);
+
+impl<T> SlotVec<T> for KSlots<T> {
+    fn slots(&self) -> &[Slot<T>] {
+        &self.0
+    }
+    fn slots_mut(&mut self) -> &mut [Slot<T>] {
+        &mut self.0
+    }
+    fn push_slot(&mut self, s: Slot<T>) -> bool {
+        self.0.push(s, GFP_ATOMIC).is_ok()
+    }
+}
+
+fn slab<T>() -> SlotSlab<KSlots<T>> {
+    SlotSlab::new(KSlots(KVec::new()))
+}
+
+/// `ip_vs_dest_hold()` for lblc/lblcr entries: the destination's shared state, by reference.
+impl sched::HoldDest for SchedDest {
+    type Target = DestShared;
+    type Held = Arc<DestShared>;
+    fn hold(&self) -> Arc<DestShared> {
+        self.0.clone()
+    }
+    fn is(&self, held: &Arc<DestShared>) -> bool {
+        Arc::ptr_eq(&self.0, held)
+    }
+}
+
+/// `sysctl_lblc_expiration` / `sysctl_lblcr_expiration` (C's default, 24 hours, in jiffies;
+/// the sysctls themselves are not there yet).
+fn locality_expiration() -> i32 {
+    let hz = crate::ctl::genl::hz();
+    i32::try_from(u64::from(sched::locality::DEFAULT_EXPIRATION_SECS) * u64::from(hz)).unwrap_or(i32::MAX)
 }
 
 impl SchedState {
@@ -120,9 +163,18 @@ impl SchedState {
             SchedulerKind::Fo => SchedState::Fo,
             SchedulerKind::Ovf => SchedState::Ovf,
             SchedulerKind::Twos => SchedState::Twos,
-            // Not wired into the module yet (their per-client tables and expiry):
-            // `scheduler_exists` does not offer them.
-            SchedulerKind::Lblc | SchedulerKind::Lblcr => return Err(Errno::Enoent),
+            SchedulerKind::Lblc => {
+                let l = sched::lblc::Lblc::new(family, crate::ctl::genl::hz(), rcu::jiffies());
+                let mut heads = table(l.table_len())?;
+                l.clear_heads(&mut heads);
+                SchedState::Lblc(l, heads, slab())
+            }
+            SchedulerKind::Lblcr => {
+                let l = sched::lblcr::Lblcr::new(family, crate::ctl::genl::hz(), rcu::jiffies());
+                let mut heads = table(l.table_len())?;
+                l.clear_heads(&mut heads);
+                SchedState::Lblcr(l, heads, slab(), slab())
+            }
         };
         st.dests_changed(dests);
         Ok(st)
@@ -154,7 +206,9 @@ impl SchedState {
             | SchedState::Nq
             | SchedState::Fo
             | SchedState::Ovf
-            | SchedState::Twos => {}
+            | SchedState::Twos
+            | SchedState::Lblc(..)
+            | SchedState::Lblcr(..) => {}
         }
     }
 
@@ -189,6 +243,10 @@ impl SchedState {
             SchedState::Fo => sched::fo::schedule(dests),
             SchedState::Ovf => sched::ovf::schedule(dests),
             SchedState::Twos => sched::twos::schedule(dests, crate::glue::random::u32_below),
+            SchedState::Lblc(l, heads, slab) => l.schedule(heads, slab, dests, daddr, rcu::jiffies()),
+            SchedState::Lblcr(l, heads, slab, elems) => {
+                l.schedule(heads, slab, elems, dests, daddr, rcu::jiffies(), locality_expiration())
+            }
         }
     }
 }
@@ -270,6 +328,22 @@ impl Svc {
             dests.get(i)?.0.clone()
         };
         Some(Scheduled { dest, svc_stats: self.stats.clone() })
+    }
+
+    /// The lblc/lblcr tables' expiry timer (`ip_vs_lblc_check_expire()`), run from the
+    /// periodic work when due.
+    pub(crate) fn periodic(&self) {
+        let mut s = self.sched.lock();
+        let now = rcu::jiffies();
+        match &mut s.state {
+            SchedState::Lblc(l, heads, slab) => {
+                l.expire_if_due(heads, slab, now, locality_expiration());
+            }
+            SchedState::Lblcr(l, heads, slab, elems) => {
+                l.expire_if_due(heads, slab, elems, now, locality_expiration());
+            }
+            _ => {}
+        }
     }
 
     fn matches_addr(&self, af: u16, protocol: u16, addr: &[u8; 16], port: u16) -> bool {
