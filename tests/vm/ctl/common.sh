@@ -39,7 +39,8 @@ unload_ipvs() {
 	case $1 in
 	c)
 		# Schedulers first: they hold references on ip_vs.
-		for m in ip_vs_mh ip_vs_sh ip_vs_wlc ip_vs_lc ip_vs_wrr ip_vs_rr ip_vs; do
+		for m in ip_vs_twos ip_vs_ovf ip_vs_fo ip_vs_lblcr ip_vs_lblc ip_vs_nq ip_vs_sed ip_vs_dh \
+			ip_vs_mh ip_vs_sh ip_vs_wlc ip_vs_lc ip_vs_wrr ip_vs_rr ip_vs; do
 			if grep -q "^$m " /proc/modules; then rmmod "$m" || rc=1; fi
 		done ;;
 	rs) rmmod ipvs_rs || rc=1 ;;

@@ -7,6 +7,7 @@
 #   matrix.sh    {NAT,DR,TUN} x {TCP,UDP} x {IPv4,IPv6} x {rr,wrr,lc,wlc,sh,mh}, compared
 #   expire.sh    connection states and timeouts in ipvsadm -L -n -c
 #   stress.sh    namespace deletion and module unload under load
+#   sched.sh     the fourteen schedulers with traffic, C and ipvs_rs choosing the same servers
 # Each writes $VM_OUT/dp-<name>.tap; this prints their TAP lines as they come and a summary,
 # and exits non-zero if any check failed or a script produced no passing result.
 # `run-all.sh c c` shows which comparisons are deterministic.
@@ -18,7 +19,7 @@ rc=0
 total_ok=0
 total_fail=0
 start=$SECONDS
-for t in selftest matrix expire stress; do
+for t in selftest matrix expire stress sched; do
 	t0=$SECONDS
 	"$DP/$t.sh" "$@" || rc=1
 	tap=$OUT/dp-$t.tap

@@ -115,7 +115,8 @@ timed() {
 unload_with_report() {
 	local m
 	unload_ipvs "$1"
-	for m in ipvs_rs ip_vs_mh ip_vs_sh ip_vs_wlc ip_vs_lc ip_vs_wrr ip_vs_rr ip_vs; do
+	for m in ipvs_rs ip_vs_twos ip_vs_ovf ip_vs_fo ip_vs_lblcr ip_vs_lblc ip_vs_nq ip_vs_sed ip_vs_dh \
+		ip_vs_mh ip_vs_sh ip_vs_wlc ip_vs_lc ip_vs_wrr ip_vs_rr ip_vs; do
 		if grep -q "^$m " /proc/modules; then echo "still loaded: $m ($(awk -v m="$m" '$1 == m { print "used by " $3 " " $4 }' /proc/modules))"; fi
 	done
 }
