@@ -28,11 +28,7 @@ fn env() -> Env {
     Env::default()
 }
 
-/// The kernel's `HZ` (timeouts are kept in jiffies, as in C).
-pub(crate) fn hz() -> u32 {
-    // SAFETY: returns a compile-time constant of the kernel.
-    unsafe { crate::glue::bindings::ipvs_rs_hz() }
-}
+pub(crate) use crate::glue::rcu::hz;
 
 pub(crate) fn errno(e: Errno) -> Error {
     Error::from_errno(e.to_errno())

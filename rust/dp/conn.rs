@@ -435,7 +435,7 @@ pub(crate) fn create(ns: &NetState, net: usize, p: ConnParams, control: Option<&
             fwmark: p.fwmark,
             flags: AtomicU32::new(flags | F_HASHED),
             state: AtomicU32::new(0),
-            timeout: AtomicU64::new(u64::from(ipvs_core::proto::NEW_CONN_TIMEOUT_SECS) * u64::from(crate::ctl::genl::hz())),
+            timeout: AtomicU64::new(u64::from(ipvs_core::proto::NEW_CONN_TIMEOUT_SECS) * u64::from(crate::glue::rcu::hz())),
             dest: p.dest,
             svc_stats: p.svc_stats,
             control: AtomicPtr::new(ptr::null_mut()),
@@ -578,7 +578,7 @@ pub(crate) fn expire(c: &Conn) {
     }
     // INVARIANT: `try_get` took a reference.
     let held = ConnRef(NonNull::from(c));
-    let hz = u64::from(crate::ctl::genl::hz());
+    let hz = u64::from(crate::glue::rcu::hz());
     held.set_timeout(60 * hz);
     held.timer.modify(rcu::jiffies().wrapping_add(60 * hz));
     held.put_no_rearm();
@@ -781,7 +781,7 @@ pub(crate) fn random_dropentry(ns: &NetState) {
     use ipvs_core::proto::tcp::TcpState;
     let b = buckets();
     let net = ns.net_id();
-    let hz = u64::from(crate::ctl::genl::hz());
+    let hz = u64::from(crate::glue::rcu::hz());
     for _ in 0..defense::dropentry_buckets(b.len()) {
         // SAFETY: plain call.
         let hash = unsafe { bindings::ipvs_rs_random_u32() } as usize & b.len().wrapping_sub(1);

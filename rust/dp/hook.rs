@@ -144,7 +144,7 @@ fn gather(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb, prot
 }
 
 fn hz() -> u64 {
-    u64::from(crate::ctl::genl::hz())
+    u64::from(crate::glue::rcu::hz())
 }
 
 /// The stats objects a packet of `cp` counts in: its destination's, its service's and the

@@ -93,6 +93,12 @@ pub(crate) fn msleep(ms: u32) {
     unsafe { bindings::ipvs_rs_msleep(ms) };
 }
 
+/// The kernel's `HZ` (timeouts are kept in jiffies, as in C).
+pub(crate) fn hz() -> u32 {
+    // SAFETY: returns a compile-time constant of the kernel.
+    unsafe { bindings::ipvs_rs_hz() }
+}
+
 /// `jiffies`.
 pub(crate) fn jiffies() -> u64 {
     // SAFETY: reads a kernel variable.
