@@ -231,14 +231,15 @@ fn pe_exists(_name: &[u8]) -> bool {
 
 /// Everything the control plane keeps per namespace.
 pub(crate) struct CtlState {
-    /// The services, in no particular order; `services[i].dp.ctl_slot == i`.
-    pub(crate) services: KVec<Service>,
+    /// The services, in no particular order; `services[i].dp.ctl_slot == i`. kvmalloc'ed:
+    /// 50k services outgrow what kmalloc gives in one piece (4 MiB).
+    pub(crate) services: KVVec<Service>,
     /// The packet path's table of the services, and the right to change it.
     table: SvcWriter,
     /// Services per family (index 0: IPv4, 1: IPv6): the hooks of a family are registered
     /// while it has services.
     per_af: [usize; 2],
-    trash: KVec<Trashed>,
+    trash: KVVec<Trashed>,
     /// Trash length after the last purge: the next purge waits until it has doubled, so
     /// that parking is O(1) amortised.
     trash_purged_len: usize,
@@ -252,7 +253,7 @@ fn af_slot(af: u16) -> usize {
 impl CtlState {
     pub(crate) fn new() -> Result<Self, Errno> {
         let (_, table) = SvcTable::new()?;
-        Ok(CtlState { services: KVec::new(), table, per_af: [0; 2], trash: KVec::new(), trash_purged_len: 0, timeouts: DEFAULT_TIMEOUTS })
+        Ok(CtlState { services: KVVec::new(), table, per_af: [0; 2], trash: KVVec::new(), trash_purged_len: 0, timeouts: DEFAULT_TIMEOUTS })
     }
 
     /// The table the packet path reads.

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
-//! What 6.12's `KVec` lacks and the control plane needs: ordered removal and front insertion.
+//! What 6.12's `KVec` / `KVVec` lack and the control plane needs: ordered removal, front
+//! insertion, swap removal and pop.
 //!
 //! C header: none (rust/kernel/alloc/kvec.rs)
 
-use kernel::alloc::{AllocError, Flags, KVec};
+use kernel::alloc::{AllocError, Allocator, Flags, KVec, Vec};
 
 /// Remove and return element `idx`, keeping the order of the others (`Vec::remove`).
 pub(crate) fn remove<T>(v: &mut KVec<T>, idx: usize) -> Option<T> {
@@ -29,7 +30,7 @@ pub(crate) fn push_front<T>(v: &mut KVec<T>, x: T, flags: Flags) -> Result<(), A
 }
 
 /// Remove and return element `idx`, moving the last element into its place (`Vec::swap_remove`).
-pub(crate) fn swap_remove<T>(v: &mut KVec<T>, idx: usize) -> Option<T> {
+pub(crate) fn swap_remove<T, A: Allocator>(v: &mut Vec<T, A>, idx: usize) -> Option<T> {
     let len = v.len();
     if idx >= len {
         return None;
@@ -45,7 +46,7 @@ pub(crate) fn swap_remove<T>(v: &mut KVec<T>, idx: usize) -> Option<T> {
 }
 
 /// Remove and return the last element (`Vec::pop`, which 6.12's `KVec` lacks).
-pub(crate) fn pop<T>(v: &mut KVec<T>) -> Option<T> {
+pub(crate) fn pop<T, A: Allocator>(v: &mut Vec<T, A>) -> Option<T> {
     let len = v.len();
     swap_remove(v, len.checked_sub(1)?)
 }
