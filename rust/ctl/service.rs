@@ -265,7 +265,7 @@ impl CtlState {
 
     /// Whether a service of family `af` exists (`ip_vs_register_hooks()` is due).
     pub(crate) fn has_af(&self, af: u16) -> bool {
-        self.per_af[af_slot(af)] != 0
+        self.per_af.get(af_slot(af)).is_some_and(|&n| n != 0)
     }
 
     pub(crate) fn find(&self, key: &ServiceKey) -> Option<usize> {
@@ -294,7 +294,9 @@ impl CtlState {
         dp.ctl_slot.store(self.services.len(), Relaxed);
         self.services.push(svc, GFP_KERNEL).map_err(|_| Errno::Enomem)?;
         self.table.insert(&dp);
-        self.per_af[af_slot(key.af)] += 1;
+        if let Some(n) = self.per_af.get_mut(af_slot(key.af)) {
+            *n = n.saturating_add(1);
+        }
         Ok(())
     }
 
@@ -330,7 +332,9 @@ impl CtlState {
 
     fn retire(&mut self, mut svc: Service) {
         self.table.remove(&svc.dp);
-        self.per_af[af_slot(svc.key.af)] -= 1;
+        if let Some(n) = self.per_af.get_mut(af_slot(svc.key.af)) {
+            *n = n.saturating_sub(1);
+        }
         // __ip_vs_del_service(): the packet path's list empties with the service's.
         let old = core::mem::replace(&mut svc.dp.sched.lock().dests, KVec::new());
         drop(old);
@@ -447,7 +451,7 @@ impl CtlState {
     /// them at its trash timer's runs; either way a destination re-added soon after its
     /// removal may come back with its counters).
     fn to_trash(&mut self, service: ServiceKey, dest: Dest) {
-        if self.trash.len() >= self.trash_purged_len.max(8) * 2 {
+        if self.trash.len() >= self.trash_purged_len.max(8).saturating_mul(2) {
             self.purge_trash();
         }
         // On allocation failure the destination is simply freed, as if the trash expired it.

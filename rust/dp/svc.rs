@@ -346,6 +346,16 @@ impl Svc {
         }
     }
 
+    /// The chain link of table generation `gen` (0 or 1).
+    fn link(&self, gen: usize) -> &AtomicPtr<Svc> {
+        let [a, b] = &self.next;
+        if gen & 1 == 0 {
+            a
+        } else {
+            b
+        }
+    }
+
     fn matches_addr(&self, af: u16, protocol: u16, addr: &[u8; 16], port: u16) -> bool {
         let k = &self.key;
         let n = addr_len(af);
@@ -417,14 +427,14 @@ impl Buckets {
         KBox::new(Buckets { gen, seed, heads }, GFP_KERNEL).map_err(|_| Errno::Enomem)
     }
 
-    fn head(&self, hash: u32) -> &AtomicPtr<Svc> {
-        // The length is a power of two.
-        &self.heads[(finish(hash ^ self.seed) as usize) & (self.heads.len() - 1)]
+    /// The chain head of `hash` (the length is a power of two, never 0: always `Some`).
+    fn head(&self, hash: u32) -> Option<&AtomicPtr<Svc>> {
+        self.heads.get((finish(hash ^ self.seed) as usize) & self.heads.len().wrapping_sub(1))
     }
 
     /// First service of the chain of `hash` that `pred` accepts.
     fn find(&self, hash: u32, pred: impl Fn(&Svc) -> bool) -> Option<&Svc> {
-        let mut p = self.head(hash).load(Ordering::Acquire);
+        let mut p = self.head(hash)?.load(Ordering::Acquire);
         while !p.is_null() {
             // SAFETY: chained services stay allocated until a grace period after their
             // removal (`SvcTable::remove` frees by `call_rcu()`), and every reader of this
@@ -433,15 +443,15 @@ impl Buckets {
             if pred(s) {
                 return Some(s);
             }
-            p = s.next[self.gen].load(Ordering::Acquire);
+            p = s.link(self.gen).load(Ordering::Acquire);
         }
         None
     }
 
     /// Link `s` at the head of its chain (writer only).
     fn link(&self, s: &Svc) {
-        let head = self.head(s.hash);
-        s.next[self.gen].store(head.load(Ordering::Relaxed), Ordering::Relaxed);
+        let Some(head) = self.head(s.hash) else { return };
+        s.link(self.gen).store(head.load(Ordering::Relaxed), Ordering::Relaxed);
         // rcu_assign_pointer(): the link is visible before the service is.
         head.store(ptr::from_ref(s).cast_mut(), Ordering::Release);
     }
@@ -449,19 +459,19 @@ impl Buckets {
     /// Unlink `s` (writer only); whether it was there.
     fn unlink(&self, s: &Svc) -> bool {
         let me = ptr::from_ref(s).cast_mut();
-        let mut link = self.head(s.hash);
+        let Some(mut link) = self.head(s.hash) else { return false };
         loop {
             let p = link.load(Ordering::Relaxed);
             if p.is_null() {
                 return false;
             }
             if p == me {
-                link.store(s.next[self.gen].load(Ordering::Relaxed), Ordering::Release);
+                link.store(s.link(self.gen).load(Ordering::Relaxed), Ordering::Release);
                 return true;
             }
             // SAFETY: a chained service (see `find`); the writer is the only one changing
             // chains.
-            link = unsafe { &(*p).next[self.gen] };
+            link = unsafe { (*p).link(self.gen) };
         }
     }
 
@@ -472,7 +482,7 @@ impl Buckets {
             while !p.is_null() {
                 // SAFETY: as in `unlink`.
                 let s = unsafe { &*p };
-                p = s.next[self.gen].load(Ordering::Relaxed);
+                p = s.link(self.gen).load(Ordering::Relaxed);
                 f(s);
             }
         }
@@ -557,21 +567,21 @@ impl SvcWriter {
     /// `ip_vs_svc_hash()`: publish `svc` (the table keeps a reference). May sleep (growing
     /// waits for a grace period).
     pub(crate) fn insert(&mut self, svc: &Arc<Svc>) {
-        if self.count + 1 > self.table.buckets().heads.len() * LOAD_FACTOR {
+        if self.count >= self.table.buckets().heads.len().saturating_mul(LOAD_FACTOR) {
             self.grow();
         }
         let raw = Arc::into_raw(svc.clone());
         // SAFETY: `raw` is a live service; the reference it carries is the table's, given
         // back by `Svc::rcu_free` or `drop`.
         self.table.buckets().link(unsafe { &*raw });
-        self.count += 1;
+        self.count = self.count.wrapping_add(1);
     }
 
     /// `ip_vs_svc_unhash()`: unpublish `svc`; the table's reference is dropped after a
     /// grace period.
     pub(crate) fn remove(&mut self, svc: &Svc) {
         if self.table.buckets().unlink(svc) {
-            self.count -= 1;
+            self.count = self.count.saturating_sub(1);
             // SAFETY: the service was linked (so the table holds the reference `rcu_free`
             // drops) and is unlinked now, so the head is queued once; the reference keeps
             // the service in place until the callback runs.
@@ -586,7 +596,7 @@ impl SvcWriter {
         let old_ptr = self.table.tab.load(Ordering::Relaxed);
         // SAFETY: the writer owns the table's replacement; `old_ptr` is live.
         let old = unsafe { &*old_ptr };
-        let len = old.heads.len() * 2;
+        let len = old.heads.len().saturating_mul(2);
         if len > MAX_BUCKETS {
             return;
         }
@@ -614,7 +624,7 @@ impl Drop for SvcTable {
             let mut p = head.load(Ordering::Relaxed);
             while !p.is_null() {
                 // SAFETY: a linked service, alive while the table's reference is held.
-                let next = unsafe { (*p).next[b.gen].load(Ordering::Relaxed) };
+                let next = unsafe { (*p).link(b.gen).load(Ordering::Relaxed) };
                 // SAFETY: each linked service carries the table's reference (`insert`);
                 // it is not touched after this.
                 drop(unsafe { Arc::from_raw(p.cast_const()) });
