@@ -30,6 +30,7 @@ KINDS = [
      "failed connections of that run (conntrack={0}, {1} services)"),
     (r"connrate_direct", "conn/s", "higher", None, "new TCP connections/s, no load balancer"),
     (r"ctl_add_nth_svc(\d+)", "ms", "lower", None, "ipvsadm -A of the {0}-th service"),
+    (r"ctl_ipvsadm_v", "s", "lower", None, "ipvsadm -v (process start and one request)"),
     (r"ctl_restore_svc(\d+)", "s", "lower", None, "ipvsadm -R of {0} services (empty table)"),
     (r"ctl_dump_svc(\d+)", "s", "lower", None, "ipvsadm -Ln of {0} services"),
     (r"ctl_dump_stats_svc(\d+)", "s", "lower", None, "ipvsadm -Ln --stats of {0} services"),
