@@ -25,9 +25,9 @@
 # Environment (defaults; BENCH_SMOKE=1 changes them to a seconds-long run):
 #   BENCH_ROUNDS 3 (smoke 1)          BENCH_SECS seconds per rate measurement, 5 (smoke 1)
 #   BENCH_SVCS "1 1000 10000 50000" (smoke "1 100")   BENCH_ENTRIES 1000000 (smoke 10000)
-#   BENCH_TAB_SECS 60 (smoke 20): the flood stops then; entries expire BENCH_TAB_SECS + 30 s
+#   BENCH_TAB_SECS 30 (smoke 20): the flood stops then; entries expire BENCH_TAB_SECS + 30 s
 #                  after creation
-#   BENCH_STEP_TIMEOUT 240 (smoke 60) BENCH_CONN_THREADS 4
+#   BENCH_STEP_TIMEOUT 180 (smoke 60) BENCH_CONN_THREADS 4
 #   BENCH_PHASES "svc flow tab reuse" BENCH_REUSE_CELLS "m1-e0-ct1-fin m1-e0-ct1-rst"
 # Results in $VM_OUT/bench (smoke: $VM_OUT/bench-smoke): samples.tsv (metric, module, round,
 # value or NA, note), plan.txt (the metrics asked for), logs; smoke: $VM_OUT/bench-smoke.tap,
@@ -51,9 +51,9 @@ if [ "$SMOKE" = 1 ]; then
 	TAP=$OUT/bench-smoke.tap
 else
 	ROUNDS=${BENCH_ROUNDS:-3}; SECS=${BENCH_SECS:-5}; SVCS=${BENCH_SVCS:-1 1000 10000 50000}
-	ENTRIES=${BENCH_ENTRIES:-1000000}; TAB_SECS=${BENCH_TAB_SECS:-60}
-	STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-240}
-	REUSE_CELLS_B=${BENCH_REUSE_CELLS:-m1-e0-ct1-fin m1-e0-ct1-rst}; REUSE_PHASES_B=${REUSE_PHASES:-40,40,20}
+	ENTRIES=${BENCH_ENTRIES:-1000000}; TAB_SECS=${BENCH_TAB_SECS:-30}
+	STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-180}
+	REUSE_CELLS_B=${BENCH_REUSE_CELLS:-m1-e0-ct1-fin m1-e0-ct1-rst}; REUSE_PHASES_B=${REUSE_PHASES:-30,30,15}
 	RES=$OUT/bench
 	TAP=
 fi
@@ -170,11 +170,11 @@ wait_for_line() {
 	done
 }
 
-dir() { ip netns exec "$DP_DIR" "$@"; }
-# In the director's network namespace only (ip netns exec also makes a mount namespace and
-# mounts /sys, which under TCG costs more than what the timed steps measure).
-dirnet() { nsenter --net="/run/netns/$DP_DIR" "$@"; }
-# timed_step SECS CMD...: runs CMD (output to $WORK/step.out) under the step timeout and sets
+# In a namespace's network namespace only: `ip netns exec` also makes a mount namespace and
+# mounts /sys, which under TCG costs about a second, more than some timed steps.
+dir() { nsenter --net="/run/netns/$DP_DIR" "$@"; }
+dirnet() { dir "$@"; }
+# timed_step CMD...: runs CMD (output to $WORK/step.out) under the step timeout and sets
 # STEP_MS (wall time) and STEP_RC (124: timed out).
 timed_step() {
 	local t0
@@ -207,7 +207,7 @@ connrates() {
 	local n=$1 mod=$2 r=$3 ct out ok fail rate
 	for ct in 0 1; do
 		dir sysctl -qw net.ipv4.vs.conntrack=$ct
-		out=$(timeout -k 5 $((SECS + 30)) ip netns exec "$DP_CL" "$GEN" conn -d "$VIP_CONN" -p "$PORT" \
+		out=$(timeout -k 5 $((SECS + 30)) nsenter --net="/run/netns/$DP_CL" "$GEN" conn -d "$VIP_CONN" -p "$PORT" \
 			-T "$SECS" -j "$THREADS" -s 10.1.0.1 -k 64 2>&1)
 		if [[ $out =~ ok=([0-9]+)\ fail=([0-9]+)\ secs=[0-9.]+\ rate=([0-9.]+) ]]; then
 			ok=${BASH_REMATCH[1]} fail=${BASH_REMATCH[2]} rate=${BASH_REMATCH[3]}
@@ -245,7 +245,7 @@ phase_svc() {
 	if [ "$mod" = direct ]; then
 		up "$label" direct || return 1
 		local out
-		out=$(timeout -k 5 $((SECS + 30)) ip netns exec "$DP_CL" "$GEN" conn -d "$(rip 4 1)" -p "$PORT" \
+		out=$(timeout -k 5 $((SECS + 30)) nsenter --net="/run/netns/$DP_CL" "$GEN" conn -d "$(rip 4 1)" -p "$PORT" \
 			-T "$SECS" -j "$THREADS" -s 10.1.0.1 -k 64 2>&1)
 		if [[ $out =~ ok=([0-9]+)\ .*rate=([0-9.]+) ]] && [ "${BASH_REMATCH[1]}" -gt 0 ]; then
 			sample connrate_direct direct "$r" "${BASH_REMATCH[2]}" "${out#conn }"
@@ -260,7 +260,7 @@ phase_svc() {
 		if [ "$n" = "$SVC_MAX" ] && [ "$n" != 1 ]; then
 			# The largest table is restored from empty, timed (the flush before it is timed
 			# too when there were more than the VIP).
-			timed_step dirnet ipvsadm -C
+			timed_step nsenter --net="/run/netns/$DP_DIR" ipvsadm -C
 			if [ "$have" -gt 1 ]; then
 				if [ "$STEP_RC" = 0 ]; then
 					sample "ctl_flush_svc$have" "$mod" "$r" "$(awk -v m="$STEP_MS" 'BEGIN { printf "%.3f", m / 1000 }')" s
@@ -313,7 +313,7 @@ phase_svc() {
 	# GET_INFO request), the floor under every timed ipvsadm.
 	if [ "$SVC_MAX" != 1 ]; then
 		local what
-		timed_step dirnet ipvsadm -v
+		timed_step nsenter --net="/run/netns/$DP_DIR" ipvsadm -v
 		if [ "$STEP_RC" = 0 ]; then
 			sample ctl_ipvsadm_v "$mod" "$r" "$(awk -v m="$STEP_MS" 'BEGIN { printf "%.3f", m / 1000 }')" "s, the process start under every ipvsadm step"
 		else
@@ -328,7 +328,7 @@ phase_svc() {
 				missing "ctl_${what%%:*}_svc$SVC_MAX" "$mod" "$r" "$(step_reason)"
 			fi
 		done
-		timed_step dirnet ipvsadm -C
+		timed_step nsenter --net="/run/netns/$DP_DIR" ipvsadm -C
 		if [ "$STEP_RC" = 0 ] && [ "$(service_count)" = 0 ]; then
 			sample "ctl_flush_svc$SVC_MAX" "$mod" "$r" "$(awk -v m="$STEP_MS" 'BEGIN { printf "%.3f", m / 1000 }')" s
 		else
@@ -341,7 +341,7 @@ phase_svc() {
 udp_in() {
 	local ns n=0 v
 	for ns in "${DP_RS[@]}"; do
-		v=$(ip netns exec "$ns" awk '/^Udp:/ && $2 ~ /^[0-9]+$/ { print $2; exit }' /proc/net/snmp)
+		v=$(nsenter --net="/run/netns/$ns" awk '/^Udp:/ && $2 ~ /^[0-9]+$/ { print $2; exit }' /proc/net/snmp)
 		n=$((n + v))
 	done
 	echo "$n"
@@ -350,7 +350,7 @@ udp_in() {
 udp_pps() {
 	local m=$1 mod=$2 r=$3 a=$4 b0 b1 out secs
 	b0=$(udp_in)
-	out=$(timeout -k 5 $((SECS + 30)) ip netns exec "$DP_CL" "$GEN" udp -d "$a" -p "$PORT" -T "$SECS" -j 1 2>&1)
+	out=$(timeout -k 5 $((SECS + 30)) nsenter --net="/run/netns/$DP_CL" "$GEN" udp -d "$a" -p "$PORT" -T "$SECS" -j 1 2>&1)
 	sleep 0.5
 	b1=$(udp_in)
 	if [[ $out =~ sent=([0-9]+)\ secs=([0-9.]+) ]] && [ $((b1 - b0)) -gt 0 ]; then
@@ -362,7 +362,7 @@ udp_pps() {
 }
 tcp_bulk() {
 	local m=$1 mod=$2 r=$3 a=$4 out
-	out=$(timeout -k 5 $((SECS + 60)) ip netns exec "$DP_CL" "$GEN" bulk -d "$a" -p "$PORT" -T "$SECS" 2>&1)
+	out=$(timeout -k 5 $((SECS + 60)) nsenter --net="/run/netns/$DP_CL" "$GEN" bulk -d "$a" -p "$PORT" -T "$SECS" 2>&1)
 	if [[ $out =~ bytes=([0-9]+)\ secs=([0-9.]+)\ mbytes_per_s=([0-9.]+) ]] && [ "${BASH_REMATCH[1]}" -gt 0 ]; then
 		sample "$m" "$mod" "$r" "${BASH_REMATCH[3]}" "${out#bulk }"
 	else
@@ -411,14 +411,14 @@ phase_tab() {
 		--set 0 0 $((TAB_SECS + 30))
 	EOF
 	t0=$(ns_ms)
-	ip netns exec "$DP_CL" "$FLOOD" -d "$VIP_TAB" -p "$PORT" -n 1000 -b 198.18.0.1 -P 1000 >"$WORK/flood1.out" 2>&1
+	nsenter --net="/run/netns/$DP_CL" "$FLOOD" -d "$VIP_TAB" -p "$PORT" -n 1000 -b 198.18.0.1 -P 1000 >"$WORK/flood1.out" 2>&1
 	for i in $(seq 20); do n0=$(entries); [ "$n0" -lt 1000 ] || break; sleep 0.5; done
 	udp_pps tab_udp_pps_1k "$mod" "$r" "$VIP_TAB"
 	n0=$(entries)
 	sync; echo 2 >/proc/sys/vm/drop_caches 2>/dev/null
 	s0=$(slab_kb)
 	t0=$(ns_ms)
-	timeout -k 5 $((TAB_SECS + 30)) ip netns exec "$DP_CL" "$FLOOD" -d "$VIP_TAB" -p "$PORT" -n "$ENTRIES" \
+	timeout -k 5 $((TAB_SECS + 30)) nsenter --net="/run/netns/$DP_CL" "$FLOOD" -d "$VIP_TAB" -p "$PORT" -n "$ENTRIES" \
 		-b 198.19.0.1 -P 60000 -T "$TAB_SECS" >"$WORK/flood.out" 2>&1
 	# Let the last datagrams through.
 	n1=$(entries)
@@ -439,16 +439,21 @@ phase_tab() {
 	fi
 	# Expiry of the flood's entries: from the first poll that sees fewer than the flood made
 	# (the 1k made before it are gone by then) to the one that sees at most the two real flows.
+	# The window starts at the poll before (timers fire in batches: the timer wheel's
+	# granularity at these timeouts is seconds), so the rate is a lower bound.
 	tfirst=; tlast=
-	local limit=$(( $(date +%s) + TAB_SECS + 30 + TAB_SECS + STEP_TIMEOUT ))
+	local limit=$(( $(date +%s) + TAB_SECS + 30 + TAB_SECS + STEP_TIMEOUT )) tpoll tprev
+	tprev=$(ns_ms)
 	while [ "$(date +%s)" -lt "$limit" ]; do
+		tpoll=$(ns_ms)
 		n=$(entries)
-		if [ -z "$tfirst" ] && [ "$n" -lt $((n1 - n0)) ]; then tfirst=$(ns_ms); fi
+		if [ -z "$tfirst" ] && [ "$n" -lt $((n1 - n0)) ]; then tfirst=$tprev; fi
 		if [ "$n" -le 3 ]; then tlast=$(ns_ms); break; fi
-		sleep 0.5
+		tprev=$tpoll
+		sleep 0.2
 	done
 	if [ -n "$tfirst" ] && [ -n "$tlast" ] && [ "$tlast" -gt "$tfirst" ]; then
-		sample tab_expire_rate "$mod" "$r" "$(awk -v n=$((n1 - n0)) -v t=$((tlast - tfirst)) 'BEGIN { printf "%.1f", n / (t / 1e9) }')" "$((n1 - n0)) entries gone in $(((tlast - tfirst) / 1000000)) ms (they were made in $(((t1 - t0) / 1000000)) ms: expiry follows their creation)"
+		sample tab_expire_rate "$mod" "$r" "$(awk -v n=$((n1 - n0)) -v t=$((tlast - tfirst)) 'BEGIN { printf "%.1f", n / (t / 1e9) }')" "$((n1 - n0)) entries gone in $(((tlast - tfirst) / 1000000)) ms (made in $(((t1 - t0) / 1000000)) ms; window from the last poll that saw them all)"
 	else
 		missing tab_expire_rate "$mod" "$r" "entries did not expire in time ($(entries) left)"
 	fi
