@@ -256,6 +256,14 @@ phase_svc() {
 	fi
 	up "$label" "$mod" || return 1
 	vip_conn_rules | dir ipvsadm -R || { log "VIP service failed"; return 1; }
+	# What starting ipvsadm costs (-v: one GET_INFO request), the floor under every timed
+	# ipvsadm step below.
+	timed_step nsenter --net="/run/netns/$DP_DIR" ipvsadm -v
+	if [ "$STEP_RC" = 0 ]; then
+		sample ctl_ipvsadm_v "$mod" "$r" "$(awk -v m="$STEP_MS" 'BEGIN { printf "%.3f", m / 1000 }')" "s, the process start under every ipvsadm step"
+	else
+		missing ctl_ipvsadm_v "$mod" "$r" "$(step_reason)"
+	fi
 	for n in "${SVC_LEVELS[@]}"; do
 		if [ "$n" = "$SVC_MAX" ] && [ "$n" != 1 ]; then
 			# The largest table is restored from empty, timed (the flush before it is timed
@@ -309,16 +317,9 @@ phase_svc() {
 		fi
 		connrates "$n" "$mod" "$r"
 	done
-	# The largest table: dumps and the flush; first what starting ipvsadm costs (-v: one
-	# GET_INFO request), the floor under every timed ipvsadm.
+	# The largest table: dumps and the flush.
 	if [ "$SVC_MAX" != 1 ]; then
 		local what
-		timed_step nsenter --net="/run/netns/$DP_DIR" ipvsadm -v
-		if [ "$STEP_RC" = 0 ]; then
-			sample ctl_ipvsadm_v "$mod" "$r" "$(awk -v m="$STEP_MS" 'BEGIN { printf "%.3f", m / 1000 }')" "s, the process start under every ipvsadm step"
-		else
-			missing ctl_ipvsadm_v "$mod" "$r" "$(step_reason)"
-		fi
 		for what in dump:-Ln dump_stats:"-Ln --stats"; do
 			# shellcheck disable=SC2086  # the options are words
 			timed_step sh -c "nsenter --net='/run/netns/$DP_DIR' ipvsadm ${what#*:} | wc -l"
