@@ -280,7 +280,7 @@ def plots(out, d):
                         color=COLOURS[mod], marker="o", capsize=3, label=LABELS[mod])
     a2.set_xscale("log")
     a2.set_xlabel("services")
-    a2.set_ylabel("ipvsadm -A of the N-th service (ms, incl. process start)")
+    a2.set_ylabel("adding the N-th service over netlink (ms)")
     a2.set_ylim(bottom=0)
     a2.legend(fontsize=7)
     a2.set_title("adding a service against services", fontsize=9)
