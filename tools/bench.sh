@@ -18,12 +18,13 @@ timeout=${VM_TIMEOUT:-$([ "${BENCH_SMOKE:-0}" = 1 ] && echo 1200 || echo 4800)}
 guest_env=()
 for v in $(compgen -e | grep '^BENCH_'); do guest_env+=("$v=${!v}"); done
 [ -z "${KO:-}" ] || guest_env+=(KO="$(realpath -- "$KO")")
+# What is measured: the commit at the start (and whether the module's sources differ from it).
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD -- rust include Kbuild 2>/dev/null || commit="$commit+dirty"
 rc=0
 VM_OUT=$out tools/vm.sh --timeout "$timeout" -- env "${guest_env[@]}" tests/vm/bench/run.sh c rs || rc=$?
 res=$out/$sub
 if [ -f "$res/samples.tsv" ]; then
-	commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-	git diff --quiet HEAD -- rust include Kbuild 2>/dev/null || commit="$commit+dirty"
 	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	# The host's system python (Debian's matplotlib), not a venv's or pyenv's.
 	"${PY:-/usr/bin/python3}" tests/vm/bench/report.py --plan "$res/plan.txt" --mods "c rs" \

@@ -282,8 +282,8 @@ static void *conn_loop(void *arg)
 			st->f_reply++;
 			goto next;
 		}
-		/* The server closes after its answer: wait for that EOF, so that the client's side
-		 * ends in TIME_WAIT-free CLOSE... either way both FINs cross the load balancer. */
+		/* The server closes after its answer: wait for that EOF (the server's side then
+		 * holds TIME_WAIT), so that the whole connection, both FINs, crossed the balancer. */
 		if (!wait_fd(fd, POLLIN, limit) || read(fd, &c, 1) != 0) {
 			st->f_reply++;
 			goto next;
