@@ -2,6 +2,7 @@
 #
 #   make            build ipvs_rs.ko (installs prerequisites and builds the test kernel if needed)
 #   make demo       the main job: the port-reuse scenario's headline cells, C ip_vs vs ipvs_rs
+#   make bench      C ip_vs vs ipvs_rs in one boot, alternating: rates, costs, plots (~45 min under TCG)
 #   make reuse-matrix  the whole port-reuse matrix (C twice, ipvs_rs once; ~40 min under TCG)
 #   make check      all test tiers; ends with "N passed, M failed"
 #   make KDIR=/lib/modules/$(uname -r)/build   build against your own Rust-enabled kernel
@@ -13,7 +14,7 @@
 LLVM ?= 1
 export FLAVOR CACHE_DIR
 
-.PHONY: all module deps kernel check demo reuse-matrix host-test clean
+.PHONY: all module deps kernel check demo bench reuse-matrix host-test clean
 all: module
 
 deps:
@@ -33,6 +34,9 @@ check: deps
 
 demo: deps
 	@tools/demo.sh
+
+bench: deps
+	@tools/bench.sh
 
 reuse-matrix: deps
 	@REUSE_CELLS=full REUSE_RUNS="c rs c" VM_TIMEOUT=$${VM_TIMEOUT:-5400} tools/demo.sh

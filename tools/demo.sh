@@ -17,7 +17,7 @@ rc=0
 # shellcheck disable=SC2086  # REUSE_RUNS is a list of module names
 VM_OUT=$out tools/vm.sh --timeout "${VM_TIMEOUT:-900}" -- env "${guest_env[@]}" tests/vm/demo.sh ${REUSE_RUNS:-c rs} || rc=$?
 if [ -f "$out/reuse/matrix.json" ]; then
-	python3 tests/vm/reuse/plot.py "$out/reuse/matrix.json" "$out/reuse/cdf.png"
+	"${PY:-/usr/bin/python3}" tests/vm/reuse/plot.py "$out/reuse/matrix.json" "$out/reuse/cdf.png"
 	log "full matrix: $out/reuse/matrix.json"
 	log "table:       $out/reuse/table.txt"
 	log "latency CDF: $out/reuse/cdf.png"

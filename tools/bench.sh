@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# `make bench`: build the module (production build), boot ONE VM and run tests/vm/bench/run.sh
+# (C ip_vs and ipvs_rs alternating, $BENCH_ROUNDS rounds), then report on the host: a table of
+# min/median/max per metric for C, ipvs_rs and the direct path, and rs/C; JSON; PNG plots.
+#   BENCH_SMOKE=1  the seconds-long smoke of `make check` (1 round, small sizes)
+#   BENCH_*        sizes and timeouts, see tests/vm/bench/run.sh
+#   KO             the ipvs_rs.ko to load (default: the one built here)
+#   VM_TIMEOUT     the whole guest run (default 4800 s; smoke 1200 s)
+# Results in $VM_OUT (default $CACHE_DIR/bench): bench/samples.tsv, bench/table.txt,
+# bench/bench.json, bench/{metrics,services,entries}.png, dmesg.txt.
+. "$(dirname "$0")/env.sh"
+cd "$IPVS_RS_TOP"
+[ -n "${KO:-}" ] || tools/module.sh
+out=${VM_OUT:-$CACHE_DIR/bench}
+sub=bench
+[ "${BENCH_SMOKE:-0}" = 1 ] && sub=bench-smoke
+timeout=${VM_TIMEOUT:-$([ "${BENCH_SMOKE:-0}" = 1 ] && echo 1200 || echo 4800)}
+guest_env=()
+for v in $(compgen -e | grep '^BENCH_'); do guest_env+=("$v=${!v}"); done
+[ -z "${KO:-}" ] || guest_env+=(KO="$(realpath -- "$KO")")
+# What is measured: the commit at the start (and whether the module's sources differ from it).
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD -- rust include Kbuild 2>/dev/null || commit="$commit+dirty"
+rc=0
+VM_OUT=$out tools/vm.sh --timeout "$timeout" -- env "${guest_env[@]}" tests/vm/bench/run.sh c rs || rc=$?
+res=$out/$sub
+if [ -f "$res/samples.tsv" ]; then
+	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+	# The host's system python (Debian's matplotlib), not a venv's or pyenv's.
+	"${PY:-/usr/bin/python3}" tests/vm/bench/report.py --plan "$res/plan.txt" --mods "c rs" \
+		--rounds "$(cat "$res/rounds" 2>/dev/null || echo 1)" \
+		--json "$res/bench.json" --png-dir "$res" \
+		--meta "commit=$commit" --meta "host=$(nproc) cores, $cpu" --meta "vm=2 vCPUs, TCG" \
+		"$res/samples.tsv" | tee "$res/table.txt" || true
+	log "table: $res/table.txt"
+	log "JSON:  $res/bench.json"
+	log "plots: $res/metrics.png $res/services.png $res/entries.png"
+else
+	log "no samples ($res/samples.tsv missing)"
+	[ "$rc" != 0 ] || rc=1
+fi
+exit "$rc"
