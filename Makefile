@@ -33,12 +33,15 @@ check: deps
 	@tools/check.sh
 
 demo: deps
+	@tools/deps.sh --plots
 	@tools/demo.sh
 
 bench: deps
+	@tools/deps.sh --plots
 	@tools/bench.sh
 
 reuse-matrix: deps
+	@tools/deps.sh --plots
 	@REUSE_CELLS=full REUSE_RUNS="c rs c" VM_TIMEOUT=$${VM_TIMEOUT:-5400} tools/demo.sh
 
 clean:
