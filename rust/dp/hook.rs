@@ -283,7 +283,9 @@ fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) -> 
         settings: ns.settings(),
     });
     ns.dp.reuse.count(decision, cp.is_some() && pkt.tcp.is_some_and(|f| f.contains(TcpFlags::SYN)));
-    if let Some(old) = cp.take_if(|_| decision.puts_entry()) {
+    // (`Option::take_if` would say it shorter, but it is rustc 1.80+; Linux 6.12 accepts 1.78.)
+    let old = if decision.puts_entry() { cp.take() } else { None };
+    if let Some(old) = old {
         if decision.clears_nfct() {
             old.flags.fetch_and(!conn_flags::NFCT, Relaxed);
         }
