@@ -106,16 +106,8 @@ void ipvs_rs_log_dnat_loopback(const char *func, int af, const void *daddr);
  * check the MTU (less @overhead for tunnels; ICMP "too big" as C sends it) and attach the
  * route. Returns 1 if @daddr is local (the skb keeps its route), 0 if routed, -1 on error
  * (the caller drops). @saddr (may be NULL) gets the route's source address. */
-struct ipvs_rs_dst_cache;
 int ipvs_rs_route(struct net *net, struct sk_buff *skb, int af, const void *daddr,
-		  int rt_mode, unsigned int overhead, bool icmp, bool first_frag, void *saddr,
-		  struct ipvs_rs_dst_cache *cache);
-/* The route cache of a real server (@cache of ipvs_rs_route(): NULL looks the route up
- * every time; a cache is for routes to that server's address only). alloc: process
- * context; reset: the server's settings changed; free: nothing routes with it any more. */
-struct ipvs_rs_dst_cache *ipvs_rs_dst_cache_alloc(void);
-void ipvs_rs_dst_cache_reset(struct ipvs_rs_dst_cache *c);
-void ipvs_rs_dst_cache_free(struct ipvs_rs_dst_cache *c);
+		  int rt_mode, unsigned int overhead, bool icmp, bool first_frag, void *saddr);
 /* ip_vs_nat_send_or_cont() / ip_vs_send_or_cont(): returns NF_STOLEN (sent through
  * NF_HOOK(LOCAL_OUT) + dst_output) or NF_ACCEPT (local: let it continue). */
 unsigned int ipvs_rs_send_or_cont(struct net *net, struct sk_buff *skb, int af, bool local,

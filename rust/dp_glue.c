@@ -346,175 +346,27 @@ static bool crosses_local_route_boundary(int skb_af, struct sk_buff *skb, int rt
 	return false;
 }
 
-/* Per-destination route cache (C: struct ip_vs_dest_dst, dest->dest_dst, dest->dst_lock,
- * __ip_vs_dst_set(), __ip_vs_dst_check(), __ip_vs_dst_cache_reset()): the route to a real
- * server is looked up once and reused, attached without a reference (skb_dst_set_noref())
- * while the hook's RCU read-side section lasts, until it goes obsolete or the destination
- * changes. */
-struct ipvs_rs_dest_dst {
-	struct dst_entry *dst_cache;
-	u32 dst_cookie;
-	union {
-		__be32 ip;
-		struct in6_addr in6;
-	} dst_saddr;
-	struct rcu_head rcu_head;
-};
-
-struct ipvs_rs_dst_cache {
-	spinlock_t lock;
-	struct ipvs_rs_dest_dst __rcu *dest_dst;
-};
-
-static void dest_dst_rcu_free(struct rcu_head *head)
-{
-	struct ipvs_rs_dest_dst *dd = container_of(head, struct ipvs_rs_dest_dst, rcu_head);
-
-	dst_release(dd->dst_cache);
-	kfree(dd);
-}
-
-/* __ip_vs_dst_set(): caller holds c->lock; @dd NULL resets. */
-static void dst_cache_set(struct ipvs_rs_dst_cache *c, struct ipvs_rs_dest_dst *dd,
-			  struct dst_entry *dst, u32 cookie)
-{
-	struct ipvs_rs_dest_dst *old = rcu_dereference_protected(c->dest_dst, lockdep_is_held(&c->lock));
-
-	if (dd) {
-		dd->dst_cache = dst;
-		dd->dst_cookie = cookie;
-	}
-	rcu_assign_pointer(c->dest_dst, dd);
-	if (old)
-		call_rcu(&old->rcu_head, dest_dst_rcu_free);
-}
-
-/* __ip_vs_dst_check(): the cached route if still valid. RCU read side. */
-static struct ipvs_rs_dest_dst *dst_cache_check(struct ipvs_rs_dst_cache *c)
-{
-	struct ipvs_rs_dest_dst *dd = rcu_dereference(c->dest_dst);
-	struct dst_entry *dst;
-
-	if (!dd)
-		return NULL;
-	dst = dd->dst_cache;
-	if (dst->obsolete && dst->ops->check(dst, dd->dst_cookie) == NULL)
-		return NULL;
-	return dd;
-}
-
-struct ipvs_rs_dst_cache *ipvs_rs_dst_cache_alloc(void)
-{
-	struct ipvs_rs_dst_cache *c = kzalloc(sizeof(*c), GFP_KERNEL);
-
-	if (c)
-		spin_lock_init(&c->lock);
-	return c;
-}
-
-void ipvs_rs_dst_cache_reset(struct ipvs_rs_dst_cache *c)
-{
-	spin_lock_bh(&c->lock);
-	dst_cache_set(c, NULL, NULL, 0);
-	spin_unlock_bh(&c->lock);
-}
-
-void ipvs_rs_dst_cache_free(struct ipvs_rs_dst_cache *c)
-{
-	if (!c)
-		return;
-	ipvs_rs_dst_cache_reset(c);
-	kfree(c);
-}
-
-/* do_output_route4() */
-static struct rtable *output_route4(struct net *net, __be32 daddr, int rt_mode, __be32 *saddr)
+static int route4(struct net *net, struct sk_buff *skb, __be32 daddr, int rt_mode,
+		  unsigned int overhead, bool icmp, __be32 *saddr)
 {
 	struct flowi4 fl4;
 	struct rtable *rt;
+	int local, mtu;
 
 	memset(&fl4, 0, sizeof(fl4));
 	fl4.daddr = daddr;
 	fl4.flowi4_flags = (rt_mode & IPVS_RS_RT_MODE_KNOWN_NH) ? FLOWI_FLAG_KNOWN_NH : 0;
 	rt = ip_route_output_key(net, &fl4);
 	if (IS_ERR(rt))
-		return NULL;
+		goto err_unreach;
 	if (saddr)
 		*saddr = fl4.saddr;
-	return rt;
-}
-
-/* __ip_vs_route_output_v6() */
-static struct dst_entry *output_route6(struct net *net, const struct in6_addr *daddr,
-				       int rt_mode, struct in6_addr *saddr)
-{
-	struct flowi6 fl6 = { .daddr = *daddr };
-	struct dst_entry *dst;
-
-	if (rt_mode & IPVS_RS_RT_MODE_KNOWN_NH)
-		fl6.flowi6_flags = FLOWI_FLAG_KNOWN_NH;
-	dst = ip6_route_output(net, NULL, &fl6);
-	if (dst->error) {
-		dst_release(dst);
-		return NULL;
-	}
-	if (saddr) {
-		if (ipv6_addr_any(&fl6.saddr) &&
-		    ipv6_dev_get_saddr(net, ip6_dst_idev(dst)->dev, &fl6.daddr, 0, &fl6.saddr) < 0) {
-			dst_release(dst);
-			return NULL;
-		}
-		*saddr = fl6.saddr;
-	}
-	return dst;
-}
-
-
-static int route4(struct net *net, struct sk_buff *skb, __be32 daddr, int rt_mode,
-		  unsigned int overhead, bool icmp, __be32 *saddr, struct ipvs_rs_dst_cache *c)
-{
-	struct ipvs_rs_dest_dst *dd;
-	struct rtable *rt;
-	int local, mtu;
-	/* A cached route is attached without a reference (the hook's RCU section). */
-	bool noref = c != NULL;
-
-	if (c) {
-		dd = dst_cache_check(c);
-		if (likely(dd)) {
-			rt = dst_rtable(dd->dst_cache);
-		} else {
-			dd = kmalloc(sizeof(*dd), GFP_ATOMIC);
-			spin_lock_bh(&c->lock);
-			if (!dd) {
-				dst_cache_set(c, NULL, NULL, 0);
-				spin_unlock_bh(&c->lock);
-				goto err_unreach;
-			}
-			rt = output_route4(net, daddr, rt_mode, &dd->dst_saddr.ip);
-			if (!rt) {
-				dst_cache_set(c, NULL, NULL, 0);
-				spin_unlock_bh(&c->lock);
-				kfree(dd);
-				goto err_unreach;
-			}
-			dst_cache_set(c, dd, &rt->dst, 0);
-			spin_unlock_bh(&c->lock);
-		}
-		if (saddr)
-			*saddr = dd->dst_saddr.ip;
-	} else {
-		rt = output_route4(net, daddr, rt_mode, saddr);
-		if (!rt)
-			goto err_unreach;
-	}
 	local = (rt->rt_flags & RTCF_LOCAL) ? 1 : 0;
 	if (crosses_local_route_boundary(AF_INET, skb, rt_mode, local))
 		goto err_put;
 	if (local) {
 		/* skb to local stack, preserve old route */
-		if (!noref)
-			ip_rt_put(rt);
+		ip_rt_put(rt);
 		return 1;
 	}
 	/* decrement_ttl() */
@@ -540,15 +392,11 @@ static int route4(struct net *net, struct sk_buff *skb, __be32 daddr, int rt_mod
 		goto err_put;
 	}
 	skb_dst_drop(skb);
-	if (noref)
-		skb_dst_set_noref(skb, &rt->dst);
-	else
-		skb_dst_set(skb, &rt->dst);
+	skb_dst_set(skb, &rt->dst);
 	return 0;
 
 err_put:
-	if (!noref)
-		ip_rt_put(rt);
+	ip_rt_put(rt);
 	return -1;
 err_unreach:
 	if (!skb->dev)
@@ -559,54 +407,34 @@ err_unreach:
 
 static int route6(struct net *net, struct sk_buff *skb, const struct in6_addr *daddr,
 		  int rt_mode, unsigned int overhead, bool icmp, bool first_frag,
-		  struct in6_addr *saddr, struct ipvs_rs_dst_cache *c)
+		  struct in6_addr *saddr)
 {
-	struct ipvs_rs_dest_dst *dd;
+	struct flowi6 fl6 = { .daddr = *daddr };
 	struct dst_entry *dst;
 	struct rt6_info *rt;
 	int local, mtu;
-	bool noref = c != NULL;
 
-	if (c) {
-		dd = dst_cache_check(c);
-		if (likely(dd)) {
-			rt = dst_rt6_info(dd->dst_cache);
-		} else {
-			u32 cookie;
-
-			dd = kmalloc(sizeof(*dd), GFP_ATOMIC);
-			spin_lock_bh(&c->lock);
-			if (!dd) {
-				dst_cache_set(c, NULL, NULL, 0);
-				spin_unlock_bh(&c->lock);
-				goto err_unreach;
-			}
-			dst = output_route6(net, daddr, rt_mode, &dd->dst_saddr.in6);
-			if (!dst) {
-				dst_cache_set(c, NULL, NULL, 0);
-				spin_unlock_bh(&c->lock);
-				kfree(dd);
-				goto err_unreach;
-			}
-			rt = dst_rt6_info(dst);
-			cookie = rt6_get_cookie(rt);
-			dst_cache_set(c, dd, &rt->dst, cookie);
-			spin_unlock_bh(&c->lock);
-		}
-		if (saddr)
-			*saddr = dd->dst_saddr.in6;
-	} else {
-		dst = output_route6(net, daddr, rt_mode, saddr);
-		if (!dst)
-			goto err_unreach;
-		rt = dst_rt6_info(dst);
+	if (rt_mode & IPVS_RS_RT_MODE_KNOWN_NH)
+		fl6.flowi6_flags = FLOWI_FLAG_KNOWN_NH;
+	dst = ip6_route_output(net, NULL, &fl6);
+	if (dst->error) {
+		dst_release(dst);
+		goto err_unreach;
 	}
+	if (saddr) {
+		if (ipv6_addr_any(&fl6.saddr) &&
+		    ipv6_dev_get_saddr(net, ip6_dst_idev(dst)->dev, &fl6.daddr, 0, &fl6.saddr) < 0) {
+			dst_release(dst);
+			goto err_unreach;
+		}
+		*saddr = fl6.saddr;
+	}
+	rt = dst_rt6_info(dst);
 	local = is_local_route6(rt);
 	if (crosses_local_route_boundary(AF_INET6, skb, rt_mode, local))
 		goto err_put;
 	if (local) {
-		if (!noref)
-			dst_release(&rt->dst);
+		dst_release(&rt->dst);
 		return 1;
 	}
 	/* decrement_ttl() */
@@ -635,15 +463,11 @@ static int route6(struct net *net, struct sk_buff *skb, const struct in6_addr *d
 		goto err_put;
 	}
 	skb_dst_drop(skb);
-	if (noref)
-		skb_dst_set_noref(skb, &rt->dst);
-	else
-		skb_dst_set(skb, &rt->dst);
+	skb_dst_set(skb, &rt->dst);
 	return 0;
 
 err_put:
-	if (!noref)
-		dst_release(&rt->dst);
+	dst_release(&rt->dst);
 	return -1;
 err_unreach:
 	if (!skb->dev)
@@ -653,12 +477,11 @@ err_unreach:
 }
 
 int ipvs_rs_route(struct net *net, struct sk_buff *skb, int af, const void *daddr,
-		  int rt_mode, unsigned int overhead, bool icmp, bool first_frag, void *saddr,
-		  struct ipvs_rs_dst_cache *cache)
+		  int rt_mode, unsigned int overhead, bool icmp, bool first_frag, void *saddr)
 {
 	if (af == AF_INET6)
-		return route6(net, skb, daddr, rt_mode, overhead, icmp, first_frag, saddr, cache);
-	return route4(net, skb, *(const __be32 *)daddr, rt_mode, overhead, icmp, saddr, cache);
+		return route6(net, skb, daddr, rt_mode, overhead, icmp, first_frag, saddr);
+	return route4(net, skb, *(const __be32 *)daddr, rt_mode, overhead, icmp, saddr);
 }
 
 unsigned int ipvs_rs_send_or_cont(struct net *net, struct sk_buff *skb, int af, bool local,

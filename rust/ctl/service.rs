@@ -96,8 +96,6 @@ impl Dest {
         sh.tun_type.store(u32::from(self.tun_type), Relaxed);
         sh.set_thresholds(self.u_threshold, self.l_threshold);
         sh.available.store(true, Relaxed);
-        // __ip_vs_update_dest(): the forwarding method may have changed.
-        sh.dst.reset();
     }
 
     fn new(r: &DestRepr, af: u16) -> Result<Dest, Errno> {
@@ -340,7 +338,6 @@ impl CtlState {
         drop(old);
         while let Some(dest) = kvec::pop(&mut svc.dests) {
             dest.shared.available.store(false, Relaxed);
-            dest.shared.dst.reset();
             self.to_trash(svc.key, dest);
         }
     }
@@ -440,7 +437,6 @@ impl CtlState {
                 state.dest_removed(d, dests);
             }
             dest.shared.available.store(false, Relaxed);
-            dest.shared.dst.reset();
             self.to_trash(svc_key, dest);
         }
         Ok(())

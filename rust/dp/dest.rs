@@ -10,7 +10,6 @@
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::Relaxed};
 use crate::glue::rcu::BhSpin;
 use crate::glue::percpu::PcpuCounters;
-use crate::glue::skb::DstCache;
 use ipvs_core::est::StatsState;
 use ipvs_core::netlink::reply::Stats;
 use ipvs_core::wire::{Family, InetAddr};
@@ -86,8 +85,6 @@ pub(crate) struct DestShared {
     pub(crate) totalconns: AtomicI32,
     pub(crate) persistconns: AtomicI32,
     pub(crate) stats: StatsCells,
-    /// The route to this server (C: `dest->dest_dst`).
-    pub(crate) dst: DstCache,
 }
 
 impl DestShared {
@@ -109,7 +106,6 @@ impl DestShared {
             totalconns: AtomicI32::new(0),
             persistconns: AtomicI32::new(0),
             stats: StatsCells::new()?,
-            dst: DstCache::new(),
         })
     }
 

@@ -635,7 +635,7 @@ fn icmp_nat_xmit(ns: &NetState, net: &Net, cp: &Conn, mut skb: Skb, family: Fami
         rt_mode::NON_LOCAL
     };
     let from_world = skb.from_world(family);
-    let Ok(route) = skb.route(net, family, &cp.daddr.0, mode, 0, true, true, xmit::dst_cache(&cp)) else {
+    let Ok(route) = skb.route(net, family, &cp.daddr.0, mode, 0, true, true) else {
         return skb.drop(&ns.dp.drops.no_route);
     };
     let func = match family {

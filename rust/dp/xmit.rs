@@ -51,18 +51,12 @@ pub(crate) fn refuse_dnat_to_loopback(
     true
 }
 
-/// The route cache of the connection's real server, when the connection goes to its address
-/// (C passes `cp->dest` to `__ip_vs_get_out_rt()`).
-pub(crate) fn dst_cache(cp: &Conn) -> Option<&crate::glue::skb::DstCache> {
-    cp.dest.as_deref().filter(|d| d.addr == cp.daddr).map(|d| &d.dst)
-}
-
 /// `ip_vs_nat_xmit()` / `ip_vs_nat_xmit_v6()`.
 fn nat_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
     let first = !h.is_non_first_fragment();
     let mode = rt_mode::LOCAL | rt_mode::NON_LOCAL | rt_mode::RDR;
     let from_world = skb.from_world(cp.family);
-    let Ok(route) = skb.route(net, cp.family, &cp.daddr.0, mode, 0, false, first, dst_cache(cp)) else {
+    let Ok(route) = skb.route(net, cp.family, &cp.daddr.0, mode, 0, false, first) else {
         return skb.drop(&drops.no_route);
     };
     let func = match cp.family {
@@ -100,7 +94,7 @@ pub(crate) fn update_conntrack(cp: &Conn, skb: &mut Skb, outin: bool) {
 fn dr_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
     let first = !h.is_non_first_fragment();
     let mode = rt_mode::LOCAL | rt_mode::NON_LOCAL | rt_mode::KNOWN_NH;
-    let Ok(route) = skb.route(net, cp.family, &cp.daddr.0, mode, 0, false, first, dst_cache(cp)) else {
+    let Ok(route) = skb.route(net, cp.family, &cp.daddr.0, mode, 0, false, first) else {
         return skb.drop(&drops.no_route);
     };
     skb.send_or_cont(net, cp.family, route.local, notrack(cp), true)
@@ -120,7 +114,7 @@ fn tunnel_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Hea
         Family::Ipv6 => 40,
     };
     let mode = rt_mode::LOCAL | rt_mode::NON_LOCAL | rt_mode::CONNECT | rt_mode::TUNNEL;
-    let Ok(route) = skb.route(net, dest.family, &cp.daddr.0, mode, overhead, false, first, dst_cache(cp)) else {
+    let Ok(route) = skb.route(net, dest.family, &cp.daddr.0, mode, overhead, false, first) else {
         return skb.drop(&drops.no_route);
     };
     if route.local {

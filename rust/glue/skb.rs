@@ -234,11 +234,7 @@ impl Skb {
         }
     }
 
-    /// Routes the packet to `daddr` (see `ipvs_rs_route()`); `Err` means drop. `cache`,
-    /// when given, must be the cache of the real server whose address `daddr` is; the route
-    /// it gives is attached without a reference, valid while the hook runs (netfilter calls
-    /// hooks under RCU and the packet is sent before the hook returns).
-    #[allow(clippy::too_many_arguments)]
+    /// Routes the packet to `daddr` (see `ipvs_rs_route()`); `Err` means drop.
     pub(crate) fn route(
         &mut self,
         net: &Net,
@@ -248,13 +244,10 @@ impl Skb {
         overhead: u32,
         icmp: bool,
         first_frag: bool,
-        cache: Option<&DstCache>,
     ) -> Result<Route, ()> {
         let mut saddr = [0u8; 16];
-        let cache = cache.map_or(core::ptr::null_mut(), |c| c.ptr);
         // SAFETY: the skb is live (invariant); `daddr` holds 16 bytes (4 read for IPv4) and
-        // `saddr` has room for 16; `cache` is null or a live cache (its invariant) for
-        // `daddr`, per this method's contract.
+        // `saddr` has room for 16.
         let r = unsafe {
             bindings::ipvs_rs_route(
                 net.as_ptr(),
@@ -266,7 +259,6 @@ impl Skb {
                 icmp,
                 first_frag,
                 saddr.as_mut_ptr().cast(),
-                cache,
             )
         };
         match r {
@@ -382,45 +374,5 @@ impl PacketRead for Skb {
         // SAFETY: the skb is live (invariant); the helper writes at most `len` bytes to
         // `out`, which has room for them.
         unsafe { bindings::ipvs_rs_skb_read(self.raw(), off, out.as_mut_ptr().cast(), len) == 0 }
-    }
-}
-
-/// The route cache of one real server (C: `dest->dest_dst`): [`Skb::route`] to that
-/// server's address looks the route up once and then reuses it while it stays valid.
-///
-/// # Invariants
-///
-/// `ptr` is null (no memory: routes are looked up every time) or an allocation of
-/// `ipvs_rs_dst_cache_alloc()` owned by this value.
-pub(crate) struct DstCache {
-    ptr: *mut bindings::ipvs_rs_dst_cache,
-}
-
-// SAFETY: the C side serialises writers with its own lock and readers use RCU.
-unsafe impl Send for DstCache {}
-// SAFETY: as for `Send`.
-unsafe impl Sync for DstCache {}
-
-impl DstCache {
-    /// Process context.
-    pub(crate) fn new() -> Self {
-        // SAFETY: plain allocation call; null on failure is a valid (uncached) state.
-        DstCache { ptr: unsafe { bindings::ipvs_rs_dst_cache_alloc() } }
-    }
-
-    /// `__ip_vs_dst_cache_reset()`: forget the cached route (the server's settings changed).
-    pub(crate) fn reset(&self) {
-        if !self.ptr.is_null() {
-            // SAFETY: owned live cache (invariant).
-            unsafe { bindings::ipvs_rs_dst_cache_reset(self.ptr) };
-        }
-    }
-}
-
-impl Drop for DstCache {
-    fn drop(&mut self) {
-        // SAFETY: owned (invariant), freed once; nothing routes with it any more (its owner,
-        // the destination, is gone); the cached route itself is released after a grace period.
-        unsafe { bindings::ipvs_rs_dst_cache_free(self.ptr) };
     }
 }
