@@ -18,7 +18,9 @@
  *       (connection i uses SRC + i % K; bound with IP_FREEBIND so that an AnyIP prefix routed
  *       to lo works as a pool of client addresses), R request/response rounds each, and checks
  *       every reply. Prints "server ID COUNT" per answering server, then
- *       "result ok=.. fail=.. retries=.. ms=..". Exit 0 iff every connection succeeded.
+ *       "result ok=.. fail=.. retries=.. ms=.. end=.. dups=..". Exit 0 iff every connection
+ *       succeeded. A UDP answer to a retransmitted request of an earlier round is a duplicate
+ *       (counted in dups=), not an error.
  *
  * Wire format (network byte order):
  *   request  = magic "DPQ1" | cell u32 | index u32 | round u16 | flags u16 | hold_ms u32 |
@@ -515,14 +517,15 @@ static struct {
 } opt;
 
 static uint32_t per_server[256];
-static uint32_t ok, failed, retransmits;
+static uint32_t ok, failed, retransmits, dups;
 static int errors_shown;
 
 static void conn_error(struct cconn *c, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (errors_shown++ < 10 && !opt.quiet) {
+	/* Quiet runs still show their first errors: a failure must say why. */
+	if (errors_shown++ < (opt.quiet ? 3 : 10)) {
 		va_start(ap, fmt);
 		fprintf(stderr, "dpgen: connection %u round %u: ", c->index, c->round);
 		vfprintf(stderr, fmt, ap);
@@ -769,6 +772,13 @@ static void step(struct cconn *c, short re)
 				finish(c, 0);
 				return;
 			}
+			/* The answer to a retransmitted request of an earlier round, after the
+			 * first answer ended that round: a duplicate, not an error. */
+			if (get32(c->resp) == MAGIC_RESP && get32(c->resp + 8) == c->index &&
+			    (uint16_t)(c->round - get16(c->resp + 12)) - 1u < 0x7fffu) {
+				dups++;
+				return;
+			}
 		} else {
 			while (c->roff < c->resplen) {
 				n = recv(c->fd, c->resp + c->roff, c->resplen - c->roff, 0);
@@ -968,8 +978,8 @@ static int run_client(int argc, char **argv)
 	for (i = 0; i < 256; i++)
 		if (per_server[i])
 			printf("server %u %u\n", i, per_server[i]);
-	printf("result ok=%u fail=%u notrun=%u retries=%u ms=%lld end=%lld\n", ok, failed,
-	       opt.n - next, retransmits, (long long)(now_ms() - start), (long long)wall_ms());
+	printf("result ok=%u fail=%u notrun=%u retries=%u ms=%lld end=%lld dups=%u\n", ok, failed,
+	       opt.n - next, retransmits, (long long)(now_ms() - start), (long long)wall_ms(), dups);
 	return failed || next < opt.n ? 1 : 0;
 }
 
