@@ -175,7 +175,7 @@ const fn global(s: Spec) -> Spec {
 }
 
 /// `DEFAULT_EXPIRATION` of ip_vs_lblc.c / ip_vs_lblcr.c: 24 hours.
-pub const LOCALITY_EXPIRATION_SECS: i32 = 24 * 60 * 60;
+pub const LOCALITY_EXPIRATION_SECS: i32 = crate::sched::locality::DEFAULT_EXPIRATION_SECS as i32;
 
 /// The main table, exactly C IPVS's `vs_vars[]` (with `CONFIG_IP_VS_NFCT`, without
 /// `CONFIG_IP_VS_DEBUG`) in its order, with the defaults `ip_vs_control_net_init_sysctl()`
