@@ -264,7 +264,7 @@ fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) -> 
     let pkt = match parse(&mut skb, family) {
         Parsed::Packet(p) => p,
         Parsed::Icmp => return in_icmp(ns, net, family, hooknum, skb).unwrap_or(Verdict::Accept),
-        Parsed::NotOurs => return Verdict::Accept,
+        Parsed::NotOurs => return no_protocol_handler(ns, family, skb),
         Parsed::Bad => return DropCounters::drop(&ns.dp.drops.malformed),
     };
     let key = packet_key(ns, family, &pkt, Sender::Client);
@@ -315,6 +315,21 @@ fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) -> 
     cp.in_pkts.fetch_add(1, Relaxed);
     drop(cp);
     v
+}
+
+/// `ip_vs_in_hook()`'s "Protocol supported?" for a packet IPVS leaves alone: with
+/// `ignore_tunneled`, one of a protocol without an IPVS handler (IPIP, GRE, ...; C's test
+/// kernel has TCP, UDP and SCTP handlers) is marked as IPVS's, so that what a tunnel
+/// decapsulates from it passes IPVS untouched when it comes back through the hooks.
+fn no_protocol_handler(ns: &NetState, family: Family, mut skb: Skb) -> Verdict {
+    if ns.int(ipvs_core::sysctl::Knob::IgnoreTunneled) != 0 {
+        if let Ok(info) = wire::parse_packet(&skb, family) {
+            if !matches!(info.headers.protocol, IPPROTO_TCP | IPPROTO_UDP | wire::IPPROTO_SCTP) {
+                skb.set_ipvs_property();
+            }
+        }
+    }
+    Verdict::Accept
 }
 
 /// `ip_vs_try_to_schedule()` with `tcp_conn_schedule()` / `udp_conn_schedule()` and
