@@ -215,12 +215,9 @@ impl NetState {
 impl PernetData for NetState {
     fn new() -> Self {
         let hz = genl::hz();
-        let mut i = 0;
-        let ints = [(); N_KNOBS].map(|()| {
-            let spec = if i < SPECS.len() { &SPECS[i] } else { &LOCALITY_SPECS[i - SPECS.len()] };
-            i += 1;
-            AtomicI32::new(spec.knob.default_int(hz))
-        });
+        // In Knob::index order: SPECS, then LOCALITY_SPECS (N_KNOBS entries in all).
+        let mut specs = Iterator::chain(SPECS.iter(), LOCALITY_SPECS.iter());
+        let ints = [(); N_KNOBS].map(|()| AtomicI32::new(specs.next().map_or(0, |s| s.default_int(hz))));
         let (threshold, period) = match Knob::SyncThreshold.spec().default {
             Initial::Pair(a, b) => (a, b),
             _ => (0, 0),

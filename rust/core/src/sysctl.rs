@@ -251,7 +251,15 @@ impl Knob {
     /// The `int` a namespace starts with, `hz` ticks per second (the first `int` for
     /// `sync_threshold`; 0 for the knobs that are not an `int` or have a run-time default).
     pub const fn default_int(self, hz: u32) -> i32 {
-        match self.spec().default {
+        self.spec().default_int(hz)
+    }
+}
+
+impl Spec {
+    /// The `int` a namespace starts with, `hz` ticks per second (the first `int` for
+    /// `sync_threshold`; 0 for the knobs that are not an `int` or have a run-time default).
+    pub const fn default_int(&self, hz: u32) -> i32 {
+        match self.default {
             Initial::Int(v) | Initial::Pair(v, _) => v,
             Initial::Secs(s) => secs_to_jiffies(s, hz),
             Initial::FreeBufferPagesBy32 | Initial::HousekeepingCpus => 0,
