@@ -51,4 +51,30 @@ struct net *ipvs_rs_seq_file_net(struct seq_file *seq);
 /* nr_cpu_ids: rows of /proc/net/ip_vs_stats_percpu. */
 unsigned int ipvs_rs_nr_cpu_ids(void);
 
+/*
+ * net/ipv4/vs sysctls: C's handlers that are static in ip_vs_ctl.c, reproduced with their
+ * checks and errnos (rust/helpers.c), and what the table needs from the kernel.
+ */
+struct ipvs_rs_est_cpulist;
+int ipvs_rs_proc_do_sync_threshold(const struct ctl_table *table, int write, void *buffer, size_t *lenp,
+				   loff_t *ppos);
+int ipvs_rs_proc_do_sync_ports(const struct ctl_table *table, int write, void *buffer, size_t *lenp,
+			       loff_t *ppos);
+int ipvs_rs_proc_est_cpulist(const struct ctl_table *table, int write, void *buffer, size_t *lenp,
+			     loff_t *ppos);
+int ipvs_rs_proc_est_nice(const struct ctl_table *table, int write, void *buffer, size_t *lenp, loff_t *ppos);
+int ipvs_rs_proc_run_estimation(const struct ctl_table *table, int write, void *buffer, size_t *lenp,
+				loff_t *ppos);
+/* est_cpulist's storage (C: ipvs->sysctl_est_cpulist + est_cpulist_valid). */
+struct ipvs_rs_est_cpulist *ipvs_rs_est_cpulist_alloc(void);
+void ipvs_rs_est_cpulist_free(struct ipvs_rs_est_cpulist *c);
+/* Whether est_cpulist was set and is empty (C then stops the estimators). */
+bool ipvs_rs_est_cpulist_empty(struct ipvs_rs_est_cpulist *c);
+/* C's default of sync_qlen_max: nr_free_buffer_pages() / 32. */
+unsigned long ipvs_rs_sync_qlen_max_default(void);
+/* net->user_ns != &init_user_ns: C's test for unprivileged namespaces. */
+bool ipvs_rs_net_unpriv(const struct net *net);
+/* est_cpulist's maxlen in C (unused by its handler, but visible in the table). */
+enum { IPVS_RS_NR_CPUS = NR_CPUS };
+
 #endif /* IPVS_RS_H */

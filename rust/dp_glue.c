@@ -222,7 +222,7 @@ void ipvs_rs_icmp_port_unreach(struct sk_buff *skb, int af, struct net *net)
 
 int ipvs_rs_route_me_harder(struct net *net, int af, struct sk_buff *skb, unsigned int hooknum)
 {
-	/* ip_vs_route_me_harder() with sysctl_snat_reroute at its default (1).
+	/* ip_vs_route_me_harder() after its sysctl_snat_reroute test (made by the caller).
 	 * Reroute replies only to remote clients (FORWARD and LOCAL_OUT): at LOCAL_IN the reply
 	 * goes to a local client and keeps its input route. */
 	if (hooknum == NF_INET_LOCAL_IN)

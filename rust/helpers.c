@@ -1,12 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * C helpers for ipvs_rs: each wraps one static inline or macro the Rust side cannot call
- * directly. No policy lives here.
+ * directly. No policy lives here, except C's sysctl handlers that ip_vs_ctl.c keeps static
+ * (at the end, reproduced as they are).
  */
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <linux/seq_file_net.h>
 #include <net/net_namespace.h>
+#include <linux/cpumask.h>
+#include <linux/log2.h>
+#include <linux/sched.h>
+#include <linux/sched/isolation.h>
+#include <linux/sched/prio.h>
+#include <linux/slab.h>
+#include <linux/swap.h>
+#include <linux/user_namespace.h>
 #include "../include/ipvs_rs.h"
 
 void *ipvs_rs_net_generic(const struct net *net, unsigned int id)
@@ -93,4 +102,224 @@ struct net *ipvs_rs_seq_file_net(struct seq_file *seq)
 unsigned int ipvs_rs_nr_cpu_ids(void)
 {
 	return nr_cpu_ids;
+}
+
+/*
+ * net/ipv4/vs sysctl handlers that are static in C's ip_vs_ctl.c, reproduced line for line
+ * (same proc_dointvec() into a copy, same checks, same errnos). C serialises them with
+ * ipvs->sync_mutex / ipvs->est_mutex; one module-wide mutex does here (writes are rare).
+ * ipvs_rs has no sync daemon and one estimator work item per namespace, so what C does after
+ * storing (ip_vs_est_reload_start()) has no counterpart; the Rust side reads the values.
+ */
+static DEFINE_MUTEX(ipvs_rs_sysctl_mutex);
+
+struct ipvs_rs_est_cpulist {
+	bool valid;		/* C: ipvs->est_cpulist_valid */
+	cpumask_var_t mask;	/* C: ipvs->sysctl_est_cpulist */
+};
+
+/* proc_do_sync_threshold() */
+int ipvs_rs_proc_do_sync_threshold(const struct ctl_table *table, int write, void *buffer, size_t *lenp,
+				   loff_t *ppos)
+{
+	int *valp = table->data;
+	int val[2];
+	int rc;
+	struct ctl_table tmp = {
+		.data = &val,
+		.maxlen = table->maxlen,
+		.mode = table->mode,
+	};
+
+	mutex_lock(&ipvs_rs_sysctl_mutex);
+	memcpy(val, valp, sizeof(val));
+	rc = proc_dointvec(&tmp, write, buffer, lenp, ppos);
+	if (write) {
+		if (val[0] < 0 || val[1] < 0 || (val[0] >= val[1] && val[1]))
+			rc = -EINVAL;
+		else
+			memcpy(valp, val, sizeof(val));
+	}
+	mutex_unlock(&ipvs_rs_sysctl_mutex);
+	return rc;
+}
+
+/* proc_do_sync_ports() */
+int ipvs_rs_proc_do_sync_ports(const struct ctl_table *table, int write, void *buffer, size_t *lenp,
+			       loff_t *ppos)
+{
+	int *valp = table->data;
+	int val = *valp;
+	int rc;
+	struct ctl_table tmp = {
+		.data = &val,
+		.maxlen = sizeof(int),
+		.mode = table->mode,
+	};
+
+	rc = proc_dointvec(&tmp, write, buffer, lenp, ppos);
+	if (write && (*valp != val)) {
+		if (val < 1 || !is_power_of_2(val))
+			rc = -EINVAL;
+		else
+			WRITE_ONCE(*valp, val);
+	}
+	return rc;
+}
+
+struct ipvs_rs_est_cpulist *ipvs_rs_est_cpulist_alloc(void)
+{
+	return kzalloc(sizeof(struct ipvs_rs_est_cpulist), GFP_KERNEL);
+}
+
+void ipvs_rs_est_cpulist_free(struct ipvs_rs_est_cpulist *c)
+{
+	if (c && c->valid)
+		free_cpumask_var(c->mask);
+	kfree(c);
+}
+
+bool ipvs_rs_est_cpulist_empty(struct ipvs_rs_est_cpulist *c)
+{
+	bool empty;
+
+	mutex_lock(&ipvs_rs_sysctl_mutex);
+	empty = c->valid && cpumask_empty(c->mask);
+	mutex_unlock(&ipvs_rs_sysctl_mutex);
+	return empty;
+}
+
+/* ipvs_proc_est_cpumask_set() */
+static int ipvs_rs_est_cpumask_set(const struct ctl_table *table, void *buffer)
+{
+	struct ipvs_rs_est_cpulist *c = table->data;
+	cpumask_var_t newmask;
+	int ret;
+
+	if (!zalloc_cpumask_var(&newmask, GFP_KERNEL))
+		return -ENOMEM;
+
+	ret = cpulist_parse(buffer, newmask);
+	if (ret)
+		goto out;
+
+	mutex_lock(&ipvs_rs_sysctl_mutex);
+	if (!c->valid) {
+		if (!zalloc_cpumask_var(&c->mask, GFP_KERNEL)) {
+			ret = -ENOMEM;
+			goto unlock;
+		}
+		c->valid = true;
+	}
+	cpumask_and(newmask, newmask, &current->cpus_mask);
+	cpumask_copy(c->mask, newmask);
+unlock:
+	mutex_unlock(&ipvs_rs_sysctl_mutex);
+out:
+	free_cpumask_var(newmask);
+	return ret;
+}
+
+/* ipvs_proc_est_cpumask_get() */
+static int ipvs_rs_est_cpumask_get(const struct ctl_table *table, void *buffer, size_t size)
+{
+	struct ipvs_rs_est_cpulist *c = table->data;
+	struct cpumask *mask;
+	int ret;
+
+	mutex_lock(&ipvs_rs_sysctl_mutex);
+	if (c->valid)
+		mask = c->mask;
+	else
+		mask = (struct cpumask *)housekeeping_cpumask(HK_TYPE_KTHREAD);
+	ret = scnprintf(buffer, size, "%*pbl\n", cpumask_pr_args(mask));
+	mutex_unlock(&ipvs_rs_sysctl_mutex);
+	return ret;
+}
+
+/* ipvs_proc_est_cpulist() */
+int ipvs_rs_proc_est_cpulist(const struct ctl_table *table, int write, void *buffer, size_t *lenp,
+			     loff_t *ppos)
+{
+	int ret;
+
+	/* Ignore both read and write(append) if *ppos not 0 */
+	if (*ppos || !*lenp) {
+		*lenp = 0;
+		return 0;
+	}
+	if (write) {
+		/* proc_sys_call_handler() appends terminator */
+		ret = ipvs_rs_est_cpumask_set(table, buffer);
+		if (ret >= 0)
+			*ppos += *lenp;
+	} else {
+		/* proc_sys_call_handler() allocates 1 byte for terminator */
+		ret = ipvs_rs_est_cpumask_get(table, buffer, *lenp + 1);
+		if (ret >= 0) {
+			*lenp = ret;
+			*ppos += *lenp;
+			ret = 0;
+		}
+	}
+	return ret;
+}
+
+/* ipvs_proc_est_nice() */
+int ipvs_rs_proc_est_nice(const struct ctl_table *table, int write, void *buffer, size_t *lenp, loff_t *ppos)
+{
+	int *valp = table->data;
+	int val = *valp;
+	int ret;
+	struct ctl_table tmp_table = {
+		.data = &val,
+		.maxlen = sizeof(int),
+		.mode = table->mode,
+	};
+
+	ret = proc_dointvec(&tmp_table, write, buffer, lenp, ppos);
+	if (write && ret >= 0) {
+		if (val < MIN_NICE || val > MAX_NICE) {
+			ret = -EINVAL;
+		} else {
+			mutex_lock(&ipvs_rs_sysctl_mutex);
+			if (*valp != val)
+				WRITE_ONCE(*valp, val);
+			mutex_unlock(&ipvs_rs_sysctl_mutex);
+		}
+	}
+	return ret;
+}
+
+/* ipvs_proc_run_estimation() */
+int ipvs_rs_proc_run_estimation(const struct ctl_table *table, int write, void *buffer, size_t *lenp,
+				loff_t *ppos)
+{
+	int *valp = table->data;
+	int val = *valp;
+	int ret;
+	struct ctl_table tmp_table = {
+		.data = &val,
+		.maxlen = sizeof(int),
+		.mode = table->mode,
+	};
+
+	ret = proc_dointvec(&tmp_table, write, buffer, lenp, ppos);
+	if (write && ret >= 0) {
+		mutex_lock(&ipvs_rs_sysctl_mutex);
+		if (*valp != val)
+			WRITE_ONCE(*valp, val);
+		mutex_unlock(&ipvs_rs_sysctl_mutex);
+	}
+	return ret;
+}
+
+unsigned long ipvs_rs_sync_qlen_max_default(void)
+{
+	return nr_free_buffer_pages() / 32;
+}
+
+bool ipvs_rs_net_unpriv(const struct net *net)
+{
+	return net->user_ns != &init_user_ns;
 }

@@ -43,7 +43,7 @@ impl kernel::Module for IpvsRs {
         let genl = glue::genetlink::Family::register().inspect_err(|e| {
             pr_err!("registering the IPVS generic netlink family failed: {:?}\n", e);
         })?;
-        pr_info!("loaded; sysctls net.ipv4.vs.{{conn_reuse_mode,expire_nodest_conn,conntrack}} in every netns\n");
+        pr_info!("loaded; sysctls net.ipv4.vs.* in every netns\n");
         Ok(IpvsRs { _genl: genl, _netns: netns, _conn_tab: conn_tab, _exclusion: exclusion })
     }
 }

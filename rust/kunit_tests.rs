@@ -13,7 +13,8 @@ use crate::glue::pernet::Net;
 use crate::{kunit_expect, kunit_expect_eq, kunit_suite};
 use core::ffi::CStr as CoreCStr;
 use core::sync::atomic::{AtomicI32, Ordering};
-use ipvs_core::sysctl::{parse_dointvec, Settings, Write, SPECS};
+use ipvs_core::sysctl::{parse_dointvec, Handler, Initial, Settings, Spec, Write, LOCALITY_SPECS, SPECS};
+use kernel::error::code::EINVAL;
 use kernel::error::to_result;
 
 kunit_suite!(ipvs_rs_sysctl:
@@ -43,23 +44,102 @@ fn init_net_state(t: &mut Test) -> Option<&'static NetState> {
 fn init_net_has_c_defaults(t: &mut Test) {
     if let Some(state) = init_net_state(t) {
         kunit_expect_eq!(t, state.settings(), Settings::default());
+        let hz = crate::ctl::genl::hz();
+        for spec in SPECS.iter().chain(LOCALITY_SPECS.iter()) {
+            match spec.default {
+                Initial::Int(_) | Initial::Secs(_) => {
+                    kunit_expect_eq!(t, state.int(spec.knob), spec.knob.default_int(hz), "{}", spec.name)
+                }
+                Initial::Pair(a, b) => kunit_expect_eq!(t, state.sync_threshold(), (a, b)),
+                // SAFETY: no precondition.
+                Initial::FreeBufferPagesBy32 => kunit_expect_eq!(t, state.sync_qlen_max(), unsafe {
+                    bindings::ipvs_rs_sync_qlen_max_default()
+                } as usize),
+                Initial::HousekeepingCpus => {}
+            }
+        }
+    }
+}
+
+/// The kernel function C IPVS uses as the handler of `h` (ours for C's static ones).
+fn c_handler(h: Handler) -> *const () {
+    match h {
+        Handler::DoIntVec => bindings::proc_dointvec as *const (),
+        Handler::MinMax { .. } => bindings::proc_dointvec_minmax as *const (),
+        Handler::Jiffies => bindings::proc_dointvec_jiffies as *const (),
+        Handler::ULongVec => bindings::proc_doulongvec_minmax as *const (),
+        Handler::SyncThreshold => bindings::ipvs_rs_proc_do_sync_threshold as *const (),
+        Handler::SyncPorts => bindings::ipvs_rs_proc_do_sync_ports as *const (),
+        Handler::RunEstimation => bindings::ipvs_rs_proc_run_estimation as *const (),
+        Handler::EstCpulist => bindings::ipvs_rs_proc_est_cpulist as *const (),
+        Handler::EstNice => bindings::ipvs_rs_proc_est_nice as *const (),
+        // ipvs_rs's own proc_do_defense_mode: none of the above.
+        Handler::DefenseMode => core::ptr::null(),
+    }
+}
+
+/// C's `maxlen` for an entry with handler `h`.
+fn c_maxlen(h: Handler) -> usize {
+    match h {
+        Handler::SyncThreshold => 2 * core::mem::size_of::<i32>(),
+        Handler::ULongVec => core::mem::size_of::<kernel::ffi::c_ulong>(),
+        Handler::EstCpulist => bindings::IPVS_RS_NR_CPUS as usize,
+        _ => core::mem::size_of::<i32>(),
+    }
+}
+
+fn check_table(t: &mut Test, entries: &[bindings::ctl_table], specs: &[Spec]) {
+    kunit_expect_eq!(t, entries.len(), specs.len());
+    let others: [*const (); 9] = [
+        c_handler(Handler::DoIntVec),
+        c_handler(Handler::MinMax { min: 0, max: 0 }),
+        c_handler(Handler::Jiffies),
+        c_handler(Handler::ULongVec),
+        c_handler(Handler::SyncThreshold),
+        c_handler(Handler::SyncPorts),
+        c_handler(Handler::RunEstimation),
+        c_handler(Handler::EstCpulist),
+        c_handler(Handler::EstNice),
+    ];
+    for (entry, spec) in entries.iter().zip(specs.iter()) {
+        // SAFETY: `procname` of a registered entry is a static C string.
+        let name = unsafe { CoreCStr::from_ptr(entry.procname.cast()) };
+        kunit_expect_eq!(t, name.to_bytes(), spec.name.as_bytes());
+        kunit_expect_eq!(t, entry.mode, spec.mode, "{}", spec.name);
+        kunit_expect_eq!(t, entry.maxlen as usize, c_maxlen(spec.handler), "{}", spec.name);
+        kunit_expect!(t, !entry.data.is_null(), "{} has no data", spec.name);
+        let f = entry.proc_handler.map(|f| f as *const ());
+        match spec.handler {
+            Handler::DefenseMode => {
+                kunit_expect!(t, f.is_some_and(|f| !others.contains(&f)), "{}: handler", spec.name);
+                kunit_expect!(t, !entry.extra2.is_null(), "{}: no callback", spec.name);
+            }
+            h => kunit_expect!(t, f == Some(c_handler(h)), "{}: handler", spec.name),
+        }
+        match spec.handler {
+            Handler::MinMax { min, max } => {
+                kunit_expect!(t, !entry.extra1.is_null() && !entry.extra2.is_null(), "{}: no bounds", spec.name);
+                if !entry.extra1.is_null() && !entry.extra2.is_null() {
+                    // SAFETY: `extra1`/`extra2` of a registered minmax entry point to its bounds.
+                    let (lo, hi) = unsafe { (*entry.extra1.cast::<i32>(), *entry.extra2.cast::<i32>()) };
+                    kunit_expect_eq!(t, (lo, hi), (min, max), "{}", spec.name);
+                }
+            }
+            Handler::DefenseMode => {}
+            _ => kunit_expect!(t, entry.extra1.is_null() && entry.extra2.is_null(), "{}: extra", spec.name),
+        }
     }
 }
 
 fn registered_table_matches_core_spec(t: &mut Test) {
-    let Some(table) = init_net_state(t).and_then(NetState::sysctl_table) else {
-        kunit_expect!(t, false, "no sysctl table registered in init_net");
-        return;
-    };
-    for (entry, spec) in table.entries().iter().zip(SPECS.iter()) {
-        // SAFETY: `procname` of a registered entry is a static C string.
-        let name = unsafe { CoreCStr::from_ptr(entry.procname.cast()) };
-        kunit_expect_eq!(t, name.to_bytes(), spec.name.as_bytes());
-        kunit_expect_eq!(t, entry.mode, spec.mode);
-        kunit_expect_eq!(t, entry.maxlen as usize, core::mem::size_of::<i32>());
-        let is_dointvec = entry.proc_handler.map(|f| f as *const ()) == Some(bindings::proc_dointvec as *const ());
-        // proc_do_defense_mode entries have ipvs_rs's handler instead.
-        kunit_expect_eq!(t, is_dointvec, spec.handler == ipvs_core::sysctl::Handler::DoIntVec);
+    let Some(state) = init_net_state(t) else { return };
+    match state.sysctl_table() {
+        Some(table) => check_table(t, table.entries(), &SPECS),
+        None => kunit_expect!(t, false, "no sysctl table registered in init_net"),
+    }
+    match state.locality_sysctl_table() {
+        Some(table) => check_table(t, table.entries(), &LOCALITY_SPECS),
+        None => kunit_expect!(t, false, "no lblc/lblcr sysctl table registered in init_net"),
     }
 }
 
@@ -76,32 +156,109 @@ fn proc_write(entry: &bindings::ctl_table, input: &[u8]) -> (Result<(), kernel::
     (to_result(ret), len)
 }
 
+/// Call the entry's own handler as the sysctl core does (a NUL-terminated kernel buffer);
+/// `write` 0 reads into `out`. Returns the result and the length the handler reports.
+fn proc_call(entry: &bindings::ctl_table, write: bool, input: &[u8], out: &mut [u8; 64]) -> (Result<(), kernel::error::Error>, usize) {
+    let Some(f) = entry.proc_handler else { return (Err(EINVAL), 0) };
+    *out = [0u8; 64];
+    let n = input.len().min(out.len() - 1);
+    out[..n].copy_from_slice(&input[..n]);
+    let mut len = if write { n } else { out.len() - 1 };
+    let mut pos: bindings::loff_t = 0;
+    // SAFETY: `entry` is a registered entry whose data is live; `out` is a kernel buffer of
+    // `len` + 1 bytes (the terminator the sysctl core provides); `len`, `pos` are valid.
+    let ret = unsafe { f(entry, i32::from(write), out.as_mut_ptr().cast(), &mut len, &mut pos) };
+    (to_result(ret), len)
+}
+
+fn write_entry(entry: &bindings::ctl_table, input: &[u8]) -> Result<(), kernel::error::Error> {
+    let mut buf = [0u8; 64];
+    proc_call(entry, true, input, &mut buf).0
+}
+
+/// Every entry, through its own handler: accepted values reach what the data path reads,
+/// values C refuses are refused with C's errno and change nothing, then the default is back.
 fn writes_reach_settings(t: &mut Test) {
     let Some(state) = init_net_state(t) else { return };
-    let Some(table) = state.sysctl_table() else { return };
-    use ipvs_core::sysctl::{Handler, Knob};
-    for (i, spec) in SPECS.iter().enumerate() {
-        if spec.handler != Handler::DoIntVec {
-            continue;
+    let (Some(table), Some(locality)) = (state.sysctl_table(), state.locality_sysctl_table()) else { return };
+    let hz = crate::ctl::genl::hz() as i32;
+    let einval = Err(EINVAL);
+    let all = table.entries().iter().zip(SPECS.iter()).chain(locality.entries().iter().zip(LOCALITY_SPECS.iter()));
+    for (entry, spec) in all {
+        let knob = spec.knob;
+        let name = spec.name;
+        let mut text = [0u8; 16];
+        match spec.handler {
+            Handler::DoIntVec | Handler::RunEstimation => {
+                kunit_expect!(t, write_entry(entry, b"7\n").is_ok(), "writing {}", name);
+                kunit_expect_eq!(t, state.int(knob), 7, "{}", name);
+                kunit_expect_eq!(t, write_entry(entry, b"x\n"), einval, "{}", name);
+                kunit_expect_eq!(t, state.int(knob), 7, "{}", name);
+                let _ = write_entry(entry, fmt_i32(knob.default_int(0), &mut text));
+            }
+            Handler::MinMax { min, max } => {
+                kunit_expect!(t, write_entry(entry, fmt_i32(max, &mut text)).is_ok(), "{}", name);
+                kunit_expect_eq!(t, state.int(knob), max, "{}", name);
+                kunit_expect_eq!(t, write_entry(entry, fmt_i32(max + 1, &mut text)), einval, "{}", name);
+                kunit_expect_eq!(t, write_entry(entry, fmt_i32(min - 1, &mut text)), einval, "{}", name);
+                kunit_expect_eq!(t, state.int(knob), max, "{}", name);
+                let _ = write_entry(entry, fmt_i32(knob.default_int(0), &mut text));
+            }
+            Handler::Jiffies => {
+                kunit_expect!(t, write_entry(entry, b"7\n").is_ok(), "{}", name);
+                kunit_expect_eq!(t, state.int(knob), 7 * hz, "{}", name);
+                let _ = write_entry(entry, fmt_i32(knob.default_int(hz as u32) / hz, &mut text));
+            }
+            Handler::ULongVec => {
+                let before = state.sync_qlen_max();
+                kunit_expect!(t, write_entry(entry, b"123\n").is_ok(), "{}", name);
+                kunit_expect_eq!(t, state.sync_qlen_max(), 123, "{}", name);
+                let mut big = [0u8; 16];
+                let _ = write_entry(entry, fmt_i32(i32::try_from(before).unwrap_or(i32::MAX), &mut big));
+                kunit_expect_eq!(t, state.sync_qlen_max(), before, "{}", name);
+            }
+            Handler::SyncPorts => {
+                kunit_expect!(t, write_entry(entry, b"4\n").is_ok(), "{}", name);
+                kunit_expect_eq!(t, state.int(knob), 4, "{}", name);
+                for bad in [&b"3\n"[..], b"0\n", b"-2\n"] {
+                    kunit_expect_eq!(t, write_entry(entry, bad), einval, "{}", name);
+                }
+                kunit_expect_eq!(t, state.int(knob), 4, "{}", name);
+                let _ = write_entry(entry, b"1\n");
+            }
+            Handler::SyncThreshold => {
+                kunit_expect!(t, write_entry(entry, b"10 20\n").is_ok(), "{}", name);
+                kunit_expect_eq!(t, state.sync_threshold(), (10, 20));
+                kunit_expect!(t, write_entry(entry, b"10 0\n").is_ok(), "{}", name);
+                for bad in [&b"20 10\n"[..], b"5 5\n", b"-1 5\n"] {
+                    kunit_expect_eq!(t, write_entry(entry, bad), einval, "{}", name);
+                }
+                kunit_expect_eq!(t, state.sync_threshold(), (10, 0));
+                let _ = write_entry(entry, b"3 50\n");
+            }
+            Handler::EstNice => {
+                kunit_expect!(t, write_entry(entry, b"-20\n").is_ok(), "{}", name);
+                kunit_expect_eq!(t, state.int(knob), -20);
+                kunit_expect_eq!(t, write_entry(entry, b"20\n"), einval, "{}", name);
+                kunit_expect_eq!(t, write_entry(entry, b"-21\n"), einval, "{}", name);
+                kunit_expect_eq!(t, state.int(knob), -20);
+                let _ = write_entry(entry, b"0\n");
+            }
+            Handler::EstCpulist => {
+                // Reading gives the housekeeping CPUs (CPU 0 is one); a bad list is refused.
+                let mut out = [0u8; 64];
+                let (res, len) = proc_call(entry, false, b"", &mut out);
+                kunit_expect!(t, res.is_ok() && len >= 2 && out[0] == b'0', "{}: read {:?}", name, kernel::str::BStr::from_bytes(&out[..len]));
+                kunit_expect!(t, write_entry(entry, b"abc\n").is_err(), "{}", name);
+            }
+            Handler::DefenseMode => {}
         }
-        let (res, _) = proc_write(&table.entries()[i], b"7\n");
-        kunit_expect!(t, res.is_ok(), "writing {} failed", spec.name);
-        let s = state.settings();
-        let seen = match spec.knob {
-            Knob::Conntrack => s.conntrack,
-            Knob::ExpireNodestConn => s.expire_nodest_conn,
-            Knob::ConnReuseMode => s.conn_reuse_mode,
-            Knob::ConnReuseOldConntrack => s.conn_reuse_old_conntrack,
-            // SAFETY: `data` of a registered entry points to its live `int`.
-            _ => unsafe { *table.entries()[i].data.cast::<i32>() },
-        };
-        kunit_expect_eq!(t, seen, 7);
-        let mut restore = [0u8; 16];
-        let text = fmt_i32(spec.default, &mut restore);
-        let (res, _) = proc_write(&table.entries()[i], text);
-        kunit_expect!(t, res.is_ok(), "restoring {} failed", spec.name);
+        if !matches!(spec.handler, Handler::EstCpulist | Handler::DefenseMode | Handler::ULongVec | Handler::SyncThreshold) {
+            kunit_expect_eq!(t, state.int(knob), knob.default_int(hz as u32), "{} restored", name);
+        }
     }
     kunit_expect_eq!(t, state.settings(), Settings::default());
+    kunit_expect_eq!(t, state.sync_threshold(), (3, 50));
 }
 
 fn fmt_i32(v: i32, out: &mut [u8; 16]) -> &[u8] {

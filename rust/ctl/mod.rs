@@ -2,9 +2,9 @@
 //! Per-namespace control state: the counterpart of `ip_vs_ctl.c`'s `struct netns_ipvs`
 //! sysctl fields and `ip_vs_control_net_init_sysctl()`.
 //!
-//! Each namespace gets its own `conn_reuse_mode`, `expire_nodest_conn`, `conntrack` and the
-//! flood defenses (`amemthresh`, `am_droprate`, `drop_entry`, `drop_packet`, `secure_tcp`)
-//! under `/proc/sys/net/ipv4/vs/`, with C's defaults and C's parsers. What the values mean
+//! Each namespace gets C's whole `/proc/sys/net/ipv4/vs/` table (`vs_vars[]`, then
+//! `lblc_expiration` and `lblcr_expiration` as a second table, as C's scheduler modules
+//! register them), with C's defaults, modes and handlers (`ipvs_core::sysctl::SPECS`). What the values mean
 //! is decided in the core ([`ipvs_core::sysctl::Settings`], [`ipvs_core::defense`]); the
 //! defense work (`defense_work_handler()`) runs here every second.
 
@@ -18,10 +18,10 @@ use crate::glue::rcu::DelayedWork;
 use kernel::sync::lock::{mutex::MutexBackend, Guard};
 use kernel::sync::Mutex;
 use service::CtlState;
-use crate::glue::sysctl::{IntEntry, OnChange, Table};
-use core::sync::atomic::{AtomicI32, Ordering};
+use crate::glue::sysctl::{CpuList, Data, Entry, OnChange, Proc, Table};
+use core::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use ipvs_core::defense;
-use ipvs_core::sysctl::{Handler, Knob, Settings, SPECS};
+use ipvs_core::sysctl::{Handler, Initial, Knob, LocalityExpiration, Settings, LOCALITY_SPECS, N_KNOBS, SPECS};
 use kernel::c_str;
 use kernel::prelude::*;
 
@@ -32,16 +32,18 @@ const SYSCTL_PATH: &CStr = c_str!("net/ipv4/vs");
 pub(crate) struct NetState {
     // Dropped first: removing the proc files waits for their readers, which use `ctl`.
     proc: Option<crate::glue::proc::ProcFiles<8>>,
-    conntrack: AtomicI32,
-    expire_nodest_conn: AtomicI32,
-    conn_reuse_mode: AtomicI32,
-    conn_reuse_old_conntrack: AtomicI32,
-    amemthresh: AtomicI32,
-    am_droprate: AtomicI32,
-    drop_entry: AtomicI32,
-    drop_packet: AtomicI32,
-    secure_tcp: AtomicI32,
+    // The tables go before the values they point to.
     sysctl: Option<Table<{ SPECS.len() }>>,
+    locality_sysctl: Option<Table<{ LOCALITY_SPECS.len() }>>,
+    /// The `int` knobs, by [`Knob::index`] (C: the `sysctl_*` fields of `struct netns_ipvs`);
+    /// the cells of `sync_threshold`, `sync_qlen_max` and `est_cpulist` are unused.
+    ints: [AtomicI32; N_KNOBS],
+    /// `sync_threshold`: threshold and period.
+    sync_threshold: [AtomicI32; 2],
+    /// `sync_qlen_max` (`unsigned long`).
+    sync_qlen_max: AtomicUsize,
+    /// `est_cpulist`.
+    est_cpulist: Option<CpuList>,
     /// Serialises `update_defense_level()` (sysctl writes and the work; C: its three
     /// spinlocks) and holds `ipvs->old_secure_tcp`.
     defense: Option<Pin<KBox<Mutex<i32>>>>,
@@ -67,16 +69,70 @@ static PERNET: Pernet<NetState> = Pernet::new();
 
 impl NetState {
     fn cell(&self, knob: Knob) -> &AtomicI32 {
-        match knob {
-            Knob::Conntrack => &self.conntrack,
-            Knob::ExpireNodestConn => &self.expire_nodest_conn,
-            Knob::ConnReuseMode => &self.conn_reuse_mode,
-            Knob::ConnReuseOldConntrack => &self.conn_reuse_old_conntrack,
-            Knob::AmemThresh => &self.amemthresh,
-            Knob::AmDropRate => &self.am_droprate,
-            Knob::DropEntry => &self.drop_entry,
-            Knob::DropPacket => &self.drop_packet,
-            Knob::SecureTcp => &self.secure_tcp,
+        &self.ints[knob.index()]
+    }
+
+    /// The current value of an `int` knob.
+    pub(crate) fn int(&self, knob: Knob) -> i32 {
+        self.cell(knob).load(Ordering::Relaxed)
+    }
+
+    /// `sync_threshold` as stored (threshold, period).
+    #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // no sync daemon reads it yet
+    pub(crate) fn sync_threshold(&self) -> (i32, i32) {
+        (self.sync_threshold[0].load(Ordering::Relaxed), self.sync_threshold[1].load(Ordering::Relaxed))
+    }
+
+    /// `sync_qlen_max` as stored.
+    #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // no sync daemon reads it yet
+    pub(crate) fn sync_qlen_max(&self) -> usize {
+        self.sync_qlen_max.load(Ordering::Relaxed)
+    }
+
+    /// The locality schedulers' expirations (`lblc_expiration`, `lblcr_expiration`).
+    pub(crate) fn locality_expiration(&self) -> LocalityExpiration {
+        LocalityExpiration { lblc: self.int(Knob::LblcExpiration), lblcr: self.int(Knob::LblcrExpiration) }
+    }
+
+    /// C's `est_stopped` as the sysctls make it: `run_estimation` is 0, or `est_cpulist` was
+    /// set to no CPU. ipvs_rs runs one estimator work item per namespace (no kthreads), so
+    /// `est_cpulist` and `est_nice` have nothing else to steer.
+    fn est_stopped(&self) -> bool {
+        self.int(Knob::RunEstimation) == 0 || self.est_cpulist.as_ref().is_some_and(CpuList::set_and_empty)
+    }
+
+    /// The entry of `spec` in the namespace's tables, backed by this state.
+    fn entry<'a>(
+        &'a self,
+        spec: &'static ipvs_core::sysctl::Spec,
+        unpriv: bool,
+        on_change: OnChange,
+        cpus: &'a CpuList,
+    ) -> Entry<'a> {
+        let data = match spec.knob {
+            Knob::SyncThreshold => Data::IntPair(&self.sync_threshold),
+            Knob::SyncQlenMax => Data::ULong(&self.sync_qlen_max),
+            Knob::EstCpulist => Data::CpuList(cpus),
+            knob => Data::Int(self.cell(knob)),
+        };
+        let proc_ = match spec.handler {
+            Handler::DoIntVec => Proc::DoIntVec,
+            Handler::MinMax { min, max } => Proc::MinMax(min, max),
+            Handler::Jiffies => Proc::Jiffies,
+            Handler::ULongVec => Proc::ULongVec,
+            Handler::DefenseMode => Proc::DefenseMode(on_change),
+            Handler::SyncThreshold => Proc::SyncThreshold,
+            Handler::SyncPorts => Proc::SyncPorts,
+            Handler::RunEstimation => Proc::RunEstimation,
+            Handler::EstCpulist => Proc::EstCpulist,
+            Handler::EstNice => Proc::EstNice,
+        };
+        Entry {
+            // Every name is NUL-terminated (checked by the core's tests and `start`).
+            name: CStr::from_bytes_with_nul(spec.c_name).unwrap_or(c_str!("")),
+            data,
+            mode: if unpriv { spec.unpriv_mode } else { spec.mode },
+            proc_,
         }
     }
 
@@ -114,12 +170,15 @@ impl NetState {
 
     /// Current values, as the data path should read them (once per packet).
     pub(crate) fn settings(&self) -> Settings {
-        let load = |knob| self.cell(knob).load(Ordering::Relaxed);
+        let load = |knob| self.int(knob);
         Settings {
             conn_reuse_mode: load(Knob::ConnReuseMode),
             expire_nodest_conn: load(Knob::ExpireNodestConn),
             conntrack: load(Knob::Conntrack),
             conn_reuse_old_conntrack: load(Knob::ConnReuseOldConntrack),
+            expire_quiescent_template: load(Knob::ExpireQuiescentTemplate),
+            sloppy_tcp: load(Knob::SloppyTcp),
+            snat_reroute: load(Knob::SnatReroute),
         }
     }
 
@@ -127,6 +186,12 @@ impl NetState {
     #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // used by the KUnit suites
     pub(crate) fn sysctl_table(&self) -> Option<&Table<{ SPECS.len() }>> {
         self.sysctl.as_ref()
+    }
+
+    /// The registered `lblc_expiration` / `lblcr_expiration` table.
+    #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // used by the KUnit suites
+    pub(crate) fn locality_sysctl_table(&self) -> Option<&Table<{ LOCALITY_SPECS.len() }>> {
+        self.locality_sysctl.as_ref()
     }
 
     /// The control-plane state, locked. Every started namespace has it (`start()` fails
@@ -149,18 +214,22 @@ impl NetState {
 
 impl PernetData for NetState {
     fn new() -> Self {
-        let default = |knob: Knob| AtomicI32::new(knob.spec().default);
+        let hz = genl::hz();
+        // In Knob::index order: SPECS, then LOCALITY_SPECS (N_KNOBS entries in all).
+        let mut specs = Iterator::chain(SPECS.iter(), LOCALITY_SPECS.iter());
+        let ints = [(); N_KNOBS].map(|()| AtomicI32::new(specs.next().map_or(0, |s| s.default_int(hz))));
+        let (threshold, period) = match Knob::SyncThreshold.spec().default {
+            Initial::Pair(a, b) => (a, b),
+            _ => (0, 0),
+        };
         NetState {
-            conntrack: default(Knob::Conntrack),
-            expire_nodest_conn: default(Knob::ExpireNodestConn),
-            conn_reuse_mode: default(Knob::ConnReuseMode),
-            conn_reuse_old_conntrack: default(Knob::ConnReuseOldConntrack),
-            amemthresh: default(Knob::AmemThresh),
-            am_droprate: default(Knob::AmDropRate),
-            drop_entry: default(Knob::DropEntry),
-            drop_packet: default(Knob::DropPacket),
-            secure_tcp: default(Knob::SecureTcp),
+            ints,
+            sync_threshold: [AtomicI32::new(threshold), AtomicI32::new(period)],
+            // SAFETY: no precondition.
+            sync_qlen_max: AtomicUsize::new(unsafe { crate::glue::bindings::ipvs_rs_sync_qlen_max_default() } as usize),
+            est_cpulist: None,
             sysctl: None,
+            locality_sysctl: None,
             defense: None,
             defense_work: DelayedWork::new(),
             ctl: None,
@@ -175,23 +244,29 @@ impl PernetData for NetState {
     fn start(&mut self, net: &Net) -> Result {
         // Before the sysctls: a write may run the update at once.
         self.defense = Some(KBox::pin_init(kernel::new_mutex!(0, "ipvs_rs_defense"), GFP_KERNEL)?);
+        self.est_cpulist = Some(CpuList::new()?);
         let me: *const NetState = self;
         let on_change = OnChange { f: defense_mode_changed, ctx: me.cast() };
-        let mut entries = SPECS.map(|spec| IntEntry {
-            name: c_str!(""),
-            value: self.cell(spec.knob),
-            mode: spec.mode,
-            on_change: (spec.handler == Handler::DefenseMode).then_some(on_change),
-        });
-        for (entry, spec) in entries.iter_mut().zip(SPECS.iter()) {
-            entry.name = CStr::from_bytes_with_nul(spec.c_name)?;
+        // C: ip_vs_control_net_init_sysctl() and the lblc/lblcr pernet init.
+        // SAFETY: `net` is alive during its init callback.
+        let unpriv = unsafe { crate::glue::bindings::ipvs_rs_net_unpriv(net.as_ptr()) };
+        for spec in Iterator::chain(SPECS.iter(), LOCALITY_SPECS.iter()) {
+            CStr::from_bytes_with_nul(spec.c_name)?;
         }
+        let cpus = self.est_cpulist.as_ref().ok_or(ENOMEM)?;
+        let entries = SPECS.each_ref().map(|spec| self.entry(spec, unpriv, on_change, cpus));
+        let locality = LOCALITY_SPECS.each_ref().map(|spec| self.entry(spec, unpriv, on_change, cpus));
         // SAFETY: the values are fields of `self`, which (per `PernetData::start`) stays in
-        // its slot until dropped, and `self.sysctl` is dropped with `self` — before the
+        // its slot until dropped, and the tables are dropped first with `self` — before the
         // fields' storage is freed and before the namespace goes away. `on_change` is called
         // with `self`, alive as long as the table.
-        let table = unsafe { Table::register(net, SYSCTL_PATH, entries)? };
+        let table = unsafe { Table::register(net, SYSCTL_PATH, entries, SPECS.len())? };
+        // C: "Don't export sysctls to unprivileged users" (an empty table).
+        let visible = if unpriv { 0 } else { LOCALITY_SPECS.len() };
+        // SAFETY: as for the main table.
+        let locality = unsafe { Table::register(net, SYSCTL_PATH, locality, visible)? };
         self.sysctl = Some(table);
+        self.locality_sysctl = Some(locality);
         self.dp.tot_stats = crate::dp::dest::StatsCells::new()?;
         let ctl = CtlState::new().map_err(genl::errno)?;
         self.dp.services = Some(ctl.table());
@@ -282,9 +357,18 @@ unsafe extern "C" fn est_work_handler(work: *mut crate::glue::bindings::work_str
     // SAFETY: `dw` is the `est_work` field of a started `NetState`, which cancels the work
     // synchronously before it goes away.
     let ns = unsafe { &*core::ptr::from_ref(dw).cast::<u8>().sub(off).cast::<NetState>() };
-    ns.dp.tot_stats.estimate();
+    // C: with `est_stopped` the estimation kthreads stop and the rates stay as they are.
+    let estimate = !ns.est_stopped();
+    if estimate {
+        ns.dp.tot_stats.estimate();
+    }
+    let expiration = ns.locality_expiration();
     if let Ok(ctl) = ns.ctl() {
-        ctl.for_each_stats(|s| s.estimate());
+        ctl.for_each_stats(expiration, |s| {
+            if estimate {
+                s.estimate()
+            }
+        });
     }
     ns.est_work.queue(est_period());
 }

@@ -468,11 +468,16 @@ impl CtlState {
     }
 
     /// Every service and destination statistics object, for the estimator (which also
-    /// runs the services' periodic scheduler work: lblc/lblcr expiry).
-    pub(crate) fn for_each_stats(&self, mut f: impl FnMut(&crate::dp::dest::StatsCells)) {
+    /// runs the services' periodic scheduler work: lblc/lblcr expiry, with the namespace's
+    /// expirations `exp`).
+    pub(crate) fn for_each_stats(
+        &self,
+        exp: ipvs_core::sysctl::LocalityExpiration,
+        mut f: impl FnMut(&crate::dp::dest::StatsCells),
+    ) {
         for (i, svc) in self.services.iter().enumerate() {
             f(&svc.dp.stats);
-            svc.dp.periodic();
+            svc.dp.periodic(exp);
             for d in svc.dests.iter() {
                 f(&d.shared.stats);
             }

@@ -264,7 +264,7 @@ fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) -> 
     let pkt = match parse(&mut skb, family) {
         Parsed::Packet(p) => p,
         Parsed::Icmp => return in_icmp(ns, net, family, hooknum, skb).unwrap_or(Verdict::Accept),
-        Parsed::NotOurs => return Verdict::Accept,
+        Parsed::NotOurs => return no_protocol_handler(ns, family, skb),
         Parsed::Bad => return DropCounters::drop(&ns.dp.drops.malformed),
     };
     let key = packet_key(ns, family, &pkt, Sender::Client);
@@ -319,12 +319,28 @@ fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) -> 
     v
 }
 
+/// `ip_vs_in_hook()`'s "Protocol supported?" for a packet IPVS leaves alone: with
+/// `ignore_tunneled`, one of a protocol without an IPVS handler (IPIP, GRE, ...; C's test
+/// kernel has TCP, UDP and SCTP handlers) is marked as IPVS's, so that what a tunnel
+/// decapsulates from it passes IPVS untouched when it comes back through the hooks.
+fn no_protocol_handler(ns: &NetState, family: Family, mut skb: Skb) -> Verdict {
+    if ns.int(ipvs_core::sysctl::Knob::IgnoreTunneled) != 0 {
+        if let Ok(info) = wire::parse_packet(&skb, family) {
+            if !matches!(info.headers.protocol, IPPROTO_TCP | IPPROTO_UDP | wire::IPPROTO_SCTP) {
+                skb.set_ipvs_property();
+            }
+        }
+    }
+    Verdict::Accept
+}
+
 /// `ip_vs_try_to_schedule()` with `tcp_conn_schedule()` / `udp_conn_schedule()` and
 /// `ip_vs_schedule()`: `Err` carries the verdict when no connection is created.
 fn try_to_schedule(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, pkt: &Packet) -> Result<ConnRef, Verdict> {
+    let settings = ns.settings();
     if let Some(flags) = pkt.tcp {
-        // sloppy_tcp is 0: only a SYN without RST schedules.
-        if !tcp::starts_connection(flags, false) {
+        // tcp_conn_schedule(): a SYN without RST schedules; with sloppy_tcp any non-RST.
+        if !tcp::starts_connection(flags, settings.sloppy_tcp != 0) {
             return Err(Verdict::Accept);
         }
     }
@@ -354,11 +370,11 @@ fn try_to_schedule(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, pkt:
     } else {
         0
     };
-    let nfct = if ns.settings().conntrack != 0 { conn_flags::NFCT } else { 0 };
+    let nfct = if settings.conntrack != 0 { conn_flags::NFCT } else { 0 };
     let net_id = ns.net_id();
 
     if svc_flags & svc_flags::PERSISTENT != 0 {
-        return sched_persist(ns, svc, family, pkt, one_packet | nfct, skb, net);
+        return sched_persist(ns, &settings, svc, family, pkt, one_packet | nfct, skb, net);
     }
     if svc.key.fwmark == 0 && vport != svc_port {
         if svc_port == 0 {
@@ -366,7 +382,7 @@ fn try_to_schedule(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, pkt:
         }
         return Err(leave(ns, net, family, skb, svc_port, vport));
     }
-    let Some(chosen) = svc.schedule(&pkt.h.saddr, pkt.ports[0], &pkt.h.daddr) else {
+    let Some(chosen) = svc.schedule(&pkt.h.saddr, pkt.ports[0], &pkt.h.daddr, ns.locality_expiration()) else {
         return Err(leave(ns, net, family, skb, svc_port, vport));
     };
     drop(rcu);
@@ -447,6 +463,7 @@ fn client_net(family: Family, saddr: &InetAddr, netmask: [u8; 4]) -> InetAddr {
 #[allow(clippy::too_many_arguments)]
 fn sched_persist(
     ns: &NetState,
+    settings: &ipvs_core::sysctl::Settings,
     svc: &Svc,
     family: Family,
     pkt: &Packet,
@@ -470,10 +487,14 @@ fn sched_persist(
     };
     let net_id = ns.net_id();
     let tkey = Lookup { net: net_id, family, protocol: tproto, caddr: &snet, cport: 0, addr: &tvaddr, port: tvport };
-    // ip_vs_ct_in_get() + ip_vs_check_template()
+    // ip_vs_ct_in_get() + ip_vs_check_template(): the destination must still be available
+    // and, with expire_quiescent_template, have a weight (a draining real server gets no
+    // new connections through its templates).
     let found = conn::template_get(&tkey).and_then(|ct| {
         let ok = ct.flags() & F_TEMPLATE_INVALID == 0
-            && ct.dest.as_deref().is_some_and(|d| d.available.load(Relaxed));
+            && ct.dest.as_deref().is_some_and(|d| {
+                settings.template_valid(d.available.load(Relaxed), d.weight.load(Relaxed))
+            });
         if ok {
             Some(ct)
         } else {
@@ -485,7 +506,7 @@ fn sched_persist(
     let ct = match found {
         Some(ct) => ct,
         None => {
-            let Some(chosen) = svc.schedule(&pkt.h.saddr, cport, &pkt.h.daddr) else {
+            let Some(chosen) = svc.schedule(&pkt.h.saddr, cport, &pkt.h.daddr, ns.locality_expiration()) else {
                 return Err(leave(ns, net, family, skb, svc_port, vport));
             };
             let tdport = if vport == svc_port && svc_port != FTPPORT { chosen.dest.port } else { 0 };
@@ -560,7 +581,8 @@ fn out_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) ->
             drop(cp);
             return skb.drop(&ns.dp.drops.nat_failed);
         }
-        if skb.route_me_harder(net, family, hooknum).is_err() {
+        // ip_vs_route_me_harder(): only with snat_reroute.
+        if ns.settings().snat_reroute != 0 && skb.route_me_harder(net, family, hooknum).is_err() {
             drop(cp);
             return skb.drop(&ns.dp.drops.no_route);
         }
@@ -691,7 +713,8 @@ fn out_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb
         cp.put_no_rearm();
         return Some(DropCounters::drop(&ns.dp.drops.nat_failed));
     }
-    if skb.route_me_harder(net, family, hooknum).is_err() {
+    // ip_vs_route_me_harder(): only with snat_reroute.
+    if ns.settings().snat_reroute != 0 && skb.route_me_harder(net, family, hooknum).is_err() {
         cp.put_no_rearm();
         return Some(DropCounters::drop(&ns.dp.drops.no_route));
     }

@@ -26,6 +26,7 @@ use ipvs_core::sched::lblc::LblcEntry;
 use ipvs_core::sched::lblcr::{LblcrEntry, SetElem};
 use ipvs_core::sched::locality::{Slot, SlotSlab, SlotVec};
 use ipvs_core::sched::{self, SchedulerKind};
+use ipvs_core::sysctl::LocalityExpiration;
 use ipvs_core::wire::{Family, InetAddr};
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -131,12 +132,6 @@ impl sched::HoldDest for SchedDest {
     }
 }
 
-/// `sysctl_lblc_expiration` / `sysctl_lblcr_expiration` (C's default, 24 hours, in jiffies;
-/// the sysctls themselves are not there yet).
-fn locality_expiration() -> i32 {
-    let hz = crate::ctl::genl::hz();
-    i32::try_from(u64::from(sched::locality::DEFAULT_EXPIRATION_SECS) * u64::from(hz)).unwrap_or(i32::MAX)
-}
 
 impl SchedState {
     /// `init_service()` of the scheduler `kind` for a service of `family`.
@@ -228,7 +223,17 @@ impl SchedState {
 
     /// `sched->schedule()`: index of the chosen destination. `client:port` is the client's
     /// end (sh, mh), `daddr` the packet's destination (dh).
-    fn schedule(&mut self, flags: u32, dests: &[SchedDest], client: &InetAddr, port: u16, daddr: &InetAddr) -> Option<usize> {
+    /// `exp`: the namespace's `lblc_expiration` / `lblcr_expiration` (C reads them through
+    /// `svc->ipvs`).
+    fn schedule(
+        &mut self,
+        flags: u32,
+        dests: &[SchedDest],
+        client: &InetAddr,
+        port: u16,
+        daddr: &InetAddr,
+        exp: LocalityExpiration,
+    ) -> Option<usize> {
         match self {
             SchedState::None => None,
             SchedState::Rr(rr) => rr.schedule(dests),
@@ -245,7 +250,7 @@ impl SchedState {
             SchedState::Twos => sched::twos::schedule(dests, crate::glue::random::u32_below),
             SchedState::Lblc(l, heads, slab) => l.schedule(heads, slab, dests, daddr, rcu::jiffies()),
             SchedState::Lblcr(l, heads, slab, elems) => {
-                l.schedule(heads, slab, elems, dests, daddr, rcu::jiffies(), locality_expiration())
+                l.schedule(heads, slab, elems, dests, daddr, rcu::jiffies(), exp.lblcr)
             }
         }
     }
@@ -318,13 +323,20 @@ impl Svc {
     }
 
     /// `sched->schedule()` under the service's own lock (C: the schedulers' `sched_lock` /
-    /// RCU walk of `svc->destinations`): the chosen destination, referenced.
-    pub(crate) fn schedule(&self, client: &InetAddr, port: u16, daddr: &InetAddr) -> Option<Scheduled> {
+    /// RCU walk of `svc->destinations`): the chosen destination, referenced. `exp`: the
+    /// namespace's locality expirations (`NetState::locality_expiration()`).
+    pub(crate) fn schedule(
+        &self,
+        client: &InetAddr,
+        port: u16,
+        daddr: &InetAddr,
+        exp: LocalityExpiration,
+    ) -> Option<Scheduled> {
         let flags = self.flags();
         let dest = {
             let mut s = self.sched.lock();
             let SvcSched { dests, state } = &mut *s;
-            let i = state.schedule(flags, dests, client, port, daddr)?;
+            let i = state.schedule(flags, dests, client, port, daddr, exp)?;
             dests.get(i)?.0.clone()
         };
         Some(Scheduled { dest, svc_stats: self.stats.clone() })
@@ -332,15 +344,16 @@ impl Svc {
 
     /// The lblc/lblcr tables' expiry timer (`ip_vs_lblc_check_expire()`), run from the
     /// periodic work when due.
-    pub(crate) fn periodic(&self) {
+    /// `exp`: the namespace's `lblc_expiration` / `lblcr_expiration`.
+    pub(crate) fn periodic(&self, exp: LocalityExpiration) {
         let mut s = self.sched.lock();
         let now = rcu::jiffies();
         match &mut s.state {
             SchedState::Lblc(l, heads, slab) => {
-                l.expire_if_due(heads, slab, now, locality_expiration());
+                l.expire_if_due(heads, slab, now, exp.lblc);
             }
             SchedState::Lblcr(l, heads, slab, elems) => {
-                l.expire_if_due(heads, slab, elems, now, locality_expiration());
+                l.expire_if_due(heads, slab, elems, now, exp.lblcr);
             }
             _ => {}
         }

@@ -64,6 +64,26 @@ macro_rules! kunit_expect {
 /// Expect two values to be equal, printing both on failure.
 #[macro_export]
 macro_rules! kunit_expect_eq {
+    ($t:expr, $left:expr, $right:expr, $($msg:tt)+) => {
+        match (&$left, &$right) {
+            (l, r) => {
+                if l != r {
+                    $t.fail(
+                        concat!(file!(), "\0"),
+                        line!(),
+                        format_args!(
+                            "{}: expected {} == {}: {:?} != {:?}",
+                            format_args!($($msg)+),
+                            stringify!($left),
+                            stringify!($right),
+                            l,
+                            r
+                        ),
+                    );
+                }
+            }
+        }
+    };
     ($t:expr, $left:expr, $right:expr $(,)?) => {
         match (&$left, &$right) {
             (l, r) => {

@@ -1,29 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Per-namespace sysctl tables of `int` entries.
+//! Per-namespace sysctl tables.
 //!
 //! C headers: include/linux/sysctl.h, include/net/net_namespace.h (`register_net_sysctl_sz`)
 //!
-//! Entries are handled by the kernel's own `proc_dointvec`, so parsing, permissions and the
-//! errors `sysctl -w` reports are exactly those of C IPVS. The value lives in an
-//! [`AtomicI32`] owned by the caller: `proc_dointvec` stores it with `WRITE_ONCE` and the data
-//! path reads it with a relaxed load, the same pairing C uses. Entries with an [`OnChange`]
-//! are C's `proc_do_defense_mode` entries: values 0..=3 only, and a change calls back.
+//! Each entry is handled by the kernel handler C IPVS uses for it (`proc_dointvec`,
+//! `proc_dointvec_minmax`, `proc_dointvec_jiffies`, `proc_doulongvec_minmax`), or by a copy
+//! of C's own handler where ip_vs_ctl.c keeps it static (rust/helpers.c; the defense modes
+//! here), so parsing, permissions and the errors `sysctl -w` reports are exactly those of C
+//! IPVS. Integer values live in atomics owned by the caller: the handlers store them
+//! (`WRITE_ONCE` or plain stores of an aligned `int`) and the data path reads them with a
+//! relaxed load, the same pairing C uses. Entries with an [`OnChange`] are C's
+//! `proc_do_defense_mode` entries: values 0..=3 only, and a change calls back.
 
 use super::bindings;
 use super::pernet::Net;
 use core::ffi::c_void;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicI32, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use kernel::prelude::*;
-
-/// One `int` entry: name, backing value and proc permissions.
-pub(crate) struct IntEntry<'a> {
-    pub(crate) name: &'static CStr,
-    pub(crate) value: &'a AtomicI32,
-    pub(crate) mode: u16,
-    /// `None`: `proc_dointvec`. `Some`: C's `proc_do_defense_mode`.
-    pub(crate) on_change: Option<OnChange>,
-}
 
 /// What a mode entry (C: `proc_do_defense_mode`) calls after a write changed its value.
 #[derive(Clone, Copy)]
@@ -34,16 +28,146 @@ pub(crate) struct OnChange {
     pub(crate) ctx: *const c_void,
 }
 
-/// The `struct ctl_table` entry for `entry`; `hook` (for an entry with an [`OnChange`]) is
-/// where that callback lives while the table is registered.
-fn int_ctl_table(entry: &IntEntry<'_>, hook: Option<&OnChange>) -> bindings::ctl_table {
+/// Storage of `est_cpulist` (C: `ipvs->sysctl_est_cpulist` and `est_cpulist_valid`), owned
+/// by C code (rust/helpers.c), which alone reads and writes it under its mutex.
+///
+/// # Invariants
+///
+/// `ptr` is a live allocation of `ipvs_rs_est_cpulist_alloc()`, freed only by `Drop`.
+pub(crate) struct CpuList {
+    ptr: NonNull<bindings::ipvs_rs_est_cpulist>,
+}
+
+// SAFETY: the C side serialises every access with its mutex.
+unsafe impl Send for CpuList {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for CpuList {}
+
+impl CpuList {
+    /// An unset list (reads show the housekeeping CPUs, as in C).
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: no precondition.
+        let ptr = NonNull::new(unsafe { bindings::ipvs_rs_est_cpulist_alloc() }).ok_or(ENOMEM)?;
+        // INVARIANT: just allocated.
+        Ok(CpuList { ptr })
+    }
+
+    /// C's `est_stopped` condition on the list: set, and empty.
+    pub(crate) fn set_and_empty(&self) -> bool {
+        // SAFETY: `ptr` is live (invariant).
+        unsafe { bindings::ipvs_rs_est_cpulist_empty(self.ptr.as_ptr()) }
+    }
+}
+
+impl Drop for CpuList {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` is live (invariant) and no table refers to it any more (tables
+        // holding it are dropped first: `Entry` borrows it).
+        unsafe { bindings::ipvs_rs_est_cpulist_free(self.ptr.as_ptr()) };
+    }
+}
+
+/// Where an entry's value lives.
+pub(crate) enum Data<'a> {
+    /// One `int`.
+    Int(&'a AtomicI32),
+    /// Two `int`s (`sync_threshold`).
+    IntPair(&'a [AtomicI32; 2]),
+    /// One `unsigned long`.
+    ULong(&'a AtomicUsize),
+    /// A CPU list.
+    CpuList(&'a CpuList),
+}
+
+/// Which handler an entry has.
+#[derive(Clone, Copy)]
+pub(crate) enum Proc {
+    /// `proc_dointvec`.
+    DoIntVec,
+    /// `proc_dointvec_minmax` with these bounds (`extra1`, `extra2`).
+    MinMax(i32, i32),
+    /// `proc_dointvec_jiffies`.
+    Jiffies,
+    /// `proc_doulongvec_minmax` without bounds.
+    ULongVec,
+    /// C's `proc_do_defense_mode` (here) calling back.
+    DefenseMode(OnChange),
+    /// C's `proc_do_sync_threshold` (rust/helpers.c).
+    SyncThreshold,
+    /// C's `proc_do_sync_ports` (rust/helpers.c).
+    SyncPorts,
+    /// C's `ipvs_proc_run_estimation` (rust/helpers.c).
+    RunEstimation,
+    /// C's `ipvs_proc_est_cpulist` (rust/helpers.c).
+    EstCpulist,
+    /// C's `ipvs_proc_est_nice` (rust/helpers.c).
+    EstNice,
+}
+
+/// The `proc_handler` type of `struct ctl_table`.
+pub(crate) type ProcHandler = unsafe extern "C" fn(
+    *const bindings::ctl_table,
+    kernel::ffi::c_int,
+    *mut c_void,
+    *mut usize,
+    *mut bindings::loff_t,
+) -> kernel::ffi::c_int;
+
+impl Proc {
+    /// The C function the sysctl core calls for this handler.
+    pub(crate) fn handler(&self) -> ProcHandler {
+        match self {
+            Proc::DoIntVec => bindings::proc_dointvec,
+            Proc::MinMax(..) => bindings::proc_dointvec_minmax,
+            Proc::Jiffies => bindings::proc_dointvec_jiffies,
+            Proc::ULongVec => bindings::proc_doulongvec_minmax,
+            Proc::DefenseMode(_) => proc_do_defense_mode,
+            Proc::SyncThreshold => bindings::ipvs_rs_proc_do_sync_threshold,
+            Proc::SyncPorts => bindings::ipvs_rs_proc_do_sync_ports,
+            Proc::RunEstimation => bindings::ipvs_rs_proc_run_estimation,
+            Proc::EstCpulist => bindings::ipvs_rs_proc_est_cpulist,
+            Proc::EstNice => bindings::ipvs_rs_proc_est_nice,
+        }
+    }
+}
+
+/// One entry: name, backing value, proc permissions and handler.
+pub(crate) struct Entry<'a> {
+    pub(crate) name: &'static CStr,
+    pub(crate) data: Data<'a>,
+    pub(crate) mode: u16,
+    pub(crate) proc_: Proc,
+}
+
+/// The `struct ctl_table` for `entry`; `hook` is where its [`OnChange`] lives and `bounds`
+/// where its `extra1`/`extra2` point, while the table is registered.
+fn ctl_table(entry: &Entry<'_>, hook: &Option<OnChange>, bounds: &[i32; 2]) -> bindings::ctl_table {
+    let (data, maxlen): (*mut c_void, usize) = match entry.data {
+        Data::Int(v) => (v.as_ptr().cast(), core::mem::size_of::<i32>()),
+        Data::IntPair(v) => (v.as_ptr().cast_mut().cast(), 2 * core::mem::size_of::<i32>()),
+        Data::ULong(v) => (v.as_ptr().cast(), core::mem::size_of::<kernel::ffi::c_ulong>()),
+        // C: `.maxlen = NR_CPUS /* unused */`.
+        Data::CpuList(c) => (c.ptr.as_ptr().cast(), bindings::IPVS_RS_NR_CPUS as usize),
+    };
+    let (extra1, extra2): (*mut c_void, *mut c_void) = match entry.proc_ {
+        Proc::MinMax(..) => (
+            core::ptr::from_ref(&bounds[0]).cast_mut().cast(),
+            core::ptr::from_ref(&bounds[1]).cast_mut().cast(),
+        ),
+        Proc::DefenseMode(_) => (
+            core::ptr::null_mut(),
+            hook.as_ref().map_or(core::ptr::null_mut(), |h| core::ptr::from_ref(h).cast_mut().cast()),
+        ),
+        _ => (core::ptr::null_mut(), core::ptr::null_mut()),
+    };
     bindings::ctl_table {
         procname: entry.name.as_char_ptr(),
-        data: entry.value.as_ptr().cast(),
-        maxlen: core::mem::size_of::<i32>() as kernel::ffi::c_int,
+        data,
+        maxlen: maxlen as kernel::ffi::c_int,
         mode: entry.mode,
-        proc_handler: Some(if hook.is_some() { proc_do_defense_mode } else { bindings::proc_dointvec }),
-        extra2: hook.map_or(core::ptr::null_mut(), |h| core::ptr::from_ref(h).cast_mut().cast()),
+        proc_handler: Some(entry.proc_.handler()),
+        extra1,
+        extra2,
         ..Default::default()
     }
 }
@@ -55,7 +179,7 @@ fn int_ctl_table(entry: &IntEntry<'_>, hook: Option<&OnChange>) -> bindings::ctl
 ///
 /// # Safety
 ///
-/// Called by the sysctl core for an entry built by [`int_ctl_table`] with a hook, whose
+/// Called by the sysctl core for an entry built by [`ctl_table`] with a hook, whose
 /// `data` and `extra2` point to live values (the [`Table`]'s invariant).
 unsafe extern "C" fn proc_do_defense_mode(
     table: *const bindings::ctl_table,
@@ -66,7 +190,7 @@ unsafe extern "C" fn proc_do_defense_mode(
 ) -> kernel::ffi::c_int {
     // SAFETY: the sysctl core passes the registered entry.
     let table = unsafe { &*table };
-    // SAFETY: `data` is the entry's `AtomicI32` (built by `int_ctl_table`), alive while the
+    // SAFETY: `data` is the entry's `AtomicI32` (built by `ctl_table`), alive while the
     // table is registered.
     let valp = unsafe { &*table.data.cast::<AtomicI32>() };
     let mut val = valp.load(Ordering::Relaxed);
@@ -97,16 +221,21 @@ unsafe extern "C" fn proc_do_defense_mode(
 ///
 /// # Invariants
 ///
-/// `header` is the live registration of `entries`; `entries` and `hooks` (which the
-/// entries' `extra2` point into) do not move or change while registered (they are boxed and
-/// never handed out mutably).
+/// `header` is the live registration of `entries`; `entries`, `hooks` and `bounds` (which
+/// the entries' `extra1`/`extra2` point into) do not move or change while registered (they
+/// are boxed and never handed out mutably).
 pub(crate) struct Table<const N: usize> {
     header: NonNull<bindings::ctl_table_header>,
     // Owned here for as long as the table is registered; read only by the KUnit suites.
     #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))]
     entries: KBox<[bindings::ctl_table; N]>,
+    /// How many of `entries` were registered.
+    #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))]
+    visible: usize,
     #[allow(dead_code)] // Referenced from `entries` only.
     hooks: KBox<[Option<OnChange>; N]>,
+    #[allow(dead_code)] // Referenced from `entries` only.
+    bounds: KBox<[[i32; 2]; N]>,
 }
 
 // SAFETY: the header is only used to unregister, which the kernel allows from any context
@@ -117,45 +246,64 @@ unsafe impl<const N: usize> Send for Table<N> {}
 unsafe impl<const N: usize> Sync for Table<N> {}
 
 impl<const N: usize> Table<N> {
-    /// Register `entries` as `/proc/sys/<path>/<name>` in `net`.
+    /// Register the first `visible` of `entries` (all when `visible >= N`; none leaves an
+    /// empty directory, as C's lblc does for unprivileged users) as
+    /// `/proc/sys/<path>/<name>` in `net`.
     ///
     /// Fails with `EEXIST`-like errors (the kernel logs "sysctl duplicate entry") when another
     /// table already owns one of the names in that namespace.
     ///
     /// # Safety
     ///
-    /// Every entry's `value` must outlive the returned `Table`, and `net` must outlive it too;
+    /// Every entry's data must outlive the returned `Table`, and `net` must outlive it too;
     /// every [`OnChange`]'s `f` must be sound to call with its `ctx` until the `Table` is
     /// dropped.
-    pub(crate) unsafe fn register(net: &Net, path: &'static CStr, entries: [IntEntry<'_>; N]) -> Result<Self> {
-        let hooks = KBox::new(entries.each_ref().map(|e| e.on_change), GFP_KERNEL)?;
-        // Entry i gets hook i (both arrays have N elements).
-        let mut hook = hooks.iter();
-        let entries = KBox::new(
-            entries.each_ref().map(|e| int_ctl_table(e, hook.next().and_then(Option::as_ref))),
+    pub(crate) unsafe fn register(
+        net: &Net,
+        path: &'static CStr,
+        entries: [Entry<'_>; N],
+        visible: usize,
+    ) -> Result<Self> {
+        let hooks = KBox::new(
+            entries.each_ref().map(|e| match e.proc_ {
+                Proc::DefenseMode(h) => Some(h),
+                _ => None,
+            }),
             GFP_KERNEL,
         )?;
+        let bounds = KBox::new(
+            entries.each_ref().map(|e| match e.proc_ {
+                Proc::MinMax(min, max) => [min, max],
+                _ => [0, 0],
+            }),
+            GFP_KERNEL,
+        )?;
+        // Entry i gets hook i and bounds i (all arrays have N elements).
+        let mut aux = hooks.iter().zip(bounds.iter());
+        let entries = KBox::new(
+            entries.each_ref().map(|e| {
+                let (h, b) = aux.next().unwrap_or((&None, &[0, 0]));
+                ctl_table(e, h, b)
+            }),
+            GFP_KERNEL,
+        )?;
+        let visible = visible.min(N);
         // SAFETY: `path` is a static C string; `entries` is a valid table of `N` entries that
         // stays at this address (boxed) until `Drop` unregisters it; the values it points to
         // outlive `Self` (caller's contract).
         let header = unsafe {
-            bindings::register_net_sysctl_sz(
-                net.as_ptr(),
-                path.as_char_ptr(),
-                entries.as_ptr().cast_mut(),
-                N,
-            )
+            bindings::register_net_sysctl_sz(net.as_ptr(), path.as_char_ptr(), entries.as_ptr().cast_mut(), visible)
         };
         // The kernel returns NULL on any failure and has already logged why.
         let header = NonNull::new(header).ok_or(ENOMEM)?;
         // INVARIANT: `header` is the registration of `entries`.
-        Ok(Table { header, entries, hooks })
+        Ok(Table { header, entries, visible, hooks, bounds })
     }
 
     /// The entries as registered (for tests comparing them with the specification).
     #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // used by the KUnit suites
-    pub(crate) fn entries(&self) -> &[bindings::ctl_table; N] {
-        &self.entries
+    pub(crate) fn entries(&self) -> &[bindings::ctl_table] {
+        &self.entries[..self.visible]
     }
 }
 

@@ -6,6 +6,7 @@
 #   ipvsadm-diff.sh  ipvsadm-script.txt line by line (output, exit code, /proc/net/ip_vs)
 #   netlink-diff.sh  hand-built generic netlink edge cases (nlclient.py)
 #   unpriv.sh        the same without CAP_NET_ADMIN
+#   sysctl-diff.sh   the net/ipv4/vs sysctl table: names, modes, values, refused writes
 # Each writes $VM_OUT/<name>.tap; this prints their TAP lines as they come and a summary, and
 # exits non-zero if any case failed or a script did not finish. `run-all.sh c c` proves that
 # the scenarios are deterministic.
@@ -18,7 +19,7 @@ rc=0
 total_ok=0
 total_fail=0
 start=$SECONDS
-for t in ipvsadm-diff netlink-diff unpriv; do
+for t in ipvsadm-diff netlink-diff unpriv sysctl-diff; do
 	t0=$SECONDS
 	"$CTL/$t.sh" "$A" "$B" || rc=1
 	tap=$OUT/$t.tap

@@ -8,6 +8,7 @@
 #   expire.sh    connection states and timeouts in ipvsadm -L -n -c
 #   stress.sh    namespace deletion and module unload under load
 #   sched.sh     the fourteen schedulers with traffic, C and ipvs_rs choosing the same servers
+#   quiescent.sh expire_quiescent_template 0/1: where a persistent client goes after weight 0
 # Each writes $VM_OUT/dp-<name>.tap; this prints their TAP lines as they come and a summary,
 # and exits non-zero if any check failed or a script produced no passing result.
 # `run-all.sh c c` shows which comparisons are deterministic.
@@ -19,7 +20,7 @@ rc=0
 total_ok=0
 total_fail=0
 start=$SECONDS
-for t in selftest matrix expire stress sched; do
+for t in selftest matrix expire stress sched quiescent; do
 	t0=$SECONDS
 	"$DP/$t.sh" "$@" || rc=1
 	tap=$OUT/dp-$t.tap
