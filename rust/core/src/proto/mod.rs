@@ -1,9 +1,9 @@
 //! Protocol state machines and their timeouts: what a packet does to a connection's state.
 //!
 //! C sources (Linux 6.12): `net/netfilter/ipvs/ip_vs_proto_tcp.c`, `ip_vs_proto_udp.c`,
-//! `ip_vs_proto.c` (`ip_vs_protocol_timeout_change()`), `ip_vs_ctl.c`
+//! `ip_vs_proto_sctp.c`, `ip_vs_proto.c` (`ip_vs_protocol_timeout_change()`), `ip_vs_ctl.c`
 //! (`ip_vs_set_timeout()`, `__ip_vs_get_timeouts()`), `include/net/ip_vs.h`
-//! (`IP_VS_TCP_S_*`, `IP_VS_UDP_S_*`, `IP_VS_DIR_*`).
+//! (`IP_VS_TCP_S_*`, `IP_VS_UDP_S_*`, `IP_VS_SCTP_S_*`, `IP_VS_DIR_*`).
 //!
 //! # Model
 //!
@@ -20,6 +20,7 @@
 //! `HZ` (the defaults, and `ipvsadm --set` which multiplies by `HZ`), so the kernel side
 //! converts with `secs * HZ` when it arms `cp->timeout`.
 
+pub mod sctp;
 pub mod tcp;
 pub mod udp;
 
@@ -77,18 +78,23 @@ impl Direction {
 }
 
 /// The per-namespace timeout tables of the protocols ipvs-rs serves (C: the `timeout_table`
-/// of the TCP and UDP `struct ip_vs_proto_data`), in seconds.
+/// of the TCP, UDP and SCTP `struct ip_vs_proto_data`), in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct TimeoutTables {
     /// TCP, one timeout per state.
     pub tcp: tcp::Timeouts,
     /// UDP.
     pub udp: udp::Timeouts,
+    /// SCTP, one timeout per state. No user-space interface changes it in C 6.12
+    /// (`ip_vs_set_timeout()` knows TCP and UDP only), so it stays at `sctp_timeouts[]`.
+    pub sctp: sctp::Timeouts,
 }
 
 impl TimeoutTables {
-    /// The tables a new network namespace starts with (`tcp_timeouts[]`, `udp_timeouts[]`).
-    pub const DEFAULT: TimeoutTables = TimeoutTables { tcp: tcp::Timeouts::DEFAULT, udp: udp::Timeouts::DEFAULT };
+    /// The tables a new network namespace starts with (`tcp_timeouts[]`, `udp_timeouts[]`,
+    /// `sctp_timeouts[]`).
+    pub const DEFAULT: TimeoutTables =
+        TimeoutTables { tcp: tcp::Timeouts::DEFAULT, udp: udp::Timeouts::DEFAULT, sctp: sctp::Timeouts::DEFAULT };
 
     /// `ip_vs_set_timeout()` (`ipvsadm --set tcp tcpfin udp`, `IP_VS_SO_SET_TIMEOUT`, and the
     /// end of netlink `IPVS_CMD_SET_CONFIG`): a value `< 0` or `> INT_MAX / HZ` anywhere
@@ -101,7 +107,7 @@ impl TimeoutTables {
     /// | `tcp_fin_timeout` | TCP `FIN_WAIT` |
     /// | `udp_timeout` | UDP `NORMAL` |
     ///
-    /// No other state's timeout can be changed from user space. `hz` is the kernel's `HZ`
+    /// No other state's timeout (and no SCTP timeout) can be changed from user space. `hz` is the kernel's `HZ`
     /// (only the upper bound depends on it; 0 is treated as 1).
     pub fn apply_set(&mut self, u: &config::Timeouts, hz: u32) -> Result<(), Errno> {
         let max = i32::MAX / i32::try_from(hz.max(1)).unwrap_or(i32::MAX);
@@ -155,6 +161,7 @@ mod tests {
         assert_eq!(t.tcp.get(TcpState::FinWait), 30);
         assert_eq!(t.udp.get(UdpState::Normal), 60);
         // Nothing else moved.
+        assert_eq!(t.sctp, sctp::Timeouts::DEFAULT);
         for s in TcpState::ALL {
             if s != TcpState::Established && s != TcpState::FinWait {
                 assert_eq!(t.tcp.get(s), tcp::Timeouts::DEFAULT.get(s), "{s:?}");

@@ -49,6 +49,7 @@ pub mod ipv4;
 pub mod ipv6;
 pub mod nat;
 pub mod packet;
+pub mod sctp;
 pub mod tcp;
 pub mod udp;
 

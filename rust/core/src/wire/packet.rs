@@ -54,7 +54,7 @@ impl PacketRead for [u8] {
 }
 
 /// `N` bytes at `off`, or `None` if the packet ends before.
-pub(super) fn read_array<P: PacketRead + ?Sized, const N: usize>(pkt: &P, off: usize) -> Option<[u8; N]> {
+pub(crate) fn read_array<P: PacketRead + ?Sized, const N: usize>(pkt: &P, off: usize) -> Option<[u8; N]> {
     let mut out = [0u8; N];
     pkt.read(off, &mut out).then_some(out)
 }
