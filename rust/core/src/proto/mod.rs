@@ -25,6 +25,8 @@ pub mod tcp;
 pub mod udp;
 
 #[cfg(test)]
+mod c_ref_sctp_tests;
+#[cfg(test)]
 mod c_ref_tests;
 
 use crate::netlink::config;

@@ -1,10 +1,12 @@
 /* Userspace shim: just enough of the kernel for the unmodified ip_vs_proto_tcp.c,
- * ip_vs_proto_udp.c and two functions cut out of ip_vs_ctl.c (ip_vs_set_timeout(),
- * __ip_vs_get_timeouts()) to compile and run. The IPVS constants are the kernel's own:
- * build.sh pulls include/uapi/linux/ip_vs.h in as is and extracts the IP_VS_TCP_S_*,
- * IP_VS_UDP_S_* and IP_VS_DIR_* enums from include/net/ip_vs.h into ip_vs_enums.h.
- * Packet NAT and checksum helpers the protocol files also contain are stubbed: they are
- * compiled, never called. */
+ * ip_vs_proto_udp.c, ip_vs_proto_sctp.c (with include/net/sctp/checksum.h) and two
+ * functions cut out of ip_vs_ctl.c (ip_vs_set_timeout(), __ip_vs_get_timeouts()) to compile
+ * and run. The IPVS constants are the kernel's own: build.sh pulls
+ * include/uapi/linux/ip_vs.h in as is and extracts the IP_VS_TCP_S_*, IP_VS_UDP_S_*,
+ * IP_VS_SCTP_S_* and IP_VS_DIR_* enums from include/net/ip_vs.h into ip_vs_enums.h, and
+ * struct sctphdr, struct sctp_chunkhdr and enum sctp_cid from include/linux/sctp.h into
+ * sctp_defs.h. TCP/UDP packet NAT and checksum helpers are stubbed: they are compiled,
+ * never called. The SCTP NAT handlers run, on a linear skb, with a bitwise CRC32c. */
 #ifndef CREF_SHIM_H
 #define CREF_SHIM_H
 #include <stdint.h>
@@ -20,14 +22,19 @@ typedef int32_t s32; typedef int64_t s64;
 typedef uint8_t __u8; typedef uint16_t __u16; typedef uint32_t __u32; typedef uint64_t __u64;
 typedef int32_t __s32; typedef int64_t __s64; typedef int16_t __s16;
 typedef uint16_t __be16; typedef uint32_t __be32; typedef uint16_t __sum16; typedef uint32_t __wsum;
+typedef uint32_t __le32;
+#define cpu_to_le32(x) ((__le32)(x))	/* x86-64 host */
+#define ALIGN(x, a) (((x) + (a) - 1) & ~((typeof(x))(a) - 1))
 
 #include "uapi_ip_vs.h"		/* the kernel's include/uapi/linux/ip_vs.h */
 #include "ip_vs_enums.h"	/* enums extracted from include/net/ip_vs.h */
+#include "sctp_defs.h"	/* extracted from include/linux/sctp.h */
 
 #define HZ 250
 #define CONFIG_IP_VS_IPV6 1
 #define CONFIG_IP_VS_PROTO_TCP 1
 #define CONFIG_IP_VS_PROTO_UDP 1
+#define CONFIG_IP_VS_PROTO_SCTP 1
 #define __force
 #define __rcu
 #define __init
@@ -94,13 +101,44 @@ struct tcphdr {
 };
 struct udphdr { __be16 source, dest, len; __sum16 check; };
 
+struct net_device { u64 features; };
+#define NETIF_F_SCTP_CRC (1ull << 40)	/* any bit: only tested against dev->features */
+struct dst_entry { struct net_device *dev; };
 struct sk_buff {
 	unsigned char *data;
 	unsigned int len;
 	int ip_summed;
 	__wsum csum;
 	__u32 mark;
+	int gso;			/* skb_is_gso() */
+	struct dst_entry *dst;		/* skb_dst() */
 };
+static inline bool skb_is_gso(const struct sk_buff *skb) { return skb->gso; }
+static inline struct dst_entry *skb_dst(const struct sk_buff *skb) { return skb->dst; }
+/* A linear skb: writable as far as it goes. */
+static inline int skb_ensure_writable(struct sk_buff *skb, unsigned int len) { return len > skb->len ? -ENOMEM : 0; }
+
+/* lib/crc32: the kernel's crc32c() is the raw register update (no pre/post inversion);
+ * bitwise here, independent of the Rust tables. */
+static inline u32 crc32c(u32 crc, const void *p, unsigned int len)
+{
+	const unsigned char *b = p;
+	int k;
+	while (len--) {
+		crc ^= *b++;
+		for (k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0x82F63B78u & -(crc & 1));
+	}
+	return crc;
+}
+static inline u32 __crc32c_le_combine(u32 a, u32 b, size_t len) { abort(); }
+struct skb_checksum_ops {
+	__wsum (*update)(const void *mem, int len, __wsum wsum);
+	__wsum (*combine)(__wsum csum, __wsum csum2, int offset, int len);
+};
+static inline __wsum __skb_checksum(const struct sk_buff *skb, int offset, int len, __wsum csum,
+				   const struct skb_checksum_ops *ops)
+{ return ops->update(skb->data + offset, len, csum); }
 static inline void *skb_header_pointer(const struct sk_buff *skb, int off, int len, void *buf)
 {
 	if (off < 0 || (unsigned int)(off + len) > skb->len)
@@ -167,9 +205,11 @@ struct ip_vs_proto_data {
 
 struct netns_ipvs {
 	int sysctl_sloppy_tcp;
+	int sysctl_sloppy_sctp;
 	struct list_head tcp_apps[16];
 	struct list_head udp_apps[16];
-	struct ip_vs_proto_data *tcp_pd, *udp_pd;
+	struct list_head sctp_apps[16];
+	struct ip_vs_proto_data *tcp_pd, *udp_pd, *sctp_pd;
 };
 #define TCP_APP_TAB_BITS 4
 #define TCP_APP_TAB_SIZE (1 << TCP_APP_TAB_BITS)
@@ -177,9 +217,13 @@ struct netns_ipvs {
 #define UDP_APP_TAB_BITS 4
 #define UDP_APP_TAB_SIZE (1 << UDP_APP_TAB_BITS)
 #define UDP_APP_TAB_MASK (UDP_APP_TAB_SIZE - 1)
+#define SCTP_APP_TAB_BITS 4
+#define SCTP_APP_TAB_SIZE (1 << SCTP_APP_TAB_BITS)
+#define SCTP_APP_TAB_MASK (SCTP_APP_TAB_SIZE - 1)
 static inline int sysctl_sloppy_tcp(struct netns_ipvs *ipvs) { return ipvs->sysctl_sloppy_tcp; }
+static inline int sysctl_sloppy_sctp(struct netns_ipvs *ipvs) { return ipvs->sysctl_sloppy_sctp; }
 static inline struct ip_vs_proto_data *ip_vs_proto_data_get(struct netns_ipvs *ipvs, unsigned short proto)
-{ return proto == 6 ? ipvs->tcp_pd : proto == 17 ? ipvs->udp_pd : NULL; }
+{ return proto == 6 ? ipvs->tcp_pd : proto == 17 ? ipvs->udp_pd : proto == 132 ? ipvs->sctp_pd : NULL; }
 static inline void ip_vs_init_hash_table(struct list_head *t, int n)
 { while (n--) { t[n].next = &t[n]; t[n].prev = &t[n]; } }
 static inline int *ip_vs_create_timeout_table(int *table, int size)
@@ -193,16 +237,17 @@ static inline struct ip_vs_service *ip_vs_service_find(struct netns_ipvs *ipvs, 
 	__u16 protocol, const union nf_inet_addr *vaddr, __be16 vport)
 { cref_service_lookups++; return NULL; }
 
-/* Never reached from the harness (no service is ever found, no packet is NATed). */
+/* Never reached from the harness (no service is ever found, no TCP/UDP packet is NATed,
+ * no application helper is bound). */
 static inline int ip_vs_todrop(struct netns_ipvs *ipvs) { abort(); }
 static inline struct ip_vs_conn *ip_vs_schedule(struct ip_vs_service *svc, struct sk_buff *skb,
 	struct ip_vs_proto_data *pd, int *ignored, struct ip_vs_iphdr *iph) { abort(); }
 static inline int ip_vs_leave(struct ip_vs_service *svc, struct sk_buff *skb,
 	struct ip_vs_proto_data *pd, struct ip_vs_iphdr *iph) { abort(); }
-static inline int skb_ensure_writable(struct sk_buff *skb, unsigned int len) { abort(); }
 static inline int ip_vs_app_pkt_out(struct ip_vs_conn *cp, struct sk_buff *skb, struct ip_vs_iphdr *iph) { abort(); }
 static inline int ip_vs_app_pkt_in(struct ip_vs_conn *cp, struct sk_buff *skb, struct ip_vs_iphdr *iph) { abort(); }
 static inline int ip_vs_app_inc_get(struct ip_vs_app *inc) { abort(); }
+static inline int ip_vs_checksum_needed(struct sk_buff *skb) { abort(); }	/* apps only */
 static inline int ip_vs_checksum_common_check(struct sk_buff *skb, unsigned int off, int proto, int af) { abort(); }
 static inline __sum16 csum_fold(__wsum c) { abort(); }
 static inline __wsum csum_unfold(__sum16 c) { abort(); }
