@@ -154,7 +154,8 @@ fn c_reference_sctp() {
                         // Not touched: the timeout the driver set stays.
                         None => (s, cf, 0, 12345, false),
                         Some(e) => {
-                            let tr = sctp::transition(&step_timeouts, d, e, sctp::Conn { state: s, flags: cf, has_dest });
+                            let tr =
+                                sctp::transition(&step_timeouts, d, e, sctp::Conn { state: s, flags: cf, has_dest });
                             assert_eq!(tr.counters.inactive_delta(), -tr.counters.active_delta());
                             if !has_dest {
                                 assert_eq!(tr.counters, sctp::CounterChange::Unchanged);

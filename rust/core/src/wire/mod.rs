@@ -10,8 +10,10 @@
 //! Layers, bottom up:
 //! - [`checksum`]: the Internet checksum (RFC 1071), pseudo-headers, incremental updates
 //!   (RFC 1624) and the UDP zero-checksum rule.
-//! - [`ipv4`], [`ipv6`], [`tcp`], [`udp`], [`icmp`]: typed views in the smoltcp style. A
-//!   `Packet<T: AsRef<[u8]>>` wraps a buffer; `new_checked()` validates lengths once; no
+//! - [`sctp`]: SCTP's CRC32c (RFC 3309), and the port / CRC half of C's SCTP NAT
+//!   handlers.
+//! - [`ipv4`], [`ipv6`], [`tcp`], [`udp`], [`sctp`], [`icmp`]: typed views in the smoltcp
+//!   style. A `Packet<T: AsRef<[u8]>>` wraps a buffer; `new_checked()` validates lengths once; no
 //!   accessor panics or reads out of bounds, checked or not (out-of-range reads yield zero,
 //!   out-of-range writes do nothing). `Repr` types hold parsed meaning and `emit()` it.
 //! - [`packet::parse_packet`]: what the hooks use. C's reading of a packet
@@ -24,7 +26,7 @@
 //!   one validated [`Headers`], with the IP header's lengths, the TCP data offset and the
 //!   UDP length checked; [`IcmpError::parse`] the same for the packet embedded in an ICMP
 //!   error. Used on whole buffers (the ICMP rewrite) and by the tests as the reference.
-//! - [`nat`]: DNAT / SNAT of TCP and UDP, and the ICMP error rewrite, in place, validating
+//! - [`nat`]: DNAT / SNAT of TCP, UDP and SCTP, and the ICMP error rewrite, in place, validating
 //!   everything before writing anything; [`nat::dnat_parsed`] / [`nat::snat_parsed`] take
 //!   the headers [`parse_packet`] read and need only the bytes they rewrite.
 //!
@@ -53,6 +55,8 @@ pub mod sctp;
 pub mod tcp;
 pub mod udp;
 
+#[cfg(test)]
+mod sctp_tests;
 #[cfg(test)]
 mod tests;
 
@@ -94,8 +98,8 @@ pub enum Malformed {
     /// non-first fragment, an ICMP error carried in fragments, an ICMP error about a
     /// non-first fragment).
     Fragment,
-    /// The protocol is not one the operation handles (NAT: TCP, UDP; ICMP NAT: ICMP or
-    /// ICMPv6 carrying an error).
+    /// The protocol is not one the operation handles (NAT: TCP, UDP; SCTP NAT: SCTP; ICMP
+    /// NAT: ICMP or ICMPv6 carrying an error).
     Unsupported,
     /// An ICMP message that is not an error IPVS relates to a connection (ICMPv4 other than
     /// destination unreachable, source quench, time exceeded; ICMPv6 informational).
@@ -304,12 +308,12 @@ fn finish_l4(bytes: &[u8], mut h: Headers) -> Result<Headers, Malformed> {
             h.l4_header_len = udp::HEADER_LEN;
         }
         IPPROTO_SCTP => {
-            const SCTP_HEADER_LEN: usize = 12;
-            if l4.len() < SCTP_HEADER_LEN {
-                return Err(short(SCTP_HEADER_LEN));
+            if l4.len() < sctp::HEADER_LEN {
+                return Err(short(sctp::HEADER_LEN));
             }
-            h.ports = Some([get_be16(l4, 0..2), get_be16(l4, 2..4)]);
-            h.l4_header_len = SCTP_HEADER_LEN;
+            let s = sctp::SctpPacket::new_unchecked(l4);
+            h.ports = Some([s.src_port(), s.dst_port()]);
+            h.l4_header_len = sctp::HEADER_LEN;
         }
         IPPROTO_ICMP | IPPROTO_ICMPV6 if is_icmp_of(h.family, h.protocol) => {
             if l4.len() < icmp::HEADER_LEN {

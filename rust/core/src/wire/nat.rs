@@ -34,10 +34,20 @@
 //!
 //! The IPv4 header checksum is recomputed (`ip_send_check()`), as C does after changing
 //! an address.
+//!
+//! # SCTP
+//!
+//! SCTP's CRC32c covers no pseudo-header: an address change leaves it alone, a port change
+//! needs it recomputed over the whole packet, and C decides from `ip_summed`, GSO and the
+//! output device's CRC offload whether it does ([`super::sctp::CsumContext`],
+//! [`super::sctp::SctpCsum`]). [`sctp_dnat_parsed`] / [`sctp_snat_parsed`] (and
+//! [`sctp_dnat`] / [`sctp_snat`] on a whole buffer) do the address and IPv4 header part as
+//! for TCP and hand the port and CRC to [`super::sctp::dnat_l4`] / [`super::sctp::snat_l4`].
 
+use super::sctp::{self, CsumContext, SctpCsum};
 use super::{checksum, ipv4, parse_l3l4, tcp, udp};
 use super::{get_array, get_be16, set_array, set_be16, span, v4};
-use super::{Family, Headers, IcmpError, InetAddr, Malformed, IPPROTO_TCP, IPPROTO_UDP};
+use super::{Family, Headers, IcmpError, InetAddr, Malformed, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
 
 /// What the transport checksum field holds, from `skb->ip_summed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,6 +294,123 @@ fn rewrite_parsed(
         ipv4_send_check(buf, h.l3_off);
     }
     Ok(NatDone { headers: h, l4 })
+}
+
+/// What an SCTP NAT rewrite did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SctpNatDone {
+    /// The packet's headers as they were *before* the rewrite.
+    pub headers: Headers,
+    /// How the port and CRC were handled; `None` for an IPv6 non-first fragment, of which
+    /// only the address changed (C's `if (cp->af == AF_INET6 && iph->fragoffs) return 1;`:
+    /// `ip_summed` is left alone).
+    pub l4: Option<SctpCsum>,
+}
+
+/// DNAT of an SCTP request: `sctp_dnat_handler()` + `ip_vs_nat_xmit*()`. The destination
+/// address becomes `daddr` (IPv4 header checksum recomputed), the destination port
+/// `dport`, and the CRC is recomputed if C recomputes it (see
+/// [`super::sctp::SctpCsum`] for what the caller then does with `skb->ip_summed`).
+///
+/// `buf` starts at the network header and holds at least the IP header and the SCTP
+/// common header (what `skb_ensure_writable(skb, sctphoff + sizeof(*sctph))` makes
+/// writable). When it holds the whole packet (`h.total_len` bytes) a needed CRC is
+/// computed here ([`SctpCsum::Recomputed`]); otherwise the port is written and
+/// [`SctpCsum::Pending`] asks the caller to compute [`super::sctp::checksum_packet`] over
+/// the packet and store it. Errors (nothing written): [`Malformed::Unsupported`] for
+/// another protocol, [`Malformed::Truncated`] when the headers are not all in `buf` or the
+/// common header is missing from the packet (C drops it).
+pub fn sctp_dnat_parsed(
+    buf: &mut [u8],
+    h: &Headers,
+    daddr: &InetAddr,
+    dport: u16,
+    ctx: CsumContext,
+) -> Result<SctpNatDone, Malformed> {
+    sctp_rewrite_parsed(buf, h, Side::Destination, daddr, dport, ctx)
+}
+
+/// SNAT of an SCTP reply: `sctp_snat_handler()` + `handle_response()`: the source address
+/// and port become `saddr` / `sport`. Otherwise as [`sctp_dnat_parsed`];
+/// `ctx.dev_sctp_crc` is not looked at (C's SNAT handler does not ask the device).
+pub fn sctp_snat_parsed(
+    buf: &mut [u8],
+    h: &Headers,
+    saddr: &InetAddr,
+    sport: u16,
+    ctx: CsumContext,
+) -> Result<SctpNatDone, Malformed> {
+    sctp_rewrite_parsed(buf, h, Side::Source, saddr, sport, ctx)
+}
+
+/// [`sctp_dnat_parsed`] of a buffer parsed here with [`parse_l3l4`].
+pub fn sctp_dnat(
+    buf: &mut [u8],
+    family: Family,
+    daddr: &InetAddr,
+    dport: u16,
+    ctx: CsumContext,
+) -> Result<SctpNatDone, Malformed> {
+    let h = parse_l3l4(buf, family)?;
+    sctp_dnat_parsed(buf, &h, daddr, dport, ctx)
+}
+
+/// [`sctp_snat_parsed`] of a buffer parsed here with [`parse_l3l4`].
+pub fn sctp_snat(
+    buf: &mut [u8],
+    family: Family,
+    saddr: &InetAddr,
+    sport: u16,
+    ctx: CsumContext,
+) -> Result<SctpNatDone, Malformed> {
+    let h = parse_l3l4(buf, family)?;
+    sctp_snat_parsed(buf, &h, saddr, sport, ctx)
+}
+
+fn sctp_rewrite_parsed(
+    buf: &mut [u8],
+    h: &Headers,
+    side: Side,
+    addr: &InetAddr,
+    port: u16,
+    ctx: CsumContext,
+) -> Result<SctpNatDone, Malformed> {
+    let h = *h;
+    let family = h.family;
+    if h.protocol != IPPROTO_SCTP {
+        return Err(Malformed::Unsupported);
+    }
+    let ip_hl = match family {
+        Family::Ipv4 => ipv4::HEADER_LEN,
+        Family::Ipv6 => super::ipv6::HEADER_LEN,
+    };
+    if buf.len() < h.l3_off.saturating_add(ip_hl) || buf.len() < h.l4_off {
+        return Err(Malformed::Truncated);
+    }
+    let a_span = addr_span(family, h.l3_off, side);
+    let l4 = if h.is_non_first_fragment() {
+        None
+    } else {
+        if h.ports.is_none() || buf.len() < h.l4_off.saturating_add(sctp::HEADER_LEN) {
+            return Err(Malformed::Truncated);
+        }
+        let complete = h.is_complete(buf);
+        let end = h.end().min(buf.len());
+        let l4 = buf.get_mut(h.l4_off..end).ok_or(Malformed::Truncated)?;
+        // The common header is in `l4` (checked above, and `end` is past it since the
+        // headers say the packet holds it): the only error cannot happen, and nothing has
+        // been written when it would.
+        let done = match side {
+            Side::Source => sctp::snat_l4(l4, complete, port, ctx)?,
+            Side::Destination => sctp::dnat_l4(l4, complete, port, ctx)?,
+        };
+        Some(done)
+    };
+    write_addr(buf, family, a_span, addr);
+    if family == Family::Ipv4 {
+        ipv4_send_check(buf, h.l3_off);
+    }
+    Ok(SctpNatDone { headers: h, l4 })
 }
 
 /// Which way an ICMP error is going, C's `inout`.

@@ -4,7 +4,7 @@
 //!
 //! C: `include/linux/skbuff.h` (`skb_header_pointer()`), `include/net/ip_vs.h`
 //! (`ip_vs_fill_iph_skb_off()`), `net/ipv6/exthdrs_core.c` (`ipv6_find_hdr()`),
-//! `net/netfilter/ipvs/ip_vs_proto_{tcp,udp}.c` (`*_conn_schedule()`).
+//! `net/netfilter/ipvs/ip_vs_proto_{tcp,udp,sctp}.c` (`*_conn_schedule()`).
 //!
 //! # What "the packet" is
 //!
@@ -23,7 +23,7 @@
 //! area or in page fragments.
 
 use super::{ipv4, ipv6, Family, Fragment, Headers, InetAddr, Malformed};
-use super::{icmp, tcp, udp, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
+use super::{icmp, sctp, tcp, udp, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
 
 /// Read access to a packet that may not be contiguous (`skb_header_pointer()`).
 ///
@@ -176,10 +176,10 @@ pub fn parse_packet<P: PacketRead + ?Sized>(pkt: &P, family: Family) -> Result<P
             }
         }
         IPPROTO_SCTP => {
-            const SCTP_HEADER_LEN: usize = 12;
-            if let Some(s) = read_array::<P, SCTP_HEADER_LEN>(pkt, h.l4_off) {
-                h.ports = Some([u16::from_be_bytes([s[0], s[1]]), u16::from_be_bytes([s[2], s[3]])]);
-                h.l4_header_len = SCTP_HEADER_LEN;
+            if let Some(s) = read_array::<P, { sctp::HEADER_LEN }>(pkt, h.l4_off) {
+                let s = sctp::SctpPacket::new_unchecked(&s[..]);
+                h.ports = Some([s.src_port(), s.dst_port()]);
+                h.l4_header_len = sctp::HEADER_LEN;
             }
         }
         p if super::is_icmp_of(family, p) && read_array::<P, { icmp::HEADER_LEN }>(pkt, h.l4_off).is_some() => {
