@@ -3,13 +3,18 @@
 //! Input: byte 0 picks the family (bit 0), the operation (bits 1-3) and the checksum mode
 //! (bit 4); bytes 1..17 are the new address, 17..19 the new port; the rest is the packet.
 //! Operations 4 and 5 are the hooks' path: `parse_packet`, `IcmpError::parse_packet`, then
-//! `dnat_parsed` / `snat_parsed` of the fixed headers only.
+//! `dnat_parsed` / `snat_parsed` of the fixed headers only. Operations 6 and 7 are SCTP:
+//! the state machine's and the scheduler's packet reading, the CRC over the packet, and
+//! `sctp_dnat` / `sctp_snat` of the whole buffer (6) or of the headers only (7), with bits
+//! 5-7 of byte 0 as `CHECKSUM_PARTIAL`, GSO and device CRC offload.
 //! Invariants checked: nothing panics; an operation that fails leaves the buffer as it was;
 //! a successful DNAT / SNAT of a packet whose transport checksum verified leaves one that
-//! verifies.
+//! verifies; a successful SCTP rewrite that recomputed the CRC leaves one that verifies.
 #![no_main]
 
+use ipvs_core::proto::sctp as sctp_proto;
 use ipvs_core::wire::nat::{self, ChecksumMode, IcmpDirection, L4Update};
+use ipvs_core::wire::sctp::{self, CsumContext, SctpCsum, SctpPacket};
 use ipvs_core::wire::{l4_checksum_ok, parse_l3l4, parse_packet, Family, IcmpError, InetAddr};
 use libfuzzer_sys::fuzz_target;
 
@@ -54,6 +59,33 @@ fuzz_target!(|data: &[u8]| {
             };
             if r.is_err() {
                 assert_eq!(buf, pkt);
+            }
+            return;
+        }
+        6 | 7 => {
+            let Ok(info) = parse_packet(pkt, family) else { return };
+            let h = info.headers;
+            let _ = sctp_proto::packet_event(pkt, h.l4_off);
+            let _ = sctp_proto::first_chunk_type(pkt, h.l4_off);
+            let crc = sctp::checksum_packet(pkt, h.l4_off);
+            if let Some(l4) = pkt.get(h.l4_off..) {
+                assert_eq!(crc, (l4.len() >= sctp::HEADER_LEN).then(|| sctp::checksum(l4)));
+            }
+            let ctx = CsumContext { partial: ctl & 0x20 != 0, gso: ctl & 0x40 != 0, dev_sctp_crc: ctl & 0x80 != 0, payload_mangled: false };
+            let head_only = ctl & 2 != 0;
+            let cut = if head_only { (h.l4_off + sctp::HEADER_LEN).min(buf.len()) } else { buf.len() };
+            let r = if ctl & 0x10 == 0 {
+                nat::sctp_dnat_parsed(&mut buf[..cut], &h, &addr, port, ctx)
+            } else {
+                nat::sctp_snat_parsed(&mut buf[..cut], &h, &addr, port, ctx)
+            };
+            match r {
+                Err(_) => assert_eq!(buf, pkt),
+                Ok(d) => {
+                    if d.l4 == Some(SctpCsum::Recomputed) {
+                        assert!(SctpPacket::new_unchecked(&buf[h.l4_off..]).verify_checksum());
+                    }
+                }
             }
             return;
         }
