@@ -17,6 +17,7 @@
 //! reader of the sysctl sees. Everything here is a pure function of the values; the kernel
 //! side gathers the memory figure, holds the state and runs the work.
 
+use crate::proto::sctp::SctpState;
 use crate::proto::tcp::{TableKind, TcpState};
 use crate::sysctl::{parse_dointvec, ParseError, Write};
 
@@ -178,6 +179,8 @@ pub enum EntryKind {
     },
     /// A TCP connection in this state.
     Tcp(TcpState),
+    /// An SCTP connection in this state.
+    Sctp(SctpState),
     /// Anything else (UDP).
     Other,
 }
@@ -203,6 +206,9 @@ pub fn dropentry_verdict(kind: EntryKind) -> EntryVerdict {
         EntryKind::Tcp(TcpState::SynRecv | TcpState::SynAck) => EntryVerdict::Drop,
         EntryKind::Tcp(TcpState::Established) => EntryVerdict::Maybe,
         EntryKind::Tcp(_) => EntryVerdict::Keep,
+        EntryKind::Sctp(SctpState::Init1 | SctpState::Init) => EntryVerdict::Drop,
+        EntryKind::Sctp(SctpState::Established) => EntryVerdict::Maybe,
+        EntryKind::Sctp(_) => EntryVerdict::Keep,
         EntryKind::Other => EntryVerdict::Maybe,
     }
 }
@@ -616,6 +622,15 @@ mod tests {
         assert_eq!(dropentry_verdict(EntryKind::Tcp(TcpState::Established)), Maybe);
         assert_eq!(dropentry_verdict(EntryKind::Tcp(TcpState::TimeWait)), Keep);
         assert_eq!(dropentry_verdict(EntryKind::Other), Maybe);
+        // ip_vs_random_dropentry(): SCTP INIT1 and INIT are dropped, ESTABLISHED maybe.
+        for s in SctpState::ALL {
+            let want = match s {
+                SctpState::Init1 | SctpState::Init => Drop,
+                SctpState::Established => Maybe,
+                _ => Keep,
+            };
+            assert_eq!(dropentry_verdict(EntryKind::Sctp(s)), want, "{s:?}");
+        }
         assert_eq!(dropentry_verdict(EntryKind::Template { ops: false, assured: false }), Drop);
         assert_eq!(dropentry_verdict(EntryKind::Template { ops: false, assured: true }), Keep);
         assert_eq!(dropentry_verdict(EntryKind::Template { ops: true, assured: true }), Maybe);

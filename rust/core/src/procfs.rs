@@ -10,6 +10,7 @@
 
 use crate::netlink::ipvs::{conn_flags, svc_flags, AF_INET6};
 use crate::netlink::reply::Stats;
+use crate::proto::sctp::SctpState;
 use crate::proto::tcp::TcpState;
 use crate::proto::udp::UdpState;
 use crate::sched::InetAddr;
@@ -217,23 +218,6 @@ const CONN_F_SYNC: u32 = 0x0020;
 const CONN_F_TEMPLATE: u32 = 0x1000;
 /// `IP_VS_CTPL_S_*` names, indexed by state (`ip_vs_ctpl_state_name_table[]`).
 const CTPL_STATE_NAMES: [&str; 2] = ["NONE", "ASSURED"];
-/// `sctp_state_name_table[]` (`ip_vs_proto_sctp.c`), indexed by `IP_VS_SCTP_S_*`.
-const SCTP_STATE_NAMES: [&str; 14] = [
-    "NONE",
-    "INIT1",
-    "INIT",
-    "C-SENT",
-    "C-REPLIED",
-    "C-WAIT",
-    "COOKIE",
-    "C-ECHOED",
-    "ESTABLISHED",
-    "S-SENT",
-    "S-RECEIVED",
-    "S-ACK-SENT",
-    "REJECTED",
-    "CLOSED",
-];
 
 /// `ip_vs_state_name(cp)`: the State column.
 ///
@@ -242,7 +226,7 @@ const SCTP_STATE_NAMES: [&str; 14] = [
 /// TCP, UDP and SCTP name their states and say `ERR!` for a number past their last one; a
 /// protocol IPVS has no handler for (or, like AH/ESP, one without `state_name`) gives
 /// `NONE` for `IPPROTO_IP` and `ERR!` for anything else. SCTP is named as the C module with
-/// `CONFIG_IP_VS_PROTO_SCTP` names it, although ipvs_rs creates no SCTP connections.
+/// `CONFIG_IP_VS_PROTO_SCTP` names it.
 /// (`cp->state` is a `__u16`, so C's `int` comparisons never see a negative state.)
 pub fn state_name(protocol: u16, state: u16, flags: u32) -> &'static str {
     if flags & CONN_F_TEMPLATE != 0 {
@@ -252,7 +236,7 @@ pub fn state_name(protocol: u16, state: u16, flags: u32) -> &'static str {
     match protocol {
         6 => TcpState::c_name(u32::from(state)),
         17 => UdpState::c_name(u32::from(state)),
-        132 => SCTP_STATE_NAMES.get(usize::from(state)).copied().unwrap_or("ERR!"),
+        132 => SctpState::c_name(u32::from(state)),
         0 => "NONE",
         _ => "ERR!",
     }

@@ -27,11 +27,12 @@
 //!   the `conntrack` sysctl enters the decision.
 
 use crate::netlink::ipvs::conn_flags::{NFCT, NOOUTPUT};
+use crate::proto::sctp::SctpState;
 use crate::proto::tcp::{TcpFlags, TcpState};
 use crate::sysctl::Settings;
 
 /// `SCTP_CID_INIT`: the chunk type of an SCTP INIT chunk (`include/linux/sctp.h`).
-pub const SCTP_CID_INIT: u8 = 1;
+pub const SCTP_CID_INIT: u8 = crate::wire::sctp::chunk_type::INIT;
 
 /// The transport head of the packet as `is_new_conn()` reads it (`iph->protocol` and the
 /// bytes after the transport header's start).
@@ -43,7 +44,8 @@ pub enum Header {
     /// `IPPROTO_UDP`.
     Udp,
     /// `IPPROTO_SCTP`: the type of the first chunk after the 12-byte common header, or
-    /// `None` when the 4-byte chunk header is not there (`skb_header_pointer()` fails).
+    /// `None` when the 4-byte chunk header is not there (`skb_header_pointer()` fails):
+    /// [`crate::proto::sctp::first_chunk_type`].
     Sctp(Option<u8>),
     /// Any other protocol IPVS handles (AH/ESP).
     Other,
@@ -55,10 +57,8 @@ pub enum Header {
 pub enum ConnState {
     /// `IPPROTO_TCP` with this `IP_VS_TCP_S_*` state.
     Tcp(TcpState),
-    /// `IPPROTO_SCTP` in `IP_VS_SCTP_S_CLOSED`.
-    SctpClosed,
-    /// `IPPROTO_SCTP` in any other state.
-    SctpOther,
+    /// `IPPROTO_SCTP` with this `IP_VS_SCTP_S_*` state.
+    Sctp(SctpState),
     /// `IPPROTO_UDP`, or any other protocol (the state is not looked at).
     Other,
 }
@@ -134,8 +134,8 @@ pub const fn is_new_conn_expected(entry: &Entry, conn_reuse_mode: i32) -> bool {
         ConnState::Tcp(TcpState::TimeWait) | ConnState::Tcp(TcpState::Close) => true,
         ConnState::Tcp(TcpState::FinWait) => conn_reuse_mode & 2 != 0 && entry.flags & NOOUTPUT != 0,
         ConnState::Tcp(_) => false,
-        ConnState::SctpClosed => true,
-        ConnState::SctpOther | ConnState::Other => false,
+        ConnState::Sctp(SctpState::Closed) => true,
+        ConnState::Sctp(_) | ConnState::Other => false,
     }
 }
 
@@ -436,7 +436,7 @@ mod tests {
     const IP_VS_TCP_S_FIN_WAIT: u32 = 4;
     const IP_VS_TCP_S_TIME_WAIT: u32 = 5;
     const IP_VS_TCP_S_CLOSE: u32 = 6;
-    const IP_VS_SCTP_S_CLOSED: u32 = 10;
+    const IP_VS_SCTP_S_CLOSED: u32 = 13;
     const IP_VS_CONN_F_NOOUTPUT: u32 = 0x0080;
     const IP_VS_CONN_F_NFCT: u32 = 1 << 16;
 
@@ -581,9 +581,7 @@ mod tests {
     fn to_c_conn(e: &Entry) -> CConn {
         let (protocol, state) = match e.state {
             ConnState::Tcp(s) => (IPPROTO_TCP, s.as_c()),
-            ConnState::SctpClosed => (IPPROTO_SCTP, IP_VS_SCTP_S_CLOSED),
-            // IP_VS_SCTP_S_ESTABLISHED
-            ConnState::SctpOther => (IPPROTO_SCTP, 7),
+            ConnState::Sctp(s) => (IPPROTO_SCTP, s.as_c()),
             ConnState::Other => (IPPROTO_UDP, 0),
         };
         CConn {
@@ -615,7 +613,8 @@ mod tests {
 
     fn states() -> Vec<ConnState> {
         let mut v: Vec<ConnState> = TcpState::ALL.iter().map(|&s| ConnState::Tcp(s)).collect();
-        v.extend([ConnState::SctpClosed, ConnState::SctpOther, ConnState::Other]);
+        v.extend(SctpState::ALL.iter().map(|&s| ConnState::Sctp(s)));
+        v.push(ConnState::Other);
         v
     }
 
