@@ -255,6 +255,14 @@ pub fn first_chunk_type<P: PacketRead + ?Sized>(pkt: &P, l4_off: usize) -> Optio
     Some(t)
 }
 
+/// `is_sctp_abort()` (`ip_vs_core.c`): whether the first chunk of the SCTP packet at
+/// `l4_off` is an ABORT. `ip_vs_out_hook()` uses it with `nat_icmp_send`: a packet from a
+/// real server that matches no connection gets an ICMP port unreachable unless it is a TCP
+/// RST or an SCTP ABORT. (No COOKIE look-ahead here, unlike [`packet_event`].)
+pub fn is_abort<P: PacketRead + ?Sized>(pkt: &P, l4_off: usize) -> bool {
+    first_chunk_type(pkt, l4_off) == Some(chunk_type::ABORT)
+}
+
 type Table = [[[SctpState; NSTATES]; NEVENTS]; 3];
 
 // Short names as in the C source, so the table below reads like `sctp_states[]`.
@@ -585,6 +593,13 @@ mod tests {
         assert_eq!(first_chunk_type(&a[..16], 0), Some(chunk_type::DATA));
         assert_eq!(first_chunk_type(&a[..15], 0), None);
         assert_eq!(first_chunk_type(&a[..], usize::MAX), None);
+        assert!(!is_abort(&a[..], 0));
+        assert!(is_abort(&one_chunk(chunk_type::ABORT, 4)[..], 0));
+        assert!(!is_abort(&one_chunk(chunk_type::ABORT, 4)[..15], 0));
+        // A COOKIE ACK + ABORT is an ABORT to the state machine, not to is_sctp_abort().
+        let mut ca = Vec::from(one_chunk(chunk_type::COOKIE_ACK, 4));
+        ca.extend([chunk_type::ABORT, 0, 0, 4]);
+        assert!(!is_abort(&ca[..], 0));
     }
 
     #[test]

@@ -400,3 +400,103 @@ proptest! {
         if nat::sctp_snat(&mut b, fam, &a, port, c).is_err() { prop_assert_eq!(&b, &bytes); }
     }
 }
+
+// ---- the data path's flow, on the host ----------------------------------------------------
+
+/// An IPv4 SCTP packet `src:sport → dst:dport` with one chunk of `t` (value `body`) and a
+/// right CRC.
+fn v4_sctp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, tag: u32, t: u8, body: &[u8]) -> Vec<u8> {
+    let mut l4 = Vec::new();
+    l4.extend(sport.to_be_bytes());
+    l4.extend(dport.to_be_bytes());
+    l4.extend(tag.to_be_bytes());
+    l4.extend([0; 4]);
+    l4.extend([t, 0]);
+    l4.extend(((4 + body.len()) as u16).to_be_bytes());
+    l4.extend(body);
+    while l4.len() % 4 != 0 {
+        l4.push(0);
+    }
+    let c = ref_crc32c(&l4);
+    l4[8..12].copy_from_slice(&c.to_le_bytes());
+    let mut v = vec![0x45, 0];
+    v.extend(((20 + l4.len()) as u16).to_be_bytes());
+    v.extend([0, 0, 0x40, 0, 64, IPPROTO_SCTP, 0, 0]);
+    v.extend(src);
+    v.extend(dst);
+    ipv4::Ipv4Packet::new_unchecked(&mut v[..]).fill_checksum();
+    v.extend(l4);
+    v
+}
+
+/// A NAT association through a virtual service, packet by packet, as the kernel side is to
+/// run it: parse, schedule check, state transition, rewrite; the real server on another
+/// port than the service, so every packet needs its CRC recomputed.
+#[test]
+fn nat_association_replay() {
+    use crate::netlink::ipvs::conn_flags::INACTIVE;
+    use crate::proto::sctp::{self as sm, Direction, ScheduleCheck, SctpState};
+
+    let (client, vip, rs) = ([10, 0, 0, 2], [10, 0, 100, 1], [10, 0, 1, 11]);
+    let (cport, vport, rport) = (40000, 3868, 3869);
+    let timeouts = sm::Timeouts::DEFAULT;
+    let mut conn = sm::Conn { state: SctpState::None, flags: INACTIVE, has_dest: true };
+    let mut active = 0;
+    let flow = [
+        (Direction::Input, chunk_type::INIT, SctpState::Init1),
+        (Direction::Output, chunk_type::INIT_ACK, SctpState::CookieSent),
+        (Direction::Input, chunk_type::COOKIE_ECHO, SctpState::CookieReplied),
+        (Direction::Output, chunk_type::COOKIE_ACK, SctpState::Established),
+        (Direction::Input, chunk_type::DATA, SctpState::Established),
+        (Direction::Output, chunk_type::SACK, SctpState::Established),
+        (Direction::Input, chunk_type::SHUTDOWN, SctpState::ShutdownReceived),
+        (Direction::Output, chunk_type::SHUTDOWN_ACK, SctpState::ShutdownAckSent),
+        (Direction::Input, chunk_type::SHUTDOWN_COMPLETE, SctpState::Closed),
+    ];
+    for (i, (dir, t, want)) in flow.into_iter().enumerate() {
+        let mut p = match dir {
+            Direction::Output => v4_sctp(rs, client, rport, cport, 7, t, &[i as u8; 5]),
+            _ => v4_sctp(client, vip, cport, vport, 7, t, &[i as u8; 5]),
+        };
+        let h = parse_packet(&p[..], Family::Ipv4).unwrap().headers;
+        if i == 0 {
+            // No connection yet: sctp_conn_schedule() lets an INIT create one.
+            let first = first_chunk_type(&p[..], h.l4_off);
+            assert_eq!(sm::schedule_check(first, false, true, false), ScheduleCheck::Lookup);
+            assert!(crate::reuse::is_new_conn(crate::reuse::Header::Sctp(first)));
+        }
+        let ev = packet_event(&p[..], h.l4_off).unwrap();
+        let tr = sm::transition(&timeouts, dir, ev, conn);
+        assert_eq!(tr.state, want, "packet {i}");
+        active += tr.counters.active_delta();
+        conn = sm::Conn { state: tr.state, flags: tr.flags, ..conn };
+        let done = match dir {
+            Direction::Output => {
+                nat::sctp_snat_parsed(&mut p, &h, &InetAddr::from_ipv4(vip), vport, CsumContext::default())
+            }
+            _ => nat::sctp_dnat_parsed(&mut p, &h, &InetAddr::from_ipv4(rs), rport, CsumContext::default()),
+        }
+        .unwrap();
+        assert_eq!(done.l4, Some(SctpCsum::Recomputed));
+        let after = parse_l3l4(&p, Family::Ipv4).unwrap();
+        let want_ports = match dir {
+            Direction::Output => [vport, cport],
+            _ => [cport, rport],
+        };
+        assert_eq!(after.ports, Some(want_ports));
+        assert!(SctpPacket::new_checked(&p[20..]).unwrap().verify_checksum(), "packet {i}");
+        assert!(ipv4::Ipv4Packet::new_checked(&p[..]).unwrap().verify_checksum());
+        assert_eq!(tr.timeout, timeouts.get(want));
+    }
+    assert_eq!(active, 0);
+    assert_eq!(conn.flags & INACTIVE, INACTIVE);
+    // A new INIT on the same ports finds the entry CLOSED: port reuse expects a new one.
+    let e = crate::reuse::Entry {
+        state: crate::reuse::ConnState::Sctp(conn.state),
+        controlled: false,
+        n_control: 0,
+        flags: conn.flags,
+        dest: None,
+    };
+    assert!(crate::reuse::is_new_conn_expected(&e, 1));
+}
