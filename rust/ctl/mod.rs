@@ -178,6 +178,7 @@ impl NetState {
             conn_reuse_old_conntrack: load(Knob::ConnReuseOldConntrack),
             expire_quiescent_template: load(Knob::ExpireQuiescentTemplate),
             sloppy_tcp: load(Knob::SloppyTcp),
+            sloppy_sctp: load(Knob::SloppySctp),
             snat_reroute: load(Knob::SnatReroute),
         }
     }

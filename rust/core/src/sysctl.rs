@@ -307,6 +307,8 @@ pub struct Settings {
     pub expire_quiescent_template: i32,
     /// `sloppy_tcp`, raw.
     pub sloppy_tcp: i32,
+    /// `sloppy_sctp`, raw (see [`crate::proto::sctp::schedule_check`]).
+    pub sloppy_sctp: i32,
     /// `snat_reroute`, raw.
     pub snat_reroute: i32,
 }
@@ -321,6 +323,7 @@ impl Default for Settings {
             conn_reuse_old_conntrack: d(Knob::ConnReuseOldConntrack),
             expire_quiescent_template: d(Knob::ExpireQuiescentTemplate),
             sloppy_tcp: d(Knob::SloppyTcp),
+            sloppy_sctp: d(Knob::SloppySctp),
             snat_reroute: d(Knob::SnatReroute),
         }
     }
