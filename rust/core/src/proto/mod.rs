@@ -10,9 +10,11 @@
 //! C's `pp->state_transition(cp, direction, skb, pd)` reads the packet, looks up the state
 //! table in `pd`, and writes `cp->state`, `cp->flags`, `cp->timeout` and the destination's
 //! `activeconns` under `cp->lock`. Here the same decision is a pure function of values
-//! ([`tcp::transition`], [`udp::transition`]) returning a transition record; the data path
-//! takes the connection lock, calls it, and stores the record's fields back. Everything is
-//! plain data, so the whole state space can be (and is) compared with the C code.
+//! ([`tcp::transition`], [`udp::transition`], [`sctp::transition`]) returning a transition
+//! record; the data path takes the connection lock, calls it, and stores the record's
+//! fields back. Everything is plain data, so the whole state space can be (and is) compared
+//! with the C code. (SCTP reads more of the packet than one header byte: the data path
+//! gets the event with [`sctp::packet_event`] over the skb, before taking the lock.)
 //!
 //! Per network namespace the data path keeps one [`TimeoutTables`] (C: the `timeout_table` of
 //! each `struct ip_vs_proto_data`) and one [`tcp::TableKind`] (C: `pd->tcp_state_table`).
