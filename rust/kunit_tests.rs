@@ -44,7 +44,7 @@ fn init_net_state(t: &mut Test) -> Option<&'static NetState> {
 fn init_net_has_c_defaults(t: &mut Test) {
     if let Some(state) = init_net_state(t) {
         kunit_expect_eq!(t, state.settings(), Settings::default());
-        let hz = crate::ctl::genl::hz();
+        let hz = crate::glue::rcu::hz();
         for spec in SPECS.iter().chain(LOCALITY_SPECS.iter()) {
             match spec.default {
                 Initial::Int(_) | Initial::Secs(_) => {
@@ -181,7 +181,7 @@ fn write_entry(entry: &bindings::ctl_table, input: &[u8]) -> Result<(), kernel::
 fn writes_reach_settings(t: &mut Test) {
     let Some(state) = init_net_state(t) else { return };
     let (Some(table), Some(locality)) = (state.sysctl_table(), state.locality_sysctl_table()) else { return };
-    let hz = crate::ctl::genl::hz() as i32;
+    let hz = crate::glue::rcu::hz() as i32;
     let einval = Err(EINVAL);
     let all = table.entries().iter().zip(SPECS.iter()).chain(locality.entries().iter().zip(LOCALITY_SPECS.iter()));
     for (entry, spec) in all {

@@ -14,7 +14,7 @@ pub(crate) mod service;
 
 use crate::dp::DpNet;
 use crate::glue::pernet::{Net, Pernet, PernetData, Registration};
-use crate::glue::rcu::DelayedWork;
+use crate::glue::rcu::{hz, DelayedWork};
 use kernel::sync::lock::{mutex::MutexBackend, Guard};
 use kernel::sync::Mutex;
 use service::CtlState;
@@ -214,7 +214,7 @@ impl NetState {
 
 impl PernetData for NetState {
     fn new() -> Self {
-        let hz = genl::hz();
+        let hz = hz();
         // In Knob::index order: SPECS, then LOCALITY_SPECS (N_KNOBS entries in all).
         let mut specs = Iterator::chain(SPECS.iter(), LOCALITY_SPECS.iter());
         let ints = [(); N_KNOBS].map(|()| AtomicI32::new(specs.next().map_or(0, |s| s.default_int(hz))));
@@ -313,7 +313,7 @@ fn defense_mode_changed(ctx: *const core::ffi::c_void) {
 }
 
 fn defense_period() -> u64 {
-    u64::from(defense::defense_period_jiffies(genl::hz()))
+    u64::from(defense::defense_period_jiffies(hz()))
 }
 
 /// `defense_work_handler()`: every second, update the defenses and, while `drop_entry` is
@@ -344,7 +344,7 @@ unsafe extern "C" fn expire_nodest_conn_handler(work: *mut crate::glue::bindings
 }
 
 fn est_period() -> u64 {
-    u64::from(ipvs_core::est::est_period_jiffies(genl::hz()))
+    u64::from(ipvs_core::est::est_period_jiffies(hz()))
 }
 
 /// The estimator: every period, fold the counters of the namespace, its services and their

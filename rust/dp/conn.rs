@@ -267,6 +267,11 @@ impl TableAlloc {
     }
 }
 
+/// `ip_vs_conn_tab_size`, as GET_INFO and /proc/net/ip_vs report it.
+pub(crate) fn tab_size() -> u32 {
+    TableAlloc::size() as u32
+}
+
 impl Drop for TableAlloc {
     fn drop(&mut self) {
         let p = TABLE.buckets.swap(ptr::null_mut(), Ordering::AcqRel);

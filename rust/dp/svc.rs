@@ -159,13 +159,13 @@ impl SchedState {
             SchedulerKind::Ovf => SchedState::Ovf,
             SchedulerKind::Twos => SchedState::Twos,
             SchedulerKind::Lblc => {
-                let l = sched::lblc::Lblc::new(family, crate::ctl::genl::hz(), rcu::jiffies());
+                let l = sched::lblc::Lblc::new(family, rcu::hz(), rcu::jiffies());
                 let mut heads = table(l.table_len())?;
                 l.clear_heads(&mut heads);
                 SchedState::Lblc(l, heads, slab())
             }
             SchedulerKind::Lblcr => {
-                let l = sched::lblcr::Lblcr::new(family, crate::ctl::genl::hz(), rcu::jiffies());
+                let l = sched::lblcr::Lblcr::new(family, rcu::hz(), rcu::jiffies());
                 let mut heads = table(l.table_len())?;
                 l.clear_heads(&mut heads);
                 SchedState::Lblcr(l, heads, slab(), slab())
