@@ -23,6 +23,9 @@ module! {
     license: "GPL",
 }
 
+// The C op table of the IPVS family calls the control plane's handlers.
+genl_handlers!(ctl::genl::Ops);
+
 struct IpvsRs {
     // Fields drop in declaration order: netlink first (no new requests), then namespaces,
     // then the claim on the IPVS names.
