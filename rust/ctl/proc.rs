@@ -99,7 +99,7 @@ unsafe extern "C" fn show_stats_percpu(seq: *mut bindings::seq_file, _v: *mut co
 /// The namespace id entries are keyed with, for a reader of `net`'s files (0, matching no
 /// entry, if ipvs_rs has no state there).
 fn reader_net(net: &Net) -> usize {
-    NetState::of(net).map_or(0, |ns| ns.net_id())
+    NetState::of(net).map_or(0, |ns| ns.dp.net_id())
 }
 
 /// `/proc/net/ip_vs_conn`: one line per entry of the reader's namespace (templates

@@ -324,7 +324,7 @@ impl Svc {
 
     /// `sched->schedule()` under the service's own lock (C: the schedulers' `sched_lock` /
     /// RCU walk of `svc->destinations`): the chosen destination, referenced. `exp`: the
-    /// namespace's locality expirations (`NetState::locality_expiration()`).
+    /// namespace's locality expirations (`DpNet::locality_expiration()`).
     pub(crate) fn schedule(
         &self,
         client: &InetAddr,
