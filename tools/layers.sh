@@ -18,8 +18,9 @@
 # are not scanned.
 #
 # ROOT: the tree to check (default: the repository this script is in).
-# Output: one "FILE:LINE: LAYER uses HIGHER (TEXT)" line per upward reference and exit 1, or
-# "layers: ok" and exit 0. Exit 2: no rust/ under ROOT.
+# Output: one "FILE:LINE: LAYER uses HIGHER (TEXT)" line per upward reference, a "circle:" line
+# per pair of layers that reach each other, then the layer graph, and exit 1; or "layers: ok"
+# and exit 0. Exit 2: no rust/ under ROOT.
 set -euo pipefail
 
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -70,10 +71,6 @@ for my $file (@ARGV) {
 	}
 	close $fh;
 }
-# The layer graph ("A -> B": B names A) and its circles.
-for my $e (sort keys %edge) {
-	printf "  %-12s %4d reference(s)\n", $e, $edge{$e};
-}
 my %reach = map { $_ => 1 } keys %edge;
 for my $k (@names) {
 	for my $a (@names) {
@@ -90,6 +87,11 @@ for my $i (0 .. $#names) {
 			$bad = 1;
 		}
 	}
+}
+if ($bad) {
+	# The layer graph, to read the failure by.
+	print "layer graph (A -> B: B names A):\n";
+	printf "  %-12s %4d reference(s)\n", $_, $edge{$_} for sort keys %edge;
 }
 exit($bad ? 1 : 0);
 ' "${files[@]}" && echo "layers: ok"
