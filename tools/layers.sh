@@ -7,14 +7,14 @@
 #   kunit_tests.rs)
 #
 # A file may name its own layer and the layers below it, never one above: glue names neither
-# dp nor ctl, dp never names ctl, and nothing names the module root's files. With a strict
-# order, no upward reference also means no import circle among the layers; the layer graph is
-# printed as well, and a circle in it is reported by name.
+# dp nor ctl, dp never names ctl. With a strict order, no upward reference also means no
+# import circle among the layers; on failure a circle is reported by name and the layer graph
+# is printed.
 #
 # What counts as a reference: every `crate::X`, `$crate::X` and `super::..::X` path (in `use`
 # lines, in expressions, in macro bodies), and each X of a grouped `crate::{X::.., Y::..}`,
-# where X is one of glue, dp, ctl. Comment lines (`//`, `//!`, `///`) and trailing `//` comments are
-# ignored: doc links are not imports. rust/core (a separate crate) and bindings_generated.rs
+# where X is one of glue, dp, ctl. Comment lines (`//`, `//!`, `///`) and trailing `//`
+# comments are ignored: doc links are not imports. rust/core (a separate crate) and bindings_generated.rs
 # are not scanned.
 #
 # ROOT: the tree to check (default: the repository this script is in).
