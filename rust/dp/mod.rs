@@ -36,6 +36,10 @@ pub(crate) trait PerNet {
 }
 
 /// The data-path state of one namespace (the packet-path fields of `struct netns_ipvs`).
+///
+/// It stays in place while started (it lives in a per-namespace slot): connections point to
+/// it, so its owner unregisters the hooks ([`DpNet::unregister_all_hooks`]) and flushes the
+/// connections ([`conn::flush`]) before dropping it.
 pub(crate) struct DpNet {
     /// The `int` sysctls, by [`Knob::index`] (C: the `sysctl_*` fields of `struct
     /// netns_ipvs`); the cells of `sync_threshold`, `sync_qlen_max` and `est_cpulist` are
