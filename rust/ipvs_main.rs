@@ -23,6 +23,11 @@ module! {
     license: "GPL",
 }
 
+// The C op table of the IPVS family calls the control plane's handlers.
+genl_handlers!(ctl::genl::Ops);
+// The netfilter hooks find the data path's state in the control plane's per-namespace slot.
+dp_hook!(ctl::NetState);
+
 struct IpvsRs {
     // Fields drop in declaration order: netlink first (no new requests), then namespaces,
     // then the claim on the IPVS names.

@@ -43,16 +43,16 @@ fn init_net_state(t: &mut Test) -> Option<&'static NetState> {
 
 fn init_net_has_c_defaults(t: &mut Test) {
     if let Some(state) = init_net_state(t) {
-        kunit_expect_eq!(t, state.settings(), Settings::default());
-        let hz = crate::ctl::genl::hz();
+        kunit_expect_eq!(t, state.dp.settings(), Settings::default());
+        let hz = crate::glue::rcu::hz();
         for spec in SPECS.iter().chain(LOCALITY_SPECS.iter()) {
             match spec.default {
                 Initial::Int(_) | Initial::Secs(_) => {
-                    kunit_expect_eq!(t, state.int(spec.knob), spec.knob.default_int(hz), "{}", spec.name)
+                    kunit_expect_eq!(t, state.dp.int(spec.knob), spec.knob.default_int(hz), "{}", spec.name)
                 }
-                Initial::Pair(a, b) => kunit_expect_eq!(t, state.sync_threshold(), (a, b)),
+                Initial::Pair(a, b) => kunit_expect_eq!(t, state.dp.sync_threshold(), (a, b)),
                 // SAFETY: no precondition.
-                Initial::FreeBufferPagesBy32 => kunit_expect_eq!(t, state.sync_qlen_max(), unsafe {
+                Initial::FreeBufferPagesBy32 => kunit_expect_eq!(t, state.dp.sync_qlen_max(), unsafe {
                     bindings::ipvs_rs_sync_qlen_max_default()
                 } as usize),
                 Initial::HousekeepingCpus => {}
@@ -181,7 +181,7 @@ fn write_entry(entry: &bindings::ctl_table, input: &[u8]) -> Result<(), kernel::
 fn writes_reach_settings(t: &mut Test) {
     let Some(state) = init_net_state(t) else { return };
     let (Some(table), Some(locality)) = (state.sysctl_table(), state.locality_sysctl_table()) else { return };
-    let hz = crate::ctl::genl::hz() as i32;
+    let hz = crate::glue::rcu::hz() as i32;
     let einval = Err(EINVAL);
     let all = table.entries().iter().zip(SPECS.iter()).chain(locality.entries().iter().zip(LOCALITY_SPECS.iter()));
     for (entry, spec) in all {
@@ -191,57 +191,57 @@ fn writes_reach_settings(t: &mut Test) {
         match spec.handler {
             Handler::DoIntVec | Handler::RunEstimation => {
                 kunit_expect!(t, write_entry(entry, b"7\n").is_ok(), "writing {}", name);
-                kunit_expect_eq!(t, state.int(knob), 7, "{}", name);
+                kunit_expect_eq!(t, state.dp.int(knob), 7, "{}", name);
                 kunit_expect_eq!(t, write_entry(entry, b"x\n"), einval, "{}", name);
-                kunit_expect_eq!(t, state.int(knob), 7, "{}", name);
+                kunit_expect_eq!(t, state.dp.int(knob), 7, "{}", name);
                 let _ = write_entry(entry, fmt_i32(knob.default_int(0), &mut text));
             }
             Handler::MinMax { min, max } => {
                 kunit_expect!(t, write_entry(entry, fmt_i32(max, &mut text)).is_ok(), "{}", name);
-                kunit_expect_eq!(t, state.int(knob), max, "{}", name);
+                kunit_expect_eq!(t, state.dp.int(knob), max, "{}", name);
                 kunit_expect_eq!(t, write_entry(entry, fmt_i32(max + 1, &mut text)), einval, "{}", name);
                 kunit_expect_eq!(t, write_entry(entry, fmt_i32(min - 1, &mut text)), einval, "{}", name);
-                kunit_expect_eq!(t, state.int(knob), max, "{}", name);
+                kunit_expect_eq!(t, state.dp.int(knob), max, "{}", name);
                 let _ = write_entry(entry, fmt_i32(knob.default_int(0), &mut text));
             }
             Handler::Jiffies => {
                 kunit_expect!(t, write_entry(entry, b"7\n").is_ok(), "{}", name);
-                kunit_expect_eq!(t, state.int(knob), 7 * hz, "{}", name);
+                kunit_expect_eq!(t, state.dp.int(knob), 7 * hz, "{}", name);
                 let _ = write_entry(entry, fmt_i32(knob.default_int(hz as u32) / hz, &mut text));
             }
             Handler::ULongVec => {
-                let before = state.sync_qlen_max();
+                let before = state.dp.sync_qlen_max();
                 kunit_expect!(t, write_entry(entry, b"123\n").is_ok(), "{}", name);
-                kunit_expect_eq!(t, state.sync_qlen_max(), 123, "{}", name);
+                kunit_expect_eq!(t, state.dp.sync_qlen_max(), 123, "{}", name);
                 let mut big = [0u8; 16];
                 let _ = write_entry(entry, fmt_i32(i32::try_from(before).unwrap_or(i32::MAX), &mut big));
-                kunit_expect_eq!(t, state.sync_qlen_max(), before, "{}", name);
+                kunit_expect_eq!(t, state.dp.sync_qlen_max(), before, "{}", name);
             }
             Handler::SyncPorts => {
                 kunit_expect!(t, write_entry(entry, b"4\n").is_ok(), "{}", name);
-                kunit_expect_eq!(t, state.int(knob), 4, "{}", name);
+                kunit_expect_eq!(t, state.dp.int(knob), 4, "{}", name);
                 for bad in [&b"3\n"[..], b"0\n", b"-2\n"] {
                     kunit_expect_eq!(t, write_entry(entry, bad), einval, "{}", name);
                 }
-                kunit_expect_eq!(t, state.int(knob), 4, "{}", name);
+                kunit_expect_eq!(t, state.dp.int(knob), 4, "{}", name);
                 let _ = write_entry(entry, b"1\n");
             }
             Handler::SyncThreshold => {
                 kunit_expect!(t, write_entry(entry, b"10 20\n").is_ok(), "{}", name);
-                kunit_expect_eq!(t, state.sync_threshold(), (10, 20));
+                kunit_expect_eq!(t, state.dp.sync_threshold(), (10, 20));
                 kunit_expect!(t, write_entry(entry, b"10 0\n").is_ok(), "{}", name);
                 for bad in [&b"20 10\n"[..], b"5 5\n", b"-1 5\n"] {
                     kunit_expect_eq!(t, write_entry(entry, bad), einval, "{}", name);
                 }
-                kunit_expect_eq!(t, state.sync_threshold(), (10, 0));
+                kunit_expect_eq!(t, state.dp.sync_threshold(), (10, 0));
                 let _ = write_entry(entry, b"3 50\n");
             }
             Handler::EstNice => {
                 kunit_expect!(t, write_entry(entry, b"-20\n").is_ok(), "{}", name);
-                kunit_expect_eq!(t, state.int(knob), -20);
+                kunit_expect_eq!(t, state.dp.int(knob), -20);
                 kunit_expect_eq!(t, write_entry(entry, b"20\n"), einval, "{}", name);
                 kunit_expect_eq!(t, write_entry(entry, b"-21\n"), einval, "{}", name);
-                kunit_expect_eq!(t, state.int(knob), -20);
+                kunit_expect_eq!(t, state.dp.int(knob), -20);
                 let _ = write_entry(entry, b"0\n");
             }
             Handler::EstCpulist => {
@@ -254,11 +254,11 @@ fn writes_reach_settings(t: &mut Test) {
             Handler::DefenseMode => {}
         }
         if !matches!(spec.handler, Handler::EstCpulist | Handler::DefenseMode | Handler::ULongVec | Handler::SyncThreshold) {
-            kunit_expect_eq!(t, state.int(knob), knob.default_int(hz as u32), "{} restored", name);
+            kunit_expect_eq!(t, state.dp.int(knob), knob.default_int(hz as u32), "{} restored", name);
         }
     }
-    kunit_expect_eq!(t, state.settings(), Settings::default());
-    kunit_expect_eq!(t, state.sync_threshold(), (3, 50));
+    kunit_expect_eq!(t, state.dp.settings(), Settings::default());
+    kunit_expect_eq!(t, state.dp.sync_threshold(), (3, 50));
 }
 
 fn fmt_i32(v: i32, out: &mut [u8; 16]) -> &[u8] {
@@ -681,7 +681,7 @@ mod conn_fixtures {
             dest: Some(d.clone()),
             svc_stats: None,
         };
-        conn::create(ns, ns.net_id(), p, control).expect("conn")
+        conn::create(&ns.dp, ns.dp.net_id(), p, control).expect("conn")
     }
 
     /// Let go of `cp` and make it expire now, robustly: `expire_now()` then a put would leave
@@ -709,17 +709,17 @@ mod conn_fixtures {
 }
 
 fn lookup_key<'a>(ns: &NetState, c: &'a ipvs_core::wire::InetAddr, cport: u16, addr: &'a ipvs_core::wire::InetAddr, port: u16) -> crate::dp::conn::Lookup<'a> {
-    crate::dp::conn::Lookup { net: ns.net_id(), family: ipvs_core::wire::Family::Ipv4, protocol: 17, caddr: c, cport, addr, port }
+    crate::dp::conn::Lookup { net: ns.dp.net_id(), family: ipvs_core::wire::Family::Ipv4, protocol: 17, caddr: c, cport, addr, port }
 }
 
 fn conn_found_both_ways_and_expires(t: &mut Test) {
     use conn_fixtures::*;
     use crate::dp::conn;
     let Some(ns) = init_net_state(t) else { return };
-    let before = conn::count(ns);
+    let before = conn::count(&ns.dp);
     let d = dest(1);
     let cp = conn(ns, 7, 40000, &d, 0, None);
-    kunit_expect_eq!(t, conn::count(ns), before + 1);
+    kunit_expect_eq!(t, conn::count(&ns.dp), before + 1);
     // ip_vs_bind_dest(): a new connection counts as inactive.
     kunit_expect_eq!(t, (d.activeconns.load(Ordering::Relaxed), d.inactconns()), (0, 1));
     kunit_expect!(t, conn::is_hashed(&cp));
@@ -736,7 +736,7 @@ fn conn_found_both_ways_and_expires(t: &mut Test) {
         kunit_expect!(t, conn::has_dest(&cp, &d));
         expire_soon(cp);
     }
-    kunit_expect!(t, eventually(|| conn::count(ns) == before));
+    kunit_expect!(t, eventually(|| conn::count(&ns.dp) == before));
     kunit_expect!(t, conn::in_get(&lookup_key(ns, &c, 40000, &v, 80)).is_none());
     kunit_expect_eq!(t, d.totalconns.load(Ordering::Relaxed), 0);
 }
@@ -745,7 +745,7 @@ fn held_conn_outlives_its_timer(t: &mut Test) {
     use conn_fixtures::*;
     use crate::dp::conn;
     let Some(ns) = init_net_state(t) else { return };
-    let before = conn::count(ns);
+    let before = conn::count(&ns.dp);
     let d = dest(2);
     let cp = conn(ns, 8, 40000, &d, 0, None);
     // Arm the timer to fire at once while we still hold the entry: it must survive.
@@ -754,7 +754,7 @@ fn held_conn_outlives_its_timer(t: &mut Test) {
     kunit_expect!(t, held.is_some());
     drop(cp);
     crate::glue::rcu::msleep(50);
-    kunit_expect_eq!(t, conn::count(ns), before + 1);
+    kunit_expect_eq!(t, conn::count(&ns.dp), before + 1);
     if let Some(h) = held {
         kunit_expect!(t, conn::is_hashed(&h));
         expire_soon(h);
@@ -763,14 +763,14 @@ fn held_conn_outlives_its_timer(t: &mut Test) {
     if let Some(h) = conn::in_get(&lookup_key(ns, &v4([192, 0, 2, 8]), 40000, &v4([198, 51, 100, 1]), 80)) {
         expire_soon(h);
     }
-    kunit_expect!(t, eventually(|| conn::count(ns) == before));
+    kunit_expect!(t, eventually(|| conn::count(&ns.dp) == before));
 }
 
 fn template_outlives_controlled(t: &mut Test) {
     use conn_fixtures::*;
     use crate::dp::conn;
     let Some(ns) = init_net_state(t) else { return };
-    let before = conn::count(ns);
+    let before = conn::count(&ns.dp);
     let d = dest(3);
     let tpl = conn(ns, 9, 0, &d, conn::F_TEMPLATE | conn::F_NO_CPORT, None);
     kunit_expect_eq!(t, d.persistconns.load(Ordering::Relaxed), 1);
@@ -782,11 +782,11 @@ fn template_outlives_controlled(t: &mut Test) {
     tpl.set_timeout(0);
     drop(tpl);
     crate::glue::rcu::msleep(50);
-    kunit_expect_eq!(t, conn::count(ns), before + 2);
+    kunit_expect_eq!(t, conn::count(&ns.dp), before + 2);
     // Once the controlled connection is gone, it does.
     cp.set_timeout(0);
     expire_soon(cp);
-    kunit_expect!(t, eventually(|| conn::count(ns) == before + 1));
+    kunit_expect!(t, eventually(|| conn::count(&ns.dp) == before + 1));
     let c = v4([192, 0, 2, 9]);
     let v = v4([198, 51, 100, 1]);
     if let Some(tp) = conn::template_get(&lookup_key(ns, &c, 0, &v, 80)) {
@@ -795,7 +795,7 @@ fn template_outlives_controlled(t: &mut Test) {
     } else {
         kunit_expect!(t, false);
     }
-    kunit_expect!(t, eventually(|| conn::count(ns) == before));
+    kunit_expect!(t, eventually(|| conn::count(&ns.dp) == before));
     kunit_expect_eq!(t, d.persistconns.load(Ordering::Relaxed), 0);
 }
 
@@ -807,7 +807,7 @@ fn dying_entry_is_never_rearmed(t: &mut Test) {
     use conn_fixtures::*;
     use crate::dp::conn;
     let Some(ns) = init_net_state(t) else { return };
-    let before = conn::count(ns);
+    let before = conn::count(&ns.dp);
     let d = dest(11);
     let cp = conn(ns, 11, 42000, &d, 0, None);
     let p = core::ptr::from_ref::<conn::Conn>(&*cp);
@@ -821,7 +821,7 @@ fn dying_entry_is_never_rearmed(t: &mut Test) {
         // The path that wins: unlinked, queued for freeing.
         conn::expire(c);
         kunit_expect!(t, !conn::is_hashed(c));
-        kunit_expect_eq!(t, conn::count(ns), before);
+        kunit_expect_eq!(t, conn::count(&ns.dp), before);
         // The timer run that lost: "try again in a minute" must not re-arm it.
         conn::expire(c);
         let armed = c.timer_pending();
@@ -847,7 +847,7 @@ fn controlled_expiry_drops_template_at_once(t: &mut Test) {
     use conn_fixtures::*;
     use crate::dp::conn;
     let Some(ns) = init_net_state(t) else { return };
-    let before = conn::count(ns);
+    let before = conn::count(&ns.dp);
     let d = dest(12);
     let tpl = conn(ns, 12, 0, &d, conn::F_TEMPLATE | conn::F_NO_CPORT, None);
     let cp = conn(ns, 12, 42001, &d, 0, Some(&tpl));
@@ -855,7 +855,7 @@ fn controlled_expiry_drops_template_at_once(t: &mut Test) {
     // Both armed with their (long) timeouts.
     drop(tpl);
     drop(cp);
-    kunit_expect_eq!(t, conn::count(ns), before + 2);
+    kunit_expect_eq!(t, conn::count(&ns.dp), before + 2);
     {
         let _rcu = crate::glue::rcu::RcuReadGuard::new();
         // SAFETY: both are hashed and pending, and inside the read-side section neither is
@@ -868,7 +868,7 @@ fn controlled_expiry_drops_template_at_once(t: &mut Test) {
         kunit_expect!(t, !conn::is_hashed(tp));
         kunit_expect!(t, !tp.timer_pending());
     }
-    kunit_expect_eq!(t, conn::count(ns), before);
+    kunit_expect_eq!(t, conn::count(&ns.dp), before);
     kunit_expect_eq!(t, d.persistconns.load(Ordering::Relaxed), 0);
     kunit_expect_eq!(t, d.totalconns.load(Ordering::Relaxed), 0);
 }
@@ -880,7 +880,7 @@ fn held_template_survives_the_drop(t: &mut Test) {
     use conn_fixtures::*;
     use crate::dp::conn;
     let Some(ns) = init_net_state(t) else { return };
-    let before = conn::count(ns);
+    let before = conn::count(&ns.dp);
     let d = dest(13);
     let tpl = conn(ns, 13, 0, &d, conn::F_TEMPLATE | conn::F_NO_CPORT, None);
     let cp = conn(ns, 13, 42002, &d, 0, Some(&tpl));
@@ -895,7 +895,7 @@ fn held_template_survives_the_drop(t: &mut Test) {
         // SAFETY: hashed and pending; not freed inside the read-side section.
         conn::del(unsafe { &*cpp });
     }
-    kunit_expect_eq!(t, conn::count(ns), before + 1);
+    kunit_expect_eq!(t, conn::count(&ns.dp), before + 1);
     if let Some(h) = held {
         kunit_expect!(t, conn::is_hashed(&h));
         kunit_expect!(t, h.timer_pending());
@@ -904,7 +904,7 @@ fn held_template_survives_the_drop(t: &mut Test) {
         h.set_timeout(0);
         expire_soon(h);
     }
-    kunit_expect!(t, eventually(|| conn::count(ns) == before));
+    kunit_expect!(t, eventually(|| conn::count(&ns.dp) == before));
     kunit_expect_eq!(t, d.persistconns.load(Ordering::Relaxed), 0);
 }
 
@@ -956,23 +956,23 @@ fn nodest_work_expires_removed_dests_conns(t: &mut Test) {
     let Some(ns) = init_net_state(t) else { return };
     let Some(table) = ns.sysctl_table() else { return };
     let idx = SPECS.iter().position(|s| s.knob == ipvs_core::sysctl::Knob::ExpireNodestConn).unwrap_or(0);
-    let before = conn::count(ns);
+    let before = conn::count(&ns.dp);
     let work_before = ns.dp.reuse.expired_nodest_work.load(Ordering::Relaxed);
     let (removed, kept) = (dest(4), dest(5));
     let a = conn(ns, 10, 41000, &removed, 0, None);
     let b = conn(ns, 10, 41001, &kept, 0, None);
     drop(a);
     drop(b);
-    kunit_expect_eq!(t, conn::count(ns), before + 2);
+    kunit_expect_eq!(t, conn::count(&ns.dp), before + 2);
     removed.available.store(false, Ordering::Relaxed);
     // With the sysctl at 0 (default) nothing is queued.
     ns.enqueue_expire_nodest_conns();
     crate::glue::rcu::msleep(50);
-    kunit_expect_eq!(t, conn::count(ns), before + 2);
+    kunit_expect_eq!(t, conn::count(&ns.dp), before + 2);
     let (res, _) = proc_write(&table.entries()[idx], b"1\n");
     kunit_expect!(t, res.is_ok());
     ns.enqueue_expire_nodest_conns();
-    kunit_expect!(t, eventually(|| conn::count(ns) == before + 1));
+    kunit_expect!(t, eventually(|| conn::count(&ns.dp) == before + 1));
     kunit_expect_eq!(t, ns.dp.reuse.expired_nodest_work.load(Ordering::Relaxed), work_before + 1);
     kunit_expect_eq!(t, removed.totalconns.load(Ordering::Relaxed), 0);
     kunit_expect_eq!(t, kept.totalconns.load(Ordering::Relaxed), 1);
@@ -982,5 +982,5 @@ fn nodest_work_expires_removed_dests_conns(t: &mut Test) {
     if let Some(c) = conn::in_get(&lookup_key(ns, &v4([192, 0, 2, 10]), 41001, &v4([198, 51, 100, 1]), 80)) {
         expire_soon(c);
     }
-    kunit_expect!(t, eventually(|| conn::count(ns) == before));
+    kunit_expect!(t, eventually(|| conn::count(&ns.dp) == before));
 }

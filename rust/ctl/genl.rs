@@ -8,8 +8,10 @@
 
 use super::service::CtlState;
 use super::NetState;
+use crate::dp::conn::tab_size as conn_tab_size;
 use crate::glue::genetlink::{Attr, Dump, Handlers, Nest, Request};
 use crate::glue::pernet::Net;
+use crate::glue::rcu::hz;
 use ipvs_core::netlink::config::TimeoutUpdate;
 use ipvs_core::netlink::daemon::{self, DaemonRepr};
 use ipvs_core::netlink::dest::{DestKey, DestRepr};
@@ -27,8 +29,6 @@ fn env() -> Env {
     // The test and target kernels have IPv6 and CONFIG_IP_VS_IPV6-equivalent support built in.
     Env::default()
 }
-
-pub(crate) use crate::glue::rcu::hz;
 
 pub(crate) fn errno(e: Errno) -> Error {
     Error::from_errno(e.to_errno())
@@ -157,11 +157,6 @@ fn get_cmd(req: &Request<'_>, ns: &NetState, env: &Env) -> Result {
         dst.copy_from_slice(bytes);
         Ok(bytes.len())
     })
-}
-
-/// `ip_vs_conn_tab_size`, as GET_INFO and /proc/net/ip_vs report it.
-pub(crate) fn conn_tab_size() -> u32 {
-    crate::dp::conn::TableAlloc::size() as u32
 }
 
 /// `ip_vs_genl_set_cmd()`.

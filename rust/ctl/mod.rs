@@ -4,7 +4,8 @@
 //!
 //! Each namespace gets C's whole `/proc/sys/net/ipv4/vs/` table (`vs_vars[]`, then
 //! `lblc_expiration` and `lblcr_expiration` as a second table, as C's scheduler modules
-//! register them), with C's defaults, modes and handlers (`ipvs_core::sysctl::SPECS`). What the values mean
+//! register them), with C's defaults, modes and handlers (`ipvs_core::sysctl::SPECS`). The
+//! values live in the data path's [`DpNet`], which reads them per packet. What the values mean
 //! is decided in the core ([`ipvs_core::sysctl::Settings`], [`ipvs_core::defense`]); the
 //! defense work (`defense_work_handler()`) runs here every second.
 
@@ -12,16 +13,16 @@ pub(crate) mod genl;
 mod proc;
 pub(crate) mod service;
 
-use crate::dp::DpNet;
+use crate::dp::{DpNet, PerNet};
 use crate::glue::pernet::{Net, Pernet, PernetData, Registration};
-use crate::glue::rcu::DelayedWork;
+use crate::glue::rcu::{hz, DelayedWork};
 use kernel::sync::lock::{mutex::MutexBackend, Guard};
 use kernel::sync::Mutex;
 use service::CtlState;
 use crate::glue::sysctl::{CpuList, Data, Entry, OnChange, Proc, Table};
-use core::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use core::sync::atomic::Ordering;
 use ipvs_core::defense;
-use ipvs_core::sysctl::{Handler, Initial, Knob, LocalityExpiration, Settings, LOCALITY_SPECS, N_KNOBS, SPECS};
+use ipvs_core::sysctl::{Handler, Knob, LOCALITY_SPECS, SPECS};
 use kernel::c_str;
 use kernel::prelude::*;
 
@@ -35,13 +36,6 @@ pub(crate) struct NetState {
     // The tables go before the values they point to.
     sysctl: Option<Table<{ SPECS.len() }>>,
     locality_sysctl: Option<Table<{ LOCALITY_SPECS.len() }>>,
-    /// The `int` knobs, by [`Knob::index`] (C: the `sysctl_*` fields of `struct netns_ipvs`);
-    /// the cells of `sync_threshold`, `sync_qlen_max` and `est_cpulist` are unused.
-    ints: [AtomicI32; N_KNOBS],
-    /// `sync_threshold`: threshold and period.
-    sync_threshold: [AtomicI32; 2],
-    /// `sync_qlen_max` (`unsigned long`).
-    sync_qlen_max: AtomicUsize,
     /// `est_cpulist`.
     est_cpulist: Option<CpuList>,
     /// Serialises `update_defense_level()` (sysctl writes and the work; C: its three
@@ -53,10 +47,9 @@ pub(crate) struct NetState {
     /// control plane only (process context). The packet path never takes it: it reads the
     /// services from their RCU table (`dp.services`) and locks one service to schedule.
     ctl: Option<Pin<KBox<Mutex<CtlState>>>>,
-    /// The packet path's per-namespace state.
+    /// The packet path's per-namespace state, sysctl values included (the tables above
+    /// point into it).
     pub(crate) dp: DpNet,
-    /// The namespace (`struct net *`), set by `start`.
-    net: usize,
     /// The rate estimator, every period, in process context (C: the estimation kthreads).
     est_work: DelayedWork,
     /// `ipvs->expire_nodest_conn_work`: expires the connections of removed destinations
@@ -68,37 +61,11 @@ pub(crate) struct NetState {
 static PERNET: Pernet<NetState> = Pernet::new();
 
 impl NetState {
-    fn cell(&self, knob: Knob) -> &AtomicI32 {
-        &self.ints[knob.index()]
-    }
-
-    /// The current value of an `int` knob.
-    pub(crate) fn int(&self, knob: Knob) -> i32 {
-        self.cell(knob).load(Ordering::Relaxed)
-    }
-
-    /// `sync_threshold` as stored (threshold, period).
-    #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // no sync daemon reads it yet
-    pub(crate) fn sync_threshold(&self) -> (i32, i32) {
-        (self.sync_threshold[0].load(Ordering::Relaxed), self.sync_threshold[1].load(Ordering::Relaxed))
-    }
-
-    /// `sync_qlen_max` as stored.
-    #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // no sync daemon reads it yet
-    pub(crate) fn sync_qlen_max(&self) -> usize {
-        self.sync_qlen_max.load(Ordering::Relaxed)
-    }
-
-    /// The locality schedulers' expirations (`lblc_expiration`, `lblcr_expiration`).
-    pub(crate) fn locality_expiration(&self) -> LocalityExpiration {
-        LocalityExpiration { lblc: self.int(Knob::LblcExpiration), lblcr: self.int(Knob::LblcrExpiration) }
-    }
-
     /// C's `est_stopped` as the sysctls make it: `run_estimation` is 0, or `est_cpulist` was
     /// set to no CPU. ipvs_rs runs one estimator work item per namespace (no kthreads), so
     /// `est_cpulist` and `est_nice` have nothing else to steer.
     fn est_stopped(&self) -> bool {
-        self.int(Knob::RunEstimation) == 0 || self.est_cpulist.as_ref().is_some_and(CpuList::set_and_empty)
+        self.dp.int(Knob::RunEstimation) == 0 || self.est_cpulist.as_ref().is_some_and(CpuList::set_and_empty)
     }
 
     /// The entry of `spec` in the namespace's tables, backed by this state.
@@ -110,10 +77,10 @@ impl NetState {
         cpus: &'a CpuList,
     ) -> Entry<'a> {
         let data = match spec.knob {
-            Knob::SyncThreshold => Data::IntPair(&self.sync_threshold),
-            Knob::SyncQlenMax => Data::ULong(&self.sync_qlen_max),
+            Knob::SyncThreshold => Data::IntPair(self.dp.sync_threshold_cells()),
+            Knob::SyncQlenMax => Data::ULong(self.dp.sync_qlen_max_cell()),
             Knob::EstCpulist => Data::CpuList(cpus),
-            knob => Data::Int(self.cell(knob)),
+            knob => Data::Int(self.dp.cell(knob)),
         };
         let proc_ = match spec.handler {
             Handler::DoIntVec => Proc::DoIntVec,
@@ -142,7 +109,7 @@ impl NetState {
         let Some(lock) = self.defense.as_deref() else { return };
         let avail_pages = crate::glue::mem::free_and_buffer_pages();
         let mut old_secure_tcp = lock.lock();
-        let load = |knob| self.cell(knob).load(Ordering::Relaxed);
+        let load = |knob| self.dp.int(knob);
         let modes = defense::Modes {
             drop_entry: load(Knob::DropEntry),
             drop_packet: load(Knob::DropPacket),
@@ -158,7 +125,7 @@ impl NetState {
         // A value written meanwhile wins (its writer runs this update again right after).
         let store = |knob, old: i32, new: i32| {
             if old != new {
-                let _ = self.cell(knob).compare_exchange(old, new, Ordering::Relaxed, Ordering::Relaxed);
+                let _ = self.dp.cell(knob).compare_exchange(old, new, Ordering::Relaxed, Ordering::Relaxed);
             }
         };
         store(Knob::DropEntry, modes.drop_entry, u.modes.drop_entry);
@@ -166,21 +133,6 @@ impl NetState {
         store(Knob::SecureTcp, modes.secure_tcp, u.modes.secure_tcp);
         *old_secure_tcp = u.modes.old_secure_tcp;
         self.dp.defense.apply(&u);
-    }
-
-    /// Current values, as the data path should read them (once per packet).
-    pub(crate) fn settings(&self) -> Settings {
-        let load = |knob| self.int(knob);
-        Settings {
-            conn_reuse_mode: load(Knob::ConnReuseMode),
-            expire_nodest_conn: load(Knob::ExpireNodestConn),
-            conntrack: load(Knob::Conntrack),
-            conn_reuse_old_conntrack: load(Knob::ConnReuseOldConntrack),
-            expire_quiescent_template: load(Knob::ExpireQuiescentTemplate),
-            sloppy_tcp: load(Knob::SloppyTcp),
-            sloppy_sctp: load(Knob::SloppySctp),
-            snat_reroute: load(Knob::SnatReroute),
-        }
     }
 
     /// The registered sysctl table (absent only while the namespace is being set up).
@@ -202,32 +154,21 @@ impl NetState {
         Ok(self.ctl.as_deref().ok_or(ENODEV)?.lock())
     }
 
-    /// `struct net *` of this namespace, as a number (connection keys).
-    pub(crate) fn net_id(&self) -> usize {
-        self.net
-    }
-
     /// The state of `net`, if ipvs_rs is registered.
     pub(crate) fn of(net: &Net) -> Option<&NetState> {
         PERNET.try_get(net)
     }
 }
 
+impl PerNet for NetState {
+    fn dp_of(net: &Net) -> Option<&DpNet> {
+        NetState::of(net).map(|ns| &ns.dp)
+    }
+}
+
 impl PernetData for NetState {
     fn new() -> Self {
-        let hz = genl::hz();
-        // In Knob::index order: SPECS, then LOCALITY_SPECS (N_KNOBS entries in all).
-        let mut specs = Iterator::chain(SPECS.iter(), LOCALITY_SPECS.iter());
-        let ints = [(); N_KNOBS].map(|()| AtomicI32::new(specs.next().map_or(0, |s| s.default_int(hz))));
-        let (threshold, period) = match Knob::SyncThreshold.spec().default {
-            Initial::Pair(a, b) => (a, b),
-            _ => (0, 0),
-        };
         NetState {
-            ints,
-            sync_threshold: [AtomicI32::new(threshold), AtomicI32::new(period)],
-            // SAFETY: no precondition.
-            sync_qlen_max: AtomicUsize::new(unsafe { crate::glue::bindings::ipvs_rs_sync_qlen_max_default() } as usize),
             est_cpulist: None,
             sysctl: None,
             locality_sysctl: None,
@@ -236,7 +177,6 @@ impl PernetData for NetState {
             ctl: None,
             proc: None,
             dp: DpNet::new(),
-            net: 0,
             est_work: DelayedWork::new(),
             nodest_work: DelayedWork::new(),
         }
@@ -272,7 +212,7 @@ impl PernetData for NetState {
         let ctl = CtlState::new().map_err(genl::errno)?;
         self.dp.services = Some(ctl.table());
         self.ctl = Some(KBox::pin_init(kernel::new_mutex!(ctl, "ipvs_rs_ctl"), GFP_KERNEL)?);
-        self.net = net.as_ptr() as usize;
+        self.dp.set_net(net);
         // SAFETY: a field of `self`, which stays in place until dropped; `drop` cancels it
         // synchronously first.
         unsafe { self.est_work.init(est_work_handler) };
@@ -299,7 +239,7 @@ impl NetState {
     /// `expire_nodest_conn` set, expire its connections from process context soon (one
     /// jiffy), instead of waiting for packets to find them.
     pub(crate) fn enqueue_expire_nodest_conns(&self) {
-        if self.settings().expire_nodest_conn != 0 {
+        if self.dp.settings().expire_nodest_conn != 0 {
             self.nodest_work.queue(1);
         }
     }
@@ -314,7 +254,7 @@ fn defense_mode_changed(ctx: *const core::ffi::c_void) {
 }
 
 fn defense_period() -> u64 {
-    u64::from(defense::defense_period_jiffies(genl::hz()))
+    u64::from(defense::defense_period_jiffies(hz()))
 }
 
 /// `defense_work_handler()`: every second, update the defenses and, while `drop_entry` is
@@ -328,7 +268,7 @@ unsafe extern "C" fn defense_work_handler(work: *mut crate::glue::bindings::work
     let ns = unsafe { &*core::ptr::from_ref(dw).cast::<u8>().sub(off).cast::<NetState>() };
     ns.update_defense_level();
     if ns.dp.defense.dropentry() {
-        crate::dp::conn::random_dropentry(ns);
+        crate::dp::conn::random_dropentry(&ns.dp);
     }
     ns.defense_work.queue(defense_period());
 }
@@ -341,11 +281,11 @@ unsafe extern "C" fn expire_nodest_conn_handler(work: *mut crate::glue::bindings
     // SAFETY: `dw` is the `nodest_work` field of a started `NetState`, which cancels the
     // work synchronously before it goes away.
     let ns = unsafe { &*core::ptr::from_ref(dw).cast::<u8>().sub(off).cast::<NetState>() };
-    crate::dp::conn::expire_nodest_conn_flush(ns);
+    crate::dp::conn::expire_nodest_conn_flush(&ns.dp);
 }
 
 fn est_period() -> u64 {
-    u64::from(ipvs_core::est::est_period_jiffies(genl::hz()))
+    u64::from(ipvs_core::est::est_period_jiffies(hz()))
 }
 
 /// The estimator: every period, fold the counters of the namespace, its services and their
@@ -363,7 +303,7 @@ unsafe extern "C" fn est_work_handler(work: *mut crate::glue::bindings::work_str
     if estimate {
         ns.dp.tot_stats.estimate();
     }
-    let expiration = ns.locality_expiration();
+    let expiration = ns.dp.locality_expiration();
     if let Ok(ctl) = ns.ctl() {
         ctl.for_each_stats(expiration, |s| {
             if estimate {
@@ -378,15 +318,16 @@ impl Drop for NetState {
     /// The namespace goes away (or the module unloads): unhook, then expire and free every
     /// connection (`ip_vs_conn_net_cleanup()`), before the fields the connections use go.
     fn drop(&mut self) {
-        if self.net != 0 {
+        let net_id = self.dp.net_id();
+        if net_id != 0 {
             self.est_work.cancel_sync();
             self.nodest_work.cancel_sync();
             self.defense_work.cancel_sync();
             // SAFETY: `net` is the namespace this state was started in; its exit callback
             // (which drops us) runs while it is still alive.
-            let net = unsafe { Net::from_raw(self.net as *mut crate::glue::bindings::net) };
+            let net = unsafe { Net::from_raw(net_id as *mut crate::glue::bindings::net) };
             self.dp.unregister_all_hooks(net);
-            crate::dp::conn::flush(self, self.net);
+            crate::dp::conn::flush(&self.dp, net_id);
         }
     }
 }

@@ -2,7 +2,7 @@
 //! `/proc/net/ip_vs`, `/proc/net/ip_vs_stats`, `/proc/net/ip_vs_conn` of a namespace, in C's
 //! format (`ipvs_core::procfs` renders; this file only gathers the state).
 
-use super::genl::conn_tab_size;
+use crate::dp::conn::tab_size as conn_tab_size;
 use super::NetState;
 use crate::glue::bindings;
 use crate::glue::pernet::Net;
@@ -99,7 +99,7 @@ unsafe extern "C" fn show_stats_percpu(seq: *mut bindings::seq_file, _v: *mut co
 /// The namespace id entries are keyed with, for a reader of `net`'s files (0, matching no
 /// entry, if ipvs_rs has no state there).
 fn reader_net(net: &Net) -> usize {
-    NetState::of(net).map_or(0, |ns| ns.net_id())
+    NetState::of(net).map_or(0, |ns| ns.dp.net_id())
 }
 
 /// `/proc/net/ip_vs_conn`: one line per entry of the reader's namespace (templates
@@ -165,7 +165,7 @@ fn conn_view(c: &Conn) -> procfs::ConnView<'static> {
         dport: c.dport,
         state: c.state.load(core::sync::atomic::Ordering::Relaxed) as u16,
         flags: conn::user_flags(c),
-        expires_secs: procfs::expires_secs(c.expires().wrapping_sub(now) as i64, super::genl::hz()),
+        expires_secs: procfs::expires_secs(c.expires().wrapping_sub(now) as i64, crate::glue::rcu::hz()),
         pe: None,
     }
 }

@@ -287,7 +287,7 @@ impl CtlState {
         let state = SchedState::bind(sched_kind(sched.as_ref()), family, &[])?;
         // ip_vs_svc_hash() sets HASHED once the service is in the table.
         let flags = r.flags_for_add() | svc_flags::HASHED;
-        let dp = Svc::new(key, flags, r.timeout_jiffies(super::genl::hz()), r.netmask, state)?;
+        let dp = Svc::new(key, flags, r.timeout_jiffies(rcu::hz()), r.netmask, state)?;
         let svc = Service { key, sched, pe: r.pe().and_then(Name::from_c), dests: KVec::new(), dp: dp.clone() };
         dp.ctl_slot.store(self.services.len(), Relaxed);
         self.services.push(svc, GFP_KERNEL).map_err(|_| Errno::Enomem)?;
@@ -312,7 +312,7 @@ impl CtlState {
         }
         svc.sched = sched;
         svc.dp.flags.store(r.flags_for_edit(svc.dp.flags()), Relaxed);
-        svc.dp.timeout_jiffies.store(r.timeout_jiffies(super::genl::hz()), Relaxed);
+        svc.dp.timeout_jiffies.store(r.timeout_jiffies(rcu::hz()), Relaxed);
         svc.dp.set_netmask(r.netmask);
         svc.pe = r.pe().and_then(Name::from_c);
         Ok(())

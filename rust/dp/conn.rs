@@ -17,7 +17,7 @@
 //!   (`ip_vs_conn_put()`), so an entry lives `timeout` after its last packet.
 
 use super::dest::{DestShared, StatsCells};
-use crate::ctl::NetState;
+use super::DpNet;
 use crate::glue::bindings;
 use crate::glue::rcu::{self, BhGuard, BucketLock, RcuHead, RcuReadGuard, Timer};
 use core::ptr::{self, NonNull};
@@ -70,7 +70,7 @@ pub(crate) struct Conn {
     hash: u32,
     /// The namespace (`struct net *`), for matching only.
     net: usize,
-    ns: *const NetState,
+    ns: *const DpNet,
     pub(crate) family: Family,
     pub(crate) protocol: u8,
     pub(crate) caddr: InetAddr,
@@ -267,6 +267,11 @@ impl TableAlloc {
     }
 }
 
+/// `ip_vs_conn_tab_size`, as GET_INFO and /proc/net/ip_vs report it.
+pub(crate) fn tab_size() -> u32 {
+    TableAlloc::size() as u32
+}
+
 impl Drop for TableAlloc {
     fn drop(&mut self) {
         let p = TABLE.buckets.swap(ptr::null_mut(), Ordering::AcqRel);
@@ -397,7 +402,7 @@ pub(crate) fn template_get(k: &Lookup<'_>) -> Option<ConnRef> {
 
 /// `ip_vs_conn_new()` + `ip_vs_bind_dest()` + `ip_vs_conn_hash()`: a new entry, in the
 /// table, referenced by the caller; `control` becomes its controlling template.
-pub(crate) fn create(ns: &NetState, net: usize, p: ConnParams, control: Option<&Conn>) -> Result<ConnRef> {
+pub(crate) fn create(ns: &DpNet, net: usize, p: ConnParams, control: Option<&Conn>) -> Result<ConnRef> {
     let b = buckets();
     if b.is_empty() {
         return Err(ENODEV);
@@ -457,7 +462,7 @@ pub(crate) fn create(ns: &NetState, net: usize, p: ConnParams, control: Option<&
     if let Some(ct) = control {
         c.set_control(ct);
     }
-    ns.dp.conn_count.fetch_add(1, Ordering::Relaxed);
+    ns.conn_count.fetch_add(1, Ordering::Relaxed);
     let bucket = &b[hash as usize & (b.len() - 1)];
     {
         let _lock = BucketLock::lock(hash);
@@ -566,7 +571,7 @@ pub(crate) fn expire(c: &Conn) {
         // after the callback was queued, which waits for this softirq (an RCU reader).
         // SAFETY: `ns` outlives its connections (type invariant): the flush waits for this
         // decrement before the namespace state goes.
-        unsafe { &*ns }.dp.conn_count.fetch_sub(1, Ordering::Release);
+        unsafe { &*ns }.conn_count.fetch_sub(1, Ordering::Release);
         return;
     }
     // expire_later: try again in a minute (C: cp->timeout = 60*HZ), re-arming only while
@@ -695,14 +700,14 @@ pub(crate) unsafe fn seek_next(net: usize, cur: &mut Cursor, c: &Conn) -> Option
 
 /// `ip_vs_conn_flush()`: expire every entry of a namespace whose hooks are gone, and wait
 /// until they are all freed. Process context.
-pub(crate) fn flush(ns: &NetState, net: usize) {
+pub(crate) fn flush(ns: &DpNet, net: usize) {
     loop {
         for_each(net, |c| {
             // Controlled entries first; templates once nothing uses them.
             c.set_timeout(0);
             c.expire_now();
         });
-        if ns.dp.conn_count.load(Ordering::Acquire) <= 0 {
+        if ns.conn_count.load(Ordering::Acquire) <= 0 {
             break;
         }
         rcu::msleep(10);
@@ -713,8 +718,8 @@ pub(crate) fn flush(ns: &NetState, net: usize) {
 
 /// Number of entries of a namespace (`ipvs->conn_count`).
 #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // used by the KUnit suites
-pub(crate) fn count(ns: &NetState) -> i32 {
-    ns.dp.conn_count.load(Ordering::Relaxed)
+pub(crate) fn count(ns: &DpNet) -> i32 {
+    ns.conn_count.load(Ordering::Relaxed)
 }
 
 /// Whether `c` still is in the table (for tests).
@@ -748,8 +753,8 @@ pub(crate) fn del(c: &Conn) {
 
 /// `ip_vs_expire_nodest_conn_flush()`: expire every entry of the namespace whose destination
 /// was removed (and a template left without controlled entries).
-pub(crate) fn expire_nodest_conn_flush(ns: &NetState) {
-    let expired = &ns.dp.reuse.expired_nodest_work;
+pub(crate) fn expire_nodest_conn_flush(ns: &DpNet) {
+    let expired = &ns.reuse.expired_nodest_work;
     for_each(ns.net_id(), |c| {
         let Some(d) = c.dest.as_deref() else { return };
         if d.available.load(Ordering::Relaxed) || c.n_control.load(Ordering::Relaxed) != 0 {
@@ -776,7 +781,7 @@ static TODROP_COUNTERS: rcu::BhSpin<ipvs_core::defense::EntryCounters> = rcu::Bh
 /// visits 1/32 of the table's buckets at random every second and deletes the namespace's
 /// flood-like entries: TCP entries in SYN_RECV or SYNACK, unassured templates, and (one in
 /// `in_pkts`) entries idle for a minute with at most 8 packets. Process context.
-pub(crate) fn random_dropentry(ns: &NetState) {
+pub(crate) fn random_dropentry(ns: &DpNet) {
     use ipvs_core::defense::{self, EntryKind, EntryVerdict};
     use ipvs_core::proto::tcp::TcpState;
     let b = buckets();

@@ -14,8 +14,7 @@
 use super::conn::{self, Conn, ConnParams, ConnRef, Lookup, CTPL_S_ASSURED, F_NO_CPORT, F_TEMPLATE};
 use super::svc::Svc;
 use super::xmit;
-use super::DropCounters;
-use crate::ctl::NetState;
+use super::{DpNet, DropCounters, PerNet};
 use crate::glue::bindings;
 use crate::glue::pernet::Net;
 use crate::glue::rcu::RcuReadGuard;
@@ -36,13 +35,14 @@ const FTPDATA: u16 = 20;
 /// no lookup finds it again).
 const F_TEMPLATE_INVALID: u32 = 0x8000_0000;
 
-/// The hook function of every ipvs_rs netfilter hook (see rust/dp_glue.c).
+/// The hook function of every ipvs_rs netfilter hook (see rust/dp_glue.c), finding the
+/// namespace's state through `P`. [`dp_hook!`](crate::dp_hook) defines the symbol the C
+/// trampolines call.
 ///
 /// # Safety
 ///
 /// Called by netfilter (through the C trampolines) with the hook's namespace and packet.
-#[no_mangle]
-unsafe extern "C" fn ipvs_rs_dp_hook(
+pub(crate) unsafe fn entry<P: PerNet>(
     kind: u32,
     af: u32,
     hooknum: u32,
@@ -58,13 +58,42 @@ unsafe extern "C" fn ipvs_rs_dp_hook(
         10 => Family::Ipv6,
         _ => return Verdict::Accept.as_c(),
     };
-    let Some(ns) = NetState::of(net) else { return Verdict::Accept.as_c() };
+    let Some(ns) = P::dp_of(net) else { return Verdict::Accept.as_c() };
     let v = match kind {
         bindings::ipvs_rs_hook_kind_IPVS_RS_HOOK_IN => in_hook(ns, net, family, hooknum, skb),
         bindings::ipvs_rs_hook_kind_IPVS_RS_HOOK_OUT => out_hook(ns, net, family, hooknum, skb),
         _ => forward_icmp(ns, net, family, hooknum, skb),
     };
     v.as_c()
+}
+
+/// Define `ipvs_rs_dp_hook`, the symbol the netfilter trampolines of rust/dp_glue.c call,
+/// for the [`PerNet`] `$p` (the owner of the per-namespace slot, which the data path does
+/// not name). Invoked once, by the module.
+///
+/// ```ignore
+/// dp_hook!(ctl::NetState);
+/// ```
+#[macro_export]
+macro_rules! dp_hook {
+    ($p:ty) => {
+        /// The hook function of every ipvs_rs netfilter hook (see rust/dp_glue.c).
+        ///
+        /// # Safety
+        ///
+        /// Called by netfilter (through the C trampolines) with the hook's namespace and packet.
+        #[no_mangle]
+        unsafe extern "C" fn ipvs_rs_dp_hook(
+            kind: u32,
+            af: u32,
+            hooknum: u32,
+            net: *mut $crate::glue::bindings::net,
+            skb: *mut $crate::glue::bindings::sk_buff,
+        ) -> u32 {
+            // SAFETY: called by netfilter with the hook's namespace and packet.
+            unsafe { $crate::dp::hook::entry::<$p>(kind, af, hooknum, net, skb) }
+        }
+    };
 }
 
 /// A parsed TCP/UDP packet.
@@ -122,7 +151,7 @@ const GATHER_ICMP: &[u8] = &[wire::IPPROTO_ICMP];
 /// reassembled before IPVS reads it (at FORWARD nothing else does: without this a reply's
 /// fragments would leave with the real server's address). `Err` carries the verdict when
 /// the kernel took the fragment (queued, or freed and counted in `frag_reasm`).
-fn gather(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb, protocols: &[u8]) -> Result<Skb, Verdict> {
+fn gather(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb, protocols: &[u8]) -> Result<Skb, Verdict> {
     if family != Family::Ipv4 {
         // IPv6: nf_defrag_ipv6, enabled with the first IPv6 service, reassembles before us.
         return Ok(skb);
@@ -131,11 +160,11 @@ fn gather(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb, prot
         Some(p) if protocols.contains(&p) => match skb.gather_frags(net, hooknum) {
             Gathered::Whole(skb) => Ok(skb),
             Gathered::Queued => {
-                DropCounters::count(&ns.dp.drops.frag_queued);
+                DropCounters::count(&ns.drops.frag_queued);
                 Err(Verdict::Stolen)
             }
             Gathered::Failed => {
-                DropCounters::count(&ns.dp.drops.frag_reasm);
+                DropCounters::count(&ns.drops.frag_reasm);
                 Err(Verdict::Stolen)
             }
         },
@@ -149,36 +178,36 @@ fn hz() -> u64 {
 
 /// The stats objects a packet of `cp` counts in: its destination's, its service's and the
 /// namespace's (`ip_vs_in_stats()` / `ip_vs_out_stats()` / `ip_vs_conn_stats()`).
-fn each_stats(ns: &NetState, cp: &Conn, f: impl Fn(&super::dest::StatsCells)) {
+fn each_stats(ns: &DpNet, cp: &Conn, f: impl Fn(&super::dest::StatsCells)) {
     if let Some(d) = &cp.dest {
         f(&d.stats);
     }
     if let Some(s) = &cp.svc_stats {
         f(s);
     }
-    f(&ns.dp.tot_stats);
+    f(&ns.tot_stats);
 }
 
 /// `ip_vs_in_stats()`.
-fn in_stats(ns: &NetState, cp: &Conn, len: usize) {
+fn in_stats(ns: &DpNet, cp: &Conn, len: usize) {
     each_stats(ns, cp, |s| s.count_in(len));
 }
 
 /// `ip_vs_out_stats()`.
-fn out_stats(ns: &NetState, cp: &Conn, len: usize) {
+fn out_stats(ns: &DpNet, cp: &Conn, len: usize) {
     each_stats(ns, cp, |s| s.count_out(len));
 }
 
 /// `ip_vs_set_state()`: the protocol's state machine for one packet.
-fn set_state(ns: &NetState, cp: &Conn, dir: Direction, pkt: &Packet) {
-    let timeouts = ns.dp.timeouts();
+fn set_state(ns: &DpNet, cp: &Conn, dir: Direction, pkt: &Packet) {
+    let timeouts = ns.timeouts();
     let assure = match pkt.tcp {
         Some(flags) => {
             let _g = cp.lock_state();
             let state = TcpState::from_c(cp.state.load(Relaxed)).unwrap_or(TcpState::None);
             let old_flags = cp.flags();
             let tr = tcp::transition(
-                ns.dp.defense.tcp_table(),
+                ns.defense.tcp_table(),
                 &timeouts.tcp,
                 dir,
                 flags,
@@ -235,7 +264,7 @@ enum Sender {
 }
 
 /// The lookup key of a TCP/UDP packet, by which end sent it.
-fn packet_key<'a>(ns: &NetState, family: Family, pkt: &'a Packet, from: Sender) -> Lookup<'a> {
+fn packet_key<'a>(ns: &DpNet, family: Family, pkt: &'a Packet, from: Sender) -> Lookup<'a> {
     let (client, far) = match from {
         Sender::Client => ((&pkt.h.saddr, pkt.ports[0]), (&pkt.h.daddr, pkt.ports[1])),
         Sender::Server => ((&pkt.h.daddr, pkt.ports[1]), (&pkt.h.saddr, pkt.ports[0])),
@@ -244,7 +273,7 @@ fn packet_key<'a>(ns: &NetState, family: Family, pkt: &'a Packet, from: Sender) 
 }
 
 /// `ip_vs_in_hook()`.
-fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Verdict {
+fn in_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Verdict {
     // Already marked as IPVS request or reply?
     if skb.ipvs_property() {
         return Verdict::Accept;
@@ -265,7 +294,7 @@ fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) -> 
         Parsed::Packet(p) => p,
         Parsed::Icmp => return in_icmp(ns, net, family, hooknum, skb).unwrap_or(Verdict::Accept),
         Parsed::NotOurs => return no_protocol_handler(ns, family, skb),
-        Parsed::Bad => return DropCounters::drop(&ns.dp.drops.malformed),
+        Parsed::Bad => return DropCounters::drop(&ns.drops.malformed),
     };
     let key = packet_key(ns, family, &pkt, Sender::Client);
     let mut cp = conn::in_get(&key);
@@ -282,7 +311,7 @@ fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) -> 
         ct_confirmed,
         settings: ns.settings(),
     });
-    ns.dp.reuse.count(decision, cp.is_some() && pkt.tcp.is_some_and(|f| f.contains(TcpFlags::SYN)));
+    ns.reuse.count(decision, cp.is_some() && pkt.tcp.is_some_and(|f| f.contains(TcpFlags::SYN)));
     // (`Option::take_if` would say it shorter, but it is rustc 1.80+; Linux 6.12 accepts 1.78.)
     let old = if decision.puts_entry() { cp.take() } else { None };
     if let Some(old) = old {
@@ -294,11 +323,11 @@ fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) -> 
         }
         old.put_no_rearm();
         if decision.drops() {
-            return DropCounters::drop(&ns.dp.drops.reuse);
+            return DropCounters::drop(&ns.drops.reuse);
         }
         if decision.retires_conntrack() && !skb.retire_conntrack(net, family) {
             // conntrack refused the packet (e.g. out of memory): what C does, a drop.
-            return DropCounters::drop(&ns.dp.drops.conntrack);
+            return DropCounters::drop(&ns.drops.conntrack);
         }
     }
     debug_assert!(cp.is_some() == matches!(decision, Decision::UseExisting));
@@ -313,7 +342,7 @@ fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) -> 
 
     in_stats(ns, &cp, pkt.len);
     set_state(ns, &cp, Direction::Input, &pkt);
-    let v = xmit::xmit(net, &ns.dp.drops, &cp, skb, &pkt.h);
+    let v = xmit::xmit(net, &ns.drops, &cp, skb, &pkt.h);
     cp.in_pkts.fetch_add(1, Relaxed);
     drop(cp);
     v
@@ -323,7 +352,7 @@ fn in_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) -> 
 /// `ignore_tunneled`, one of a protocol without an IPVS handler (IPIP, GRE, ...; C's test
 /// kernel has TCP, UDP and SCTP handlers) is marked as IPVS's, so that what a tunnel
 /// decapsulates from it passes IPVS untouched when it comes back through the hooks.
-fn no_protocol_handler(ns: &NetState, family: Family, mut skb: Skb) -> Verdict {
+fn no_protocol_handler(ns: &DpNet, family: Family, mut skb: Skb) -> Verdict {
     if ns.int(ipvs_core::sysctl::Knob::IgnoreTunneled) != 0 {
         if let Ok(info) = wire::parse_packet(&skb, family) {
             if !matches!(info.headers.protocol, IPPROTO_TCP | IPPROTO_UDP | wire::IPPROTO_SCTP) {
@@ -336,7 +365,7 @@ fn no_protocol_handler(ns: &NetState, family: Family, mut skb: Skb) -> Verdict {
 
 /// `ip_vs_try_to_schedule()` with `tcp_conn_schedule()` / `udp_conn_schedule()` and
 /// `ip_vs_schedule()`: `Err` carries the verdict when no connection is created.
-fn try_to_schedule(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, pkt: &Packet) -> Result<ConnRef, Verdict> {
+fn try_to_schedule(ns: &DpNet, net: &Net, family: Family, skb: &mut Skb, pkt: &Packet) -> Result<ConnRef, Verdict> {
     let settings = ns.settings();
     if let Some(flags) = pkt.tcp {
         // tcp_conn_schedule(): a SYN without RST schedules; with sloppy_tcp any non-RST.
@@ -346,7 +375,7 @@ fn try_to_schedule(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, pkt:
     }
     let af = crate::glue::skb::af_of(family) as u16;
     let [cport, vport] = pkt.ports;
-    let table = ns.dp.services.as_deref().ok_or(Verdict::Accept)?;
+    let table = ns.services.as_deref().ok_or(Verdict::Accept)?;
     let rcu = RcuReadGuard::new();
     let Some(svc) = table.find_for_packet(&rcu, af, pkt.h.protocol, &pkt.h.daddr.0, vport, skb.mark()) else {
         return Err(Verdict::Accept);
@@ -354,8 +383,8 @@ fn try_to_schedule(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, pkt:
     let svc_flags = svc.flags();
     let svc_port = svc.key.port;
     // tcp_conn_schedule() / udp_conn_schedule(): "It seems that we are very loaded."
-    if ns.dp.defense.todrop() {
-        return Err(DropCounters::drop(&ns.dp.drops.drop_packet));
+    if ns.defense.todrop() {
+        return Err(DropCounters::drop(&ns.drops.drop_packet));
     }
     // Never schedule Active FTPDATA connections from a real server.
     if cport == FTPDATA {
@@ -401,7 +430,7 @@ fn try_to_schedule(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, pkt:
         dest: Some(chosen.dest.clone()),
         svc_stats: Some(chosen.svc_stats.clone()),
     };
-    let cp = conn::create(ns, net_id, params, None).map_err(|_| DropCounters::drop(&ns.dp.drops.no_mem))?;
+    let cp = conn::create(ns, net_id, params, None).map_err(|_| DropCounters::drop(&ns.drops.no_mem))?;
     conn_stats(ns, &cp);
     Ok(cp)
 }
@@ -411,7 +440,7 @@ fn try_to_schedule(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, pkt:
 /// connection. Such a packet (a local server answering from the virtual address, e.g. under
 /// DR, where `ip_vs_out_hook()` finds no entry) must go out unchanged, not become a new
 /// connection from the client's side.
-fn is_reply_of_existing(ns: &NetState, family: Family, pkt: &Packet) -> bool {
+fn is_reply_of_existing(ns: &DpNet, family: Family, pkt: &Packet) -> bool {
     let key = packet_key(ns, family, &pkt, Sender::Server);
     match conn::in_get(&key) {
         Some(cp) => {
@@ -423,18 +452,18 @@ fn is_reply_of_existing(ns: &NetState, family: Family, pkt: &Packet) -> bool {
 }
 
 /// `ip_vs_conn_stats()`.
-fn conn_stats(ns: &NetState, cp: &Conn) {
+fn conn_stats(ns: &DpNet, cp: &Conn) {
     each_stats(ns, cp, |s| s.count_conn());
 }
 
 /// `ip_vs_leave()` without cache bypass: tell the client the port is unreachable.
-fn leave(ns: &NetState, net: &Net, family: Family, skb: &mut Skb, svc_port: u16, dport: u16) -> Verdict {
+fn leave(ns: &DpNet, net: &Net, family: Family, skb: &mut Skb, svc_port: u16, dport: u16) -> Verdict {
     // Packets to other ports of a virtual FTP service's address pass.
     if svc_port == FTPPORT && dport != FTPPORT {
         return Verdict::Accept;
     }
     skb.icmp_port_unreachable(family, net);
-    DropCounters::drop(&ns.dp.drops.unreachable)
+    DropCounters::drop(&ns.drops.unreachable)
 }
 
 /// The client network of a persistent service: the source masked with the service's
@@ -462,7 +491,7 @@ fn client_net(family: Family, saddr: &InetAddr, netmask: [u8; 4]) -> InetAddr {
 /// `ip_vs_sched_persist()`: find or create the client's template, then the connection.
 #[allow(clippy::too_many_arguments)]
 fn sched_persist(
-    ns: &NetState,
+    ns: &DpNet,
     settings: &ipvs_core::sysctl::Settings,
     svc: &Svc,
     family: Family,
@@ -524,12 +553,12 @@ fn sched_persist(
                 dest: Some(chosen.dest.clone()),
                 svc_stats: Some(chosen.svc_stats.clone()),
             };
-            let ct = conn::create(ns, net_id, params, None).map_err(|_| DropCounters::drop(&ns.dp.drops.no_mem))?;
+            let ct = conn::create(ns, net_id, params, None).map_err(|_| DropCounters::drop(&ns.drops.no_mem))?;
             ct.set_timeout(u64::from(svc.timeout_jiffies.load(Relaxed)));
             ct
         }
     };
-    let Some(dest) = ct.dest.clone() else { return Err(DropCounters::drop(&ns.dp.drops.no_dest)) };
+    let Some(dest) = ct.dest.clone() else { return Err(DropCounters::drop(&ns.drops.no_dest)) };
     let dport = if vport == svc_port && dest.port != 0 { dest.port } else { vport };
     let params = ConnParams {
         family,
@@ -545,14 +574,14 @@ fn sched_persist(
         dest: Some(dest),
         svc_stats: Some(svc.stats.clone()),
     };
-    let cp = conn::create(ns, net_id, params, Some(&ct)).map_err(|_| DropCounters::drop(&ns.dp.drops.no_mem))?;
+    let cp = conn::create(ns, net_id, params, Some(&ct)).map_err(|_| DropCounters::drop(&ns.drops.no_mem))?;
     drop(ct);
     conn_stats(ns, &cp);
     Ok(cp)
 }
 
 /// `ip_vs_out_hook()` + `handle_response()`.
-fn out_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Verdict {
+fn out_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Verdict {
     if skb.ipvs_property() {
         return Verdict::Accept;
     }
@@ -579,12 +608,12 @@ fn out_hook(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) ->
     if cp.fwd_method() == conn_flags::MASQ {
         if xmit::snat_reply(&cp, &mut skb, &pkt.h).is_err() {
             drop(cp);
-            return skb.drop(&ns.dp.drops.nat_failed);
+            return skb.drop(&ns.drops.nat_failed);
         }
         // ip_vs_route_me_harder(): only with snat_reroute.
         if ns.settings().snat_reroute != 0 && skb.route_me_harder(net, family, hooknum).is_err() {
             drop(cp);
-            return skb.drop(&ns.dp.drops.no_route);
+            return skb.drop(&ns.drops.no_route);
         }
     }
     out_stats(ns, &cp, pkt.len);
@@ -615,7 +644,7 @@ fn icmp_error(skb: &Skb, family: Family) -> Option<(wire::IcmpError, Headers)> {
 
 /// `ip_vs_in_icmp()`: an ICMP error from the client side about a reply of a connection
 /// (the quoted packet went virtual service → client). `None`: unrelated, go on.
-fn in_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb) -> Option<Verdict> {
+fn in_icmp(ns: &DpNet, net: &Net, family: Family, hooknum: u32, mut skb: Skb) -> Option<Verdict> {
     let (err, outer) = icmp_error(&skb, family)?;
     let inner = err.inner;
     let ports = inner.ports?;
@@ -633,12 +662,12 @@ fn in_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb)
     // C checks the checksum only for the errors it rewrites (NAT).
     if cp.fwd_method() == conn_flags::MASQ && !skb.icmp_csum_ok(err.offset, family) {
         cp.put_no_rearm();
-        return Some(DropCounters::drop(&ns.dp.drops.icmp_csum));
+        return Some(DropCounters::drop(&ns.drops.icmp_csum));
     }
     in_stats(ns, &cp, skb.len());
     let v = if cp.fwd_method() != conn_flags::MASQ {
         // DR, TUN, local node: forwarded unchanged, like the connection's packets.
-        xmit::xmit(net, &ns.dp.drops, &cp, skb, &outer)
+        xmit::xmit(net, &ns.drops, &cp, skb, &outer)
     } else {
         icmp_nat_xmit(ns, net, &cp, skb, family, hooknum)
     };
@@ -649,7 +678,7 @@ fn in_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb)
 
 /// `ip_vs_icmp_xmit()` for NAT: the error goes to the real server, its quoted packet
 /// rewritten to the real server's address and port.
-fn icmp_nat_xmit(ns: &NetState, net: &Net, cp: &Conn, mut skb: Skb, family: Family, hooknum: u32) -> Verdict {
+fn icmp_nat_xmit(ns: &DpNet, net: &Net, cp: &Conn, mut skb: Skb, family: Family, hooknum: u32) -> Verdict {
     use crate::glue::skb::rt_mode;
     let mode = if hooknum != NF_INET_FORWARD {
         rt_mode::LOCAL | rt_mode::NON_LOCAL | rt_mode::RDR
@@ -658,19 +687,19 @@ fn icmp_nat_xmit(ns: &NetState, net: &Net, cp: &Conn, mut skb: Skb, family: Fami
     };
     let from_world = skb.from_world(family);
     let Ok(route) = skb.route(net, family, &cp.daddr.0, mode, 0, true, true) else {
-        return skb.drop(&ns.dp.drops.no_route);
+        return skb.drop(&ns.drops.no_route);
     };
     let func = match family {
         Family::Ipv4 => kernel::c_str!("ip_vs_icmp_xmit"),
         Family::Ipv6 => kernel::c_str!("ip_vs_icmp_xmit_v6"),
     };
     if xmit::refuse_dnat_to_loopback(cp, from_world, route.local, func) {
-        return skb.drop(&ns.dp.drops.nat_loopback);
+        return skb.drop(&ns.drops.nat_loopback);
     }
     let len = skb.len();
-    let Some(buf) = skb.writable(len) else { return skb.drop(&ns.dp.drops.nat_failed) };
+    let Some(buf) = skb.writable(len) else { return skb.drop(&ns.drops.nat_failed) };
     if wire::nat::nat_icmp(buf, family, wire::nat::IcmpDirection::In, &cp.daddr, cp.dport).is_err() {
-        return skb.drop(&ns.dp.drops.nat_failed);
+        return skb.drop(&ns.drops.nat_failed);
     }
     skb.csum_invalidate();
     let same_end = cp.vport == cp.dport && cp.vaddr == cp.daddr;
@@ -680,7 +709,7 @@ fn icmp_nat_xmit(ns: &NetState, net: &Net, cp: &Conn, mut skb: Skb, family: Fami
 /// `ip_vs_out_icmp()` + `handle_response_icmp()`: an ICMP error from a real server (or a
 /// router near it) about a request of a connection (quoted packet: client → real server),
 /// going to the client. `None`: unrelated, go on.
-fn out_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb) -> Option<Verdict> {
+fn out_icmp(ns: &DpNet, net: &Net, family: Family, hooknum: u32, mut skb: Skb) -> Option<Verdict> {
     let (err, _outer) = icmp_error(&skb, family)?;
     let inner = err.inner;
     let ports = inner.ports?;
@@ -700,7 +729,7 @@ fn out_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb
     }
     if !skb.icmp_csum_ok(err.offset, family) {
         cp.put_no_rearm();
-        return Some(DropCounters::drop(&ns.dp.drops.icmp_csum));
+        return Some(DropCounters::drop(&ns.drops.icmp_csum));
     }
     // The ICMP checksum covers the whole message: the rewrite needs all of it (an error
     // related to a connection; C's skb_checksum() reads it all too).
@@ -711,12 +740,12 @@ fn out_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb
     };
     if !ok {
         cp.put_no_rearm();
-        return Some(DropCounters::drop(&ns.dp.drops.nat_failed));
+        return Some(DropCounters::drop(&ns.drops.nat_failed));
     }
     // ip_vs_route_me_harder(): only with snat_reroute.
     if ns.settings().snat_reroute != 0 && skb.route_me_harder(net, family, hooknum).is_err() {
         cp.put_no_rearm();
-        return Some(DropCounters::drop(&ns.dp.drops.no_route));
+        return Some(DropCounters::drop(&ns.drops.no_route));
     }
     skb.csum_invalidate();
     out_stats(ns, &cp, len);
@@ -732,7 +761,7 @@ fn out_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, mut skb: Skb
 
 /// `ip_vs_forward_icmp()` / `ip_vs_forward_icmp_v6()`: ICMP errors forwarded through the
 /// director that relate to IPVS connections.
-fn forward_icmp(ns: &NetState, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Verdict {
+fn forward_icmp(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Verdict {
     if skb.ipvs_property() {
         return Verdict::Accept;
     }

@@ -3,6 +3,11 @@
 //! transmitters (`ip_vs_xmit.c`). Policy comes from the core: header views and NAT rewrite
 //! (`ipvs_core::wire`), protocol state machines (`ipvs_core::proto`), schedulers
 //! (`ipvs_core::sched`), the port-reuse decision (`ipvs_core::reuse`).
+//!
+//! [`DpNet`] is what the packet path knows of a namespace: its sysctl values, tables and
+//! counters. The control plane embeds it in its own per-namespace state and writes into it
+//! (sysctls, timeouts, services); the hooks find it through [`PerNet`], which the layer
+//! owning the per-namespace slot implements (see [`dp_hook!`](crate::dp_hook)).
 
 pub(crate) mod conn;
 pub(crate) mod dest;
@@ -13,17 +18,39 @@ pub(crate) mod xmit;
 use crate::glue::bindings;
 use crate::glue::pernet::Net;
 use crate::glue::skb::Verdict;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use dest::StatsCells;
 use ipvs_core::defense;
 use ipvs_core::proto::{tcp, udp, TimeoutTables};
 use ipvs_core::reuse;
+use ipvs_core::sysctl::{Initial, Knob, LocalityExpiration, Settings, LOCALITY_SPECS, N_KNOBS, SPECS};
 use kernel::prelude::*;
 
 const NSTATES: usize = tcp::TcpState::ALL.len();
 
+/// How the hooks find the data-path state of a namespace: implemented by the layer that owns
+/// the per-namespace slot, which the module names in [`dp_hook!`](crate::dp_hook).
+pub(crate) trait PerNet {
+    /// The data-path state of `net`, if ipvs_rs is set up there.
+    fn dp_of(net: &Net) -> Option<&DpNet>;
+}
+
 /// The data-path state of one namespace (the packet-path fields of `struct netns_ipvs`).
+///
+/// It stays in place while started (it lives in a per-namespace slot): connections point to
+/// it, so its owner unregisters the hooks ([`DpNet::unregister_all_hooks`]) and flushes the
+/// connections ([`conn::flush`]) before dropping it.
 pub(crate) struct DpNet {
+    /// The `int` sysctls, by [`Knob::index`] (C: the `sysctl_*` fields of `struct
+    /// netns_ipvs`); the cells of `sync_threshold`, `sync_qlen_max` and `est_cpulist` are
+    /// unused. The control plane's sysctl tables write them.
+    ints: [AtomicI32; N_KNOBS],
+    /// `sync_threshold`: threshold and period.
+    sync_threshold: [AtomicI32; 2],
+    /// `sync_qlen_max` (`unsigned long`).
+    sync_qlen_max: AtomicUsize,
+    /// The namespace (`struct net *`, as a number: connection keys), set when it starts.
+    net: usize,
     /// `ipvs->conn_count`.
     pub(crate) conn_count: AtomicI32,
     /// `ipvs->tot_stats`.
@@ -261,7 +288,19 @@ fn af_bit(af: u16) -> u32 {
 impl DpNet {
     pub(crate) fn new() -> Self {
         let d = TimeoutTables::DEFAULT;
+        let hz = crate::glue::rcu::hz();
+        // In Knob::index order: SPECS, then LOCALITY_SPECS (N_KNOBS entries in all).
+        let mut specs = Iterator::chain(SPECS.iter(), LOCALITY_SPECS.iter());
+        let ints = [(); N_KNOBS].map(|()| AtomicI32::new(specs.next().map_or(0, |s| s.default_int(hz))));
+        let (threshold, period) = match Knob::SyncThreshold.spec().default {
+            Initial::Pair(a, b) => (a, b),
+            _ => (0, 0),
+        };
         DpNet {
+            ints,
+            sync_threshold: [AtomicI32::new(threshold), AtomicI32::new(period)],
+            sync_qlen_max: AtomicUsize::new(crate::glue::mem::sync_qlen_max_default()),
+            net: 0,
             conn_count: AtomicI32::new(0),
             tot_stats: StatsCells::unallocated(),
             tcp_timeouts: tcp::TcpState::ALL.map(|s| AtomicU32::new(d.tcp.get(s))),
@@ -271,6 +310,68 @@ impl DpNet {
             reuse: ReuseCounters::default(),
             defense: Defense::default(),
             services: None,
+        }
+    }
+
+    /// The namespace started: `net` is its `struct net`.
+    pub(crate) fn set_net(&mut self, net: &Net) {
+        self.net = net.as_ptr() as usize;
+    }
+
+    /// `struct net *` of this namespace, as a number (connection keys); 0 until started.
+    pub(crate) fn net_id(&self) -> usize {
+        self.net
+    }
+
+    /// The cell of an `int` knob (the sysctl tables and the defenses write it).
+    pub(crate) fn cell(&self, knob: Knob) -> &AtomicI32 {
+        &self.ints[knob.index()]
+    }
+
+    /// The cells of `sync_threshold` (threshold, period).
+    pub(crate) fn sync_threshold_cells(&self) -> &[AtomicI32; 2] {
+        &self.sync_threshold
+    }
+
+    /// The cell of `sync_qlen_max`.
+    pub(crate) fn sync_qlen_max_cell(&self) -> &AtomicUsize {
+        &self.sync_qlen_max
+    }
+
+    /// The current value of an `int` knob.
+    pub(crate) fn int(&self, knob: Knob) -> i32 {
+        self.cell(knob).load(Relaxed)
+    }
+
+    /// `sync_threshold` as stored (threshold, period).
+    #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // no sync daemon reads it yet
+    pub(crate) fn sync_threshold(&self) -> (i32, i32) {
+        (self.sync_threshold[0].load(Relaxed), self.sync_threshold[1].load(Relaxed))
+    }
+
+    /// `sync_qlen_max` as stored.
+    #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // no sync daemon reads it yet
+    pub(crate) fn sync_qlen_max(&self) -> usize {
+        self.sync_qlen_max.load(Relaxed)
+    }
+
+    /// The locality schedulers' expirations (`lblc_expiration`, `lblcr_expiration`).
+    pub(crate) fn locality_expiration(&self) -> LocalityExpiration {
+        LocalityExpiration { lblc: self.int(Knob::LblcExpiration), lblcr: self.int(Knob::LblcrExpiration) }
+    }
+
+    /// Current values, as the data path should read them (once per packet).
+    pub(crate) fn settings(&self) -> Settings {
+        let load = |knob| self.int(knob);
+        Settings {
+            conn_reuse_mode: load(Knob::ConnReuseMode),
+            expire_nodest_conn: load(Knob::ExpireNodestConn),
+            conntrack: load(Knob::Conntrack),
+            conn_reuse_old_conntrack: load(Knob::ConnReuseOldConntrack),
+            expire_quiescent_template: load(Knob::ExpireQuiescentTemplate),
+            sloppy_tcp: load(Knob::SloppyTcp),
+            sloppy_sctp: load(Knob::SloppySctp),
+            snat_reroute: load(Knob::SnatReroute),
         }
     }
 

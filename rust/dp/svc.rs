@@ -159,13 +159,13 @@ impl SchedState {
             SchedulerKind::Ovf => SchedState::Ovf,
             SchedulerKind::Twos => SchedState::Twos,
             SchedulerKind::Lblc => {
-                let l = sched::lblc::Lblc::new(family, crate::ctl::genl::hz(), rcu::jiffies());
+                let l = sched::lblc::Lblc::new(family, rcu::hz(), rcu::jiffies());
                 let mut heads = table(l.table_len())?;
                 l.clear_heads(&mut heads);
                 SchedState::Lblc(l, heads, slab())
             }
             SchedulerKind::Lblcr => {
-                let l = sched::lblcr::Lblcr::new(family, crate::ctl::genl::hz(), rcu::jiffies());
+                let l = sched::lblcr::Lblcr::new(family, rcu::hz(), rcu::jiffies());
                 let mut heads = table(l.table_len())?;
                 l.clear_heads(&mut heads);
                 SchedState::Lblcr(l, heads, slab(), slab())
@@ -324,7 +324,7 @@ impl Svc {
 
     /// `sched->schedule()` under the service's own lock (C: the schedulers' `sched_lock` /
     /// RCU walk of `svc->destinations`): the chosen destination, referenced. `exp`: the
-    /// namespace's locality expirations (`NetState::locality_expiration()`).
+    /// namespace's locality expirations (`DpNet::locality_expiration()`).
     pub(crate) fn schedule(
         &self,
         client: &InetAddr,

@@ -236,33 +236,80 @@ impl<'a> Dump<'a> {
     }
 }
 
-/// Handlers of the family, implemented by the control plane.
+/// Handlers of the family, implemented by the control plane; [`genl_handlers!`] connects
+/// them to the C op table.
+///
+/// [`genl_handlers!`]: crate::genl_handlers
 pub(crate) trait Handlers {
     fn doit(req: &Request<'_>) -> Result;
     /// Returns what `dumpit` returns: `dump.len()` to continue/finish, or an error.
     fn dumpit(dump: &mut Dump<'_>) -> Result<kernel::ffi::c_int>;
 }
 
-/// The C op table calls these two symbols; they forward to the control plane's handlers.
-#[no_mangle]
-unsafe extern "C" fn ipvs_rs_genl_doit(skb: *mut bindings::sk_buff, info: *mut bindings::genl_info) -> kernel::ffi::c_int {
-    // INVARIANT: called by genetlink with the request's skb and info.
+/// `doit` of the op table: run `H::doit` on the request.
+///
+/// # Safety
+///
+/// `skb` and `info` are the arguments of a running genetlink `doit` call.
+pub(crate) unsafe fn doit<H: Handlers>(skb: *mut bindings::sk_buff, info: *mut bindings::genl_info) -> kernel::ffi::c_int {
+    // INVARIANT: the caller passes the running call's skb and info.
     let req = Request { skb, info, _call: PhantomData };
-    match crate::ctl::genl::Ops::doit(&req) {
+    match H::doit(&req) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
 }
 
-#[no_mangle]
-unsafe extern "C" fn ipvs_rs_genl_dumpit(
-    skb: *mut bindings::sk_buff,
-    cb: *mut bindings::netlink_callback,
-) -> kernel::ffi::c_int {
-    // INVARIANT: called by genetlink with the dump's skb and callback state.
+/// `dumpit` of the op table: run `H::dumpit` on the dump.
+///
+/// # Safety
+///
+/// `skb` and `cb` are the arguments of a running genetlink `dumpit` call.
+pub(crate) unsafe fn dumpit<H: Handlers>(skb: *mut bindings::sk_buff, cb: *mut bindings::netlink_callback) -> kernel::ffi::c_int {
+    // INVARIANT: the caller passes the running call's skb and callback state.
     let mut dump = Dump { skb, cb, _call: PhantomData };
-    match crate::ctl::genl::Ops::dumpit(&mut dump) {
+    match H::dumpit(&mut dump) {
         Ok(n) => n,
         Err(e) => e.to_errno(),
     }
+}
+
+/// Define the two symbols the C op table (rust/ipvs_genl.c) calls, `ipvs_rs_genl_doit` and
+/// `ipvs_rs_genl_dumpit`, for the [`Handlers`] `$h`. Invoked once, by the module, which
+/// knows the layer that implements the handlers (glue does not name the layers above it).
+///
+/// ```ignore
+/// genl_handlers!(ctl::genl::Ops);
+/// ```
+#[macro_export]
+macro_rules! genl_handlers {
+    ($h:ty) => {
+        /// The op table's `doit` (rust/ipvs_genl.c).
+        ///
+        /// # Safety
+        ///
+        /// Called by genetlink with the request's skb and info.
+        #[no_mangle]
+        unsafe extern "C" fn ipvs_rs_genl_doit(
+            skb: *mut $crate::glue::bindings::sk_buff,
+            info: *mut $crate::glue::bindings::genl_info,
+        ) -> kernel::ffi::c_int {
+            // SAFETY: genetlink calls this with a running request's skb and info.
+            unsafe { $crate::glue::genetlink::doit::<$h>(skb, info) }
+        }
+
+        /// The op table's `dumpit` (rust/ipvs_genl.c).
+        ///
+        /// # Safety
+        ///
+        /// Called by genetlink with the dump's skb and callback state.
+        #[no_mangle]
+        unsafe extern "C" fn ipvs_rs_genl_dumpit(
+            skb: *mut $crate::glue::bindings::sk_buff,
+            cb: *mut $crate::glue::bindings::netlink_callback,
+        ) -> kernel::ffi::c_int {
+            // SAFETY: genetlink calls this with a running dump's skb and callback state.
+            unsafe { $crate::glue::genetlink::dumpit::<$h>(skb, cb) }
+        }
+    };
 }
