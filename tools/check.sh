@@ -10,7 +10,7 @@
 #            matrix; `make bench` in its seconds-long smoke form), one result per check; a
 #            scenario's TAP file that tools/check.sh does not name is counted too
 #   build    the production module has no KUnit in it, and no panic site outside
-#            tools/panic-sites.allow; FLAVOR=debug: switching kernels regenerates the bindings
+#            tools/panic-sites.allow; rust/'s layers import one way (tools/layers.sh); FLAVOR=debug: switching kernels regenerates the bindings
 #   rel      (in vm) tests/vm/rel: hostile packets, netlink fuzzing, floods, lifecycle races,
 #            fault injection (debug kernel), C IPVS and ipvs_rs alike
 #   dmesg    the VM's kernel log holds no BUG/WARNING/Oops/KASAN/lockdep/leak report
@@ -58,6 +58,13 @@ if tools/panic-sites.sh "$OUT/vm/ipvs_rs-prod.ko" >"$OUT/panic-sites.txt" 2>&1; 
 else
 	cat "$OUT/panic-sites.txt"
 	fail "build: panic sites not in tools/panic-sites.allow (see $OUT/panic-sites.txt)"
+fi
+log "tier build: the kernel-side layers point one way (tools/layers.sh: glue -> dp -> ctl -> module)"
+if tools/layers.sh >"$OUT/layers.txt" 2>&1; then
+	pass
+else
+	cat "$OUT/layers.txt"
+	fail "build: an upward import or an import circle among rust/'s layers (see $OUT/layers.txt)"
 fi
 if [ "$FLAVOR" = debug ]; then
 	# Issue 9 item 0: a tree built for the default kernel, then for this one, must carry this
