@@ -10,7 +10,8 @@
 #            matrix; `make bench` in its seconds-long smoke form), one result per check; a
 #            scenario's TAP file that tools/check.sh does not name is counted too
 #   build    the production module has no KUnit in it, and no panic site outside
-#            tools/panic-sites.allow; rust/'s layers import one way (tools/layers.sh); FLAVOR=debug: switching kernels regenerates the bindings
+#            tools/panic-sites.allow; rust/'s layers import one way (tools/layers.sh);
+#            FLAVOR=debug: switching kernels regenerates the bindings
 #   rel      (in vm) tests/vm/rel: hostile packets, netlink fuzzing, floods, lifecycle races,
 #            fault injection (debug kernel), C IPVS and ipvs_rs alike
 #   dmesg    the VM's kernel log holds no BUG/WARNING/Oops/KASAN/lockdep/leak report
