@@ -117,9 +117,9 @@ fn ipv4_hex(addr: &[u8; 16]) -> u32 {
 
 /// The three header lines of `/proc/net/ip_vs`.
 pub fn write_info_header(w: &mut impl Write, conn_tab_size: u32) -> fmt::Result {
-    write!(
+    writeln!(
         w,
-        "IP Virtual Server version {VERSION} (size={conn_tab_size})\n"
+        "IP Virtual Server version {VERSION} (size={conn_tab_size})"
     )?;
     w.write_str("Prot LocalAddress:Port Scheduler Flags\n")?;
     w.write_str("  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n")
@@ -178,9 +178,9 @@ pub fn write_service(w: &mut impl Write, s: &ServiceLine<'_>) -> fmt::Result {
         )?;
     }
     if s.flags & svc_flags::PERSISTENT != 0 {
-        write!(
+        writeln!(
             w,
-            "persistent {} {:08X}\n",
+            "persistent {} {:08X}",
             s.timeout_jiffies as i32,
             u32::from_be_bytes(s.netmask)
         )
@@ -215,9 +215,9 @@ pub fn write_dest(w: &mut impl Write, d: &DestLine<'_>) -> fmt::Result {
     } else {
         write!(w, "  -> {:08X}:{:04X}      ", ipv4_hex(d.addr), d.port)?;
     }
-    write!(
+    writeln!(
         w,
-        "{:<7} {:<6} {:<10} {:<10}\n",
+        "{:<7} {:<6} {:<10} {:<10}",
         fwd, d.weight, d.activeconns, d.inactconns
     )
 }
@@ -232,9 +232,9 @@ pub fn write_stats(w: &mut impl Write, s: &Stats) -> fmt::Result {
         s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes
     )?;
     w.write_str(" Conns/s   Pkts/s   Pkts/s          Bytes/s          Bytes/s\n")?;
-    write!(
+    writeln!(
         w,
-        "{:8X} {:8X} {:8X} {:16X} {:16X}\n",
+        "{:8X} {:8X} {:8X} {:16X} {:16X}",
         s.cps, s.inpps, s.outpps, s.inbps, s.outbps
     )
 }
@@ -251,9 +251,9 @@ pub fn write_stats_percpu(
     w.write_str("CPU    Conns  Packets  Packets            Bytes            Bytes\n")?;
     for cpu in 0..cpus {
         let s = per_cpu(cpu);
-        write!(
+        writeln!(
             w,
-            "{:3X} {:8X} {:8X} {:8X} {:16X} {:16X}\n",
+            "{:3X} {:8X} {:8X} {:8X} {:16X} {:16X}",
             cpu, s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes
         )?;
     }
@@ -264,9 +264,9 @@ pub fn write_stats_percpu(
         t.conns, t.inpkts, t.outpkts, t.inbytes, t.outbytes
     )?;
     w.write_str("     Conns/s   Pkts/s   Pkts/s          Bytes/s          Bytes/s\n")?;
-    write!(
+    writeln!(
         w,
-        "    {:8X} {:8X} {:8X} {:16X} {:16X}\n",
+        "    {:8X} {:8X} {:8X} {:16X} {:16X}",
         t.cps, t.inpps, t.outpps, t.inbps, t.outbps
     )
 }

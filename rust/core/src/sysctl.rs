@@ -597,7 +597,7 @@ fn strtoul_lenient(s: &[u8; TMPBUFLEN], start: usize) -> Result<(u64, usize), Pa
     let at = |i: usize| s.get(i).copied().unwrap_or(0);
     let mut i = start;
     let base: u64 = if at(i) == b'0' {
-        if at(i + 1).to_ascii_lowercase() == b'x' && at(i + 2).is_ascii_hexdigit() {
+        if at(i + 1).eq_ignore_ascii_case(&b'x') && at(i + 2).is_ascii_hexdigit() {
             i += 2;
             16
         } else {
