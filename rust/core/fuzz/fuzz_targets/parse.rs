@@ -14,16 +14,30 @@ use ipvs_core::wire::{l4_checksum_ok, parse_l3l4, parse_packet, Family, IcmpErro
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&ctl, rest)) = data.split_first() else { return };
-    let Some((a, rest)) = rest.split_first_chunk::<16>() else { return };
-    let Some((p, pkt)) = rest.split_first_chunk::<2>() else { return };
-    let family = if ctl & 1 == 0 { Family::Ipv4 } else { Family::Ipv6 };
+    let Some((&ctl, rest)) = data.split_first() else {
+        return;
+    };
+    let Some((a, rest)) = rest.split_first_chunk::<16>() else {
+        return;
+    };
+    let Some((p, pkt)) = rest.split_first_chunk::<2>() else {
+        return;
+    };
+    let family = if ctl & 1 == 0 {
+        Family::Ipv4
+    } else {
+        Family::Ipv6
+    };
     let addr = match family {
         Family::Ipv4 => InetAddr::from_ipv4([a[0], a[1], a[2], a[3]]),
         Family::Ipv6 => InetAddr::from_ipv6(*a),
     };
     let port = u16::from_be_bytes(*p);
-    let mode = if ctl & 0x10 == 0 { ChecksumMode::Full } else { ChecksumMode::Partial };
+    let mode = if ctl & 0x10 == 0 {
+        ChecksumMode::Full
+    } else {
+        ChecksumMode::Partial
+    };
 
     let before = parse_l3l4(pkt, family);
     if let Ok(h) = before {
@@ -38,7 +52,9 @@ fuzz_target!(|data: &[u8]| {
         2 => nat::nat_icmp(&mut buf, family, IcmpDirection::Out, &addr, port).map(|_| None),
         3 => nat::nat_icmp(&mut buf, family, IcmpDirection::In, &addr, port).map(|_| None),
         4 | 5 => {
-            let Ok(info) = parse_packet(pkt, family) else { return };
+            let Ok(info) = parse_packet(pkt, family) else {
+                return;
+            };
             let h = info.headers;
             assert_eq!(h.total_len, pkt.len());
             if h.ports.is_some() {
@@ -63,7 +79,10 @@ fuzz_target!(|data: &[u8]| {
         Err(_) => assert_eq!(buf, pkt),
         Ok(l4) => {
             let h = parse_l3l4(&buf, family).expect("a rewritten packet still parses");
-            let full = matches!(l4, Some(L4Update::Incremental | L4Update::Recomputed | L4Update::NoUdpChecksum));
+            let full = matches!(
+                l4,
+                Some(L4Update::Incremental | L4Update::Recomputed | L4Update::NoUdpChecksum)
+            );
             if verified && full {
                 assert_eq!(l4_checksum_ok(&buf, &h), Ok(true));
             }
