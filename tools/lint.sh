@@ -7,8 +7,11 @@
 #   - the host crates (rust/core, its fuzz target, tests/pktfuzz-core): rustfmt --check, settings
 #     in .rustfmt.toml (the kernel's)
 #   - rust/core: clippy, all targets, warnings denied (the kernel's lint set: rust/core/Cargo.toml)
-# LINT_MODULE_FMT=1 adds rustfmt --check of the module's files (rust/*.rs and rust/*/*.rs outside
-# rust/core); off by default until they are formatted.
+# Opt-in, off by default until the module's files are clean:
+#   LINT_MODULE_FMT=1     rustfmt --check of the module's files (rust/*.rs, rust/*/*.rs outside
+#                         rust/core), with the count of files and lines that would change
+#   LINT_MODULE_CLIPPY=1  the production module built with Kbuild's clippy (make CLIPPY=1: the
+#                         kernel's lint set) against $KDIR or the cached test kernel: no warning
 . "$(dirname "$0")/env.sh"
 cd "$IPVS_RS_TOP"
 
@@ -97,6 +100,25 @@ if [ "${LINT_MODULE_FMT:-0}" = 1 ]; then
 	fi
 else
 	echo "# lint: rustfmt of the module's files not checked (LINT_MODULE_FMT=1 checks it)"
+fi
+
+# --- clippy of the module (opt-in) --------------------------------------------------------------
+# Its Rust objects are removed first: Kbuild rebuilds (and so lints) only what changed.
+if [ "${LINT_MODULE_CLIPPY:-0}" = 1 ]; then
+	rm -f rust/ipvs_main.o rust/ipvs_core.o
+	if CLIPPY=1 IPVS_RS_KUNIT='' tools/module.sh >"$tmp/mclippy" 2>&1; then
+		grep -E '^(warning|error)(\[|:)' "$tmp/mclippy" | grep -v ' warnings\? emitted$' >"$tmp/mclippy.w" || true
+		if [ -s "$tmp/mclippy.w" ]; then
+			sort "$tmp/mclippy.w" | uniq -c | sort -rn >"$tmp/mclippy.kinds"
+			report 1 "clippy module: $(wc -l <"$tmp/mclippy.w") warnings (make CLIPPY=1)" "$tmp/mclippy.kinds"
+		else
+			report 0 "clippy module (make CLIPPY=1, the kernel's lint set)"
+		fi
+	else
+		report 1 "clippy module: the build failed (make CLIPPY=1)" "$tmp/mclippy"
+	fi
+else
+	echo "# lint: clippy of the module not checked (LINT_MODULE_CLIPPY=1 checks it)"
 fi
 
 exit "$failed"
