@@ -103,10 +103,12 @@ else
 fi
 
 # --- clippy of the module (opt-in) --------------------------------------------------------------
-# Its Rust objects are removed first: Kbuild rebuilds (and so lints) only what changed.
+# Its Rust objects are removed first: Kbuild rebuilds (and so lints) only what changed. CLIPPY=1
+# reaches Kbuild as `make CLIPPY=1` passes it: make takes the variables in MAKEFLAGS as given
+# on its command line, which is where Kbuild wants CLIPPY.
 if [ "${LINT_MODULE_CLIPPY:-0}" = 1 ]; then
 	rm -f rust/ipvs_main.o rust/ipvs_core.o
-	if CLIPPY=1 IPVS_RS_KUNIT='' tools/module.sh >"$tmp/mclippy" 2>&1; then
+	if MAKEFLAGS="${MAKEFLAGS:-} CLIPPY=1" IPVS_RS_KUNIT='' tools/module.sh >"$tmp/mclippy" 2>&1; then
 		grep -E '^(warning|error)(\[|:)' "$tmp/mclippy" | grep -v ' warnings\? emitted$' >"$tmp/mclippy.w" || true
 		if [ -s "$tmp/mclippy.w" ]; then
 			sort "$tmp/mclippy.w" | uniq -c | sort -rn >"$tmp/mclippy.kinds"

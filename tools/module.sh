@@ -7,6 +7,5 @@ fi
 [ -f "$KDIR/Module.symvers" ] || [ -f "$KDIR/Makefile" ] || die "KDIR=$KDIR is not a kernel build tree"
 grep -q '^CONFIG_RUST=y' "$KDIR/.config" 2>/dev/null || die "KDIR=$KDIR: kernel not built with CONFIG_RUST=y"
 # IPVS_RS_KUNIT=y: the test build, with the KUnit suites (see Kbuild); default: production.
-# CLIPPY=1 (as `make CLIPPY=1`): Kbuild compiles the Rust with clippy-driver and the kernel's lints.
-make -C "$KDIR" M="$IPVS_RS_TOP" LLVM="${LLVM:-1}" IPVS_RS_KUNIT="${IPVS_RS_KUNIT:-}" ${CLIPPY:+CLIPPY="$CLIPPY"} modules >&2
+make -C "$KDIR" M="$IPVS_RS_TOP" LLVM="${LLVM:-1}" IPVS_RS_KUNIT="${IPVS_RS_KUNIT:-}" modules >&2
 log "built $IPVS_RS_TOP/ipvs_rs.ko against $KDIR${IPVS_RS_KUNIT:+ (with KUnit suites)}"
