@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2086 # $PYD is a command of two words (python, script), split on purpose
 # Usage (in the guest, as root): tests/vm/rel/dpparse.sh [MOD...]     (MOD: c or rs; default: c rs)
 # From the host:  VM_OUT=/tmp/dpparse-vm tools/vm.sh --timeout 1500 -- tests/vm/rel/dpparse.sh c rs
 #
@@ -36,7 +37,7 @@ TAP=$OUT/rel-dpparse.tap
 
 [ $# -ge 1 ] || set -- c rs
 check_modules "$@"
-PYD=("$PY" "$(cd "$(dirname "$0")" && pwd)/dpparse.py")
+PYD="$PY $(cd "$(dirname "$0")" && pwd)/dpparse.py"
 CELL=10
 BIG=185000
 BYTES=20000000
@@ -84,8 +85,8 @@ big_tcp_up() {
 	ip -n "$DP_CL" addr add fd09::2/64 dev big0 nodad || return 1
 	ip -n "$DP_DIR" addr add 10.9.0.1/24 dev big0 || return 1
 	ip -n "$DP_DIR" addr add fd09::1/64 dev big0 nodad || return 1
-	ip netns exec "$DP_CL" "${PYD[@]}" big-tcp big0 "$BIG" || return 1
-	ip netns exec "$DP_DIR" "${PYD[@]}" big-tcp big0 "$BIG" || return 1
+	ip netns exec "$DP_CL" $PYD big-tcp big0 $BIG || return 1
+	ip netns exec "$DP_DIR" $PYD big-tcp big0 $BIG || return 1
 	ip -n "$DP_CL" link set big0 up && ip -n "$DP_DIR" link set big0 up
 }
 
@@ -95,11 +96,11 @@ big_tcp() {
 	m0=$(malformed)
 	r0=$(rx_stats "$DP_DIR" big0)
 	# The director's veth as a packet tap sees each skb whole: proof that BIG TCP was used.
-	ip netns exec "$DP_DIR" "${PYD[@]}" sniff big0 150 >"$d/sniff-$fam.txt" 2>&1 &
+	ip netns exec "$DP_DIR" $PYD sniff big0 150 >"$d/sniff-$fam.txt" 2>&1 &
 	sp=$!
 	for _ in $(seq 50); do grep -q ready "$d/sniff-$fam.txt" && break; sleep 0.2; done
 	t0=$(date +%s)
-	got=$(timeout 120 ip netns exec "$DP_CL" "${PYD[@]}" tcp-bulk "$addr" 7000 "$BYTES" 2>&1)
+	got=$(timeout 120 ip netns exec "$DP_CL" $PYD tcp-bulk "$addr" 7000 $BYTES 2>&1)
 	t1=$(date +%s)
 	kill -TERM "$sp" 2>/dev/null
 	wait "$sp"
@@ -121,7 +122,7 @@ big_tcp() {
 exthdr() {
 	local m=$1 what=$2 port=$3 optlen=$4 v got
 	v=$(vip 6 $CELL)
-	got=$(timeout 60 ip netns exec "$DP_CL" "${PYD[@]}" udp-ask "$v" "$port" "$optlen" 5 2>&1)
+	got=$(timeout 60 ip netns exec "$DP_CL" $PYD udp-ask "$v" "$port" "$optlen" 5 2>&1)
 	if [ "$got" = "5 $v" ]; then
 		tap_ok "dpparse $m exthdr $what: 5 of 5 answered from the VIP"
 	else
@@ -153,12 +154,12 @@ run_one() {
 		ip netns exec "$DP_DIR" ipvsadm -a -u "$v4:$DP_PORT" -r "$(rip 4 $i):$DP_PORT" -m
 		ip netns exec "$DP_DIR" ipvsadm -a -u "[$v6]:9000" -r "[$(rip 6 $i)]:9000" -m
 		ip netns exec "$DP_DIR" ipvsadm -a -u "[$v6]:9001" -r "[$(rip 6 $i)]:9001" -m
-		ip netns exec "${DP_RS[i - 1]}" "${PYD[@]}" udp-echo 9000 0 >"$d/echo-$i-9000.log" 2>&1 &
+		ip netns exec "${DP_RS[i - 1]}" $PYD udp-echo 9000 0 >"$d/echo-$i-9000.log" 2>&1 &
 		pids+=($!)
-		ip netns exec "${DP_RS[i - 1]}" "${PYD[@]}" udp-echo 9001 312 >"$d/echo-$i-9001.log" 2>&1 &
+		ip netns exec "${DP_RS[i - 1]}" $PYD udp-echo 9001 312 >"$d/echo-$i-9001.log" 2>&1 &
 		pids+=($!)
 	done
-	ip netns exec "$DP_DIR" "${PYD[@]}" tcp-sink 7000 >"$d/sink.log" 2>&1 &
+	ip netns exec "$DP_DIR" $PYD tcp-sink 7000 >"$d/sink.log" 2>&1 &
 	pids+=($!)
 	sleep 2
 
@@ -166,13 +167,13 @@ run_one() {
 	big_tcp "$m" v6 fd09::1 "$d"
 	exthdr "$m" "req 312" 9000 312
 	exthdr "$m" "reply 312" 9001 0
-	got=$(timeout 60 ip netns exec "$DP_DIR" "${PYD[@]}" tun-ask tun0 fd0a::2 "$v6" 9000 1000 3100 5 2>&1)
+	got=$(timeout 60 ip netns exec "$DP_DIR" $PYD tun-ask tun0 fd0a::2 "$v6" 9000 1000 3100 5 2>&1)
 	if [ "$got" = "5 $v6.9000" ]; then
 		tap_ok "dpparse $m exthdr nonlinear req: 5 of 5 NATed and answered from the VIP"
 	else
 		tap_fail "dpparse $m exthdr nonlinear req: got '$got', want '5 $v6.9000' (answers, reply sources)"
 	fi
-	timeout 60 ip netns exec "$DP_DIR" "${PYD[@]}" tun-answer tun0 1000 5 >"$d/tun-answer.txt" 2>&1 &
+	timeout 60 ip netns exec "$DP_DIR" $PYD tun-answer tun0 1000 5 >"$d/tun-answer.txt" 2>&1 &
 	sleep 1
 	exthdr "$m" "nonlinear reply" 9002 0
 	wait $!
