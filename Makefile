@@ -5,6 +5,8 @@
 #   make bench      C ip_vs vs ipvs_rs in one boot, alternating: rates, costs, plots (~45 min under TCG)
 #   make reuse-matrix  the whole port-reuse matrix (C twice, ipvs_rs once; ~40 min under TCG)
 #   make check      all test tiers; ends with "N passed, M failed"
+#   make lint       shellcheck, rustfmt and clippy (tools/lint.sh; LINT_MODULE_FMT=1 adds rustfmt
+#                   of the module's files)
 #   make KDIR=/lib/modules/$(uname -r)/build   build against your own Rust-enabled kernel
 #
 # Variables: KDIR (kernel build tree; default: the cached test kernel), FLAVOR=debug (KASAN,
@@ -14,7 +16,7 @@
 LLVM ?= 1
 export FLAVOR CACHE_DIR
 
-.PHONY: all module deps kernel check demo bench reuse-matrix host-test clean
+.PHONY: all module deps kernel check lint demo bench reuse-matrix host-test clean
 all: module
 
 deps:
@@ -31,6 +33,9 @@ host-test:
 
 check: deps
 	@tools/check.sh
+
+lint: deps
+	@tools/lint.sh
 
 demo: deps
 	@tools/deps.sh --plots

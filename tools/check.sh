@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make check`: every test tier, counted together.
 #   host     cargo test of the core crate (unit + property tests), one result per test
+#   lint     tools/lint.sh (make lint): shellcheck of tools/ and tests/, rustfmt and clippy
+#            (the kernel's lint set, warnings denied) of rust/core
 #   harness  self-tests proving the VM harness fails on failing KTAP and on kernel warnings
 #   kunit    KUnit suites inside ipvs_rs, run in the VM at insmod, KTAP parsed
 #   vm       the VM scenarios (tests/vm/all.sh: smoke, netns isolation, the control-plane
@@ -106,6 +108,12 @@ else
 	fail "host: the core panicked on a fuzzed packet (see $OUT/pktfuzz-core.log)"
 fi
 
+log "tier lint: shellcheck, rustfmt and clippy (tools/lint.sh, also make lint)"
+tools/lint.sh >"$OUT/lint.tap" 2>&1 || true
+cat "$OUT/lint.tap"
+count_tap lint "$OUT/lint.tap"
+grep -q '^ok - ' "$OUT/lint.tap" || fail "lint: tools/lint.sh did not run (see $OUT/lint.tap)"
+
 log "tier harness: self-tests"
 tests/harness-selftest.sh >"$OUT/harness.tap" 2>&1 || true
 cat "$OUT/harness.tap"
@@ -117,7 +125,8 @@ vm_status=0
 echo "$FLAVOR" >"$OUT/vm/flavor"
 env | grep -E '^REL_[A-Z_]+=' >"$OUT/vm/rel.env" || true
 rel_names=()
-for name in $(cat tests/vm/rel/scenarios); do
+mapfile -t rel_scenarios <tests/vm/rel/scenarios
+for name in "${rel_scenarios[@]}"; do
 	# Fault injection exists in the debug kernel only (patches/kernel-debug.config).
 	[ "$name" = faults ] && [ "$FLAVOR" != debug ] && continue
 	rel_names+=("rel-$name")

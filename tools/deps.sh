@@ -6,7 +6,7 @@
 APT_PACKAGES=(
 	"$KSRC_PKG" clang-19 lld-19 llvm-19 libclang-19-dev libelf-dev libssl-dev bc flex bison
 	cpio kmod xz-utils rsync qemu-system-x86 ipvsadm iproute2 socat iptables nftables procps
-	python3-venv
+	python3-venv shellcheck
 )
 # `make bench` and `make demo` draw plots with Debian's matplotlib (`tools/deps.sh --plots`);
 # `make check` does not need it.
@@ -40,3 +40,12 @@ if [ "$("$VENV_DIR/bin/vng" --version 2>/dev/null | awk '{print $NF}')" != "$VIR
 	python3 -m venv "$VENV_DIR"
 	"$VENV_DIR/bin/pip" install -q "virtme-ng==$VIRTME_NG_VERSION"
 fi
+
+# `make lint`: rustfmt and clippy of rustup's default toolchain (its default profile has them;
+# a minimal one does not).
+for c in rustfmt clippy; do
+	if ! rustup component list --installed 2>/dev/null | grep -q "^$c"; then
+		log "adding $c"
+		rustup component add "$c"
+	fi
+done

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the tools/ scripts: one place for paths, versions and the toolchain PATH.
 # Everything here may be overridden from the environment (or `make VAR=...`).
 set -euo pipefail

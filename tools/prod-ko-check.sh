@@ -6,6 +6,6 @@ ko=${1:?usage: tools/prod-ko-check.sh KO}
 tap() { if [ "$1" = 0 ]; then echo "ok - $2"; else echo "not ok - $2"; fi; }
 [ -f "$ko" ] || { echo "not ok - production module exists ($ko)"; exit 1; }
 und=$(llvm-nm -u "$ko" | awk '{print $NF}' | grep -i kunit || true)
-tap "$([ -z "$und" ]; echo $?)" "production module needs no KUnit symbol${und:+ (needs: $(echo $und | tr '\n' ' '))}"
+tap "$([ -z "$und" ]; echo $?)" "production module needs no KUnit symbol${und:+ (needs: $(echo "$und" | tr '\n' ' '))}"
 sec=$(llvm-readelf -S -W "$ko" | grep -o '\.kunit[a-z_]*' | sort -u | tr '\n' ' ' || true)
 tap "$([ -z "$sec" ]; echo $?)" "production module has no KUnit section${sec:+ (has: $sec)}"

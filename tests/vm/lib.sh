@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the guest scripts: TAP-style checks that keep going after a failure.
 # Each check prints "ok - <desc>" or "not ok - <desc>" (with the command's output on failure)
 # to stdout and to $VM_OUT/<script>.tap, which tools/check.sh counts.

@@ -125,7 +125,13 @@ pub fn update_defense_level(input: &Input) -> Update {
     // ip_vs_protocol_timeout_change(ipvs, sysctl_secure_tcp > 1) → tcp_timeout_change().
     let tcp_table = change_to.map(|_| TableKind::for_secure_tcp(m.secure_tcp));
 
-    Update { modes: m, dropentry, drop_rate, drop_counter, tcp_table }
+    Update {
+        modes: m,
+        dropentry,
+        drop_rate,
+        drop_counter,
+        tcp_table,
+    }
 }
 
 /// `ip_vs_todrop()`: with `drop_rate` and the counter as they are, whether this new
@@ -244,7 +250,10 @@ pub fn todrop_entry(young: bool, in_pkts: i32, counters: &mut EntryCounters) -> 
 /// `time_before(cp->timeout + jiffies, cp->timer.expires + 60*HZ)` (jiffies arithmetic
 /// wraps as C's `unsigned long` does).
 pub fn entry_is_young(timeout: u64, now: u64, expires: u64, hz: u64) -> bool {
-    (timeout.wrapping_add(now).wrapping_sub(expires.wrapping_add(hz.wrapping_mul(60))) as i64) < 0
+    (timeout
+        .wrapping_add(now)
+        .wrapping_sub(expires.wrapping_add(hz.wrapping_mul(60))) as i64)
+        < 0
 }
 
 /// `DEFENSE_TIMER_PERIOD`: the work runs every second.
@@ -419,14 +428,29 @@ mod tests {
     struct Lcg(u64);
     impl Lcg {
         fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             self.0 >> 17
         }
     }
 
     #[test]
     fn exhaustive_small_values_against_c() {
-        let avails = [0u64, 1, 511, 512, 1023, 1024, 1025, 4096, 1 << 31, (1 << 32) + 5, u64::MAX];
+        let avails = [
+            0u64,
+            1,
+            511,
+            512,
+            1023,
+            1024,
+            1025,
+            4096,
+            1 << 31,
+            (1 << 32) + 5,
+            u64::MAX,
+        ];
         let threshs = [i32::MIN, -1, 0, 1, 1024, 1025, 4096, i32::MAX];
         let rates = [-3, 0, 1, 10];
         let modes = [-1, 0, 1, 2, 3, 4];
@@ -472,14 +496,20 @@ mod tests {
     fn random_sequences_against_c() {
         let mut g = Lcg(0x1234_5678);
         for _ in 0..2000 {
-            let mut c = CIpvs { sysctl_amemthresh: 1024, sysctl_am_droprate: 10, ..CIpvs::default() };
+            let mut c = CIpvs {
+                sysctl_amemthresh: 1024,
+                sysctl_am_droprate: 10,
+                ..CIpvs::default()
+            };
             let mut r = c;
             for _ in 0..200 {
                 match g.next() % 8 {
                     0 => {
                         let v = (g.next() % 5) as i32;
                         let cur = c.sysctl_drop_entry;
-                        if let Ok(ModeWrite::Set(v)) = write_mode(cur, std::format!("{v}\n").as_bytes()) {
+                        if let Ok(ModeWrite::Set(v)) =
+                            write_mode(cur, std::format!("{v}\n").as_bytes())
+                        {
                             c.sysctl_drop_entry = v;
                             r.sysctl_drop_entry = v;
                             c_update_defense_level(&mut c, 0, 0);
@@ -527,26 +557,66 @@ mod tests {
 
     #[test]
     fn modes_flip_with_memory() {
-        let mut s = Modes { drop_entry: 1, drop_packet: 1, secure_tcp: 1, old_secure_tcp: 0 };
-        let short = Input { avail_pages: 512, amemthresh: 1024, am_droprate: 10, modes: s };
+        let mut s = Modes {
+            drop_entry: 1,
+            drop_packet: 1,
+            secure_tcp: 1,
+            old_secure_tcp: 0,
+        };
+        let short = Input {
+            avail_pages: 512,
+            amemthresh: 1024,
+            am_droprate: 10,
+            modes: s,
+        };
         let u = update_defense_level(&short);
-        assert_eq!((u.modes.drop_entry, u.modes.drop_packet, u.modes.secure_tcp), (2, 2, 2));
+        assert_eq!(
+            (u.modes.drop_entry, u.modes.drop_packet, u.modes.secure_tcp),
+            (2, 2, 2)
+        );
         assert_eq!(u.dropentry, Some(true));
         // 1024 / (1024 - 512): one new connection in 2 is refused.
         assert_eq!((u.drop_rate, u.drop_counter), (Some(2), Some(2)));
         assert_eq!(u.tcp_table, Some(TableKind::Secure));
         s = u.modes;
-        let plenty = Input { avail_pages: 100_000, modes: s, ..short };
+        let plenty = Input {
+            avail_pages: 100_000,
+            modes: s,
+            ..short
+        };
         let u = update_defense_level(&plenty);
-        assert_eq!((u.modes.drop_entry, u.modes.drop_packet, u.modes.secure_tcp), (1, 1, 1));
-        assert_eq!((u.dropentry, u.drop_rate, u.drop_counter), (Some(false), Some(0), None));
+        assert_eq!(
+            (u.modes.drop_entry, u.modes.drop_packet, u.modes.secure_tcp),
+            (1, 1, 1)
+        );
+        assert_eq!(
+            (u.dropentry, u.drop_rate, u.drop_counter),
+            (Some(false), Some(0), None)
+        );
         assert_eq!(u.tcp_table, Some(TableKind::Normal));
         // Mode 3 is on whatever the memory; mode 0 off.
-        let always = Modes { drop_entry: 3, drop_packet: 3, secure_tcp: 3, old_secure_tcp: 0 };
-        let u = update_defense_level(&Input { modes: always, ..plenty });
-        assert_eq!((u.dropentry, u.drop_rate, u.tcp_table), (Some(true), Some(10), Some(TableKind::Secure)));
-        let u = update_defense_level(&Input { modes: Modes::default(), ..short });
-        assert_eq!((u.dropentry, u.drop_rate, u.tcp_table), (Some(false), Some(0), None));
+        let always = Modes {
+            drop_entry: 3,
+            drop_packet: 3,
+            secure_tcp: 3,
+            old_secure_tcp: 0,
+        };
+        let u = update_defense_level(&Input {
+            modes: always,
+            ..plenty
+        });
+        assert_eq!(
+            (u.dropentry, u.drop_rate, u.tcp_table),
+            (Some(true), Some(10), Some(TableKind::Secure))
+        );
+        let u = update_defense_level(&Input {
+            modes: Modes::default(),
+            ..short
+        });
+        assert_eq!(
+            (u.dropentry, u.drop_rate, u.tcp_table),
+            (Some(false), Some(0), None)
+        );
     }
 
     #[test]
@@ -576,9 +646,20 @@ mod tests {
     }
 
     /// Literal transcription of `todrop_entry()` over jiffies and counters.
-    fn c_todrop_entry(timeout: u64, jiffies: u64, expires: u64, hz: u64, in_pkts: i32, counter: &mut [i8; 9]) -> bool {
+    fn c_todrop_entry(
+        timeout: u64,
+        jiffies: u64,
+        expires: u64,
+        hz: u64,
+        in_pkts: i32,
+        counter: &mut [i8; 9],
+    ) -> bool {
         let rate: [i8; 9] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-        if (timeout.wrapping_add(jiffies).wrapping_sub(expires.wrapping_add(60 * hz)) as i64) < 0 {
+        if (timeout
+            .wrapping_add(jiffies)
+            .wrapping_sub(expires.wrapping_add(60 * hz)) as i64)
+            < 0
+        {
             return false;
         }
         let i = in_pkts;
@@ -619,7 +700,10 @@ mod tests {
         use EntryVerdict::*;
         assert_eq!(dropentry_verdict(EntryKind::Tcp(TcpState::SynRecv)), Drop);
         assert_eq!(dropentry_verdict(EntryKind::Tcp(TcpState::SynAck)), Drop);
-        assert_eq!(dropentry_verdict(EntryKind::Tcp(TcpState::Established)), Maybe);
+        assert_eq!(
+            dropentry_verdict(EntryKind::Tcp(TcpState::Established)),
+            Maybe
+        );
         assert_eq!(dropentry_verdict(EntryKind::Tcp(TcpState::TimeWait)), Keep);
         assert_eq!(dropentry_verdict(EntryKind::Other), Maybe);
         // ip_vs_random_dropentry(): SCTP INIT1 and INIT are dropped, ESTABLISHED maybe.
@@ -631,9 +715,27 @@ mod tests {
             };
             assert_eq!(dropentry_verdict(EntryKind::Sctp(s)), want, "{s:?}");
         }
-        assert_eq!(dropentry_verdict(EntryKind::Template { ops: false, assured: false }), Drop);
-        assert_eq!(dropentry_verdict(EntryKind::Template { ops: false, assured: true }), Keep);
-        assert_eq!(dropentry_verdict(EntryKind::Template { ops: true, assured: true }), Maybe);
+        assert_eq!(
+            dropentry_verdict(EntryKind::Template {
+                ops: false,
+                assured: false
+            }),
+            Drop
+        );
+        assert_eq!(
+            dropentry_verdict(EntryKind::Template {
+                ops: false,
+                assured: true
+            }),
+            Keep
+        );
+        assert_eq!(
+            dropentry_verdict(EntryKind::Template {
+                ops: true,
+                assured: true
+            }),
+            Maybe
+        );
         assert_eq!(dropentry_buckets(4096), 128);
     }
 }

@@ -78,7 +78,13 @@ pub struct Counters {
 
 impl Counters {
     /// All zero.
-    pub const ZERO: Counters = Counters { conns: 0, inpkts: 0, outpkts: 0, inbytes: 0, outbytes: 0 };
+    pub const ZERO: Counters = Counters {
+        conns: 0,
+        inpkts: 0,
+        outpkts: 0,
+        inbytes: 0,
+        outbytes: 0,
+    };
 
     /// Field-wise `self + other` modulo 2^64: the `kconns += conns` sum over CPUs in
     /// `ip_vs_chain_estimation()`.
@@ -147,7 +153,13 @@ impl Estimator {
     /// counts everything since the counters were allocated.
     pub const NEW: Estimator = Estimator {
         last: Counters::ZERO,
-        avg: Rates { cps: 0, inpps: 0, outpps: 0, inbps: 0, outbps: 0 },
+        avg: Rates {
+            cps: 0,
+            inpps: 0,
+            outpps: 0,
+            inbps: 0,
+            outbps: 0,
+        },
     };
 
     /// One estimation period (the body of `ip_vs_chain_estimation()`'s loop after the
@@ -162,15 +174,28 @@ impl Estimator {
         };
         step(&mut avg.cps, &mut last.conns, kstats.conns, PPS_SHIFT);
         step(&mut avg.inpps, &mut last.inpkts, kstats.inpkts, PPS_SHIFT);
-        step(&mut avg.outpps, &mut last.outpkts, kstats.outpkts, PPS_SHIFT);
+        step(
+            &mut avg.outpps,
+            &mut last.outpkts,
+            kstats.outpkts,
+            PPS_SHIFT,
+        );
         step(&mut avg.inbps, &mut last.inbytes, kstats.inbytes, BPS_SHIFT);
-        step(&mut avg.outbps, &mut last.outbytes, kstats.outbytes, BPS_SHIFT);
+        step(
+            &mut avg.outbps,
+            &mut last.outbytes,
+            kstats.outbytes,
+            BPS_SHIFT,
+        );
     }
 
     /// `ip_vs_zero_estimator()`: the next period counts from `kstats`, the averages restart
     /// at 0.
     pub fn zero(&mut self, kstats: &Counters) {
-        *self = Estimator { last: *kstats, avg: Rates::default() };
+        *self = Estimator {
+            last: *kstats,
+            avg: Rates::default(),
+        };
     }
 
     /// `ip_vs_read_estimator()`: the rates users see, rounded to nearest.
@@ -212,7 +237,11 @@ pub struct StatsState {
 
 impl StatsState {
     /// Fresh statistics (`kzalloc()`).
-    pub const NEW: StatsState = StatsState { kstats: Counters::ZERO, kstats0: Counters::ZERO, est: Estimator::NEW };
+    pub const NEW: StatsState = StatsState {
+        kstats: Counters::ZERO,
+        kstats0: Counters::ZERO,
+        est: Estimator::NEW,
+    };
 
     /// One estimation: `ip_vs_chain_estimation()` for this entry, `sum` being the per-CPU
     /// counters summed with [`Counters::wrapping_add`].
@@ -255,7 +284,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn conns(n: u64) -> Counters {
-        Counters { conns: n, ..Counters::ZERO }
+        Counters {
+            conns: n,
+            ..Counters::ZERO
+        }
     }
 
     /// 50 connections per second: 100 per period. Worked by hand from
@@ -273,14 +305,23 @@ mod tests {
         ];
         for (i, (avg, shown)) in want.into_iter().enumerate() {
             e.estimate(&conns(100 * (i as u64 + 1)));
-            assert_eq!((e.scaled().cps, e.read().cps), (avg, shown), "period {}", i + 1);
+            assert_eq!(
+                (e.scaled().cps, e.read().cps),
+                (avg, shown),
+                "period {}",
+                i + 1
+            );
             assert_eq!(e.last().conns, 100 * (i as u64 + 1));
         }
         // Converges to 50/s, stopping just below 51200 (a gap under 4 shifts to 0).
         for i in 6..200 {
             e.estimate(&conns(100 * i));
         }
-        assert!((51197..=51200).contains(&e.scaled().cps), "{}", e.scaled().cps);
+        assert!(
+            (51197..=51200).contains(&e.scaled().cps),
+            "{}",
+            e.scaled().cps
+        );
         assert_eq!(e.read().cps, 50);
         // Stopped traffic: decays, and reaches 0 exactly (>> of a negative rounds down).
         let stop = e.last();
@@ -297,17 +338,63 @@ mod tests {
     fn byte_rates_are_scaled_by_32() {
         let mut e = Estimator::NEW;
         // 5000 B/s in, 1 B per 2 s out, 3 packets in per 2 s.
-        e.estimate(&Counters { inbytes: 10_000, outbytes: 1, inpkts: 3, ..Counters::ZERO });
+        e.estimate(&Counters {
+            inbytes: 10_000,
+            outbytes: 1,
+            inpkts: 3,
+            ..Counters::ZERO
+        });
         // inbps: (10000 << 4) >> 2 = 40000; (40000 + 15) >> 5 = 1250 (1250.47).
         // outbps: (1 << 4) >> 2 = 4; (4 + 15) >> 5 = 0.
         // inpps: (3 << 9) >> 2 = 384; (384 + 511) >> 10 = 0 (0.87).
-        assert_eq!(e.scaled(), Rates { cps: 0, inpps: 384, outpps: 0, inbps: 40000, outbps: 4 });
-        assert_eq!(e.read(), Rates { cps: 0, inpps: 0, outpps: 0, inbps: 1250, outbps: 0 });
-        e.estimate(&Counters { inbytes: 20_000, outbytes: 1, inpkts: 6, ..Counters::ZERO });
+        assert_eq!(
+            e.scaled(),
+            Rates {
+                cps: 0,
+                inpps: 384,
+                outpps: 0,
+                inbps: 40000,
+                outbps: 4
+            }
+        );
+        assert_eq!(
+            e.read(),
+            Rates {
+                cps: 0,
+                inpps: 0,
+                outpps: 0,
+                inbps: 1250,
+                outbps: 0
+            }
+        );
+        e.estimate(&Counters {
+            inbytes: 20_000,
+            outbytes: 1,
+            inpkts: 6,
+            ..Counters::ZERO
+        });
         // inbps: 40000 + (160000 - 40000) >> 2 = 70000 -> (70015) >> 5 = 2187.
         // outbps: 4 + (0 - 4) >> 2 = 3. inpps: 384 + (1536 - 384) >> 2 = 672 -> 1.
-        assert_eq!(e.scaled(), Rates { cps: 0, inpps: 672, outpps: 0, inbps: 70000, outbps: 3 });
-        assert_eq!(e.read(), Rates { cps: 0, inpps: 1, outpps: 0, inbps: 2187, outbps: 0 });
+        assert_eq!(
+            e.scaled(),
+            Rates {
+                cps: 0,
+                inpps: 672,
+                outpps: 0,
+                inbps: 70000,
+                outbps: 3
+            }
+        );
+        assert_eq!(
+            e.read(),
+            Rates {
+                cps: 0,
+                inpps: 1,
+                outpps: 0,
+                inbps: 2187,
+                outbps: 0
+            }
+        );
     }
 
     /// `>> 2` of a negative difference rounds towards minus infinity.
@@ -336,8 +423,8 @@ mod tests {
         assert_eq!(e.scaled().cps, 224);
         let mut e = Estimator::NEW;
         e.estimate(&conns(u64::MAX - 1)); // as if it had gone back by 2 from 0
-        // (2^64 - 2) << 9 = 2^64 - 1024 -> -1024 >> 2 = -256: the average is 2^64 - 256,
-        // and reading adds 511 modulo 2^64: 255 >> 10 = 0.
+                                          // (2^64 - 2) << 9 = 2^64 - 1024 -> -1024 >> 2 = -256: the average is 2^64 - 256,
+                                          // and reading adds 511 modulo 2^64: 255 >> 10 = 0.
         assert_eq!(e.scaled().cps, u64::MAX - 255);
         assert_eq!(e.read().cps, 0);
         // Further below zero it reads as an enormous rate: -2048 >> 2 = -512, + 511 = -1.
@@ -354,19 +441,46 @@ mod tests {
     #[test]
     fn zero_restarts_rates_and_counters() {
         let mut s = StatsState::NEW;
-        let a = Counters { conns: 10, inpkts: 20, outpkts: 30, inbytes: 4000, outbytes: 5000 };
+        let a = Counters {
+            conns: 10,
+            inpkts: 20,
+            outpkts: 30,
+            inbytes: 4000,
+            outbytes: 5000,
+        };
         s.estimate(&a);
         let shown = s.copy();
-        assert_eq!((shown.conns, shown.inpkts, shown.outpkts, shown.inbytes, shown.outbytes), (10, 20, 30, 4000, 5000));
+        assert_eq!(
+            (
+                shown.conns,
+                shown.inpkts,
+                shown.outpkts,
+                shown.inbytes,
+                shown.outbytes
+            ),
+            (10, 20, 30, 4000, 5000)
+        );
         // cps (10 << 9) >> 2 = 1280 -> (1280 + 511) >> 10 = 1; inpps 2560 -> 3071 >> 10 = 2
         // (an exact 2.5 rounds down: 0x1FF is just under a half); outpps 3840 -> 4;
         // inbps (4000 << 4) >> 2 = 16000 -> 500; outbps 20000 -> 625.
-        assert_eq!((shown.cps, shown.inpps, shown.outpps, shown.inbps, shown.outbps), (1, 2, 4, 500, 625));
+        assert_eq!(
+            (
+                shown.cps,
+                shown.inpps,
+                shown.outpps,
+                shown.inbps,
+                shown.outbps
+            ),
+            (1, 2, 4, 500, 625)
+        );
         s.zero();
         assert_eq!(s.copy(), Stats::default());
         assert_eq!(s.est.last(), a);
         // The next period counts from the zeroing point.
-        let b = a.wrapping_add(&Counters { conns: 100, ..Counters::ZERO });
+        let b = a.wrapping_add(&Counters {
+            conns: 100,
+            ..Counters::ZERO
+        });
         s.estimate(&b);
         let shown = s.copy();
         assert_eq!((shown.conns, shown.inpkts, shown.cps), (100, 0, 12)); // (12800 + 511) >> 10

@@ -139,7 +139,11 @@ impl ConnParam {
     /// template, and the same virtual address, compared in full for IPv6 but on its first
     /// four bytes only when the protocol is `IPPROTO_IP` (a fwmark).
     pub fn matches_template(&self, cp: &ConnParam, cp_flags: u32) -> bool {
-        let vaddr_af = if self.protocol == IPPROTO_IP { 0 } else { self.af };
+        let vaddr_af = if self.protocol == IPPROTO_IP {
+            0
+        } else {
+            self.af
+        };
         cp.af == self.af
             && addr_equal(self.af, &self.caddr, &cp.caddr)
             && addr_equal(vaddr_af, &self.vaddr, &cp.vaddr)
@@ -160,7 +164,9 @@ impl ConnParam {
 pub fn source_network(af: u16, caddr: &InetAddr, netmask: [u8; 4]) -> InetAddr {
     let mut snet = [0u8; 16];
     if af == AF_INET6 {
-        let plen = usize::try_from(u32::from_ne_bytes(netmask)).unwrap_or(usize::MAX).min(128);
+        let plen = usize::try_from(u32::from_ne_bytes(netmask))
+            .unwrap_or(usize::MAX)
+            .min(128);
         let (whole, bits) = (plen / 8, plen % 8);
         for (i, (dst, src)) in snet.iter_mut().zip(caddr.0).enumerate() {
             if i < whole {
@@ -231,7 +237,11 @@ pub fn sched_persist(svc: &PersistService, pkt: &PersistPacket) -> Persist {
     let snet = source_network(svc.af, &pkt.caddr, svc.netmask);
     let to_service_port = pkt.vport == svc.port;
     let (protocol, vaddr, vport) = if to_service_port {
-        (pkt.protocol, pkt.vaddr, if svc.port != FTP_PORT { pkt.vport } else { 0 })
+        (
+            pkt.protocol,
+            pkt.vaddr,
+            if svc.port != FTP_PORT { pkt.vport } else { 0 },
+        )
     } else if svc.fwmark != 0 {
         // `const union nf_inet_addr fwmark = { .ip = htonl(svc->fwmark) }`.
         let [a, b, c, d] = svc.fwmark.to_be_bytes();
@@ -239,10 +249,20 @@ pub fn sched_persist(svc: &PersistService, pkt: &PersistPacket) -> Persist {
     } else {
         (pkt.protocol, pkt.vaddr, 0)
     };
-    let conn_flags =
-        if svc.flags & svc_flags::ONEPACKET != 0 && pkt.protocol == IPPROTO_UDP { conn_flags::ONE_PACKET } else { 0 };
+    let conn_flags = if svc.flags & svc_flags::ONEPACKET != 0 && pkt.protocol == IPPROTO_UDP {
+        conn_flags::ONE_PACKET
+    } else {
+        0
+    };
     Persist {
-        template: ConnParam { af: svc.af, protocol, caddr: snet, cport: 0, vaddr, vport },
+        template: ConnParam {
+            af: svc.af,
+            protocol,
+            caddr: snet,
+            cport: 0,
+            vaddr,
+            vport,
+        },
         template_takes_dest_port: to_service_port && svc.port != FTP_PORT,
         conn: ConnParam {
             af: svc.af,
@@ -288,7 +308,14 @@ pub fn invalidated_template(ct: &ConnParam) -> Option<(ConnParam, u16)> {
     if ct.vport == INVALID_TEMPLATE_PORT {
         return None;
     }
-    Some((ConnParam { cport: 0, vport: INVALID_TEMPLATE_PORT, ..*ct }, INVALID_TEMPLATE_PORT))
+    Some((
+        ConnParam {
+            cport: 0,
+            vport: INVALID_TEMPLATE_PORT,
+            ..*ct
+        },
+        INVALID_TEMPLATE_PORT,
+    ))
 }
 
 #[cfg(test)]
@@ -313,27 +340,66 @@ mod tests {
     }
 
     fn svc(port: u16, fwmark: u32, netmask: [u8; 4]) -> PersistService {
-        PersistService { af: AF4, port, fwmark, netmask, flags: svc_flags::PERSISTENT }
+        PersistService {
+            af: AF4,
+            port,
+            fwmark,
+            netmask,
+            flags: svc_flags::PERSISTENT,
+        }
     }
 
     fn pkt(protocol: u16, vport: u16) -> PersistPacket {
-        PersistPacket { protocol, caddr: v4([192, 168, 7, 200]), cport: 40000, vaddr: v4([10, 0, 0, 1]), vport }
+        PersistPacket {
+            protocol,
+            caddr: v4([192, 168, 7, 200]),
+            cport: 40000,
+            vaddr: v4([10, 0, 0, 1]),
+            vport,
+        }
     }
 
-    fn key(af: u16, protocol: u16, caddr: InetAddr, cport: u16, vaddr: InetAddr, vport: u16) -> ConnParam {
-        ConnParam { af, protocol, caddr, cport, vaddr, vport }
+    fn key(
+        af: u16,
+        protocol: u16,
+        caddr: InetAddr,
+        cport: u16,
+        vaddr: InetAddr,
+        vport: u16,
+    ) -> ConnParam {
+        ConnParam {
+            af,
+            protocol,
+            caddr,
+            cport,
+            vaddr,
+            vport,
+        }
     }
 
     /// ip_vs_core.c:310-317 and :364-365: a packet for the service's port.
     #[test]
     fn port_service() {
         let p = sched_persist(&svc(80, 0, [255, 255, 255, 0]), &pkt(TCP, 80));
-        assert_eq!(p.template, key(AF4, TCP, v4([192, 168, 7, 0]), 0, v4([10, 0, 0, 1]), 80));
+        assert_eq!(
+            p.template,
+            key(AF4, TCP, v4([192, 168, 7, 0]), 0, v4([10, 0, 0, 1]), 80)
+        );
         assert_eq!((p.template_dport(8080), p.template_dport(0)), (8080, 0));
         // :386-388: the destination's port when it has one, else the packet's.
         assert_eq!((p.conn_dport(8080), p.conn_dport(0)), (8080, 80));
         // :397-398: the connection is the packet's, client address unmasked.
-        assert_eq!(p.conn, key(AF4, TCP, v4([192, 168, 7, 200]), 40000, v4([10, 0, 0, 1]), 80));
+        assert_eq!(
+            p.conn,
+            key(
+                AF4,
+                TCP,
+                v4([192, 168, 7, 200]),
+                40000,
+                v4([10, 0, 0, 1]),
+                80
+            )
+        );
         assert_eq!(p.conn_flags, 0);
     }
 
@@ -342,7 +408,10 @@ mod tests {
     #[test]
     fn ftp_service() {
         let p = sched_persist(&svc(21, 0, [255, 255, 255, 255]), &pkt(TCP, 21));
-        assert_eq!(p.template, key(AF4, TCP, v4([192, 168, 7, 200]), 0, v4([10, 0, 0, 1]), 0));
+        assert_eq!(
+            p.template,
+            key(AF4, TCP, v4([192, 168, 7, 200]), 0, v4([10, 0, 0, 1]), 0)
+        );
         assert_eq!(p.template_dport(2121), 0);
         assert_eq!((p.conn_dport(2121), p.conn_dport(0)), (2121, 21));
     }
@@ -352,7 +421,10 @@ mod tests {
     #[test]
     fn port_zero_service() {
         let p = sched_persist(&svc(0, 0, [255, 255, 0, 0]), &pkt(UDP, 5353));
-        assert_eq!(p.template, key(AF4, UDP, v4([192, 168, 0, 0]), 0, v4([10, 0, 0, 1]), 0));
+        assert_eq!(
+            p.template,
+            key(AF4, UDP, v4([192, 168, 0, 0]), 0, v4([10, 0, 0, 1]), 0)
+        );
         assert_eq!(p.template_dport(53), 0);
         assert_eq!(p.conn_dport(53), 5353);
         assert_eq!(p.conn.vport, 5353);
@@ -365,7 +437,17 @@ mod tests {
         let s = svc(0, 0x0102_0304, [255, 255, 255, 255]);
         for proto in [TCP, UDP] {
             let p = sched_persist(&s, &pkt(proto, 443));
-            assert_eq!(p.template, key(AF4, IPPROTO_IP, v4([192, 168, 7, 200]), 0, v4([1, 2, 3, 4]), 0));
+            assert_eq!(
+                p.template,
+                key(
+                    AF4,
+                    IPPROTO_IP,
+                    v4([192, 168, 7, 200]),
+                    0,
+                    v4([1, 2, 3, 4]),
+                    0
+                )
+            );
             assert_eq!(p.template_dport(8443), 0);
             assert_eq!(p.conn_dport(8443), 443);
             assert_eq!(p.conn.protocol, proto);
@@ -373,7 +455,10 @@ mod tests {
         // A packet to port 0 equals svc->port (0): the first form, with the packet's
         // protocol and address, and the destination's port (ip_vs_core.c:310, :364, :387).
         let p = sched_persist(&s, &pkt(UDP, 0));
-        assert_eq!(p.template, key(AF4, UDP, v4([192, 168, 7, 200]), 0, v4([10, 0, 0, 1]), 0));
+        assert_eq!(
+            p.template,
+            key(AF4, UDP, v4([192, 168, 7, 200]), 0, v4([10, 0, 0, 1]), 0)
+        );
         assert_eq!(p.template_dport(99), 99);
         assert_eq!(p.conn_dport(99), 99);
     }
@@ -383,7 +468,10 @@ mod tests {
     fn one_packet_only_for_udp() {
         let mut s = svc(53, 0, [255; 4]);
         s.flags |= svc_flags::ONEPACKET;
-        assert_eq!(sched_persist(&s, &pkt(UDP, 53)).conn_flags, conn_flags::ONE_PACKET);
+        assert_eq!(
+            sched_persist(&s, &pkt(UDP, 53)).conn_flags,
+            conn_flags::ONE_PACKET
+        );
         assert_eq!(sched_persist(&s, &pkt(TCP, 53)).conn_flags, 0);
         s.flags &= !svc_flags::ONEPACKET;
         assert_eq!(sched_persist(&s, &pkt(UDP, 53)).conn_flags, 0);
@@ -392,7 +480,9 @@ mod tests {
     /// ip_vs_core.c:279-281, `ipv6_addr_prefix()` (ipv6.h:598-610).
     #[test]
     fn ipv6_prefix() {
-        let c = v6([0x2001, 0x0db8, 0xabcd, 0x1234, 0x5678, 0x9abc, 0xdef0, 0xffff]);
+        let c = v6([
+            0x2001, 0x0db8, 0xabcd, 0x1234, 0x5678, 0x9abc, 0xdef0, 0xffff,
+        ]);
         let net = |plen: u32| source_network(AF_INET6, &c, plen.to_ne_bytes());
         assert_eq!(net(128), c);
         assert_eq!(net(64), v6([0x2001, 0x0db8, 0xabcd, 0x1234, 0, 0, 0, 0]));
@@ -401,15 +491,33 @@ mod tests {
         assert_eq!(net(52), v6([0x2001, 0x0db8, 0xabcd, 0x1000, 0, 0, 0, 0]));
         assert_eq!(net(1), v6([0, 0, 0, 0, 0, 0, 0, 0])); // 0x20 & 0x80
         assert_eq!(net(3), v6([0x2000, 0, 0, 0, 0, 0, 0, 0])); // 0x20 & 0xe0
-        assert_eq!(net(127), v6([0x2001, 0x0db8, 0xabcd, 0x1234, 0x5678, 0x9abc, 0xdef0, 0xfffe]));
+        assert_eq!(
+            net(127),
+            v6([0x2001, 0x0db8, 0xabcd, 0x1234, 0x5678, 0x9abc, 0xdef0, 0xfffe])
+        );
         assert_eq!(net(0), InetAddr([0; 16]));
         // Outside what the control plane accepts: no panic, the whole address.
         assert_eq!(net(129), c);
         assert_eq!(net(u32::MAX), c);
 
-        let s = PersistService { af: AF_INET6, port: 443, fwmark: 0, netmask: 64u32.to_ne_bytes(), flags: 0 };
+        let s = PersistService {
+            af: AF_INET6,
+            port: 443,
+            fwmark: 0,
+            netmask: 64u32.to_ne_bytes(),
+            flags: 0,
+        };
         let vip = v6([0x2001, 0x0db8, 0, 0, 0, 0, 0, 1]);
-        let p = sched_persist(&s, &PersistPacket { protocol: TCP, caddr: c, cport: 1, vaddr: vip, vport: 443 });
+        let p = sched_persist(
+            &s,
+            &PersistPacket {
+                protocol: TCP,
+                caddr: c,
+                cport: 1,
+                vaddr: vip,
+                vport: 443,
+            },
+        );
         assert_eq!(p.template, key(AF_INET6, TCP, net(64), 0, vip, 443));
         assert_eq!(p.conn, key(AF_INET6, TCP, c, 1, vip, 443));
     }
@@ -417,10 +525,28 @@ mod tests {
     /// An IPv6 fwmark template: the mark in the first four bytes, the rest zero.
     #[test]
     fn ipv6_fwmark() {
-        let s = PersistService { af: AF_INET6, port: 0, fwmark: 7, netmask: 128u32.to_ne_bytes(), flags: 0 };
+        let s = PersistService {
+            af: AF_INET6,
+            port: 0,
+            fwmark: 7,
+            netmask: 128u32.to_ne_bytes(),
+            flags: 0,
+        };
         let c = v6([0xfd00, 0, 0, 0, 0, 0, 0, 9]);
-        let p = sched_persist(&s, &PersistPacket { protocol: UDP, caddr: c, cport: 1, vaddr: v6([0xfd00, 0, 0, 0, 0, 0, 0, 1]), vport: 2 });
-        assert_eq!(p.template, key(AF_INET6, IPPROTO_IP, c, 0, v6([0, 7, 0, 0, 0, 0, 0, 0]), 0));
+        let p = sched_persist(
+            &s,
+            &PersistPacket {
+                protocol: UDP,
+                caddr: c,
+                cport: 1,
+                vaddr: v6([0xfd00, 0, 0, 0, 0, 0, 0, 1]),
+                vport: 2,
+            },
+        );
+        assert_eq!(
+            p.template,
+            key(AF_INET6, IPPROTO_IP, c, 0, v6([0, 7, 0, 0, 0, 0, 0, 0]), 0)
+        );
     }
 
     /// IPv4 masking: byte-wise AND with the mask as it sits in memory; upper bytes zero
@@ -429,7 +555,10 @@ mod tests {
     fn ipv4_mask() {
         let mut c = v4([172, 16, 254, 33]);
         c.0[9] = 0xaa;
-        assert_eq!(source_network(AF4, &c, [255, 255, 240, 0]), v4([172, 16, 240, 0]));
+        assert_eq!(
+            source_network(AF4, &c, [255, 255, 240, 0]),
+            v4([172, 16, 240, 0])
+        );
         assert_eq!(source_network(AF4, &c, [0; 4]), v4([0; 4]));
         assert_eq!(source_network(AF4, &c, [255; 4]), v4([172, 16, 254, 33]));
     }
@@ -444,8 +573,20 @@ mod tests {
         assert!(!t.matches_template(&ConnParam { protocol: UDP, ..t }, CONN_F_TEMPLATE));
         assert!(!t.matches_template(&ConnParam { cport: 1, ..t }, CONN_F_TEMPLATE));
         assert!(!t.matches_template(&ConnParam { vport: 81, ..t }, CONN_F_TEMPLATE));
-        assert!(!t.matches_template(&ConnParam { caddr: v4([192, 168, 8, 0]), ..t }, CONN_F_TEMPLATE));
-        assert!(!t.matches_template(&ConnParam { vaddr: v4([10, 0, 0, 2]), ..t }, CONN_F_TEMPLATE));
+        assert!(!t.matches_template(
+            &ConnParam {
+                caddr: v4([192, 168, 8, 0]),
+                ..t
+            },
+            CONN_F_TEMPLATE
+        ));
+        assert!(!t.matches_template(
+            &ConnParam {
+                vaddr: v4([10, 0, 0, 2]),
+                ..t
+            },
+            CONN_F_TEMPLATE
+        ));
         // IPv4 compares the first four bytes only.
         let mut odd = t;
         odd.caddr.0[15] = 1;
@@ -472,7 +613,10 @@ mod tests {
         let d = |available, weight| Some(TemplateDest { available, weight });
         assert!(!template_usable(None, false));
         assert!(template_usable(d(true, 1), false));
-        assert!(template_usable(d(true, 0), false), "weight 0 keeps persistence by default");
+        assert!(
+            template_usable(d(true, 0), false),
+            "weight 0 keeps persistence by default"
+        );
         assert!(!template_usable(d(true, 0), true));
         assert!(template_usable(d(true, 5), true));
         assert!(!template_usable(d(false, 5), false));
@@ -502,7 +646,11 @@ mod tests {
     /// A transcription of ip_vs_core.c:263-330 and :364-398 kept as close to the C as Rust
     /// allows, to compare [`sched_persist`] with on random input.
     #[allow(clippy::needless_range_loop)] // reads like the C it transcribes
-    fn c_model(s: &PersistService, p: &PersistPacket, dest_port: u16) -> (ConnParam, u16, ConnParam, u16, u32) {
+    fn c_model(
+        s: &PersistService,
+        p: &PersistPacket,
+        dest_port: u16,
+    ) -> (ConnParam, u16, ConnParam, u16, u32) {
         let fwmark = {
             let b = s.fwmark.to_be_bytes();
             let mut a = [0u8; 16];
@@ -540,7 +688,11 @@ mod tests {
         if dport == s.port && dest_port != 0 {
             dport = dest_port;
         }
-        let flags = if s.flags & svc_flags::ONEPACKET != 0 && p.protocol == 17 { conn_flags::ONE_PACKET } else { 0 };
+        let flags = if s.flags & svc_flags::ONEPACKET != 0 && p.protocol == 17 {
+            conn_flags::ONE_PACKET
+        } else {
+            0
+        };
         let conn = key(s.af, p.protocol, p.caddr, p.cport, p.vaddr, p.vport);
         (param, tdport, conn, dport, flags)
     }
@@ -558,7 +710,11 @@ mod tests {
                 af,
                 port,
                 fwmark,
-                netmask: if af == AF_INET6 { plen.to_ne_bytes() } else { mask4 },
+                netmask: if af == AF_INET6 {
+                    plen.to_ne_bytes()
+                } else {
+                    mask4
+                },
                 flags,
             })
     }

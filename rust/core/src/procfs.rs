@@ -62,12 +62,18 @@ struct StackStr<const N: usize> {
 
 impl<const N: usize> StackStr<N> {
     const fn new() -> Self {
-        StackStr { buf: [0; N], len: 0 }
+        StackStr {
+            buf: [0; N],
+            len: 0,
+        }
     }
 
     fn as_str(&self) -> &str {
         // Only whole `&str`s are ever appended, so the prefix is UTF-8.
-        self.buf.get(..self.len).and_then(|b| core::str::from_utf8(b).ok()).unwrap_or("")
+        self.buf
+            .get(..self.len)
+            .and_then(|b| core::str::from_utf8(b).ok())
+            .unwrap_or("")
     }
 }
 
@@ -112,7 +118,10 @@ fn ipv4_hex(addr: &[u8; 16]) -> u32 {
 
 /// The three header lines of `/proc/net/ip_vs`.
 pub fn write_info_header(w: &mut impl Write, conn_tab_size: u32) -> fmt::Result {
-    write!(w, "IP Virtual Server version {VERSION} (size={conn_tab_size})\n")?;
+    writeln!(
+        w,
+        "IP Virtual Server version {VERSION} (size={conn_tab_size})"
+    )?;
     w.write_str("Prot LocalAddress:Port Scheduler Flags\n")?;
     w.write_str("  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n")
 }
@@ -142,16 +151,40 @@ pub struct ServiceLine<'a> {
 /// One service line (`ip_vs_info_seq_show()`).
 pub fn write_service(w: &mut impl Write, s: &ServiceLine<'_>) -> fmt::Result {
     let sched = core::str::from_utf8(s.sched_name).unwrap_or("?");
-    let ops = if s.flags & svc_flags::ONEPACKET != 0 { "ops " } else { "" };
+    let ops = if s.flags & svc_flags::ONEPACKET != 0 {
+        "ops "
+    } else {
+        ""
+    };
     if s.fwmark != 0 {
         write!(w, "FWM  {:08X} {} {}", s.fwmark, sched, ops)?;
     } else if s.af == AF_INET6 {
-        write!(w, "{}  [{}]:{:04X} {} ", ProtoName(s.protocol), Ipv6Full(s.addr), s.port, sched)?;
+        write!(
+            w,
+            "{}  [{}]:{:04X} {} ",
+            ProtoName(s.protocol),
+            Ipv6Full(s.addr),
+            s.port,
+            sched
+        )?;
     } else {
-        write!(w, "{}  {:08X}:{:04X} {} {} ", ProtoName(s.protocol), ipv4_hex(s.addr), s.port, sched, ops)?;
+        write!(
+            w,
+            "{}  {:08X}:{:04X} {} {} ",
+            ProtoName(s.protocol),
+            ipv4_hex(s.addr),
+            s.port,
+            sched,
+            ops
+        )?;
     }
     if s.flags & svc_flags::PERSISTENT != 0 {
-        write!(w, "persistent {} {:08X}\n", s.timeout_jiffies as i32, u32::from_be_bytes(s.netmask))
+        writeln!(
+            w,
+            "persistent {} {:08X}",
+            s.timeout_jiffies as i32,
+            u32::from_be_bytes(s.netmask)
+        )
     } else {
         w.write_char('\n')
     }
@@ -183,31 +216,60 @@ pub fn write_dest(w: &mut impl Write, d: &DestLine<'_>) -> fmt::Result {
     } else {
         write!(w, "  -> {:08X}:{:04X}      ", ipv4_hex(d.addr), d.port)?;
     }
-    write!(w, "{:<7} {:<6} {:<10} {:<10}\n", fwd, d.weight, d.activeconns, d.inactconns)
+    writeln!(
+        w,
+        "{:<7} {:<6} {:<10} {:<10}",
+        fwd, d.weight, d.activeconns, d.inactconns
+    )
 }
 
 /// `/proc/net/ip_vs_stats` (`ip_vs_stats_show()`).
 pub fn write_stats(w: &mut impl Write, s: &Stats) -> fmt::Result {
     w.write_str("   Total Incoming Outgoing         Incoming         Outgoing\n")?;
     w.write_str("   Conns  Packets  Packets            Bytes            Bytes\n")?;
-    write!(w, "{:8X} {:8X} {:8X} {:16X} {:16X}\n\n", s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes)?;
+    writeln!(
+        w,
+        "{:8X} {:8X} {:8X} {:16X} {:16X}\n",
+        s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes
+    )?;
     w.write_str(" Conns/s   Pkts/s   Pkts/s          Bytes/s          Bytes/s\n")?;
-    write!(w, "{:8X} {:8X} {:8X} {:16X} {:16X}\n", s.cps, s.inpps, s.outpps, s.inbps, s.outbps)
+    writeln!(
+        w,
+        "{:8X} {:8X} {:8X} {:16X} {:16X}",
+        s.cps, s.inpps, s.outpps, s.inbps, s.outbps
+    )
 }
 
 /// `/proc/net/ip_vs_stats_percpu` (`ip_vs_stats_percpu_show()`): one row per possible CPU
 /// with that CPU's counters (`per_cpu(cpu)`), then the totals and rates.
-pub fn write_stats_percpu(w: &mut impl Write, cpus: u32, per_cpu: impl Fn(u32) -> Stats, total: &Stats) -> fmt::Result {
+pub fn write_stats_percpu(
+    w: &mut impl Write,
+    cpus: u32,
+    per_cpu: impl Fn(u32) -> Stats,
+    total: &Stats,
+) -> fmt::Result {
     w.write_str("       Total Incoming Outgoing         Incoming         Outgoing\n")?;
     w.write_str("CPU    Conns  Packets  Packets            Bytes            Bytes\n")?;
     for cpu in 0..cpus {
         let s = per_cpu(cpu);
-        write!(w, "{:3X} {:8X} {:8X} {:8X} {:16X} {:16X}\n", cpu, s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes)?;
+        writeln!(
+            w,
+            "{:3X} {:8X} {:8X} {:8X} {:16X} {:16X}",
+            cpu, s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes
+        )?;
     }
     let t = total;
-    write!(w, "  ~ {:8X} {:8X} {:8X} {:16X} {:16X}\n\n", t.conns, t.inpkts, t.outpkts, t.inbytes, t.outbytes)?;
+    writeln!(
+        w,
+        "  ~ {:8X} {:8X} {:8X} {:16X} {:16X}\n",
+        t.conns, t.inpkts, t.outpkts, t.inbytes, t.outbytes
+    )?;
     w.write_str("     Conns/s   Pkts/s   Pkts/s          Bytes/s          Bytes/s\n")?;
-    write!(w, "    {:8X} {:8X} {:8X} {:16X} {:16X}\n", t.cps, t.inpps, t.outpps, t.inbps, t.outbps)
+    writeln!(
+        w,
+        "    {:8X} {:8X} {:8X} {:16X} {:16X}",
+        t.cps, t.inpps, t.outpps, t.inbps, t.outbps
+    )
 }
 
 // ---- /proc/net/ip_vs_conn and /proc/net/ip_vs_conn_sync --------------------------------
@@ -231,7 +293,10 @@ const CTPL_STATE_NAMES: [&str; 2] = ["NONE", "ASSURED"];
 pub fn state_name(protocol: u16, state: u16, flags: u32) -> &'static str {
     if flags & CONN_F_TEMPLATE != 0 {
         // The table has no holes, so C's `?: "?"` never fires.
-        return CTPL_STATE_NAMES.get(usize::from(state)).copied().unwrap_or("ERR!");
+        return CTPL_STATE_NAMES
+            .get(usize::from(state))
+            .copied()
+            .unwrap_or("ERR!");
     }
     match protocol {
         6 => TcpState::c_name(u32::from(state)),
@@ -384,7 +449,10 @@ pub fn write_conn(w: &mut impl Write, c: &ConnView<'_>) -> fmt::Result {
         let data = pe.data.split(|&b| b == 0).next().unwrap_or(&[]);
         let text = match core::str::from_utf8(data) {
             Ok(s) => s,
-            Err(e) => data.get(..e.valid_up_to()).and_then(|v| core::str::from_utf8(v).ok()).unwrap_or(""),
+            Err(e) => data
+                .get(..e.valid_up_to())
+                .and_then(|v| core::str::from_utf8(v).ok())
+                .unwrap_or(""),
         };
         w.write_str(text)?;
     }
@@ -442,8 +510,23 @@ mod tests {
         assert_eq!(s, "TCP  0A000001:0050 rr  \n");
         let daddr = v4([10, 0, 1, 2]);
         let mut d = String::new();
-        write_dest(&mut d, &DestLine { af: 2, addr: &daddr, port: 8080, conn_flags: 0, weight: 3, activeconns: 0, inactconns: 0 }).unwrap();
-        assert_eq!(d, "  -> 0A000102:1F90      Masq    3      0          0         \n");
+        write_dest(
+            &mut d,
+            &DestLine {
+                af: 2,
+                addr: &daddr,
+                port: 8080,
+                conn_flags: 0,
+                weight: 3,
+                activeconns: 0,
+                inactconns: 0,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            d,
+            "  -> 0A000102:1F90      Masq    3      0          0         \n"
+        );
     }
 
     #[test]
@@ -467,15 +550,36 @@ mod tests {
         a6[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
         a6[15] = 1;
         let mut s = String::new();
-        let line = ServiceLine { af: AF_INET6, protocol: 17, addr: &a6, port: 53, fwmark: 0, sched_name: b"wlc", flags: 0, timeout_jiffies: 0, netmask: [0, 0, 0, 128] };
+        let line = ServiceLine {
+            af: AF_INET6,
+            protocol: 17,
+            addr: &a6,
+            port: 53,
+            fwmark: 0,
+            sched_name: b"wlc",
+            flags: 0,
+            timeout_jiffies: 0,
+            netmask: [0, 0, 0, 128],
+        };
         write_service(&mut s, &line).unwrap();
-        assert_eq!(s, "UDP  [2001:0db8:0000:0000:0000:0000:0000:0001]:0035 wlc \n");
+        assert_eq!(
+            s,
+            "UDP  [2001:0db8:0000:0000:0000:0000:0000:0001]:0035 wlc \n"
+        );
     }
 
     #[test]
     fn stats_layout() {
         let mut s = String::new();
-        write_stats(&mut s, &Stats { conns: 0x1f, inbytes: 0xabc, ..Stats::default() }).unwrap();
+        write_stats(
+            &mut s,
+            &Stats {
+                conns: 0x1f,
+                inbytes: 0xabc,
+                ..Stats::default()
+            },
+        )
+        .unwrap();
         assert_eq!(
             s,
             "   Total Incoming Outgoing         Incoming         Outgoing\n   Conns  Packets  Packets            Bytes            Bytes\n      1F        0        0              ABC                0\n\n Conns/s   Pkts/s   Pkts/s          Bytes/s          Bytes/s\n       0        0        0                0                0\n"
@@ -485,15 +589,31 @@ mod tests {
     #[test]
     fn proto_names() {
         let mut s = String::new();
-        write!(s, "{} {} {} {}", ProtoName(6), ProtoName(17), ProtoName(132), ProtoName(99)).unwrap();
+        write!(
+            s,
+            "{} {} {} {}",
+            ProtoName(6),
+            ProtoName(17),
+            ProtoName(132),
+            ProtoName(99)
+        )
+        .unwrap();
         assert_eq!(s, "TCP UDP SCTP IP_99");
     }
 
     #[test]
     fn proto_name_pads_like_percent_minus_3s() {
         let mut s = String::new();
-        write!(s, "[{:<3}][{:<3}][{:<3}][{:<6}][{:<3}]", ProtoName(0), ProtoName(6), ProtoName(132), ProtoName(255), ProtoName(58))
-            .unwrap();
+        write!(
+            s,
+            "[{:<3}][{:<3}][{:<3}][{:<6}][{:<3}]",
+            ProtoName(0),
+            ProtoName(6),
+            ProtoName(132),
+            ProtoName(255),
+            ProtoName(58)
+        )
+        .unwrap();
         assert_eq!(s, "[IP ][TCP][SCTP][IP_255][ICMPv6]");
         let mut s = String::new();
         write!(s, "{}", ProtoName(u16::MAX)).unwrap();
@@ -694,10 +814,19 @@ mod tests {
             state: 0,
             flags: 0,
             expires_secs: 5,
-            pe: Some(PeShow { name: "sip", data: b"abc\0def" }),
+            pe: Some(PeShow {
+                name: "sip",
+                data: b"abc\0def",
+            }),
         };
         assert!(conn(c).0.ends_with("      5 sip abc\n"));
-        let empty = ConnView { pe: Some(PeShow { name: "sip", data: b"" }), ..c };
+        let empty = ConnView {
+            pe: Some(PeShow {
+                name: "sip",
+                data: b"",
+            }),
+            ..c
+        };
         assert!(conn(empty).0.ends_with("      5 sip \n"));
     }
 
@@ -720,8 +849,20 @@ mod tests {
         assert_eq!(state_name(UDP, 1, 0), "ERR!");
         // SCTP: sctp_state_name_table[] (ip_vs_proto_sctp.c:348-374).
         let sctp = [
-            "NONE", "INIT1", "INIT", "C-SENT", "C-REPLIED", "C-WAIT", "COOKIE", "C-ECHOED", "ESTABLISHED", "S-SENT",
-            "S-RECEIVED", "S-ACK-SENT", "REJECTED", "CLOSED",
+            "NONE",
+            "INIT1",
+            "INIT",
+            "C-SENT",
+            "C-REPLIED",
+            "C-WAIT",
+            "COOKIE",
+            "C-ECHOED",
+            "ESTABLISHED",
+            "S-SENT",
+            "S-RECEIVED",
+            "S-ACK-SENT",
+            "REJECTED",
+            "CLOSED",
         ];
         for (i, n) in sctp.iter().enumerate() {
             assert_eq!(state_name(132, i as u16, 0), *n);
@@ -764,7 +905,7 @@ mod tests {
         assert_eq!(expires_secs(1024, 1024), 1);
         assert_eq!(expires_secs(1023, 1024), 1);
         assert_eq!(expires_secs(1000, 1024), 0); // 976.56 -> 977 ms
-        // HZ=2000: ceil(j / 2) ms.
+                                                 // HZ=2000: ceil(j / 2) ms.
         assert_eq!(expires_secs(1999, 2000), 1); // 999.5 -> 1000 ms
         assert_eq!(expires_secs(1998, 2000), 0);
         // Never panics, whatever the input.

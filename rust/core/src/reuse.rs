@@ -132,7 +132,9 @@ pub const fn is_new_conn_expected(entry: &Entry, conn_reuse_mode: i32) -> bool {
     }
     match entry.state {
         ConnState::Tcp(TcpState::TimeWait) | ConnState::Tcp(TcpState::Close) => true,
-        ConnState::Tcp(TcpState::FinWait) => conn_reuse_mode & 2 != 0 && entry.flags & NOOUTPUT != 0,
+        ConnState::Tcp(TcpState::FinWait) => {
+            conn_reuse_mode & 2 != 0 && entry.flags & NOOUTPUT != 0
+        }
         ConnState::Tcp(_) => false,
         ConnState::Sctp(SctpState::Closed) => true,
         ConnState::Sctp(_) | ConnState::Other => false,
@@ -196,7 +198,8 @@ pub const fn port_reuse(
     };
     let resched = if settings.expire_nodest_conn != 0 && weight_zero {
         true
-    } else if settings.conn_reuse_mode != 0 && is_new_conn_expected(entry, settings.conn_reuse_mode) {
+    } else if settings.conn_reuse_mode != 0 && is_new_conn_expected(entry, settings.conn_reuse_mode)
+    {
         // Do not reschedule a controlling connection that uses a confirmed conntrack while
         // controlled connections still reference it.
         entry.n_control == 0 || !ct_confirmed
@@ -251,9 +254,15 @@ pub enum NodestStep {
 /// ```
 ///
 /// Unlike the port-reuse block, `ip_vs_conn_expire_now()` is called whatever `n_control`.
-pub const fn nodest_check(dest: Option<Dest>, ct_confirmed: bool, settings: &Settings) -> NodestStep {
+pub const fn nodest_check(
+    dest: Option<Dest>,
+    ct_confirmed: bool,
+    settings: &Settings,
+) -> NodestStep {
     match dest {
-        Some(Dest { available: false, .. }) => {
+        Some(Dest {
+            available: false, ..
+        }) => {
             if settings.expire_nodest_conn != 0 {
                 if ct_confirmed {
                     NodestStep::ExpireDrop
@@ -264,7 +273,10 @@ pub const fn nodest_check(dest: Option<Dest>, ct_confirmed: bool, settings: &Set
                 NodestStep::Drop
             }
         }
-        Some(Dest { available: true, .. }) | None => NodestStep::Keep,
+        Some(Dest {
+            available: true, ..
+        })
+        | None => NodestStep::Keep,
     }
 }
 
@@ -308,7 +320,10 @@ pub enum Decision {
 impl Decision {
     /// `ip_vs_in_hook()` returns `NF_DROP` here.
     pub const fn drops(self) -> bool {
-        matches!(self, Decision::ReuseDrop { .. } | Decision::NodestExpireDrop | Decision::NodestDrop)
+        matches!(
+            self,
+            Decision::ReuseDrop { .. } | Decision::NodestExpireDrop | Decision::NodestDrop
+        )
     }
 
     /// The packet goes to `ip_vs_try_to_schedule()` (`cp` is, or became, NULL).
@@ -336,7 +351,12 @@ impl Decision {
     /// `cp->flags &= ~IP_VS_CONN_F_NFCT` is done on the entry (before any expiry), so that
     /// expiring it does not kill a conntrack entry the new connection will use.
     pub const fn clears_nfct(self) -> bool {
-        matches!(self, Decision::ReuseResched { .. } | Decision::NodestResched | Decision::ReuseRetireConntrack { .. })
+        matches!(
+            self,
+            Decision::ReuseResched { .. }
+                | Decision::NodestResched
+                | Decision::ReuseRetireConntrack { .. }
+        )
     }
 
     /// The packet's (confirmed, old) conntrack entry is killed and detached from the packet
@@ -368,7 +388,13 @@ pub const fn decide(input: &ReuseInput) -> Decision {
         Some(entry) => entry,
         None => return Decision::NoEntry,
     };
-    match port_reuse(input.header, input.later_fragment, entry, input.ct_confirmed, &input.settings) {
+    match port_reuse(
+        input.header,
+        input.later_fragment,
+        entry,
+        input.ct_confirmed,
+        &input.settings,
+    ) {
         ReuseStep::Resched { expire_now } => return Decision::ReuseResched { expire_now },
         ReuseStep::Drop { expire_now } => return Decision::ReuseDrop { expire_now },
         ReuseStep::Keep => {}
@@ -489,8 +515,19 @@ mod tests {
 
     /// Literal transcription of `ip_vs_in_hook()` from the lookup to
     /// `ip_vs_try_to_schedule()`.
-    fn c_in_hook(cp_in: Option<CConn>, skb: &CSkb, reuse_mode_sysctl: i32, expire_nodest_conn: i32) -> Effects {
-        let mut fx = Effects { dropped: false, scheduled: false, expired: false, put: false, flags_after: 0 };
+    fn c_in_hook(
+        cp_in: Option<CConn>,
+        skb: &CSkb,
+        reuse_mode_sysctl: i32,
+        expire_nodest_conn: i32,
+    ) -> Effects {
+        let mut fx = Effects {
+            dropped: false,
+            scheduled: false,
+            expired: false,
+            put: false,
+            flags_after: 0,
+        };
         let mut cp = cp_in;
         if let Some(c) = &cp {
             fx.flags_after = c.flags;
@@ -531,7 +568,10 @@ mod tests {
             }
         }
 
-        if cp.is_some() && cp.as_ref().unwrap().dest.is_some() && !cp.as_ref().unwrap().dest.unwrap().1 {
+        if cp.is_some()
+            && cp.as_ref().unwrap().dest.is_some()
+            && !cp.as_ref().unwrap().dest.unwrap().1
+        {
             let c = cp.as_ref().unwrap();
             if expire_nodest_conn != 0 {
                 let old_ct = uses_old_ct(c);
@@ -575,7 +615,13 @@ mod tests {
             Header::Sctp(t) => (IPPROTO_SCTP, None, t),
             Header::Other => (IPPROTO_ESP, None, None),
         };
-        CSkb { protocol, th_syn, sch_type, fragoffs: if later_fragment { 8 } else { 0 }, ct_confirmed }
+        CSkb {
+            protocol,
+            th_syn,
+            sch_type,
+            fragoffs: if later_fragment { 8 } else { 0 },
+            ct_confirmed,
+        }
     }
 
     fn to_c_conn(e: &Entry) -> CConn {
@@ -621,10 +667,22 @@ mod tests {
     fn dests() -> [Option<Dest>; 5] {
         [
             None,
-            Some(Dest { weight: 1, available: true }),
-            Some(Dest { weight: 0, available: true }),
-            Some(Dest { weight: 1, available: false }),
-            Some(Dest { weight: 0, available: false }),
+            Some(Dest {
+                weight: 1,
+                available: true,
+            }),
+            Some(Dest {
+                weight: 0,
+                available: true,
+            }),
+            Some(Dest {
+                weight: 1,
+                available: false,
+            }),
+            Some(Dest {
+                weight: 0,
+                available: false,
+            }),
         ]
     }
 
@@ -635,7 +693,13 @@ mod tests {
                 for n_control in [0u32, 1, 2] {
                     for flags in [0, NOOUTPUT, NFCT, NOOUTPUT | NFCT] {
                         for dest in dests() {
-                            v.push(Some(Entry { state, controlled, n_control, flags, dest }));
+                            v.push(Some(Entry {
+                                state,
+                                controlled,
+                                n_control,
+                                flags,
+                                dest,
+                            }));
                         }
                     }
                 }
@@ -656,9 +720,19 @@ mod tests {
                         for conn_reuse_mode in [-1, 0, 1, 2, 3, 4] {
                             for expire_nodest_conn in [0, 1, 2] {
                                 for conntrack in [0, 1] {
-                                    let settings = Settings { conn_reuse_mode, expire_nodest_conn, conntrack, ..Settings::default() };
-                                    let input =
-                                        ReuseInput { header, later_fragment, entry: *entry, ct_confirmed, settings };
+                                    let settings = Settings {
+                                        conn_reuse_mode,
+                                        expire_nodest_conn,
+                                        conntrack,
+                                        ..Settings::default()
+                                    };
+                                    let input = ReuseInput {
+                                        header,
+                                        later_fragment,
+                                        entry: *entry,
+                                        ct_confirmed,
+                                        settings,
+                                    };
                                     let d = decide(&input);
                                     let flags = entry.map_or(0, |e| e.flags);
                                     let got = effects_of(d, flags);
@@ -701,14 +775,28 @@ mod tests {
                                     conn_reuse_old_conntrack: old,
                                     ..Settings::default()
                                 };
-                                let input = ReuseInput { header, later_fragment: false, entry: *entry, ct_confirmed, settings };
+                                let input = ReuseInput {
+                                    header,
+                                    later_fragment: false,
+                                    entry: *entry,
+                                    ct_confirmed,
+                                    settings,
+                                };
                                 let c = decide(&input);
                                 let rs = decide_beyond_c(&input);
                                 match (c, old) {
                                     (Decision::ReuseDrop { expire_now }, 1 | -1) => {
-                                        assert_eq!(rs, Decision::ReuseRetireConntrack { expire_now });
+                                        assert_eq!(
+                                            rs,
+                                            Decision::ReuseRetireConntrack { expire_now }
+                                        );
                                         assert!(ct_confirmed && is_new_conn(header));
-                                        assert!(rs.schedules() && !rs.drops() && rs.retires_conntrack() && rs.puts_entry());
+                                        assert!(
+                                            rs.schedules()
+                                                && !rs.drops()
+                                                && rs.retires_conntrack()
+                                                && rs.puts_entry()
+                                        );
                                         assert_eq!(rs.expires(), c.expires());
                                         changed += 1;
                                     }
@@ -727,19 +815,32 @@ mod tests {
     fn is_new_conn_matches_c() {
         for h in headers() {
             for later in [false, true] {
-                assert_eq!(is_new_conn(h), c_is_new_conn(&to_c_skb(h, later, false)), "{h:?}");
+                assert_eq!(
+                    is_new_conn(h),
+                    c_is_new_conn(&to_c_skb(h, later, false)),
+                    "{h:?}"
+                );
             }
         }
         // SYN counts whatever else is set.
-        assert!(is_new_conn(Header::Tcp(Some(TcpFlags::SYN | TcpFlags::ACK))));
-        assert!(is_new_conn(Header::Tcp(Some(TcpFlags::SYN | TcpFlags::RST | TcpFlags::FIN))));
+        assert!(is_new_conn(Header::Tcp(Some(
+            TcpFlags::SYN | TcpFlags::ACK
+        ))));
+        assert!(is_new_conn(Header::Tcp(Some(
+            TcpFlags::SYN | TcpFlags::RST | TcpFlags::FIN
+        ))));
         assert!(!is_new_conn(Header::Tcp(Some(TcpFlags::ACK))));
         assert!(is_new_conn(Header::Sctp(Some(SCTP_CID_INIT))));
         assert!(!is_new_conn(Header::Sctp(Some(0))));
         assert!(!is_new_conn(Header::Udp));
     }
 
-    fn syn_input(state: TcpState, ct_confirmed: bool, conn_reuse_mode: i32, conntrack: i32) -> ReuseInput {
+    fn syn_input(
+        state: TcpState,
+        ct_confirmed: bool,
+        conn_reuse_mode: i32,
+        conntrack: i32,
+    ) -> ReuseInput {
         ReuseInput {
             header: Header::Tcp(Some(TcpFlags::SYN)),
             later_fragment: false,
@@ -748,10 +849,18 @@ mod tests {
                 controlled: false,
                 n_control: 0,
                 flags: NFCT,
-                dest: Some(Dest { weight: 1, available: true }),
+                dest: Some(Dest {
+                    weight: 1,
+                    available: true,
+                }),
             }),
             ct_confirmed,
-            settings: Settings { conn_reuse_mode, expire_nodest_conn: 0, conntrack, ..Settings::default() },
+            settings: Settings {
+                conn_reuse_mode,
+                expire_nodest_conn: 0,
+                conntrack,
+                ..Settings::default()
+            },
         }
     }
 
@@ -774,19 +883,28 @@ mod tests {
     #[test]
     fn reuse_mode_zero_uses_existing() {
         for ct in [false, true] {
-            assert_eq!(decide(&syn_input(TcpState::TimeWait, ct, 0, 1)), Decision::UseExisting);
+            assert_eq!(
+                decide(&syn_input(TcpState::TimeWait, ct, 0, 1)),
+                Decision::UseExisting
+            );
         }
     }
 
     #[test]
     fn reuse_mode_two_alone_still_reschedules_time_wait() {
         // C tests `conn_reuse_mode` as a whole, not bit 0.
-        assert_eq!(decide(&syn_input(TcpState::TimeWait, false, 2, 0)), Decision::ReuseResched { expire_now: true });
+        assert_eq!(
+            decide(&syn_input(TcpState::TimeWait, false, 2, 0)),
+            Decision::ReuseResched { expire_now: true }
+        );
     }
 
     #[test]
     fn established_entry_is_kept() {
-        assert_eq!(decide(&syn_input(TcpState::Established, false, 3, 0)), Decision::UseExisting);
+        assert_eq!(
+            decide(&syn_input(TcpState::Established, false, 3, 0)),
+            Decision::UseExisting
+        );
     }
 
     #[test]
@@ -806,7 +924,10 @@ mod tests {
         let mut input = syn_input(TcpState::Established, false, 0, 0);
         input.settings.expire_nodest_conn = 1;
         if let Some(e) = input.entry.as_mut() {
-            e.dest = Some(Dest { weight: 0, available: true });
+            e.dest = Some(Dest {
+                weight: 0,
+                available: true,
+            });
         }
         assert_eq!(decide(&input), Decision::ReuseResched { expire_now: true });
         // Only a new connection's first packet: a plain ACK keeps the entry.
@@ -834,7 +955,10 @@ mod tests {
         let mut input = syn_input(TcpState::Established, false, 1, 0);
         input.header = Header::Tcp(Some(TcpFlags::ACK));
         if let Some(e) = input.entry.as_mut() {
-            e.dest = Some(Dest { weight: 1, available: false });
+            e.dest = Some(Dest {
+                weight: 1,
+                available: false,
+            });
         }
         assert_eq!(decide(&input), Decision::NodestDrop);
         input.settings.expire_nodest_conn = 1;

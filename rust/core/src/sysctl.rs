@@ -157,8 +157,23 @@ pub enum Knob {
     LblcrExpiration,
 }
 
-const fn spec(knob: Knob, name: &'static str, c_name: &'static [u8], default: Initial, handler: Handler) -> Spec {
-    Spec { knob, name, c_name, default, mode: 0o644, unpriv_mode: 0o644, hidden_unpriv: false, handler }
+const fn spec(
+    knob: Knob,
+    name: &'static str,
+    c_name: &'static [u8],
+    default: Initial,
+    handler: Handler,
+) -> Spec {
+    Spec {
+        knob,
+        name,
+        c_name,
+        default,
+        mode: 0o644,
+        unpriv_mode: 0o644,
+        hidden_unpriv: false,
+        handler,
+    }
 }
 
 const fn int(knob: Knob, name: &'static str, c_name: &'static [u8], default: i32) -> Spec {
@@ -171,7 +186,10 @@ const fn defense(knob: Knob, name: &'static str, c_name: &'static [u8]) -> Spec 
 
 /// Read-only in namespaces of unprivileged users.
 const fn global(s: Spec) -> Spec {
-    Spec { unpriv_mode: 0o444, ..s }
+    Spec {
+        unpriv_mode: 0o444,
+        ..s
+    }
 }
 
 /// `DEFAULT_EXPIRATION` of ip_vs_lblc.c / ip_vs_lblcr.c: 24 hours.
@@ -188,35 +206,130 @@ pub const SPECS: [Spec; 30] = [
     int(Knob::Conntrack, "conntrack", b"conntrack\0", 0),
     defense(Knob::SecureTcp, "secure_tcp", b"secure_tcp\0"),
     int(Knob::SnatReroute, "snat_reroute", b"snat_reroute\0", 1),
-    spec(Knob::SyncVersion, "sync_version", b"sync_version\0", Initial::Int(1), Handler::MinMax { min: 0, max: 1 }),
-    spec(Knob::SyncPorts, "sync_ports", b"sync_ports\0", Initial::Int(1), Handler::SyncPorts),
-    int(Knob::SyncPersistMode, "sync_persist_mode", b"sync_persist_mode\0", 0),
-    global(spec(Knob::SyncQlenMax, "sync_qlen_max", b"sync_qlen_max\0", Initial::FreeBufferPagesBy32, Handler::ULongVec)),
-    global(int(Knob::SyncSockSize, "sync_sock_size", b"sync_sock_size\0", 0)),
+    spec(
+        Knob::SyncVersion,
+        "sync_version",
+        b"sync_version\0",
+        Initial::Int(1),
+        Handler::MinMax { min: 0, max: 1 },
+    ),
+    spec(
+        Knob::SyncPorts,
+        "sync_ports",
+        b"sync_ports\0",
+        Initial::Int(1),
+        Handler::SyncPorts,
+    ),
+    int(
+        Knob::SyncPersistMode,
+        "sync_persist_mode",
+        b"sync_persist_mode\0",
+        0,
+    ),
+    global(spec(
+        Knob::SyncQlenMax,
+        "sync_qlen_max",
+        b"sync_qlen_max\0",
+        Initial::FreeBufferPagesBy32,
+        Handler::ULongVec,
+    )),
+    global(int(
+        Knob::SyncSockSize,
+        "sync_sock_size",
+        b"sync_sock_size\0",
+        0,
+    )),
     int(Knob::CacheBypass, "cache_bypass", b"cache_bypass\0", 0),
-    int(Knob::ExpireNodestConn, "expire_nodest_conn", b"expire_nodest_conn\0", 0),
+    int(
+        Knob::ExpireNodestConn,
+        "expire_nodest_conn",
+        b"expire_nodest_conn\0",
+        0,
+    ),
     int(Knob::SloppyTcp, "sloppy_tcp", b"sloppy_tcp\0", 0),
     int(Knob::SloppySctp, "sloppy_sctp", b"sloppy_sctp\0", 0),
-    int(Knob::ExpireQuiescentTemplate, "expire_quiescent_template", b"expire_quiescent_template\0", 0),
-    spec(Knob::SyncThreshold, "sync_threshold", b"sync_threshold\0", Initial::Pair(3, 50), Handler::SyncThreshold),
-    spec(Knob::SyncRefreshPeriod, "sync_refresh_period", b"sync_refresh_period\0", Initial::Secs(0), Handler::Jiffies),
-    spec(Knob::SyncRetries, "sync_retries", b"sync_retries\0", Initial::Int(0), Handler::MinMax { min: 0, max: 3 }),
+    int(
+        Knob::ExpireQuiescentTemplate,
+        "expire_quiescent_template",
+        b"expire_quiescent_template\0",
+        0,
+    ),
+    spec(
+        Knob::SyncThreshold,
+        "sync_threshold",
+        b"sync_threshold\0",
+        Initial::Pair(3, 50),
+        Handler::SyncThreshold,
+    ),
+    spec(
+        Knob::SyncRefreshPeriod,
+        "sync_refresh_period",
+        b"sync_refresh_period\0",
+        Initial::Secs(0),
+        Handler::Jiffies,
+    ),
+    spec(
+        Knob::SyncRetries,
+        "sync_retries",
+        b"sync_retries\0",
+        Initial::Int(0),
+        Handler::MinMax { min: 0, max: 3 },
+    ),
     int(Knob::NatIcmpSend, "nat_icmp_send", b"nat_icmp_send\0", 0),
     int(Knob::PmtuDisc, "pmtu_disc", b"pmtu_disc\0", 1),
     int(Knob::BackupOnly, "backup_only", b"backup_only\0", 0),
-    int(Knob::ConnReuseMode, "conn_reuse_mode", b"conn_reuse_mode\0", 1),
+    int(
+        Knob::ConnReuseMode,
+        "conn_reuse_mode",
+        b"conn_reuse_mode\0",
+        1,
+    ),
     int(Knob::ScheduleIcmp, "schedule_icmp", b"schedule_icmp\0", 0),
-    int(Knob::IgnoreTunneled, "ignore_tunneled", b"ignore_tunneled\0", 0),
-    global(spec(Knob::RunEstimation, "run_estimation", b"run_estimation\0", Initial::Int(1), Handler::RunEstimation)),
-    global(spec(Knob::EstCpulist, "est_cpulist", b"est_cpulist\0", Initial::HousekeepingCpus, Handler::EstCpulist)),
-    global(spec(Knob::EstNice, "est_nice", b"est_nice\0", Initial::Int(0), Handler::EstNice)),
-    int(Knob::ConnReuseOldConntrack, "conn_reuse_old_conntrack", b"conn_reuse_old_conntrack\0", 0),
+    int(
+        Knob::IgnoreTunneled,
+        "ignore_tunneled",
+        b"ignore_tunneled\0",
+        0,
+    ),
+    global(spec(
+        Knob::RunEstimation,
+        "run_estimation",
+        b"run_estimation\0",
+        Initial::Int(1),
+        Handler::RunEstimation,
+    )),
+    global(spec(
+        Knob::EstCpulist,
+        "est_cpulist",
+        b"est_cpulist\0",
+        Initial::HousekeepingCpus,
+        Handler::EstCpulist,
+    )),
+    global(spec(
+        Knob::EstNice,
+        "est_nice",
+        b"est_nice\0",
+        Initial::Int(0),
+        Handler::EstNice,
+    )),
+    int(
+        Knob::ConnReuseOldConntrack,
+        "conn_reuse_old_conntrack",
+        b"conn_reuse_old_conntrack\0",
+        0,
+    ),
 ];
 
 const fn locality(knob: Knob, name: &'static str, c_name: &'static [u8]) -> Spec {
     Spec {
         hidden_unpriv: true,
-        ..spec(knob, name, c_name, Initial::Secs(LOCALITY_EXPIRATION_SECS), Handler::Jiffies)
+        ..spec(
+            knob,
+            name,
+            c_name,
+            Initial::Secs(LOCALITY_EXPIRATION_SECS),
+            Handler::Jiffies,
+        )
     }
 }
 
@@ -225,8 +338,16 @@ const fn locality(knob: Knob, name: &'static str, c_name: &'static [u8]) -> Spec
 /// ipvs-rs has the schedulers built in and registers both with the namespace, as a second
 /// table (so they can be left out for unprivileged users, as C does).
 pub const LOCALITY_SPECS: [Spec; 2] = [
-    locality(Knob::LblcExpiration, "lblc_expiration", b"lblc_expiration\0"),
-    locality(Knob::LblcrExpiration, "lblcr_expiration", b"lblcr_expiration\0"),
+    locality(
+        Knob::LblcExpiration,
+        "lblc_expiration",
+        b"lblc_expiration\0",
+    ),
+    locality(
+        Knob::LblcrExpiration,
+        "lblcr_expiration",
+        b"lblcr_expiration\0",
+    ),
 ];
 
 /// Number of knobs ([`SPECS`] then [`LOCALITY_SPECS`]); [`Knob::index`] is below it.
@@ -467,7 +588,10 @@ pub fn parse_dointvec(input: &[u8]) -> Result<Write, ParseError> {
         }
         rest = r;
     }
-    Ok(Write::Stored { value, consumed: total.min(PAGE_SIZE - 1) - rest.len() })
+    Ok(Write::Stored {
+        value,
+        consumed: total.min(PAGE_SIZE - 1) - rest.len(),
+    })
 }
 
 /// `_parse_integer_fixup_radix()` + `_parse_integer()` with base 0 over a NUL-terminated
@@ -476,7 +600,7 @@ fn strtoul_lenient(s: &[u8; TMPBUFLEN], start: usize) -> Result<(u64, usize), Pa
     let at = |i: usize| s.get(i).copied().unwrap_or(0);
     let mut i = start;
     let base: u64 = if at(i) == b'0' {
-        if at(i + 1).to_ascii_lowercase() == b'x' && at(i + 2).is_ascii_hexdigit() {
+        if at(i + 1).eq_ignore_ascii_case(&b'x') && at(i + 2).is_ascii_hexdigit() {
             i += 2;
             16
         } else {
@@ -491,7 +615,9 @@ fn strtoul_lenient(s: &[u8; TMPBUFLEN], start: usize) -> Result<(u64, usize), Pa
         let c = at(i);
         let digit = match c {
             b'0'..=b'9' => u64::from(c - b'0'),
-            _ if (b'a'..=b'f').contains(&c.to_ascii_lowercase()) => u64::from(c.to_ascii_lowercase() - b'a' + 10),
+            _ if (b'a'..=b'f').contains(&c.to_ascii_lowercase()) => {
+                u64::from(c.to_ascii_lowercase() - b'a' + 10)
+            }
             _ => break,
         };
         if digit >= base {
@@ -526,8 +652,14 @@ mod tests {
     #[test]
     fn defaults_match_c_ipvs() {
         let s = Settings::default();
-        assert_eq!((s.conn_reuse_mode, s.expire_nodest_conn, s.conntrack), (1, 0, 0));
-        assert_eq!((s.expire_quiescent_template, s.sloppy_tcp, s.snat_reroute), (0, 0, 1));
+        assert_eq!(
+            (s.conn_reuse_mode, s.expire_nodest_conn, s.conntrack),
+            (1, 0, 0)
+        );
+        assert_eq!(
+            (s.expire_quiescent_template, s.sloppy_tcp, s.snat_reroute),
+            (0, 0, 1)
+        );
         assert!(s.reuse_reschedules() && !s.reuse_fin_wait_without_output());
         assert!(!s.expire_nodest() && !s.uses_conntrack());
     }
@@ -590,13 +722,26 @@ mod tests {
                 Initial::HousekeepingCpus => "housekeeping".into(),
             };
             assert_eq!(d, std::string::String::from(*default), "{name}");
-            let global = ["sync_qlen_max", "sync_sock_size", "run_estimation", "est_cpulist", "est_nice"];
-            assert_eq!(spec.unpriv_mode, if global.contains(name) { 0o444 } else { 0o644 }, "{name}");
+            let global = [
+                "sync_qlen_max",
+                "sync_sock_size",
+                "run_estimation",
+                "est_cpulist",
+                "est_nice",
+            ];
+            assert_eq!(
+                spec.unpriv_mode,
+                if global.contains(name) { 0o444 } else { 0o644 },
+                "{name}"
+            );
             assert!(!spec.hidden_unpriv);
         }
         assert_eq!(SPECS[29].name, "conn_reuse_old_conntrack");
         for l in &LOCALITY_SPECS {
-            assert_eq!((l.handler, l.default, l.mode, l.hidden_unpriv), (Handler::Jiffies, Initial::Secs(86400), 0o644, true));
+            assert_eq!(
+                (l.handler, l.default, l.mode, l.hidden_unpriv),
+                (Handler::Jiffies, Initial::Secs(86400), 0o644, true)
+            );
         }
         assert_eq!(Knob::LblcExpiration.default_int(250), 86400 * 250);
         assert_eq!(Knob::SyncThreshold.default_int(250), 3);
@@ -610,8 +755,11 @@ mod tests {
             assert_eq!(spec.c_name.last(), Some(&0));
             assert_eq!(spec.mode, 0o644);
         }
-        let defense: std::vec::Vec<_> =
-            SPECS.iter().filter(|s| s.handler == Handler::DefenseMode).map(|s| s.name).collect();
+        let defense: std::vec::Vec<_> = SPECS
+            .iter()
+            .filter(|s| s.handler == Handler::DefenseMode)
+            .map(|s| s.name)
+            .collect();
         assert_eq!(defense, ["drop_entry", "drop_packet", "secure_tcp"]);
         assert_eq!(N_KNOBS, 32);
     }
@@ -620,10 +768,20 @@ mod tests {
     fn c_validators() {
         // proc_do_sync_threshold
         assert!(sync_threshold_ok(3, 50) && sync_threshold_ok(0, 0) && sync_threshold_ok(5, 0));
-        assert!(!sync_threshold_ok(50, 3) && !sync_threshold_ok(3, 3) && !sync_threshold_ok(-1, 5) && !sync_threshold_ok(1, -1));
+        assert!(
+            !sync_threshold_ok(50, 3)
+                && !sync_threshold_ok(3, 3)
+                && !sync_threshold_ok(-1, 5)
+                && !sync_threshold_ok(1, -1)
+        );
         // proc_do_sync_ports
         assert!(sync_ports_ok(1) && sync_ports_ok(2) && sync_ports_ok(1 << 30));
-        assert!(!sync_ports_ok(0) && !sync_ports_ok(3) && !sync_ports_ok(-4) && !sync_ports_ok(i32::MIN));
+        assert!(
+            !sync_ports_ok(0)
+                && !sync_ports_ok(3)
+                && !sync_ports_ok(-4)
+                && !sync_ports_ok(i32::MIN)
+        );
         // ipvs_proc_est_nice
         assert!(est_nice_ok(-20) && est_nice_ok(19) && !est_nice_ok(20) && !est_nice_ok(-21));
     }
@@ -631,7 +789,10 @@ mod tests {
     #[test]
     fn quiescent_templates() {
         let off = Settings::default();
-        let on = Settings { expire_quiescent_template: 1, ..Settings::default() };
+        let on = Settings {
+            expire_quiescent_template: 1,
+            ..Settings::default()
+        };
         assert!(off.template_valid(true, 0) && off.template_valid(true, 1));
         assert!(!on.template_valid(true, 0) && on.template_valid(true, 1));
         assert!(!off.template_valid(false, 1) && !on.template_valid(false, 1));
@@ -639,11 +800,20 @@ mod tests {
 
     #[test]
     fn reuse_mode_bits() {
-        let s = Settings { conn_reuse_mode: 2, ..Settings::default() };
+        let s = Settings {
+            conn_reuse_mode: 2,
+            ..Settings::default()
+        };
         assert!(s.reuse_reschedules() && s.reuse_fin_wait_without_output());
-        let s = Settings { conn_reuse_mode: 0, ..Settings::default() };
+        let s = Settings {
+            conn_reuse_mode: 0,
+            ..Settings::default()
+        };
         assert!(!s.reuse_reschedules() && !s.reuse_fin_wait_without_output());
-        let s = Settings { conn_reuse_mode: 3, ..Settings::default() };
+        let s = Settings {
+            conn_reuse_mode: 3,
+            ..Settings::default()
+        };
         assert!(s.reuse_reschedules() && s.reuse_fin_wait_without_output());
     }
 
@@ -661,8 +831,23 @@ mod tests {
 
     #[test]
     fn rejects_like_the_kernel() {
-        for bad in ["abc", "1a", "2147483648", "-2147483649", "   ", "\n", "-", "+1", "0x", "99999999999999999999999", "1.5"] {
-            assert!(parse_dointvec(bad.as_bytes()).is_err(), "{bad:?} must be rejected");
+        for bad in [
+            "abc",
+            "1a",
+            "2147483648",
+            "-2147483649",
+            "   ",
+            "\n",
+            "-",
+            "+1",
+            "0x",
+            "99999999999999999999999",
+            "1.5",
+        ] {
+            assert!(
+                parse_dointvec(bad.as_bytes()).is_err(),
+                "{bad:?} must be rejected"
+            );
         }
         // "0x" alone is octal 0 followed by 'x': trailing garbage.
         assert_eq!(parse_dointvec(b"0x"), Err(ParseError::Invalid));
@@ -670,8 +855,20 @@ mod tests {
 
     #[test]
     fn second_value_is_left_unconsumed() {
-        assert_eq!(parse_dointvec(b"1 2"), Ok(Write::Stored { value: 1, consumed: 2 }));
-        assert_eq!(parse_dointvec(b"7\n"), Ok(Write::Stored { value: 7, consumed: 2 }));
+        assert_eq!(
+            parse_dointvec(b"1 2"),
+            Ok(Write::Stored {
+                value: 1,
+                consumed: 2
+            })
+        );
+        assert_eq!(
+            parse_dointvec(b"7\n"),
+            Ok(Write::Stored {
+                value: 7,
+                consumed: 2
+            })
+        );
     }
 
     mod props {

@@ -1,9 +1,9 @@
 //! Host run of the core's packet-path functions (parse_l3l4, IcmpError::parse, checksums, dnat/snat,
 //! nat_icmp) over a corpus written by tests/vm/rel/pktfuzz.c -w, each packet also truncated;
 //! overflow checks and debug assertions on. Exit 1 if anything panicked. See tests/pktfuzz-core.sh.
-use ipvs_core::wire::{self, Family, InetAddr};
-use ipvs_core::wire::nat::{self, ChecksumMode, IcmpDirection};
 use ipvs_core::proto::tcp::TcpFlags;
+use ipvs_core::wire::nat::{self, ChecksumMode, IcmpDirection};
+use ipvs_core::wire::{self, Family, InetAddr};
 use std::panic;
 
 fn run(pkt: &[u8], fam: Family) {
@@ -13,8 +13,10 @@ fn run(pkt: &[u8], fam: Family) {
         let l4 = h.l4_slice(head);
         let _ = TcpFlags::from_header(l4);
         let _ = wire::l4_checksum_ok(pkt, &h);
-        if let Ok(e) = wire::IcmpError::parse(pkt, &h) { let _ = e; }
-        let a = InetAddr([10, 0, 1, 11, 0,0,0,0,0,0,0,0,0,0,0,0]);
+        if let Ok(e) = wire::IcmpError::parse(pkt, &h) {
+            let _ = e;
+        }
+        let a = InetAddr([10, 0, 1, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         for mode in [ChecksumMode::Full, ChecksumMode::Partial] {
             let mut b = pkt.to_vec();
             let _ = nat::dnat(&mut b, fam, &a, 8080, mode);
@@ -37,18 +39,37 @@ fn main() {
     panic::set_hook(Box::new(|_| {}));
     while off + 5 <= data.len() {
         let len = u32::from_le_bytes(data[off..off + 4].try_into().unwrap()) as usize;
-        let fam = if data[off + 4] == 6 { Family::Ipv6 } else { Family::Ipv4 };
+        let fam = if data[off + 4] == 6 {
+            Family::Ipv6
+        } else {
+            Family::Ipv4
+        };
         let pkt = &data[off + 5..off + 5 + len];
         off += 5 + len;
         n += 1;
         // truncations of every packet too
-        for cut in [pkt.len(), pkt.len().saturating_sub(1), pkt.len() / 2, 20, 40] {
+        for cut in [
+            pkt.len(),
+            pkt.len().saturating_sub(1),
+            pkt.len() / 2,
+            20,
+            40,
+        ] {
             let p = &pkt[..cut.min(pkt.len())];
             if let Err(e) = panic::catch_unwind(|| run(p, fam)) {
                 panics += 1;
                 if panics <= 5 {
-                    let msg = e.downcast_ref::<String>().cloned().or(e.downcast_ref::<&str>().map(|s| s.to_string()));
-                    eprintln!("PANIC on packet {} cut {}: {:?}: {}", n, cut, msg, p.iter().map(|b| format!("{:02x}", b)).collect::<String>());
+                    let msg = e
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or(e.downcast_ref::<&str>().map(|s| s.to_string()));
+                    eprintln!(
+                        "PANIC on packet {} cut {}: {:?}: {}",
+                        n,
+                        cut,
+                        msg,
+                        p.iter().map(|b| format!("{:02x}", b)).collect::<String>()
+                    );
                 }
             }
         }

@@ -150,7 +150,7 @@ up() {
 	done
 	rs_routes NAT
 	[ "$mod" = direct ] && return 0
-	load_ipvs "$mod" && ipvs_is "$mod" || { log "cannot load $mod"; return 1; }
+	if ! load_ipvs "$mod" || ! ipvs_is "$mod"; then log "cannot load $mod"; return 1; fi
 }
 down() {
 	local mod=$2 t0
@@ -292,7 +292,8 @@ phase_svc() {
 		fi
 		have=$(service_count)
 		if [ "$have" != "$n" ]; then
-			local why="the director has $have services, not $n ($( [ "$STEP_RC" = 0 ] && echo 'ipvsadm -R' || step_reason))"
+			local why
+			why="the director has $have services, not $n ($(if [ "$STEP_RC" = 0 ]; then echo 'ipvsadm -R'; else step_reason; fi))"
 			for i in 0 1; do missing "connrate_ct${i}_svc$n" "$mod" "$r" "$why"; missing "connfail_ct${i}_svc$n" "$mod" "$r" "$why"; done
 			[ "$n" = 1 ] || missing "ctl_add_nth_svc$n" "$mod" "$r" "$why"
 			if [ "$n" = "$SVC_MAX" ]; then
@@ -342,6 +343,7 @@ phase_svc() {
 udp_in() {
 	local ns n=0 v
 	for ns in "${DP_RS[@]}"; do
+		# shellcheck disable=SC2016 # an awk program (run through nsenter)
 		v=$(nsenter --net="/run/netns/$ns" awk '/^Udp:/ && $2 ~ /^[0-9]+$/ { print $2; exit }' /proc/net/snmp)
 		n=$((n + v))
 	done
@@ -400,7 +402,7 @@ entries() {
 slab_kb() { awk '/^Slab:/ { print $2 }' /proc/meminfo; }
 
 phase_tab() {
-	local label=$1 mod=$2 r=$3 i out n0 n1 s0 s1 t0 t1 max tfirst tlast nprev reason=
+	local label=$1 mod=$2 r=$3 i out n0 n1 s0 s1 t0 t1 tfirst tlast reason=
 	up "$label" "$mod" || return 1
 	# Entries live $TAB_SECS + 30 s: the flood stops after $TAB_SECS, the full table is measured,
 	# then they expire (at about the pace they were made).
@@ -487,6 +489,18 @@ phase_reuse() {
 	EOF
 }
 
+# run_phase PHASE ARGS...: phase_PHASE ARGS... (named calls, so that shellcheck sees them).
+run_phase() {
+	local phase=$1
+	shift
+	case $phase in
+	svc) phase_svc "$@" ;;
+	flow) phase_flow "$@" ;;
+	tab) phase_tab "$@" ;;
+	*) log "unknown phase $phase"; return 127 ;;
+	esac
+}
+
 plan
 echo "$ROUNDS" >"$RES/rounds"
 log "modules ${MODS[*]}, $ROUNDS round(s), phases $PHASES, ${SECS}s per rate, services $SVCS, entries $ENTRIES, step timeout ${STEP_TIMEOUT}s"
@@ -515,7 +529,7 @@ elif [ -x "$GEN" ]; then
 			for mod in "${mods[@]}"; do
 				log "phase $phase round $r: $mod"
 				t=$SECONDS
-				if ! "phase_$phase" "$phase-$mod" "$mod" "$r"; then
+				if ! run_phase "$phase" "$phase-$mod" "$mod" "$r"; then
 					log "phase $phase round $r: $mod: setup failed"
 				fi
 				down "$phase-$mod" "$mod"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the tests/vm/ctl/ scripts (guest side, as root): lib.sh's TAP helpers plus
 # loading/unloading one IPVS implementation and netns helpers.
 #
@@ -28,7 +29,9 @@ CTL=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 load_ipvs() {
 	case $1 in
-	c) modprobe -a $C_MODULES ;;
+	c)
+		# shellcheck disable=SC2086 # C_MODULES is a list of module names
+		modprobe -a $C_MODULES ;;
 	rs) insmod "$KO" ;;
 	*) echo "load_ipvs: unknown module '$1' (c or rs)" >&2; return 2 ;;
 	esac
@@ -75,6 +78,7 @@ _report() {
 # destinations within a service is C's list order (newest first) and is kept.
 # normalize_proc < FILE: on stdin. normalize_proc_dir DIR: every DIR/NNN.praw into DIR/NNN.proc
 # (one awk + one sort for the whole directory), removing the .praw files.
+# shellcheck disable=SC2016 # an awk program
 _NORM_AWK='FNR <= 3 { printf "%s\t0\t%06d\t%s\n", FILENAME, FNR, $0; next }
 	!/^  ->/ { svc = $0; n = 0 }
 	{ printf "%s\t1\t%s\t%06d\t%s\n", FILENAME, svc, ++n, $0 }'

@@ -148,6 +148,7 @@ db=$WORK/sysctl-$lb
 # Each side must show the whole table: C's 29 entries of vs_vars[] plus lblc/lblcr (and for
 # ipvs_rs its conn_reuse_old_conntrack, which the comparison below leaves out).
 for pair in "$la $A" "$lb $B"; do
+	# shellcheck disable=SC2086 # "LABEL MOD" into $1 $2
 	set -- $pair
 	want=31
 	[ "$2" = rs ] && want=32
@@ -180,6 +181,7 @@ for f in fresh.ls fresh.modes fresh.values writes written.ls written.values; do
 	fi
 done
 for pair in "$la $A" "$lb $B"; do
+	# shellcheck disable=SC2086 # "LABEL MOD" into $1 $2
 	set -- $pair
 	if [ "$2" = rs ]; then
 		equals "sysctl $1: conn_reuse_old_conntrack (ipvs_rs only) defaults to 0" \

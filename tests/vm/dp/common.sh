@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the tests/vm/dp/ scripts (guest side, as root): ctl/common.sh (TAP helpers,
 # load_ipvs/unload_ipvs c|rs, $WORK scratch space) plus the data-path topology, the traffic
 # generator and the ipvsadm snapshots they share. See tests/vm/dp/README.md.

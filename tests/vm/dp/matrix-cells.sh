@@ -151,7 +151,7 @@ while read -r k mode proto fam sched n full conc vip svc; do
 		ipvsadm -L -n "$pf" "$svc" >"$f.list" 2>>"$f.err"
 		[ "$proto" = tcp ] || break
 		active=$(awk '$1 == "->" && $2 ~ /^[0-9[]/ { n += $5 } END { print n + 0 }' "$f.list")
-		[ "$active" != 0 ] && [ $SECONDS -lt $settle_end ] || break
+		if ! { [ "$active" != 0 ] && [ $SECONDS -lt $settle_end ]; }; then break; fi
 		nap 0.3
 	done
 	t3=$EPOCHREALTIME

@@ -104,6 +104,7 @@ report() {
 control() {
 	local name=$1 label=$2 want=$3 v bad=()
 	v=$(verdicts "$label")
+	# shellcheck disable=SC2001 # prefixes every line of $v
 	sed 's/^/#   /' <<<"$v"
 	grep -q ' pass' <<<"$v" && bad+=("something passed without IPVS doing its work")
 	if [ "$want" = fail ] && [ "$(grep -cE '^(DR|NAT|TUN) fail' <<<"$v")" != 3 ]; then

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the tests/vm/rel/ scripts (guest side, as root): hostile input and faults.
 # dp/common.sh (TAP helpers, topology, dpgen) plus what the reliability scenarios share: the
 # TAP file rel-<script>.tap, kernel-log and kmemleak checks, a topology where NAT, DR and TUN
@@ -6,10 +7,12 @@
 # shellcheck source=tests/vm/dp/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../dp/common.sh"
 
+# shellcheck disable=SC2034 # used by the scripts that source this file
 REL=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 [ -s "$TAP" ] || rm -f "$TAP"
 TAP=$OUT/rel-$(basename "$0" .sh).tap
 : >"$TAP"
+# shellcheck disable=SC2034 # used by the scripts that source this file
 LONG=${REL_LONG:-0}
 SPOOF4=198.18.0.0/15
 SPOOF6=2001:2::/48
@@ -68,7 +71,9 @@ kmemleak_check() {
 # go via the director (NAT), except to the client addresses reserved for DR and TUN traffic
 # ($DRTUN_SRC4/6: 10.1.0.128/25, fd00:c1::1:0/112), which go via the router; and blackholes for
 # the spoofed ranges in the director and the router.
+# shellcheck disable=SC2034 # used by the scripts that source this file
 DRTUN_SRC4=10.1.0.129
+# shellcheck disable=SC2034 # used by the scripts that source this file
 DRTUN_SRC6=fd00:c1::1:1
 rel_topo_up() {
 	local ns
@@ -139,6 +144,7 @@ accounting_up() {
 # FWD_POST OUT" (DROPS "-" without /proc/net/ip_vs_drops), all from one netns exec: the nft
 # counters in one dump and the drop counters right after.
 balance_snapshot() {
+	# shellcheck disable=SC2016 # the inner sh expands $(cat ...)
 	ip netns exec "$DP_DIR" sh -c 'nft list counters table inet fz; echo "drops $(cat /proc/net/ip_vs_drops 2>/dev/null |
 		awk "{ n += \$2; seen = 1 } END { if (seen) print n + 0; else print \"-\" }")"' 2>/dev/null |
 		awk '$1 == "counter" { name = $2 } $1 == "packets" { c[name] = $2 } $1 == "drops" { d = $2 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2086 # $PYD is a command of two words (python, script), split on purpose
 # Usage (in the guest, as root): tests/vm/rel/dpparse.sh [MOD...]     (MOD: c or rs; default: c rs)
 # From the host:  VM_OUT=/tmp/dpparse-vm tools/vm.sh --timeout 1500 -- tests/vm/rel/dpparse.sh c rs
 #
@@ -49,6 +50,7 @@ rx_stats() {
 # malformed: ipvs_rs's malformed drops in the director's namespace (0 under C).
 malformed() {
 	if ipvs_is rs; then
+		# shellcheck disable=SC2016 # an awk program
 		ip netns exec "$DP_DIR" awk '$1 == "malformed" { print $2 }' /proc/net/ip_vs_drops
 	else
 		echo 0

@@ -41,7 +41,7 @@ check_modules "$@"
 [ -s "$TAP" ] || rm -f "$TAP"
 TAP=$OUT/rel-dproute.tap
 : >"$TAP"
-UDPX="$PY $(cd "$(dirname "$0")" && pwd)/udpx.py"
+UDPX=("$PY" "$(cd "$(dirname "$0")" && pwd)/udpx.py")
 D=$WORK/rel-dproute
 mkdir -p "$D"
 
@@ -65,10 +65,11 @@ bg_down() {
 # serve NS ADDR PORT REPLY COUNTFILE: a udpx server, up before returning.
 serve() {
 	rm -f "$5"
-	bg "$1" $UDPX serve "$2" "$3" --reply "$4" --count "$5"
+	bg "$1" "${UDPX[@]}" serve "$2" "$3" --reply "$4" --count "$5"
 	wait_for_file "$5" 100
 }
 count_of() { cat "$1" 2>/dev/null || echo '?'; }
+# shellcheck disable=SC2016 # an awk program
 drops() { ip netns exec "$DP_DIR" awk -v n="$1" '$1 == n { print $2 }' /proc/net/ip_vs_drops 2>/dev/null; }
 dir_ipvsadm() { ip netns exec "$DP_DIR" ipvsadm "$@"; }
 
@@ -81,7 +82,7 @@ check_loopback() {
 	dir_ipvsadm -A -u "$(hostport "$f" "$vip" 9999)" -s rr
 	dir_ipvsadm -a -u "$(hostport "$f" "$vip" 9999)" -r "$(hostport "$f" "$lo" 9999)" -m
 	drops0=$(drops nat_loopback)
-	ip netns exec "$DP_CL" $UDPX ask "$vip" 9999 --src "$(if [ "$f" = 4 ]; then echo 10.0.0.2; else echo fd00::2; fi)" \
+	ip netns exec "$DP_CL" "${UDPX[@]}" ask "$vip" 9999 --src "$(if [ "$f" = 4 ]; then echo 10.0.0.2; else echo fd00::2; fi)" \
 		--tries 3 --wait 1 >"$RUN/lo$f.client" 2>&1
 	got=$(count_of "$cnt")
 	result loopback-remote "$f" "$got"
@@ -101,7 +102,7 @@ check_loopback() {
 		fi
 	fi
 	# A local client (not from world): NAT to loopback is allowed.
-	ip netns exec "$DP_DIR" $UDPX ask "$vip" 9999 --src "$local_src" --tries 1 --wait 1 >>"$RUN/lo$f.client" 2>&1
+	ip netns exec "$DP_DIR" "${UDPX[@]}" ask "$vip" 9999 --src "$local_src" --tries 1 --wait 1 >>"$RUN/lo$f.client" 2>&1
 	want=$((got + 1))
 	got=$(count_of "$cnt")
 	result loopback-local "$f" "$([ "$got" = "$want" ] && echo delivered || echo "not delivered")"
@@ -125,7 +126,7 @@ check_reroute() {
 	serve "$DP_DIR" "$rsaddr" 7001 32 "$cnt" || { tap_fail "dproute $m reroute IPv6: local real server"; return; }
 	dir_ipvsadm -A -u "[$vip]:7000" -s rr
 	dir_ipvsadm -a -u "[$vip]:7000" -r "[$rsaddr]:7001" -m
-	ip netns exec "$DP_CL" $UDPX ask "$vip" 7000 --src "$(IFS=,; echo "${srcs[*]}")" --tries 3 --wait 2 \
+	ip netns exec "$DP_CL" "${UDPX[@]}" ask "$vip" 7000 --src "$(IFS=,; echo "${srcs[*]}")" --tries 3 --wait 2 \
 		>"$RUN/rr.client" 2>&1
 	for src in "${srcs[@]}"; do
 		via=$(ip -n "$DP_DIR" -6 route get "$src" from "$vip" | grep -o 'via [^ ]*')
@@ -152,7 +153,7 @@ check_frag() {
 	serve "${DP_RS[0]}" "$rsaddr" 7600 4000 "$cnt" || { tap_fail "dproute $m frag IPv$f: real server"; return; }
 	dir_ipvsadm -A -u "$(hostport "$f" "$vip" 7600)" -s rr
 	dir_ipvsadm -a -u "$(hostport "$f" "$vip" 7600)" -r "$(hostport "$f" "$rsaddr" 7600)" -m
-	ip netns exec "$DP_CL" $UDPX ask "$vip" 7600 --src "$cl" --tries 3 --wait 2 >"$RUN/frag$f.client" 2>&1
+	ip netns exec "$DP_CL" "${UDPX[@]}" ask "$vip" 7600 --src "$cl" --tries 3 --wait 2 >"$RUN/frag$f.client" 2>&1
 	line=$(cat "$RUN/frag$f.client")
 	result frag "$f" "${line#"$cl "}"
 	if [ "$line" = "$cl from $vip 7600 4000" ]; then
@@ -174,10 +175,12 @@ check_localrs() {
 	done
 	cnt=$RUN/lrs$f.count
 	serve "$DP_DIR" "$vip" 7700 32 "$cnt" || { tap_fail "dproute $m localrs IPv$f: local real server"; return; }
+	# shellcheck disable=SC2046 # -6 or no word
 	dir_ipvsadm -A -f 119 $([ "$f" = 6 ] && echo -6) -s rr
 	# (ipvsadm takes an IPv6 address without a port unbracketed.)
+	# shellcheck disable=SC2046 # -6 or no word
 	dir_ipvsadm -a -f 119 $([ "$f" = 6 ] && echo -6) -r "$rsaddr" -g
-	ip netns exec "$DP_CL" $UDPX ask "$vip" 7700 --src "$cl" --tries 1 --wait 2 >"$RUN/lrs$f.client" 2>&1
+	ip netns exec "$DP_CL" "${UDPX[@]}" ask "$vip" 7700 --src "$cl" --tries 1 --wait 2 >"$RUN/lrs$f.client" 2>&1
 	line=$(cat "$RUN/lrs$f.client")
 	dir_ipvsadm -L -n -c >"$RUN/lrs$f.conns" 2>&1
 	n=$(grep -c "^UDP .*$(if [ "$f" = 4 ]; then echo "$vip:7700"; else echo "\[$vip\]:7700"; fi)" "$RUN/lrs$f.conns")
@@ -188,6 +191,7 @@ check_localrs() {
 		tap_fail "dproute $m localrs IPv$f: a local real server's reply goes out as is, one entry (C does not schedule it)" \
 			"client: $line (server got $(count_of "$cnt"))" "$n entries with $vip:7700:" "$(cat "$RUN/lrs$f.conns")"
 	fi
+	# shellcheck disable=SC2046 # -6 or no word
 	dir_ipvsadm -D -f 119 $([ "$f" = 6 ] && echo -6)
 	for chain in PREROUTING OUTPUT; do
 		ip netns exec "$DP_DIR" "$ipt" -t mangle -D "$chain" -p udp -m multiport --ports 7700 -j MARK --set-mark 0x77

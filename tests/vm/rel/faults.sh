@@ -139,7 +139,7 @@ listing_model() {
 # destinations .11-.13. Runs until $1 exists; writes "ops N failed N unexplained N mismatch N"
 # to $2 and its mismatches to $2.log.
 control_loop() {
-	local stop=$1 out=$2 ops=0 failed=0 silent=0 mismatch=0 listfail=0 v r rc msg want got k d t a b try
+	local stop=$1 out=$2 ops=0 failed=0 silent=0 mismatch=0 listfail=0 v r rc msg want got k d t a b
 	local -A model=()
 	# Start from what the kernel has (the services an earlier phase left).
 	ip netns exec "$DP_DIR" ipvsadm -L -n >"$out.list" 2>&1
@@ -166,7 +166,9 @@ control_loop() {
 			-A) model[$v]="" ;;
 			-D) unset "model[$key]" ;;
 			-a) model[$v]="${model[$v]:-} $r" ;;
-			-d) model[$v]=$(printf '%s\n' ${model[$v]:-} | grep -vx "$r" | tr '\n' ' ') ;;
+			-d)
+				# shellcheck disable=SC2086 # the destinations, a list of words
+				model[$v]=$(printf '%s\n' ${model[$v]:-} | grep -vx "$r" | tr '\n' ' ') ;;
 			esac
 		else
 			failed=$((failed + 1))
@@ -181,7 +183,7 @@ control_loop() {
 			for d in ${model[$k]}; do echo "D $k $d"; done
 		done | sort)
 		# (The listing may fail under injected faults too: that is an error, retried.)
-		for try in 1 2 3 4 5 6 7 8 9 10; do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
 			if ip netns exec "$DP_DIR" ipvsadm -L -n >"$out.list" 2>&1; then break; fi
 			listfail=$((listfail + 1))
 			if [ -z "$(cat "$out.list")" ]; then

@@ -78,6 +78,7 @@ build_flood() {
 # sysctl_transcript NS: writes and reads of the defense sysctls in namespace NS (fresh), as
 # lines "w NAME 'VALUE' ok|fail" and "r NAME VALUE".
 sysctl_transcript() {
+	# shellcheck disable=SC2016 # a bash program, expanded by the inner bash
 	ip netns exec "$1" bash -c '
 		VS=/proc/sys/net/ipv4/vs
 		r() { local n; for n in "$@"; do echo "r $n $(cat $VS/$n)"; done; }
@@ -137,7 +138,7 @@ modes() { ip netns exec "$DP_DIR" cat $VS/drop_entry $VS/drop_packet $VS/secure_
 run_cell() {
 	local label=$1 module=$2 def=$3 d=$R/$1-$3 i t0 ppid spid av thresh slab0
 	mkdir -p "$d"
-	topo_up "$label-$def" && servers_up "$label-$def" || { tap_fail "flood $label $def: namespaces and servers"; return 1; }
+	if ! topo_up "$label-$def" || ! servers_up "$label-$def"; then tap_fail "flood $label $def: namespaces and servers"; return 1; fi
 	ip -n "$DP_DIR" route add blackhole 198.18.0.0/15
 	ip netns exec "$DP_DIR" ipvsadm -A -t $VIP:$DP_PORT -s rr
 	for i in 1 2 3; do ip netns exec "$DP_DIR" ipvsadm -a -t $VIP:$DP_PORT -r "$(rip 4 "$i"):$DP_PORT" -m; done
@@ -280,6 +281,7 @@ if [ -n "${seen[c]:-}" ] && [ -n "${seen[rs]:-}" ]; then
 			p = a / n; q = b / m; pp = (a + b) / (n + m)
 			se = sqrt(pp * (1 - pp) * (1 / n + 1 / m)); tol = 3 * se; if (tol < 0.03) tol = 0.03
 			printf "%s %.1f %.1f %.1f\n", (q >= p - tol) ? "ok" : "bad", 100 * p, 100 * q, 100 * tol }')
+		# shellcheck disable=SC2086 # "ok|bad P Q TOL" into $1..$4
 		set -- $verdict
 		if [ "$1" = ok ]; then
 			tap_ok "flood $def: legitimate success rs $3 % >= C $2 % - $4 points"

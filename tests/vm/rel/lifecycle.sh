@@ -211,7 +211,8 @@ part_a() { # insmod; flood; rmmod (the namespaces stay, the module comes and goe
 }
 
 part_b() { # netns deletion mid-flood
-	local label=$1 module=$2 d=$3 name="lifecycle $label b" from
+	local label=$1 module=$2 d=$3 from
+	local name="lifecycle $label b"
 	from=$(($(dmesg_lines) + 1))
 	if ! load_ipvs "$module" || ! ipvs_is "$module" || ! setup "rl-$label"; then
 		tap_fail "$name: load, namespaces, servers and services"
@@ -232,7 +233,8 @@ part_b() { # netns deletion mid-flood
 }
 
 part_c() { # sysctl writes during traffic
-	local label=$1 module=$2 d=$3 name="lifecycle $label c" from writes bad m e ct res
+	local label=$1 module=$2 d=$3 from writes bad m e ct res
+	local name="lifecycle $label c"
 	from=$(($(dmesg_lines) + 1))
 	if ! load_ipvs "$module" || ! ipvs_is "$module" || ! setup "rl-$label"; then
 		tap_fail "$name: load, namespaces, servers and services"
@@ -243,6 +245,7 @@ part_c() { # sysctl writes during traffic
 		flowing "$name"
 		# One shell in the director's namespace writing /proc/sys directly (a process per
 		# write is too slow under TCG): "WRITES FAILED LAST_VALUES".
+		# shellcheck disable=SC2016 # a bash program, expanded by the inner bash
 		res=$(ip netns exec "$DP_DIR" bash -c '
 			f=$(mktemp -u); mkfifo "$f"; exec 9<>"$f"; rm -f "$f"
 			end=$((SECONDS + $1)); w=0; bad=0
@@ -273,7 +276,8 @@ part_c() { # sysctl writes during traffic
 }
 
 part_d() { # real-server churn under persistent flows with expire_nodest_conn=1
-	local label=$1 module=$2 d=$3 name="lifecycle $label d" from ops rc res w0 w1
+	local label=$1 module=$2 d=$3 from ops rc res w0 w1
+	local name="lifecycle $label d"
 	from=$(($(dmesg_lines) + 1))
 	if ! load_ipvs "$module" || ! ipvs_is "$module" || ! setup "rl-$label"; then
 		tap_fail "$name: load, namespaces, servers and services"
@@ -281,10 +285,12 @@ part_d() { # real-server churn under persistent flows with expire_nodest_conn=1
 		ip netns exec "$DP_DIR" sysctl -qw $vs.expire_nodest_conn=1
 		traffic_up "$d" $((CHURN + 240)) udpflows tcpflows
 		flowing "$name"
+		# shellcheck disable=SC2016 # an awk program
 		w0=$(ip netns exec "$DP_DIR" awk '$1 == "expired_nodest_work" { print $2 }' /proc/net/ip_vs_reuse 2>/dev/null)
 		# One ipvsadm -R in the director's namespace, fed a delete or a re-add every 100 ms
 		# (a process per change is too slow under TCG): real server 1 + (k / 2) % 3 leaves
 		# on even steps k and comes back on odd ones. Prints "STEPS IPVSADM_STATUS".
+		# shellcheck disable=SC2016 # a bash program, expanded by the inner bash
 		res=$(ip netns exec "$DP_DIR" bash -c '
 			f=$(mktemp -u); mkfifo "$f"; exec 9<>"$f"; rm -f "$f"
 			kf=$(mktemp); end=$((SECONDS + $1)); k=0
@@ -307,6 +313,7 @@ part_d() { # real-server churn under persistent flows with expire_nodest_conn=1
 			tap_fail "$name: real-server churn every 100 ms" "steps, ipvsadm -R status: $res (want at least $((CHURN * 5)) steps, status 0)"
 		fi
 		flowing "$name (after)"
+		# shellcheck disable=SC2016 # an awk program
 		w1=$(ip netns exec "$DP_DIR" awk '$1 == "expired_nodest_work" { print $2 }' /proc/net/ip_vs_reuse 2>/dev/null)
 		[ -z "$w0" ] || note "$name: entries expired by the nodest work: $((w1 - w0))"
 		traffic_down

@@ -32,17 +32,17 @@ ulimit -n 65536
 # every namespace's services, ip_vs_info_array() restarts a read by a position counted in the
 # reader's namespace only): reported as a note for C, a TAP line for ipvs_rs.
 proc_across_namespaces() {
-	local label=$1 module=$2 d=$3 a=nlpa_${1//-/_} b=nlpb_${1//-/_} i n1 n2
-	for ns in "$a" "$b"; do
+	local label=$1 module=$2 d=$3 ns_a=nlpa_${1//-/_} ns_b=nlpb_${1//-/_} i n1 n2
+	for ns in "$ns_a" "$ns_b"; do
 		ip netns del "$ns" 2>/dev/null
 		ip netns add "$ns"
 		for i in $(seq 300); do echo "-A -t 10.20.$((i / 250)).$((i % 250 + 1)):80 -s rr"; done | ip netns exec "$ns" ipvsadm -R
 	done
-	n1=$(ip netns exec "$a" grep -c '^TCP ' /proc/net/ip_vs)
-	n2=$(ip netns exec "$a" ipvsadm -L -n | grep -c '^TCP ')
+	n1=$(ip netns exec "$ns_a" grep -c '^TCP ' /proc/net/ip_vs)
+	n2=$(ip netns exec "$ns_a" ipvsadm -L -n | grep -c '^TCP ')
 	echo "proc $n1 netlink $n2" >"$d/proc-across-namespaces"
-	ip netns del "$a"
-	ip netns del "$b"
+	ip netns del "$ns_a"
+	ip netns del "$ns_b"
 	if [ "$n1" = 300 ] && [ "$n2" = 300 ]; then
 		tap_ok "nlfuzz $label: /proc/net/ip_vs and the dump list a namespace's 300 services while another has 300"
 	elif [ "$module" = c ] && [ "$n2" = 300 ]; then

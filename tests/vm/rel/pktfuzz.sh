@@ -126,8 +126,10 @@ run_module() {
 	fi
 	ip netns exec "$DP_DIR" ipvsadm -L -n >"$d/services.txt" 2>&1
 	dirmac=$(ip netns exec "$DP_DIR" cat /sys/class/net/eth0/address)
-	ip -n "$DP_RT" tuntap add dev fztap mode tap vnet_hdr &&
-		ip -n "$DP_RT" link set fztap master br0 up || tap_fail "pktfuzz $label: tap device on the router's bridge"
+	if ! ip -n "$DP_RT" tuntap add dev fztap mode tap vnet_hdr ||
+		! ip -n "$DP_RT" link set fztap master br0 up; then
+		tap_fail "pktfuzz $label: tap device on the router's bridge"
+	fi
 
 	# Real traffic for the whole fuzz (and 10 s more), persistent connections.
 	local dur=$(((SECS + 10) * 1000)) common="-n 20 -c 20 -r 1000000 -I 300 -w 3000 -R 5 -e 1000 -l 200"

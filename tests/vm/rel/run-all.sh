@@ -17,7 +17,8 @@ if [ -f "${VM_OUT:-/tmp}/rel.env" ]; then
 	set +a
 fi
 rc=0
-for name in $(cat "$here/scenarios"); do
+mapfile -t scenarios <"$here/scenarios"
+for name in "${scenarios[@]}"; do
 	if [ "$name" = faults ] && [ "$flavor" != debug ]; then
 		continue
 	fi

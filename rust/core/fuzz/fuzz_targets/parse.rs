@@ -19,16 +19,30 @@ use ipvs_core::wire::{l4_checksum_ok, parse_l3l4, parse_packet, Family, IcmpErro
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&ctl, rest)) = data.split_first() else { return };
-    let Some((a, rest)) = rest.split_first_chunk::<16>() else { return };
-    let Some((p, pkt)) = rest.split_first_chunk::<2>() else { return };
-    let family = if ctl & 1 == 0 { Family::Ipv4 } else { Family::Ipv6 };
+    let Some((&ctl, rest)) = data.split_first() else {
+        return;
+    };
+    let Some((a, rest)) = rest.split_first_chunk::<16>() else {
+        return;
+    };
+    let Some((p, pkt)) = rest.split_first_chunk::<2>() else {
+        return;
+    };
+    let family = if ctl & 1 == 0 {
+        Family::Ipv4
+    } else {
+        Family::Ipv6
+    };
     let addr = match family {
         Family::Ipv4 => InetAddr::from_ipv4([a[0], a[1], a[2], a[3]]),
         Family::Ipv6 => InetAddr::from_ipv6(*a),
     };
     let port = u16::from_be_bytes(*p);
-    let mode = if ctl & 0x10 == 0 { ChecksumMode::Full } else { ChecksumMode::Partial };
+    let mode = if ctl & 0x10 == 0 {
+        ChecksumMode::Full
+    } else {
+        ChecksumMode::Partial
+    };
 
     let before = parse_l3l4(pkt, family);
     if let Ok(h) = before {
@@ -43,7 +57,9 @@ fuzz_target!(|data: &[u8]| {
         2 => nat::nat_icmp(&mut buf, family, IcmpDirection::Out, &addr, port).map(|_| None),
         3 => nat::nat_icmp(&mut buf, family, IcmpDirection::In, &addr, port).map(|_| None),
         4 | 5 => {
-            let Ok(info) = parse_packet(pkt, family) else { return };
+            let Ok(info) = parse_packet(pkt, family) else {
+                return;
+            };
             let h = info.headers;
             assert_eq!(h.total_len, pkt.len());
             if h.ports.is_some() {
@@ -63,17 +79,31 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
         6 | 7 => {
-            let Ok(info) = parse_packet(pkt, family) else { return };
+            let Ok(info) = parse_packet(pkt, family) else {
+                return;
+            };
             let h = info.headers;
             let _ = sctp_proto::packet_event(pkt, h.l4_off);
             let _ = sctp_proto::first_chunk_type(pkt, h.l4_off);
             let crc = sctp::checksum_packet(pkt, h.l4_off);
             if let Some(l4) = pkt.get(h.l4_off..) {
-                assert_eq!(crc, (l4.len() >= sctp::HEADER_LEN).then(|| sctp::checksum(l4)));
+                assert_eq!(
+                    crc,
+                    (l4.len() >= sctp::HEADER_LEN).then(|| sctp::checksum(l4))
+                );
             }
-            let ctx = CsumContext { partial: ctl & 0x20 != 0, gso: ctl & 0x40 != 0, dev_sctp_crc: ctl & 0x80 != 0, payload_mangled: false };
+            let ctx = CsumContext {
+                partial: ctl & 0x20 != 0,
+                gso: ctl & 0x40 != 0,
+                dev_sctp_crc: ctl & 0x80 != 0,
+                payload_mangled: false,
+            };
             let head_only = ctl & 2 != 0;
-            let cut = if head_only { (h.l4_off + sctp::HEADER_LEN).min(buf.len()) } else { buf.len() };
+            let cut = if head_only {
+                (h.l4_off + sctp::HEADER_LEN).min(buf.len())
+            } else {
+                buf.len()
+            };
             let r = if ctl & 0x10 == 0 {
                 nat::sctp_dnat_parsed(&mut buf[..cut], &h, &addr, port, ctx)
             } else {
@@ -95,7 +125,10 @@ fuzz_target!(|data: &[u8]| {
         Err(_) => assert_eq!(buf, pkt),
         Ok(l4) => {
             let h = parse_l3l4(&buf, family).expect("a rewritten packet still parses");
-            let full = matches!(l4, Some(L4Update::Incremental | L4Update::Recomputed | L4Update::NoUdpChecksum));
+            let full = matches!(
+                l4,
+                Some(L4Update::Incremental | L4Update::Recomputed | L4Update::NoUdpChecksum)
+            );
             if verified && full {
                 assert_eq!(l4_checksum_ok(&buf, &h), Ok(true));
             }

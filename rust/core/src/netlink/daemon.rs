@@ -44,9 +44,13 @@ pub struct DaemonRepr {
 /// `!attrs[IPVS_CMD_ATTR_DAEMON] || nla_parse_nested_deprecated(..., info->extack)` →
 /// `-EINVAL`. Unlike services and destinations, the extack *is* passed here, so the inner
 /// validation message reaches the requester (with `-EINVAL` as the errno).
-fn parse_attrs<'a>(nla: Option<Attr<'a>>, diag: &mut Diag) -> Result<AttrTable<'a, DAEMON_N>, Errno> {
+fn parse_attrs<'a>(
+    nla: Option<Attr<'a>>,
+    diag: &mut Diag,
+) -> Result<AttrTable<'a, DAEMON_N>, Errno> {
     let nla = nla.ok_or(Errno::Einval)?;
-    parse_nested_deprecated(&nla, &DAEMON_POLICY, &mut Sink { diag, extack: true }).map_err(|_| Errno::Einval)
+    parse_nested_deprecated(&nla, &DAEMON_POLICY, &mut Sink { diag, extack: true })
+        .map_err(|_| Errno::Einval)
 }
 
 /// `ipv4_is_multicast()`: 224.0.0.0/4.
@@ -59,9 +63,11 @@ impl DaemonRepr {
     /// is not multicast; `-EAFNOSUPPORT` for an IPv6 group without `CONFIG_IP_VS_IPV6`.
     pub fn parse(nla: Option<Attr<'_>>, env: &Env, diag: &mut Diag) -> Result<DaemonRepr, Errno> {
         let tb = parse_attrs(nla, diag)?;
-        let (Some(state), Some(ifn), Some(syncid)) =
-            (tb.get(daemon_attr::STATE), tb.get(daemon_attr::MCAST_IFN), tb.get(daemon_attr::SYNC_ID))
-        else {
+        let (Some(state), Some(ifn), Some(syncid)) = (
+            tb.get(daemon_attr::STATE),
+            tb.get(daemon_attr::MCAST_IFN),
+            tb.get(daemon_attr::SYNC_ID),
+        ) else {
             return Err(Errno::Einval);
         };
         let mcast_group = if let Some(g) = tb.get(daemon_attr::MCAST_GROUP) {
@@ -88,10 +94,19 @@ impl DaemonRepr {
             // strscpy() into a 16-byte buffer; the policy keeps the name within 15 bytes.
             mcast_ifn: Name::from_c(ifn.payload()).ok_or(Errno::Einval)?,
             syncid: syncid.get_u32().unwrap_or(0),
-            sync_maxlen: tb.get(daemon_attr::SYNC_MAXLEN).and_then(|a| a.get_u16()).unwrap_or(0),
+            sync_maxlen: tb
+                .get(daemon_attr::SYNC_MAXLEN)
+                .and_then(|a| a.get_u16())
+                .unwrap_or(0),
             mcast_group,
-            mcast_port: tb.get(daemon_attr::MCAST_PORT).and_then(|a| a.get_u16()).unwrap_or(0),
-            mcast_ttl: tb.get(daemon_attr::MCAST_TTL).and_then(|a| a.get_u8()).unwrap_or(0),
+            mcast_port: tb
+                .get(daemon_attr::MCAST_PORT)
+                .and_then(|a| a.get_u16())
+                .unwrap_or(0),
+            mcast_ttl: tb
+                .get(daemon_attr::MCAST_TTL)
+                .and_then(|a| a.get_u8())
+                .unwrap_or(0),
         })
     }
 

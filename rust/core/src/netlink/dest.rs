@@ -83,9 +83,18 @@ impl DestRepr {
             weight: weight.get_u32().unwrap_or(0) as i32,
             u_threshold: u_thresh.get_u32().unwrap_or(0),
             l_threshold: l_thresh.get_u32().unwrap_or(0),
-            tun_type: tb.get(dest_attr::TUN_TYPE).and_then(|a| a.get_u8()).unwrap_or(0),
-            tun_port: tb.get(dest_attr::TUN_PORT).and_then(|a| a.get_be16()).unwrap_or(0),
-            tun_flags: tb.get(dest_attr::TUN_FLAGS).and_then(|a| a.get_u16()).unwrap_or(0),
+            tun_type: tb
+                .get(dest_attr::TUN_TYPE)
+                .and_then(|a| a.get_u8())
+                .unwrap_or(0),
+            tun_port: tb
+                .get(dest_attr::TUN_PORT)
+                .and_then(|a| a.get_be16())
+                .unwrap_or(0),
+            tun_flags: tb
+                .get(dest_attr::TUN_FLAGS)
+                .and_then(|a| a.get_u16())
+                .unwrap_or(0),
         })
     }
 
@@ -150,7 +159,15 @@ impl DestRepr {
 /// `nla == NULL || nla_parse_nested_deprecated(..., ip_vs_dest_policy, NULL)` → `-EINVAL`.
 fn parse_attrs<'a>(nla: Option<Attr<'a>>, diag: &mut Diag) -> Result<AttrTable<'a, DEST_N>, Errno> {
     let nla = nla.ok_or(Errno::Einval)?;
-    parse_nested_deprecated(&nla, &DEST_POLICY, &mut Sink { diag, extack: false }).map_err(|_| Errno::Einval)
+    parse_nested_deprecated(
+        &nla,
+        &DEST_POLICY,
+        &mut Sink {
+            diag,
+            extack: false,
+        },
+    )
+    .map_err(|_| Errno::Einval)
 }
 
 fn key_from(tb: &AttrTable<'_, DEST_N>) -> Result<DestKey, Errno> {
@@ -160,6 +177,9 @@ fn key_from(tb: &AttrTable<'_, DEST_N>) -> Result<DestKey, Errno> {
     Ok(DestKey {
         addr: addr.memcpy(),
         port: port.get_be16().unwrap_or(0),
-        af: tb.get(dest_attr::ADDR_FAMILY).and_then(|a| a.get_u16()).unwrap_or(0),
+        af: tb
+            .get(dest_attr::ADDR_FAMILY)
+            .and_then(|a| a.get_u16())
+            .unwrap_or(0),
     })
 }

@@ -304,14 +304,14 @@ pub const CMD_POLICY: [NlaPolicy; cmd_attr::MAX as usize + 1] = [
 /// `ip_vs_daemon_policy[IPVS_DAEMON_ATTR_MAX + 1]`.
 pub const DAEMON_POLICY: [NlaPolicy; daemon_attr::MAX as usize + 1] = [
     NlaPolicy::UNSPEC,
-    NlaPolicy::of(U32),                                        // STATE
+    NlaPolicy::of(U32),                                       // STATE
     NlaPolicy::with_len(NulString, IFNAME_MAXLEN as u16 - 1), // MCAST_IFN
-    NlaPolicy::of(U32),                                        // SYNC_ID
-    NlaPolicy::of(U16),                                        // SYNC_MAXLEN
-    NlaPolicy::of(U32),                                        // MCAST_GROUP
-    NlaPolicy::with_len(Unspec, 16),                           // MCAST_GROUP6: { .len = sizeof(struct in6_addr) }
-    NlaPolicy::of(U16),                                        // MCAST_PORT
-    NlaPolicy::of(U8),                                         // MCAST_TTL
+    NlaPolicy::of(U32),                                       // SYNC_ID
+    NlaPolicy::of(U16),                                       // SYNC_MAXLEN
+    NlaPolicy::of(U32),                                       // MCAST_GROUP
+    NlaPolicy::with_len(Unspec, 16), // MCAST_GROUP6: { .len = sizeof(struct in6_addr) }
+    NlaPolicy::of(U16),              // MCAST_PORT
+    NlaPolicy::of(U8),               // MCAST_TTL
 ];
 
 /// `ip_vs_svc_policy[IPVS_SVC_ATTR_MAX + 1]`. `STATS64` has no entry in C (zero: unspec).
@@ -323,12 +323,12 @@ pub const SVC_POLICY: [NlaPolicy; svc_attr::MAX as usize + 1] = [
     NlaPolicy::of(U16),                                          // PORT
     NlaPolicy::of(U32),                                          // FWMARK
     NlaPolicy::with_len(NulString, SCHEDNAME_MAXLEN as u16 - 1), // SCHED_NAME
-    NlaPolicy::with_len(Binary, 8),                              // FLAGS: sizeof(struct ip_vs_flags)
-    NlaPolicy::of(U32),                                          // TIMEOUT
-    NlaPolicy::of(U32),                                          // NETMASK
-    NlaPolicy::of(Nested),                                       // STATS
-    NlaPolicy::with_len(NulString, PENAME_MAXLEN as u16),        // PE_NAME (sic: no - 1)
-    NlaPolicy::UNSPEC,                                           // STATS64
+    NlaPolicy::with_len(Binary, 8), // FLAGS: sizeof(struct ip_vs_flags)
+    NlaPolicy::of(U32),             // TIMEOUT
+    NlaPolicy::of(U32),             // NETMASK
+    NlaPolicy::of(Nested),          // STATS
+    NlaPolicy::with_len(NulString, PENAME_MAXLEN as u16), // PE_NAME (sic: no - 1)
+    NlaPolicy::UNSPEC,              // STATS64
 ];
 
 /// `ip_vs_dest_policy[IPVS_DEST_ATTR_MAX + 1]`. `STATS64` has no entry in C (zero: unspec).
@@ -379,7 +379,13 @@ pub struct GenlOp {
 }
 
 const fn op(cmd: u8, doit: bool, dumpit: bool) -> GenlOp {
-    GenlOp { cmd, validate: GENL_DONT_VALIDATE_STRICT | GENL_DONT_VALIDATE_DUMP, admin_perm: true, doit, dumpit }
+    GenlOp {
+        cmd,
+        validate: GENL_DONT_VALIDATE_STRICT | GENL_DONT_VALIDATE_DUMP,
+        admin_perm: true,
+        doit,
+        dumpit,
+    }
 }
 
 /// `ip_vs_genl_ops[]`, in C's order. Every op is admin-only and sets
@@ -422,7 +428,11 @@ pub enum AttrParsing {
 /// without `NLM_F_DUMP`, a NEW_SERVICE with it). In 6.12 this is [`AttrParsing::Doit`] with
 /// [`Validate::LIBERAL`] for every doit and [`AttrParsing::DumpUnparsed`] for every dump.
 pub fn lookup_op(cmd: u8, dump: bool) -> Result<(GenlOp, AttrParsing), Errno> {
-    let op = OPS.iter().find(|o| o.cmd == cmd).copied().ok_or(Errno::Eopnotsupp)?;
+    let op = OPS
+        .iter()
+        .find(|o| o.cmd == cmd)
+        .copied()
+        .ok_or(Errno::Eopnotsupp)?;
     if (dump && !op.dumpit) || (!dump && !op.doit) {
         return Err(Errno::Eopnotsupp);
     }
@@ -459,7 +469,10 @@ impl Name {
         let text = &s[..end];
         let mut buf = [0u8; 16];
         buf.get_mut(..text.len())?.copy_from_slice(text);
-        Some(Name { buf, len: text.len() as u8 })
+        Some(Name {
+            buf,
+            len: text.len() as u8,
+        })
     }
 
     /// The name without terminator.

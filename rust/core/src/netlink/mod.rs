@@ -150,7 +150,10 @@ pub struct Env {
 impl Default for Env {
     /// The ipvs-rs test kernel: IPv6 built in and enabled.
     fn default() -> Self {
-        Env { ip_vs_ipv6: true, ipv6_mod_enabled: true }
+        Env {
+            ip_vs_ipv6: true,
+            ipv6_mod_enabled: true,
+        }
     }
 }
 

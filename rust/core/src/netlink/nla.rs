@@ -188,7 +188,10 @@ impl<'a> Attr<'a> {
     pub fn from_bytes(buf: &'a [u8], offset: usize) -> Result<Attr<'a>, NlaError> {
         let nla = Nla::new_checked(buf)?;
         let len = usize::from(nla.len());
-        Ok(Attr { offset, nla: Nla::new_unchecked(buf.get(..len).unwrap_or(buf)) })
+        Ok(Attr {
+            offset,
+            nla: Nla::new_unchecked(buf.get(..len).unwrap_or(buf)),
+        })
     }
 
     /// `nla_type()`.
@@ -276,7 +279,12 @@ impl<'a> NlaIter<'a> {
     pub fn with_base(buf: &'a [u8], base: usize) -> Self {
         // A slice is at most isize::MAX bytes long.
         let rem = isize::try_from(buf.len()).unwrap_or(isize::MAX);
-        NlaIter { buf, base, pos: 0, rem }
+        NlaIter {
+            buf,
+            base,
+            pos: 0,
+            rem,
+        }
     }
 
     /// Bytes remaining that did not form an attribute (C's `rem` when positive). Meaningful
@@ -299,7 +307,10 @@ impl<'a> Iterator for NlaIter<'a> {
             return None;
         }
         let nla = Nla::new_unchecked(rest.get(..nla_len)?);
-        let item = Attr { offset: self.base + self.pos, nla };
+        let item = Attr {
+            offset: self.base + self.pos,
+            nla,
+        };
         let step = nla_align(nla_len);
         self.pos += step;
         self.rem -= step as isize;
@@ -345,7 +356,11 @@ pub struct Emitter<'b> {
 impl<'b> Emitter<'b> {
     /// An emitter at the start of `buf`, without 64-bit padding.
     pub fn new(buf: &'b mut [u8]) -> Self {
-        Emitter { buf, pos: 0, pad64: Pad64::Never }
+        Emitter {
+            buf,
+            pos: 0,
+            pad64: Pad64::Never,
+        }
     }
 
     /// An emitter with an explicit 64-bit padding rule.
@@ -451,7 +466,9 @@ impl<'b> Emitter<'b> {
     pub fn put_u64_64bit(&mut self, kind: u16, v: u64, padattr: u16) -> Result<(), Errno> {
         let pad = match self.pad64 {
             Pad64::Never => false,
-            Pad64::WhenAligned { buf_addr_mod8 } => (usize::from(buf_addr_mod8) + self.pos) & 7 == 0,
+            Pad64::WhenAligned { buf_addr_mod8 } => {
+                (usize::from(buf_addr_mod8) + self.pos) & 7 == 0
+            }
         };
         let needed = nla_total_size(8) + if pad { nla_total_size(0) } else { 0 };
         if self.tailroom() < needed {
@@ -483,7 +500,8 @@ impl<'b> Emitter<'b> {
             self.pos = nest.0;
             return Err(Errno::Emsgsize);
         };
-        self.buf[nest.0 + field::LENGTH.start..nest.0 + field::LENGTH.end].copy_from_slice(&len.to_ne_bytes());
+        self.buf[nest.0 + field::LENGTH.start..nest.0 + field::LENGTH.end]
+            .copy_from_slice(&len.to_ne_bytes());
         Ok(())
     }
 
@@ -494,7 +512,11 @@ impl<'b> Emitter<'b> {
 
     /// Runs `f` inside a nest of type `kind`, cancelling the nest if `f` fails (the
     /// `goto nla_put_failure; nla_nest_cancel()` pattern of the IPVS fill functions).
-    pub fn nested(&mut self, kind: u16, f: impl FnOnce(&mut Self) -> Result<(), Errno>) -> Result<(), Errno> {
+    pub fn nested(
+        &mut self,
+        kind: u16,
+        f: impl FnOnce(&mut Self) -> Result<(), Errno>,
+    ) -> Result<(), Errno> {
         let nest = self.nest_start(kind)?;
         match f(self) {
             Ok(()) => self.nest_end(nest),

@@ -89,7 +89,10 @@ pub struct NlaPolicy {
 
 impl NlaPolicy {
     /// An all-zero entry: `NLA_UNSPEC`, no minimum length.
-    pub const UNSPEC: NlaPolicy = NlaPolicy { kind: NlaType::Unspec, len: 0 };
+    pub const UNSPEC: NlaPolicy = NlaPolicy {
+        kind: NlaType::Unspec,
+        len: 0,
+    };
 
     /// `{ .type = kind }`.
     pub const fn of(kind: NlaType) -> Self {
@@ -122,8 +125,9 @@ impl Validate {
     /// `NL_VALIDATE_DEPRECATED_STRICT`.
     pub const DEPRECATED_STRICT: Validate = Validate(Self::TRAILING.0 | Self::MAXTYPE.0);
     /// `NL_VALIDATE_STRICT`: everything.
-    pub const STRICT: Validate =
-        Validate(Self::TRAILING.0 | Self::MAXTYPE.0 | Self::UNSPEC.0 | Self::STRICT_ATTRS.0 | Self::NESTED.0);
+    pub const STRICT: Validate = Validate(
+        Self::TRAILING.0 | Self::MAXTYPE.0 | Self::UNSPEC.0 | Self::STRICT_ATTRS.0 | Self::NESTED.0,
+    );
 
     /// All bits of `other` are set.
     pub const fn contains(self, other: Validate) -> bool {
@@ -196,7 +200,12 @@ impl Sink<'_> {
 }
 
 /// `validate_nla()` for one attribute whose type is within `1..=maxtype`.
-fn validate_nla(attr: &Attr<'_>, pt: NlaPolicy, validate: Validate, sink: &mut Sink<'_>) -> Result<(), Errno> {
+fn validate_nla(
+    attr: &Attr<'_>,
+    pt: NlaPolicy,
+    validate: Validate,
+    sink: &mut Sink<'_>,
+) -> Result<(), Errno> {
     let data = attr.payload();
     let attrlen = data.len();
     let pt_len = usize::from(pt.len);
@@ -237,7 +246,11 @@ fn validate_nla(attr: &Attr<'_>, pt: NlaPolicy, validate: Validate, sink: &mut S
         }
         NlaType::NulString | NlaType::String => {
             if pt.kind == NlaType::NulString {
-                let minlen = if pt_len != 0 { attrlen.min(pt_len + 1) } else { attrlen };
+                let minlen = if pt_len != 0 {
+                    attrlen.min(pt_len + 1)
+                } else {
+                    attrlen
+                };
                 if minlen == 0 || !data[..minlen].contains(&0) {
                     return fail(Errno::Einval, sink);
                 }
@@ -276,7 +289,11 @@ fn validate_nla(attr: &Attr<'_>, pt: NlaPolicy, validate: Validate, sink: &mut S
             }
         }
         _ => {
-            let minlen = if pt_len != 0 { pt_len } else { pt.kind.min_len() };
+            let minlen = if pt_len != 0 {
+                pt_len
+            } else {
+                pt.kind.min_len()
+            };
             if attrlen < minlen {
                 return fail(Errno::Erange, sink);
             }
@@ -333,5 +350,11 @@ pub fn parse_nested_deprecated<'a, const N: usize>(
     policy: &[NlaPolicy],
     sink: &mut Sink<'_>,
 ) -> Result<AttrTable<'a, N>, Errno> {
-    parse(nla.payload(), nla.offset + NLA_HDRLEN, policy, Validate::LIBERAL, sink)
+    parse(
+        nla.payload(),
+        nla.offset + NLA_HDRLEN,
+        policy,
+        Validate::LIBERAL,
+        sink,
+    )
 }

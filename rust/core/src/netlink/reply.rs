@@ -14,7 +14,10 @@
 
 use super::config::Timeouts;
 use super::daemon::McastGroup;
-use super::ipvs::{cmd, cmd_attr, conn_flags, daemon_attr, dest_attr, info_attr, stats_attr, svc_attr, VERSION_CODE};
+use super::ipvs::{
+    cmd, cmd_attr, conn_flags, daemon_attr, dest_attr, info_attr, stats_attr, svc_attr,
+    VERSION_CODE,
+};
 use super::nla::{Attr, Emitter};
 use super::Errno;
 
@@ -225,7 +228,10 @@ impl DestInfo {
         e.nested(cmd_attr::DEST, |e| {
             e.put(dest_attr::ADDR, &self.addr)?;
             e.put_be16(dest_attr::PORT, self.port)?;
-            e.put_u32(dest_attr::FWD_METHOD, self.conn_flags & conn_flags::FWD_MASK)?;
+            e.put_u32(
+                dest_attr::FWD_METHOD,
+                self.conn_flags & conn_flags::FWD_MASK,
+            )?;
             e.put_u32(dest_attr::WEIGHT, self.weight as u32)?;
             e.put_u8(dest_attr::TUN_TYPE, self.tun_type)?;
             e.put_be16(dest_attr::TUN_PORT, self.tun_port)?;

@@ -112,7 +112,9 @@ impl Request {
     /// requests (see the module docs).
     pub fn deferred_error(&self) -> Option<Errno> {
         match self {
-            Request::NewDest { dest: Err(e), .. } | Request::SetDest { dest: Err(e), .. } => Some(*e),
+            Request::NewDest { dest: Err(e), .. } | Request::SetDest { dest: Err(e), .. } => {
+                Some(*e)
+            }
             Request::DelDest { dest: Err(e), .. } => Some(*e),
             _ => None,
         }
@@ -122,7 +124,13 @@ impl Request {
 /// Parses the attributes of one IPVS request given its command and whether `NLM_F_DUMP` was
 /// set. `attrs` starts right after the `genlmsghdr`. The extack and log lines C would
 /// produce are left in `diag` (also on success: a warning).
-pub fn parse_request(cmd: u8, dump: bool, attrs: &[u8], env: &Env, diag: &mut Diag) -> Result<Request, Errno> {
+pub fn parse_request(
+    cmd: u8,
+    dump: bool,
+    attrs: &[u8],
+    env: &Env,
+    diag: &mut Diag,
+) -> Result<Request, Errno> {
     let (_op, parsing) = lookup_op(cmd, dump)?;
     let tb: AttrTable<'_, CMD_N> = match parsing {
         AttrParsing::DumpUnparsed => return Ok(dump_request(cmd, attrs, env, diag)),
@@ -130,7 +138,9 @@ pub fn parse_request(cmd: u8, dump: bool, attrs: &[u8], env: &Env, diag: &mut Di
             policy::parse::<CMD_N>(attrs, 0, &CMD_POLICY, v, &mut Sink { diag, extack: true })?;
             return Ok(dump_request(cmd, attrs, env, diag));
         }
-        AttrParsing::Doit(v) => policy::parse(attrs, 0, &CMD_POLICY, v, &mut Sink { diag, extack: true })?,
+        AttrParsing::Doit(v) => {
+            policy::parse(attrs, 0, &CMD_POLICY, v, &mut Sink { diag, extack: true })?
+        }
     };
     let service = tb.get(cmd_attr::SERVICE);
     Ok(match cmd {
@@ -149,10 +159,17 @@ pub fn parse_request(cmd: u8, dump: bool, attrs: &[u8], env: &Env, diag: &mut Di
         }
         cmd::DEL_DEST => {
             let service = ServiceKey::parse(service, env, diag)?;
-            Request::DelDest { service, dest: DestKey::parse(tb.get(cmd_attr::DEST), diag) }
+            Request::DelDest {
+                service,
+                dest: DestKey::parse(tb.get(cmd_attr::DEST), diag),
+            }
         }
-        cmd::NEW_DAEMON => Request::NewDaemon(DaemonRepr::parse(tb.get(cmd_attr::DAEMON), env, diag)?),
-        cmd::DEL_DAEMON => Request::DelDaemon { state: daemon::parse_del(tb.get(cmd_attr::DAEMON), diag)? },
+        cmd::NEW_DAEMON => {
+            Request::NewDaemon(DaemonRepr::parse(tb.get(cmd_attr::DAEMON), env, diag)?)
+        }
+        cmd::DEL_DAEMON => Request::DelDaemon {
+            state: daemon::parse_del(tb.get(cmd_attr::DAEMON), diag)?,
+        },
         cmd::SET_CONFIG => Request::SetConfig(TimeoutUpdate::from_table(&tb)),
         cmd::GET_CONFIG => Request::GetConfig,
         cmd::GET_INFO => Request::GetInfo,
@@ -172,11 +189,16 @@ pub fn parse_request(cmd: u8, dump: bool, attrs: &[u8], env: &Env, diag: &mut Di
 fn dump_request(cmd: u8, attrs: &[u8], env: &Env, diag: &mut Diag) -> Request {
     match cmd {
         cmd::GET_DEST => {
-            let tb = policy::parse::<CMD_N>(attrs, 0, &CMD_POLICY, policy::Validate::LIBERAL, &mut Sink {
-                diag,
-                extack: true,
-            });
-            let service = tb.ok().and_then(|tb| ServiceKey::parse(tb.get(cmd_attr::SERVICE), env, diag).ok());
+            let tb = policy::parse::<CMD_N>(
+                attrs,
+                0,
+                &CMD_POLICY,
+                policy::Validate::LIBERAL,
+                &mut Sink { diag, extack: true },
+            );
+            let service = tb
+                .ok()
+                .and_then(|tb| ServiceKey::parse(tb.get(cmd_attr::SERVICE), env, diag).ok());
             Request::DumpDests { service }
         }
         cmd::GET_DAEMON => Request::DumpDaemons,
@@ -189,7 +211,12 @@ fn dump_request(cmd: u8, attrs: &[u8], env: &Env, diag: &mut Diag) -> Request {
 /// header's flags. Adds to [`parse_request`] the checks of `netlink_rcv_skb()` (requests
 /// only) and `genl_family_rcv_msg()` (`-EINVAL` for a short header; header checks for
 /// commands at or above `resv_start_op`). Capability checks (`-EPERM`) are the glue's.
-pub fn parse_genl(nlmsg_flags: u16, genl: &[u8], env: &Env, diag: &mut Diag) -> Result<Request, Errno> {
+pub fn parse_genl(
+    nlmsg_flags: u16,
+    genl: &[u8],
+    env: &Env,
+    diag: &mut Diag,
+) -> Result<Request, Errno> {
     if nlmsg_flags & NLM_F_REQUEST == 0 {
         return Ok(Request::Ignored);
     }
@@ -211,7 +238,13 @@ pub fn parse_genl(nlmsg_flags: u16, genl: &[u8], env: &Env, diag: &mut Diag) -> 
             return Err(Errno::Einval);
         }
     }
-    parse_request(cmd, nlmsg_flags & NLM_F_DUMP == NLM_F_DUMP, attrs, env, diag)
+    parse_request(
+        cmd,
+        nlmsg_flags & NLM_F_DUMP == NLM_F_DUMP,
+        attrs,
+        env,
+        diag,
+    )
 }
 
 /// Fuzz entry point: the attributes `payload` of command `cmd`, as a `doit` request, or as a

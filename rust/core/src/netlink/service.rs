@@ -105,7 +105,10 @@ impl ServiceRepr {
                 Some(pe) => Some(Name::from_c(pe.payload()).ok_or(Errno::Einval)?),
                 None => None,
             },
-            flags: FlagsUpdate { flags: u32::from_ne_bytes([f0, f1, f2, f3]), mask: u32::from_ne_bytes([m0, m1, m2, m3]) },
+            flags: FlagsUpdate {
+                flags: u32::from_ne_bytes([f0, f1, f2, f3]),
+                mask: u32::from_ne_bytes([m0, m1, m2, m3]),
+            },
             timeout: timeout.get_u32().unwrap_or(0),
             netmask: netmask.get_raw32().unwrap_or([0; 4]),
         })
@@ -119,7 +122,10 @@ impl ServiceRepr {
 
     /// The persistence engine to bind: `u->pe_name && *u->pe_name`.
     pub fn pe(&self) -> Option<&[u8]> {
-        self.pe_name.as_ref().map(Name::as_bytes).filter(|s| !s.is_empty())
+        self.pe_name
+            .as_ref()
+            .map(Name::as_bytes)
+            .filter(|s| !s.is_empty())
     }
 
     /// For IPv6 services, the prefix length `(__force __u32) u->netmask`.
@@ -147,7 +153,8 @@ impl ServiceRepr {
                 return Err(Errno::Enoent);
             }
         }
-        if env.ip_vs_ipv6 && self.key.af == AF_INET6 && !(1..=128).contains(&self.ipv6_prefix_len()) {
+        if env.ip_vs_ipv6 && self.key.af == AF_INET6 && !(1..=128).contains(&self.ipv6_prefix_len())
+        {
             return Err(Errno::Einval);
         }
         Ok(())
@@ -176,7 +183,15 @@ impl ServiceRepr {
 /// no extack is passed.
 fn parse_attrs<'a>(nla: Option<Attr<'a>>, diag: &mut Diag) -> Result<AttrTable<'a, SVC_N>, Errno> {
     let nla = nla.ok_or(Errno::Einval)?;
-    parse_nested_deprecated(&nla, &SVC_POLICY, &mut Sink { diag, extack: false }).map_err(|_| Errno::Einval)
+    parse_nested_deprecated(
+        &nla,
+        &SVC_POLICY,
+        &mut Sink {
+            diag,
+            extack: false,
+        },
+    )
+    .map_err(|_| Errno::Einval)
 }
 
 fn key_from(tb: &AttrTable<'_, SVC_N>, env: &Env) -> Result<ServiceKey, Errno> {
@@ -185,7 +200,9 @@ fn key_from(tb: &AttrTable<'_, SVC_N>, env: &Env) -> Result<ServiceKey, Errno> {
     let addr = tb.get(svc_attr::ADDR);
     let port = tb.get(svc_attr::PORT);
     let fwmark = tb.get(svc_attr::FWMARK);
-    let Some(af) = af else { return Err(Errno::Einval) };
+    let Some(af) = af else {
+        return Err(Errno::Einval);
+    };
     if fwmark.is_none() && (port.is_none() || protocol.is_none() || addr.is_none()) {
         return Err(Errno::Einval);
     }
@@ -194,9 +211,13 @@ fn key_from(tb: &AttrTable<'_, SVC_N>, env: &Env) -> Result<ServiceKey, Errno> {
         return Err(Errno::Eafnosupport);
     }
     Ok(match (fwmark, protocol, addr, port) {
-        (Some(mark), ..) => {
-            ServiceKey { af, protocol: IPPROTO_TCP, addr: [0; 16], port: 0, fwmark: mark.get_u32().unwrap_or(0) }
-        }
+        (Some(mark), ..) => ServiceKey {
+            af,
+            protocol: IPPROTO_TCP,
+            addr: [0; 16],
+            port: 0,
+            fwmark: mark.get_u32().unwrap_or(0),
+        },
         (None, Some(protocol), Some(addr), Some(port)) => ServiceKey {
             af,
             protocol: protocol.get_u16().unwrap_or(0),

@@ -11,7 +11,9 @@ use super::ipvs::*;
 use super::nla::{Emitter, Nla, NlaError, NlaIter, Pad64, NLA_F_NESTED};
 use super::policy::{self, NlaPolicy, NlaType, Sink, Validate, MSG_LEFTOVER, MSG_POLICY};
 use super::reply::{emit_config, emit_info, DaemonInfo, DestInfo, ServiceInfo, Stats};
-use super::request::{parse_genl, parse_request, Request, MSG_RESERVED, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
+use super::request::{
+    parse_genl, parse_request, Request, MSG_RESERVED, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
+};
 use super::service::{FlagsUpdate, ServiceKey, ServiceRepr};
 use super::{parse_any, Diag, Env, Errno};
 use std::vec::Vec;
@@ -60,7 +62,10 @@ fn a_str(kind: u16, s: &[u8]) -> Vec<u8> {
     attr(kind, &[s, &[0]].concat())
 }
 fn a_flags(flags: u32, mask: u32) -> Vec<u8> {
-    attr(svc_attr::FLAGS, &[flags.to_ne_bytes(), mask.to_ne_bytes()].concat())
+    attr(
+        svc_attr::FLAGS,
+        &[flags.to_ne_bytes(), mask.to_ne_bytes()].concat(),
+    )
 }
 fn addr4(a: [u8; 4]) -> [u8; 16] {
     let mut x = [0u8; 16];
@@ -122,7 +127,9 @@ fn with(mut base: Vec<Vec<u8>>, extra: Vec<u8>) -> Vec<Vec<u8>> {
     base
 }
 fn without(base: Vec<Vec<u8>>, kind: u16) -> Vec<Vec<u8>> {
-    base.into_iter().filter(|a| u16::from_ne_bytes([a[2], a[3]]) != kind).collect()
+    base.into_iter()
+        .filter(|a| u16::from_ne_bytes([a[2], a[3]]) != kind)
+        .collect()
 }
 
 /// The final answer C gives when every state lookup succeeds: the parse error, or the
@@ -159,8 +166,24 @@ struct Case {
     cite: &'static str,
 }
 
-fn case(name: &'static str, cmd: u8, payload: Vec<u8>, want: Result<(), Errno>, cite: &'static str) -> Case {
-    Case { name, cmd, dump: false, env: Env::default(), payload, want, msg: None, bad_attr: None, cite }
+fn case(
+    name: &'static str,
+    cmd: u8,
+    payload: Vec<u8>,
+    want: Result<(), Errno>,
+    cite: &'static str,
+) -> Case {
+    Case {
+        name,
+        cmd,
+        dump: false,
+        env: Env::default(),
+        payload,
+        want,
+        msg: None,
+        bad_attr: None,
+        cite,
+    }
 }
 
 impl Case {
@@ -179,36 +202,99 @@ impl Case {
     }
 }
 
-use Errno::{Eafnosupport as EAFNOSUPPORT, Einval as EINVAL, Eopnotsupp as EOPNOTSUPP, Erange as ERANGE};
+use Errno::{
+    Eafnosupport as EAFNOSUPPORT, Einval as EINVAL, Eopnotsupp as EOPNOTSUPP, Erange as ERANGE,
+};
 
 fn cases() -> Vec<Case> {
-    let no_v6 = Env { ipv6_mod_enabled: false, ..Env::default() };
+    let no_v6 = Env {
+        ipv6_mod_enabled: false,
+        ..Env::default()
+    };
     let full_svc = svc(&svc_full_attrs());
     let key_svc = svc(&svc_key_attrs());
     vec![
         // --- genetlink dispatch ---
-        case("cmd 0 has no op", 0, vec![], Err(EOPNOTSUPP), "genetlink.c:1180-1181 genl_get_cmd() fails"),
-        case("SET_INFO is reply-only", cmd::SET_INFO, vec![], Err(EOPNOTSUPP), "ctl.c:4191-4289 no op for 14"),
-        case("cmd 18 unknown", 18, vec![], Err(EOPNOTSUPP), "genetlink.c:1180-1181"),
-        case("GET_DEST has no doit", cmd::GET_DEST, key_svc.clone(), Err(EOPNOTSUPP), "ctl.c:4236-4240; genetlink.c:263-267"),
-        case("GET_DAEMON has no doit", cmd::GET_DAEMON, vec![], Err(EOPNOTSUPP), "ctl.c:4254-4258"),
-        case("NEW_SERVICE has no dumpit", cmd::NEW_SERVICE, full_svc.clone(), Err(EOPNOTSUPP), "genetlink.c:263-267")
-            .dump(),
+        case(
+            "cmd 0 has no op",
+            0,
+            vec![],
+            Err(EOPNOTSUPP),
+            "genetlink.c:1180-1181 genl_get_cmd() fails",
+        ),
+        case(
+            "SET_INFO is reply-only",
+            cmd::SET_INFO,
+            vec![],
+            Err(EOPNOTSUPP),
+            "ctl.c:4191-4289 no op for 14",
+        ),
+        case(
+            "cmd 18 unknown",
+            18,
+            vec![],
+            Err(EOPNOTSUPP),
+            "genetlink.c:1180-1181",
+        ),
+        case(
+            "GET_DEST has no doit",
+            cmd::GET_DEST,
+            key_svc.clone(),
+            Err(EOPNOTSUPP),
+            "ctl.c:4236-4240; genetlink.c:263-267",
+        ),
+        case(
+            "GET_DAEMON has no doit",
+            cmd::GET_DAEMON,
+            vec![],
+            Err(EOPNOTSUPP),
+            "ctl.c:4254-4258",
+        ),
+        case(
+            "NEW_SERVICE has no dumpit",
+            cmd::NEW_SERVICE,
+            full_svc.clone(),
+            Err(EOPNOTSUPP),
+            "genetlink.c:263-267",
+        )
+        .dump(),
         // --- top-level policy (liberal, extack passed) ---
-        case("TIMEOUT_TCP of 2 bytes", cmd::SET_CONFIG, attr(cmd_attr::TIMEOUT_TCP, &[1, 0]), Err(ERANGE), "nlattr.c:560-566,598-601 minlen 4")
-            .msg(MSG_POLICY, Some(0)),
-        case("TIMEOUT_UDP empty", cmd::SET_CONFIG, attr(cmd_attr::TIMEOUT_UDP, &[]), Err(ERANGE), "nlattr.c:565-566")
-            .msg(MSG_POLICY, Some(0)),
+        case(
+            "TIMEOUT_TCP of 2 bytes",
+            cmd::SET_CONFIG,
+            attr(cmd_attr::TIMEOUT_TCP, &[1, 0]),
+            Err(ERANGE),
+            "nlattr.c:560-566,598-601 minlen 4",
+        )
+        .msg(MSG_POLICY, Some(0)),
+        case(
+            "TIMEOUT_UDP empty",
+            cmd::SET_CONFIG,
+            attr(cmd_attr::TIMEOUT_UDP, &[]),
+            Err(ERANGE),
+            "nlattr.c:565-566",
+        )
+        .msg(MSG_POLICY, Some(0)),
         case(
             "bad TIMEOUT_TCP_FIN after a good attr, on GET_INFO",
             cmd::GET_INFO,
-            [a_u32(cmd_attr::TIMEOUT_TCP, 5), attr(cmd_attr::TIMEOUT_TCP_FIN, &[1, 2, 3])].concat(),
+            [
+                a_u32(cmd_attr::TIMEOUT_TCP, 5),
+                attr(cmd_attr::TIMEOUT_TCP_FIN, &[1, 2, 3]),
+            ]
+            .concat(),
             Err(ERANGE),
             "genetlink.c:1093-1097 validates before any doit",
         )
         .msg(MSG_POLICY, Some(8)),
-        case("SERVICE nest of 2 bytes", cmd::NEW_SERVICE, attr(cmd_attr::SERVICE, &[0, 0]), Err(ERANGE), "nlattr.c:505-510")
-            .msg(MSG_POLICY, Some(0)),
+        case(
+            "SERVICE nest of 2 bytes",
+            cmd::NEW_SERVICE,
+            attr(cmd_attr::SERVICE, &[0, 0]),
+            Err(ERANGE),
+            "nlattr.c:505-510",
+        )
+        .msg(MSG_POLICY, Some(0)),
         case(
             "DAEMON nest of 3 bytes on FLUSH",
             cmd::FLUSH,
@@ -255,8 +341,14 @@ fn cases() -> Vec<Case> {
             "netlink.h:1282; ctl.c:3501-3502",
         )
         .msg(MSG_LEFTOVER, None),
-        case("truncated header (3 bytes)", cmd::DEL_SERVICE, vec![8, 0, 1], Err(EINVAL), "netlink.h:1280; ctl.c:3501")
-            .msg(MSG_LEFTOVER, None),
+        case(
+            "truncated header (3 bytes)",
+            cmd::DEL_SERVICE,
+            vec![8, 0, 1],
+            Err(EINVAL),
+            "netlink.h:1280; ctl.c:3501",
+        )
+        .msg(MSG_LEFTOVER, None),
         case(
             "NLA_F_NESTED on SERVICE is accepted and masked",
             cmd::DEL_SERVICE,
@@ -265,8 +357,20 @@ fn cases() -> Vec<Case> {
             "netlink.h nla_type(); NL_VALIDATE_NESTED not set",
         ),
         // --- ip_vs_genl_parse_service() ---
-        case("NEW_SERVICE without SERVICE", cmd::NEW_SERVICE, vec![], Err(EINVAL), "ctl.c:3501-3502 nla == NULL"),
-        case("empty SERVICE nest", cmd::NEW_SERVICE, svc(&[]), Err(EINVAL), "ctl.c:3510-3511"),
+        case(
+            "NEW_SERVICE without SERVICE",
+            cmd::NEW_SERVICE,
+            vec![],
+            Err(EINVAL),
+            "ctl.c:3501-3502 nla == NULL",
+        ),
+        case(
+            "empty SERVICE nest",
+            cmd::NEW_SERVICE,
+            svc(&[]),
+            Err(EINVAL),
+            "ctl.c:3510-3511",
+        ),
         case(
             "service without AF",
             cmd::DEL_SERVICE,
@@ -291,14 +395,20 @@ fn cases() -> Vec<Case> {
         case(
             "AF 7 unsupported",
             cmd::DEL_SERVICE,
-            svc(&with(without(svc_key_attrs(), svc_attr::AF), a_u16(svc_attr::AF, 7))),
+            svc(&with(
+                without(svc_key_attrs(), svc_attr::AF),
+                a_u16(svc_attr::AF, 7),
+            )),
             Err(EAFNOSUPPORT),
             "ctl.c:3515-3517",
         ),
         case(
             "AF_INET6 with ipv6 disabled",
             cmd::DEL_SERVICE,
-            svc(&with(without(svc_key_attrs(), svc_attr::AF), a_u16(svc_attr::AF, AF_INET6))),
+            svc(&with(
+                without(svc_key_attrs(), svc_attr::AF),
+                a_u16(svc_attr::AF, AF_INET6),
+            )),
             Err(EAFNOSUPPORT),
             "ctl.c:3479-3486 ipv6_mod_enabled()",
         )
@@ -334,35 +444,50 @@ fn cases() -> Vec<Case> {
         case(
             "AF of 1 byte: inner -ERANGE becomes -EINVAL, no extack",
             cmd::DEL_SERVICE,
-            svc(&with(without(svc_key_attrs(), svc_attr::AF), attr(svc_attr::AF, &[2]))),
+            svc(&with(
+                without(svc_key_attrs(), svc_attr::AF),
+                attr(svc_attr::AF, &[2]),
+            )),
             Err(EINVAL),
             "nlattr.c:565-566; ctl.c:3500-3502 (extack NULL)",
         ),
         case(
             "ADDR of 17 bytes",
             cmd::DEL_SERVICE,
-            svc(&with(without(svc_key_attrs(), svc_attr::ADDR), attr(svc_attr::ADDR, &[1; 17]))),
+            svc(&with(
+                without(svc_key_attrs(), svc_attr::ADDR),
+                attr(svc_attr::ADDR, &[1; 17]),
+            )),
             Err(EINVAL),
             "nlattr.c:499-500; ctl.c:3501-3502",
         ),
         case(
             "ADDR of 4 bytes is fine",
             cmd::DEL_SERVICE,
-            svc(&with(without(svc_key_attrs(), svc_attr::ADDR), attr(svc_attr::ADDR, &[10, 0, 0, 1]))),
+            svc(&with(
+                without(svc_key_attrs(), svc_attr::ADDR),
+                attr(svc_attr::ADDR, &[10, 0, 0, 1]),
+            )),
             Ok(()),
             "nlattr.c:499 only an upper bound",
         ),
         case(
             "SCHED_NAME without NUL",
             cmd::NEW_SERVICE,
-            svc(&with(without(svc_full_attrs(), svc_attr::SCHED_NAME), attr(svc_attr::SCHED_NAME, b"wlc"))),
+            svc(&with(
+                without(svc_full_attrs(), svc_attr::SCHED_NAME),
+                attr(svc_attr::SCHED_NAME, b"wlc"),
+            )),
             Err(EINVAL),
             "nlattr.c:471-479",
         ),
         case(
             "SCHED_NAME of 16 chars + NUL",
             cmd::NEW_SERVICE,
-            svc(&with(without(svc_full_attrs(), svc_attr::SCHED_NAME), a_str(svc_attr::SCHED_NAME, b"0123456789abcdef"))),
+            svc(&with(
+                without(svc_full_attrs(), svc_attr::SCHED_NAME),
+                a_str(svc_attr::SCHED_NAME, b"0123456789abcdef"),
+            )),
             Err(EINVAL),
             "nlattr.c:471-479 no NUL in the first len+1=16 bytes",
         ),
@@ -379,28 +504,40 @@ fn cases() -> Vec<Case> {
         case(
             "SCHED_NAME of 15 chars + NUL is the maximum",
             cmd::NEW_SERVICE,
-            svc(&with(without(svc_full_attrs(), svc_attr::SCHED_NAME), a_str(svc_attr::SCHED_NAME, b"0123456789abcde"))),
+            svc(&with(
+                without(svc_full_attrs(), svc_attr::SCHED_NAME),
+                a_str(svc_attr::SCHED_NAME, b"0123456789abcde"),
+            )),
             Ok(()),
             "ctl.c:3267-3268 len = IP_VS_SCHEDNAME_MAXLEN - 1",
         ),
         case(
             "PE_NAME of 16 chars + NUL is accepted",
             cmd::NEW_SERVICE,
-            svc(&with(svc_full_attrs(), a_str(svc_attr::PE_NAME, b"0123456789abcdef"))),
+            svc(&with(
+                svc_full_attrs(),
+                a_str(svc_attr::PE_NAME, b"0123456789abcdef"),
+            )),
             Ok(()),
             "ctl.c:3269-3270 len = IP_VS_PENAME_MAXLEN (no - 1)",
         ),
         case(
             "PE_NAME of 17 chars + NUL",
             cmd::NEW_SERVICE,
-            svc(&with(svc_full_attrs(), a_str(svc_attr::PE_NAME, b"0123456789abcdefg"))),
+            svc(&with(
+                svc_full_attrs(),
+                a_str(svc_attr::PE_NAME, b"0123456789abcdefg"),
+            )),
             Err(EINVAL),
             "nlattr.c:471-479",
         ),
         case(
             "FLAGS of 12 bytes",
             cmd::NEW_SERVICE,
-            svc(&with(without(svc_full_attrs(), svc_attr::FLAGS), attr(svc_attr::FLAGS, &[0; 12]))),
+            svc(&with(
+                without(svc_full_attrs(), svc_attr::FLAGS),
+                attr(svc_attr::FLAGS, &[0; 12]),
+            )),
             Err(EINVAL),
             "nlattr.c:499-500",
         ),
@@ -426,7 +563,13 @@ fn cases() -> Vec<Case> {
             "nlattr.c:646-651 with extack NULL (ctl.c:3501)",
         ),
         // --- destinations ---
-        case("NEW_DEST without SERVICE", cmd::NEW_DEST, dst(&dest_full_attrs()), Err(EINVAL), "ctl.c:3501-3502"),
+        case(
+            "NEW_DEST without SERVICE",
+            cmd::NEW_DEST,
+            dst(&dest_full_attrs()),
+            Err(EINVAL),
+            "ctl.c:3501-3502",
+        ),
         case(
             "NEW_DEST without DEST",
             cmd::NEW_DEST,
@@ -437,7 +580,11 @@ fn cases() -> Vec<Case> {
         case(
             "NEW_DEST without WEIGHT",
             cmd::NEW_DEST,
-            [key_svc.clone(), dst(&without(dest_full_attrs(), dest_attr::WEIGHT))].concat(),
+            [
+                key_svc.clone(),
+                dst(&without(dest_full_attrs(), dest_attr::WEIGHT)),
+            ]
+            .concat(),
             Err(EINVAL),
             "ctl.c:3737-3738",
         ),
@@ -458,30 +605,51 @@ fn cases() -> Vec<Case> {
         case(
             "dest TUN_TYPE empty",
             cmd::NEW_DEST,
-            [key_svc.clone(), dst(&with(dest_full_attrs(), attr(dest_attr::TUN_TYPE, &[])))].concat(),
+            [
+                key_svc.clone(),
+                dst(&with(dest_full_attrs(), attr(dest_attr::TUN_TYPE, &[]))),
+            ]
+            .concat(),
             Err(EINVAL),
             "nlattr.c:565-566; ctl.c:3703-3704",
         ),
         case(
             "dest ADDR_FAMILY of 1 byte",
             cmd::DEL_DEST,
-            [key_svc.clone(), dst(&with(dest_full_attrs(), attr(dest_attr::ADDR_FAMILY, &[2])))].concat(),
+            [
+                key_svc.clone(),
+                dst(&with(dest_full_attrs(), attr(dest_attr::ADDR_FAMILY, &[2]))),
+            ]
+            .concat(),
             Err(EINVAL),
             "nlattr.c:565-566; ctl.c:3703-3704",
         ),
         case(
             "service key errors come before dest errors",
             cmd::NEW_DEST,
-            [svc(&[a_u16(svc_attr::AF, 7), a_u32(svc_attr::FWMARK, 1)]), dst(&[])].concat(),
+            [
+                svc(&[a_u16(svc_attr::AF, 7), a_u32(svc_attr::FWMARK, 1)]),
+                dst(&[]),
+            ]
+            .concat(),
             Err(EAFNOSUPPORT),
             "ctl.c:3995-3999 before 4015-4019",
         ),
         // --- daemons ---
-        case("NEW_DAEMON without DAEMON", cmd::NEW_DAEMON, vec![], Err(EINVAL), "ctl.c:3947-3951 ret = -EINVAL"),
+        case(
+            "NEW_DAEMON without DAEMON",
+            cmd::NEW_DAEMON,
+            vec![],
+            Err(EINVAL),
+            "ctl.c:3947-3951 ret = -EINVAL",
+        ),
         case(
             "DAEMON STATE of 2 bytes: extack passed",
             cmd::NEW_DAEMON,
-            dmn(&with(without(daemon_attrs(), daemon_attr::STATE), attr(daemon_attr::STATE, &[1, 0]))),
+            dmn(&with(
+                without(daemon_attrs(), daemon_attr::STATE),
+                attr(daemon_attr::STATE, &[1, 0]),
+            )),
             Err(EINVAL),
             "nlattr.c:565-566,600; ctl.c:3949-3951 (info->extack)",
         )
@@ -497,21 +665,33 @@ fn cases() -> Vec<Case> {
         case(
             "NEW_DAEMON with unicast IPv4 group",
             cmd::NEW_DAEMON,
-            dmn(&with(daemon_attrs(), attr(daemon_attr::MCAST_GROUP, &[10, 0, 0, 1]))),
+            dmn(&with(
+                daemon_attrs(),
+                attr(daemon_attr::MCAST_GROUP, &[10, 0, 0, 1]),
+            )),
             Err(EINVAL),
             "ctl.c:3865-3870",
         ),
         case(
             "NEW_DAEMON with unicast IPv6 group",
             cmd::NEW_DAEMON,
-            dmn(&with(daemon_attrs(), attr(daemon_attr::MCAST_GROUP6, &[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]))),
+            dmn(&with(
+                daemon_attrs(),
+                attr(
+                    daemon_attr::MCAST_GROUP6,
+                    &[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+                ),
+            )),
             Err(EINVAL),
             "ctl.c:3874-3881",
         ),
         case(
             "MCAST_GROUP6 of 8 bytes",
             cmd::NEW_DAEMON,
-            dmn(&with(daemon_attrs(), attr(daemon_attr::MCAST_GROUP6, &[0xff; 8]))),
+            dmn(&with(
+                daemon_attrs(),
+                attr(daemon_attr::MCAST_GROUP6, &[0xff; 8]),
+            )),
             Err(EINVAL),
             "nlattr.c:555-556 (NLA_UNSPEC, .len 16); ctl.c:3949-3951",
         )
@@ -519,12 +699,21 @@ fn cases() -> Vec<Case> {
         case(
             "MCAST_IFN of 16 chars, no NUL",
             cmd::NEW_DAEMON,
-            dmn(&with(without(daemon_attrs(), daemon_attr::MCAST_IFN), attr(daemon_attr::MCAST_IFN, b"abcdefghijklmnop"))),
+            dmn(&with(
+                without(daemon_attrs(), daemon_attr::MCAST_IFN),
+                attr(daemon_attr::MCAST_IFN, b"abcdefghijklmnop"),
+            )),
             Err(EINVAL),
             "nlattr.c:471-479; ctl.c:3949-3951",
         )
         .msg(MSG_POLICY, Some(4 + 8 + 8)),
-        case("DEL_DAEMON without STATE", cmd::DEL_DAEMON, dmn(&daemon_attrs()[1..]), Err(EINVAL), "ctl.c:3911-3912"),
+        case(
+            "DEL_DAEMON without STATE",
+            cmd::DEL_DAEMON,
+            dmn(&daemon_attrs()[1..]),
+            Err(EINVAL),
+            "ctl.c:3911-3912",
+        ),
         case(
             "leftover inside DAEMON: success with warning",
             cmd::DEL_DAEMON,
@@ -534,8 +723,14 @@ fn cases() -> Vec<Case> {
         )
         .msg(MSG_LEFTOVER, None),
         // --- dumps ---
-        case("GET_SERVICE dump ignores garbage", cmd::GET_SERVICE, vec![1, 2, 3, 4, 5], Ok(()), "genetlink.c:280-283 maxattr 0")
-            .dump(),
+        case(
+            "GET_SERVICE dump ignores garbage",
+            cmd::GET_SERVICE,
+            vec![1, 2, 3, 4, 5],
+            Ok(()),
+            "genetlink.c:280-283 maxattr 0",
+        )
+        .dump(),
         case(
             "GET_DEST dump: policy error means an empty dump, not an error",
             cmd::GET_DEST,
@@ -556,21 +751,35 @@ fn errno_table_matches_c() {
         let (r, diag) = run(c.cmd, c.dump, &c.payload, &c.env);
         assert_eq!(outcome(r), c.want, "{}: errno", c.name);
         assert_eq!(diag.extack.msg, c.msg, "{}: extack message", c.name);
-        assert_eq!(diag.extack.bad_attr, c.bad_attr, "{}: extack offset", c.name);
+        assert_eq!(
+            diag.extack.bad_attr, c.bad_attr,
+            "{}: extack offset",
+            c.name
+        );
     }
 }
 
 #[test]
 fn extack_policy_is_reported_with_attribute_errors() {
-    let (_, diag) = run(cmd::SET_CONFIG, false, &attr(cmd_attr::TIMEOUT_TCP, &[1]), &Env::default());
+    let (_, diag) = run(
+        cmd::SET_CONFIG,
+        false,
+        &attr(cmd_attr::TIMEOUT_TCP, &[1]),
+        &Env::default(),
+    );
     assert_eq!(diag.extack.policy, Some(NlaPolicy::of(NlaType::U32)));
 }
 
 #[test]
 fn dump_dests_names_its_service() {
     let (r, _) = run(cmd::GET_DEST, true, &svc(&svc_key_attrs()), &Env::default());
-    let Ok(Request::DumpDests { service: Some(k) }) = r else { panic!("{r:?}") };
-    assert_eq!((k.af, k.protocol, k.port, &k.addr[..4]), (AF_INET, 6, 80, &[10, 0, 0, 1][..]));
+    let Ok(Request::DumpDests { service: Some(k) }) = r else {
+        panic!("{r:?}")
+    };
+    assert_eq!(
+        (k.af, k.protocol, k.port, &k.addr[..4]),
+        (AF_INET, 6, 80, &[10, 0, 0, 1][..])
+    );
     // A service that does not parse: empty dump, still no error, and no extack (NULL).
     let (r, diag) = run(cmd::GET_DEST, true, &svc(&[]), &Env::default());
     assert_eq!(r, Ok(Request::DumpDests { service: None }));
@@ -583,20 +792,50 @@ fn genl_header_checks() {
     let mut d = Diag::default();
     // Reserved field set: ignored below resv_start_op (all IPVS commands)...
     let msg = [&[cmd::FLUSH, 1, 0xff, 0xff][..]].concat();
-    assert_eq!(parse_genl(NLM_F_REQUEST, &msg, &env, &mut d), Ok(Request::Flush));
+    assert_eq!(
+        parse_genl(NLM_F_REQUEST, &msg, &env, &mut d),
+        Ok(Request::Flush)
+    );
     // ...checked above it (genetlink.c:1133-1139), before the op lookup.
     let msg = [RESV_START_OP, 1, 1, 0];
     assert_eq!(parse_genl(NLM_F_REQUEST, &msg, &env, &mut d), Err(EINVAL));
     assert_eq!(d.extack.msg, Some(MSG_RESERVED));
     let mut d = Diag::default();
-    assert_eq!(parse_genl(NLM_F_REQUEST | 0x20, &[RESV_START_OP, 1, 0, 0], &env, &mut d), Err(EINVAL));
-    assert_eq!(parse_genl(NLM_F_REQUEST | NLM_F_ACK, &[RESV_START_OP, 1, 0, 0], &env, &mut d), Err(EOPNOTSUPP));
+    assert_eq!(
+        parse_genl(
+            NLM_F_REQUEST | 0x20,
+            &[RESV_START_OP, 1, 0, 0],
+            &env,
+            &mut d
+        ),
+        Err(EINVAL)
+    );
+    assert_eq!(
+        parse_genl(
+            NLM_F_REQUEST | NLM_F_ACK,
+            &[RESV_START_OP, 1, 0, 0],
+            &env,
+            &mut d
+        ),
+        Err(EOPNOTSUPP)
+    );
     // Short genl header (genetlink.c:1128-1129).
-    assert_eq!(parse_genl(NLM_F_REQUEST, &[cmd::FLUSH, 1], &env, &mut d), Err(EINVAL));
+    assert_eq!(
+        parse_genl(NLM_F_REQUEST, &[cmd::FLUSH, 1], &env, &mut d),
+        Err(EINVAL)
+    );
     // Not a request: acknowledged without processing (af_netlink.c netlink_rcv_skb()).
     assert_eq!(parse_genl(0, &[0xff], &env, &mut d), Ok(Request::Ignored));
     // NLM_F_DUMP selects the dumpit.
-    assert_eq!(parse_genl(NLM_F_REQUEST | NLM_F_DUMP, &[cmd::GET_SERVICE, 1, 0, 0], &env, &mut d), Ok(Request::DumpServices));
+    assert_eq!(
+        parse_genl(
+            NLM_F_REQUEST | NLM_F_DUMP,
+            &[cmd::GET_SERVICE, 1, 0, 0],
+            &env,
+            &mut d
+        ),
+        Ok(Request::DumpServices)
+    );
 }
 
 #[test]
@@ -605,7 +844,10 @@ fn every_ipvs_op_is_liberal_and_below_resv_start_op() {
         assert!(op.cmd < RESV_START_OP);
         assert!(op.admin_perm);
         if op.doit {
-            assert_eq!(lookup_op(op.cmd, false), Ok((op, AttrParsing::Doit(Validate::LIBERAL))));
+            assert_eq!(
+                lookup_op(op.cmd, false),
+                Ok((op, AttrParsing::Doit(Validate::LIBERAL)))
+            );
         }
         if op.dumpit {
             assert_eq!(lookup_op(op.cmd, true), Ok((op, AttrParsing::DumpUnparsed)));
@@ -618,10 +860,20 @@ fn every_ipvs_op_is_liberal_and_below_resv_start_op() {
 
 #[test]
 fn liberal_u32_reads_the_first_four_bytes_and_logs() {
-    let (r, diag) = run(cmd::SET_CONFIG, false, &attr(cmd_attr::TIMEOUT_TCP, &[1, 0, 0, 0, 2, 0, 0, 0]), &Env::default());
-    let Ok(Request::SetConfig(t)) = r else { panic!() };
+    let (r, diag) = run(
+        cmd::SET_CONFIG,
+        false,
+        &attr(cmd_attr::TIMEOUT_TCP, &[1, 0, 0, 0, 2, 0, 0, 0]),
+        &Env::default(),
+    );
+    let Ok(Request::SetConfig(t)) = r else {
+        panic!()
+    };
     assert_eq!(t.tcp, Some(u32::from_ne_bytes([1, 0, 0, 0])));
-    assert_eq!((diag.log.invalid_length, diag.log.first_invalid_length_type), (1, Some(cmd_attr::TIMEOUT_TCP)));
+    assert_eq!(
+        (diag.log.invalid_length, diag.log.first_invalid_length_type),
+        (1, Some(cmd_attr::TIMEOUT_TCP))
+    );
     assert_eq!(diag.extack.msg, None);
 }
 
@@ -636,23 +888,54 @@ fn last_duplicate_wins() {
 fn fwmark_overrides_tuple() {
     let parts = with(svc_key_attrs(), a_u32(svc_attr::FWMARK, 9));
     let (r, _) = run(cmd::DEL_SERVICE, false, &svc(&parts), &Env::default());
-    let want = ServiceKey { af: AF_INET, protocol: IPPROTO_TCP, addr: [0; 16], port: 0, fwmark: 9 };
+    let want = ServiceKey {
+        af: AF_INET,
+        protocol: IPPROTO_TCP,
+        addr: [0; 16],
+        port: 0,
+        fwmark: 9,
+    };
     assert_eq!(r, Ok(Request::DelService(want)));
     // FWMARK 0 is still the fwmark form, looked up as TCP 0.0.0.0:0 (ctl.c:3519-3521,3530).
-    let (r, _) = run(cmd::DEL_SERVICE, false, &svc(&[a_u16(svc_attr::AF, 2), a_u32(svc_attr::FWMARK, 0)]), &Env::default());
+    let (r, _) = run(
+        cmd::DEL_SERVICE,
+        false,
+        &svc(&[a_u16(svc_attr::AF, 2), a_u32(svc_attr::FWMARK, 0)]),
+        &Env::default(),
+    );
     assert!(matches!(r, Ok(Request::DelService(k)) if !k.by_fwmark() && k.protocol == IPPROTO_TCP));
 }
 
 #[test]
 fn flags_semantics() {
     // A FLAGS attribute of 4 bytes: nla_memcpy() zero-fills the mask, so nothing changes.
-    let parts = with(without(svc_full_attrs(), svc_attr::FLAGS), attr(svc_attr::FLAGS, &0xffu32.to_ne_bytes()));
+    let parts = with(
+        without(svc_full_attrs(), svc_attr::FLAGS),
+        attr(svc_attr::FLAGS, &0xffu32.to_ne_bytes()),
+    );
     let (r, _) = run(cmd::SET_SERVICE, false, &svc(&parts), &Env::default());
-    let Ok(Request::SetService(s)) = r else { panic!() };
-    assert_eq!(s.flags, FlagsUpdate { flags: 0xff, mask: 0 });
-    assert_eq!(s.flags_for_edit(svc_flags::PERSISTENT), svc_flags::PERSISTENT | svc_flags::HASHED);
-    let u = FlagsUpdate { flags: svc_flags::ONEPACKET | svc_flags::HASHED, mask: svc_flags::ONEPACKET | svc_flags::HASHED };
-    assert_eq!(u.apply(svc_flags::PERSISTENT), svc_flags::PERSISTENT | svc_flags::ONEPACKET | svc_flags::HASHED);
+    let Ok(Request::SetService(s)) = r else {
+        panic!()
+    };
+    assert_eq!(
+        s.flags,
+        FlagsUpdate {
+            flags: 0xff,
+            mask: 0
+        }
+    );
+    assert_eq!(
+        s.flags_for_edit(svc_flags::PERSISTENT),
+        svc_flags::PERSISTENT | svc_flags::HASHED
+    );
+    let u = FlagsUpdate {
+        flags: svc_flags::ONEPACKET | svc_flags::HASHED,
+        mask: svc_flags::ONEPACKET | svc_flags::HASHED,
+    };
+    assert_eq!(
+        u.apply(svc_flags::PERSISTENT),
+        svc_flags::PERSISTENT | svc_flags::ONEPACKET | svc_flags::HASHED
+    );
     let s = ServiceRepr { flags: u, ..s };
     assert_eq!(s.flags_for_add(), svc_flags::ONEPACKET);
 }
@@ -660,13 +943,22 @@ fn flags_semantics() {
 #[test]
 fn name_semantics() {
     // C reads sched_name through char *: up to the first NUL.
-    let parts = with(without(svc_full_attrs(), svc_attr::SCHED_NAME), attr(svc_attr::SCHED_NAME, b"rr\0junk"));
+    let parts = with(
+        without(svc_full_attrs(), svc_attr::SCHED_NAME),
+        attr(svc_attr::SCHED_NAME, b"rr\0junk"),
+    );
     let (r, _) = run(cmd::NEW_SERVICE, false, &svc(&parts), &Env::default());
-    let Ok(Request::NewService(s)) = r else { panic!("{r:?}") };
+    let Ok(Request::NewService(s)) = r else {
+        panic!("{r:?}")
+    };
     assert_eq!(s.sched_name.as_bytes(), b"rr");
     assert_eq!(s.scheduler(), Some(&b"rr"[..]));
     assert_eq!(s.pe(), None);
-    let none = ServiceRepr { sched_name: Name::from_c(b"none").unwrap(), pe_name: Name::from_c(b""), ..s };
+    let none = ServiceRepr {
+        sched_name: Name::from_c(b"none").unwrap(),
+        pe_name: Name::from_c(b""),
+        ..s
+    };
     assert_eq!((none.scheduler(), none.pe()), (None, None));
 }
 
@@ -674,15 +966,27 @@ fn name_semantics() {
 fn service_checks() {
     let env = Env::default();
     let (r, _) = run(cmd::NEW_SERVICE, false, &svc(&svc_full_attrs()), &env);
-    let Ok(Request::NewService(s)) = r else { panic!() };
+    let Ok(Request::NewService(s)) = r else {
+        panic!()
+    };
     assert_eq!(s.check(&env, |n| n == b"wlc", |_| false), Ok(()));
     // ctl.c:1431-1438 unknown scheduler.
     assert_eq!(s.check(&env, |_| false, |_| true), Err(Errno::Enoent));
-    let pe = ServiceRepr { pe_name: Name::from_c(b"sip"), ..s };
+    let pe = ServiceRepr {
+        pe_name: Name::from_c(b"sip"),
+        ..s
+    };
     // ctl.c:1441-1448 unknown persistence engine.
     assert_eq!(pe.check(&env, |_| true, |_| false), Err(Errno::Enoent));
     // ctl.c:1451-1458: IPv6 prefix length 1..=128, read as a host u32.
-    let v6 = |plen: u32| ServiceRepr { key: ServiceKey { af: AF_INET6, ..s.key }, netmask: plen.to_ne_bytes(), ..s };
+    let v6 = |plen: u32| ServiceRepr {
+        key: ServiceKey {
+            af: AF_INET6,
+            ..s.key
+        },
+        netmask: plen.to_ne_bytes(),
+        ..s
+    };
     assert_eq!(v6(0).check(&env, |_| true, |_| true), Err(EINVAL));
     assert_eq!(v6(129).check(&env, |_| true, |_| true), Err(EINVAL));
     assert_eq!(v6(1).check(&env, |_| true, |_| true), Ok(()));
@@ -690,7 +994,10 @@ fn service_checks() {
     // Scheduler lookup precedes the netmask check.
     assert_eq!(v6(0).check(&env, |_| false, |_| true), Err(Errno::Enoent));
     // The persistence timeout is not range-checked; C multiplies by HZ in unsigned int.
-    let t = ServiceRepr { timeout: u32::MAX, ..s };
+    let t = ServiceRepr {
+        timeout: u32::MAX,
+        ..s
+    };
     assert_eq!(t.timeout_jiffies(250), u32::MAX.wrapping_mul(250));
 }
 
@@ -698,100 +1005,259 @@ fn service_checks() {
 fn dest_checks() {
     let env = Env::default();
     let base = {
-        let (r, _) = run(cmd::NEW_DEST, false, &[svc(&svc_key_attrs()), dst(&dest_full_attrs())].concat(), &env);
-        let Ok(Request::NewDest { dest: Ok(d), .. }) = r else { panic!("{r:?}") };
+        let (r, _) = run(
+            cmd::NEW_DEST,
+            false,
+            &[svc(&svc_key_attrs()), dst(&dest_full_attrs())].concat(),
+            &env,
+        );
+        let Ok(Request::NewDest { dest: Ok(d), .. }) = r else {
+            panic!("{r:?}")
+        };
         d
     };
     assert_eq!(base.check(), Ok(()));
     // ctl.c:1177-1179 / 1250-1252: weight read as int.
     assert_eq!(DestRepr { weight: -1, ..base }.check(), Err(ERANGE));
-    assert_eq!(DestRepr { weight: i32::MAX, ..base }.check(), Ok(()));
+    assert_eq!(
+        DestRepr {
+            weight: i32::MAX,
+            ..base
+        }
+        .check(),
+        Ok(())
+    );
     // ctl.c:1182-1185: l_threshold > u_threshold.
-    assert_eq!(DestRepr { l_threshold: 2, u_threshold: 1, ..base }.check(), Err(ERANGE));
+    assert_eq!(
+        DestRepr {
+            l_threshold: 2,
+            u_threshold: 1,
+            ..base
+        }
+        .check(),
+        Err(ERANGE)
+    );
     // ctl.c:1188-1189: u_threshold > INT_MAX.
-    assert_eq!(DestRepr { u_threshold: 1 << 31, ..base }.check(), Err(EINVAL));
+    assert_eq!(
+        DestRepr {
+            u_threshold: 1 << 31,
+            ..base
+        }
+        .check(),
+        Err(EINVAL)
+    );
     // ctl.c:1191-1195: GUE needs a port.
-    assert_eq!(DestRepr { tun_type: tunnel_type::GUE, ..base }.check(), Err(EINVAL));
-    assert_eq!(DestRepr { tun_type: tunnel_type::GUE, tun_port: 6080, ..base }.check(), Ok(()));
+    assert_eq!(
+        DestRepr {
+            tun_type: tunnel_type::GUE,
+            ..base
+        }
+        .check(),
+        Err(EINVAL)
+    );
+    assert_eq!(
+        DestRepr {
+            tun_type: tunnel_type::GUE,
+            tun_port: 6080,
+            ..base
+        }
+        .check(),
+        Ok(())
+    );
     // Order: weight before thresholds.
-    assert_eq!(DestRepr { weight: -1, u_threshold: 1 << 31, ..base }.check(), Err(ERANGE));
+    assert_eq!(
+        DestRepr {
+            weight: -1,
+            u_threshold: 1 << 31,
+            ..base
+        }
+        .check(),
+        Err(ERANGE)
+    );
     // Unknown forwarding methods 5..=7 are not rejected by C.
-    assert_eq!(DestRepr { conn_flags: 7, ..base }.check(), Ok(()));
+    assert_eq!(
+        DestRepr {
+            conn_flags: 7,
+            ..base
+        }
+        .check(),
+        Ok(())
+    );
 
     // ctl.c:4027-4052: family resolution.
     assert_eq!(base.resolve_af(AF_INET, &env, false), Ok(AF_INET));
-    let v6 = DestRepr { key: DestKey { af: AF_INET6, ..base.key }, ..base };
-    assert_eq!(v6.resolve_af(AF_INET, &env, false), Err(EINVAL), "mixed family needs tunnelling");
-    let v6tun = DestRepr { conn_flags: conn_flags::TUNNEL, ..v6 };
+    let v6 = DestRepr {
+        key: DestKey {
+            af: AF_INET6,
+            ..base.key
+        },
+        ..base
+    };
+    assert_eq!(
+        v6.resolve_af(AF_INET, &env, false),
+        Err(EINVAL),
+        "mixed family needs tunnelling"
+    );
+    let v6tun = DestRepr {
+        conn_flags: conn_flags::TUNNEL,
+        ..v6
+    };
     assert_eq!(v6tun.resolve_af(AF_INET, &env, false), Ok(AF_INET6));
-    assert_eq!(v6tun.resolve_af(AF_INET, &env, true), Err(EINVAL), "not while a sync daemon runs");
-    let bad = DestRepr { key: DestKey { af: 3, ..base.key }, ..base };
+    assert_eq!(
+        v6tun.resolve_af(AF_INET, &env, true),
+        Err(EINVAL),
+        "not while a sync daemon runs"
+    );
+    let bad = DestRepr {
+        key: DestKey { af: 3, ..base.key },
+        ..base
+    };
     assert_eq!(bad.resolve_af(AF_INET, &env, false), Err(EAFNOSUPPORT));
     // DEL_DEST only resolves the family.
     assert_eq!(v6.key.resolve_af(AF_INET, &env), Ok(AF_INET6));
 
     // __ip_vs_update_dest(): stored flags and the default lower threshold.
-    assert_eq!(base.dest_conn_flags(), conn_flags::DROUTE | conn_flags::INACTIVE | conn_flags::NOOUTPUT);
-    assert_eq!(DestRepr { conn_flags: 0, ..base }.dest_conn_flags(), conn_flags::INACTIVE);
-    assert_eq!(DestRepr { u_threshold: 100, l_threshold: 0, ..base }.l_threshold_val(), 75);
+    assert_eq!(
+        base.dest_conn_flags(),
+        conn_flags::DROUTE | conn_flags::INACTIVE | conn_flags::NOOUTPUT
+    );
+    assert_eq!(
+        DestRepr {
+            conn_flags: 0,
+            ..base
+        }
+        .dest_conn_flags(),
+        conn_flags::INACTIVE
+    );
+    assert_eq!(
+        DestRepr {
+            u_threshold: 100,
+            l_threshold: 0,
+            ..base
+        }
+        .l_threshold_val(),
+        75
+    );
 }
 
 #[test]
 fn fwd_method_is_masked() {
-    let parts = with(without(dest_full_attrs(), dest_attr::FWD_METHOD), a_u32(dest_attr::FWD_METHOD, 0xfff3));
-    let (r, _) = run(cmd::SET_DEST, false, &[svc(&svc_key_attrs()), dst(&parts)].concat(), &Env::default());
+    let parts = with(
+        without(dest_full_attrs(), dest_attr::FWD_METHOD),
+        a_u32(dest_attr::FWD_METHOD, 0xfff3),
+    );
+    let (r, _) = run(
+        cmd::SET_DEST,
+        false,
+        &[svc(&svc_key_attrs()), dst(&parts)].concat(),
+        &Env::default(),
+    );
     assert!(matches!(r, Ok(Request::SetDest { dest: Ok(d), .. }) if d.conn_flags == 3));
 }
 
 #[test]
 fn config_checks() {
-    let cur = Timeouts { tcp: 900, tcp_fin: 120, udp: 300 };
+    let cur = Timeouts {
+        tcp: 900,
+        tcp_fin: 120,
+        udp: 300,
+    };
     let hz = 250;
-    let up = |tcp, fin, udp| TimeoutUpdate { tcp, tcp_fin: fin, udp };
+    let up = |tcp, fin, udp| TimeoutUpdate {
+        tcp,
+        tcp_fin: fin,
+        udp,
+    };
     assert_eq!(up(None, None, None).apply(cur, hz), Ok(cur));
-    assert_eq!(up(Some(10), None, Some(0)).apply(cur, hz), Ok(Timeouts { tcp: 10, ..cur }));
+    assert_eq!(
+        up(Some(10), None, Some(0)).apply(cur, hz),
+        Ok(Timeouts { tcp: 10, ..cur })
+    );
     // ctl.c:2636-2645: negative as int, or above INT_MAX / HZ.
     assert_eq!(up(Some(u32::MAX), None, None).apply(cur, hz), Err(EINVAL));
-    assert_eq!(up(None, None, Some((i32::MAX / 250) as u32 + 1)).apply(cur, hz), Err(EINVAL));
-    assert_eq!(up(None, Some((i32::MAX / 250) as u32), None).apply(cur, hz).map(|t| t.tcp_fin), Ok(i32::MAX / 250));
+    assert_eq!(
+        up(None, None, Some((i32::MAX / 250) as u32 + 1)).apply(cur, hz),
+        Err(EINVAL)
+    );
+    assert_eq!(
+        up(None, Some((i32::MAX / 250) as u32), None)
+            .apply(cur, hz)
+            .map(|t| t.tcp_fin),
+        Ok(i32::MAX / 250)
+    );
 }
 
 #[test]
 fn daemon_checks() {
     let env = Env::default();
     let (r, _) = run(cmd::NEW_DAEMON, false, &dmn(&daemon_attrs()), &env);
-    let Ok(Request::NewDaemon(d)) = r else { panic!("{r:?}") };
+    let Ok(Request::NewDaemon(d)) = r else {
+        panic!("{r:?}")
+    };
     assert_eq!(d.mcast_ifn.as_bytes(), b"eth0");
     assert_eq!(d.mcast_group, McastGroup::Default);
     // sync.c:1810-1814 unknown interface; 1829-1848 state.
     assert_eq!(d.check_start(false, true, false, false), Ok(()));
-    assert_eq!(d.check_start(true, true, false, false), Err(EINVAL), "ctl.c:3897-3900 mixed families");
-    assert_eq!(d.check_start(false, false, false, false), Err(Errno::Enodev));
+    assert_eq!(
+        d.check_start(true, true, false, false),
+        Err(EINVAL),
+        "ctl.c:3897-3900 mixed families"
+    );
+    assert_eq!(
+        d.check_start(false, false, false, false),
+        Err(Errno::Enodev)
+    );
     assert_eq!(d.check_start(false, true, true, false), Err(Errno::Eexist));
-    assert_eq!(DaemonRepr { state: 3, ..d }.check_start(false, true, false, false), Err(EINVAL));
+    assert_eq!(
+        DaemonRepr { state: 3, ..d }.check_start(false, true, false, false),
+        Err(EINVAL)
+    );
     // sync.c:1957-2026 stop: -ESRCH when not running, -EINVAL for other states.
-    assert_eq!(daemon::check_stop(daemon_state::MASTER, false, false), Err(Errno::Esrch));
-    assert_eq!(daemon::check_stop(daemon_state::BACKUP, false, false), Err(Errno::Esrch));
+    assert_eq!(
+        daemon::check_stop(daemon_state::MASTER, false, false),
+        Err(Errno::Esrch)
+    );
+    assert_eq!(
+        daemon::check_stop(daemon_state::BACKUP, false, false),
+        Err(Errno::Esrch)
+    );
     assert_eq!(daemon::check_stop(0, false, false), Err(EINVAL));
-    assert_eq!(daemon::check_stop(daemon_state::BACKUP, false, true), Ok(()));
+    assert_eq!(
+        daemon::check_stop(daemon_state::BACKUP, false, true),
+        Ok(())
+    );
     // MCAST_GROUP wins over MCAST_GROUP6 (ctl.c:3864-3874); 224/4 is multicast.
     let parts = with(
         with(daemon_attrs(), attr(daemon_attr::MCAST_GROUP6, &[0x20; 16])),
         attr(daemon_attr::MCAST_GROUP, &[239, 1, 2, 3]),
     );
     let (r, _) = run(cmd::NEW_DAEMON, false, &dmn(&parts), &env);
-    assert!(matches!(r, Ok(Request::NewDaemon(d)) if d.mcast_group == McastGroup::V4([239, 1, 2, 3])));
+    assert!(
+        matches!(r, Ok(Request::NewDaemon(d)) if d.mcast_group == McastGroup::V4([239, 1, 2, 3]))
+    );
     // IPv6 group without CONFIG_IP_VS_IPV6 (ctl.c:3882-3883).
     let parts = with(daemon_attrs(), attr(daemon_attr::MCAST_GROUP6, &[0xff; 16]));
-    let no_v6 = Env { ip_vs_ipv6: false, ..env };
-    assert_eq!(run(cmd::NEW_DAEMON, false, &dmn(&parts), &no_v6).0, Err(EAFNOSUPPORT));
-    assert!(matches!(run(cmd::NEW_DAEMON, false, &dmn(&parts), &env).0, Ok(Request::NewDaemon(_))));
+    let no_v6 = Env {
+        ip_vs_ipv6: false,
+        ..env
+    };
+    assert_eq!(
+        run(cmd::NEW_DAEMON, false, &dmn(&parts), &no_v6).0,
+        Err(EAFNOSUPPORT)
+    );
+    assert!(matches!(
+        run(cmd::NEW_DAEMON, false, &dmn(&parts), &env).0,
+        Ok(Request::NewDaemon(_))
+    ));
 }
 
 #[test]
 fn zero_with_and_without_service() {
     assert_eq!(parse_any(cmd::ZERO, &[]), Ok(Request::Zero(None)));
-    assert!(matches!(parse_any(cmd::ZERO, &svc(&svc_key_attrs())), Ok(Request::Zero(Some(_)))));
+    assert!(matches!(
+        parse_any(cmd::ZERO, &svc(&svc_key_attrs())),
+        Ok(Request::Zero(Some(_)))
+    ));
     // An empty SERVICE is still "a service argument" (ctl.c:3983-3984): -EINVAL.
     assert_eq!(parse_any(cmd::ZERO, &svc(&[])), Err(EINVAL));
 }
@@ -807,7 +1273,17 @@ const TEST_POLICY: [NlaPolicy; 4] = [
 
 fn strict(buf: &[u8], v: Validate) -> (Result<(), Errno>, Diag) {
     let mut diag = Diag::default();
-    let r = policy::parse::<4>(buf, 0, &TEST_POLICY, v, &mut Sink { diag: &mut diag, extack: true }).map(|_| ());
+    let r = policy::parse::<4>(
+        buf,
+        0,
+        &TEST_POLICY,
+        v,
+        &mut Sink {
+            diag: &mut diag,
+            extack: true,
+        },
+    )
+    .map(|_| ());
     (r, diag)
 }
 
@@ -815,38 +1291,93 @@ fn strict(buf: &[u8], v: Validate) -> (Result<(), Errno>, Diag) {
 fn strict_validation_messages() {
     use super::policy::*;
     let s = Validate::STRICT;
-    assert_eq!(strict(&attr(9, &[]), s), (Err(EINVAL), diag_msg(MSG_UNKNOWN_TYPE, Some(0), None)));
+    assert_eq!(
+        strict(&attr(9, &[]), s),
+        (Err(EINVAL), diag_msg(MSG_UNKNOWN_TYPE, Some(0), None))
+    );
     assert_eq!(strict(&attr(0, &[]), s).0, Err(EINVAL));
     let (r, d) = strict(&attr(1, &[0; 8]), s);
-    assert_eq!((r, d.extack.msg, d.log.invalid_length), (Err(EINVAL), Some(MSG_INVALID_LENGTH), 1));
-    assert_eq!(strict(&attr(2, &[]), s).1.extack.msg, Some(MSG_NESTED_MISSING));
+    assert_eq!(
+        (r, d.extack.msg, d.log.invalid_length),
+        (Err(EINVAL), Some(MSG_INVALID_LENGTH), 1)
+    );
+    assert_eq!(
+        strict(&attr(2, &[]), s).1.extack.msg,
+        Some(MSG_NESTED_MISSING)
+    );
     assert_eq!(strict(&attr(2 | NLA_F_NESTED, &[]), s).0, Ok(()));
-    assert_eq!(strict(&attr(1 | NLA_F_NESTED, &[0; 4]), s).1.extack.msg, Some(MSG_NESTED_UNEXPECTED));
-    assert_eq!(strict(&attr(3, &[0; 2]), s), (Err(EINVAL), diag_msg(MSG_UNSUPPORTED, Some(0), None)));
-    assert_eq!(strict(&[attr(1, &[0; 4]), vec![0, 0]].concat(), s).0, Err(EINVAL));
+    assert_eq!(
+        strict(&attr(1 | NLA_F_NESTED, &[0; 4]), s).1.extack.msg,
+        Some(MSG_NESTED_UNEXPECTED)
+    );
+    assert_eq!(
+        strict(&attr(3, &[0; 2]), s),
+        (Err(EINVAL), diag_msg(MSG_UNSUPPORTED, Some(0), None))
+    );
+    assert_eq!(
+        strict(&[attr(1, &[0; 4]), vec![0, 0]].concat(), s).0,
+        Err(EINVAL)
+    );
     // Deprecated-strict: maxtype and trailing only.
     let ds = Validate::DEPRECATED_STRICT;
     assert_eq!(strict(&attr(1, &[0; 8]), ds).0, Ok(()));
     assert_eq!(strict(&attr(3, &[0; 2]), ds).0, Ok(()));
     assert_eq!(strict(&attr(3, &[0; 1]), ds).0, Err(ERANGE));
-    assert_eq!(strict(&[attr(1, &[0; 4]), vec![0, 0]].concat(), ds).1.extack.msg, Some(MSG_LEFTOVER));
+    assert_eq!(
+        strict(&[attr(1, &[0; 4]), vec![0, 0]].concat(), ds)
+            .1
+            .extack
+            .msg,
+        Some(MSG_LEFTOVER)
+    );
     // Without an extack, only the errno and the log.
     let mut diag = Diag::default();
     let buf = attr(1, &[0]);
-    let r = policy::parse::<4>(&buf, 0, &TEST_POLICY, s, &mut Sink { diag: &mut diag, extack: false }).map(|_| ());
+    let r = policy::parse::<4>(
+        &buf,
+        0,
+        &TEST_POLICY,
+        s,
+        &mut Sink {
+            diag: &mut diag,
+            extack: false,
+        },
+    )
+    .map(|_| ());
     assert_eq!((r, diag.extack), (Err(EINVAL), Default::default()));
 }
 
 fn diag_msg(msg: &'static str, bad_attr: Option<usize>, policy: Option<NlaPolicy>) -> Diag {
-    Diag { extack: super::Extack { msg: Some(msg), bad_attr, policy }, log: Default::default() }
+    Diag {
+        extack: super::Extack {
+            msg: Some(msg),
+            bad_attr,
+            policy,
+        },
+        log: Default::default(),
+    }
 }
 
 #[test]
 fn nul_string_rules() {
-    const P: [NlaPolicy; 3] = [NlaPolicy::UNSPEC, NlaPolicy::with_len(NlaType::NulString, 3), NlaPolicy::of(NlaType::NulString)];
+    const P: [NlaPolicy; 3] = [
+        NlaPolicy::UNSPEC,
+        NlaPolicy::with_len(NlaType::NulString, 3),
+        NlaPolicy::of(NlaType::NulString),
+    ];
     let v = |payload: &[u8], kind: u16| {
         let mut diag = Diag::default();
-        policy::parse::<3>(&attr(kind, payload), 0, &P, Validate::LIBERAL, &mut Sink { diag: &mut diag, extack: true }).map(|_| ())
+        policy::parse::<3>(
+            &attr(kind, payload),
+            0,
+            &P,
+            Validate::LIBERAL,
+            &mut Sink {
+                diag: &mut diag,
+                extack: true,
+            },
+        )
+        .map(|_| ())
     };
     assert_eq!(v(b"", 1), Err(EINVAL)); // !minlen
     assert_eq!(v(b"abc\0", 1), Ok(()));
@@ -864,9 +1395,21 @@ fn nul_string_rules() {
 fn nla_view() {
     let a = attr(0x8005, &[1, 2, 3]);
     let nla = Nla::new_checked(&a[..]).unwrap();
-    assert_eq!((nla.len(), nla.kind(), nla.is_nested(), nla.payload(), nla.total_len()), (7, 5, true, &[1, 2, 3][..], 8));
+    assert_eq!(
+        (
+            nla.len(),
+            nla.kind(),
+            nla.is_nested(),
+            nla.payload(),
+            nla.total_len()
+        ),
+        (7, 5, true, &[1, 2, 3][..], 8)
+    );
     assert_eq!(Nla::new_checked(&a[..3]), Err(NlaError::Truncated));
-    assert_eq!(Nla::new_checked(&raw(3, 1, &[])[..]), Err(NlaError::LengthTooSmall));
+    assert_eq!(
+        Nla::new_checked(&raw(3, 1, &[])[..]),
+        Err(NlaError::LengthTooSmall)
+    );
     assert_eq!(Nla::new_checked(&a[..6]), Err(NlaError::LengthTooLarge));
     // Unchecked views never panic.
     let short = Nla::new_unchecked(&[7u8][..]);
@@ -884,7 +1427,12 @@ fn iterator_follows_nla_ok() {
     // An unpadded last attribute: rem goes to -3, which is not leftover.
     let buf = [attr(1, &[0; 4]), raw(5, 2, &[7])].concat();
     let mut it = NlaIter::new(&buf);
-    assert_eq!(it.by_ref().map(|a| (a.offset, a.kind())).collect::<Vec<_>>(), vec![(0, 1), (8, 2)]);
+    assert_eq!(
+        it.by_ref()
+            .map(|a| (a.offset, a.kind()))
+            .collect::<Vec<_>>(),
+        vec![(0, 1), (8, 2)]
+    );
     assert_eq!(it.leftover(), 0);
     // A bad header stops iteration; everything after it is leftover.
     let buf = [attr(1, &[]), raw(2, 2, &[]), attr(3, &[])].concat();
@@ -969,7 +1517,13 @@ fn stats_layout() {
     let kinds: Vec<u16> = s32.nested().map(|a| a.kind()).collect();
     assert_eq!(kinds, (1..=10).collect::<Vec<u16>>());
     // The 32-bit nest truncates conns; the 64-bit one does not.
-    assert_eq!(Stats::parse(&s32), Stats { conns: 1, ..sample_stats() });
+    assert_eq!(
+        Stats::parse(&s32),
+        Stats {
+            conns: 1,
+            ..sample_stats()
+        }
+    );
     assert_eq!(Stats::parse(&s64), sample_stats());
 }
 
@@ -996,8 +1550,18 @@ fn dest_reply_golden() {
     d.emit(&mut e).unwrap();
     let w = e.written().to_vec();
     let top = NlaIter::new(&w).next().unwrap();
-    assert_eq!((top.kind(), usize::from(top.nla.len()), NlaIter::new(&w).count()), (cmd_attr::DEST, w.len(), 1));
-    let inner: Vec<(u16, Vec<u8>)> = top.nested().map(|a| (a.kind(), a.payload().to_vec())).collect();
+    assert_eq!(
+        (
+            top.kind(),
+            usize::from(top.nla.len()),
+            NlaIter::new(&w).count()
+        ),
+        (cmd_attr::DEST, w.len(), 1)
+    );
+    let inner: Vec<(u16, Vec<u8>)> = top
+        .nested()
+        .map(|a| (a.kind(), a.payload().to_vec()))
+        .collect();
     let expect: Vec<(u16, Vec<u8>)> = vec![
         (dest_attr::ADDR, addr4([10, 1, 2, 3]).to_vec()),
         (dest_attr::PORT, vec![0, 80]),
@@ -1014,7 +1578,10 @@ fn dest_reply_golden() {
         (dest_attr::ADDR_FAMILY, 2u16.to_ne_bytes().to_vec()),
     ];
     assert_eq!(&inner[..13], &expect[..]);
-    assert_eq!((inner[13].0, inner[14].0, inner.len()), (dest_attr::STATS, dest_attr::STATS64, 15));
+    assert_eq!(
+        (inner[13].0, inner[14].0, inner.len()),
+        (dest_attr::STATS, dest_attr::STATS64, 15)
+    );
     // 20 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 = 116, + 92 + 124 + 4.
     assert_eq!(w.len(), 116 + 92 + 124 + 4);
 }
@@ -1041,17 +1608,31 @@ fn service_reply_golden_order() {
     let top = NlaIter::new(&w).next().unwrap();
     let kinds: Vec<u16> = top.nested().map(|a| a.kind()).collect();
     use svc_attr::*;
-    assert_eq!(kinds, vec![AF, PROTOCOL, ADDR, PORT, SCHED_NAME, PE_NAME, FLAGS, TIMEOUT, NETMASK, STATS, STATS64]);
+    assert_eq!(
+        kinds,
+        vec![
+            AF, PROTOCOL, ADDR, PORT, SCHED_NAME, PE_NAME, FLAGS, TIMEOUT, NETMASK, STATS, STATS64
+        ]
+    );
     let sched = top.nested().find(|a| a.kind() == SCHED_NAME).unwrap();
     assert_eq!(sched.payload(), b"none\0");
     let flags = top.nested().find(|a| a.kind() == FLAGS).unwrap();
-    assert_eq!(flags.payload(), &[2u32.to_ne_bytes(), u32::MAX.to_ne_bytes()].concat()[..]);
+    assert_eq!(
+        flags.payload(),
+        &[2u32.to_ne_bytes(), u32::MAX.to_ne_bytes()].concat()[..]
+    );
     // fwmark form: AF, FWMARK, then the rest.
     let fw = ServiceInfo { fwmark: 5, ..s };
     let mut e = Emitter::new(&mut buf);
     fw.emit(&mut e).unwrap();
     let w = e.written().to_vec();
-    let kinds: Vec<u16> = NlaIter::new(&w).next().unwrap().nested().map(|a| a.kind()).take(3).collect();
+    let kinds: Vec<u16> = NlaIter::new(&w)
+        .next()
+        .unwrap()
+        .nested()
+        .map(|a| a.kind())
+        .take(3)
+        .collect();
     assert_eq!(kinds, vec![AF, FWMARK, SCHED_NAME]);
 }
 
@@ -1084,7 +1665,18 @@ fn replies_cancel_cleanly_when_short() {
         let mut buf = vec![0u8; size];
         let mut e = Emitter::new(&mut buf);
         let ok = size >= 24;
-        assert_eq!(emit_config(&mut e, &Timeouts { tcp: 900, tcp_fin: 120, udp: 300 }).is_ok(), ok);
+        assert_eq!(
+            emit_config(
+                &mut e,
+                &Timeouts {
+                    tcp: 900,
+                    tcp_fin: 120,
+                    udp: 300
+                }
+            )
+            .is_ok(),
+            ok
+        );
         assert_eq!(e.len(), if ok { 24 } else { 0 });
     }
 }
@@ -1096,13 +1688,30 @@ fn info_and_config_replies() {
     emit_info(&mut e, 4096).unwrap();
     let w = e.written().to_vec();
     let v: Vec<(u16, Option<u32>)> = NlaIter::new(&w).map(|a| (a.kind(), a.get_u32())).collect();
-    assert_eq!(v, vec![(info_attr::VERSION, Some(0x010201)), (info_attr::CONN_TAB_SIZE, Some(4096))]);
+    assert_eq!(
+        v,
+        vec![
+            (info_attr::VERSION, Some(0x010201)),
+            (info_attr::CONN_TAB_SIZE, Some(4096))
+        ]
+    );
     // GET_CONFIG reply parses back as a SET_CONFIG request.
-    let t = Timeouts { tcp: 900, tcp_fin: 120, udp: 300 };
+    let t = Timeouts {
+        tcp: 900,
+        tcp_fin: 120,
+        udp: 300,
+    };
     let mut e = Emitter::new(&mut buf);
     emit_config(&mut e, &t).unwrap();
     let back = parse_any(cmd::SET_CONFIG, e.written());
-    assert_eq!(back, Ok(Request::SetConfig(TimeoutUpdate { tcp: Some(900), tcp_fin: Some(120), udp: Some(300) })));
+    assert_eq!(
+        back,
+        Ok(Request::SetConfig(TimeoutUpdate {
+            tcp: Some(900),
+            tcp_fin: Some(120),
+            udp: Some(300)
+        }))
+    );
 }
 
 // ---- property tests ---------------------------------------------------------------------------
@@ -1140,11 +1749,17 @@ mod props {
     /// A random attribute stream, nested up to `depth`, with random (valid or invalid)
     /// lengths: reaches deeper into the parsers than uniform bytes.
     fn stream(depth: u32) -> BoxedStrategy<Vec<u8>> {
-        let leaf = (0u16..20, proptest::collection::vec(any::<u8>(), 0..24), any::<bool>())
+        let leaf = (
+            0u16..20,
+            proptest::collection::vec(any::<u8>(), 0..24),
+            any::<bool>(),
+        )
             .prop_map(|(k, p, nested)| attr(if nested { k | NLA_F_NESTED } else { k }, &p));
         let junk = proptest::collection::vec(any::<u8>(), 0..6);
         if depth == 0 {
-            proptest::collection::vec(prop_oneof![4 => leaf, 1 => junk], 0..8).prop_map(|v| v.concat()).boxed()
+            proptest::collection::vec(prop_oneof![4 => leaf, 1 => junk], 0..8)
+                .prop_map(|v| v.concat())
+                .boxed()
         } else {
             let inner = (0u16..8, stream(depth - 1)).prop_map(|(k, s)| attr(k, &s));
             proptest::collection::vec(prop_oneof![3 => leaf, 2 => inner, 1 => junk], 0..8)
@@ -1157,11 +1772,24 @@ mod props {
         let key = svc(&svc_key_attrs());
         vec![
             (cmd::NEW_SERVICE, svc(&svc_full_attrs())),
-            (cmd::SET_SERVICE, svc(&with(svc_full_attrs(), a_str(svc_attr::PE_NAME, b"sip")))),
+            (
+                cmd::SET_SERVICE,
+                svc(&with(svc_full_attrs(), a_str(svc_attr::PE_NAME, b"sip"))),
+            ),
             (cmd::DEL_SERVICE, key.clone()),
             (cmd::GET_SERVICE, key.clone()),
-            (cmd::NEW_DEST, [key.clone(), dst(&dest_full_attrs())].concat()),
-            (cmd::SET_DEST, [key.clone(), dst(&with(dest_full_attrs(), a_u8(dest_attr::TUN_TYPE, 1)))].concat()),
+            (
+                cmd::NEW_DEST,
+                [key.clone(), dst(&dest_full_attrs())].concat(),
+            ),
+            (
+                cmd::SET_DEST,
+                [
+                    key.clone(),
+                    dst(&with(dest_full_attrs(), a_u8(dest_attr::TUN_TYPE, 1))),
+                ]
+                .concat(),
+            ),
             (cmd::DEL_DEST, [key, dst(&dest_full_attrs()[..2])].concat()),
             (cmd::NEW_DAEMON, dmn(&daemon_attrs())),
             (cmd::DEL_DAEMON, dmn(&daemon_attrs()[..1])),
@@ -1345,6 +1973,11 @@ fn attr_from_bytes_for_the_glue() {
     let buf = [svc(&svc_key_attrs()), vec![0xee; 8]].concat();
     let a = super::nla::Attr::from_bytes(&buf, 0).unwrap();
     assert_eq!(a.payload().len(), buf.len() - 8 - 4);
-    assert!(matches!(ServiceKey::parse(Some(a), &Env::default(), &mut Diag::default()), Ok(k) if k.port == 80));
-    assert_eq!(super::nla::Attr::from_bytes(&buf[..10], 0), Err(NlaError::LengthTooLarge));
+    assert!(
+        matches!(ServiceKey::parse(Some(a), &Env::default(), &mut Diag::default()), Ok(k) if k.port == 80)
+    );
+    assert_eq!(
+        super::nla::Attr::from_bytes(&buf[..10], 0),
+        Err(NlaError::LengthTooLarge)
+    );
 }

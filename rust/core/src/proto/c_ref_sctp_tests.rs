@@ -21,7 +21,9 @@
 //! /tmp/ipvs-proto-cref/driver_sctp > src/proto/testdata/c_sctp.txt
 //! ```
 
-use super::sctp::{self, first_chunk_type, packet_event, schedule_check, Direction, ScheduleCheck, SctpState};
+use super::sctp::{
+    self, first_chunk_type, packet_event, schedule_check, Direction, ScheduleCheck, SctpState,
+};
 use crate::wire::sctp::{checksum, checksum_packet, dnat_l4, snat_l4, CsumContext, SctpCsum};
 use crate::wire::Malformed;
 use std::collections::BTreeMap;
@@ -96,7 +98,13 @@ fn c_reference_sctp() {
     let mut transitions = 0usize;
     for (lineno, line) in FIXTURE.lines().enumerate() {
         let f: Vec<&str> = line.split_whitespace().collect();
-        let ctx = || format!("c_sctp.txt line {}: {}", lineno + 1, &line[..line.len().min(200)]);
+        let ctx = || {
+            format!(
+                "c_sctp.txt line {}: {}",
+                lineno + 1,
+                &line[..line.len().min(200)]
+            )
+        };
         let Some(&tag) = f.first() else { continue };
         if tag.starts_with('#') {
             continue;
@@ -109,7 +117,12 @@ fn c_reference_sctp() {
                 assert_eq!(SctpState::c_name(raw), f[2], "{}", ctx());
                 if let Some(s) = SctpState::from_c(raw) {
                     assert_eq!(s.name(), f[2], "{}", ctx());
-                    assert_eq!(crate::procfs::state_name(132, raw as u16, 0), f[2], "{}", ctx());
+                    assert_eq!(
+                        crate::procfs::state_name(132, raw as u16, 0),
+                        f[2],
+                        "{}",
+                        ctx()
+                    );
                 }
             }
             "TIMEOUT" => {
@@ -130,10 +143,16 @@ fn c_reference_sctp() {
                     transitions += 1;
                     match (*want, ev) {
                         ("-", None) => {}
-                        ("-", Some(e)) => panic!("C left the connection alone, Rust sees {e:?}: {}", ctx()),
+                        ("-", Some(e)) => {
+                            panic!("C left the connection alone, Rust sees {e:?}: {}", ctx())
+                        }
                         (w, None) => panic!("C moved {s:?} to {w}, Rust sees no event: {}", ctx()),
                         (w, Some(e)) => {
-                            let c = sctp::Conn { state: s, flags: 0, has_dest: false };
+                            let c = sctp::Conn {
+                                state: s,
+                                flags: 0,
+                                has_dest: false,
+                            };
                             let tr = sctp::transition(&sctp::Timeouts::DEFAULT, d, e, c);
                             assert_eq!(tr.state, state(num(w)), "from {s:?} on {e:?}: {}", ctx());
                             assert_eq!(sctp::next_state(d, e, s), tr.state, "{}", ctx());
@@ -149,18 +168,38 @@ fn c_reference_sctp() {
                 for (s, rec) in SctpState::ALL.into_iter().zip(&f[5..]) {
                     transitions += 1;
                     let r: Vec<&str> = rec.split('/').collect();
-                    let want = (state(num(r[0])), hexnum(r[1]), num::<i32>(r[2]), num::<u32>(r[3]), r[4] != "0");
+                    let want = (
+                        state(num(r[0])),
+                        hexnum(r[1]),
+                        num::<i32>(r[2]),
+                        num::<u32>(r[3]),
+                        r[4] != "0",
+                    );
                     let got = match ev {
                         // Not touched: the timeout the driver set stays.
                         None => (s, cf, 0, 12345, false),
                         Some(e) => {
-                            let tr =
-                                sctp::transition(&step_timeouts, d, e, sctp::Conn { state: s, flags: cf, has_dest });
+                            let tr = sctp::transition(
+                                &step_timeouts,
+                                d,
+                                e,
+                                sctp::Conn {
+                                    state: s,
+                                    flags: cf,
+                                    has_dest,
+                                },
+                            );
                             assert_eq!(tr.counters.inactive_delta(), -tr.counters.active_delta());
                             if !has_dest {
                                 assert_eq!(tr.counters, sctp::CounterChange::Unchanged);
                             }
-                            (tr.state, tr.flags, tr.counters.active_delta(), tr.timeout, tr.assure_ct)
+                            (
+                                tr.state,
+                                tr.flags,
+                                tr.counters.active_delta(),
+                                tr.timeout,
+                                tr.assure_ct,
+                            )
                         }
                     };
                     assert_eq!(got, want, "from {s:?}: {}", ctx());
@@ -170,7 +209,10 @@ fn c_reference_sctp() {
                 let (sloppy, icmp) = (f[1] == "1", f[2] == "1");
                 let cases: Vec<(Vec<u8>, char)> = if tag == "SCHED" {
                     assert_eq!(f[3].len(), 256, "{}", ctx());
-                    f[3].chars().enumerate().map(|(t, c)| (framed(&one_chunk(t as u8, 4)), c)).collect()
+                    f[3].chars()
+                        .enumerate()
+                        .map(|(t, c)| (framed(&one_chunk(t as u8, 4)), c))
+                        .collect()
                 } else {
                     let mut p = one_chunk(1, 4);
                     p.truncate(num(f[3]));
@@ -183,7 +225,13 @@ fn c_reference_sctp() {
                         ScheduleCheck::Accept => 'A',
                         ScheduleCheck::Lookup => 'L',
                     };
-                    assert_eq!(got, want, "first chunk {first:?}, length {}: {}", pkt.len() - IPH, ctx());
+                    assert_eq!(
+                        got,
+                        want,
+                        "first chunk {first:?}, length {}: {}",
+                        pkt.len() - IPH,
+                        ctx()
+                    );
                     if let (Some(t), false) = (first, icmp) {
                         assert_eq!(sctp::starts_connection(t, sloppy), want == 'L', "{}", ctx());
                     }
@@ -196,11 +244,18 @@ fn c_reference_sctp() {
                 let pkt = if tag == "CKSUM" {
                     bytes(f[1])
                 } else {
-                    (0..num::<usize>(f[1])).map(|k| ((k * 131 + 7) & 0xff) as u8).collect()
+                    (0..num::<usize>(f[1]))
+                        .map(|k| ((k * 131 + 7) & 0xff) as u8)
+                        .collect()
                 };
                 let want = hexnum(f[2]);
                 assert_eq!(checksum(&pkt), want, "{}", ctx());
-                assert_eq!(checksum_packet(&framed(&pkt)[..], IPH), Some(want), "{}", ctx());
+                assert_eq!(
+                    checksum_packet(&framed(&pkt)[..], IPH),
+                    Some(want),
+                    "{}",
+                    ctx()
+                );
             }
             "NAT" => {
                 let snat = f[1] == "s";
@@ -215,7 +270,11 @@ fn c_reference_sctp() {
                 let before = bytes(f[6]);
                 let (ret, summed_after, after) = (f[7], num::<u32>(f[8]), bytes(f[9]));
                 let mut l4 = before.clone();
-                let r = if snat { snat_l4(&mut l4, true, port, ctx_c) } else { dnat_l4(&mut l4, true, port, ctx_c) };
+                let r = if snat {
+                    snat_l4(&mut l4, true, port, ctx_c)
+                } else {
+                    dnat_l4(&mut l4, true, port, ctx_c)
+                };
                 match r {
                     Err(e) => {
                         assert_eq!((e, ret), (Malformed::Truncated, "0"), "{}", ctx());
@@ -261,5 +320,8 @@ fn c_reference_sctp() {
         assert_eq!(counts.get(tag).copied().unwrap_or(0), n, "{tag} records");
     }
     assert_eq!(transitions, (3444 + 828) * 14);
-    assert!(counts.len() == want.len() - 1, "unexpected record kinds: {counts:?}");
+    assert!(
+        counts.len() == want.len() - 1,
+        "unexpected record kinds: {counts:?}"
+    );
 }

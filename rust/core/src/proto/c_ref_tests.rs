@@ -86,7 +86,11 @@ fn c_reference() {
             },
             "NAME" => {
                 let raw: u32 = num(f[2]);
-                let got = if f[1] == "tcp" { TcpState::c_name(raw) } else { UdpState::c_name(raw) };
+                let got = if f[1] == "tcp" {
+                    TcpState::c_name(raw)
+                } else {
+                    UdpState::c_name(raw)
+                };
                 assert_eq!(got, f[3], "{}", ctx());
                 if f[1] == "tcp" {
                     if let Some(s) = TcpState::from_c(raw) {
@@ -125,7 +129,12 @@ fn c_reference() {
             }
             "LISTEN" => {
                 assert_eq!(state(num(f[1])), TcpState::Listen, "{}", ctx());
-                assert_eq!(tcp::Timeouts::DEFAULT.get(TcpState::Listen), num::<u32>(f[2]), "{}", ctx());
+                assert_eq!(
+                    tcp::Timeouts::DEFAULT.get(TcpState::Listen),
+                    num::<u32>(f[2]),
+                    "{}",
+                    ctx()
+                );
             }
             "SCHED" => {
                 let sloppy = f[1] == "1";
@@ -133,7 +142,12 @@ fn c_reference() {
                 assert_eq!(bits.len(), 256, "{}", ctx());
                 for (b, &c) in bits.iter().enumerate() {
                     let flags = TcpFlags::from_bits(b as u8);
-                    assert_eq!(tcp::starts_connection(flags, sloppy), c == b'1', "flags {b:#04x}: {}", ctx());
+                    assert_eq!(
+                        tcp::starts_connection(flags, sloppy),
+                        c == b'1',
+                        "flags {b:#04x}: {}",
+                        ctx()
+                    );
                 }
             }
             "NEXT" => {
@@ -142,10 +156,24 @@ fn c_reference() {
                 next_seen.insert((f[1], d.as_c(), flags.bits()));
                 for (s, want) in TcpState::ALL.into_iter().zip(&f[4..]) {
                     let want = state(num(want));
-                    assert_eq!(tcp::next_state(t, d, flags, s), want, "from {s:?}: {}", ctx());
+                    assert_eq!(
+                        tcp::next_state(t, d, flags, s),
+                        want,
+                        "from {s:?}: {}",
+                        ctx()
+                    );
                     // The same through the whole transition with a neutral connection.
-                    let c = tcp::Conn { state: s, flags: 0, has_dest: false };
-                    assert_eq!(tcp::transition(t, &tcp::Timeouts::DEFAULT, d, flags, c).state, want, "{}", ctx());
+                    let c = tcp::Conn {
+                        state: s,
+                        flags: 0,
+                        has_dest: false,
+                    };
+                    assert_eq!(
+                        tcp::transition(t, &tcp::Timeouts::DEFAULT, d, flags, c).state,
+                        want,
+                        "{}",
+                        ctx()
+                    );
                 }
             }
             "STEP" => {
@@ -154,9 +182,31 @@ fn c_reference() {
                 assert_eq!(f.len(), 6 + TcpState::ALL.len(), "{}", ctx());
                 for (s, rec) in TcpState::ALL.into_iter().zip(&f[6..]) {
                     let r: Vec<&str> = rec.split('/').collect();
-                    let want = (state(num(r[0])), hex(r[1]), num::<i32>(r[2]), num::<u32>(r[3]), r[4] != "0");
-                    let tr = tcp::transition(t, &step_timeouts, d, flags, tcp::Conn { state: s, flags: cf, has_dest });
-                    let got = (tr.state, tr.flags, tr.counters.active_delta(), tr.timeout, tr.assure_ct);
+                    let want = (
+                        state(num(r[0])),
+                        hex(r[1]),
+                        num::<i32>(r[2]),
+                        num::<u32>(r[3]),
+                        r[4] != "0",
+                    );
+                    let tr = tcp::transition(
+                        t,
+                        &step_timeouts,
+                        d,
+                        flags,
+                        tcp::Conn {
+                            state: s,
+                            flags: cf,
+                            has_dest,
+                        },
+                    );
+                    let got = (
+                        tr.state,
+                        tr.flags,
+                        tr.counters.active_delta(),
+                        tr.timeout,
+                        tr.assure_ct,
+                    );
                     assert_eq!(got, want, "from {s:?}: {}", ctx());
                     assert_eq!(tr.counters.inactive_delta(), -tr.counters.active_delta());
                     if !has_dest {
@@ -168,17 +218,31 @@ fn c_reference() {
                 // A header shorter than struct tcphdr: C leaves the connection alone.
                 let len: usize = num(f[1]);
                 let hdr = [0x01u8; 20];
-                assert_eq!(f[2] == "1", TcpFlags::from_header(&hdr[..len]).is_some(), "{}", ctx());
+                assert_eq!(
+                    f[2] == "1",
+                    TcpFlags::from_header(&hdr[..len]).is_some(),
+                    "{}",
+                    ctx()
+                );
             }
             "UDP" => {
                 let mut t = udp::Timeouts::DEFAULT;
                 t.set(UdpState::Normal, 4321);
                 let tr = udp::transition(&t, dir(f[1]));
-                assert_eq!((tr.timeout, tr.assure_ct), (num(f[2]), f[3] != "0"), "{}", ctx());
+                assert_eq!(
+                    (tr.timeout, tr.assure_ct),
+                    (num(f[2]), f[3] != "0"),
+                    "{}",
+                    ctx()
+                );
             }
             "SET" => {
                 let v: Vec<i32> = f[1..].iter().map(|x| num(x)).collect();
-                let u = config::Timeouts { tcp: v[0], tcp_fin: v[1], udp: v[2] };
+                let u = config::Timeouts {
+                    tcp: v[0],
+                    tcp_fin: v[1],
+                    udp: v[2],
+                };
                 let ret = match set_state.apply_set(&u, HZ) {
                     Ok(()) => 0,
                     Err(e) => e.to_errno(),
@@ -186,9 +250,17 @@ fn c_reference() {
                 assert_eq!(ret, v[3], "{}", ctx());
                 let g = set_state.user_view();
                 assert_eq!([g.tcp, g.tcp_fin, g.udp], [v[4], v[5], v[6]], "{}", ctx());
-                let table: Vec<i32> = TcpState::ALL.iter().map(|&s| set_state.tcp.get(s) as i32).collect();
+                let table: Vec<i32> = TcpState::ALL
+                    .iter()
+                    .map(|&s| set_state.tcp.get(s) as i32)
+                    .collect();
                 assert_eq!(table, v[7..7 + TcpState::ALL.len()].to_vec(), "{}", ctx());
-                assert_eq!(set_state.udp.get(UdpState::Normal) as i32, v[7 + TcpState::ALL.len()], "{}", ctx());
+                assert_eq!(
+                    set_state.udp.get(UdpState::Normal) as i32,
+                    v[7 + TcpState::ALL.len()],
+                    "{}",
+                    ctx()
+                );
             }
             _ => panic!("unknown record: {}", ctx()),
         }
@@ -212,7 +284,10 @@ fn c_reference() {
         assert_eq!(counts.get(tag).copied().unwrap_or(0), n, "{tag} records");
     }
     assert_eq!(next_seen.len(), 2 * 3 * 256);
-    assert!(counts.len() == want.len(), "unexpected record kinds: {counts:?}");
+    assert!(
+        counts.len() == want.len(),
+        "unexpected record kinds: {counts:?}"
+    );
 }
 
 /// Not a check: prints where the secure table differs from the normal one
@@ -220,13 +295,20 @@ fn c_reference() {
 #[test]
 #[ignore]
 fn table_differences() {
-    let rows = [(TcpFlags::SYN, "syn"), (TcpFlags::FIN, "fin"), (TcpFlags::ACK, "ack"), (TcpFlags::RST, "rst")];
+    let rows = [
+        (TcpFlags::SYN, "syn"),
+        (TcpFlags::FIN, "fin"),
+        (TcpFlags::ACK, "ack"),
+        (TcpFlags::RST, "rst"),
+    ];
     for d in Direction::ALL {
         for (flags, row) in rows {
             let mut diff = String::new();
             for s in TcpState::ALL {
-                let (n, x) =
-                    (tcp::next_state(TableKind::Normal, d, flags, s), tcp::next_state(TableKind::Secure, d, flags, s));
+                let (n, x) = (
+                    tcp::next_state(TableKind::Normal, d, flags, s),
+                    tcp::next_state(TableKind::Secure, d, flags, s),
+                );
                 if n != x {
                     diff += &format!(" {}: {} -> {};", s.name(), n.name(), x.name());
                 }

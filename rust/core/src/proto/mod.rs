@@ -97,8 +97,11 @@ pub struct TimeoutTables {
 impl TimeoutTables {
     /// The tables a new network namespace starts with (`tcp_timeouts[]`, `udp_timeouts[]`,
     /// `sctp_timeouts[]`).
-    pub const DEFAULT: TimeoutTables =
-        TimeoutTables { tcp: tcp::Timeouts::DEFAULT, udp: udp::Timeouts::DEFAULT, sctp: sctp::Timeouts::DEFAULT };
+    pub const DEFAULT: TimeoutTables = TimeoutTables {
+        tcp: tcp::Timeouts::DEFAULT,
+        udp: udp::Timeouts::DEFAULT,
+        sctp: sctp::Timeouts::DEFAULT,
+    };
 
     /// `ip_vs_set_timeout()` (`ipvsadm --set tcp tcpfin udp`, `IP_VS_SO_SET_TIMEOUT`, and the
     /// end of netlink `IPVS_CMD_SET_CONFIG`): a value `< 0` or `> INT_MAX / HZ` anywhere
@@ -204,7 +207,11 @@ mod tests {
     fn composes_with_the_netlink_update() {
         // SET_CONFIG: TimeoutUpdate::apply merges and validates, apply_set stores.
         let mut t = TimeoutTables::DEFAULT;
-        let upd = config::TimeoutUpdate { tcp: None, tcp_fin: Some(45), udp: Some(0) };
+        let upd = config::TimeoutUpdate {
+            tcp: None,
+            tcp_fin: Some(45),
+            udp: Some(0),
+        };
         let eff = upd.apply(t.user_view(), 250).unwrap();
         t.apply_set(&eff, 250).unwrap();
         assert_eq!(t.user_view(), user(900, 45, 300));

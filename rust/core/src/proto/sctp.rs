@@ -236,7 +236,9 @@ pub fn packet_event<P: PacketRead + ?Sized>(pkt: &P, l4_off: usize) -> Option<Ev
             // ALIGN(clen, 4): at most 65536, and cofs + that cannot overflow a packet
             // offset that read_array accepted (checked_add anyway).
             let next = cofs.checked_add((clen + 3) & !3);
-            if let Some([next_type, ..]) = next.and_then(|at| read_array::<P, CHUNK_HEADER_LEN>(pkt, at)) {
+            if let Some([next_type, ..]) =
+                next.and_then(|at| read_array::<P, CHUNK_HEADER_LEN>(pkt, at))
+            {
                 if next_type == chunk_type::ABORT {
                     t = next_type;
                 }
@@ -426,7 +428,11 @@ pub const fn schedule_check(
     sloppy_sctp: bool,
 ) -> ScheduleCheck {
     if icmp {
-        return if ports_present { ScheduleCheck::Lookup } else { ScheduleCheck::Drop };
+        return if ports_present {
+            ScheduleCheck::Lookup
+        } else {
+            ScheduleCheck::Drop
+        };
     }
     match first_chunk {
         None => ScheduleCheck::Drop,
@@ -605,26 +611,67 @@ mod tests {
     #[test]
     fn nat_association_and_shutdown() {
         let t = Timeouts::DEFAULT;
-        let mut c = Conn { state: SctpState::None, flags: INACTIVE, has_dest: true };
+        let mut c = Conn {
+            state: SctpState::None,
+            flags: INACTIVE,
+            has_dest: true,
+        };
         let mut active = 0;
         let steps = [
             (Direction::Input, Event::Init, SctpState::Init1, 0),
             (Direction::Output, Event::InitAck, SctpState::CookieSent, 0),
-            (Direction::Input, Event::CookieEcho, SctpState::CookieReplied, 0),
-            (Direction::Output, Event::CookieAck, SctpState::Established, 1),
+            (
+                Direction::Input,
+                Event::CookieEcho,
+                SctpState::CookieReplied,
+                0,
+            ),
+            (
+                Direction::Output,
+                Event::CookieAck,
+                SctpState::Established,
+                1,
+            ),
             (Direction::Input, Event::Data, SctpState::Established, 0),
-            (Direction::Input, Event::Shutdown, SctpState::ShutdownReceived, -1),
-            (Direction::Output, Event::ShutdownAck, SctpState::ShutdownAckSent, 0),
-            (Direction::Input, Event::ShutdownComplete, SctpState::Closed, 0),
+            (
+                Direction::Input,
+                Event::Shutdown,
+                SctpState::ShutdownReceived,
+                -1,
+            ),
+            (
+                Direction::Output,
+                Event::ShutdownAck,
+                SctpState::ShutdownAckSent,
+                0,
+            ),
+            (
+                Direction::Input,
+                Event::ShutdownComplete,
+                SctpState::Closed,
+                0,
+            ),
         ];
         for (d, e, want, delta) in steps {
             let tr = transition(&t, d, e, c);
-            assert_eq!((tr.state, tr.counters.active_delta()), (want, delta), "{d:?} {e:?} from {:?}", c.state);
+            assert_eq!(
+                (tr.state, tr.counters.active_delta()),
+                (want, delta),
+                "{d:?} {e:?} from {:?}",
+                c.state
+            );
             assert_eq!(tr.timeout, t.get(want));
-            assert_eq!(tr.assure_ct, want == SctpState::Established && c.state != want);
+            assert_eq!(
+                tr.assure_ct,
+                want == SctpState::Established && c.state != want
+            );
             assert_eq!(tr.flags & INACTIVE != 0, !want.is_active());
             active += tr.counters.active_delta();
-            c = Conn { state: tr.state, flags: tr.flags, ..c };
+            c = Conn {
+                state: tr.state,
+                flags: tr.flags,
+                ..c
+            };
         }
         assert_eq!(active, 0);
     }
@@ -632,12 +679,22 @@ mod tests {
     #[test]
     fn init_answered_by_abort_is_rejected() {
         let t = Timeouts::DEFAULT;
-        let c = Conn { state: SctpState::Init1, flags: INACTIVE, has_dest: true };
+        let c = Conn {
+            state: SctpState::Init1,
+            flags: INACTIVE,
+            has_dest: true,
+        };
         let tr = transition(&t, Direction::Output, Event::Abort, c);
         assert_eq!((tr.state, tr.timeout), (SctpState::Rejected, 4));
         // A new INIT from the client leaves REJECTED.
-        let c = Conn { state: tr.state, ..c };
-        assert_eq!(transition(&t, Direction::Input, Event::Init, c).state, SctpState::Init);
+        let c = Conn {
+            state: tr.state,
+            ..c
+        };
+        assert_eq!(
+            transition(&t, Direction::Input, Event::Init, c).state,
+            SctpState::Init
+        );
     }
 
     #[test]
@@ -645,20 +702,36 @@ mod tests {
         // INIT from the server side: COOKIE_WAIT from (almost) anywhere, never from
         // ESTABLISHED.
         for s in SctpState::ALL {
-            let want = if s == SctpState::Established { SctpState::Established } else { SctpState::CookieWait };
+            let want = if s == SctpState::Established {
+                SctpState::Established
+            } else {
+                SctpState::CookieWait
+            };
             assert_eq!(next_state(Direction::Output, Event::Init, s), want, "{s:?}");
         }
         let t = Timeouts::DEFAULT;
-        let mut c = Conn { state: SctpState::None, flags: INACTIVE, has_dest: true };
+        let mut c = Conn {
+            state: SctpState::None,
+            flags: INACTIVE,
+            has_dest: true,
+        };
         for (d, e, want) in [
             (Direction::Output, Event::Init, SctpState::CookieWait),
             (Direction::Input, Event::InitAck, SctpState::Cookie),
-            (Direction::Output, Event::CookieEcho, SctpState::CookieEchoed),
+            (
+                Direction::Output,
+                Event::CookieEcho,
+                SctpState::CookieEchoed,
+            ),
             (Direction::Input, Event::CookieAck, SctpState::Established),
         ] {
             let tr = transition(&t, d, e, c);
             assert_eq!(tr.state, want);
-            c = Conn { state: tr.state, flags: tr.flags, ..c };
+            c = Conn {
+                state: tr.state,
+                flags: tr.flags,
+                ..c
+            };
         }
         assert_eq!(c.flags & INACTIVE, 0);
     }
@@ -666,13 +739,24 @@ mod tests {
     #[test]
     fn direct_routing_uses_input_only_until_output() {
         let t = Timeouts::DEFAULT;
-        let c = Conn { state: SctpState::None, flags: DROUTE | NOOUTPUT | INACTIVE, has_dest: true };
+        let c = Conn {
+            state: SctpState::None,
+            flags: DROUTE | NOOUTPUT | INACTIVE,
+            has_dest: true,
+        };
         // Input only: the client's COOKIE ECHO establishes (the server's INIT ACK is unseen).
         let tr = transition(&t, Direction::Input, Event::Init, c);
         assert_eq!(tr.state, SctpState::Init1);
-        let c1 = Conn { state: tr.state, flags: tr.flags, ..c };
+        let c1 = Conn {
+            state: tr.state,
+            flags: tr.flags,
+            ..c
+        };
         let tr = transition(&t, Direction::Input, Event::CookieEcho, c1);
-        assert_eq!((tr.state, tr.counters), (SctpState::Established, CounterChange::Activate));
+        assert_eq!(
+            (tr.state, tr.counters),
+            (SctpState::Established, CounterChange::Activate)
+        );
         assert_eq!(tr.flags, DROUTE | NOOUTPUT);
         // An output packet clears NOOUTPUT for good.
         let tr = transition(&t, Direction::Output, Event::Data, c1);
@@ -681,7 +765,11 @@ mod tests {
 
     #[test]
     fn no_dest_no_counters() {
-        let c = Conn { state: SctpState::CookieReplied, flags: INACTIVE, has_dest: false };
+        let c = Conn {
+            state: SctpState::CookieReplied,
+            flags: INACTIVE,
+            has_dest: false,
+        };
         let tr = transition(&Timeouts::DEFAULT, Direction::Output, Event::CookieAck, c);
         assert_eq!(tr.state, SctpState::Established);
         assert_eq!(tr.counters, CounterChange::Unchanged);
@@ -697,14 +785,27 @@ mod tests {
             assert_eq!(starts_connection(t, false), init, "{t}");
             assert_eq!(starts_connection(t, true), !abort, "{t}");
             for sloppy in [false, true] {
-                let want = if starts_connection(t, sloppy) { ScheduleCheck::Lookup } else { ScheduleCheck::Accept };
+                let want = if starts_connection(t, sloppy) {
+                    ScheduleCheck::Lookup
+                } else {
+                    ScheduleCheck::Accept
+                };
                 assert_eq!(schedule_check(Some(t), false, true, sloppy), want);
-                assert_eq!(schedule_check(Some(t), true, true, sloppy), ScheduleCheck::Lookup);
+                assert_eq!(
+                    schedule_check(Some(t), true, true, sloppy),
+                    ScheduleCheck::Lookup
+                );
             }
         }
         assert_eq!(schedule_check(None, false, true, true), ScheduleCheck::Drop);
-        assert_eq!(schedule_check(None, true, true, false), ScheduleCheck::Lookup);
-        assert_eq!(schedule_check(None, true, false, false), ScheduleCheck::Drop);
+        assert_eq!(
+            schedule_check(None, true, true, false),
+            ScheduleCheck::Lookup
+        );
+        assert_eq!(
+            schedule_check(None, true, false, false),
+            ScheduleCheck::Drop
+        );
     }
 
     fn state() -> impl Strategy<Value = SctpState> {

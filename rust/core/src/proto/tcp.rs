@@ -128,7 +128,10 @@ impl TcpState {
     /// or open connection (ESTABLISHED, SYN_SENT, SYN_RECV, SYNACK), not ESTABLISHED alone
     /// as in older kernels.
     pub const fn is_active(self) -> bool {
-        matches!(self, TcpState::Established | TcpState::SynSent | TcpState::SynRecv | TcpState::SynAck)
+        matches!(
+            self,
+            TcpState::Established | TcpState::SynSent | TcpState::SynRecv | TcpState::SynAck
+        )
     }
 }
 
@@ -304,7 +307,12 @@ static SECURE: Table = [
 /// The table lookup of `set_tcp_state()`, for a direction that is already effective (see
 /// [`effective_direction`]): the state a packet with `flags` moves a connection in `current`
 /// to. Flags without RST, SYN, FIN or ACK give [`TcpState::Close`], as in C.
-pub fn next_state(table: TableKind, dir: Direction, flags: TcpFlags, current: TcpState) -> TcpState {
+pub fn next_state(
+    table: TableKind,
+    dir: Direction,
+    flags: TcpFlags,
+    current: TcpState,
+) -> TcpState {
     let Some(event) = flags.event() else {
         return TcpState::Close;
     };
@@ -404,7 +412,13 @@ pub struct Transition {
 /// while flagged inactive is activated. A new connection comes from `ip_vs_bind_dest()`
 /// flagged inactive in [`TcpState::None`] (the destination's `conn_flags` always carry
 /// `IP_VS_CONN_F_INACTIVE`), so the flag and the state agree from the start.
-pub fn transition(table: TableKind, timeouts: &Timeouts, dir: Direction, flags: TcpFlags, conn: Conn) -> Transition {
+pub fn transition(
+    table: TableKind,
+    timeouts: &Timeouts,
+    dir: Direction,
+    flags: TcpFlags,
+    conn: Conn,
+) -> Transition {
     let (dir, mut conn_flags) = effective_direction(dir, conn.flags);
     let state = next_state(table, dir, flags, conn.state);
     let mut counters = CounterChange::Unchanged;
@@ -525,7 +539,10 @@ mod tests {
         assert_eq!((F::SYN | F::ACK).event(), Some(Event::Syn));
         assert_eq!((F::FIN | F::ACK).event(), Some(Event::Fin));
         assert_eq!((F::SYN | F::FIN).event(), Some(Event::Syn));
-        assert_eq!((F::RST | F::SYN | F::FIN | F::ACK).event(), Some(Event::Rst));
+        assert_eq!(
+            (F::RST | F::SYN | F::FIN | F::ACK).event(),
+            Some(Event::Rst)
+        );
         assert_eq!((F::ACK | F::PSH).event(), Some(Event::Ack));
         let mut hdr = [0u8; 20];
         hdr[13] = 0x12;
@@ -538,7 +555,10 @@ mod tests {
     fn flagless_packet_closes() {
         for s in TcpState::ALL {
             for d in Direction::ALL {
-                assert_eq!(next_state(TableKind::Normal, d, TcpFlags::PSH, s), TcpState::Close);
+                assert_eq!(
+                    next_state(TableKind::Normal, d, TcpFlags::PSH, s),
+                    TcpState::Close
+                );
             }
         }
     }
@@ -546,23 +566,51 @@ mod tests {
     #[test]
     fn nat_handshake_and_close() {
         let t = Timeouts::DEFAULT;
-        let mut c = Conn { state: TcpState::None, flags: INACTIVE, has_dest: true };
+        let mut c = Conn {
+            state: TcpState::None,
+            flags: INACTIVE,
+            has_dest: true,
+        };
         let mut active = 0;
         let steps = [
             (Direction::Input, TcpFlags::SYN, TcpState::SynRecv, 1),
-            (Direction::Output, TcpFlags::SYN | TcpFlags::ACK, TcpState::SynRecv, 0),
+            (
+                Direction::Output,
+                TcpFlags::SYN | TcpFlags::ACK,
+                TcpState::SynRecv,
+                0,
+            ),
             (Direction::Input, TcpFlags::ACK, TcpState::Established, 0),
-            (Direction::Input, TcpFlags::FIN | TcpFlags::ACK, TcpState::CloseWait, -1),
-            (Direction::Output, TcpFlags::FIN | TcpFlags::ACK, TcpState::TimeWait, 0),
+            (
+                Direction::Input,
+                TcpFlags::FIN | TcpFlags::ACK,
+                TcpState::CloseWait,
+                -1,
+            ),
+            (
+                Direction::Output,
+                TcpFlags::FIN | TcpFlags::ACK,
+                TcpState::TimeWait,
+                0,
+            ),
             (Direction::Input, TcpFlags::ACK, TcpState::TimeWait, 0),
         ];
         for (d, f, want, delta) in steps {
             let tr = transition(TableKind::Normal, &t, d, f, c);
-            assert_eq!((tr.state, tr.counters.active_delta()), (want, delta), "{d:?} {f:?} from {:?}", c.state);
+            assert_eq!(
+                (tr.state, tr.counters.active_delta()),
+                (want, delta),
+                "{d:?} {f:?} from {:?}",
+                c.state
+            );
             assert_eq!(tr.timeout, t.get(want));
             assert_eq!(tr.flags & INACTIVE != 0, !want.is_active());
             active += tr.counters.active_delta();
-            c = Conn { state: tr.state, flags: tr.flags, ..c };
+            c = Conn {
+                state: tr.state,
+                flags: tr.flags,
+                ..c
+            };
         }
         assert_eq!(active, 0);
     }
@@ -571,7 +619,11 @@ mod tests {
     fn direct_routing_uses_input_only_until_output() {
         let t = Timeouts::DEFAULT;
         let flags = DR | NOOUTPUT | INACTIVE;
-        let est = Conn { state: TcpState::Established, flags: flags & !INACTIVE, has_dest: true };
+        let est = Conn {
+            state: TcpState::Established,
+            flags: flags & !INACTIVE,
+            has_dest: true,
+        };
         // A client FIN on an input-only connection: FIN_WAIT, not CLOSE_WAIT.
         let tr = transition(TableKind::Normal, &t, Direction::Input, TcpFlags::FIN, est);
         assert_eq!(tr.state, TcpState::FinWait);
@@ -580,14 +632,30 @@ mod tests {
         let tr = transition(TableKind::Normal, &t, Direction::Output, TcpFlags::PSH, est);
         assert_eq!(tr.flags & NOOUTPUT, 0);
         assert_eq!(tr.state, TcpState::Close);
-        assert_eq!(effective_direction(Direction::InputOnly, 0), (Direction::InputOnly, 0));
-        assert_eq!(effective_direction(Direction::Input, NOOUTPUT), (Direction::InputOnly, NOOUTPUT));
+        assert_eq!(
+            effective_direction(Direction::InputOnly, 0),
+            (Direction::InputOnly, 0)
+        );
+        assert_eq!(
+            effective_direction(Direction::Input, NOOUTPUT),
+            (Direction::InputOnly, NOOUTPUT)
+        );
     }
 
     #[test]
     fn no_dest_no_counters() {
-        let c = Conn { state: TcpState::None, flags: INACTIVE, has_dest: false };
-        let tr = transition(TableKind::Normal, &Timeouts::DEFAULT, Direction::Input, TcpFlags::SYN, c);
+        let c = Conn {
+            state: TcpState::None,
+            flags: INACTIVE,
+            has_dest: false,
+        };
+        let tr = transition(
+            TableKind::Normal,
+            &Timeouts::DEFAULT,
+            Direction::Input,
+            TcpFlags::SYN,
+            c,
+        );
         assert_eq!(tr.state, TcpState::SynRecv);
         assert_eq!(tr.counters, CounterChange::Unchanged);
         assert_eq!(tr.flags, INACTIVE);
@@ -596,9 +664,16 @@ mod tests {
     #[test]
     fn assure_only_on_change_to_established() {
         let t = Timeouts::DEFAULT;
-        let c = Conn { state: TcpState::SynRecv, flags: 0, has_dest: true };
+        let c = Conn {
+            state: TcpState::SynRecv,
+            flags: 0,
+            has_dest: true,
+        };
         assert!(transition(TableKind::Normal, &t, Direction::Input, TcpFlags::ACK, c).assure_ct);
-        let c = Conn { state: TcpState::Established, ..c };
+        let c = Conn {
+            state: TcpState::Established,
+            ..c
+        };
         assert!(!transition(TableKind::Normal, &t, Direction::Input, TcpFlags::ACK, c).assure_ct);
     }
 
@@ -630,7 +705,13 @@ mod tests {
         (0usize..3).prop_map(|i| Direction::ALL[i])
     }
     fn table() -> impl Strategy<Value = TableKind> {
-        any::<bool>().prop_map(|s| if s { TableKind::Secure } else { TableKind::Normal })
+        any::<bool>().prop_map(|s| {
+            if s {
+                TableKind::Secure
+            } else {
+                TableKind::Normal
+            }
+        })
     }
 
     /// One destination, many connections, random packets: `activeconns` as C keeps it.

@@ -95,7 +95,10 @@ pub struct Transition {
 
 /// `udp_state_transition()` for one packet travelling in `dir`.
 pub const fn transition(timeouts: &Timeouts, dir: Direction) -> Transition {
-    Transition { timeout: timeouts.get(UdpState::Normal), assure_ct: matches!(dir, Direction::Output) }
+    Transition {
+        timeout: timeouts.get(UdpState::Normal),
+        assure_ct: matches!(dir, Direction::Output),
+    }
 }
 
 #[cfg(test)]

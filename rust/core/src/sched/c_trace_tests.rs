@@ -43,7 +43,6 @@ const HZ: u32 = 250;
 
 use super::testdest::{Slab, TD};
 
-
 enum State {
     Rr(RoundRobin),
     Wrr(WeightedRoundRobin),
@@ -150,7 +149,12 @@ impl Replay {
                 let l = Lblcr::with_tab_bits(self.family, self.param, HZ, self.now).unwrap();
                 let mut heads = vec![0; l.table_len()];
                 l.clear_heads(&mut heads);
-                State::Lblcr(l, heads, SlotSlab::new(Vec::new()), SlotSlab::new(Vec::new()))
+                State::Lblcr(
+                    l,
+                    heads,
+                    SlotSlab::new(Vec::new()),
+                    SlotSlab::new(Vec::new()),
+                )
             }
             k => panic!("unknown scheduler {k}"),
         };
@@ -203,14 +207,22 @@ impl Replay {
             State::Ovf => ovf::schedule(d),
             State::Twos => twos::schedule(d, |bound| {
                 let v = *rand.next().expect("Rust drew more random numbers than C");
-                assert!(v < bound || (bound == 0 && v == 0), "random {v} not below {bound}");
+                assert!(
+                    v < bound || (bound == 0 && v == 0),
+                    "random {v} not below {bound}"
+                );
                 v
             }),
             State::Dh(dh) => dh.schedule(d, addr),
             State::Lblc(l, heads, slab) => l.schedule(heads, slab, d, addr, self.now),
-            State::Lblcr(l, heads, slab, elems) => l.schedule(heads, slab, elems, d, addr, self.now, self.expiration),
+            State::Lblcr(l, heads, slab, elems) => {
+                l.schedule(heads, slab, elems, d, addr, self.now, self.expiration)
+            }
         };
-        assert!(rand.next().is_none(), "C drew more random numbers than Rust");
+        assert!(
+            rand.next().is_none(),
+            "C drew more random numbers than Rust"
+        );
         got
     }
 
@@ -219,7 +231,9 @@ impl Replay {
         match &self.state {
             State::Sh(_, t) | State::Mh(_, t) => Some(t.iter().map(|&e| idx(e)).collect()),
             State::Dh(dh) => Some(
-                (0..dh.table_len()).map(|b| dh.slot(b, self.dests.len()).map_or(-1, |i| i as i32)).collect(),
+                (0..dh.table_len())
+                    .map(|b| dh.slot(b, self.dests.len()).map_or(-1, |i| i as i32))
+                    .collect(),
             ),
             _ => None,
         }
@@ -232,11 +246,13 @@ impl Replay {
         let ran = match &mut self.state {
             State::Lblc(l, heads, slab) => {
                 assert_eq!(l.next_check(), t);
-                !l.expire_if_due(heads, slab, t.wrapping_sub(1), e) && l.expire_if_due(heads, slab, t, e)
+                !l.expire_if_due(heads, slab, t.wrapping_sub(1), e)
+                    && l.expire_if_due(heads, slab, t, e)
             }
             State::Lblcr(l, heads, slab, elems) => {
                 assert_eq!(l.next_check(), t);
-                !l.expire_if_due(heads, slab, elems, t.wrapping_sub(1), e) && l.expire_if_due(heads, slab, elems, t, e)
+                !l.expire_if_due(heads, slab, elems, t.wrapping_sub(1), e)
+                    && l.expire_if_due(heads, slab, elems, t, e)
             }
             _ => panic!("timer run for {}", self.kind),
         };
@@ -280,7 +296,12 @@ impl Replay {
     }
 
     fn by_id(&self, id: u32) -> TD {
-        self.dests.iter().chain(self.trash.iter()).find(|d| d.id() == id).cloned().expect("unknown dest id")
+        self.dests
+            .iter()
+            .chain(self.trash.iter())
+            .find(|d| d.id() == id)
+            .cloned()
+            .expect("unknown dest id")
     }
 }
 
@@ -314,21 +335,45 @@ fn replay(trace: &str) -> BTreeMap<String, Counts> {
         let unum = |i: usize| -> u64 { f[i].parse().unwrap_or_else(|_| panic!("{}", ctx())) };
         match f.first().copied() {
             Some("S") => {
-                let family = if num(3) == 4 { Family::Ipv4 } else { Family::Ipv6 };
-                let (now, exp) = if f.len() > 6 { (unum(5), num(6) as i32) } else { (0, 0) };
-                cur = Some(Replay::new(f[1], num(2) as u32, family, num(4) as u32, now, exp));
+                let family = if num(3) == 4 {
+                    Family::Ipv4
+                } else {
+                    Family::Ipv6
+                };
+                let (now, exp) = if f.len() > 6 {
+                    (unum(5), num(6) as i32)
+                } else {
+                    (0, 0)
+                };
+                cur = Some(Replay::new(
+                    f[1],
+                    num(2) as u32,
+                    family,
+                    num(4) as u32,
+                    now,
+                    exp,
+                ));
                 counts.entry(f[1].to_string()).or_default().scenarios += 1;
             }
             Some("E") => {
-                let r = cur.take().unwrap_or_else(|| panic!("no scenario: {}", ctx()));
+                let r = cur
+                    .take()
+                    .unwrap_or_else(|| panic!("no scenario: {}", ctx()));
                 assert!(r.due.is_empty(), "timer runs missing before {}", ctx());
             }
             Some(op) => {
-                let r = cur.as_mut().unwrap_or_else(|| panic!("no scenario: {}", ctx()));
+                let r = cur
+                    .as_mut()
+                    .unwrap_or_else(|| panic!("no scenario: {}", ctx()));
                 let c = counts.get_mut(&r.kind).unwrap();
                 c.ops += 1;
                 if !matches!(op, "X" | "L") {
-                    assert!(r.due.is_empty(), "C did not run the timer at {:?}: {}", r.due, ctx());
+                    assert!(
+                        r.due.is_empty(),
+                        "C did not run the timer at {:?}: {}",
+                        r.due,
+                        ctx()
+                    );
                 }
                 match op {
                     "A" => {
@@ -341,7 +386,11 @@ fn replay(trace: &str) -> BTreeMap<String, Counts> {
                     "R" => {
                         // ip_vs_add_dest() reviving a trashed dest: __ip_vs_update_dest(add).
                         let (id, w) = (num(1) as u32, num(2) as i32);
-                        let t = r.trash.iter().position(|d| d.id() == id).unwrap_or_else(|| panic!("{}", ctx()));
+                        let t = r
+                            .trash
+                            .iter()
+                            .position(|d| d.id() == id)
+                            .unwrap_or_else(|| panic!("{}", ctx()));
                         let d = r.trash.remove(t);
                         d.with(|i| {
                             i.weight = w;
@@ -375,7 +424,11 @@ fn replay(trace: &str) -> BTreeMap<String, Counts> {
                         r.dests[num(1) as usize].with(|d| d.overloaded = on);
                     }
                     "C" | "K" => {
-                        let d = if op == "C" { r.dests[num(1) as usize].clone() } else { r.by_id(num(1) as u32) };
+                        let d = if op == "C" {
+                            r.dests[num(1) as usize].clone()
+                        } else {
+                            r.by_id(num(1) as u32)
+                        };
                         let (a, t) = (num(2) as i32, num(3) as i32);
                         d.with(|d| {
                             d.active_conns = a;
@@ -397,14 +450,23 @@ fn replay(trace: &str) -> BTreeMap<String, Counts> {
                     }
                     "X" => {
                         let t = unum(1);
-                        assert!(!r.due.is_empty() && r.due.remove(0) == t, "timer ran at {t}: {}", ctx());
+                        assert!(
+                            !r.due.is_empty() && r.due.remove(0) == t,
+                            "timer ran at {t}: {}",
+                            ctx()
+                        );
                         r.check_expire(t);
                         c.timer_runs += 1;
                     }
                     "L" => {
                         let want = (num(1) as i32, num(2) as i32, num(3) as i32, num(4) as i32);
                         let (e, w, ro, co, h) = r.table_state();
-                        assert_eq!((e, w, ro, co), want, "{} (entries, walked, rover, counter)", ctx());
+                        assert_eq!(
+                            (e, w, ro, co),
+                            want,
+                            "{} (entries, walked, rover, counter)",
+                            ctx()
+                        );
                         assert_eq!(format!("{h:016x}"), f[5], "{} (table contents)", ctx());
                         c.states += 1;
                     }
@@ -413,14 +475,24 @@ fn replay(trace: &str) -> BTreeMap<String, Counts> {
                         let rand: Vec<u32> = f[5..].iter().map(|x| x.parse().unwrap()).collect();
                         let got = r.schedule(&hex16(f[1]), num(2) as u8, num(3) as u16, &rand);
                         let got = got.map_or(-1, |i| i as i64);
-                        assert_eq!(got, want, "{} ({} scheduler, dests {:?})", ctx(), r.kind, r.dests);
+                        assert_eq!(
+                            got,
+                            want,
+                            "{} ({} scheduler, dests {:?})",
+                            ctx(),
+                            r.kind,
+                            r.dests
+                        );
                         c.decisions += 1;
                     }
                     "T" => {
-                        let entries = r.table().unwrap_or_else(|| panic!("table for a tableless scheduler: {}", ctx()));
+                        let entries = r.table().unwrap_or_else(|| {
+                            panic!("table for a tableless scheduler: {}", ctx())
+                        });
                         assert_eq!(entries.len() as i64, num(1), "{}", ctx());
                         if f.len() > 3 {
-                            let want: Vec<i32> = f[3..].iter().map(|x| x.parse().unwrap()).collect();
+                            let want: Vec<i32> =
+                                f[3..].iter().map(|x| x.parse().unwrap()).collect();
                             assert_eq!(entries, want, "{}", ctx());
                         }
                         assert_eq!(format!("{:016x}", fnv64(&entries)), f[2], "{}", ctx());
@@ -446,9 +518,19 @@ fn c_trace() {
         std::println!("{k}: {v:?}");
     }
     // Guard against an empty or truncated trace passing vacuously.
-    let (s, d, t) = (total(&c, |x| x.scenarios), total(&c, |x| x.decisions), total(&c, |x| x.tables));
-    assert!(s >= 50 && d >= 5000 && t >= 1400, "only {s} scenarios, {d} decisions, {t} tables");
-    for k in ["rr", "wrr", "lc", "wlc", "sh", "mh", "dh", "sed", "nq", "fo", "ovf", "twos", "lblc", "lblcr"] {
+    let (s, d, t) = (
+        total(&c, |x| x.scenarios),
+        total(&c, |x| x.decisions),
+        total(&c, |x| x.tables),
+    );
+    assert!(
+        s >= 50 && d >= 5000 && t >= 1400,
+        "only {s} scenarios, {d} decisions, {t} tables"
+    );
+    for k in [
+        "rr", "wrr", "lc", "wlc", "sh", "mh", "dh", "sed", "nq", "fo", "ovf", "twos", "lblc",
+        "lblcr",
+    ] {
         let x = c.get(k).copied().unwrap_or_default();
         assert!(x.scenarios >= 2 && x.decisions >= 200, "{k}: only {x:?}");
     }

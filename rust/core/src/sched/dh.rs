@@ -28,7 +28,10 @@ pub struct DestinationHash {
 impl DestinationHash {
     /// `dh` as Linux builds it (256 buckets) for a service of `family`.
     pub const fn new(family: Family) -> Self {
-        DestinationHash { family, bits: DEFAULT_TAB_BITS }
+        DestinationHash {
+            family,
+            bits: DEFAULT_TAB_BITS,
+        }
     }
 
     /// `dh` built with `CONFIG_IP_VS_DH_TAB_BITS = bits` (the C source honours the define;

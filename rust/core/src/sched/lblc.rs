@@ -25,7 +25,8 @@
 //! periodic work.
 
 use super::locality::{
-    secs_to_jiffies, time_before, Chains, Entry, Slab, CHECK_EXPIRE_INTERVAL_SECS, ENTRY_TIMEOUT_SECS,
+    secs_to_jiffies, time_before, Chains, Entry, Slab, CHECK_EXPIRE_INTERVAL_SECS,
+    ENTRY_TIMEOUT_SECS,
 };
 use super::{indexed, wlc, Dest, Family, HeldDest, HoldDest, InetAddr};
 
@@ -42,7 +43,10 @@ impl<H> Entry<H> {
 /// `is_overloaded()` of lblc and lblcr: more active connections than weight, while some
 /// destination of the service has fewer than half its weight active (`int` arithmetic).
 pub(crate) fn lb_overloaded<X: Dest + ?Sized, D: Dest>(dest: &X, dests: &[D]) -> bool {
-    dest.active_conns() > dest.weight() && dests.iter().any(|d| d.active_conns().wrapping_mul(2) < d.weight())
+    dest.active_conns() > dest.weight()
+        && dests
+            .iter()
+            .any(|d| d.active_conns().wrapping_mul(2) < d.weight())
 }
 
 /// The index in `dests` of the destination a handle designates.
@@ -104,7 +108,11 @@ impl Lblc {
 
     /// The table's counters: `(entries, rover, counter)` of `struct ip_vs_lblc_table`.
     pub const fn counters(&self) -> (i32, i32, i32) {
-        (self.chains.entries(), self.chains.rover(), self.chains.counter())
+        (
+            self.chains.entries(),
+            self.chains.rover(),
+            self.chains.counter(),
+        )
     }
 
     /// `ip_vs_lblc_schedule()` at time `now` (jiffies) for a packet to `daddr`
@@ -112,7 +120,14 @@ impl Lblc {
     ///
     /// `heads` must have [`Lblc::table_len`] entries and, with `slab`, hold only what this
     /// `Lblc` put there; anything else yields a decision without touching the table.
-    pub fn schedule<D, S>(&mut self, heads: &mut [u32], slab: &mut S, dests: &[D], daddr: &InetAddr, now: u64) -> Option<usize>
+    pub fn schedule<D, S>(
+        &mut self,
+        heads: &mut [u32],
+        slab: &mut S,
+        dests: &[D],
+        daddr: &InetAddr,
+        now: u64,
+    ) -> Option<usize>
     where
         D: HoldDest,
         S: Slab<LblcEntry<D::Held>>,
@@ -142,8 +157,14 @@ impl Lblc {
 
     /// `ip_vs_lblc_new()`: make `dest` the entry of `daddr`, replacing one for another
     /// destination; nothing if the table is full or the slab has no room.
-    fn new_entry<D, S>(&mut self, heads: &mut [u32], slab: &mut S, daddr: &InetAddr, dest: &D, now: u64)
-    where
+    fn new_entry<D, S>(
+        &mut self,
+        heads: &mut [u32],
+        slab: &mut S,
+        daddr: &InetAddr,
+        dest: &D,
+        now: u64,
+    ) where
         D: HoldDest,
         S: Slab<LblcEntry<D::Held>>,
     {
@@ -163,13 +184,26 @@ impl Lblc {
     /// `lblc_expiration` sysctl in jiffies; re-arms for `now` + 60 s ([`Lblc::next_check`]).
     /// Run it when [`Lblc::next_check`] falls due. Dropped entries release their
     /// destinations.
-    pub fn check_expire<H, S: Slab<LblcEntry<H>>>(&mut self, heads: &mut [u32], slab: &mut S, now: u64, expiration: i32) {
-        self.chains.check_expire(heads, slab, now, expiration, self.entry_timeout, drop);
+    pub fn check_expire<H, S: Slab<LblcEntry<H>>>(
+        &mut self,
+        heads: &mut [u32],
+        slab: &mut S,
+        now: u64,
+        expiration: i32,
+    ) {
+        self.chains
+            .check_expire(heads, slab, now, expiration, self.entry_timeout, drop);
         self.next_check = now.wrapping_add(self.interval);
     }
 
     /// [`Lblc::check_expire`] if the timer is due at `now`; whether it ran.
-    pub fn expire_if_due<H, S: Slab<LblcEntry<H>>>(&mut self, heads: &mut [u32], slab: &mut S, now: u64, expiration: i32) -> bool {
+    pub fn expire_if_due<H, S: Slab<LblcEntry<H>>>(
+        &mut self,
+        heads: &mut [u32],
+        slab: &mut S,
+        now: u64,
+        expiration: i32,
+    ) -> bool {
         if time_before(now, self.next_check) {
             return false;
         }
@@ -184,7 +218,12 @@ impl Lblc {
     }
 
     /// Every entry, in C's bucket and chain order, with its bucket.
-    pub fn for_each<H, S: Slab<LblcEntry<H>>>(&self, heads: &[u32], slab: &S, f: impl FnMut(usize, &LblcEntry<H>)) {
+    pub fn for_each<H, S: Slab<LblcEntry<H>>>(
+        &self,
+        heads: &[u32],
+        slab: &S,
+        f: impl FnMut(usize, &LblcEntry<H>),
+    ) {
         self.chains.for_each(heads, slab, f);
     }
 }
@@ -207,11 +246,17 @@ mod tests {
             let l = Lblc::with_tab_bits(Family::Ipv4, bits, 100, 0).unwrap();
             let mut heads = vec![0; l.table_len()];
             l.clear_heads(&mut heads);
-            Svc { l, heads, slab: Slab::new(Vec::new()) }
+            Svc {
+                l,
+                heads,
+                slab: Slab::new(Vec::new()),
+            }
         }
         fn pick(&mut self, dests: &[TD], last: u8, now: u64) -> Option<u32> {
             let a = InetAddr::from_ipv4([192, 0, 2, last]);
-            self.l.schedule(&mut self.heads, &mut self.slab, dests, &a, now).map(|i| dests[i].id())
+            self.l
+                .schedule(&mut self.heads, &mut self.slab, dests, &a, now)
+                .map(|i| dests[i].id())
         }
     }
 

@@ -18,8 +18,8 @@
 
 use super::lblc::{index_of, lb_overloaded};
 use super::locality::{
-    jiffies_add, secs_to_jiffies, time_after, time_before, Chains, Entry, Slab, CHECK_EXPIRE_INTERVAL_SECS,
-    ENTRY_TIMEOUT_SECS, NIL,
+    jiffies_add, secs_to_jiffies, time_after, time_before, Chains, Entry, Slab,
+    CHECK_EXPIRE_INTERVAL_SECS, ENTRY_TIMEOUT_SECS, NIL,
 };
 use super::{conn_overhead, wlc, Dest, Family, HeldDest, HoldDest, InetAddr};
 use core::ops::Deref;
@@ -60,25 +60,53 @@ pub struct SetElem<H> {
 pub type LblcrEntry = Entry<DestSet>;
 
 /// The members of `set`, newest first.
-pub fn members<'e, H: 'e, E: Slab<SetElem<H>>>(set: &DestSet, elems: &'e E) -> impl Iterator<Item = &'e H> + 'e {
-    let first = if set.head == NIL { None } else { elems.get(set.head) };
-    core::iter::successors(first, move |e| if e.next == NIL { None } else { elems.get(e.next) }).map(|e| &e.dest)
+pub fn members<'e, H: 'e, E: Slab<SetElem<H>>>(
+    set: &DestSet,
+    elems: &'e E,
+) -> impl Iterator<Item = &'e H> + 'e {
+    let first = if set.head == NIL {
+        None
+    } else {
+        elems.get(set.head)
+    };
+    core::iter::successors(first, move |e| {
+        if e.next == NIL {
+            None
+        } else {
+            elems.get(e.next)
+        }
+    })
+    .map(|e| &e.dest)
 }
 
 /// Member indices of `set`, newest first.
-fn member_indices<'e, H: 'e, E: Slab<SetElem<H>>>(set: &DestSet, elems: &'e E) -> impl Iterator<Item = (u32, &'e H)> + 'e {
+fn member_indices<'e, H: 'e, E: Slab<SetElem<H>>>(
+    set: &DestSet,
+    elems: &'e E,
+) -> impl Iterator<Item = (u32, &'e H)> + 'e {
     let first = (set.head != NIL).then_some(set.head);
-    core::iter::successors(first, move |&i| elems.get(i).map(|e| e.next).filter(|&n| n != NIL))
-        .filter_map(move |i| elems.get(i).map(|e| (i, &e.dest)))
+    core::iter::successors(first, move |&i| {
+        elems.get(i).map(|e| e.next).filter(|&n| n != NIL)
+    })
+    .filter_map(move |i| elems.get(i).map(|e| (i, &e.dest)))
 }
 
 /// `ip_vs_dest_set_insert()`: add `dest` at the head of the set unless (with `check`) it is
 /// a member already; nothing if the slab has no room.
-fn set_insert<D: HoldDest, E: Slab<SetElem<D::Held>>>(set: &mut DestSet, elems: &mut E, dest: &D, check: bool, now: u64) {
+fn set_insert<D: HoldDest, E: Slab<SetElem<D::Held>>>(
+    set: &mut DestSet,
+    elems: &mut E,
+    dest: &D,
+    check: bool,
+    now: u64,
+) {
     if check && members(set, elems).any(|h| dest.is(h)) {
         return;
     }
-    let Some(i) = elems.insert(SetElem { next: set.head, dest: dest.hold() }) else {
+    let Some(i) = elems.insert(SetElem {
+        next: set.head,
+        dest: dest.hold(),
+    }) else {
         return;
     };
     set.head = i;
@@ -89,11 +117,14 @@ fn set_insert<D: HoldDest, E: Slab<SetElem<D::Held>>>(set: &mut DestSet, elems: 
 /// `ip_vs_dest_set_erase()` of member `m` (its slab index; a set never holds a destination
 /// twice, so this is C's first match).
 fn set_erase<H, E: Slab<SetElem<H>>>(set: &mut DestSet, elems: &mut E, m: u32, now: u64) {
-    let Some(next) = elems.get(m).map(|e| e.next) else { return };
+    let Some(next) = elems.get(m).map(|e| e.next) else {
+        return;
+    };
     if set.head == m {
         set.head = next;
     } else {
-        let Some((prev, _)) = member_indices(set, elems).find(|&(i, _)| elems.get(i).is_some_and(|e| e.next == m))
+        let Some((prev, _)) =
+            member_indices(set, elems).find(|&(i, _)| elems.get(i).is_some_and(|e| e.next == m))
         else {
             return;
         };
@@ -229,7 +260,11 @@ impl Lblcr {
 
     /// The table's counters: `(entries, rover, counter)`.
     pub const fn counters(&self) -> (i32, i32, i32) {
-        (self.chains.entries(), self.chains.rover(), self.chains.counter())
+        (
+            self.chains.entries(),
+            self.chains.rover(),
+            self.chains.counter(),
+        )
     }
 
     /// `ip_vs_lblcr_schedule()` at time `now` (jiffies) for a packet to `daddr`
@@ -252,13 +287,22 @@ impl Lblcr {
         E: Slab<SetElem<D::Held>>,
     {
         // First look in the cache.
-        if let Some(en) = self.chains.find(heads, slab, daddr).and_then(|ei| slab.get_mut(ei)) {
+        if let Some(en) = self
+            .chains
+            .find(heads, slab, daddr)
+            .and_then(|ei| slab.get_mut(ei))
+        {
             en.lastuse = now;
             // Get the least loaded destination; C tests it for lblc's overload after the
             // cleanup below, which changes no counter.
             let min = set_min(&en.data, elems)
                 .and_then(|m| elems.get(m))
-                .map(|e| (index_of(dests, &e.dest), lb_overloaded::<D::Target, D>(&e.dest, dests)));
+                .map(|e| {
+                    (
+                        index_of(dests, &e.dest),
+                        lb_overloaded::<D::Target, D>(&e.dest, dests),
+                    )
+                });
             // More than one destination + enough time passed by: cleanup.
             let set = &mut en.data;
             if set.size > 1 && time_after(now, jiffies_add(set.lastmod, expiration)) {
@@ -288,13 +332,24 @@ impl Lblcr {
 
     /// `ip_vs_lblcr_new()`: a new entry for `daddr` with `dest` its only member (or `dest`
     /// added to an existing entry); nothing if the table is full or a slab has no room.
-    fn new_entry<D, S, E>(&mut self, heads: &mut [u32], slab: &mut S, elems: &mut E, daddr: &InetAddr, dest: &D, now: u64)
-    where
+    fn new_entry<D, S, E>(
+        &mut self,
+        heads: &mut [u32],
+        slab: &mut S,
+        elems: &mut E,
+        daddr: &InetAddr,
+        dest: &D,
+        now: u64,
+    ) where
         D: HoldDest,
         S: Slab<LblcrEntry>,
         E: Slab<SetElem<D::Held>>,
     {
-        if let Some(en) = self.chains.find(heads, slab, daddr).and_then(|ei| slab.get_mut(ei)) {
+        if let Some(en) = self
+            .chains
+            .find(heads, slab, daddr)
+            .and_then(|ei| slab.get_mut(ei))
+        {
             set_insert(&mut en.data, elems, dest, true, now);
             return;
         }
@@ -303,8 +358,16 @@ impl Lblcr {
         }
         // C leaves `lastmod` unset until the first member is inserted; it is set here in
         // case that allocation fails (C would then hold an uninitialised time).
-        let set = DestSet { size: 0, lastmod: now, head: NIL };
-        if let Some(en) = self.chains.insert(heads, slab, daddr, now, set).and_then(|ei| slab.get_mut(ei)) {
+        let set = DestSet {
+            size: 0,
+            lastmod: now,
+            head: NIL,
+        };
+        if let Some(en) = self
+            .chains
+            .insert(heads, slab, daddr, now, set)
+            .and_then(|ei| slab.get_mut(ei))
+        {
             set_insert(&mut en.data, elems, dest, false, now);
         }
     }
@@ -312,17 +375,33 @@ impl Lblcr {
     /// `ip_vs_lblcr_check_expire()`, the periodic timer, at time `now` with the namespace's
     /// `lblcr_expiration` sysctl in jiffies; re-arms for `now` + 60 s ([`Lblcr::next_check`]).
     /// Dropped entries release their members' destinations.
-    pub fn check_expire<H, S, E>(&mut self, heads: &mut [u32], slab: &mut S, elems: &mut E, now: u64, expiration: i32)
-    where
+    pub fn check_expire<H, S, E>(
+        &mut self,
+        heads: &mut [u32],
+        slab: &mut S,
+        elems: &mut E,
+        now: u64,
+        expiration: i32,
+    ) where
         S: Slab<LblcrEntry>,
         E: Slab<SetElem<H>>,
     {
-        self.chains.check_expire(heads, slab, now, expiration, self.entry_timeout, |e| set_free(&e.data, elems));
+        self.chains
+            .check_expire(heads, slab, now, expiration, self.entry_timeout, |e| {
+                set_free(&e.data, elems)
+            });
         self.next_check = now.wrapping_add(self.interval);
     }
 
     /// [`Lblcr::check_expire`] if the timer is due at `now`; whether it ran.
-    pub fn expire_if_due<H, S, E>(&mut self, heads: &mut [u32], slab: &mut S, elems: &mut E, now: u64, expiration: i32) -> bool
+    pub fn expire_if_due<H, S, E>(
+        &mut self,
+        heads: &mut [u32],
+        slab: &mut S,
+        elems: &mut E,
+        now: u64,
+        expiration: i32,
+    ) -> bool
     where
         S: Slab<LblcrEntry>,
         E: Slab<SetElem<H>>,
@@ -345,7 +424,12 @@ impl Lblcr {
 
     /// Every entry, in C's bucket and chain order, with its bucket; [`members`] lists an
     /// entry's set.
-    pub fn for_each<S: Slab<LblcrEntry>>(&self, heads: &[u32], slab: &S, f: impl FnMut(usize, &LblcrEntry)) {
+    pub fn for_each<S: Slab<LblcrEntry>>(
+        &self,
+        heads: &[u32],
+        slab: &S,
+        f: impl FnMut(usize, &LblcrEntry),
+    ) {
         self.chains.for_each(heads, slab, f);
     }
 }
@@ -369,16 +453,31 @@ mod tests {
             let l = Lblcr::new(Family::Ipv4, 100, 0);
             let mut heads = vec![0; l.table_len()];
             l.clear_heads(&mut heads);
-            Svc { l, heads, slab: Slab::new(Vec::new()), elems: Slab::new(Vec::new()) }
+            Svc {
+                l,
+                heads,
+                slab: Slab::new(Vec::new()),
+                elems: Slab::new(Vec::new()),
+            }
         }
         fn pick(&mut self, dests: &[TD], now: u64, expiration: i32) -> Option<u32> {
             let a = InetAddr::from_ipv4([192, 0, 2, 1]);
-            let i = self.l.schedule(&mut self.heads, &mut self.slab, &mut self.elems, dests, &a, now, expiration)?;
+            let i = self.l.schedule(
+                &mut self.heads,
+                &mut self.slab,
+                &mut self.elems,
+                dests,
+                &a,
+                now,
+                expiration,
+            )?;
             Some(dests[i].id())
         }
         fn set(&self) -> Vec<u32> {
             let mut out = Vec::new();
-            self.l.for_each(&self.heads, &self.slab, |_, e| out.extend(members(e.held(), &self.elems).map(|m| m.id())));
+            self.l.for_each(&self.heads, &self.slab, |_, e| {
+                out.extend(members(e.held(), &self.elems).map(|m| m.id()))
+            });
             out
         }
     }
@@ -415,7 +514,11 @@ mod tests {
         // Expiry frees entries and members, releasing the destinations.
         assert_eq!(std::rc::Rc::strong_count(&dests[0].0), 2);
         s.l.check_expire(&mut s.heads, &mut s.slab, &mut s.elems, 2000, 1000);
-        assert_eq!(s.l.counters().0, 1, "only every 30th run checks the expiration");
+        assert_eq!(
+            s.l.counters().0,
+            1,
+            "only every 30th run checks the expiration"
+        );
         for k in 0..29 {
             s.l.check_expire(&mut s.heads, &mut s.slab, &mut s.elems, 3000 + k, 1000);
         }

@@ -130,7 +130,11 @@ pub struct SlotSlab<V> {
 impl<V> SlotSlab<V> {
     /// A slab over empty storage.
     pub const fn new(slots: V) -> Self {
-        SlotSlab { slots, free: NIL, used: 0 }
+        SlotSlab {
+            slots,
+            free: NIL,
+            used: 0,
+        }
     }
 
     /// Values stored.
@@ -155,9 +159,17 @@ impl<V> SlotSlab<V> {
         let n = s.len();
         for (i, slot) in (0usize..).zip(s.iter_mut()) {
             let next = i.wrapping_add(1);
-            *slot = Slot::Free(if next < n { u32::try_from(next).unwrap_or(NIL) } else { NIL });
+            *slot = Slot::Free(if next < n {
+                u32::try_from(next).unwrap_or(NIL)
+            } else {
+                NIL
+            });
         }
-        SlotSlab { slots, free: if n > 0 { 0 } else { NIL }, used: 0 }
+        SlotSlab {
+            slots,
+            free: if n > 0 { 0 } else { NIL },
+            used: 0,
+        }
     }
 }
 
@@ -174,7 +186,9 @@ impl<T, V: SlotVec<T>> Slab<T> for SlotSlab<V> {
             self.used = self.used.wrapping_add(1);
             return Some(i);
         }
-        let i = u32::try_from(self.slots.slots().len()).ok().filter(|&i| i != NIL)?;
+        let i = u32::try_from(self.slots.slots().len())
+            .ok()
+            .filter(|&i| i != NIL)?;
         if !self.slots.push_slot(Slot::Used(v)) {
             return None;
         }
@@ -261,12 +275,26 @@ impl Chains {
             return None;
         }
         // INVARIANT: checked just above; 16 << 20 fits an i32.
-        Some(Chains { family, bits, entries: 0, max_size: 16 << bits, rover: 0, counter: 1 })
+        Some(Chains {
+            family,
+            bits,
+            entries: 0,
+            max_size: 16 << bits,
+            rover: 0,
+            counter: 1,
+        })
     }
 
     /// [`Chains::new`] with the default 10 bits, which are in range.
     pub(crate) const fn with_default_bits(family: Family) -> Self {
-        Chains { family, bits: DEFAULT_TAB_BITS, entries: 0, max_size: 16 << DEFAULT_TAB_BITS, rover: 0, counter: 1 }
+        Chains {
+            family,
+            bits: DEFAULT_TAB_BITS,
+            entries: 0,
+            max_size: 16 << DEFAULT_TAB_BITS,
+            rover: 0,
+            counter: 1,
+        }
     }
 
     /// Number of buckets: the length `heads` must have.
@@ -311,7 +339,12 @@ impl Chains {
     }
 
     /// `ip_vs_lblc{,r}_get()`: the entry for `addr`.
-    pub(crate) fn find<P, S: Slab<Entry<P>>>(&self, heads: &[u32], slab: &S, addr: &InetAddr) -> Option<u32> {
+    pub(crate) fn find<P, S: Slab<Entry<P>>>(
+        &self,
+        heads: &[u32],
+        slab: &S,
+        addr: &InetAddr,
+    ) -> Option<u32> {
         let key = self.key(addr);
         let mut i = *heads.get(self.bucket(addr))?;
         while i != NIL {
@@ -341,7 +374,12 @@ impl Chains {
     ) -> Option<u32> {
         let b = self.bucket(addr);
         let head = heads.get_mut(b)?;
-        let i = slab.insert(Entry { next: *head, addr: self.key(addr), lastuse: now, data })?;
+        let i = slab.insert(Entry {
+            next: *head,
+            addr: self.key(addr),
+            lastuse: now,
+            data,
+        })?;
         *head = i;
         self.entries = self.entries.wrapping_add(1);
         Some(i)
@@ -349,7 +387,12 @@ impl Chains {
 
     /// Unhash entry `i` and take it out of the slab (`ip_vs_lblc_del()`, `ip_vs_lblcr_free()`)
     /// and count it gone (`atomic_dec(&tbl->entries)`, which C's callers do).
-    pub(crate) fn remove<P, S: Slab<Entry<P>>>(&mut self, heads: &mut [u32], slab: &mut S, i: u32) -> Option<Entry<P>> {
+    pub(crate) fn remove<P, S: Slab<Entry<P>>>(
+        &mut self,
+        heads: &mut [u32],
+        slab: &mut S,
+        i: u32,
+    ) -> Option<Entry<P>> {
         let b = self.bucket(&slab.get(i)?.addr);
         let mut link = *heads.get(b)?;
         if link == i {
@@ -445,7 +488,12 @@ impl Chains {
     }
 
     /// Remove every entry (`ip_vs_lblc{,r}_flush()` at `done_service`).
-    pub(crate) fn flush<P, S: Slab<Entry<P>>>(&mut self, heads: &mut [u32], slab: &mut S, mut on_remove: impl FnMut(Entry<P>)) {
+    pub(crate) fn flush<P, S: Slab<Entry<P>>>(
+        &mut self,
+        heads: &mut [u32],
+        slab: &mut S,
+        mut on_remove: impl FnMut(Entry<P>),
+    ) {
         for j in 0..heads.len() {
             while let Some(&i) = heads.get(j).filter(|&&i| i != NIL) {
                 match self.remove(heads, slab, i) {
@@ -462,7 +510,12 @@ impl Chains {
     }
 
     /// Every entry in bucket and chain order: what C's walks see.
-    pub(crate) fn for_each<P, S: Slab<Entry<P>>>(&self, heads: &[u32], slab: &S, mut f: impl FnMut(usize, &Entry<P>)) {
+    pub(crate) fn for_each<P, S: Slab<Entry<P>>>(
+        &self,
+        heads: &[u32],
+        slab: &S,
+        mut f: impl FnMut(usize, &Entry<P>),
+    ) {
         for (j, &h) in (0usize..).zip(heads.iter()) {
             let mut i = h;
             while let Some(e) = if i == NIL { None } else { slab.get(i) } {
@@ -504,7 +557,10 @@ mod tests {
         assert_eq!(slab.remove(1), None);
         assert_eq!(slab.get(1), None);
         assert_eq!(slab.insert(20), Some(1));
-        assert_eq!((slab.get(0), slab.get(1), slab.get(2)), (Some(&10), Some(&20), Some(&12)));
+        assert_eq!(
+            (slab.get(0), slab.get(1), slab.get(2)),
+            (Some(&10), Some(&20), Some(&12))
+        );
         assert_eq!(slab.get(7), None);
         let mut empty: [Slot<u8>; 0] = [];
         assert_eq!(SlotSlab::with_free_slots(&mut empty[..]).insert(1), None);
@@ -522,7 +578,8 @@ mod tests {
         let a = |i: u8| InetAddr::from_ipv4([10, 0, 0, i]);
         let mut n = 0u8;
         while !c.full() {
-            c.insert(&mut heads, &mut slab, &a(n), 100, u32::from(n)).unwrap();
+            c.insert(&mut heads, &mut slab, &a(n), 100, u32::from(n))
+                .unwrap();
             n += 1;
         }
         assert_eq!((n, c.entries()), (48, 48));
@@ -535,13 +592,21 @@ mod tests {
         let mut order = Vec::new();
         c.for_each(&heads, &slab, |b, e| order.push((b, e.data)));
         for w in order.windows(2) {
-            assert!(w[0].0 < w[1].0 || (w[0].0 == w[1].0 && w[0].1 > w[1].1), "{order:?}");
+            assert!(
+                w[0].0 < w[1].0 || (w[0].0 == w[1].0 && w[0].1 > w[1].1),
+                "{order:?}"
+            );
         }
         // Removing from the middle of a chain keeps the rest.
         let mid = c.find(&heads, &slab, &a(20)).unwrap();
-        assert_eq!(c.remove(&mut heads, &mut slab, mid).map(|e| e.data), Some(20));
+        assert_eq!(
+            c.remove(&mut heads, &mut slab, mid).map(|e| e.data),
+            Some(20)
+        );
         assert_eq!(c.find(&heads, &slab, &a(20)), None);
-        assert!((0..48).filter(|&i| i != 20).all(|i| c.find(&heads, &slab, &a(i)).is_some()));
+        assert!((0..48)
+            .filter(|&i| i != 20)
+            .all(|i| c.find(&heads, &slab, &a(i)).is_some()));
         assert_eq!(c.entries(), 47);
         let mut freed = 0;
         c.flush(&mut heads, &mut slab, |_| freed += 1);
@@ -555,7 +620,14 @@ mod tests {
         let mut store: Vec<Slot<Entry<()>>> = vec![Slot::Free(0); 64];
         let mut slab = SlotSlab::with_free_slots(&mut store[..]);
         for i in 0..40u8 {
-            c.insert(&mut heads, &mut slab, &InetAddr::from_ipv4([1, 2, 3, i]), u64::from(i), ()).unwrap();
+            c.insert(
+                &mut heads,
+                &mut slab,
+                &InetAddr::from_ipv4([1, 2, 3, i]),
+                u64::from(i),
+                (),
+            )
+            .unwrap();
         }
         // Over max_size (32): drop entries idle for the timeout (here 30: those used at
         // 0..=10 at time 40) until 4/3 of the excess (10) are gone, bucket by bucket from 1;

@@ -28,17 +28,21 @@ use core::num::NonZeroU32;
 
 use super::siphash::{hsiphash, HsiphashKey};
 use super::{
-    gcd_of_positive, usable, Dest, Family, InetAddr, IP_VS_SVC_F_SCHED_MH_FALLBACK, IP_VS_SVC_F_SCHED_MH_PORT,
+    gcd_of_positive, usable, Dest, Family, InetAddr, IP_VS_SVC_F_SCHED_MH_FALLBACK,
+    IP_VS_SVC_F_SCHED_MH_PORT,
 };
 
 /// The table sizes `CONFIG_IP_VS_MH_TAB_INDEX` 8..=17 select (`primes[]` in ip_vs_mh.c).
-pub const PRIMES: [u32; 10] = [251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071];
+pub const PRIMES: [u32; 10] = [
+    251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071,
+];
 /// `CONFIG_IP_VS_MH_TAB_INDEX` default (`net/netfilter/ipvs/Kconfig`, also the fallback in
 /// ip_vs_mh.c).
 pub const DEFAULT_TAB_INDEX: u32 = 12;
 /// Table size with the default index: `PRIMES[12 - 8]`.
 pub const DEFAULT_TAB_SIZE: usize = 4093;
-const _: () = assert!(PRIMES[(DEFAULT_TAB_INDEX - MIN_TAB_INDEX) as usize] as usize == DEFAULT_TAB_SIZE);
+const _: () =
+    assert!(PRIMES[(DEFAULT_TAB_INDEX - MIN_TAB_INDEX) as usize] as usize == DEFAULT_TAB_SIZE);
 /// Smallest `CONFIG_IP_VS_MH_TAB_INDEX` Kconfig allows.
 pub const MIN_TAB_INDEX: u32 = 8;
 /// Largest `CONFIG_IP_VS_MH_TAB_INDEX` Kconfig allows.
@@ -105,7 +109,12 @@ impl Maglev {
             Some(n) => n,
             None => panic!("table size is 1"),
         };
-        Maglev { family, size: SIZE, size_less_one: SIZE_LESS_ONE, bits: DEFAULT_TAB_INDEX / 2 }
+        Maglev {
+            family,
+            size: SIZE,
+            size_less_one: SIZE_LESS_ONE,
+            bits: DEFAULT_TAB_INDEX / 2,
+        }
     }
 
     /// `mh` as built with `CONFIG_IP_VS_MH_TAB_INDEX = index`; `None` outside Kconfig's
@@ -115,8 +124,16 @@ impl Maglev {
             return None;
         }
         let prime = PRIMES[(index - MIN_TAB_INDEX) as usize];
-        match (NonZeroU32::new(prime), NonZeroU32::new(prime.wrapping_sub(1))) {
-            (Some(size), Some(size_less_one)) => Some(Maglev { family, size, size_less_one, bits: index / 2 }),
+        match (
+            NonZeroU32::new(prime),
+            NonZeroU32::new(prime.wrapping_sub(1)),
+        ) {
+            (Some(size), Some(size_less_one)) => Some(Maglev {
+                family,
+                size,
+                size_less_one,
+                bits: index / 2,
+            }),
             _ => None,
         }
     }
@@ -129,7 +146,9 @@ impl Maglev {
     /// `ip_vs_mh_hashkey()`: `hsiphash()` of the 4 bytes of the `unsigned int`
     /// `offset + port + addr_fold`, in the CPU's byte order as C hashes `&v`.
     fn hashkey(&self, addr: &InetAddr, port: u16, key: &HsiphashKey, offset: u32) -> u32 {
-        let v = offset.wrapping_add(u32::from(port)).wrapping_add(addr.fold(self.family));
+        let v = offset
+            .wrapping_add(u32::from(port))
+            .wrapping_add(addr.fold(self.family));
         hsiphash(key, &v.to_ne_bytes())
     }
 
@@ -188,9 +207,22 @@ impl Maglev {
             let lw = d.last_weight();
             // gcd >= 1 (no division by zero or overflow) and rshift <= 31 - bits: the
             // fallbacks never apply.
-            let turns = lw.checked_div(gcd).unwrap_or(0).checked_shr(rshift).unwrap_or(0);
-            let turns = if turns != 0 { turns } else { i32::from(lw != 0) };
-            *ds = DestSetup { offset, skip, perm: offset, turns };
+            let turns = lw
+                .checked_div(gcd)
+                .unwrap_or(0)
+                .checked_shr(rshift)
+                .unwrap_or(0);
+            let turns = if turns != 0 {
+                turns
+            } else {
+                i32::from(lw != 0)
+            };
+            *ds = DestSetup {
+                offset,
+                skip,
+                perm: offset,
+                turns,
+            };
         }
     }
 
@@ -212,7 +244,13 @@ impl Maglev {
         let mut claimed_this_turn = 0i32;
         let mut filled = 0u32;
         // Round-robin over the destinations; wrapping: `cur < n`.
-        let next = |cur: usize| if cur.wrapping_add(1) == n { 0 } else { cur.wrapping_add(1) };
+        let next = |cur: usize| {
+            if cur.wrapping_add(1) == n {
+                0
+            } else {
+                cur.wrapping_add(1)
+            }
+        };
         while filled < size {
             let Some(ds) = setup.get_mut(cur) else {
                 return; // Unreachable: `cur` wraps below `n`.
@@ -271,7 +309,11 @@ impl Maglev {
         if table.len() != self.table_len() {
             return None;
         }
-        let port = if flags & IP_VS_SVC_F_SCHED_MH_PORT != 0 { port } else { 0 };
+        let port = if flags & IP_VS_SVC_F_SCHED_MH_PORT != 0 {
+            port
+        } else {
+            0
+        };
         let at = |entry: u32| {
             let i = *table.get(entry as usize)? as usize;
             dests.get(i).map(|d| (i, d))
@@ -328,14 +370,29 @@ mod tests {
     #[test]
     fn geometry() {
         assert_eq!(Maglev::new(Family::Ipv4).table_len(), 4093);
-        assert_eq!(Maglev::with_tab_index(Family::Ipv4, DEFAULT_TAB_INDEX), Some(Maglev::new(Family::Ipv4)));
-        assert_eq!(Maglev::with_tab_index(Family::Ipv4, 16).map(|m| m.table_len()), Some(65521));
-        assert_eq!(Maglev::with_tab_index(Family::Ipv4, 8).map(|m| (m.table_len(), m.bits)), Some((251, 4)));
-        assert_eq!(Maglev::with_tab_index(Family::Ipv4, 17).map(|m| (m.table_len(), m.bits)), Some((131071, 8)));
+        assert_eq!(
+            Maglev::with_tab_index(Family::Ipv4, DEFAULT_TAB_INDEX),
+            Some(Maglev::new(Family::Ipv4))
+        );
+        assert_eq!(
+            Maglev::with_tab_index(Family::Ipv4, 16).map(|m| m.table_len()),
+            Some(65521)
+        );
+        assert_eq!(
+            Maglev::with_tab_index(Family::Ipv4, 8).map(|m| (m.table_len(), m.bits)),
+            Some((251, 4))
+        );
+        assert_eq!(
+            Maglev::with_tab_index(Family::Ipv4, 17).map(|m| (m.table_len(), m.bits)),
+            Some((131071, 8))
+        );
         assert_eq!(Maglev::with_tab_index(Family::Ipv4, 7), None);
         assert_eq!(Maglev::with_tab_index(Family::Ipv4, 18), None);
         for p in PRIMES {
-            assert!((2..p).take_while(|k| k * k <= p).all(|k| p % k != 0), "{p} is prime");
+            assert!(
+                (2..p).take_while(|k| k * k <= p).all(|k| p % k != 0),
+                "{p} is prime"
+            );
         }
     }
 
@@ -345,8 +402,14 @@ mod tests {
         let a = InetAddr::from_ipv4([10, 0, 0, 1]);
         // v = offset + port + ntohl(addr) = 3 + 80 + 0x0a000001.
         let v: u32 = 3 + 80 + 0x0a00_0001;
-        assert_eq!(mh.hashkey(&a, 80, &HASH1, 3), hsiphash(&HASH1, &v.to_ne_bytes()));
-        assert_eq!(mh.hashkey(&a, 80, &HASH1, 3), mh.hashkey(&InetAddr::from_ipv4([10, 0, 0, 4]), 80, &HASH1, 0));
+        assert_eq!(
+            mh.hashkey(&a, 80, &HASH1, 3),
+            hsiphash(&HASH1, &v.to_ne_bytes())
+        );
+        assert_eq!(
+            mh.hashkey(&a, 80, &HASH1, 3),
+            mh.hashkey(&InetAddr::from_ipv4([10, 0, 0, 4]), 80, &HASH1, 0)
+        );
     }
 
     /// The default 4093-entry table for 10.0.0.1-3:80 with weights 1, 2, 3 in list order:
@@ -354,17 +417,27 @@ mod tests {
     #[test]
     fn fixed_clients_default_table() {
         let mh = Maglev::new(Family::Ipv4);
-        let mut d: Vec<_> =
-            (0..3).map(|i| DestInfo::new(InetAddr::from_ipv4([10, 0, 0, i as u8 + 1]), 80, i + 1)).collect();
+        let mut d: Vec<_> = (0..3)
+            .map(|i| DestInfo::new(InetAddr::from_ipv4([10, 0, 0, i as u8 + 1]), 80, i + 1))
+            .collect();
         let t = build(&mh, &d);
         // 4093 = 682 rounds of 1 + 2 + 3, plus one entry for the first destination.
         assert_eq!(counts(&t, 3), [683, 1364, 2046]);
         assert_eq!(t[..12], [2, 1, 1, 2, 2, 2, 1, 2, 2, 0, 0, 1]);
-        let clients = [[192, 168, 1, 10], [10, 0, 0, 1], [172, 16, 5, 4], [8, 8, 8, 8], [203, 0, 113, 77]];
+        let clients = [
+            [192, 168, 1, 10],
+            [10, 0, 0, 1],
+            [172, 16, 5, 4],
+            [8, 8, 8, 8],
+            [203, 0, 113, 77],
+        ];
         let ask = |flags: u32, d: &[DestInfo]| -> Vec<i64> {
             clients
                 .iter()
-                .map(|&a| mh.schedule(flags, d, &t, &InetAddr::from_ipv4(a), 12345).map_or(-1, |i| i as i64))
+                .map(|&a| {
+                    mh.schedule(flags, d, &t, &InetAddr::from_ipv4(a), 12345)
+                        .map_or(-1, |i| i as i64)
+                })
                 .collect()
         };
         assert_eq!(ask(0, &d), [0, 2, 2, 1, 1]);
@@ -422,7 +495,10 @@ mod tests {
         let mh = Maglev::with_tab_index(Family::Ipv6, 8).unwrap();
         let t = build(&mh, &[dest(0, 0), dest(1, 0)]);
         assert!(t.iter().all(|&e| e == EMPTY));
-        assert_eq!(mh.schedule(FALLBACK, &[dest(0, 0)], &t, &InetAddr::default(), 0), None);
+        assert_eq!(
+            mh.schedule(FALLBACK, &[dest(0, 0)], &t, &InetAddr::default(), 0),
+            None
+        );
         assert!(build(&mh, &[]).iter().all(|&e| e == EMPTY));
     }
 
@@ -432,9 +508,18 @@ mod tests {
         let d: Vec<_> = (0..252).map(|i| dest(i, 1)).collect();
         let mut t = std::vec![7u32; 251];
         let mut s = std::vec![DestSetup::default(); 252];
-        assert_eq!(mh.reassign(&d, &mut t, &mut s), Err(ReassignError::TooManyDests));
-        assert_eq!(mh.reassign(&d[..3], &mut t[..250], &mut s), Err(ReassignError::TableSize));
-        assert_eq!(mh.reassign(&d[..3], &mut t, &mut s[..2]), Err(ReassignError::SetupTooSmall));
+        assert_eq!(
+            mh.reassign(&d, &mut t, &mut s),
+            Err(ReassignError::TooManyDests)
+        );
+        assert_eq!(
+            mh.reassign(&d[..3], &mut t[..250], &mut s),
+            Err(ReassignError::TableSize)
+        );
+        assert_eq!(
+            mh.reassign(&d[..3], &mut t, &mut s[..2]),
+            Err(ReassignError::SetupTooSmall)
+        );
         assert!(t.iter().all(|&e| e == 7));
         // Exactly as many destinations as entries is fine: one entry each.
         assert_eq!(mh.reassign(&d[..251], &mut t, &mut s), Ok(()));
@@ -445,8 +530,20 @@ mod tests {
     fn bad_tables_yield_none() {
         let mh = Maglev::new(Family::Ipv4);
         let d = [dest(0, 1)];
-        assert_eq!(mh.schedule(FALLBACK, &d, &[0u32; 10], &InetAddr::default(), 0), None);
-        assert_eq!(mh.schedule(FALLBACK, &d, &std::vec![5u32; 4093], &InetAddr::default(), 0), None);
+        assert_eq!(
+            mh.schedule(FALLBACK, &d, &[0u32; 10], &InetAddr::default(), 0),
+            None
+        );
+        assert_eq!(
+            mh.schedule(
+                FALLBACK,
+                &d,
+                &std::vec![5u32; 4093],
+                &InetAddr::default(),
+                0
+            ),
+            None
+        );
     }
 
     #[test]
@@ -457,14 +554,22 @@ mod tests {
         let a = InetAddr::from_ipv4([198, 51, 100, 7]);
         let fixed = mh.schedule(0, &d, &t, &a, 0);
         assert!((0..100).all(|p| mh.schedule(0, &d, &t, &a, p) == fixed));
-        let spread: std::collections::BTreeSet<_> = (0..100).filter_map(|p| mh.schedule(PORT, &d, &t, &a, p)).collect();
+        let spread: std::collections::BTreeSet<_> = (0..100)
+            .filter_map(|p| mh.schedule(PORT, &d, &t, &a, p))
+            .collect();
         assert!(spread.len() > 4);
     }
 
     /// `n` weight-1 destinations with salted addresses, and their default table.
     fn salted(n: usize, salt: u16) -> (Vec<DestInfo>, Vec<u32>) {
         let d: Vec<_> = (0..n)
-            .map(|i| DestInfo::new(InetAddr::from_ipv4([10, (salt >> 8) as u8, salt as u8, i as u8]), 80, 1))
+            .map(|i| {
+                DestInfo::new(
+                    InetAddr::from_ipv4([10, (salt >> 8) as u8, salt as u8, i as u8]),
+                    80,
+                    1,
+                )
+            })
             .collect();
         let t = build(&Maglev::new(Family::Ipv4), &d);
         (d, t)
@@ -477,11 +582,23 @@ mod tests {
         rest.remove(r);
         let after = build(&Maglev::new(Family::Ipv4), &rest);
         // Owners by identity: indices at or after `r` shifted down by one.
-        let new_owner = |e: u32| if (e as usize) >= r { e as usize + 1 } else { e as usize };
+        let new_owner = |e: u32| {
+            if (e as usize) >= r {
+                e as usize + 1
+            } else {
+                e as usize
+            }
+        };
         let changed = |(&b, &a): (&u32, &u32)| b as usize != new_owner(a);
         let pairs = || before.iter().zip(&after);
-        let moved_survivors = pairs().filter(|&(&b, _)| b as usize != r).filter(|&p| changed(p)).count();
-        let moved_gone = pairs().filter(|&(&b, _)| b as usize == r).filter(|&p| changed(p)).count();
+        let moved_survivors = pairs()
+            .filter(|&(&b, _)| b as usize != r)
+            .filter(|&p| changed(p))
+            .count();
+        let moved_gone = pairs()
+            .filter(|&(&b, _)| b as usize == r)
+            .filter(|&p| changed(p))
+            .count();
         let owned_gone = before.iter().filter(|&&b| b as usize == r).count();
         (moved_survivors, moved_gone, owned_gone)
     }
@@ -505,7 +622,10 @@ mod tests {
             }
         }
         // Survivors keep >= 97% of their entries on average (measured: about 98.5%).
-        assert!(moved * 100 <= total * 3, "survivors lost {moved} of {total} entries");
+        assert!(
+            moved * 100 <= total * 3,
+            "survivors lost {moved} of {total} entries"
+        );
     }
 
     mod props {
@@ -558,8 +678,11 @@ mod tests {
         }
 
         fn weights() -> impl Strategy<Value = Vec<i32>> {
-            proptest::collection::vec(prop_oneof![1 => Just(0), 6 => 1i32..20, 1 => 1i32..100_000], 1..24)
-                .prop_filter("some weight", |w| w.iter().any(|&x| x > 0))
+            proptest::collection::vec(
+                prop_oneof![1 => Just(0), 6 => 1i32..20, 1 => 1i32..100_000],
+                1..24,
+            )
+            .prop_filter("some weight", |w| w.iter().any(|&x| x > 0))
         }
 
         proptest! {

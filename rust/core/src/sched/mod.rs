@@ -68,7 +68,14 @@ mod testdest;
 /// Test fixture shared by the scheduler tests: destinations that differ only in weight.
 #[cfg(test)]
 pub(crate) fn dests_with_weights(weights: &[i32]) -> std::vec::Vec<DestInfo> {
-    weights.iter().map(|&w| DestInfo { weight: w, last_weight: w, ..DestInfo::default() }).collect()
+    weights
+        .iter()
+        .map(|&w| DestInfo {
+            weight: w,
+            last_weight: w,
+            ..DestInfo::default()
+        })
+        .collect()
 }
 
 /// `IP_VS_SVC_F_SCHED1`: first scheduler-private service flag (`include/uapi/linux/ip_vs.h`).
@@ -276,7 +283,15 @@ pub struct DestInfo {
 impl DestInfo {
     /// A freshly added destination (`last_weight == weight`), idle, not overloaded.
     pub const fn new(addr: InetAddr, port: u16, weight: i32) -> Self {
-        DestInfo { weight, last_weight: weight, active_conns: 0, total_conns: 0, overloaded: false, addr, port }
+        DestInfo {
+            weight,
+            last_weight: weight,
+            active_conns: 0,
+            total_conns: 0,
+            overloaded: false,
+            addr,
+            port,
+        }
     }
 }
 
@@ -322,7 +337,9 @@ fn usable<D: Dest>(d: &D) -> bool {
 /// kernel's C (built with `-fno-strict-overflow`) does. Linux 6.12 adds *total*, not
 /// inactive, connections (so an active connection weighs 257).
 fn conn_overhead<D: Dest + ?Sized>(d: &D) -> i32 {
-    d.active_conns().wrapping_shl(8).wrapping_add(d.total_conns())
+    d.active_conns()
+        .wrapping_shl(8)
+        .wrapping_add(d.total_conns())
 }
 
 /// Greatest common divisor of two positive numbers (`lib/math/gcd.c`; any correct algorithm
@@ -339,7 +356,10 @@ fn gcd(mut a: u32, mut b: u32) -> u32 {
 /// GCD of the positive values of `weights` (`ip_vs_wrr_gcd_weight()`,
 /// `ip_vs_mh_gcd_weight()` before their fallbacks); 0 if there are none.
 fn gcd_of_positive(weights: impl Iterator<Item = i32>) -> i32 {
-    let g = weights.filter_map(|w| u32::try_from(w).ok()).filter(|&w| w > 0).fold(0, gcd);
+    let g = weights
+        .filter_map(|w| u32::try_from(w).ok())
+        .filter(|&w| w > 0)
+        .fold(0, gcd);
     // The gcd of i32 values is at most i32::MAX.
     i32::try_from(g).unwrap_or(i32::MAX)
 }
@@ -588,32 +608,67 @@ mod tests {
             assert!(k.c_name().len() <= IP_VS_SCHEDNAME_MAXLEN);
         }
         let names: std::vec::Vec<_> = SchedulerKind::ALL.iter().map(|k| k.name()).collect();
-        assert_eq!(names, ["rr", "wrr", "lc", "wlc", "sh", "mh", "dh", "sed", "nq", "lblc", "lblcr", "fo", "ovf", "twos"]);
+        assert_eq!(
+            names,
+            [
+                "rr", "wrr", "lc", "wlc", "sh", "mh", "dh", "sed", "nq", "lblc", "lblcr", "fo",
+                "ovf", "twos"
+            ]
+        );
     }
 
     #[test]
     fn unknown_names() {
-        for bad in [&b"RR"[..], b"rr ", b"", b"DH", b"lblcrr", b"lbl", b"twos ", b"w", b"wlcx", b"sip"] {
+        for bad in [
+            &b"RR"[..],
+            b"rr ",
+            b"",
+            b"DH",
+            b"lblcrr",
+            b"lbl",
+            b"twos ",
+            b"w",
+            b"wlcx",
+            b"sip",
+        ] {
             assert_eq!(SchedulerKind::from_name(bad), None, "{bad:?}");
-            assert_eq!(SchedulerKind::resolve(bad), Err(UnknownScheduler), "{bad:?}");
+            assert_eq!(
+                SchedulerKind::resolve(bad),
+                Err(UnknownScheduler),
+                "{bad:?}"
+            );
         }
         assert_eq!(SchedulerKind::from_name(b"none"), None);
         assert_eq!(SchedulerKind::resolve(b"none"), Ok(None));
         assert_eq!(SchedulerKind::resolve(b"none\0junk"), Ok(None));
-        assert_eq!(SchedulerKind::resolve(b"wlc\0\0\0"), Ok(Some(SchedulerKind::Wlc)));
+        assert_eq!(
+            SchedulerKind::resolve(b"wlc\0\0\0"),
+            Ok(Some(SchedulerKind::Wlc))
+        );
     }
 
     #[test]
     fn flag_aliases() {
-        assert_eq!((IP_VS_SVC_F_SCHED1, IP_VS_SVC_F_SCHED2, IP_VS_SVC_F_SCHED3), (0x08, 0x10, 0x20));
+        assert_eq!(
+            (IP_VS_SVC_F_SCHED1, IP_VS_SVC_F_SCHED2, IP_VS_SVC_F_SCHED3),
+            (0x08, 0x10, 0x20)
+        );
         assert_eq!(IP_VS_SVC_F_SCHED_SH_FALLBACK, IP_VS_SVC_F_SCHED_MH_FALLBACK);
         assert_eq!(IP_VS_SVC_F_SCHED_SH_PORT, IP_VS_SVC_F_SCHED_MH_PORT);
         for k in [SchedulerKind::Sh, SchedulerKind::Mh] {
             let f = k.flags();
             assert_eq!(f.len(), 2);
-            assert_eq!((f[0].bit, f[0].meaning), (IP_VS_SVC_F_SCHED1, FlagMeaning::Fallback));
-            assert_eq!((f[1].bit, f[1].meaning), (IP_VS_SVC_F_SCHED2, FlagMeaning::HashPort));
-            assert!(f.iter().all(|fl| fl.c_name.contains(&k.name().to_ascii_uppercase())));
+            assert_eq!(
+                (f[0].bit, f[0].meaning),
+                (IP_VS_SVC_F_SCHED1, FlagMeaning::Fallback)
+            );
+            assert_eq!(
+                (f[1].bit, f[1].meaning),
+                (IP_VS_SVC_F_SCHED2, FlagMeaning::HashPort)
+            );
+            assert!(f
+                .iter()
+                .all(|fl| fl.c_name.contains(&k.name().to_ascii_uppercase())));
             assert!(f.iter().all(|fl| fl.ipvsadm_name.starts_with(k.name())));
         }
         for k in SchedulerKind::ALL {
@@ -654,7 +709,11 @@ mod tests {
 
     #[test]
     fn overhead_is_c_int_arithmetic() {
-        let d = |a, t| DestInfo { active_conns: a, total_conns: t, ..DestInfo::default() };
+        let d = |a, t| DestInfo {
+            active_conns: a,
+            total_conns: t,
+            ..DestInfo::default()
+        };
         assert_eq!(conn_overhead(&d(3, 10)), 3 * 256 + 10);
         assert_eq!(conn_overhead(&d(0, 0)), 0);
         // 2^23 active connections overflow int: the kernel wraps.

@@ -24,7 +24,8 @@ pub fn schedule<D: Dest>(dests: &[D]) -> Option<usize> {
         }
         let dw = d.weight();
         match least {
-            Some((_, lw, loh)) if i64::from(loh) * i64::from(dw) <= i64::from(doh) * i64::from(lw) => {}
+            Some((_, lw, loh))
+                if i64::from(loh) * i64::from(dw) <= i64::from(doh) * i64::from(lw) => {}
             _ => least = Some((i, dw, doh)),
         }
     }
@@ -37,7 +38,13 @@ mod tests {
     use super::*;
 
     fn d(weight: i32, active: i32) -> DestInfo {
-        DestInfo { weight, last_weight: weight, active_conns: active, total_conns: active, ..DestInfo::default() }
+        DestInfo {
+            weight,
+            last_weight: weight,
+            active_conns: active,
+            total_conns: active,
+            ..DestInfo::default()
+        }
     }
 
     #[test]

@@ -32,7 +32,12 @@ mod tests {
     use super::*;
 
     fn d(weight: i32, active: i32) -> DestInfo {
-        DestInfo { weight, last_weight: weight, active_conns: active, ..DestInfo::default() }
+        DestInfo {
+            weight,
+            last_weight: weight,
+            active_conns: active,
+            ..DestInfo::default()
+        }
     }
 
     #[test]

@@ -43,7 +43,9 @@ impl RoundRobin {
             Some(last) if last < n => last + 1,
             _ => 0,
         };
-        let found = (first..n).chain(0..first).find(|&i| dests.get(i).is_some_and(usable));
+        let found = (first..n)
+            .chain(0..first)
+            .find(|&i| dests.get(i).is_some_and(usable));
         if found.is_some() {
             self.last = found;
         }
@@ -155,7 +157,13 @@ mod tests {
         let mut d = dests(&[1, 1, 1]);
         let mut rr = RoundRobin::new();
         assert_eq!(run(&mut rr, &d, 2), [Some(0), Some(1)]);
-        d.insert(0, DestInfo { weight: 1, ..DestInfo::default() });
+        d.insert(
+            0,
+            DestInfo {
+                weight: 1,
+                ..DestInfo::default()
+            },
+        );
         rr.dest_added(0);
         assert_eq!(rr.last(), Some(2));
         // C order: new, A, B, C with last = B: C, then the new one, then A.
@@ -165,9 +173,13 @@ mod tests {
     #[test]
     fn stale_position_does_not_panic() {
         let d = dests(&[1, 1]);
-        let mut rr = RoundRobin { last: Some(usize::MAX) };
+        let mut rr = RoundRobin {
+            last: Some(usize::MAX),
+        };
         assert_eq!(rr.schedule(&d), Some(0));
-        let mut rr = RoundRobin { last: Some(usize::MAX) };
+        let mut rr = RoundRobin {
+            last: Some(usize::MAX),
+        };
         rr.dest_added(0);
         rr.dest_removed(usize::MAX);
         assert_eq!(rr.last(), Some(usize::MAX - 1));
@@ -179,7 +191,11 @@ mod tests {
         use std::vec;
 
         fn dest_strategy() -> impl Strategy<Value = DestInfo> {
-            (-2i32..6, any::<bool>()).prop_map(|(w, o)| DestInfo { weight: w, overloaded: o, ..DestInfo::default() })
+            (-2i32..6, any::<bool>()).prop_map(|(w, o)| DestInfo {
+                weight: w,
+                overloaded: o,
+                ..DestInfo::default()
+            })
         }
 
         /// Reference: the next usable index after `last`, cyclically, written from the C
@@ -187,7 +203,9 @@ mod tests {
         fn reference(d: &[DestInfo], last: Option<usize>) -> Option<usize> {
             let n = d.len();
             let start = last.map_or(0, |l| l + 1);
-            (0..n).map(|k| (start + k) % n).find(|&i| d[i].weight > 0 && !d[i].overloaded)
+            (0..n)
+                .map(|k| (start + k) % n)
+                .find(|&i| d[i].weight > 0 && !d[i].overloaded)
         }
 
         /// `ip_vs_rr_schedule()` and `ip_vs_rr_del_dest()` transcribed onto a doubly linked
@@ -202,7 +220,13 @@ mod tests {
 
         impl CList {
             fn new() -> Self {
-                CList { next: vec![0], prev: vec![0], weight: vec![0], over: vec![false], sched_data: 0 }
+                CList {
+                    next: vec![0],
+                    prev: vec![0],
+                    weight: vec![0],
+                    over: vec![false],
+                    sched_data: 0,
+                }
             }
             /// list_add_rcu(new, head): returns the node id.
             fn add(&mut self, w: i32) -> usize {

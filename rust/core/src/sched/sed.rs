@@ -45,7 +45,13 @@ mod tests {
     use super::*;
 
     fn d(weight: i32, active: i32) -> DestInfo {
-        DestInfo { weight, last_weight: weight, active_conns: active, total_conns: active, ..DestInfo::default() }
+        DestInfo {
+            weight,
+            last_weight: weight,
+            active_conns: active,
+            total_conns: active,
+            ..DestInfo::default()
+        }
     }
 
     #[test]

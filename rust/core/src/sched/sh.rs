@@ -15,7 +15,9 @@
 //! The table is caller storage: `&mut [u32]` of [`SourceHash::table_len`] entries, each the
 //! index of a destination or [`EMPTY`].
 
-use super::{usable, Dest, Family, InetAddr, IP_VS_SVC_F_SCHED_SH_FALLBACK, IP_VS_SVC_F_SCHED_SH_PORT};
+use super::{
+    usable, Dest, Family, InetAddr, IP_VS_SVC_F_SCHED_SH_FALLBACK, IP_VS_SVC_F_SCHED_SH_PORT,
+};
 
 /// `CONFIG_IP_VS_SH_TAB_BITS` default (`net/netfilter/ipvs/Kconfig`, also the fallback in
 /// ip_vs_sh.c).
@@ -36,7 +38,8 @@ const GOLDEN_RATIO_32: u32 = 0x61C8_8647;
 /// architecture ipvs-rs targets overrides the generic version, and overrides must agree
 /// with it). Wrapping shifts: no overflow-check panic path; they are exact in that range.
 pub(crate) fn hash_32(val: u32, bits: u32) -> u32 {
-    val.wrapping_mul(GOLDEN_RATIO_32).wrapping_shr(32u32.wrapping_sub(bits))
+    val.wrapping_mul(GOLDEN_RATIO_32)
+        .wrapping_shr(32u32.wrapping_sub(bits))
 }
 
 /// The table size is wrong for this configuration.
@@ -56,7 +59,10 @@ pub struct SourceHash {
 impl SourceHash {
     /// `sh` with the default table (256 buckets) for a service of `family`.
     pub const fn new(family: Family) -> Self {
-        SourceHash { family, bits: DEFAULT_TAB_BITS }
+        SourceHash {
+            family,
+            bits: DEFAULT_TAB_BITS,
+        }
     }
 
     /// `sh` as built with `CONFIG_IP_VS_SH_TAB_BITS = bits`; `None` outside Kconfig's 4..=20.
@@ -77,7 +83,10 @@ impl SourceHash {
     fn bucket(&self, addr: &InetAddr, port: u16, offset: u32) -> usize {
         // bits <= 20 (invariant): the shift is exact.
         let mask = 1u32.wrapping_shl(self.bits).wrapping_sub(1);
-        let h = hash_32(u32::from(port).wrapping_add(addr.fold(self.family)), self.bits);
+        let h = hash_32(
+            u32::from(port).wrapping_add(addr.fold(self.family)),
+            self.bits,
+        );
         (offset.wrapping_add(h) & mask) as usize
     }
 
@@ -136,7 +145,11 @@ impl SourceHash {
         if table.len() != self.table_len() {
             return None;
         }
-        let port = if flags & IP_VS_SVC_F_SCHED_SH_PORT != 0 { port } else { 0 };
+        let port = if flags & IP_VS_SVC_F_SCHED_SH_PORT != 0 {
+            port
+        } else {
+            0
+        };
         let at = |bucket: usize| {
             let i = *table.get(bucket)? as usize;
             dests.get(i).map(|d| (i, d))
@@ -188,8 +201,14 @@ mod tests {
     fn geometry() {
         assert_eq!(SourceHash::new(Family::Ipv4).table_len(), 256);
         assert_eq!(DEFAULT_TAB_SIZE, 256);
-        assert_eq!(SourceHash::with_tab_bits(Family::Ipv4, 4).map(|s| s.table_len()), Some(16));
-        assert_eq!(SourceHash::with_tab_bits(Family::Ipv4, 20).map(|s| s.table_len()), Some(1 << 20));
+        assert_eq!(
+            SourceHash::with_tab_bits(Family::Ipv4, 4).map(|s| s.table_len()),
+            Some(16)
+        );
+        assert_eq!(
+            SourceHash::with_tab_bits(Family::Ipv4, 20).map(|s| s.table_len()),
+            Some(1 << 20)
+        );
         assert_eq!(SourceHash::with_tab_bits(Family::Ipv4, 3), None);
         assert_eq!(SourceHash::with_tab_bits(Family::Ipv4, 21), None);
     }
@@ -199,7 +218,10 @@ mod tests {
         // hash_32(x, 8) = (x * 0x61C88647) >> 24, worked by hand.
         assert_eq!(hash_32(0, 8), 0);
         assert_eq!(hash_32(1, 8), 0x61);
-        assert_eq!(hash_32(0xc0a8_010a, 8), ((0xc0a8_010au64 * 0x61C8_8647) as u32 >> 24));
+        assert_eq!(
+            hash_32(0xc0a8_010a, 8),
+            ((0xc0a8_010au64 * 0x61C8_8647) as u32 >> 24)
+        );
     }
 
     #[test]
@@ -213,11 +235,20 @@ mod tests {
         assert_eq!(t, [0; 16]);
         sh.reassign(&dests(&[]), &mut t).unwrap();
         assert_eq!(t, [EMPTY; 16]);
-        assert_eq!(sh.reassign(&dests(&[1]), &mut [0u32; 15]), Err(TableSizeError));
+        assert_eq!(
+            sh.reassign(&dests(&[1]), &mut [0u32; 15]),
+            Err(TableSizeError)
+        );
     }
 
     /// Clients used for golden values.
-    const CLIENTS: [[u8; 4]; 5] = [[192, 168, 1, 10], [10, 0, 0, 1], [172, 16, 5, 4], [8, 8, 8, 8], [203, 0, 113, 77]];
+    const CLIENTS: [[u8; 4]; 5] = [
+        [192, 168, 1, 10],
+        [10, 0, 0, 1],
+        [172, 16, 5, 4],
+        [8, 8, 8, 8],
+        [203, 0, 113, 77],
+    ];
 
     /// The default 256-bucket table, weights 1, 2, 3 in list order: what the unmodified C
     /// ip_vs_sh.c answers (testdata/cref/query.c), and one hash worked by hand.
@@ -234,7 +265,10 @@ mod tests {
         let ask = |flags: u32, d: &[DestInfo]| -> Vec<i64> {
             CLIENTS
                 .iter()
-                .map(|&a| sh.schedule(flags, d, &t, &InetAddr::from_ipv4(a), 12345).map_or(-1, |i| i as i64))
+                .map(|&a| {
+                    sh.schedule(flags, d, &t, &InetAddr::from_ipv4(a), 12345)
+                        .map_or(-1, |i| i as i64)
+                })
                 .collect()
         };
         assert_eq!(ask(0, &d), [1, 2, 0, 1, 2]);
@@ -268,8 +302,9 @@ mod tests {
         let d = dests(&[1; 7]);
         let mut t = [0u32; 256];
         sh.reassign(&d, &mut t).unwrap();
-        let spread: std::collections::BTreeSet<_> =
-            (0..64u16).filter_map(|p| sh.schedule(PORT, &d, &t, &client, p)).collect();
+        let spread: std::collections::BTreeSet<_> = (0..64u16)
+            .filter_map(|p| sh.schedule(PORT, &d, &t, &client, p))
+            .collect();
         assert!(spread.len() > 1);
     }
 
@@ -277,9 +312,15 @@ mod tests {
     fn bad_tables_yield_none() {
         let sh = SourceHash::new(Family::Ipv6);
         let d = dests(&[1, 1]);
-        assert_eq!(sh.schedule(FALLBACK, &d, &[0u32; 10], &InetAddr::default(), 0), None);
+        assert_eq!(
+            sh.schedule(FALLBACK, &d, &[0u32; 10], &InetAddr::default(), 0),
+            None
+        );
         // Stale indices (table not reassigned after removals) are treated as empty buckets.
-        assert_eq!(sh.schedule(FALLBACK, &d, &[7u32; 256], &InetAddr::default(), 0), None);
+        assert_eq!(
+            sh.schedule(FALLBACK, &d, &[7u32; 256], &InetAddr::default(), 0),
+            None
+        );
     }
 
     mod props {
@@ -325,7 +366,14 @@ mod tests {
                 (offset.wrapping_add(h) & ((1 << self.bits) - 1)) as usize
             }
 
-            fn get(&self, d: &[DestInfo], fam: Family, flags: u32, a: &InetAddr, port: u16) -> Option<usize> {
+            fn get(
+                &self,
+                d: &[DestInfo],
+                fam: Family,
+                flags: u32,
+                a: &InetAddr,
+                port: u16,
+            ) -> Option<usize> {
                 let port = if flags & PORT != 0 { port } else { 0 };
                 let bad = |i: usize| d[i].weight <= 0 || d[i].overloaded;
                 let ihash = self.hashkey(fam, a, port, 0);
@@ -349,8 +397,14 @@ mod tests {
         }
 
         fn dest() -> impl Strategy<Value = DestInfo> {
-            (prop_oneof![Just(0), 1i32..5, 1i32..300], proptest::bool::weighted(0.25))
-                .prop_map(|(w, o)| DestInfo { overloaded: o, ..DestInfo::new(InetAddr::default(), 0, w) })
+            (
+                prop_oneof![Just(0), 1i32..5, 1i32..300],
+                proptest::bool::weighted(0.25),
+            )
+                .prop_map(|(w, o)| DestInfo {
+                    overloaded: o,
+                    ..DestInfo::new(InetAddr::default(), 0, w)
+                })
         }
 
         fn addr() -> impl Strategy<Value = InetAddr> {

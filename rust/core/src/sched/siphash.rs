@@ -20,12 +20,18 @@ const HSIP_C3: u32 = 0x7465_6462;
 
 /// Little-endian value of up to 8 bytes (shorter input is zero-extended).
 fn le_u64(bytes: &[u8]) -> u64 {
-    bytes.iter().rev().fold(0, |acc, &b| acc << 8 | u64::from(b))
+    bytes
+        .iter()
+        .rev()
+        .fold(0, |acc, &b| acc << 8 | u64::from(b))
 }
 
 /// Little-endian value of up to 4 bytes (shorter input is zero-extended).
 fn le_u32(bytes: &[u8]) -> u32 {
-    bytes.iter().rev().fold(0, |acc, &b| acc << 8 | u32::from(b))
+    bytes
+        .iter()
+        .rev()
+        .fold(0, |acc, &b| acc << 8 | u32::from(b))
 }
 
 struct Sip([u64; 4]);
@@ -223,26 +229,30 @@ mod tests {
     /// `hsiphash()` on 64-bit kernels (SipHash-1-3, truncated), same key and messages:
     /// `test_vectors_hsiphash` of lib/siphash_kunit.c, `BITS_PER_LONG == 64` branch.
     const HSIP_64BIT: [u32; 64] = [
-        0x050fc4dc, 0x7d57ca93, 0x4dc7d44d, 0xe7ddf7fb, 0x88d38328, 0x49533b67, 0xc59f22a7, 0x9bb11140, 0x8d299a8e,
-        0x6c063de4, 0x92ff097f, 0xf94dc352, 0x57b4d9a2, 0x1229ffa7, 0xc0f95d34, 0x2a519956, 0x7d908b66, 0x63dbd80c,
-        0xb473e63e, 0x8d297d1c, 0xa6cce040, 0x2b45f844, 0xa320872e, 0xdae6c123, 0x67349c8c, 0x705b0979, 0xca9913a5,
-        0x4ade3b35, 0xef6cd00d, 0x4ab1e1f4, 0x43c5e663, 0x8c21d1bc, 0x16a7b60d, 0x7a8ff9bf, 0x1f2a753e, 0xbf186b91,
-        0xada26206, 0xa3c33057, 0xae3a36a1, 0x7b108392, 0x99e41531, 0x3f1ad944, 0xc8138825, 0xc28949a6, 0xfaf8876b,
-        0x9f042196, 0x68b1d623, 0x8b5114fd, 0xdf074c46, 0x12cc86b3, 0x0a52098f, 0x9d292f9a, 0xa2f41f12, 0x43a71ed0,
-        0x73f0bce6, 0x70a7e980, 0x243c6d75, 0xfdb71513, 0xa67d8a08, 0xb7e8f148, 0xf7a644ee, 0x0f1837f2, 0x4b6694e0,
+        0x050fc4dc, 0x7d57ca93, 0x4dc7d44d, 0xe7ddf7fb, 0x88d38328, 0x49533b67, 0xc59f22a7,
+        0x9bb11140, 0x8d299a8e, 0x6c063de4, 0x92ff097f, 0xf94dc352, 0x57b4d9a2, 0x1229ffa7,
+        0xc0f95d34, 0x2a519956, 0x7d908b66, 0x63dbd80c, 0xb473e63e, 0x8d297d1c, 0xa6cce040,
+        0x2b45f844, 0xa320872e, 0xdae6c123, 0x67349c8c, 0x705b0979, 0xca9913a5, 0x4ade3b35,
+        0xef6cd00d, 0x4ab1e1f4, 0x43c5e663, 0x8c21d1bc, 0x16a7b60d, 0x7a8ff9bf, 0x1f2a753e,
+        0xbf186b91, 0xada26206, 0xa3c33057, 0xae3a36a1, 0x7b108392, 0x99e41531, 0x3f1ad944,
+        0xc8138825, 0xc28949a6, 0xfaf8876b, 0x9f042196, 0x68b1d623, 0x8b5114fd, 0xdf074c46,
+        0x12cc86b3, 0x0a52098f, 0x9d292f9a, 0xa2f41f12, 0x43a71ed0, 0x73f0bce6, 0x70a7e980,
+        0x243c6d75, 0xfdb71513, 0xa67d8a08, 0xb7e8f148, 0xf7a644ee, 0x0f1837f2, 0x4b6694e0,
         0xb7bbb3a8,
     ];
 
     /// `hsiphash()` on 32-bit kernels (HalfSipHash-1-3), key 00..07: `test_vectors_hsiphash`
     /// of lib/siphash_kunit.c, `BITS_PER_LONG == 32` branch.
     const HSIP_32BIT: [u32; 64] = [
-        0x5814c896, 0xe7e864ca, 0xbc4b0e30, 0x01539939, 0x7e059ea6, 0x88e3d89b, 0xa0080b65, 0x9d38d9d6, 0x577999b1,
-        0xc839caed, 0xe4fa32cf, 0x959246ee, 0x6b28096c, 0x66dd9cd6, 0x16658a7c, 0xd0257b04, 0x8b31d501, 0x2b1cd04b,
-        0x06712339, 0x522aca67, 0x911bb605, 0x90a65f0e, 0xf826ef7b, 0x62512deb, 0x57150ad7, 0x5d473507, 0x1ec47442,
-        0xab64afd3, 0x0a4100d0, 0x6d2ce652, 0x2331b6a3, 0x08d8791a, 0xbc6dda8d, 0xe0f6c934, 0xb0652033, 0x9b9851cc,
-        0x7c46fb7f, 0x732ba8cb, 0xf142997a, 0xfcc9aa1b, 0x05327eb2, 0xe110131c, 0xf9e5e7c0, 0xa7d708a6, 0x11795ab1,
-        0x65671619, 0x9f5fff91, 0xd89c5267, 0x007783eb, 0x95766243, 0xab639262, 0x9c7e1390, 0xc368dda6, 0x38ddc455,
-        0xfa13d379, 0x979ea4e8, 0x53ecd77e, 0x2ee80657, 0x33dbb66a, 0xae3f0577, 0x88b4c4cc, 0x3e7f480b, 0x74c1ebf8,
+        0x5814c896, 0xe7e864ca, 0xbc4b0e30, 0x01539939, 0x7e059ea6, 0x88e3d89b, 0xa0080b65,
+        0x9d38d9d6, 0x577999b1, 0xc839caed, 0xe4fa32cf, 0x959246ee, 0x6b28096c, 0x66dd9cd6,
+        0x16658a7c, 0xd0257b04, 0x8b31d501, 0x2b1cd04b, 0x06712339, 0x522aca67, 0x911bb605,
+        0x90a65f0e, 0xf826ef7b, 0x62512deb, 0x57150ad7, 0x5d473507, 0x1ec47442, 0xab64afd3,
+        0x0a4100d0, 0x6d2ce652, 0x2331b6a3, 0x08d8791a, 0xbc6dda8d, 0xe0f6c934, 0xb0652033,
+        0x9b9851cc, 0x7c46fb7f, 0x732ba8cb, 0xf142997a, 0xfcc9aa1b, 0x05327eb2, 0xe110131c,
+        0xf9e5e7c0, 0xa7d708a6, 0x11795ab1, 0x65671619, 0x9f5fff91, 0xd89c5267, 0x007783eb,
+        0x95766243, 0xab639262, 0x9c7e1390, 0xc368dda6, 0x38ddc455, 0xfa13d379, 0x979ea4e8,
+        0x53ecd77e, 0x2ee80657, 0x33dbb66a, 0xae3f0577, 0x88b4c4cc, 0x3e7f480b, 0x74c1ebf8,
         0x87178304,
     ];
 
@@ -259,7 +269,11 @@ mod tests {
     fn siphash_2_4_reference_vectors() {
         let m = message();
         for (n, want) in SIP64.iter().enumerate() {
-            assert_eq!(siphash_2_4(&KEY64, &m[..n]).to_le_bytes(), *want, "length {n}");
+            assert_eq!(
+                siphash_2_4(&KEY64, &m[..n]).to_le_bytes(),
+                *want,
+                "length {n}"
+            );
         }
     }
 
@@ -273,15 +287,26 @@ mod tests {
     fn hsiphash_kernel_vectors() {
         let m = message();
         for n in 0..64 {
-            assert_eq!(siphash_1_3(&KEY64, &m[..n]) as u32, HSIP_64BIT[n], "64-bit, length {n}");
-            assert_eq!(halfsiphash_1_3(&KEY32, &m[..n]), HSIP_32BIT[n], "32-bit, length {n}");
+            assert_eq!(
+                siphash_1_3(&KEY64, &m[..n]) as u32,
+                HSIP_64BIT[n],
+                "64-bit, length {n}"
+            );
+            assert_eq!(
+                halfsiphash_1_3(&KEY32, &m[..n]),
+                HSIP_32BIT[n],
+                "32-bit, length {n}"
+            );
         }
     }
 
     #[test]
     fn hsiphash_follows_the_word_size() {
         let m = message();
-        let key = HsiphashKey([0x0706_0504_0302_0100u64 as usize, 0x0f0e_0d0c_0b0a_0908u64 as usize]);
+        let key = HsiphashKey([
+            0x0706_0504_0302_0100u64 as usize,
+            0x0f0e_0d0c_0b0a_0908u64 as usize,
+        ]);
         #[cfg(target_pointer_width = "64")]
         assert_eq!(hsiphash(&key, &m[..13]), HSIP_64BIT[13]);
         #[cfg(target_pointer_width = "32")]
@@ -291,7 +316,13 @@ mod tests {
     #[test]
     fn fixed_width_helpers_agree() {
         // hsiphash_1u32(a) == hsiphash(&a as le bytes, 4), as the kernel self-test checks.
-        assert_eq!(siphash_1_3(&KEY64, &0x0302_0100u32.to_le_bytes()) as u32, HSIP_64BIT[4]);
-        assert_eq!(siphash_2_4(&KEY64, &0x0706_0504_0302_0100u64.to_le_bytes()), u64::from_le_bytes(SIP64[8]));
+        assert_eq!(
+            siphash_1_3(&KEY64, &0x0302_0100u32.to_le_bytes()) as u32,
+            HSIP_64BIT[4]
+        );
+        assert_eq!(
+            siphash_2_4(&KEY64, &0x0706_0504_0302_0100u64.to_le_bytes()),
+            u64::from_le_bytes(SIP64[8])
+        );
     }
 }

@@ -24,7 +24,11 @@ pub(crate) struct TS {
 
 impl TD {
     pub(crate) fn new(info: DestInfo, id: u32) -> Self {
-        TD(Rc::new(RefCell::new(TS { info, id, available: true })))
+        TD(Rc::new(RefCell::new(TS {
+            info,
+            id,
+            available: true,
+        })))
     }
     pub(crate) fn id(&self) -> u32 {
         self.0.borrow().id
@@ -127,7 +131,10 @@ pub(crate) type Slab<T> = SlotSlab<Vec<Slot<T>>>;
 impl TD {
     /// A destination of weight `w`, id `id`, idle.
     pub(crate) fn w(id: u32, w: i32) -> Self {
-        TD::new(DestInfo::new(InetAddr::from_ipv4([10, 9, 0, id as u8]), 80, w), id)
+        TD::new(
+            DestInfo::new(InetAddr::from_ipv4([10, 9, 0, id as u8]), 80, w),
+            id,
+        )
     }
     /// Leave or rejoin the service (`IP_VS_DEST_CF_AVAILABLE`).
     pub(crate) fn set_available(&self, on: bool) {

@@ -74,7 +74,13 @@ mod tests {
     use std::vec::Vec;
 
     fn d(weight: i32, active: i32) -> DestInfo {
-        DestInfo { weight, last_weight: weight, active_conns: active, total_conns: active, ..DestInfo::default() }
+        DestInfo {
+            weight,
+            last_weight: weight,
+            active_conns: active,
+            total_conns: active,
+            ..DestInfo::default()
+        }
     }
 
     fn with(values: &[u32]) -> impl FnMut(u32) -> u32 + '_ {
@@ -104,10 +110,22 @@ mod tests {
         let mut calls = Vec::new();
         let mut v = [d(0, 0), d(2, 0)];
         v[1].overloaded = true;
-        assert_eq!(schedule(&v, |b| { calls.push(b); 0 }), None);
+        assert_eq!(
+            schedule(&v, |b| {
+                calls.push(b);
+                0
+            }),
+            None
+        );
         assert!(calls.is_empty());
         v[1].overloaded = false;
-        assert_eq!(schedule(&v, |b| { calls.push(b); 0 }), Some(1));
+        assert_eq!(
+            schedule(&v, |b| {
+                calls.push(b);
+                0
+            }),
+            Some(1)
+        );
         assert_eq!(calls, [3, 3]);
     }
 }

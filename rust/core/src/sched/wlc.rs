@@ -41,7 +41,13 @@ mod tests {
     use std::vec::Vec;
 
     fn d(weight: i32, active: i32, total: i32) -> DestInfo {
-        DestInfo { weight, last_weight: weight, active_conns: active, total_conns: total, ..DestInfo::default() }
+        DestInfo {
+            weight,
+            last_weight: weight,
+            active_conns: active,
+            total_conns: total,
+            ..DestInfo::default()
+        }
     }
 
     #[test]
@@ -91,8 +97,12 @@ mod tests {
         use proptest::prelude::*;
 
         fn dest() -> impl Strategy<Value = DestInfo> {
-            (0i32..6, 0i32..50, 0i32..500, proptest::bool::weighted(0.2))
-                .prop_map(|(w, a, extra, o)| DestInfo { overloaded: o, ..d(w, a, a + extra) })
+            (0i32..6, 0i32..50, 0i32..500, proptest::bool::weighted(0.2)).prop_map(
+                |(w, a, extra, o)| DestInfo {
+                    overloaded: o,
+                    ..d(w, a, a + extra)
+                },
+            )
         }
 
         proptest! {

@@ -45,7 +45,12 @@ impl WeightedRoundRobin {
         let di = gcd_weight(dests);
         // di divides the largest positive weight, so this never goes below 0.
         let mw = max_weight(dests).wrapping_sub(di - 1);
-        WeightedRoundRobin { cl: None, cw: mw, mw, di }
+        WeightedRoundRobin {
+            cl: None,
+            cw: mw,
+            mw,
+            di,
+        }
     }
 
     /// A destination was added, removed or edited (`ip_vs_wrr_dest_changed()`, the C
@@ -213,7 +218,10 @@ mod tests {
         assert_eq!((s.position(), s.current_weight()), (Some(1), 3));
         d[0].weight = 2; // max 3: mw = 3, cw stays 3
         s.dests_changed(&d);
-        assert_eq!((s.position(), s.current_weight(), s.max_weight()), (None, 3, 3));
+        assert_eq!(
+            (s.position(), s.current_weight(), s.max_weight()),
+            (None, 3, 3)
+        );
         // Weights 8, 4: di = 4, mw = 5; cw 3 is rounded onto the grid: (3/4)*4+1 = 1.
         let d = dests(&[8, 4]);
         s.dests_changed(&d);
@@ -345,7 +353,12 @@ mod tests {
 
         fn c_init(d: &[DestInfo]) -> CMark {
             let (di, m) = c_gcd_max(d);
-            CMark { cl: d.len(), cw: m - (di - 1), mw: m - (di - 1), di }
+            CMark {
+                cl: d.len(),
+                cw: m - (di - 1),
+                mw: m - (di - 1),
+                di,
+            }
         }
 
         fn c_changed(mark: &mut CMark, d: &[DestInfo]) {
@@ -419,7 +432,10 @@ mod tests {
         }
 
         fn weights() -> impl Strategy<Value = Vec<i32>> {
-            proptest::collection::vec(prop_oneof![Just(0), 1i32..10, (1i32..6).prop_map(|x| x * 12)], 0..8)
+            proptest::collection::vec(
+                prop_oneof![Just(0), 1i32..10, (1i32..6).prop_map(|x| x * 12)],
+                0..8,
+            )
         }
 
         proptest! {

@@ -112,7 +112,13 @@ pub fn pseudo_header_v6(src: &[u8; 16], dst: &[u8; 16], protocol: u8, len: u32) 
 
 /// The pseudo-header of `family` with addresses as [`InetAddr`] (IPv4 in the first four
 /// bytes).
-pub fn pseudo_header(family: Family, src: &InetAddr, dst: &InetAddr, protocol: u8, len: u32) -> u32 {
+pub fn pseudo_header(
+    family: Family,
+    src: &InetAddr,
+    dst: &InetAddr,
+    protocol: u8,
+    len: u32,
+) -> u32 {
     match family {
         Family::Ipv4 => pseudo_header_v4(super::v4(src), super::v4(dst), protocol, len),
         Family::Ipv6 => pseudo_header_v6(&src.0, &dst.0, protocol, len),

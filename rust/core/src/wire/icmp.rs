@@ -143,7 +143,10 @@ macro_rules! icmp_common {
 
             /// The payload, writable.
             pub fn payload_mut(&mut self) -> &mut [u8] {
-                self.buffer.as_mut().get_mut(field::PAYLOAD..).unwrap_or(&mut [])
+                self.buffer
+                    .as_mut()
+                    .get_mut(field::PAYLOAD..)
+                    .unwrap_or(&mut [])
             }
         }
     };
@@ -167,7 +170,10 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
     /// source quench or time exceeded (the three types `ip_vs_out_icmp()` and
     /// `ip_vs_in_icmp()` handle; parameter problem and redirect are not among them).
     pub fn is_ipvs_error(&self) -> bool {
-        matches!(self.msg_type(), ICMP_DEST_UNREACH | ICMP_SOURCE_QUENCH | ICMP_TIME_EXCEEDED)
+        matches!(
+            self.msg_type(),
+            ICMP_DEST_UNREACH | ICMP_SOURCE_QUENCH | ICMP_TIME_EXCEEDED
+        )
     }
 
     /// Whether the checksum over the whole message verifies.
@@ -201,7 +207,10 @@ icmp_common!(Icmpv6Packet);
 /// The sum of a whole ICMPv6 message plus its pseudo-header.
 fn icmpv6_sum(b: &[u8], src: &InetAddr, dst: &InetAddr) -> u32 {
     let len = u32::try_from(b.len()).unwrap_or(u32::MAX);
-    checksum::csum_partial(b, checksum::pseudo_header_v6(&src.0, &dst.0, IPPROTO_ICMPV6, len))
+    checksum::csum_partial(
+        b,
+        checksum::pseudo_header_v6(&src.0, &dst.0, IPPROTO_ICMPV6, len),
+    )
 }
 
 impl<T: AsRef<[u8]>> Icmpv6Packet<T> {
@@ -274,7 +283,10 @@ impl IcmpError {
     /// quoted IPv4 header needs only its 20 fixed bytes, version 4 and an IHL of at least 5
     /// (its total length and options are not looked at), and the quoted IPv6 chain is
     /// walked to the end of the outer packet.
-    pub fn parse_packet<P: PacketRead + ?Sized>(pkt: &P, outer: &Headers) -> Result<IcmpError, Malformed> {
+    pub fn parse_packet<P: PacketRead + ?Sized>(
+        pkt: &P,
+        outer: &Headers,
+    ) -> Result<IcmpError, Malformed> {
         if !super::is_icmp_of(outer.family, outer.protocol) {
             return Err(Malformed::Unsupported);
         }
@@ -286,7 +298,10 @@ impl IcmpError {
         let icmp_type = get_u8(&hdr, field::TYPE);
         let code = get_u8(&hdr, field::CODE);
         let related = match outer.family {
-            Family::Ipv4 => matches!(icmp_type, ICMP_DEST_UNREACH | ICMP_SOURCE_QUENCH | ICMP_TIME_EXCEEDED),
+            Family::Ipv4 => matches!(
+                icmp_type,
+                ICMP_DEST_UNREACH | ICMP_SOURCE_QUENCH | ICMP_TIME_EXCEEDED
+            ),
             Family::Ipv6 => icmp_type & ICMPV6_INFOMSG_MASK == 0,
         };
         if !related {
@@ -299,6 +314,11 @@ impl IcmpError {
                 inner.l4_header_len = 4;
             }
         }
-        Ok(IcmpError { icmp_type, code, offset: toff, inner })
+        Ok(IcmpError {
+            icmp_type,
+            code,
+            offset: toff,
+            inner,
+        })
     }
 }

@@ -138,7 +138,8 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     /// buffer.
     pub fn payload(&self) -> &[u8] {
         let b = self.buffer.as_ref();
-        b.get(HEADER_LEN..self.total_len().min(b.len())).unwrap_or(&[])
+        b.get(HEADER_LEN..self.total_len().min(b.len()))
+            .unwrap_or(&[])
     }
 
     /// The upper-layer header: `ipv6_find_hdr()` over this packet (see
@@ -152,7 +153,9 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
     /// Sets version, traffic class and flow label.
     pub fn set_version_tc_flow(&mut self, version: u8, traffic_class: u8, flow_label: u32) {
-        let v = (u32::from(version & 0x0f) << 28) | (u32::from(traffic_class) << 20) | (flow_label & 0x000f_ffff);
+        let v = (u32::from(version & 0x0f) << 28)
+            | (u32::from(traffic_class) << 20)
+            | (flow_label & 0x000f_ffff);
         set_be32(self.buffer.as_mut(), field::VER_TC_FLOW, v);
     }
 
@@ -241,7 +244,15 @@ impl Ipv6Repr {
 /// walks over (hop-by-hop, routing, fragment, AH, destination options) or "no next header".
 /// ESP is not one: what follows it is encrypted.
 pub const fn is_ext_header(next_header: u8) -> bool {
-    matches!(next_header, NEXTHDR_HOP | NEXTHDR_ROUTING | NEXTHDR_FRAGMENT | NEXTHDR_AUTH | NEXTHDR_NONE | NEXTHDR_DEST)
+    matches!(
+        next_header,
+        NEXTHDR_HOP
+            | NEXTHDR_ROUTING
+            | NEXTHDR_FRAGMENT
+            | NEXTHDR_AUTH
+            | NEXTHDR_NONE
+            | NEXTHDR_DEST
+    )
 }
 
 /// Where the extension-header chain of an IPv6 packet ends.
@@ -272,17 +283,26 @@ pub struct UpperLayer {
 ///
 /// The walk is bounded: every header it skips is at least 8 bytes, so it takes at most
 /// `end / 8 + 1` steps.
-pub fn find_upper_layer<P: PacketRead + ?Sized>(pkt: &P, ip_off: usize, end: usize) -> Result<UpperLayer, Malformed> {
+pub fn find_upper_layer<P: PacketRead + ?Sized>(
+    pkt: &P,
+    ip_off: usize,
+    end: usize,
+) -> Result<UpperLayer, Malformed> {
     let end = end.min(pkt.packet_len());
     if end < ip_off.saturating_add(HEADER_LEN) {
         return Err(Malformed::Truncated);
     }
-    let [mut nexthdr] = read_array::<P, 1>(pkt, ip_off.saturating_add(field::NXT_HDR)).ok_or(Malformed::Truncated)?;
+    let [mut nexthdr] = read_array::<P, 1>(pkt, ip_off.saturating_add(field::NXT_HDR))
+        .ok_or(Malformed::Truncated)?;
     let mut start = ip_off.saturating_add(HEADER_LEN);
     let mut fragment = None;
     for _ in 0..=end / 8 {
         if !is_ext_header(nexthdr) || nexthdr == NEXTHDR_NONE {
-            return Ok(UpperLayer { protocol: nexthdr, offset: start, fragment });
+            return Ok(UpperLayer {
+                protocol: nexthdr,
+                offset: start,
+                fragment,
+            });
         }
         let avail = end.saturating_sub(start);
         // The generic option header: next header, length.
@@ -296,7 +316,8 @@ pub fn find_upper_layer<P: PacketRead + ?Sized>(pkt: &P, ip_off: usize, end: usi
                 if avail < FRAG_HEADER_LEN {
                     return Err(Malformed::Truncated);
                 }
-                let fh: [u8; FRAG_HEADER_LEN] = read_array(pkt, start).ok_or(Malformed::Truncated)?;
+                let fh: [u8; FRAG_HEADER_LEN] =
+                    read_array(pkt, start).ok_or(Malformed::Truncated)?;
                 let off_flags = get_be16(&fh, 2..4);
                 let frag = Fragment {
                     offset: off_flags & !7,
@@ -307,7 +328,11 @@ pub fn find_upper_layer<P: PacketRead + ?Sized>(pkt: &P, ip_off: usize, end: usi
                 if frag.is_non_first() {
                     if !is_ext_header(hp_next) || hp_next == NEXTHDR_NONE {
                         let offset = start.saturating_add(FRAG_HEADER_LEN);
-                        return Ok(UpperLayer { protocol: hp_next, offset, fragment });
+                        return Ok(UpperLayer {
+                            protocol: hp_next,
+                            offset,
+                            fragment,
+                        });
                     }
                     return Err(Malformed::BadExtHeader);
                 }

@@ -220,7 +220,13 @@ pub fn parse_l3l4(bytes: &[u8], family: Family) -> Result<Headers, Malformed> {
 /// The IP layer of [`parse_l3l4`] / [`IcmpError::parse`], at `off`. IPv6 extension headers
 /// must end before `limit` and, unless `quoted` (the truncated packet inside an ICMP
 /// error, whose walk C bounds by the outer packet only), before the packet's own end.
-fn parse_ip(bytes: &[u8], off: usize, family: Family, limit: usize, quoted: bool) -> Result<Headers, Malformed> {
+fn parse_ip(
+    bytes: &[u8],
+    off: usize,
+    family: Family,
+    limit: usize,
+    quoted: bool,
+) -> Result<Headers, Malformed> {
     let at = bytes.get(off..).ok_or(Malformed::Truncated)?;
     match family {
         Family::Ipv4 => {
@@ -252,7 +258,11 @@ fn parse_ip(bytes: &[u8], off: usize, family: Family, limit: usize, quoted: bool
                 return Err(Malformed::BadVersion);
             }
             let total_len = ip.total_len();
-            let own_end = if quoted { usize::MAX } else { off.saturating_add(total_len) };
+            let own_end = if quoted {
+                usize::MAX
+            } else {
+                off.saturating_add(total_len)
+            };
             let end = limit.min(own_end).min(bytes.len());
             let upper = ipv6::find_upper_layer(bytes, off, end)?;
             Ok(Headers {
@@ -279,7 +289,13 @@ fn finish_l4(bytes: &[u8], mut h: Headers) -> Result<Headers, Malformed> {
     // The transport header must lie inside both the buffer and the IP payload.
     let l4 = h.l4_slice(bytes);
     let claimed = h.end().saturating_sub(h.l4_off);
-    let short = |need: usize| if claimed < need { Malformed::BadLength } else { Malformed::Truncated };
+    let short = |need: usize| {
+        if claimed < need {
+            Malformed::BadLength
+        } else {
+            Malformed::Truncated
+        }
+    };
     match h.protocol {
         IPPROTO_TCP => {
             if l4.len() < tcp::HEADER_LEN {
@@ -328,7 +344,10 @@ fn finish_l4(bytes: &[u8], mut h: Headers) -> Result<Headers, Malformed> {
 
 /// Whether `protocol` is the ICMP of `family`.
 const fn is_icmp_of(family: Family, protocol: u8) -> bool {
-    matches!((family, protocol), (Family::Ipv4, IPPROTO_ICMP) | (Family::Ipv6, IPPROTO_ICMPV6))
+    matches!(
+        (family, protocol),
+        (Family::Ipv4, IPPROTO_ICMP) | (Family::Ipv6, IPPROTO_ICMPV6)
+    )
 }
 
 /// Whether a protocol's first four transport bytes are `[source port, destination port]`
@@ -359,8 +378,12 @@ pub fn l4_checksum_ok(bytes: &[u8], h: &Headers) -> Result<bool, Malformed> {
             let udp = udp::UdpPacket::new_checked(l4)?;
             udp.verify_checksum(h.family, src, dst)
         }
-        IPPROTO_ICMP if h.family == Family::Ipv4 => icmp::IcmpPacket::new_checked(l4)?.verify_checksum(),
-        IPPROTO_ICMPV6 if h.family == Family::Ipv6 => icmp::Icmpv6Packet::new_checked(l4)?.verify_checksum(src, dst),
+        IPPROTO_ICMP if h.family == Family::Ipv4 => {
+            icmp::IcmpPacket::new_checked(l4)?.verify_checksum()
+        }
+        IPPROTO_ICMPV6 if h.family == Family::Ipv6 => {
+            icmp::Icmpv6Packet::new_checked(l4)?.verify_checksum(src, dst)
+        }
         _ => true,
     })
 }
@@ -392,7 +415,9 @@ fn get_be32(b: &[u8], r: Range<usize>) -> u32 {
 
 /// `N` bytes at `r` (of length `N`), or zeros if out of range.
 fn get_array<const N: usize>(b: &[u8], r: Range<usize>) -> [u8; N] {
-    b.get(r).and_then(|s| <[u8; N]>::try_from(s).ok()).unwrap_or([0; N])
+    b.get(r)
+        .and_then(|s| <[u8; N]>::try_from(s).ok())
+        .unwrap_or([0; N])
 }
 
 /// Writes `v` at `at`; nothing if out of range.

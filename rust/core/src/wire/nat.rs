@@ -47,7 +47,9 @@
 use super::sctp::{self, CsumContext, SctpCsum};
 use super::{checksum, ipv4, parse_l3l4, tcp, udp};
 use super::{get_array, get_be16, set_array, set_be16, span, v4};
-use super::{Family, Headers, IcmpError, InetAddr, Malformed, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
+use super::{
+    Family, Headers, IcmpError, InetAddr, Malformed, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
+};
 
 /// What the transport checksum field holds, from `skb->ip_summed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,11 +234,18 @@ fn rewrite_parsed(
         if family == Family::Ipv4 {
             ipv4_send_check(buf, h.l3_off);
         }
-        return Ok(NatDone { headers: h, l4: L4Update::Fragment });
+        return Ok(NatDone {
+            headers: h,
+            l4: L4Update::Fragment,
+        });
     }
     let ports = h.ports.ok_or(Malformed::Truncated)?;
     // Ports and checksum: the fixed header (C makes it writable and nothing more).
-    let fixed = if is_udp { udp::HEADER_LEN } else { tcp::HEADER_LEN };
+    let fixed = if is_udp {
+        udp::HEADER_LEN
+    } else {
+        tcp::HEADER_LEN
+    };
     if buf.len() < h.l4_off.saturating_add(fixed) {
         return Err(Malformed::Truncated);
     }
@@ -471,8 +480,18 @@ pub fn nat_icmp(
         IcmpDirection::Out => (Side::Source, Side::Destination, 2),
         IcmpDirection::In => (Side::Destination, Side::Source, 0),
     };
-    write_addr(buf, family, addr_span(family, outer.l3_off, outer_side), addr);
-    write_addr(buf, family, addr_span(family, inner.l3_off, inner_side), addr);
+    write_addr(
+        buf,
+        family,
+        addr_span(family, outer.l3_off, outer_side),
+        addr,
+    );
+    write_addr(
+        buf,
+        family,
+        addr_span(family, inner.l3_off, inner_side),
+        addr,
+    );
     if inner.ports.is_some() {
         set_be16(buf, span(inner.l4_off.saturating_add(port_at), 2), port);
     }
@@ -487,8 +506,14 @@ pub fn nat_icmp(
     let (src, dst) = match family {
         Family::Ipv4 => (InetAddr::default(), InetAddr::default()),
         Family::Ipv6 => (
-            InetAddr(get_array(buf, addr_span(family, outer.l3_off, Side::Source))),
-            InetAddr(get_array(buf, addr_span(family, outer.l3_off, Side::Destination))),
+            InetAddr(get_array(
+                buf,
+                addr_span(family, outer.l3_off, Side::Source),
+            )),
+            InetAddr(get_array(
+                buf,
+                addr_span(family, outer.l3_off, Side::Destination),
+            )),
         ),
     };
     let end = outer.end().min(buf.len());

@@ -22,8 +22,8 @@
 //! (`skb_header_pointer()`), so reading costs the same whether the headers are in the linear
 //! area or in page fragments.
 
-use super::{ipv4, ipv6, Family, Fragment, Headers, InetAddr, Malformed};
 use super::{icmp, sctp, tcp, udp, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
+use super::{ipv4, ipv6, Family, Fragment, Headers, InetAddr, Malformed};
 
 /// Read access to a packet that may not be contiguous (`skb_header_pointer()`).
 ///
@@ -54,7 +54,10 @@ impl PacketRead for [u8] {
 }
 
 /// `N` bytes at `off`, or `None` if the packet ends before.
-pub(crate) fn read_array<P: PacketRead + ?Sized, const N: usize>(pkt: &P, off: usize) -> Option<[u8; N]> {
+pub(crate) fn read_array<P: PacketRead + ?Sized, const N: usize>(
+    pkt: &P,
+    off: usize,
+) -> Option<[u8; N]> {
     let mut out = [0u8; N];
     pkt.read(off, &mut out).then_some(out)
 }
@@ -83,7 +86,11 @@ pub struct PacketInfo {
 /// ([`Malformed::BadLength`]), and the chain errors of [`ipv6::find_upper_layer`] (C's
 /// negative `ipv6_find_hdr()`). C checks none of the first three at the outer header
 /// (`ip_rcv()` did) and the version of a quoted one.
-pub(super) fn read_ip<P: PacketRead + ?Sized>(pkt: &P, off: usize, family: Family) -> Result<Headers, Malformed> {
+pub(super) fn read_ip<P: PacketRead + ?Sized>(
+    pkt: &P,
+    off: usize,
+    family: Family,
+) -> Result<Headers, Malformed> {
     match family {
         Family::Ipv4 => {
             let raw: [u8; ipv4::HEADER_LEN] = read_array(pkt, off).ok_or(Malformed::Truncated)?;
@@ -152,12 +159,18 @@ pub(super) fn read_ip<P: PacketRead + ?Sized>(pkt: &P, off: usize, family: Famil
 /// `Err` means the IP layer itself could not be read (C: the packet is not one IPVS can
 /// relate to anything and goes on); a missing transport header is not an error here but
 /// `ports: None` (see [`PacketInfo`]), for the caller to decide as C does.
-pub fn parse_packet<P: PacketRead + ?Sized>(pkt: &P, family: Family) -> Result<PacketInfo, Malformed> {
+pub fn parse_packet<P: PacketRead + ?Sized>(
+    pkt: &P,
+    family: Family,
+) -> Result<PacketInfo, Malformed> {
     let mut h = read_ip(pkt, 0, family)?;
     h.total_len = pkt.packet_len();
     let mut tcp_flags = 0;
     if h.is_non_first_fragment() {
-        return Ok(PacketInfo { headers: h, tcp_flags });
+        return Ok(PacketInfo {
+            headers: h,
+            tcp_flags,
+        });
     }
     match h.protocol {
         IPPROTO_TCP => {
@@ -182,10 +195,15 @@ pub fn parse_packet<P: PacketRead + ?Sized>(pkt: &P, family: Family) -> Result<P
                 h.l4_header_len = sctp::HEADER_LEN;
             }
         }
-        p if super::is_icmp_of(family, p) && read_array::<P, { icmp::HEADER_LEN }>(pkt, h.l4_off).is_some() => {
+        p if super::is_icmp_of(family, p)
+            && read_array::<P, { icmp::HEADER_LEN }>(pkt, h.l4_off).is_some() =>
+        {
             h.l4_header_len = icmp::HEADER_LEN;
         }
         _ => {}
     }
-    Ok(PacketInfo { headers: h, tcp_flags })
+    Ok(PacketInfo {
+        headers: h,
+        tcp_flags,
+    })
 }

@@ -105,7 +105,11 @@ pub struct ChunkHeader {
 impl ChunkHeader {
     /// The chunk header in the 4 bytes `b`.
     pub const fn from_bytes(b: [u8; CHUNK_HEADER_LEN]) -> ChunkHeader {
-        ChunkHeader { chunk_type: b[0], flags: b[1], length: u16::from_be_bytes([b[2], b[3]]) }
+        ChunkHeader {
+            chunk_type: b[0],
+            flags: b[1],
+            length: u16::from_be_bytes([b[2], b[3]]),
+        }
     }
 }
 
@@ -165,7 +169,8 @@ impl<T: AsRef<[u8]>> SctpPacket<T> {
     /// `set_sctp_state()` and `is_new_conn()` read). C reads nothing more of an INIT than
     /// its type: no initiate tag, no parameters.
     pub fn first_chunk(&self) -> Option<ChunkHeader> {
-        read_array::<[u8], CHUNK_HEADER_LEN>(self.buffer.as_ref(), field::CHUNK_TYPE).map(ChunkHeader::from_bytes)
+        read_array::<[u8], CHUNK_HEADER_LEN>(self.buffer.as_ref(), field::CHUNK_TYPE)
+            .map(ChunkHeader::from_bytes)
     }
 
     /// The CRC32c of the packet as `sctp_compute_cksum()` computes it: the whole buffer,
@@ -378,7 +383,11 @@ pub enum SctpCsum {
 /// really have to". `port_differs` is `sctph->source != cp->vport` (SNAT) or
 /// `sctph->dest != cp->dport` (DNAT). [`SctpCsum::Pending`] is never returned here.
 fn decide(port_differs: bool, ctx: CsumContext, dnat: bool) -> SctpCsum {
-    let forced = if dnat { ctx.partial && !ctx.dev_sctp_crc } else { ctx.partial };
+    let forced = if dnat {
+        ctx.partial && !ctx.dev_sctp_crc
+    } else {
+        ctx.partial
+    };
     if port_differs || ctx.payload_mangled || forced {
         if ctx.gso {
             SctpCsum::Gso
@@ -399,7 +408,12 @@ fn decide(port_differs: bool, ctx: CsumContext, dnat: bool) -> SctpCsum {
 ///
 /// [`Malformed::Truncated`] (nothing written) if the common header is not all in `l4`
 /// (C: `skb_ensure_writable()` fails and the packet is dropped).
-pub fn snat_l4(l4: &mut [u8], complete: bool, sport: u16, ctx: CsumContext) -> Result<SctpCsum, Malformed> {
+pub fn snat_l4(
+    l4: &mut [u8],
+    complete: bool,
+    sport: u16,
+    ctx: CsumContext,
+) -> Result<SctpCsum, Malformed> {
     let p = SctpPacket::new_checked(&*l4)?;
     let d = decide(p.src_port() != sport, ctx, false);
     Ok(apply(l4, complete, d, |p| p.set_src_port(sport)))
@@ -407,13 +421,23 @@ pub fn snat_l4(l4: &mut [u8], complete: bool, sport: u16, ctx: CsumContext) -> R
 
 /// The SCTP part of `sctp_dnat_handler()`: the destination port becomes `dport`; see
 /// [`snat_l4`].
-pub fn dnat_l4(l4: &mut [u8], complete: bool, dport: u16, ctx: CsumContext) -> Result<SctpCsum, Malformed> {
+pub fn dnat_l4(
+    l4: &mut [u8],
+    complete: bool,
+    dport: u16,
+    ctx: CsumContext,
+) -> Result<SctpCsum, Malformed> {
     let p = SctpPacket::new_checked(&*l4)?;
     let d = decide(p.dst_port() != dport, ctx, true);
     Ok(apply(l4, complete, d, |p| p.set_dst_port(dport)))
 }
 
-fn apply(l4: &mut [u8], complete: bool, d: SctpCsum, write_port: impl Fn(&mut SctpPacket<&mut [u8]>)) -> SctpCsum {
+fn apply(
+    l4: &mut [u8],
+    complete: bool,
+    d: SctpCsum,
+    write_port: impl Fn(&mut SctpPacket<&mut [u8]>),
+) -> SctpCsum {
     let mut p = SctpPacket::new_unchecked(l4);
     match d {
         SctpCsum::Recomputed | SctpCsum::Gso => {

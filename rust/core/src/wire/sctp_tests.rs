@@ -20,7 +20,11 @@ fn ref_update(mut crc: u32, data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0x82f6_3b78 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x82f6_3b78
+            } else {
+                crc >> 1
+            };
         }
     }
     crc
@@ -31,7 +35,10 @@ fn ref_crc32c(data: &[u8]) -> u32 {
 }
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 /// A packet in pieces, as an skb with page fragments.
@@ -144,28 +151,52 @@ const INIT_DPORT_3869_CRC: u32 = 0x1b77_f8c2;
 fn kat_ipv4_sctp_init() {
     let p = hex(INIT);
     let h = parse_l3l4(&p, Family::Ipv4).unwrap();
-    assert_eq!((h.protocol, h.l4_off, h.l4_header_len, h.ports), (IPPROTO_SCTP, 20, 12, Some([40000, 3868])));
+    assert_eq!(
+        (h.protocol, h.l4_off, h.l4_header_len, h.ports),
+        (IPPROTO_SCTP, 20, 12, Some([40000, 3868]))
+    );
     assert_eq!(parse_packet(&p[..], Family::Ipv4).unwrap().headers, h);
     let s = SctpPacket::new_checked(&p[20..]).unwrap();
-    assert_eq!((s.src_port(), s.dst_port(), s.verification_tag()), (40000, 3868, 0));
+    assert_eq!(
+        (s.src_port(), s.dst_port(), s.verification_tag()),
+        (40000, 3868, 0)
+    );
     assert_eq!(s.checksum(), 0x75e7_dc73);
     assert_eq!(&p[28..32], &[0x73, 0xdc, 0xe7, 0x75]);
     assert!(s.verify_checksum());
     assert_eq!(s.compute_checksum(), 0x75e7_dc73);
-    assert_eq!(s.first_chunk(), Some(ChunkHeader { chunk_type: chunk_type::INIT, flags: 0, length: 36 }));
+    assert_eq!(
+        s.first_chunk(),
+        Some(ChunkHeader {
+            chunk_type: chunk_type::INIT,
+            flags: 0,
+            length: 36
+        })
+    );
     assert_eq!(first_chunk_type(&p[..], 20), Some(chunk_type::INIT));
     assert_eq!(packet_event(&p[..], 20), Some(Event::Init));
     assert_eq!(checksum_packet(&p[..], 20), Some(0x75e7_dc73));
-    assert_eq!(checksum_packet(&Pieces::new(&p, &[3, 25, 40, 41]), 20), Some(0x75e7_dc73));
+    assert_eq!(
+        checksum_packet(&Pieces::new(&p, &[3, 25, 40, 41]), 20),
+        Some(0x75e7_dc73)
+    );
 
     // DNAT to 10.0.1.11:3868: the port does not change, the CRC is left (C: "Only update
     // csum if we really have to") and the skb becomes CHECKSUM_UNNECESSARY.
     let rs = InetAddr::from_ipv4([10, 0, 1, 11]);
     let mut b = p.clone();
     let done = nat::sctp_dnat(&mut b, Family::Ipv4, &rs, 3868, CsumContext::default()).unwrap();
-    assert_eq!(done, SctpNatDone { headers: h, l4: Some(SctpCsum::Unchanged) });
+    assert_eq!(
+        done,
+        SctpNatDone {
+            headers: h,
+            l4: Some(SctpCsum::Unchanged)
+        }
+    );
     assert_eq!(&b[16..20], &[10, 0, 1, 11]);
-    assert!(ipv4::Ipv4Packet::new_checked(&b[..]).unwrap().verify_checksum());
+    assert!(ipv4::Ipv4Packet::new_checked(&b[..])
+        .unwrap()
+        .verify_checksum());
     assert_eq!(&b[20..], &p[20..]);
     assert!(SctpPacket::new_checked(&b[20..]).unwrap().verify_checksum());
 
@@ -180,7 +211,8 @@ fn kat_ipv4_sctp_init() {
     // The same from the head only (40 bytes writable): port written, CRC pending; the
     // caller's whole-packet CRC gives the same bytes.
     let mut head = p.clone();
-    let done = nat::sctp_dnat_parsed(&mut head[..40], &h, &rs, 3869, CsumContext::default()).unwrap();
+    let done =
+        nat::sctp_dnat_parsed(&mut head[..40], &h, &rs, 3869, CsumContext::default()).unwrap();
     assert_eq!(done.l4, Some(SctpCsum::Pending));
     let crc = checksum_packet(&head[..], h.l4_off).unwrap();
     SctpPacket::new_unchecked(&mut head[20..]).set_checksum(crc);
@@ -189,32 +221,67 @@ fn kat_ipv4_sctp_init() {
     // SNAT of the reply direction with CHECKSUM_PARTIAL: always recomputed.
     let vip = InetAddr::from_ipv4([10, 0, 100, 1]);
     let mut b = p.clone();
-    let ctx = CsumContext { partial: true, ..CsumContext::default() };
+    let ctx = CsumContext {
+        partial: true,
+        ..CsumContext::default()
+    };
     let done = nat::sctp_snat(&mut b, Family::Ipv4, &vip, 40000, ctx).unwrap();
     assert_eq!(done.l4, Some(SctpCsum::Recomputed));
     assert_eq!(&b[12..16], &[10, 0, 100, 1]);
     // GSO: the port only.
     let mut b = p.clone();
-    let ctx = CsumContext { gso: true, ..CsumContext::default() };
-    assert_eq!(nat::sctp_dnat(&mut b, Family::Ipv4, &rs, 3869, ctx).unwrap().l4, Some(SctpCsum::Gso));
-    assert_eq!((&b[22..24], &b[28..32]), (&3869u16.to_be_bytes()[..], &p[28..32]));
+    let ctx = CsumContext {
+        gso: true,
+        ..CsumContext::default()
+    };
+    assert_eq!(
+        nat::sctp_dnat(&mut b, Family::Ipv4, &rs, 3869, ctx)
+            .unwrap()
+            .l4,
+        Some(SctpCsum::Gso)
+    );
+    assert_eq!(
+        (&b[22..24], &b[28..32]),
+        (&3869u16.to_be_bytes()[..], &p[28..32])
+    );
     // DNAT, CHECKSUM_PARTIAL, same port, device computes SCTP CRCs: left to it.
     let mut b = p.clone();
-    let ctx = CsumContext { partial: true, dev_sctp_crc: true, ..CsumContext::default() };
-    assert_eq!(nat::sctp_dnat(&mut b, Family::Ipv4, &rs, 3868, ctx).unwrap().l4, Some(SctpCsum::LeftToDevice));
+    let ctx = CsumContext {
+        partial: true,
+        dev_sctp_crc: true,
+        ..CsumContext::default()
+    };
+    assert_eq!(
+        nat::sctp_dnat(&mut b, Family::Ipv4, &rs, 3868, ctx)
+            .unwrap()
+            .l4,
+        Some(SctpCsum::LeftToDevice)
+    );
     assert_eq!(&b[20..], &p[20..]);
 
     // TCP/UDP NAT refuses SCTP, SCTP NAT refuses the rest; nothing is written.
     let mut b = p.clone();
-    assert_eq!(nat::dnat(&mut b, Family::Ipv4, &rs, 1, nat::ChecksumMode::Full), Err(Malformed::Unsupported));
+    assert_eq!(
+        nat::dnat(&mut b, Family::Ipv4, &rs, 1, nat::ChecksumMode::Full),
+        Err(Malformed::Unsupported)
+    );
     let mut udp = p.clone();
     udp[9] = IPPROTO_UDP;
-    let hu = Headers { protocol: IPPROTO_UDP, ..h };
-    assert_eq!(nat::sctp_dnat_parsed(&mut udp, &hu, &rs, 1, CsumContext::default()), Err(Malformed::Unsupported));
+    let hu = Headers {
+        protocol: IPPROTO_UDP,
+        ..h
+    };
+    assert_eq!(
+        nat::sctp_dnat_parsed(&mut udp, &hu, &rs, 1, CsumContext::default()),
+        Err(Malformed::Unsupported)
+    );
     assert_eq!(&b, &p);
     // Headers not all in the buffer.
     let mut b = p.clone();
-    assert_eq!(nat::sctp_dnat_parsed(&mut b[..31], &h, &rs, 1, CsumContext::default()), Err(Malformed::Truncated));
+    assert_eq!(
+        nat::sctp_dnat_parsed(&mut b[..31], &h, &rs, 1, CsumContext::default()),
+        Err(Malformed::Truncated)
+    );
     assert_eq!(&b, &p);
 }
 
@@ -227,7 +294,10 @@ fn sctp_packet_cut_short() {
     assert_eq!(first_chunk_type(&p[..32], 20), None);
     assert_eq!(packet_event(&p[..35], 20), None);
     // 11 bytes: no ports either.
-    assert_eq!(parse_packet(&p[..31], Family::Ipv4).unwrap().headers.ports, None);
+    assert_eq!(
+        parse_packet(&p[..31], Family::Ipv4).unwrap().headers.ports,
+        None
+    );
     assert!(SctpPacket::new_checked(&p[20..31]).is_err());
     assert_eq!(SctpPacket::new_unchecked(&p[20..24]).first_chunk(), None);
 }
@@ -300,11 +370,13 @@ fn sctp_packet() -> impl Strategy<Value = (Family, Vec<u8>)> {
 }
 
 fn ctx() -> impl Strategy<Value = CsumContext> {
-    (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(partial, gso, dev_sctp_crc)| CsumContext {
-        partial,
-        gso,
-        dev_sctp_crc,
-        payload_mangled: false,
+    (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(partial, gso, dev_sctp_crc)| {
+        CsumContext {
+            partial,
+            gso,
+            dev_sctp_crc,
+            payload_mangled: false,
+        }
     })
 }
 
@@ -405,7 +477,15 @@ proptest! {
 
 /// An IPv4 SCTP packet `src:sport → dst:dport` with one chunk of `t` (value `body`) and a
 /// right CRC.
-fn v4_sctp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, tag: u32, t: u8, body: &[u8]) -> Vec<u8> {
+fn v4_sctp(
+    src: [u8; 4],
+    dst: [u8; 4],
+    sport: u16,
+    dport: u16,
+    tag: u32,
+    t: u8,
+    body: &[u8],
+) -> Vec<u8> {
     let mut l4 = Vec::new();
     l4.extend(sport.to_be_bytes());
     l4.extend(dport.to_be_bytes());
@@ -440,18 +520,46 @@ fn nat_association_replay() {
     let (client, vip, rs) = ([10, 0, 0, 2], [10, 0, 100, 1], [10, 0, 1, 11]);
     let (cport, vport, rport) = (40000, 3868, 3869);
     let timeouts = sm::Timeouts::DEFAULT;
-    let mut conn = sm::Conn { state: SctpState::None, flags: INACTIVE, has_dest: true };
+    let mut conn = sm::Conn {
+        state: SctpState::None,
+        flags: INACTIVE,
+        has_dest: true,
+    };
     let mut active = 0;
     let flow = [
         (Direction::Input, chunk_type::INIT, SctpState::Init1),
-        (Direction::Output, chunk_type::INIT_ACK, SctpState::CookieSent),
-        (Direction::Input, chunk_type::COOKIE_ECHO, SctpState::CookieReplied),
-        (Direction::Output, chunk_type::COOKIE_ACK, SctpState::Established),
+        (
+            Direction::Output,
+            chunk_type::INIT_ACK,
+            SctpState::CookieSent,
+        ),
+        (
+            Direction::Input,
+            chunk_type::COOKIE_ECHO,
+            SctpState::CookieReplied,
+        ),
+        (
+            Direction::Output,
+            chunk_type::COOKIE_ACK,
+            SctpState::Established,
+        ),
         (Direction::Input, chunk_type::DATA, SctpState::Established),
         (Direction::Output, chunk_type::SACK, SctpState::Established),
-        (Direction::Input, chunk_type::SHUTDOWN, SctpState::ShutdownReceived),
-        (Direction::Output, chunk_type::SHUTDOWN_ACK, SctpState::ShutdownAckSent),
-        (Direction::Input, chunk_type::SHUTDOWN_COMPLETE, SctpState::Closed),
+        (
+            Direction::Input,
+            chunk_type::SHUTDOWN,
+            SctpState::ShutdownReceived,
+        ),
+        (
+            Direction::Output,
+            chunk_type::SHUTDOWN_ACK,
+            SctpState::ShutdownAckSent,
+        ),
+        (
+            Direction::Input,
+            chunk_type::SHUTDOWN_COMPLETE,
+            SctpState::Closed,
+        ),
     ];
     for (i, (dir, t, want)) in flow.into_iter().enumerate() {
         let mut p = match dir {
@@ -462,19 +570,36 @@ fn nat_association_replay() {
         if i == 0 {
             // No connection yet: sctp_conn_schedule() lets an INIT create one.
             let first = first_chunk_type(&p[..], h.l4_off);
-            assert_eq!(sm::schedule_check(first, false, true, false), ScheduleCheck::Lookup);
+            assert_eq!(
+                sm::schedule_check(first, false, true, false),
+                ScheduleCheck::Lookup
+            );
             assert!(crate::reuse::is_new_conn(crate::reuse::Header::Sctp(first)));
         }
         let ev = packet_event(&p[..], h.l4_off).unwrap();
         let tr = sm::transition(&timeouts, dir, ev, conn);
         assert_eq!(tr.state, want, "packet {i}");
         active += tr.counters.active_delta();
-        conn = sm::Conn { state: tr.state, flags: tr.flags, ..conn };
+        conn = sm::Conn {
+            state: tr.state,
+            flags: tr.flags,
+            ..conn
+        };
         let done = match dir {
-            Direction::Output => {
-                nat::sctp_snat_parsed(&mut p, &h, &InetAddr::from_ipv4(vip), vport, CsumContext::default())
-            }
-            _ => nat::sctp_dnat_parsed(&mut p, &h, &InetAddr::from_ipv4(rs), rport, CsumContext::default()),
+            Direction::Output => nat::sctp_snat_parsed(
+                &mut p,
+                &h,
+                &InetAddr::from_ipv4(vip),
+                vport,
+                CsumContext::default(),
+            ),
+            _ => nat::sctp_dnat_parsed(
+                &mut p,
+                &h,
+                &InetAddr::from_ipv4(rs),
+                rport,
+                CsumContext::default(),
+            ),
         }
         .unwrap();
         assert_eq!(done.l4, Some(SctpCsum::Recomputed));
@@ -484,8 +609,13 @@ fn nat_association_replay() {
             _ => [cport, rport],
         };
         assert_eq!(after.ports, Some(want_ports));
-        assert!(SctpPacket::new_checked(&p[20..]).unwrap().verify_checksum(), "packet {i}");
-        assert!(ipv4::Ipv4Packet::new_checked(&p[..]).unwrap().verify_checksum());
+        assert!(
+            SctpPacket::new_checked(&p[20..]).unwrap().verify_checksum(),
+            "packet {i}"
+        );
+        assert!(ipv4::Ipv4Packet::new_checked(&p[..])
+            .unwrap()
+            .verify_checksum());
         assert_eq!(tr.timeout, timeouts.get(want));
     }
     assert_eq!(active, 0);

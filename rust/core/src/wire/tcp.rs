@@ -155,7 +155,8 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
     /// The options (clamped to the buffer).
     pub fn options(&self) -> &[u8] {
         let b = self.buffer.as_ref();
-        b.get(HEADER_LEN..self.header_len().min(b.len())).unwrap_or(&[])
+        b.get(HEADER_LEN..self.header_len().min(b.len()))
+            .unwrap_or(&[])
     }
 
     /// The payload after the header and options.
@@ -174,7 +175,10 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
 /// The sum of a whole segment plus its pseudo-header.
 fn segment_sum(b: &[u8], family: Family, src: &InetAddr, dst: &InetAddr) -> u32 {
     let len = u32::try_from(b.len()).unwrap_or(u32::MAX);
-    checksum::csum_partial(b, checksum::pseudo_header(family, src, dst, IPPROTO_TCP, len))
+    checksum::csum_partial(
+        b,
+        checksum::pseudo_header(family, src, dst, IPPROTO_TCP, len),
+    )
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
@@ -201,7 +205,11 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     /// Sets the header length (bytes, a multiple of 4 up to 60) and the flags.
     pub fn set_header_len_and_flags(&mut self, header_len: usize, flags: u8) {
         let doff = u16::try_from(header_len / 4).unwrap_or(0x0f).min(0x0f);
-        set_be16(self.buffer.as_mut(), field::DOFF_FLAGS, (doff << 12) | u16::from(flags));
+        set_be16(
+            self.buffer.as_mut(),
+            field::DOFF_FLAGS,
+            (doff << 12) | u16::from(flags),
+        );
     }
 
     /// Sets the window size.

@@ -64,7 +64,14 @@ fn ref_pseudo(family: Family, src: &InetAddr, dst: &InetAddr, proto: u8, len: us
 }
 
 /// The transport checksum of `seg` (its checksum field zeroed) by the reference.
-fn ref_l4_csum(family: Family, src: &InetAddr, dst: &InetAddr, proto: u8, seg: &[u8], csum_at: usize) -> u16 {
+fn ref_l4_csum(
+    family: Family,
+    src: &InetAddr,
+    dst: &InetAddr,
+    proto: u8,
+    seg: &[u8],
+    csum_at: usize,
+) -> u16 {
     let mut all = ref_pseudo(family, src, dst, proto, seg.len());
     let mut s = seg.to_vec();
     s[csum_at] = 0;
@@ -79,7 +86,10 @@ fn ref_l4_csum(family: Family, src: &InetAddr, dst: &InetAddr, proto: u8, seg: &
 }
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 // ---- reference packet builder ---------------------------------------------------------
@@ -126,7 +136,11 @@ impl Ext {
                 v[1] = n;
                 v
             }
-            Ext::Frag { offset, more, ident } => {
+            Ext::Frag {
+                offset,
+                more,
+                ident,
+            } => {
                 let mut v = vec![next, 0];
                 v.extend(((offset & !7) | u16::from(more)).to_be_bytes());
                 v.extend(ident.to_be_bytes());
@@ -138,8 +152,20 @@ impl Ext {
 
 #[derive(Debug, Clone)]
 enum L4 {
-    Tcp { sport: u16, dport: u16, seq: u32, flags: u8, opts: Vec<u8>, payload: Vec<u8> },
-    Udp { sport: u16, dport: u16, payload: Vec<u8>, nocsum: bool },
+    Tcp {
+        sport: u16,
+        dport: u16,
+        seq: u32,
+        flags: u8,
+        opts: Vec<u8>,
+        payload: Vec<u8>,
+    },
+    Udp {
+        sport: u16,
+        dport: u16,
+        payload: Vec<u8>,
+        nocsum: bool,
+    },
 }
 
 impl L4 {
@@ -170,7 +196,14 @@ impl L4 {
     /// The segment / datagram with its checksum by the reference.
     fn bytes(&self, family: Family, src: &InetAddr, dst: &InetAddr) -> Vec<u8> {
         match self {
-            L4::Tcp { sport, dport, seq, flags, opts, payload } => {
+            L4::Tcp {
+                sport,
+                dport,
+                seq,
+                flags,
+                opts,
+                payload,
+            } => {
                 let mut v = Vec::new();
                 v.extend(sport.to_be_bytes());
                 v.extend(dport.to_be_bytes());
@@ -186,7 +219,12 @@ impl L4 {
                 v[16..18].copy_from_slice(&c.to_be_bytes());
                 v
             }
-            L4::Udp { sport, dport, payload, nocsum } => {
+            L4::Udp {
+                sport,
+                dport,
+                payload,
+                nocsum,
+            } => {
                 let mut v = Vec::new();
                 v.extend(sport.to_be_bytes());
                 v.extend(dport.to_be_bytes());
@@ -247,8 +285,23 @@ fn ip_packet(
     }
 }
 
-fn packet(family: Family, src: &InetAddr, dst: &InetAddr, opts: &[u8], exts: &[Ext], l4: &L4) -> Vec<u8> {
-    ip_packet(family, src, dst, opts, exts, l4.proto(), &l4.bytes(family, src, dst))
+fn packet(
+    family: Family,
+    src: &InetAddr,
+    dst: &InetAddr,
+    opts: &[u8],
+    exts: &[Ext],
+    l4: &L4,
+) -> Vec<u8> {
+    ip_packet(
+        family,
+        src,
+        dst,
+        opts,
+        exts,
+        l4.proto(),
+        &l4.bytes(family, src, dst),
+    )
 }
 
 fn addr(family: Family, raw: [u8; 16]) -> InetAddr {
@@ -285,20 +338,36 @@ fn family() -> impl Strategy<Value = Family> {
 }
 
 fn l4() -> impl Strategy<Value = L4> {
-    let tcp =
-        (any::<u16>(), any::<u16>(), any::<u32>(), any::<u8>(), 0usize..=10, prop::collection::vec(any::<u8>(), 0..80))
-            .prop_flat_map(|(sport, dport, seq, flags, words, payload)| {
-                prop::collection::vec(any::<u8>(), words * 4).prop_map(move |opts| L4::Tcp {
-                    sport,
-                    dport,
-                    seq,
-                    flags,
-                    opts,
-                    payload: payload.clone(),
-                })
-            });
-    let udp = (any::<u16>(), any::<u16>(), prop::collection::vec(any::<u8>(), 0..80), prop::bool::weighted(0.2))
-        .prop_map(|(sport, dport, payload, nocsum)| L4::Udp { sport, dport, payload, nocsum });
+    let tcp = (
+        any::<u16>(),
+        any::<u16>(),
+        any::<u32>(),
+        any::<u8>(),
+        0usize..=10,
+        prop::collection::vec(any::<u8>(), 0..80),
+    )
+        .prop_flat_map(|(sport, dport, seq, flags, words, payload)| {
+            prop::collection::vec(any::<u8>(), words * 4).prop_map(move |opts| L4::Tcp {
+                sport,
+                dport,
+                seq,
+                flags,
+                opts,
+                payload: payload.clone(),
+            })
+        });
+    let udp = (
+        any::<u16>(),
+        any::<u16>(),
+        prop::collection::vec(any::<u8>(), 0..80),
+        prop::bool::weighted(0.2),
+    )
+        .prop_map(|(sport, dport, payload, nocsum)| L4::Udp {
+            sport,
+            dport,
+            payload,
+            nocsum,
+        });
     prop_oneof![tcp, udp]
 }
 
@@ -309,7 +378,11 @@ fn ext() -> impl Strategy<Value = Ext> {
         (0u8..4).prop_map(Ext::Dest),
         (0u8..4, any::<u8>()).prop_map(|(n, l)| Ext::Routing(n, l)),
         (0u8..6).prop_map(Ext::Auth),
-        (any::<bool>(), any::<u32>()).prop_map(|(more, ident)| Ext::Frag { offset: 0, more, ident }),
+        (any::<bool>(), any::<u32>()).prop_map(|(more, ident)| Ext::Frag {
+            offset: 0,
+            more,
+            ident
+        }),
     ]
 }
 
@@ -340,9 +413,22 @@ impl Spec {
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
-    (family(), any::<[u8; 16]>(), any::<[u8; 16]>(), ipv4_opts(), prop::collection::vec(ext(), 0..4), l4()).prop_map(
-        |(family, s, d, opts, exts, l4)| Spec { family, src: addr(family, s), dst: addr(family, d), opts, exts, l4 },
+    (
+        family(),
+        any::<[u8; 16]>(),
+        any::<[u8; 16]>(),
+        ipv4_opts(),
+        prop::collection::vec(ext(), 0..4),
+        l4(),
     )
+        .prop_map(|(family, s, d, opts, exts, l4)| Spec {
+            family,
+            src: addr(family, s),
+            dst: addr(family, d),
+            opts,
+            exts,
+            l4,
+        })
 }
 
 // ---- checksum arithmetic --------------------------------------------------------------
@@ -396,12 +482,21 @@ fn pseudo_headers_match_reference() {
     let s = InetAddr::from_ipv4([10, 0, 0, 1]);
     let d = InetAddr::from_ipv4([192, 168, 1, 10]);
     let r = ref_pseudo(Family::Ipv4, &s, &d, 6, 1234);
-    assert_eq!(fold(pseudo_header(Family::Ipv4, &s, &d, 6, 1234)), ref_sum(&r));
-    assert_eq!(csum_tcpudp_magic([10, 0, 0, 1], [192, 168, 1, 10], 1234, 6, 0), ref_csum(&r));
+    assert_eq!(
+        fold(pseudo_header(Family::Ipv4, &s, &d, 6, 1234)),
+        ref_sum(&r)
+    );
+    assert_eq!(
+        csum_tcpudp_magic([10, 0, 0, 1], [192, 168, 1, 10], 1234, 6, 0),
+        ref_csum(&r)
+    );
     let s6 = InetAddr::from_ipv6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
     let d6 = InetAddr::from_ipv6([0xfe, 0x80, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
     let r6 = ref_pseudo(Family::Ipv6, &s6, &d6, 17, 70000);
-    assert_eq!(fold(pseudo_header(Family::Ipv6, &s6, &d6, 17, 70000)), ref_sum(&r6));
+    assert_eq!(
+        fold(pseudo_header(Family::Ipv6, &s6, &d6, 17, 70000)),
+        ref_sum(&r6)
+    );
     assert_eq!(csum_ipv6_magic(&s6.0, &d6.0, 70000, 17, 0), ref_csum(&r6));
 }
 
@@ -456,8 +551,10 @@ proptest! {
 
 // ---- known answers: parsing and NAT ---------------------------------------------------
 
-const V4_SYN: &str = "4500002c1c464000400652d30a000001c0a8010a9c40005001020304000000006002faf030ec0000020405b4";
-const V4_SYN_DNAT: &str = "4500002c1c464000400668700a000001ac1000059c401f9001020304000000006002faf027490000020405b4";
+const V4_SYN: &str =
+    "4500002c1c464000400652d30a000001c0a8010a9c40005001020304000000006002faf030ec0000020405b4";
+const V4_SYN_DNAT: &str =
+    "4500002c1c464000400668700a000001ac1000059c401f9001020304000000006002faf027490000020405b4";
 const V6_UDP_REPLY: &str = "600000000014114020010db800010000000000000000000520010db800000000000000000000000114e99c410014b2d668656c6c6f2c20776f726c64";
 const V6_UDP_REPLY_SNAT: &str = "600000000014114020010db800000000000000000000010020010db800000000000000000000000100359c410014c69068656c6c6f2c20776f726c64";
 const V4_UDP_NOCSUM: &str = "4500001f1c464000401152d50a000001c0a8010a9c400035000b0000616263";
@@ -476,7 +573,9 @@ fn v6(s: &str) -> InetAddr {
         if p.is_empty() {
             vec![]
         } else {
-            p.split(':').map(|x| u16::from_str_radix(x, 16).unwrap()).collect()
+            p.split(':')
+                .map(|x| u16::from_str_radix(x, 16).unwrap())
+                .collect()
         }
     };
     let (h, t) = (parse(head), parse(tail));
@@ -495,12 +594,21 @@ fn kat_ipv4_tcp_syn() {
     let pkt = hex(V4_SYN);
     // The Python builder agrees with the reference here.
     let seg = &pkt[20..];
-    let (s, d) = (InetAddr::from_ipv4([10, 0, 0, 1]), InetAddr::from_ipv4([192, 168, 1, 10]));
-    assert_eq!(ref_l4_csum(Family::Ipv4, &s, &d, IPPROTO_TCP, seg, 16), u16::from_be_bytes([seg[16], seg[17]]));
+    let (s, d) = (
+        InetAddr::from_ipv4([10, 0, 0, 1]),
+        InetAddr::from_ipv4([192, 168, 1, 10]),
+    );
+    assert_eq!(
+        ref_l4_csum(Family::Ipv4, &s, &d, IPPROTO_TCP, seg, 16),
+        u16::from_be_bytes([seg[16], seg[17]])
+    );
 
     let h = parse_l3l4(&pkt, Family::Ipv4).unwrap();
     assert_eq!(h.protocol, IPPROTO_TCP);
-    assert_eq!((h.l3_off, h.l4_off, h.l4_header_len, h.total_len), (0, 20, 24, 44));
+    assert_eq!(
+        (h.l3_off, h.l4_off, h.l4_header_len, h.total_len),
+        (0, 20, 24, 44)
+    );
     assert_eq!(h.ports, Some([40000, 80]));
     assert_eq!((h.saddr, h.daddr), (s, d));
     assert_eq!(h.fragment, None);
@@ -512,8 +620,14 @@ fn kat_ipv4_tcp_syn() {
     assert_eq!(tcp.window_len(), 64240);
 
     let mut buf = pkt.clone();
-    let done =
-        nat::dnat(&mut buf, Family::Ipv4, &InetAddr::from_ipv4([172, 16, 0, 5]), 8080, ChecksumMode::Full).unwrap();
+    let done = nat::dnat(
+        &mut buf,
+        Family::Ipv4,
+        &InetAddr::from_ipv4([172, 16, 0, 5]),
+        8080,
+        ChecksumMode::Full,
+    )
+    .unwrap();
     assert_eq!(done.l4, L4Update::Incremental);
     assert_eq!(done.headers, h);
     assert_eq!(buf, hex(V4_SYN_DNAT));
@@ -527,13 +641,23 @@ fn kat_ipv4_tcp_syn() {
 fn kat_ipv6_udp_snat() {
     let pkt = hex(V6_UDP_REPLY);
     let h = parse_l3l4(&pkt, Family::Ipv6).unwrap();
-    assert_eq!((h.l4_off, h.l4_header_len, h.total_len, h.protocol), (40, 8, 60, IPPROTO_UDP));
+    assert_eq!(
+        (h.l4_off, h.l4_header_len, h.total_len, h.protocol),
+        (40, 8, 60, IPPROTO_UDP)
+    );
     assert_eq!(h.saddr, v6("2001:db8:1::5"));
     assert_eq!(h.daddr, v6("2001:db8::1"));
     assert_eq!(h.ports, Some([5353, 40001]));
     assert_eq!(l4_checksum_ok(&pkt, &h), Ok(true));
     let mut buf = pkt.clone();
-    let done = nat::snat(&mut buf, Family::Ipv6, &v6("2001:db8::100"), 53, ChecksumMode::Full).unwrap();
+    let done = nat::snat(
+        &mut buf,
+        Family::Ipv6,
+        &v6("2001:db8::100"),
+        53,
+        ChecksumMode::Full,
+    )
+    .unwrap();
     assert_eq!(done.l4, L4Update::Incremental);
     assert_eq!(buf, hex(V6_UDP_REPLY_SNAT));
     let udp = UdpPacket::new_checked(&buf[40..]).unwrap();
@@ -545,8 +669,14 @@ fn kat_ipv4_udp_without_checksum_stays_without() {
     let mut buf = hex(V4_UDP_NOCSUM);
     let h = parse_l3l4(&buf, Family::Ipv4).unwrap();
     assert_eq!(l4_checksum_ok(&buf, &h), Ok(true));
-    let done =
-        nat::dnat(&mut buf, Family::Ipv4, &InetAddr::from_ipv4([172, 16, 0, 5]), 5353, ChecksumMode::Full).unwrap();
+    let done = nat::dnat(
+        &mut buf,
+        Family::Ipv4,
+        &InetAddr::from_ipv4([172, 16, 0, 5]),
+        5353,
+        ChecksumMode::Full,
+    )
+    .unwrap();
     assert_eq!(done.l4, L4Update::NoUdpChecksum);
     assert_eq!(buf, hex(V4_UDP_NOCSUM_DNAT));
     assert!(Ipv4Packet::new_checked(&buf[..]).unwrap().verify_checksum());
@@ -556,11 +686,17 @@ fn kat_ipv4_udp_without_checksum_stays_without() {
 fn kat_icmpv4_error_nat() {
     let pkt = hex(V4_ICMP_UNREACH);
     let outer = parse_l3l4(&pkt, Family::Ipv4).unwrap();
-    assert_eq!((outer.protocol, outer.l4_off, outer.l4_header_len), (IPPROTO_ICMP, 20, 8));
+    assert_eq!(
+        (outer.protocol, outer.l4_off, outer.l4_header_len),
+        (IPPROTO_ICMP, 20, 8)
+    );
     assert_eq!(l4_checksum_ok(&pkt, &outer), Ok(true));
     let err = IcmpError::parse(&pkt, &outer).unwrap();
     assert_eq!((err.icmp_type, err.code, err.offset), (3, 3, 20));
-    assert_eq!((err.inner.l3_off, err.inner.l4_off, err.inner.protocol), (28, 48, IPPROTO_UDP));
+    assert_eq!(
+        (err.inner.l3_off, err.inner.l4_off, err.inner.protocol),
+        (28, 48, IPPROTO_UDP)
+    );
     assert_eq!(err.inner.ports, Some([40000, 8080]));
     assert_eq!(err.inner.daddr, InetAddr::from_ipv4([172, 16, 0, 5]));
     assert_eq!(err.inner.total_len, 38);
@@ -570,7 +706,9 @@ fn kat_icmpv4_error_nat() {
     let got = nat::nat_icmp(&mut buf, Family::Ipv4, IcmpDirection::Out, &vip, 53).unwrap();
     assert_eq!(got, err);
     assert_eq!(buf, hex(V4_ICMP_UNREACH_NAT));
-    assert!(IcmpPacket::new_checked(&buf[20..]).unwrap().verify_checksum());
+    assert!(IcmpPacket::new_checked(&buf[20..])
+        .unwrap()
+        .verify_checksum());
     assert!(Ipv4Packet::new_unchecked(&buf[28..]).verify_checksum());
 }
 
@@ -581,13 +719,25 @@ fn kat_icmpv6_error_nat() {
     assert_eq!(l4_checksum_ok(&pkt, &outer), Ok(true));
     let err = IcmpError::parse(&pkt, &outer).unwrap();
     assert_eq!((err.icmp_type, err.code), (1, 4));
-    assert_eq!((err.inner.l3_off, err.inner.l4_off, err.inner.protocol), (48, 88, IPPROTO_TCP));
+    assert_eq!(
+        (err.inner.l3_off, err.inner.l4_off, err.inner.protocol),
+        (48, 88, IPPROTO_TCP)
+    );
     assert_eq!(err.inner.ports, Some([40002, 8080]));
     let mut buf = pkt.clone();
-    nat::nat_icmp(&mut buf, Family::Ipv6, IcmpDirection::Out, &v6("2001:db8::100"), 80).unwrap();
+    nat::nat_icmp(
+        &mut buf,
+        Family::Ipv6,
+        IcmpDirection::Out,
+        &v6("2001:db8::100"),
+        80,
+    )
+    .unwrap();
     assert_eq!(buf, hex(V6_ICMP_UNREACH_NAT));
     let h = parse_l3l4(&buf, Family::Ipv6).unwrap();
-    assert!(Icmpv6Packet::new_checked(h.l4_slice(&buf)).unwrap().verify_checksum(&h.saddr, &h.daddr));
+    assert!(Icmpv6Packet::new_checked(h.l4_slice(&buf))
+        .unwrap()
+        .verify_checksum(&h.saddr, &h.daddr));
 }
 
 #[test]
@@ -602,9 +752,14 @@ fn icmp_non_errors_and_fragments_are_refused() {
     let h = parse_l3l4(&pkt, Family::Ipv4).unwrap();
     assert_eq!(IcmpError::parse(&pkt, &h), Err(Malformed::NotIcmpError));
     let mut buf = pkt.clone();
-    assert_eq!(nat::nat_icmp(&mut buf, Family::Ipv4, IcmpDirection::Out, &d, 1), Err(Malformed::NotIcmpError));
+    assert_eq!(
+        nat::nat_icmp(&mut buf, Family::Ipv4, IcmpDirection::Out, &d, 1),
+        Err(Malformed::NotIcmpError)
+    );
     assert_eq!(buf, pkt);
-    assert!(IcmpPacket::new_checked(&pkt[20..]).unwrap().verify_checksum());
+    assert!(IcmpPacket::new_checked(&pkt[20..])
+        .unwrap()
+        .verify_checksum());
     assert_eq!(IcmpPacket::new_checked(&pkt[20..]).unwrap().echo_ident(), 1);
 
     // ICMPv6 echo request (informational).
@@ -625,7 +780,11 @@ fn icmp_non_errors_and_fragments_are_refused() {
     let quote = vec![0x60u8; 48];
     let mut e = vec![1u8, 0, 0, 0, 0, 0, 0, 0];
     e.extend(&quote);
-    let frag = [Ext::Frag { offset: 0, more: false, ident: 1 }];
+    let frag = [Ext::Frag {
+        offset: 0,
+        more: false,
+        ident: 1,
+    }];
     let pkt6f = ip_packet(Family::Ipv6, &s6, &d6, &[], &frag, IPPROTO_ICMPV6, &e);
     let h6f = parse_l3l4(&pkt6f, Family::Ipv6).unwrap();
     assert!(h6f.fragment.is_some());
@@ -647,7 +806,12 @@ fn udp6_zero_checksum_lying_length_is_rewritten() {
     let s = v6("2001:db8::1");
     let d = v6("2001:db8::2");
     let vip = v6("2001:db8::100");
-    let l4 = L4::Udp { sport: 1000, dport: 53, payload: b"query".to_vec(), nocsum: true };
+    let l4 = L4::Udp {
+        sport: 1000,
+        dport: 53,
+        payload: b"query".to_vec(),
+        nocsum: true,
+    };
     let pkt = packet(Family::Ipv6, &s, &d, &[], &[], &l4);
     for lie in [0u16, 1, 7, 9, 0xffff] {
         let mut buf = pkt.clone();
@@ -658,7 +822,10 @@ fn udp6_zero_checksum_lying_length_is_rewritten() {
         assert_eq!(&buf[42..44], &5353u16.to_be_bytes());
         assert_eq!(&buf[44..46], &lie.to_be_bytes());
         let dg = &buf[40..];
-        let sum = csum_partial(dg, pseudo_header(Family::Ipv6, &s, &vip, 17, dg.len() as u32));
+        let sum = csum_partial(
+            dg,
+            pseudo_header(Family::Ipv6, &s, &vip, 17, dg.len() as u32),
+        );
         assert_eq!(csum_fold(sum), 0, "length field {lie}");
     }
 }
@@ -667,31 +834,55 @@ fn udp6_zero_checksum_lying_length_is_rewritten() {
 fn udp_zero_checksum_rules() {
     let s = v6("2001:db8::1");
     let d = v6("2001:db8::2");
-    let l4 = L4::Udp { sport: 1000, dport: 53, payload: b"query".to_vec(), nocsum: true };
+    let l4 = L4::Udp {
+        sport: 1000,
+        dport: 53,
+        payload: b"query".to_vec(),
+        nocsum: true,
+    };
     let pkt = packet(Family::Ipv6, &s, &d, &[], &[], &l4);
     let h = parse_l3l4(&pkt, Family::Ipv6).unwrap();
     // Zero is invalid over IPv6 ...
     assert_eq!(l4_checksum_ok(&pkt, &h), Ok(false));
-    assert!(!UdpPacket::new_checked(&pkt[40..]).unwrap().verify_checksum(Family::Ipv6, &s, &d));
+    assert!(!UdpPacket::new_checked(&pkt[40..])
+        .unwrap()
+        .verify_checksum(Family::Ipv6, &s, &d));
     // ... and "none" over IPv4.
     let s4 = InetAddr::from_ipv4([10, 1, 1, 1]);
     let d4 = InetAddr::from_ipv4([10, 2, 2, 2]);
-    assert!(UdpPacket::new_checked(&pkt[40..]).unwrap().verify_checksum(Family::Ipv4, &s4, &d4));
+    assert!(UdpPacket::new_checked(&pkt[40..])
+        .unwrap()
+        .verify_checksum(Family::Ipv4, &s4, &d4));
 
     // NAT of a zero-checksum IPv6 datagram computes one, as C does, given the whole packet.
     let vip = v6("2001:db8::100");
     let mut buf = pkt.clone();
     let done = nat::dnat(&mut buf, Family::Ipv6, &vip, 5353, ChecksumMode::Full).unwrap();
     assert_eq!(done.l4, L4Update::Recomputed);
-    let expect = packet(Family::Ipv6, &s, &vip, &[], &[], &l4.with_ports([1000, 5353]).clone_with_csum());
+    let expect = packet(
+        Family::Ipv6,
+        &s,
+        &vip,
+        &[],
+        &[],
+        &l4.with_ports([1000, 5353]).clone_with_csum(),
+    );
     assert_eq!(buf, expect);
     // A head cannot: refused, untouched.
     let mut head = pkt[..48].to_vec();
-    assert_eq!(nat::dnat(&mut head, Family::Ipv6, &vip, 5353, ChecksumMode::Full), Err(Malformed::Incomplete));
+    assert_eq!(
+        nat::dnat(&mut head, Family::Ipv6, &vip, 5353, ChecksumMode::Full),
+        Err(Malformed::Incomplete)
+    );
     assert_eq!(head, pkt[..48]);
     // In CHECKSUM_PARTIAL mode C updates the field as a pseudo-header sum, zero or not.
     let mut p = pkt.clone();
-    assert_eq!(nat::dnat(&mut p, Family::Ipv6, &vip, 5353, ChecksumMode::Partial).unwrap().l4, L4Update::PseudoHeader);
+    assert_eq!(
+        nat::dnat(&mut p, Family::Ipv6, &vip, 5353, ChecksumMode::Partial)
+            .unwrap()
+            .l4,
+        L4Update::PseudoHeader
+    );
 }
 
 impl L4 {
@@ -1073,9 +1264,21 @@ fn exercise(bytes: &[u8], fam: Family, a: &InetAddr, port: u16) {
         p4.src_addr(),
     );
     let p6 = Ipv6Packet::new_unchecked(bytes);
-    let _ = (p6.flow_label(), p6.traffic_class(), p6.payload(), p6.dst_addr(), p6.upper_layer());
+    let _ = (
+        p6.flow_label(),
+        p6.traffic_class(),
+        p6.payload(),
+        p6.dst_addr(),
+        p6.upper_layer(),
+    );
     let t = TcpPacket::new_unchecked(bytes);
-    let _ = (t.header_len(), t.options(), t.payload(), t.verify_checksum(fam, a, a), t.flags());
+    let _ = (
+        t.header_len(),
+        t.options(),
+        t.payload(),
+        t.verify_checksum(fam, a, a),
+        t.flags(),
+    );
     let u = UdpPacket::new_unchecked(bytes);
     let _ = (u.len(), u.payload(), u.verify_checksum(fam, a, a));
     let i = IcmpPacket::new_unchecked(bytes);
@@ -1338,12 +1541,29 @@ fn reprs_round_trip() {
     let d = InetAddr::from_ipv4([10, 0, 0, 2]);
     let payload = b"GET / HTTP/1.0\r\n\r\n";
     let mut buf = vec![0u8; 20 + 20 + payload.len()];
-    let ip =
-        Ipv4Repr { src_addr: [10, 0, 0, 1], dst_addr: [10, 0, 0, 2], protocol: IPPROTO_TCP, payload_len: 38, ttl: 63 };
+    let ip = Ipv4Repr {
+        src_addr: [10, 0, 0, 1],
+        dst_addr: [10, 0, 0, 2],
+        protocol: IPPROTO_TCP,
+        payload_len: 38,
+        ttl: 63,
+    };
     ip.emit(&mut Ipv4Packet::new_unchecked(&mut buf[..]));
     buf[40..].copy_from_slice(payload);
-    let tcp = TcpRepr { src_port: 1234, dst_port: 80, seq_number: 1, ack_number: 2, flags: 0x18, window_len: 512 };
-    tcp.emit(&mut TcpPacket::new_unchecked(&mut buf[20..]), Family::Ipv4, &s, &d);
+    let tcp = TcpRepr {
+        src_port: 1234,
+        dst_port: 80,
+        seq_number: 1,
+        ack_number: 2,
+        flags: 0x18,
+        window_len: 512,
+    };
+    tcp.emit(
+        &mut TcpPacket::new_unchecked(&mut buf[20..]),
+        Family::Ipv4,
+        &s,
+        &d,
+    );
     let p = Ipv4Packet::new_checked(&buf[..]).unwrap();
     assert_eq!(Ipv4Repr::parse(&p), Ok(ip));
     assert!(p.dont_frag() && !p.more_frags() && !p.is_fragment());
@@ -1351,30 +1571,59 @@ fn reprs_round_trip() {
     assert_eq!(TcpRepr::parse(&t, Family::Ipv4, &s, &d), Ok(tcp));
     assert_eq!(t.payload(), payload);
     // The reference agrees with emit's checksums.
-    assert_eq!(ref_l4_csum(Family::Ipv4, &s, &d, IPPROTO_TCP, &buf[20..], 16), t.checksum());
+    assert_eq!(
+        ref_l4_csum(Family::Ipv4, &s, &d, IPPROTO_TCP, &buf[20..], 16),
+        t.checksum()
+    );
     let mut bad = buf.clone();
     bad[30] ^= 0x40;
     assert_eq!(
-        TcpRepr::parse(&TcpPacket::new_checked(&bad[20..]).unwrap(), Family::Ipv4, &s, &d),
+        TcpRepr::parse(
+            &TcpPacket::new_checked(&bad[20..]).unwrap(),
+            Family::Ipv4,
+            &s,
+            &d
+        ),
         Err(Malformed::BadChecksum)
     );
     bad[9] ^= 1;
-    assert_eq!(Ipv4Repr::parse(&Ipv4Packet::new_checked(&bad[..]).unwrap()), Err(Malformed::BadChecksum));
+    assert_eq!(
+        Ipv4Repr::parse(&Ipv4Packet::new_checked(&bad[..]).unwrap()),
+        Err(Malformed::BadChecksum)
+    );
 
     let s6 = v6("fe80::1");
     let d6 = v6("ff02::fb");
     let mut b6 = [0u8; 40 + 8 + 3];
-    let r6 = Ipv6Repr { src_addr: s6.0, dst_addr: d6.0, next_header: IPPROTO_UDP, payload_len: 11, hop_limit: 255 };
+    let r6 = Ipv6Repr {
+        src_addr: s6.0,
+        dst_addr: d6.0,
+        next_header: IPPROTO_UDP,
+        payload_len: 11,
+        hop_limit: 255,
+    };
     r6.emit(&mut Ipv6Packet::new_unchecked(&mut b6[..]));
     b6[48..].copy_from_slice(b"mdn");
-    let u = UdpRepr { src_port: 5353, dst_port: 5353 };
-    u.emit(&mut UdpPacket::new_unchecked(&mut b6[40..]), 3, Family::Ipv6, &s6, &d6);
+    let u = UdpRepr {
+        src_port: 5353,
+        dst_port: 5353,
+    };
+    u.emit(
+        &mut UdpPacket::new_unchecked(&mut b6[40..]),
+        3,
+        Family::Ipv6,
+        &s6,
+        &d6,
+    );
     let p6 = Ipv6Packet::new_checked(&b6[..]).unwrap();
     assert_eq!(Ipv6Repr::parse(&p6), Ok(r6));
     let up = UdpPacket::new_checked(p6.payload()).unwrap();
     assert_eq!(UdpRepr::parse(&up, Family::Ipv6, &s6, &d6), Ok(u));
     assert_eq!(up.payload(), b"mdn");
-    assert_eq!(ref_l4_csum(Family::Ipv6, &s6, &d6, IPPROTO_UDP, &b6[40..], 6), up.checksum());
+    assert_eq!(
+        ref_l4_csum(Family::Ipv6, &s6, &d6, IPPROTO_UDP, &b6[40..], 6),
+        up.checksum()
+    );
 }
 
 #[test]
@@ -1387,7 +1636,10 @@ fn malformed_headers() {
     b[0] = 0x65; // version 6
     assert_eq!(parse_l3l4(&b, Family::Ipv4), Err(Malformed::BadVersion));
     assert_eq!(parse_l3l4(&good, Family::Ipv6), Err(Malformed::BadVersion));
-    assert_eq!(parse_l3l4(&good[..39], Family::Ipv6), Err(Malformed::Truncated));
+    assert_eq!(
+        parse_l3l4(&good[..39], Family::Ipv6),
+        Err(Malformed::Truncated)
+    );
     let mut b = good.clone();
     b[2..4].copy_from_slice(&19u16.to_be_bytes()); // total length < header
     assert_eq!(parse_l3l4(&b, Family::Ipv4), Err(Malformed::BadLength));
@@ -1403,7 +1655,14 @@ fn malformed_headers() {
     let h = parse_l3l4(&b, Family::Ipv4).unwrap();
     assert_eq!(l4_checksum_ok(&b, &h), Ok(true));
     let mut n = b.clone();
-    nat::dnat(&mut n, Family::Ipv4, &InetAddr::from_ipv4([172, 16, 0, 5]), 8080, ChecksumMode::Full).unwrap();
+    nat::dnat(
+        &mut n,
+        Family::Ipv4,
+        &InetAddr::from_ipv4([172, 16, 0, 5]),
+        8080,
+        ChecksumMode::Full,
+    )
+    .unwrap();
     assert_eq!(&n[..44], &hex(V4_SYN_DNAT)[..]);
     assert_eq!(&n[44..], &[0u8; 6]);
 
@@ -1420,7 +1679,13 @@ fn malformed_headers() {
     let icmp = hex(V4_ICMP_UNREACH);
     let mut b = icmp.clone();
     assert_eq!(
-        nat::dnat(&mut b, Family::Ipv4, &InetAddr::default(), 1, ChecksumMode::Full),
+        nat::dnat(
+            &mut b,
+            Family::Ipv4,
+            &InetAddr::default(),
+            1,
+            ChecksumMode::Full
+        ),
         Err(Malformed::Unsupported)
     );
     assert_eq!(b, icmp);
@@ -1435,11 +1700,23 @@ fn ipv4_fragments() {
     p.set_frag(false, true, 1480);
     p.fill_checksum();
     let h = parse_l3l4(&pkt, Family::Ipv4).unwrap();
-    assert_eq!(h.fragment, Some(Fragment { offset: 1480, more: true, ident: 0x1234 }));
+    assert_eq!(
+        h.fragment,
+        Some(Fragment {
+            offset: 1480,
+            more: true,
+            ident: 0x1234
+        })
+    );
     assert_eq!((h.ports, h.fragoffs()), (None, 1480));
     let mut b = pkt.clone();
     let n = InetAddr::from_ipv4([172, 16, 0, 9]);
-    assert_eq!(nat::dnat(&mut b, Family::Ipv4, &n, 5, ChecksumMode::Full).unwrap().l4, L4Update::Fragment);
+    assert_eq!(
+        nat::dnat(&mut b, Family::Ipv4, &n, 5, ChecksumMode::Full)
+            .unwrap()
+            .l4,
+        L4Update::Fragment
+    );
     let q = Ipv4Packet::new_checked(&b[..]).unwrap();
     assert!(q.verify_checksum());
     assert_eq!(q.dst_addr(), [172, 16, 0, 9]);
@@ -1472,7 +1749,11 @@ impl PacketRead for Chunks {
     }
 
     fn read(&self, off: usize, out: &mut [u8]) -> bool {
-        if off.checked_add(out.len()).filter(|&end| end <= self.packet_len()).is_none() {
+        if off
+            .checked_add(out.len())
+            .filter(|&end| end <= self.packet_len())
+            .is_none()
+        {
             return false;
         }
         let (mut skip, mut n) = (off, 0);
@@ -1502,7 +1783,10 @@ fn expected_info(bytes: &[u8], fam: Family) -> PacketInfo {
         h.l4_header_len = 20;
         tcp_flags = bytes[h.l4_off + 13];
     }
-    PacketInfo { headers: h, tcp_flags }
+    PacketInfo {
+        headers: h,
+        tcp_flags,
+    }
 }
 
 /// An IPv4 packet's total length set to 0, as BIG TCP leaves it (header checksum redone).
@@ -1527,8 +1811,18 @@ fn ipv6_jumbo(src: &InetAddr, dst: &InetAddr, proto: u8, l4: &[u8]) -> Vec<u8> {
 
 #[test]
 fn big_tcp_ipv4_total_length_zero_parses() {
-    let (s, d) = (InetAddr::from_ipv4([10, 0, 0, 2]), InetAddr::from_ipv4([10, 0, 100, 1]));
-    let l4 = L4::Tcp { sport: 40000, dport: 8080, seq: 1, flags: 0x10, opts: vec![], payload: vec![7; 300] };
+    let (s, d) = (
+        InetAddr::from_ipv4([10, 0, 0, 2]),
+        InetAddr::from_ipv4([10, 0, 100, 1]),
+    );
+    let l4 = L4::Tcp {
+        sport: 40000,
+        dport: 8080,
+        seq: 1,
+        flags: 0x10,
+        opts: vec![],
+        payload: vec![7; 300],
+    };
     let mut p = packet(Family::Ipv4, &s, &d, &[], &[], &l4);
     zero_ipv4_total_len(&mut p);
     // The validating parser refuses it (total length below the header length) ...
@@ -1536,7 +1830,14 @@ fn big_tcp_ipv4_total_length_zero_parses() {
     // ... the hooks' parser reads it as C does, with the skb's length.
     let info = parse_packet(&p[..], Family::Ipv4).unwrap();
     assert_eq!(info.headers.ports, Some([40000, 8080]));
-    assert_eq!((info.headers.l4_off, info.headers.l4_header_len, info.headers.total_len), (20, 20, p.len()));
+    assert_eq!(
+        (
+            info.headers.l4_off,
+            info.headers.l4_header_len,
+            info.headers.total_len
+        ),
+        (20, 20, p.len())
+    );
     assert_eq!(info.tcp_flags, 0x10);
     // NAT of the head alone (CHECKSUM_PARTIAL, as every GSO packet) rewrites what C does.
     let vip = InetAddr::from_ipv4([10, 0, 1, 11]);
@@ -1551,12 +1852,25 @@ fn big_tcp_ipv4_total_length_zero_parses() {
 
 #[test]
 fn big_tcp_ipv6_jumbo_parses() {
-    let (s, d) = (InetAddr::from_ipv6([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]), InetAddr::from_ipv6([0xfd; 16]));
-    let seg = L4::Tcp { sport: 1234, dport: 8080, seq: 9, flags: 0x18, opts: vec![1; 12], payload: vec![3; 100] }
-        .bytes(Family::Ipv6, &s, &d);
+    let (s, d) = (
+        InetAddr::from_ipv6([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]),
+        InetAddr::from_ipv6([0xfd; 16]),
+    );
+    let seg = L4::Tcp {
+        sport: 1234,
+        dport: 8080,
+        seq: 9,
+        flags: 0x18,
+        opts: vec![1; 12],
+        payload: vec![3; 100],
+    }
+    .bytes(Family::Ipv6, &s, &d);
     let p = ipv6_jumbo(&s, &d, IPPROTO_TCP, &seg);
     let info = parse_packet(&p[..], Family::Ipv6).unwrap();
-    assert_eq!((info.headers.protocol, info.headers.l4_off), (IPPROTO_TCP, 48));
+    assert_eq!(
+        (info.headers.protocol, info.headers.l4_off),
+        (IPPROTO_TCP, 48)
+    );
     assert_eq!(info.headers.ports, Some([1234, 8080]));
     assert_eq!(info.tcp_flags, 0x18);
     assert_eq!(info.headers.total_len, p.len());
@@ -1567,37 +1881,103 @@ fn big_tcp_ipv6_jumbo_parses() {
 #[test]
 fn ipv6_long_destination_options_are_walked() {
     let (s, d) = (InetAddr::from_ipv6([1; 16]), InetAddr::from_ipv6([2; 16]));
-    let l4 = L4::Udp { sport: 5000, dport: 8080, payload: vec![1, 2, 3], nocsum: false };
+    let l4 = L4::Udp {
+        sport: 5000,
+        dport: 8080,
+        payload: vec![1, 2, 3],
+        nocsum: false,
+    };
     // 39 × 8 = 312 bytes of destination options, then 2048 more in a second header.
-    let p = packet(Family::Ipv6, &s, &d, &[], &[Ext::Dest(38), Ext::Hop(255)], &l4);
+    let p = packet(
+        Family::Ipv6,
+        &s,
+        &d,
+        &[],
+        &[Ext::Dest(38), Ext::Hop(255)],
+        &l4,
+    );
     let info = parse_packet(&p[..], Family::Ipv6).unwrap();
-    assert_eq!((info.headers.protocol, info.headers.l4_off), (IPPROTO_UDP, 40 + 312 + 2048));
+    assert_eq!(
+        (info.headers.protocol, info.headers.l4_off),
+        (IPPROTO_UDP, 40 + 312 + 2048)
+    );
     assert_eq!(info.headers.ports, Some([5000, 8080]));
     for cut in [1usize, 41, 100, 352, 353, 2399, 2400, 2401] {
-        assert_eq!(parse_packet(&Chunks::new(&p, &[cut]), Family::Ipv6), Ok(info));
+        assert_eq!(
+            parse_packet(&Chunks::new(&p, &[cut]), Family::Ipv6),
+            Ok(info)
+        );
     }
     // Cut inside the chain: not a packet IPVS can read (C: ipv6_find_hdr() < 0).
-    assert_eq!(parse_packet(&p[..400], Family::Ipv6), Err(Malformed::Truncated));
+    assert_eq!(
+        parse_packet(&p[..400], Family::Ipv6),
+        Err(Malformed::Truncated)
+    );
     // Cut inside the UDP header: the IP layer is there, the ports are not.
     let short = parse_packet(&p[..2404], Family::Ipv6).unwrap();
-    assert_eq!((short.headers.protocol, short.headers.ports, short.headers.l4_header_len), (IPPROTO_UDP, None, 0));
+    assert_eq!(
+        (
+            short.headers.protocol,
+            short.headers.ports,
+            short.headers.l4_header_len
+        ),
+        (IPPROTO_UDP, None, 0)
+    );
 }
 
 #[test]
 fn transport_fields_c_does_not_read_are_not_validated() {
-    let (s, d) = (InetAddr::from_ipv4([1, 1, 1, 1]), InetAddr::from_ipv4([2, 2, 2, 2]));
+    let (s, d) = (
+        InetAddr::from_ipv4([1, 1, 1, 1]),
+        InetAddr::from_ipv4([2, 2, 2, 2]),
+    );
     // TCP data offset 3 and a UDP length of 3: C schedules and NATs both.
-    let mut t = packet(Family::Ipv4, &s, &d, &[], &[], &L4::Tcp { sport: 1, dport: 2, seq: 0, flags: 2, opts: vec![], payload: vec![] });
+    let mut t = packet(
+        Family::Ipv4,
+        &s,
+        &d,
+        &[],
+        &[],
+        &L4::Tcp {
+            sport: 1,
+            dport: 2,
+            seq: 0,
+            flags: 2,
+            opts: vec![],
+            payload: vec![],
+        },
+    );
     t[32] = 3 << 4;
     assert!(parse_l3l4(&t, Family::Ipv4).is_err());
-    assert_eq!(parse_packet(&t[..], Family::Ipv4).unwrap().headers.ports, Some([1, 2]));
-    let mut u = packet(Family::Ipv4, &s, &d, &[], &[], &L4::Udp { sport: 3, dport: 4, payload: vec![], nocsum: true });
+    assert_eq!(
+        parse_packet(&t[..], Family::Ipv4).unwrap().headers.ports,
+        Some([1, 2])
+    );
+    let mut u = packet(
+        Family::Ipv4,
+        &s,
+        &d,
+        &[],
+        &[],
+        &L4::Udp {
+            sport: 3,
+            dport: 4,
+            payload: vec![],
+            nocsum: true,
+        },
+    );
     u[24..26].copy_from_slice(&3u16.to_be_bytes());
     assert!(parse_l3l4(&u, Family::Ipv4).is_err());
-    assert_eq!(parse_packet(&u[..], Family::Ipv4).unwrap().headers.ports, Some([3, 4]));
+    assert_eq!(
+        parse_packet(&u[..], Family::Ipv4).unwrap().headers.ports,
+        Some([3, 4])
+    );
     // A TCP header cut short: the ports are missing (C drops such a packet in ip_vs_in).
     let cut = parse_packet(&t[..39], Family::Ipv4).unwrap();
-    assert_eq!((cut.headers.protocol, cut.headers.ports), (IPPROTO_TCP, None));
+    assert_eq!(
+        (cut.headers.protocol, cut.headers.ports),
+        (IPPROTO_TCP, None)
+    );
 }
 
 proptest! {

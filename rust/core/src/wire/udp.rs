@@ -136,7 +136,10 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
 /// The sum of a whole datagram plus its pseudo-header.
 fn datagram_sum(d: &[u8], family: Family, src: &InetAddr, dst: &InetAddr) -> u32 {
     let len = u32::try_from(d.len()).unwrap_or(u32::MAX);
-    checksum::csum_partial(d, checksum::pseudo_header(family, src, dst, IPPROTO_UDP, len))
+    checksum::csum_partial(
+        d,
+        checksum::pseudo_header(family, src, dst, IPPROTO_UDP, len),
+    )
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
@@ -210,7 +213,10 @@ impl UdpRepr {
         if !packet.verify_checksum(family, src, dst) {
             return Err(Malformed::BadChecksum);
         }
-        Ok(UdpRepr { src_port: packet.src_port(), dst_port: packet.dst_port() })
+        Ok(UdpRepr {
+            src_port: packet.src_port(),
+            dst_port: packet.dst_port(),
+        })
     }
 
     /// Length of the header [`UdpRepr::emit`] writes.
