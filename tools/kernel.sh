@@ -2,6 +2,8 @@
 # Build (or reuse) the Rust-enabled test kernel: Debian's linux-source-6.12 unpacked under
 # $CACHE_DIR/src, configured from tinyconfig + patches/kernel.config (+ kernel-debug.config for
 # FLAVOR=debug), built with LLVM=1 into $CACHE_DIR/kernel-<flavor>-<key>. Prints that directory.
+# FLAVOR=rustc178 builds the default config with rustc 1.78 (env.sh: flavor_toolchain); the
+# kernel's .config records its rustc (CONFIG_RUSTC_VERSION_TEXT), which tools/module.sh uses.
 # A finished build leaves a .ipvs-rs-done stamp; a second run with the same key does nothing.
 . "$(dirname "$0")/env.sh"
 
@@ -32,9 +34,15 @@ fi
 
 rm -rf "$out"
 mkdir -p "$out"
-mk() { make -C "$src" O="$out" LLVM=1 -j"$(nproc)" "$@"; }
+rustc_args=()
+if [ -n "$(flavor_toolchain)" ]; then
+	krustc=$(kernel_rustc)
+	# HOSTRUSTC too: one compiler for the whole tree.
+	rustc_args=(RUSTC="$krustc" HOSTRUSTC="$krustc")
+fi
+mk() { make -C "$src" O="$out" LLVM=1 "${rustc_args[@]}" -j"$(nproc)" "$@"; }
 
-log "configuring $out (flavor $FLAVOR)"
+log "configuring $out (flavor $FLAVOR, $("$(kernel_rustc)" --version))"
 mk rustavailable >/dev/null || die "the Rust toolchain is not usable for this kernel (make LLVM=1 rustavailable)"
 mk tinyconfig >/dev/null
 # shellcheck disable=SC2046
