@@ -5,16 +5,18 @@
 #   make bench      C ip_vs vs ipvs_rs in one boot, alternating: rates, costs, plots (~45 min under TCG)
 #   make reuse-matrix  the whole port-reuse matrix (C twice, ipvs_rs once; ~40 min under TCG)
 #   make check      all test tiers; ends with "N passed, M failed"
+#   make compat     the core's tests and the module built with rustc 1.78, the oldest rustc Linux
+#                   6.12 accepts (against FLAVOR=rustc178: ~15 min the first time); not in check
 #   make KDIR=/lib/modules/$(uname -r)/build   build against your own Rust-enabled kernel
 #
 # Variables: KDIR (kernel build tree; default: the cached test kernel), FLAVOR=debug (KASAN,
-# lockdep, kmemleak test kernel), CACHE_DIR (default ~/.cache/ipvs-rs), LLVM (default 1).
+# lockdep, kmemleak test kernel) or FLAVOR=rustc178 (built by rustc 1.78), CACHE_DIR (default ~/.cache/ipvs-rs), LLVM (default 1).
 
 # When Kbuild re-enters this directory it reads Kbuild, not this file.
 LLVM ?= 1
 export FLAVOR CACHE_DIR
 
-.PHONY: all module deps kernel check demo bench reuse-matrix host-test clean
+.PHONY: all module deps kernel check compat demo bench reuse-matrix host-test clean
 all: module
 
 deps:
@@ -31,6 +33,9 @@ host-test:
 
 check: deps
 	@tools/check.sh
+
+compat: deps
+	@tools/compat.sh
 
 demo: deps
 	@tools/deps.sh --plots
