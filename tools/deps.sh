@@ -37,6 +37,12 @@ if [ -n "$tc" ] && ! rustup component list --toolchain "$tc" --installed 2>/dev/
 	rustup toolchain install "$tc" --profile minimal --component rust-src
 fi
 
+bv=$(flavor_bindgen_version)
+if [ -n "$bv" ] && [ "$("$CACHE_DIR/bindgen-$bv/bin/bindgen" --version 2>/dev/null)" != "bindgen $bv" ]; then
+	log "installing bindgen-cli $bv into $CACHE_DIR/bindgen-$bv (FLAVOR=$FLAVOR)"
+	cargo install bindgen-cli --version "$bv" --locked --quiet --root "$CACHE_DIR/bindgen-$bv"
+fi
+
 if [ "$(bindgen --version 2>/dev/null)" != "bindgen $BINDGEN_VERSION" ]; then
 	log "installing bindgen-cli $BINDGEN_VERSION"
 	cargo install bindgen-cli --version "$BINDGEN_VERSION" --locked --quiet

@@ -39,6 +39,24 @@ kernel_rustc() {
 		|| die "FLAVOR=$FLAVOR needs rustc $tc: rustup toolchain install $tc --profile minimal --component rust-src"
 }
 
+# bindgen-cli 0.73 emits `const fn` accessors needing rustc 1.83 (__BindgenUnionField::as_mut,
+# whatever --rust-target says: rust-bindgen issue 3498), so rustc178 uses 0.72.1, installed by
+# tools/deps.sh under $CACHE_DIR; default and debug use the pinned $BINDGEN_VERSION on PATH.
+flavor_bindgen_version() {
+	case "$FLAVOR" in
+	rustc178) echo 0.72.1 ;;
+	esac
+}
+
+kernel_bindgen() {
+	local v
+	v=$(flavor_bindgen_version)
+	if [ -z "$v" ]; then echo bindgen; return; fi
+	[ -x "$CACHE_DIR/bindgen-$v/bin/bindgen" ] \
+		|| die "FLAVOR=$FLAVOR needs bindgen-cli $v in $CACHE_DIR/bindgen-$v (run: FLAVOR=$FLAVOR make deps)"
+	echo "$CACHE_DIR/bindgen-$v/bin/bindgen"
+}
+
 # The fragments that make up a flavor, in application order.
 kernel_fragments() {
 	echo "$IPVS_RS_TOP/patches/kernel.config"
@@ -48,14 +66,15 @@ kernel_fragments() {
 # Cache key: source version + fragments + toolchain versions. Anything that changes the
 # produced kernel must be in here; nothing else may be (or warm CI rebuilds for nothing).
 kernel_key() {
-	local krustc
+	local krustc kbindgen
 	krustc=$(kernel_rustc) || exit 1
+	kbindgen=$(kernel_bindgen) || exit 1
 	{
 		echo "src=$(ksrc_version)"
 		echo "flavor=$FLAVOR"
 		kernel_fragments | xargs cat
 		"$krustc" --version
-		bindgen --version
+		"$kbindgen" --version
 		clang --version | head -n 1
 		ld.lld --version | head -n 1
 		echo "epoch=1"  # bump to force a rebuild after changing tools/kernel.sh

@@ -23,6 +23,10 @@ if [ -n "$kver" ] && [ "$(rustc --version | tr -d '#')" != "$kver" ]; then
 fi
 rustc_args=()
 [ "$krustc" = rustc ] || rustc_args=(RUSTC="$krustc")
+# The bindgen the kernel was built with (tools/kernel.sh records it for FLAVOR=rustc178, whose
+# rustc cannot compile what the default bindgen emits); otherwise the one on PATH.
+kbindgen=$(sed -n 's/^bindgen=//p' "$KDIR/.ipvs-rs-done" 2>/dev/null || true)
+if [ -n "$kbindgen" ]; then rustc_args+=(BINDGEN="$kbindgen"); fi
 # IPVS_RS_KUNIT=y: the test build, with the KUnit suites (see Kbuild); default: production.
 make -C "$KDIR" M="$IPVS_RS_TOP" LLVM="${LLVM:-1}" "${rustc_args[@]}" IPVS_RS_KUNIT="${IPVS_RS_KUNIT:-}" modules >&2
 log "built $IPVS_RS_TOP/ipvs_rs.ko against $KDIR${IPVS_RS_KUNIT:+ (with KUnit suites)}"
