@@ -27,11 +27,8 @@ finish() {
 }
 
 tc=$(flavor_toolchain)
-if ! rustup which --toolchain "$tc" rustc >/dev/null 2>&1 \
-	|| ! rustup component list --toolchain "$tc" --installed 2>/dev/null | grep -q '^rust-src'; then
-	log "installing rustc $tc with rust-src"
-	rustup toolchain install "$tc" --profile minimal --component rust-src >&2
-fi
+# rustc 1.78.0 with rust-src and bindgen-cli 0.72.1, if missing.
+tools/deps.sh >&2
 
 log "core: cargo +$tc test"
 if (cd rust/core && cargo "+$tc" test --no-fail-fast) >"$OUT/host.log" 2>&1; then
