@@ -7,16 +7,18 @@
 #   make check      all test tiers; ends with "N passed, M failed"
 #   make lint       shellcheck, rustfmt and clippy (tools/lint.sh; LINT_MODULE_FMT=1 adds rustfmt
 #                   of the module's files)
+#   make compat     the core's tests and the module built with rustc 1.78, the oldest rustc Linux
+#                   6.12 accepts (against FLAVOR=rustc178: ~15 min the first time); not in check
 #   make KDIR=/lib/modules/$(uname -r)/build   build against your own Rust-enabled kernel
 #
 # Variables: KDIR (kernel build tree; default: the cached test kernel), FLAVOR=debug (KASAN,
-# lockdep, kmemleak test kernel), CACHE_DIR (default ~/.cache/ipvs-rs), LLVM (default 1).
+# lockdep, kmemleak test kernel) or FLAVOR=rustc178 (built by rustc 1.78), CACHE_DIR (default ~/.cache/ipvs-rs), LLVM (default 1).
 
 # When Kbuild re-enters this directory it reads Kbuild, not this file.
 LLVM ?= 1
 export FLAVOR CACHE_DIR
 
-.PHONY: all module deps kernel check lint demo bench reuse-matrix host-test clean
+.PHONY: all module deps kernel check lint compat demo bench reuse-matrix host-test clean
 all: module
 
 deps:
@@ -36,6 +38,9 @@ check: deps
 
 lint: deps
 	@tools/lint.sh
+
+compat: deps
+	@tools/compat.sh
 
 demo: deps
 	@tools/deps.sh --plots

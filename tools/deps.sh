@@ -30,6 +30,19 @@ if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
 	rustup component add rust-src
 fi
 
+# FLAVOR=rustc178: the kernel and the module are built by that flavor's rustup toolchain.
+tc=$(flavor_toolchain)
+if [ -n "$tc" ] && ! rustup component list --toolchain "$tc" --installed 2>/dev/null | grep -q '^rust-src'; then
+	log "installing rustc $tc with rust-src (FLAVOR=$FLAVOR)"
+	rustup toolchain install "$tc" --profile minimal --component rust-src
+fi
+
+bv=$(flavor_bindgen_version)
+if [ -n "$bv" ] && [ "$("$CACHE_DIR/bindgen-$bv/bin/bindgen" --version 2>/dev/null)" != "bindgen $bv" ]; then
+	log "installing bindgen-cli $bv into $CACHE_DIR/bindgen-$bv (FLAVOR=$FLAVOR)"
+	cargo install bindgen-cli --version "$bv" --locked --quiet --root "$CACHE_DIR/bindgen-$bv"
+fi
+
 if [ "$(bindgen --version 2>/dev/null)" != "bindgen $BINDGEN_VERSION" ]; then
 	log "installing bindgen-cli $BINDGEN_VERSION"
 	cargo install bindgen-cli --version "$BINDGEN_VERSION" --locked --quiet

@@ -2,6 +2,8 @@
 # Build (or reuse) the Rust-enabled test kernel: Debian's linux-source-6.12 unpacked under
 # $CACHE_DIR/src, configured from tinyconfig + patches/kernel.config (+ kernel-debug.config for
 # FLAVOR=debug), built with LLVM=1 into $CACHE_DIR/kernel-<flavor>-<key>. Prints that directory.
+# FLAVOR=rustc178 builds the default config with rustc 1.78 and bindgen-cli 0.72.1 (env.sh:
+# flavor_toolchain, flavor_bindgen_version); the stamp records them for tools/module.sh.
 # A finished build leaves a .ipvs-rs-done stamp; a second run with the same key does nothing.
 . "$(dirname "$0")/env.sh"
 
@@ -32,9 +34,15 @@ fi
 
 rm -rf "$out"
 mkdir -p "$out"
-mk() { make -C "$src" O="$out" LLVM=1 -j"$(nproc)" "$@"; }
+krustc=$(kernel_rustc)
+kbindgen=$(kernel_bindgen)
+rustc_args=()
+# HOSTRUSTC too: one compiler for the whole tree.
+if [ -n "$(flavor_toolchain)" ]; then rustc_args+=(RUSTC="$krustc" HOSTRUSTC="$krustc"); fi
+if [ -n "$(flavor_bindgen_version)" ]; then rustc_args+=(BINDGEN="$kbindgen"); fi
+mk() { make -C "$src" O="$out" LLVM=1 "${rustc_args[@]}" -j"$(nproc)" "$@"; }
 
-log "configuring $out (flavor $FLAVOR)"
+log "configuring $out (flavor $FLAVOR, $("$krustc" --version), $("$kbindgen" --version))"
 mk rustavailable >/dev/null || die "the Rust toolchain is not usable for this kernel (make LLVM=1 rustavailable)"
 mk tinyconfig >/dev/null
 # shellcheck disable=SC2046
@@ -63,7 +71,13 @@ mk all >"$out/build.log" 2>&1 || { tail -n 40 "$out/build.log"; die "kernel buil
 mk modules_install INSTALL_MOD_PATH="$out/modroot" INSTALL_MOD_STRIP=1 >>"$out/build.log" 2>&1 \
 	|| die "modules_install failed (log: $out/build.log)"
 log "kernel built in $(( $(date +%s) - start )) s"
-{ echo "src=$ver"; echo "flavor=$FLAVOR"; echo "key=$(kernel_key)"; } > "$out/.ipvs-rs-done"
+# rustc= and bindgen=: what tools/module.sh builds the module with (a stamp without them: the
+# ones on PATH).
+{
+	echo "src=$ver"; echo "flavor=$FLAVOR"; echo "key=$(kernel_key)"
+	if [ -n "$(flavor_toolchain)" ]; then echo "rustc=$krustc"; fi
+	if [ -n "$(flavor_bindgen_version)" ]; then echo "bindgen=$kbindgen"; fi
+} > "$out/.ipvs-rs-done"
 # Keep one build per flavor: older keys are dead weight (~2 GB each).
 for old in "$CACHE_DIR/kernel-$FLAVOR-"*; do
 	[ "$old" = "$out" ] || rm -rf "$old"

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Module-private bindings, generated at build time from `include/ipvs_rs.h` (see Kbuild).
+// bindgen 0.73 marks its transmutes `#[allow(unnecessary_transmutes)]`, a lint of rustc 1.88+:
+// older rustc (Linux 6.12 accepts 1.78) must not warn about it (as the kernel's `bindings`).
+#![cfg_attr(not(CONFIG_RUSTC_HAS_UNNECESSARY_TRANSMUTES), allow(unknown_lints))]
 #![allow(
     non_camel_case_types,
     non_upper_case_globals,

@@ -172,12 +172,12 @@ macro_rules! kunit_suite {
             ]));
 
             static SUITE: KunitCell<kunit_suite> = KunitCell(core::cell::UnsafeCell::new(
-                suite(stringify!($suite), (&raw const CASES).cast::<kunit_case>().cast_mut()),
+                suite(stringify!($suite), core::ptr::addr_of!(CASES).cast::<kunit_case>().cast_mut()),
             ));
 
             #[used]
             #[link_section = ".kunit_test_suites"]
-            static SUITE_PTR: SuitePtr = SuitePtr((&raw const SUITE).cast::<kunit_suite>().cast_mut());
+            static SUITE_PTR: SuitePtr = SuitePtr(core::ptr::addr_of!(SUITE).cast::<kunit_suite>().cast_mut());
         }
     };
 }
