@@ -7,6 +7,8 @@
 #   matrix.sh    {NAT,DR,TUN} x {TCP,UDP} x {IPv4,IPv6} x {rr,wrr,lc,wlc,sh,mh}, compared
 #   expire.sh    connection states and timeouts in ipvsadm -L -n -c
 #   stress.sh    namespace deletion and module unload under load
+#   dstcache.sh  the per-destination route cache: device down/up, route changes, the trash,
+#                namespace deletion and unload with cached routes (the netdevice notifier)
 #   sched.sh     the fourteen schedulers with traffic, C and ipvs_rs choosing the same servers
 #   quiescent.sh expire_quiescent_template 0/1: where a persistent client goes after weight 0
 # Each writes $VM_OUT/dp-<name>.tap; this prints their TAP lines as they come and a summary,
@@ -20,7 +22,7 @@ rc=0
 total_ok=0
 total_fail=0
 start=$SECONDS
-for t in selftest matrix expire stress sched quiescent; do
+for t in selftest matrix expire stress dstcache sched quiescent; do
 	t0=$SECONDS
 	"$DP/$t.sh" "$@" || rc=1
 	tap=$OUT/dp-$t.tap
