@@ -26,8 +26,10 @@
 #         kworker named "...+netns" while it runs) must be done by then;
 #   d     the module unloads within 60 s (a namespace cleanup stuck on a device would block
 #         it for ever) and the kernel log is clean (tools/dmesg-check.sh).
-# Without the notifier (routes cached, nothing releasing them when the device goes), a fails:
-# the namespace's eth0 never becomes free, and d hangs.
+# Measured (2026-11-29): C and ipvs_rs without a route cache (main at aa33215) pass every check;
+# the route cache of 094d8cc fails a and d with or without its netdevice notifier (the
+# notifier drops every cached route through eth0 at NETDEV_DOWN, yet 5 references on eth0
+# remain: something else the cached path does leaks them; reverted in ab80dbd).
 #
 # TAP: $VM_OUT/dp-dstcache.tap, one line per check "dstcache MOD STEP: ...". Files (probe
 # outputs, stats): $VM_OUT/dp-dstcache-<run>/.
