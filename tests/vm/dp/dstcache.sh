@@ -104,11 +104,11 @@ background_down() {
 # cell id probe_cell CELL PORTBASE (each step has its own PORTBASE).
 probe_cell() { echo $((200 + ($2 - 40000) / 100 + C_ID[$1])); }
 probe() {
-	local c=$1 step=$2 pbase=$3 out=$D/$2-$1.client
+	local c=$1 step=$2 pbase=$3 cout=$D/$2-$1.client
 	ip netns exec "$DP_CL" "$DPGEN" client "-${C_FAM[$c]}" -u -d "${C_VIP[$c]}" -s "${C_SRC[$c]}" -k 8 \
 		-n 24 -c 24 -C "$(probe_cell "$c" "$pbase")" -r 2 -l 64 -w 800 -R 2 -e 1000 \
-		-P "$((pbase + 10 * C_ID[$c]))" -q >"$out" 2>&1
-	grep '^result ' "$out" | tail -n 1
+		-P "$((pbase + 10 * C_ID[$c]))" -q >"$cout" 2>&1
+	grep '^result ' "$cout" | tail -n 1
 }
 ok_count() { sed -n 's/.* ok=\([0-9]*\).*/\1/p' <<<"$1"; }
 fail_count() { sed -n 's/.* fail=\([0-9]*\).*/\1/p' <<<"$1"; }
