@@ -629,23 +629,31 @@ fn out_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Ve
 }
 
 /// The ICMP error a packet carries, read in place: the ICMP type first, then, for an
-/// error, the quoted IP header and ports (nothing else of the message). `None`: not an
-/// error IPVS relates to a TCP/UDP connection. The checksum is checked by the caller once
-/// the error is related to a connection (`ip_vs_checksum_common_check()`).
-fn icmp_error(skb: &Skb, family: Family) -> Option<(wire::IcmpError, Headers)> {
-    let outer = wire::parse_packet(skb, family).ok()?.headers;
-    let err = wire::IcmpError::parse_packet(skb, &outer).ok()?;
-    if err.inner.protocol != IPPROTO_TCP && err.inner.protocol != IPPROTO_UDP {
-        return None;
+/// error, the quoted IP header and ports (nothing else of the message). `Err(())`: C drops
+/// the packet before any lookup (no ICMP header; an ICMPv6 error behind a fragment header:
+/// [`wire::IcmpTriage`]). `Ok(None)`: not an error IPVS relates to a TCP/UDP connection.
+/// The checksum is checked by the caller once the error is related to a connection
+/// (`ip_vs_checksum_common_check()`).
+fn icmp_error(skb: &Skb, family: Family) -> Result<Option<(wire::IcmpError, Headers)>, ()> {
+    let Ok(outer) = wire::parse_packet(skb, family).map(|i| i.headers) else { return Ok(None) };
+    let err = match wire::IcmpTriage::of_packet(skb, &outer) {
+        wire::IcmpTriage::Drop => return Err(()),
+        wire::IcmpTriage::Ignore => return Ok(None),
+        wire::IcmpTriage::Error(e) => e,
+    };
+    if err.inner.protocol != IPPROTO_TCP && err.inner.protocol != IPPROTO_UDP || err.inner.ports.is_none() {
+        return Ok(None);
     }
-    err.inner.ports?;
-    Some((err, outer))
+    Ok(Some((err, outer)))
 }
 
 /// `ip_vs_in_icmp()`: an ICMP error from the client side about a reply of a connection
 /// (the quoted packet went virtual service → client). `None`: unrelated, go on.
 fn in_icmp(ns: &DpNet, net: &Net, family: Family, hooknum: u32, mut skb: Skb) -> Option<Verdict> {
-    let (err, outer) = icmp_error(&skb, family)?;
+    let (err, outer) = match icmp_error(&skb, family) {
+        Ok(e) => e?,
+        Err(()) => return Some(DropCounters::drop(&ns.drops.malformed)),
+    };
     let inner = err.inner;
     let ports = inner.ports?;
     // The quoted headers are in reverse order: its destination is the client.
@@ -710,7 +718,10 @@ fn icmp_nat_xmit(ns: &DpNet, net: &Net, cp: &Conn, mut skb: Skb, family: Family,
 /// router near it) about a request of a connection (quoted packet: client → real server),
 /// going to the client. `None`: unrelated, go on.
 fn out_icmp(ns: &DpNet, net: &Net, family: Family, hooknum: u32, mut skb: Skb) -> Option<Verdict> {
-    let (err, _outer) = icmp_error(&skb, family)?;
+    let (err, _outer) = match icmp_error(&skb, family) {
+        Ok(e) => e?,
+        Err(()) => return Some(DropCounters::drop(&ns.drops.malformed)),
+    };
     let inner = err.inner;
     let ports = inner.ports?;
     let key = Lookup {

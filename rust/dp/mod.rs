@@ -201,7 +201,8 @@ impl ReuseCounters {
 /// is one relaxed atomic add, on the drop path only.
 #[derive(Default)]
 pub(crate) struct DropCounters {
-    /// TCP/UDP packets whose headers were malformed or truncated.
+    /// TCP/UDP packets whose headers were malformed or truncated, and the ICMP packets C
+    /// drops before any lookup: no ICMP header, an ICMPv6 error behind a fragment header.
     pub(crate) malformed: AtomicU64,
     /// NAT to a loopback address refused for a packet from another host (C's "stopping DNAT
     /// to loopback address").

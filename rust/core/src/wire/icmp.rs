@@ -237,6 +237,59 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv6Packet<T> {
     }
 }
 
+/// What `ip_vs_in_icmp()` / `ip_vs_out_icmp()` and their IPv6 twins decide about an ICMP or
+/// ICMPv6 packet before looking a connection up, in C's order:
+/// 1. no 8-byte ICMP header at the transport offset: `NF_DROP`;
+/// 2. ICMPv6 informational (`ICMPV6_INFOMSG_MASK`): not related, `NF_ACCEPT`;
+/// 3. ICMPv6 behind a fragment header ("it's not an error message since they can't be
+///    fragmented"): `NF_DROP`. For a non-first fragment the "header" read in 1 and 2 is the
+///    fragment's first payload bytes, as C's `ipv6_find_hdr()` leaves `iph->len` there;
+/// 4. then the quoted packet ([`IcmpError::parse_packet`]); anything it rejects is ignored
+///    (`NF_ACCEPT`).
+///
+/// IPv4 fragments never get here in C: both hooks reassemble ICMP first
+/// (`ip_vs_gather_frags()`); one that did is ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IcmpTriage {
+    /// C returns `NF_DROP` before any lookup.
+    Drop,
+    /// Not an error about a connection IPVS could have: the packet goes on.
+    Ignore,
+    /// An error, with the packet it quotes: look the connection up.
+    Error(IcmpError),
+}
+
+impl IcmpTriage {
+    /// Triage of the ICMP or ICMPv6 packet whose outer headers `outer` were parsed from
+    /// `pkt` ([`super::parse_packet`]). Not ICMP of the outer family: [`IcmpTriage::Ignore`].
+    pub fn of_packet<P: PacketRead + ?Sized>(pkt: &P, outer: &Headers) -> IcmpTriage {
+        if !super::is_icmp_of(outer.family, outer.protocol) {
+            return IcmpTriage::Ignore;
+        }
+        let Some(hdr) = read_array::<P, HEADER_LEN>(pkt, outer.l4_off) else {
+            return IcmpTriage::Drop;
+        };
+        if outer.family == Family::Ipv6 {
+            if get_u8(&hdr, field::TYPE) & ICMPV6_INFOMSG_MASK != 0 {
+                return IcmpTriage::Ignore;
+            }
+            if outer.fragment.is_some() {
+                return IcmpTriage::Drop;
+            }
+        }
+        match IcmpError::parse_packet(pkt, outer) {
+            Ok(e) => IcmpTriage::Error(e),
+            Err(_) => IcmpTriage::Ignore,
+        }
+    }
+
+    /// [`IcmpTriage::of_packet`] over a buffer holding the packet (up to `outer.end()`).
+    pub fn of(bytes: &[u8], outer: &Headers) -> IcmpTriage {
+        let end = outer.end().min(bytes.len());
+        IcmpTriage::of_packet(bytes.get(..end).unwrap_or(&[]), outer)
+    }
+}
+
 /// An ICMP error and the packet it quotes, as `ip_vs_out_icmp()` / `ip_vs_in_icmp()` and
 /// their IPv6 twins find it before looking the connection up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -63,7 +63,7 @@ mod tests;
 use core::ops::Range;
 
 pub use crate::sched::{Family, InetAddr};
-pub use icmp::IcmpError;
+pub use icmp::{IcmpError, IcmpTriage};
 pub use packet::{parse_packet, PacketInfo, PacketRead};
 
 /// `IPPROTO_ICMP`.

@@ -11,7 +11,7 @@ use std::vec::Vec;
 use proptest::prelude::*;
 
 use super::checksum::*;
-use super::icmp::{IcmpError, IcmpPacket, Icmpv6Packet};
+use super::icmp::{IcmpError, IcmpPacket, IcmpTriage, Icmpv6Packet};
 use super::ipv4::{Ipv4Packet, Ipv4Repr};
 use super::ipv6::{self, Ipv6Packet, Ipv6Repr};
 use super::nat::{self, ChecksumMode, IcmpDirection, L4Update};
@@ -789,6 +789,36 @@ fn icmp_non_errors_and_fragments_are_refused() {
     let h6f = parse_l3l4(&pkt6f, Family::Ipv6).unwrap();
     assert!(h6f.fragment.is_some());
     assert_eq!(IcmpError::parse(&pkt6f, &h6f), Err(Malformed::Fragment));
+    // ... and so does the triage (C: NF_DROP), an informational message behind one is
+    // not related (C: NF_ACCEPT).
+    assert_eq!(IcmpTriage::of(&pkt6f, &h6f), IcmpTriage::Drop);
+    let mut info = vec![128u8, 0, 0, 0, 0, 0, 0, 0];
+    info.extend(&quote);
+    let pkt6i = ip_packet(Family::Ipv6, &s6, &d6, &[], &frag, IPPROTO_ICMPV6, &info);
+    let h6i = parse_l3l4(&pkt6i, Family::Ipv6).unwrap();
+    assert_eq!(IcmpTriage::of(&pkt6i, &h6i), IcmpTriage::Ignore);
+    // A later fragment: C reads the "ICMP header" from the fragment's payload.
+    let later = [Ext::Frag {
+        offset: 8,
+        more: false,
+        ident: 1,
+    }];
+    let pkt6l = ip_packet(Family::Ipv6, &s6, &d6, &[], &later, IPPROTO_ICMPV6, &e);
+    let h6l = parse_l3l4(&pkt6l, Family::Ipv6).unwrap();
+    assert_eq!(IcmpTriage::of(&pkt6l, &h6l), IcmpTriage::Drop);
+    let pkt6li = ip_packet(Family::Ipv6, &s6, &d6, &[], &later, IPPROTO_ICMPV6, &info);
+    let h6li = parse_l3l4(&pkt6li, Family::Ipv6).unwrap();
+    assert_eq!(IcmpTriage::of(&pkt6li, &h6li), IcmpTriage::Ignore);
+    // No ICMP header at all (C: NF_DROP), for both families.
+    for (fam, s, d, proto) in [(Family::Ipv4, &s, &d, IPPROTO_ICMP), (Family::Ipv6, &s6, &d6, IPPROTO_ICMPV6)] {
+        let short = ip_packet(fam, s, d, &[], &[], proto, &[3u8, 3, 0, 0]);
+        let hs = super::parse_packet(&short[..], fam).unwrap().headers;
+        assert_eq!(IcmpTriage::of(&short, &hs), IcmpTriage::Drop, "{fam:?}");
+    }
+    // An error the quoted packet of which is cut: ignored (C: "looks wrong, ignore").
+    let cut = ip_packet(Family::Ipv4, &s, &d, &[], &[], IPPROTO_ICMP, &[3u8, 3, 0, 0, 0, 0, 0, 0, 0x45]);
+    let hc = parse_l3l4(&cut, Family::Ipv4).unwrap();
+    assert_eq!(IcmpTriage::of(&cut, &hc), IcmpTriage::Ignore);
 
     // Not ICMP at all.
     let tcp = hex(V4_SYN);
@@ -1231,6 +1261,14 @@ fn exercise(bytes: &[u8], fam: Family, a: &InetAddr, port: u16) {
             let _ = h.l4_slice(bytes);
             if let Ok(e) = IcmpError::parse(bytes, &h) {
                 assert!(e.inner.l4_off + e.inner.l4_header_len <= bytes.len());
+            }
+        }
+        if let Ok(info) = super::parse_packet(bytes, f) {
+            // The triage the hooks run: an error it finds is the one IcmpError finds.
+            match IcmpTriage::of_packet(bytes, &info.headers) {
+                IcmpTriage::Error(e) => assert_eq!(IcmpError::parse_packet(bytes, &info.headers), Ok(e)),
+                IcmpTriage::Drop => assert!(super::is_icmp_of(f, info.headers.protocol)),
+                IcmpTriage::Ignore => {}
             }
         }
     }
