@@ -140,6 +140,20 @@ director_eth0_up() {
 	EOF
 }
 
+# director_neighbours: wait (at most ~10 s) until the director reaches the router and every
+# real server over IPv4 and IPv6 with ping. After eth0 comes back, or a route does, the
+# neighbour entries are gone; resolving them under TCG on a loaded machine took longer than
+# the probe's retries (C lost a real server's IPv6 flows in one make check). Ping goes through
+# the kernel's routing, not IPVS's: a stale route IPVS kept would still fail the probe after.
+director_neighbours() {
+	local a i
+	for a in 10.0.1.254 fd00:1::fe "$(rip 4 1)" "$(rip 4 2)" "$(rip 4 3)" "$(rip 6 1)" "$(rip 6 2)" "$(rip 6 3)"; do
+		for i in $(seq 10); do
+			ip netns exec "$DP_DIR" ping -q -c 1 -W 1 "$a" >/dev/null 2>&1 && break
+		done
+	done
+}
+
 dmesg_lines() { dmesg | wc -l; }
 # cleanup_running: the namespace teardown work (cleanup_net(), the only work of the "netns"
 # workqueue) is running: a kworker's comm reads "kworker/...+netns" while it runs a work of
@@ -186,7 +200,7 @@ run_module() {
 		tap_fail "$name b1: director eth0 down: nothing answers (NAT IPv4, DR IPv6)" "${fails[@]}"
 	fi
 	director_eth0_up
-	sleep 1
+	director_neighbours
 	all_cells_answer "$name b1: director eth0 up again: every cell answers" b1-up 42000
 
 	# b2) A route change: rs1 unreachable from the director, then reachable again.
@@ -205,6 +219,7 @@ run_module() {
 	fi
 	ip -n "$DP_DIR" route del unreachable "$(rip 4 1)/32"
 	ip -n "$DP_DIR" -6 route del unreachable "$(rip 6 1)/128"
+	director_neighbours
 	all_cells_answer "$name b2: route to rs1 back: every cell answers" b2-back 44000
 
 	# c) rs2 deleted from nat4 with flows running, then re-added from the trash.
