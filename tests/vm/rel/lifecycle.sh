@@ -240,8 +240,10 @@ part_c() { # sysctl writes during traffic
 		tap_fail "$name: load, namespaces, servers and services"
 	else
 		# Generators outlive the part (traffic_down stops them): in make check under load C's
-		# part took 112 s, and generators sized SYSW + 60 s had ended before "traffic flowing (after)".
-		traffic_up "$d" $((SYSW + 240)) tcpshort udpflows flood
+		# part took 112 s, and generators sized SYSW + 60 s had ended before "traffic flowing
+		# (after)"; on a machine loaded with helpers' builds it took 388 s and SYSW + 240 s ran
+		# out too. The flood's rate is fixed (1000/s), so a longer bound adds nothing but time.
+		traffic_up "$d" $((SYSW + 1800)) tcpshort udpflows flood
 		flowing "$name"
 		# One shell in the director's namespace writing /proc/sys directly (a process per
 		# write is too slow under TCG): "WRITES FAILED LAST_VALUES".
@@ -283,7 +285,7 @@ part_d() { # real-server churn under persistent flows with expire_nodest_conn=1
 		tap_fail "$name: load, namespaces, servers and services"
 	else
 		ip netns exec "$DP_DIR" sysctl -qw $vs.expire_nodest_conn=1
-		traffic_up "$d" $((CHURN + 240)) udpflows tcpflows
+		traffic_up "$d" $((CHURN + 1800)) udpflows tcpflows # stopped by traffic_down (see part c)
 		flowing "$name"
 		# shellcheck disable=SC2016 # an awk program
 		w0=$(ip netns exec "$DP_DIR" awk '$1 == "expired_nodest_work" { print $2 }' /proc/net/ip_vs_reuse 2>/dev/null)
