@@ -16,7 +16,8 @@
 //! waits for a grace period before the old table (and so the old links) can be reused.
 
 use super::dest::{DestShared, StatsCells};
-use crate::glue::rcu::{self, BhSpin, RcuHead, RcuReadGuard};
+use crate::glue::rcu::{self, RcuHead, RcuReadGuard};
+use crate::glue::sync::BhSpin;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use ipvs_core::netlink::ipvs::AF_INET6;

@@ -15,4 +15,7 @@ pub(crate) mod proc;
 pub(crate) mod sysctl;
 pub(crate) mod random;
 pub(crate) mod rcu;
+pub(crate) mod ref_table;
 pub(crate) mod skb;
+pub(crate) mod sync;
+pub(crate) mod timer;
