@@ -3,6 +3,7 @@
 //! small safe type and writes its invariants down; everything above it is safe Rust.
 
 pub(crate) mod bindings;
+pub(crate) mod arc_table;
 pub(crate) mod genetlink;
 #[cfg(ipvs_rs_kunit)]
 pub(crate) mod kunit;

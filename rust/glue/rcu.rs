@@ -96,7 +96,7 @@ unsafe impl Sync for RcuHead {}
 unsafe impl Send for RcuHead {}
 
 impl RcuHead {
-    pub(crate) const fn new() -> Self {
+    pub(super) const fn new() -> Self {
         RcuHead(Opaque::uninit())
     }
 
@@ -106,7 +106,7 @@ impl RcuHead {
     ///
     /// The head is not queued already and stays in place (is not freed or moved) until
     /// `f` runs; `f` may free the object holding it.
-    pub(crate) unsafe fn call(&self, f: unsafe extern "C" fn(*mut bindings::callback_head)) {
+    pub(super) unsafe fn call(&self, f: unsafe extern "C" fn(*mut bindings::callback_head)) {
         // SAFETY: per the caller.
         unsafe { bindings::ipvs_rs_call_rcu(self.0.get(), Some(f)) };
     }
