@@ -488,7 +488,7 @@ impl<T: RefEntry> RefTable<T> {
             },
             GFP_ATOMIC,
         )?;
-        let node = KBox::leak(node);
+        let node: &Node<T> = KBox::leak(node);
         // SAFETY: first use of the timer, which stays in place until the entry is freed, a
         // grace period after it was deleted for good; the callback recovers the entry.
         unsafe { node.timer.setup(timer_fired::<T>) };
@@ -503,10 +503,10 @@ impl<T: RefEntry> RefTable<T> {
             let _lock = BucketLock::lock(hash);
             node.next.store(bucket.load(Ordering::Relaxed), Ordering::Relaxed);
             // Publish the initialised entry (rcu_assign_pointer()).
-            bucket.store(ptr::from_mut(node), Ordering::Release);
+            bucket.store(ptr::from_ref(node).cast_mut(), Ordering::Release);
         }
         // INVARIANT: refcnt includes the caller's reference.
-        Ok(NodeRef(NonNull::from(&*node)))
+        Ok(NodeRef(NonNull::from(node)))
     }
 
     /// Calls `f` on every entry `pred` accepts, one bucket per RCU read-side section, and lets

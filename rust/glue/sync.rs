@@ -110,10 +110,10 @@ impl BhLock {
 }
 
 /// One of the 256 connection-table bucket locks (`spin_lock_bh`), held until dropped.
-pub(crate) struct BucketLock(u32);
+pub(super) struct BucketLock(u32);
 
 impl BucketLock {
-    pub(crate) fn lock(hash: u32) -> Self {
+    pub(super) fn lock(hash: u32) -> Self {
         // SAFETY: the locks are initialised at module load (`init_bucket_locks`), before any
         // table use; paired with the unlock in `drop`.
         unsafe { bindings::ipvs_rs_conn_lock(hash) };
@@ -128,8 +128,14 @@ impl Drop for BucketLock {
     }
 }
 
-/// Initialise the bucket locks (once, at module load).
-pub(crate) fn init_bucket_locks() {
-    // SAFETY: called once from module init before any lock is taken.
+/// Initialise the bucket locks (at module load, before the table they guard is published;
+/// later calls do nothing).
+pub(super) fn init_bucket_locks() {
+    static DONE: AtomicBool = AtomicBool::new(false);
+    if DONE.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    // SAFETY: the first call, from module init, before any lock is taken (the table that
+    // takes them is published after this).
     unsafe { bindings::ipvs_rs_conn_locks_init() };
 }
