@@ -292,6 +292,10 @@ impl<T: HasLinks> ArcTableWriter<T> {
 }
 
 /// The `call_rcu()` callback of a removed entry: drop the table's reference.
+///
+/// # Safety
+///
+/// `head` is the RCU head of the [`Links`] of an entry queued by [`ArcTableWriter::remove`].
 unsafe extern "C" fn release<T: HasLinks>(head: *mut super::bindings::callback_head) {
     let off = T::OFFSET + core::mem::offset_of!(Links<T>, rcu);
     // SAFETY: `head` is the `rcu` field of the `Links` at `T::OFFSET` (the trait's contract)

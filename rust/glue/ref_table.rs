@@ -364,6 +364,11 @@ impl<T: RefEntry> Drop for Unlinked<'_, T> {
     }
 }
 
+/// The `call_rcu()` callback of an unlinked entry: free it.
+///
+/// # Safety
+///
+/// `head` is the `rcu` field of a `Node<T>` queued by [`Unlinked`]'s drop.
 unsafe extern "C" fn free_node<T: RefEntry>(head: *mut bindings::callback_head) {
     let off = core::mem::offset_of!(Node<T>, rcu);
     // SAFETY: `head` is the `rcu` field of a `Node<T>` leaked from a `KBox` in `insert` and
@@ -371,6 +376,11 @@ unsafe extern "C" fn free_node<T: RefEntry>(head: *mut bindings::callback_head) 
     drop(unsafe { KBox::from_raw(head.cast::<u8>().sub(off).cast::<Node<T>>()) });
 }
 
+/// The timer callback of every entry: [`RefEntry::expire`].
+///
+/// # Safety
+///
+/// `t` is the `timer` field of a `Node<T>`, set up by [`RefTable::insert`].
 unsafe extern "C" fn timer_fired<T: RefEntry>(t: *mut bindings::timer_list) {
     let off = core::mem::offset_of!(Node<T>, timer);
     // SAFETY: the timer is the `timer` field of a live `Node<T>` (`insert` set it up; an
