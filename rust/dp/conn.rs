@@ -20,7 +20,6 @@ use super::dest::{DestShared, StatsCells};
 use super::DpNet;
 use crate::glue::rcu::{self, RcuReadGuard};
 use crate::glue::ref_table::{self, Cursor as TableCursor, Node, NodeRef, RefEntry, RefTable, TableAlloc as Buckets};
-use crate::glue::sync::{BhLock, BhSpinGuard};
 use core::ptr;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use ipvs_core::netlink::ipvs::conn_flags;
@@ -78,16 +77,12 @@ pub(crate) struct ConnInfo {
     pub(crate) dest: Option<Arc<DestShared>>,
     pub(crate) svc_stats: Option<Arc<StatsCells>>,
     pub(crate) in_pkts: AtomicU32,
-    /// `cp->lock`: serialises protocol state changes.
-    state_lock: BhLock,
 }
 
 /// A connection entry in the table (`struct ip_vs_conn`).
 pub(crate) type Conn = Node<ConnInfo>;
 /// A counted reference to a connection (`ip_vs_conn_get()` … `ip_vs_conn_put()`).
 pub(crate) type ConnRef = NodeRef<ConnInfo>;
-/// `spin_lock_bh(&cp->lock)` … `spin_unlock_bh()`.
-pub(crate) type StateGuard<'a> = BhSpinGuard<'a, ()>;
 /// Where a reader of `/proc/net/ip_vs_conn` is.
 pub(crate) type Cursor = TableCursor;
 
@@ -120,12 +115,6 @@ impl ConnInfo {
 
     pub(crate) fn fwd_method(&self) -> u32 {
         self.flags() & conn_flags::FWD_MASK
-    }
-
-    /// Lock the protocol state (bottom halves off, so the packet path on this CPU cannot
-    /// spin on a lock its own interrupted context holds).
-    pub(crate) fn lock_state(&self) -> StateGuard<'_> {
-        self.state_lock.lock()
     }
 
     pub(crate) fn set_timeout(&self, jiffies: u64) {
@@ -277,7 +266,6 @@ pub(crate) fn create(ns: &DpNet, net: usize, p: ConnParams, control: Option<&Con
         dest: p.dest,
         svc_stats: p.svc_stats,
         in_pkts: AtomicU32::new(0),
-        state_lock: BhLock::new(),
     };
     TABLE.insert(&ns.conn_count, hash, conn, control, |c| {
         if let Some(d) = &c.dest {

@@ -31,7 +31,7 @@
 use super::bindings;
 use super::pernet::Net;
 use super::rcu::{self, RcuHead, RcuReadGuard};
-use super::sync::{self, BucketLock};
+use super::sync::{self, BucketLock, SpinLockBh, SpinLockBhGuard};
 use super::timer::Timer;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
@@ -134,7 +134,7 @@ impl ControlCount {
 ///
 /// Allocated by [`RefTable::insert`] as a `KBox` leaked into the table; freed only by the
 /// RCU callback the [`Unlinked`] token of its unlink queues (see the module doc for why
-/// every `&Node` outlives that). `timer` is set up. `control`, when set, points to an entry
+/// every `&Node` outlives that). `timer` and `lock` are set up. `control`, when set, points to an entry
 /// whose `n_control` this one holds one of until [`Unlinked::control_del`]. `census` counts
 /// this entry until its free is queued.
 #[repr(C)]
@@ -149,6 +149,8 @@ pub(crate) struct Node<T: RefEntry> {
     /// How many entries this one controls.
     pub(crate) n_control: ControlCount,
     census: NonNull<Census>,
+    /// `cp->lock`, for the entry type's own use ([`Node::lock_state`]).
+    lock: SpinLockBh,
     value: T,
 }
 
@@ -170,6 +172,12 @@ impl<T: RefEntry> Node<T> {
     pub(crate) fn census(&self) -> &Census {
         // SAFETY: the census outlives the entries it counts (type invariants).
         unsafe { self.census.as_ref() }
+    }
+
+    /// Lock the entry's own lock (C: `spin_lock_bh(&cp->lock)`, which serialises protocol
+    /// state changes), bottom halves off.
+    pub(crate) fn lock_state(&self) -> SpinLockBhGuard<'_> {
+        self.lock.lock()
     }
 
     /// Whether the entry still is in the table (C: `IP_VS_CONN_F_HASHED`).
@@ -494,6 +502,7 @@ impl<T: RefEntry> RefTable<T> {
                 control: AtomicPtr::new(ptr::null_mut()),
                 n_control: ControlCount(AtomicI32::new(0)),
                 census: NonNull::from(census),
+                lock: SpinLockBh::new(),
                 value,
             },
             GFP_ATOMIC,
@@ -502,6 +511,8 @@ impl<T: RefEntry> RefTable<T> {
         // SAFETY: first use of the timer, which stays in place until the entry is freed, a
         // grace period after it was deleted for good; the callback recovers the entry.
         unsafe { node.timer.setup(timer_fired::<T>) };
+        // SAFETY: first use of the lock, which stays in place with the entry.
+        unsafe { node.lock.init() };
         init(node);
         if let Some(ct) = control {
             // ip_vs_control_add(); `ct` is held, so not unlinked while its count goes up.

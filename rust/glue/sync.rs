@@ -95,20 +95,6 @@ impl<T> Drop for BhSpinGuard<'_, T> {
     }
 }
 
-/// A lock with no value, taken with bottom halves off (C: `spin_lock_bh(&cp->lock)` where the
-/// lock guards fields that are atomics of their own).
-pub(crate) struct BhLock(BhSpin<()>);
-
-impl BhLock {
-    pub(crate) const fn new() -> Self {
-        BhLock(BhSpin::new(()))
-    }
-
-    pub(crate) fn lock(&self) -> BhSpinGuard<'_, ()> {
-        self.0.lock()
-    }
-}
-
 /// One of the 256 connection-table bucket locks (`spin_lock_bh`), held until dropped.
 pub(super) struct BucketLock(u32);
 
@@ -138,4 +124,61 @@ pub(super) fn init_bucket_locks() {
     // SAFETY: the first call, from module init, before any lock is taken (the table that
     // takes them is published after this).
     unsafe { bindings::ipvs_rs_conn_locks_init() };
+}
+
+/// A `spinlock_t` taken with bottom halves off (`spin_lock_bh()`), seen by lockdep, for a
+/// lock embedded in an object glue places itself (a connection entry's `cp->lock`).
+///
+/// # Invariants
+///
+/// Once [`SpinLockBh::init`] ran, the lock stays in place until it is dropped.
+#[repr(transparent)]
+pub(crate) struct SpinLockBh(kernel::types::Opaque<bindings::spinlock_t>);
+
+// SAFETY: a kernel spinlock is made to be shared between contexts; it is only touched
+// through the spinlock API.
+unsafe impl Sync for SpinLockBh {}
+// SAFETY: as for `Sync`; moved only before `init`.
+unsafe impl Send for SpinLockBh {}
+
+/// `spin_lock_bh()` … `spin_unlock_bh()` of a [`SpinLockBh`].
+///
+/// # Invariants
+///
+/// This guard holds `lock`.
+pub(crate) struct SpinLockBhGuard<'a> {
+    lock: &'a SpinLockBh,
+}
+
+impl SpinLockBh {
+    pub(super) const fn new() -> Self {
+        SpinLockBh(kernel::types::Opaque::uninit())
+    }
+
+    /// `spin_lock_init()` (one lockdep class for all the entries' locks).
+    ///
+    /// # Safety
+    ///
+    /// Called once, before [`SpinLockBh::lock`], on a lock that does not move afterwards.
+    pub(super) unsafe fn init(&self) {
+        // SAFETY: per the caller.
+        unsafe { bindings::ipvs_rs_conn_state_lock_init(self.0.get()) };
+    }
+
+    /// Take the lock, bottom halves off (so the packet path on this CPU cannot spin on a
+    /// lock its own interrupted context holds).
+    pub(crate) fn lock(&self) -> SpinLockBhGuard<'_> {
+        // SAFETY: initialised and in place (the owner's invariant, see `init`); released by
+        // the guard.
+        unsafe { bindings::ipvs_rs_spin_lock_bh(self.0.get()) };
+        // INVARIANT: locked above.
+        SpinLockBhGuard { lock: self }
+    }
+}
+
+impl Drop for SpinLockBhGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: this guard holds the lock (type invariant).
+        unsafe { bindings::ipvs_rs_spin_unlock_bh(self.lock.0.get()) };
+    }
 }
