@@ -11,6 +11,7 @@
 #include <linux/types.h>
 #include <linux/timer.h>
 #include <linux/rcupdate.h>
+#include <linux/spinlock_types.h>
 
 struct net;
 struct sk_buff;
@@ -152,6 +153,10 @@ struct delayed_work *ipvs_rs_dwork_of(struct work_struct *work);
 void ipvs_rs_conn_locks_init(void);
 void ipvs_rs_conn_lock(unsigned int hash);
 void ipvs_rs_conn_unlock(unsigned int hash);
+/* A connection entry's own lock (C: cp->lock), one lockdep class for all entries. */
+void ipvs_rs_conn_state_lock_init(spinlock_t *lock);
+void ipvs_rs_spin_lock_bh(spinlock_t *lock);
+void ipvs_rs_spin_unlock_bh(spinlock_t *lock);
 /* The conn_tab_bits module parameter, clamped as C clamps it (8..20). */
 int ipvs_rs_conn_tab_bits(void);
 /* get_random_u32() */

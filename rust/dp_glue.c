@@ -706,6 +706,21 @@ void ipvs_rs_conn_unlock(unsigned int hash)
 	spin_unlock_bh(&conn_locks[hash % CONN_LOCKS]);
 }
 
+void ipvs_rs_conn_state_lock_init(spinlock_t *lock)
+{
+	spin_lock_init(lock);
+}
+
+void ipvs_rs_spin_lock_bh(spinlock_t *lock)
+{
+	spin_lock_bh(lock);
+}
+
+void ipvs_rs_spin_unlock_bh(spinlock_t *lock)
+{
+	spin_unlock_bh(lock);
+}
+
 __u32 ipvs_rs_random_u32(void)
 {
 	return get_random_u32();

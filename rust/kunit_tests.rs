@@ -666,7 +666,7 @@ mod conn_fixtures {
     }
 
     /// Client 192.0.2.C:cport → virtual 198.51.100.1:80, UDP (so no TCP state moves).
-    pub(super) fn conn(ns: &NetState, c: u8, cport: u16, d: &Arc<DestShared>, flags: u32, control: Option<&conn::Conn>) -> ConnRef {
+    pub(super) fn conn(ns: &NetState, c: u8, cport: u16, d: &Arc<DestShared>, flags: u32, control: Option<&ConnRef>) -> ConnRef {
         let p = ConnParams {
             family: Family::Ipv4,
             protocol: 17,
@@ -689,11 +689,9 @@ mod conn_fixtures {
     /// counted; C behaves the same), which a slow kernel hits. Put first (re-arming it with
     /// its timeout), then `expire_now()` without a reference, under RCU, as the flush does.
     pub(super) fn expire_soon(cp: ConnRef) {
-        let p = core::ptr::from_ref::<conn::Conn>(&*cp);
-        let _rcu = crate::glue::rcu::RcuReadGuard::new();
-        drop(cp);
-        // SAFETY: inside the read-side section the entry is not freed, even if it expired.
-        unsafe { &*p }.expire_now();
+        let rcu = crate::glue::rcu::RcuReadGuard::new();
+        // Inside the read-side section the entry is not freed, even if it expired.
+        cp.put_under(&rcu).expire_now();
     }
 
     /// Waits (up to 2 s) until `cond` holds.
@@ -810,14 +808,11 @@ fn dying_entry_is_never_rearmed(t: &mut Test) {
     let before = conn::count(&ns.dp);
     let d = dest(11);
     let cp = conn(ns, 11, 42000, &d, 0, None);
-    let p = core::ptr::from_ref::<conn::Conn>(&*cp);
     {
         // Keeps the entry readable after its expiry queued it for freeing, as the timer
         // softirq and the table walks do.
-        let _rcu = crate::glue::rcu::RcuReadGuard::new();
-        cp.put_no_rearm();
-        // SAFETY: inside the read-side section the entry is not freed (see above).
-        let c = unsafe { &*p };
+        let rcu = crate::glue::rcu::RcuReadGuard::new();
+        let c = cp.put_no_rearm_under(&rcu);
         // The path that wins: unlinked, queued for freeing.
         conn::expire(c);
         kunit_expect!(t, !conn::is_hashed(c));
@@ -827,14 +822,14 @@ fn dying_entry_is_never_rearmed(t: &mut Test) {
         let armed = c.timer_pending();
         kunit_expect!(t, !armed);
         if armed {
-            c.disarm_timer();
+            c.delete_timer();
         }
         // ip_vs_conn_expire_now() (the flush, a packet) on it: never arms a timer.
         c.expire_now();
         let armed = c.timer_pending();
         kunit_expect!(t, !armed);
         if armed {
-            c.disarm_timer();
+            c.delete_timer();
         }
     }
     kunit_expect_eq!(t, d.totalconns.load(Ordering::Relaxed), 0);
@@ -851,16 +846,13 @@ fn controlled_expiry_drops_template_at_once(t: &mut Test) {
     let d = dest(12);
     let tpl = conn(ns, 12, 0, &d, conn::F_TEMPLATE | conn::F_NO_CPORT, None);
     let cp = conn(ns, 12, 42001, &d, 0, Some(&tpl));
-    let (tp, cpp) = (core::ptr::from_ref::<conn::Conn>(&*tpl), core::ptr::from_ref::<conn::Conn>(&*cp));
-    // Both armed with their (long) timeouts.
-    drop(tpl);
-    drop(cp);
-    kunit_expect_eq!(t, conn::count(&ns.dp), before + 2);
     {
-        let _rcu = crate::glue::rcu::RcuReadGuard::new();
-        // SAFETY: both are hashed and pending, and inside the read-side section neither is
-        // freed even once expired.
-        let (tp, c) = unsafe { (&*tp, &*cpp) };
+        // Inside the read-side section neither is freed even once expired.
+        let rcu = crate::glue::rcu::RcuReadGuard::new();
+        // Both armed with their (long) timeouts.
+        let tp = tpl.put_under(&rcu);
+        let c = cp.put_under(&rcu);
+        kunit_expect_eq!(t, conn::count(&ns.dp), before + 2);
         // What the flush and the nodest work do: delete the controlled entry, dropping the
         // controlling chain with it.
         conn::del(c);
@@ -884,16 +876,14 @@ fn held_template_survives_the_drop(t: &mut Test) {
     let d = dest(13);
     let tpl = conn(ns, 13, 0, &d, conn::F_TEMPLATE | conn::F_NO_CPORT, None);
     let cp = conn(ns, 13, 42002, &d, 0, Some(&tpl));
-    let cpp = core::ptr::from_ref::<conn::Conn>(&*cp);
     // Armed, and held by someone else.
     let held = conn::template_get(&lookup_key(ns, &tpl.caddr, 0, &tpl.vaddr, tpl.vport));
     kunit_expect!(t, held.is_some());
-    drop(tpl);
-    drop(cp);
     {
-        let _rcu = crate::glue::rcu::RcuReadGuard::new();
-        // SAFETY: hashed and pending; not freed inside the read-side section.
-        conn::del(unsafe { &*cpp });
+        // Not freed inside the read-side section.
+        let rcu = crate::glue::rcu::RcuReadGuard::new();
+        drop(tpl);
+        conn::del(cp.put_under(&rcu));
     }
     kunit_expect_eq!(t, conn::count(&ns.dp), before + 1);
     if let Some(h) = held {

@@ -7,6 +7,7 @@ use super::NetState;
 use crate::glue::bindings;
 use crate::glue::pernet::Net;
 use crate::dp::conn::{self, Conn, Cursor};
+use crate::glue::rcu::RcuReadGuard;
 use crate::glue::proc::{seq_kind, ProcFiles, ProcKind, SeqTable, SeqWriter};
 use core::fmt::{self, Write};
 use ipvs_core::procfs::{self, DestLine, ServiceLine};
@@ -113,14 +114,12 @@ impl SeqTable for ConnFile {
     type Item = Conn;
     const HEADER: &'static str = procfs::CONN_HEADER;
 
-    unsafe fn seek(net: &Net, cur: &mut Cursor) -> Option<&'static Conn> {
-        // SAFETY: forwarded from the caller (same contract).
-        unsafe { conn::seek(reader_net(net), cur) }
+    fn seek<'g>(rcu: &'g mut RcuReadGuard, net: &Net, cur: &mut Cursor) -> Option<&'g Conn> {
+        conn::seek(rcu, reader_net(net), cur)
     }
 
-    unsafe fn seek_next(net: &Net, cur: &mut Cursor, c: &Conn) -> Option<&'static Conn> {
-        // SAFETY: forwarded from the caller (same contract).
-        unsafe { conn::seek_next(reader_net(net), cur, c) }
+    fn seek_next<'g>(rcu: &'g mut RcuReadGuard, net: &Net, cur: &mut Cursor, c: &Conn) -> Option<&'g Conn> {
+        conn::seek_next(rcu, reader_net(net), cur, c)
     }
 
     fn show(w: &mut SeqWriter, _net: &Net, c: &Conn) {
@@ -133,14 +132,12 @@ impl SeqTable for ConnSyncFile {
     type Item = Conn;
     const HEADER: &'static str = procfs::CONN_SYNC_HEADER;
 
-    unsafe fn seek(net: &Net, cur: &mut Cursor) -> Option<&'static Conn> {
-        // SAFETY: forwarded from the caller (same contract).
-        unsafe { conn::seek(reader_net(net), cur) }
+    fn seek<'g>(rcu: &'g mut RcuReadGuard, net: &Net, cur: &mut Cursor) -> Option<&'g Conn> {
+        conn::seek(rcu, reader_net(net), cur)
     }
 
-    unsafe fn seek_next(net: &Net, cur: &mut Cursor, c: &Conn) -> Option<&'static Conn> {
-        // SAFETY: forwarded from the caller (same contract).
-        unsafe { conn::seek_next(reader_net(net), cur, c) }
+    fn seek_next<'g>(rcu: &'g mut RcuReadGuard, net: &Net, cur: &mut Cursor, c: &Conn) -> Option<&'g Conn> {
+        conn::seek_next(rcu, reader_net(net), cur, c)
     }
 
     fn show(w: &mut SeqWriter, _net: &Net, c: &Conn) {

@@ -8,7 +8,7 @@
 //! to it holds one, so it outlives its last connection as C's `dest->refcnt` makes it.
 
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::Relaxed};
-use crate::glue::rcu::BhSpin;
+use crate::glue::sync::BhSpin;
 use crate::glue::percpu::PcpuCounters;
 use ipvs_core::est::StatsState;
 use ipvs_core::netlink::reply::Stats;

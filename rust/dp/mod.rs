@@ -52,7 +52,7 @@ pub(crate) struct DpNet {
     /// The namespace (`struct net *`, as a number: connection keys), set when it starts.
     net: usize,
     /// `ipvs->conn_count`.
-    pub(crate) conn_count: AtomicI32,
+    pub(crate) conn_count: crate::glue::ref_table::Census,
     /// `ipvs->tot_stats`.
     pub(crate) tot_stats: StatsCells,
     /// The protocols' timeout tables, seconds (C: per-netns `pd->timeout_table`).
@@ -302,7 +302,7 @@ impl DpNet {
             sync_threshold: [AtomicI32::new(threshold), AtomicI32::new(period)],
             sync_qlen_max: AtomicUsize::new(crate::glue::mem::sync_qlen_max_default()),
             net: 0,
-            conn_count: AtomicI32::new(0),
+            conn_count: crate::glue::ref_table::Census::new(),
             tot_stats: StatsCells::unallocated(),
             tcp_timeouts: tcp::TcpState::ALL.map(|s| AtomicU32::new(d.tcp.get(s))),
             udp_timeout: AtomicU32::new(d.udp.get(udp::UdpState::Normal)),
@@ -317,6 +317,7 @@ impl DpNet {
     /// The namespace started: `net` is its `struct net`.
     pub(crate) fn set_net(&mut self, net: &Net) {
         self.net = net.as_ptr() as usize;
+        self.conn_count.set_net(net);
     }
 
     /// `struct net *` of this namespace, as a number (connection keys); 0 until started.

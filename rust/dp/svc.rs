@@ -10,15 +10,13 @@
 //! configuration mutex, which the [`SvcWriter`] token stands for: only its holder can insert,
 //! remove or resize.
 //!
-//! Resizing without stopping readers: every service has two chain links, `next[0]` and
-//! `next[1]`. A table uses the links of its generation; growing builds the next table
-//! through the other links while readers keep walking the current one, publishes it, and
-//! waits for a grace period before the old table (and so the old links) can be reused.
+//! The table is a glue [`ArcTable`] (resizable without stopping readers; see there).
 
 use super::dest::{DestShared, StatsCells};
-use crate::glue::rcu::{self, BhSpin, RcuHead, RcuReadGuard};
-use core::ptr;
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use crate::glue::arc_table::{impl_has_links, ArcTable, ArcTableWriter, Links};
+use crate::glue::rcu::{self, RcuReadGuard};
+use crate::glue::sync::BhSpin;
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use ipvs_core::netlink::ipvs::AF_INET6;
 use ipvs_core::netlink::service::ServiceKey;
 use ipvs_core::netlink::Errno;
@@ -35,8 +33,6 @@ use kernel::sync::Arc;
 const MIN_BUCKETS: usize = 256;
 /// The table doubles when it holds more than this many services per bucket.
 const LOAD_FACTOR: usize = 2;
-/// Upper bound on the bucket count (2^20: 8 MiB of bucket heads).
-const MAX_BUCKETS: usize = 1 << 20;
 
 /// Significant bytes of an address of family `af` (`ip_vs_addr_equal()` compares only these).
 pub(crate) fn addr_len(af: u16) -> usize {
@@ -274,10 +270,8 @@ pub(crate) struct Scheduled {
 pub(crate) struct Svc {
     /// Normalised (`ip_vs_addr_copy()`: an IPv4 address keeps only its first 4 bytes).
     pub(crate) key: ServiceKey,
-    hash: u32,
-    /// Chain links of the table generations 0 and 1.
-    next: [AtomicPtr<Svc>; 2],
-    rcu: RcuHead,
+    /// The table's chain links (of its generations 0 and 1), RCU head and key hash.
+    links: Links<Svc>,
     pub(crate) flags: AtomicU32,
     pub(crate) timeout_jiffies: AtomicU32,
     /// IPv4: the netmask's bytes; IPv6: the prefix length (native-endian u32, as C's union).
@@ -295,9 +289,7 @@ impl Svc {
         Arc::new(
             Svc {
                 key,
-                hash: key_hash(&key),
-                next: [AtomicPtr::new(ptr::null_mut()), AtomicPtr::new(ptr::null_mut())],
-                rcu: RcuHead::new(),
+                links: Links::new(key_hash(&key)),
                 flags: AtomicU32::new(flags),
                 timeout_jiffies: AtomicU32::new(timeout_jiffies),
                 netmask: AtomicU32::new(u32::from_ne_bytes(netmask)),
@@ -359,16 +351,6 @@ impl Svc {
         }
     }
 
-    /// The chain link of table generation `gen` (0 or 1).
-    fn link(&self, gen: usize) -> &AtomicPtr<Svc> {
-        let [a, b] = &self.next;
-        if gen & 1 == 0 {
-            a
-        } else {
-            b
-        }
-    }
-
     fn matches_addr(&self, af: u16, protocol: u16, addr: &[u8; 16], port: u16) -> bool {
         let k = &self.key;
         let n = addr_len(af);
@@ -379,27 +361,13 @@ impl Svc {
         self.key.fwmark == fwmark && self.key.af == af
     }
 
-    /// The `call_rcu()` callback of a removed service: drop the table's reference.
-    unsafe extern "C" fn rcu_free(head: *mut crate::glue::bindings::callback_head) {
-        let off = core::mem::offset_of!(Svc, rcu);
-        // SAFETY: `head` is the `rcu` field of a `Svc` whose table reference was turned
-        // into a raw pointer by `SvcTable::insert` and queued once by `SvcTable::remove`.
-        drop(unsafe { Arc::from_raw(head.cast::<u8>().sub(off).cast::<Svc>()) });
-    }
 }
+
+impl_has_links!(Svc, links);
 
 fn mix(mut h: u32, w: u32) -> u32 {
     h = (h ^ w).wrapping_mul(0x9e37_79b1).rotate_left(13);
     h
-}
-
-fn finish(mut h: u32) -> u32 {
-    // murmur3's finaliser
-    h ^= h >> 16;
-    h = h.wrapping_mul(0x85eb_ca6b);
-    h ^= h >> 13;
-    h = h.wrapping_mul(0xc2b2_ae35);
-    h ^ (h >> 16)
 }
 
 /// Hash of an address key (without the table's seed, which `bucket` adds).
@@ -423,116 +391,18 @@ fn key_hash(k: &ServiceKey) -> u32 {
     }
 }
 
-/// One generation of the table.
-struct Buckets {
-    /// Which of the services' `next` links chain this table.
-    gen: usize,
-    seed: u32,
-    heads: KVVec<AtomicPtr<Svc>>,
-}
-
-impl Buckets {
-    fn new(len: usize, gen: usize, seed: u32) -> Result<KBox<Buckets>, Errno> {
-        let mut heads = KVVec::with_capacity(len, GFP_KERNEL).map_err(|_| Errno::Enomem)?;
-        for _ in 0..len {
-            heads.push(AtomicPtr::new(ptr::null_mut()), GFP_KERNEL).map_err(|_| Errno::Enomem)?;
-        }
-        KBox::new(Buckets { gen, seed, heads }, GFP_KERNEL).map_err(|_| Errno::Enomem)
-    }
-
-    /// The chain head of `hash` (the length is a power of two, never 0: always `Some`).
-    fn head(&self, hash: u32) -> Option<&AtomicPtr<Svc>> {
-        self.heads.get((finish(hash ^ self.seed) as usize) & self.heads.len().wrapping_sub(1))
-    }
-
-    /// First service of the chain of `hash` that `pred` accepts.
-    fn find(&self, hash: u32, pred: impl Fn(&Svc) -> bool) -> Option<&Svc> {
-        let mut p = self.head(hash)?.load(Ordering::Acquire);
-        while !p.is_null() {
-            // SAFETY: chained services stay allocated until a grace period after their
-            // removal (`SvcTable::remove` frees by `call_rcu()`), and every reader of this
-            // table is inside an RCU read-side section (or is the writer).
-            let s = unsafe { &*p };
-            if pred(s) {
-                return Some(s);
-            }
-            p = s.link(self.gen).load(Ordering::Acquire);
-        }
-        None
-    }
-
-    /// Link `s` at the head of its chain (writer only).
-    fn link(&self, s: &Svc) {
-        let Some(head) = self.head(s.hash) else { return };
-        s.link(self.gen).store(head.load(Ordering::Relaxed), Ordering::Relaxed);
-        // rcu_assign_pointer(): the link is visible before the service is.
-        head.store(ptr::from_ref(s).cast_mut(), Ordering::Release);
-    }
-
-    /// Unlink `s` (writer only); whether it was there.
-    fn unlink(&self, s: &Svc) -> bool {
-        let me = ptr::from_ref(s).cast_mut();
-        let Some(mut link) = self.head(s.hash) else { return false };
-        loop {
-            let p = link.load(Ordering::Relaxed);
-            if p.is_null() {
-                return false;
-            }
-            if p == me {
-                link.store(s.link(self.gen).load(Ordering::Relaxed), Ordering::Release);
-                return true;
-            }
-            // SAFETY: a chained service (see `find`); the writer is the only one changing
-            // chains.
-            link = unsafe { (*p).link(self.gen) };
-        }
-    }
-
-    /// Every chained service (writer only).
-    fn for_each(&self, mut f: impl FnMut(&Svc)) {
-        for head in self.heads.iter() {
-            let mut p = head.load(Ordering::Relaxed);
-            while !p.is_null() {
-                // SAFETY: as in `unlink`.
-                let s = unsafe { &*p };
-                p = s.link(self.gen).load(Ordering::Relaxed);
-                f(s);
-            }
-        }
-    }
-}
-
 /// The services of one namespace, for lookups from the packet path.
-pub(crate) struct SvcTable {
-    tab: AtomicPtr<Buckets>,
-}
+pub(crate) type SvcTable = ArcTable<Svc>;
 
 /// The right to change a [`SvcTable`]: one per table, owned by the control plane, whose
 /// configuration mutex serialises its users.
-pub(crate) struct SvcWriter {
-    table: Arc<SvcTable>,
-    count: usize,
-}
+pub(crate) struct SvcWriter(ArcTableWriter<Svc>);
 
-impl SvcTable {
+impl ArcTable<Svc> {
     /// An empty table and its writer.
     pub(crate) fn new() -> Result<(Arc<SvcTable>, SvcWriter), Errno> {
-        // SAFETY: plain call.
-        let seed = unsafe { crate::glue::bindings::ipvs_rs_random_u32() };
-        let b = Buckets::new(MIN_BUCKETS, 0, seed)?;
-        let t = Arc::new(
-            SvcTable { tab: AtomicPtr::new(KBox::into_raw(b)) },
-            GFP_KERNEL,
-        )
-        .map_err(|_| Errno::Enomem)?;
-        Ok((t.clone(), SvcWriter { table: t, count: 0 }))
-    }
-
-    fn buckets(&self) -> &Buckets {
-        // SAFETY: always a live table: replaced only by `SvcWriter::grow`, which frees the
-        // old one after a grace period (readers are in RCU read-side sections) and while no
-        // other writer runs; freed for good in `drop`.
-        unsafe { &*self.tab.load(Ordering::Acquire) }
+        let (t, w) = ArcTable::with_buckets(MIN_BUCKETS, LOAD_FACTOR).map_err(|_| Errno::Enomem)?;
+        Ok((t, SvcWriter(w)))
     }
 
     /// `ip_vs_service_find()`: the service for a packet to `vaddr:vport` (`protocol`,
@@ -540,29 +410,28 @@ impl SvcTable {
     /// port-zero service of the address.
     pub(crate) fn find_for_packet<'a>(
         &'a self,
-        _rcu: &'a RcuReadGuard,
+        rcu: &'a RcuReadGuard,
         af: u16,
         protocol: u8,
         vaddr: &[u8; 16],
         vport: u16,
         mark: u32,
     ) -> Option<&'a Svc> {
-        let b = self.buckets();
         let proto = u16::from(protocol);
         if mark != 0 {
-            if let Some(s) = b.find(fwmark_hash(af, mark), |s| s.matches_fwmark(af, mark)) {
+            if let Some(s) = self.find(rcu, fwmark_hash(af, mark), |s| s.matches_fwmark(af, mark)) {
                 return Some(s);
             }
         }
-        b.find(addr_hash(af, proto, vaddr, vport), |s| s.matches_addr(af, proto, vaddr, vport))
-            .or_else(|| b.find(addr_hash(af, proto, vaddr, 0), |s| s.matches_addr(af, proto, vaddr, 0)))
+        self.find(rcu, addr_hash(af, proto, vaddr, vport), |s| s.matches_addr(af, proto, vaddr, vport))
+            .or_else(|| self.find(rcu, addr_hash(af, proto, vaddr, 0), |s| s.matches_addr(af, proto, vaddr, 0)))
     }
 }
 
 impl SvcWriter {
     /// The service with `key` (`__ip_vs_service_find()` / `__ip_vs_svc_fwm_find()`).
     pub(crate) fn find(&self, key: &ServiceKey) -> Option<&Svc> {
-        let b = self.table.buckets();
+        let b = &self.0;
         if key.fwmark != 0 {
             b.find(fwmark_hash(key.af, key.fwmark), |s| s.matches_fwmark(key.af, key.fwmark))
         } else {
@@ -574,75 +443,18 @@ impl SvcWriter {
 
     /// The table the writer changes.
     pub(crate) fn table(&self) -> Arc<SvcTable> {
-        self.table.clone()
+        self.0.table()
     }
 
     /// `ip_vs_svc_hash()`: publish `svc` (the table keeps a reference). May sleep (growing
     /// waits for a grace period).
     pub(crate) fn insert(&mut self, svc: &Arc<Svc>) {
-        if self.count >= self.table.buckets().heads.len().saturating_mul(LOAD_FACTOR) {
-            self.grow();
-        }
-        let raw = Arc::into_raw(svc.clone());
-        // SAFETY: `raw` is a live service; the reference it carries is the table's, given
-        // back by `Svc::rcu_free` or `drop`.
-        self.table.buckets().link(unsafe { &*raw });
-        self.count = self.count.wrapping_add(1);
+        self.0.insert(svc);
     }
 
     /// `ip_vs_svc_unhash()`: unpublish `svc`; the table's reference is dropped after a
     /// grace period.
     pub(crate) fn remove(&mut self, svc: &Svc) {
-        if self.table.buckets().unlink(svc) {
-            self.count = self.count.saturating_sub(1);
-            // SAFETY: the service was linked (so the table holds the reference `rcu_free`
-            // drops) and is unlinked now, so the head is queued once; the reference keeps
-            // the service in place until the callback runs.
-            unsafe { svc.rcu.call(Svc::rcu_free) };
-        }
-    }
-
-    /// Double the bucket count: build the next generation through the other links, publish
-    /// it, wait for the readers of the old one, free it. On allocation failure the table
-    /// stays as it is (longer chains).
-    fn grow(&mut self) {
-        let old_ptr = self.table.tab.load(Ordering::Relaxed);
-        // SAFETY: the writer owns the table's replacement; `old_ptr` is live.
-        let old = unsafe { &*old_ptr };
-        let len = old.heads.len().saturating_mul(2);
-        if len > MAX_BUCKETS {
-            return;
-        }
-        let Ok(new) = Buckets::new(len, old.gen ^ 1, old.seed) else { return };
-        old.for_each(|s| new.link(s));
-        self.table.tab.store(KBox::into_raw(new), Ordering::Release);
-        rcu::synchronize();
-        // SAFETY: `old_ptr` came from `KBox::into_raw`, is no longer published, and the
-        // grace period above waited for every reader that could still see it.
-        drop(unsafe { KBox::from_raw(old_ptr) });
-    }
-}
-
-impl Drop for SvcTable {
-    /// The namespace is gone: no reader and no writer is left (the hooks were unregistered,
-    /// the writer dropped). Release the references of the services still linked.
-    fn drop(&mut self) {
-        let p = self.tab.swap(ptr::null_mut(), Ordering::AcqRel);
-        if p.is_null() {
-            return;
-        }
-        // SAFETY: from `KBox::into_raw`, unpublished above, no reader left.
-        let b = unsafe { KBox::from_raw(p) };
-        for head in b.heads.iter() {
-            let mut p = head.load(Ordering::Relaxed);
-            while !p.is_null() {
-                // SAFETY: a linked service, alive while the table's reference is held.
-                let next = unsafe { (*p).link(b.gen).load(Ordering::Relaxed) };
-                // SAFETY: each linked service carries the table's reference (`insert`);
-                // it is not touched after this.
-                drop(unsafe { Arc::from_raw(p.cast_const()) });
-                p = next;
-            }
-        }
+        self.0.remove(svc);
     }
 }

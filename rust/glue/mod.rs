@@ -3,6 +3,7 @@
 //! small safe type and writes its invariants down; everything above it is safe Rust.
 
 pub(crate) mod bindings;
+pub(crate) mod arc_table;
 pub(crate) mod genetlink;
 #[cfg(ipvs_rs_kunit)]
 pub(crate) mod kunit;
@@ -15,4 +16,7 @@ pub(crate) mod proc;
 pub(crate) mod sysctl;
 pub(crate) mod random;
 pub(crate) mod rcu;
+pub(crate) mod ref_table;
 pub(crate) mod skb;
+pub(crate) mod sync;
+pub(crate) mod timer;

@@ -12,6 +12,7 @@
 
 use super::bindings;
 use super::pernet::Net;
+use super::rcu::RcuReadGuard;
 use core::fmt;
 use core::ptr;
 use kernel::prelude::*;
@@ -65,19 +66,13 @@ pub(crate) trait SeqTable: Sized {
     const HEADER: &'static str;
 
     /// The item at `cur`, or the first after it (moving `cur` there); `None` at the end.
-    ///
-    /// # Safety
-    ///
-    /// Called inside an RCU read-side section, which the function may leave and re-enter;
-    /// the item is valid until that section next ends.
-    unsafe fn seek(net: &Net, cur: &mut Self::Cursor) -> Option<&'static Self::Item>;
+    /// Runs inside `rcu`'s read-side section, which it may leave for a moment
+    /// ([`RcuReadGuard::cond_resched`]); the item is valid while the section is held.
+    fn seek<'g>(rcu: &'g mut RcuReadGuard, net: &Net, cur: &mut Self::Cursor) -> Option<&'g Self::Item>;
 
-    /// The item after `item`, which `seek` or `seek_next` returned at `cur`.
-    ///
-    /// # Safety
-    ///
-    /// As for `seek`; `item` was returned in the same read-side section.
-    unsafe fn seek_next(net: &Net, cur: &mut Self::Cursor, item: &Self::Item) -> Option<&'static Self::Item>;
+    /// The item after `item`, which `seek` or `seek_next` returned at `cur` in the same
+    /// read-side section.
+    fn seek_next<'g>(rcu: &'g mut RcuReadGuard, net: &Net, cur: &mut Self::Cursor, item: &Self::Item) -> Option<&'g Self::Item>;
 
     /// Write `item`'s line.
     fn show(w: &mut SeqWriter, net: &Net, item: &Self::Item);
@@ -124,8 +119,8 @@ unsafe fn seq_parts<'a, T: SeqTable>(seq: *mut bindings::seq_file) -> (&'a mut S
     }
 }
 
-fn item_ptr<I>(item: Option<&I>) -> *mut core::ffi::c_void {
-    item.map_or(ptr::null_mut(), |i| ptr::from_ref(i).cast_mut().cast())
+fn item_ptr<I>(item: &I) -> *mut core::ffi::c_void {
+    ptr::from_ref(item).cast_mut().cast()
 }
 
 unsafe extern "C" fn seq_start<T: SeqTable>(seq: *mut bindings::seq_file, pos: *mut bindings::loff_t) -> *mut core::ffi::c_void {
@@ -139,27 +134,30 @@ unsafe extern "C" fn seq_start<T: SeqTable>(seq: *mut bindings::seq_file, pos: *
     }
     // SAFETY: a callback of a `T` file.
     let (st, net) = unsafe { seq_parts::<T>(seq) };
+    // SAFETY: inside the read-side section taken above, held until `seq_stop`, after the
+    // guard and the items found under it are gone (they go back to seq_file as pointers,
+    // which it uses only until `seq_stop`).
+    let mut rcu = unsafe { RcuReadGuard::assume_held() };
     let item = if st.pos == want {
         // Where the previous read stopped: walk one bucket, not the table.
-        // SAFETY: inside the read-side section taken above.
-        unsafe { T::seek(net, &mut st.cursor) }
+        T::seek(&mut rcu, net, &mut st.cursor).map(item_ptr)
     } else {
         // A seek in the file: count from the top, as C does.
         st.cursor = T::Cursor::default();
-        // SAFETY: inside the read-side section taken above.
-        let mut item = unsafe { T::seek(net, &mut st.cursor) };
+        let mut item = T::seek(&mut rcu, net, &mut st.cursor).map(item_ptr);
         let mut at = 1;
         while at < want {
             let Some(i) = item else { break };
-            // SAFETY: `i` was returned in this section.
-            item = unsafe { T::seek_next(net, &mut st.cursor, i) };
+            // SAFETY: `i` was returned in this section, which is still held.
+            let i = unsafe { &*i.cast::<T::Item>() };
+            item = T::seek_next(&mut rcu, net, &mut st.cursor, i).map(item_ptr);
             at += 1;
         }
         item
     };
     // INVARIANT: `cursor` is where the item at `want` was found.
     st.pos = if item.is_some() { want } else { 0 };
-    item_ptr(item)
+    item.unwrap_or(ptr::null_mut())
 }
 
 unsafe extern "C" fn seq_next<T: SeqTable>(
@@ -174,17 +172,20 @@ unsafe extern "C" fn seq_next<T: SeqTable>(
     };
     // SAFETY: a callback of a `T` file.
     let (st, net) = unsafe { seq_parts::<T>(seq) };
+    // SAFETY: between `seq_start` and `seq_stop`, inside the read-side section `seq_start`
+    // took (see there).
+    let mut rcu = unsafe { RcuReadGuard::assume_held() };
     let item = if v == SEQ_START_TOKEN {
         st.cursor = T::Cursor::default();
-        // SAFETY: between `seq_start` and `seq_stop`, inside the read-side section.
-        unsafe { T::seek(net, &mut st.cursor) }
+        T::seek(&mut rcu, net, &mut st.cursor).map(item_ptr)
     } else {
         // SAFETY: `v` is the item `seq_start` or `seq_next` returned in this section.
-        unsafe { T::seek_next(net, &mut st.cursor, &*v.cast::<T::Item>()) }
+        let prev = unsafe { &*v.cast::<T::Item>() };
+        T::seek_next(&mut rcu, net, &mut st.cursor, prev).map(item_ptr)
     };
     // INVARIANT: `cursor` is where the item at `at` was found.
     st.pos = if item.is_some() { at } else { 0 };
-    item_ptr(item)
+    item.unwrap_or(ptr::null_mut())
 }
 
 unsafe extern "C" fn seq_stop(_seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) {

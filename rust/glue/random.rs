@@ -10,3 +10,9 @@ pub(crate) fn u32_below(ceil: u32) -> u32 {
     // SAFETY: plain call.
     unsafe { bindings::ipvs_rs_random_u32_below(ceil) }
 }
+
+/// A random number (`get_random_u32()`).
+pub(crate) fn u32() -> u32 {
+    // SAFETY: plain call.
+    unsafe { bindings::ipvs_rs_random_u32() }
+}
