@@ -255,6 +255,12 @@ impl<T: PernetData> Pernet<T> {
         Some(unsafe { &*bindings::ipvs_rs_net_generic(net.as_ptr(), *self.id.get()).cast::<SlotMem<T>>() })
     }
 
+    /// `pernet_operations.init`: build the state in `net`'s slot, start it, register for it.
+    ///
+    /// # Safety
+    ///
+    /// Called by the kernel only, with a namespace being set up, whose slot for our id is
+    /// allocated and zeroed.
     unsafe extern "C" fn net_init(net: *mut bindings::net) -> kernel::ffi::c_int {
         // SAFETY: the kernel calls `init` with a live namespace whose generic slot for our id
         // is allocated, zeroed, `size_of::<SlotMem<T>>()` bytes and suitably aligned
@@ -287,6 +293,12 @@ impl<T: PernetData> Pernet<T> {
         }
     }
 
+    /// `pernet_operations.exit`: undo the registrations, stop and drop the state.
+    ///
+    /// # Safety
+    ///
+    /// Called by the kernel only, once, for a namespace whose `init` succeeded, while it is
+    /// still alive.
     unsafe extern "C" fn net_exit(net: *mut bindings::net) {
         // SAFETY: `exit` runs once, after a successful `init`, with the namespace still alive;
         // the slot holds the `SlotMem<T>` written there, no longer reachable by anyone else.
