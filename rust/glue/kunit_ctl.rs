@@ -54,14 +54,26 @@ impl<'a> RegisteredEntry<'a> {
         // SAFETY: an entry of a table built by `sysctl::ctl_table` with both `extra1` and
         // `extra2` set is a minmax entry, whose `extra`s point to its `int` bounds, live while
         // the table is (type invariant).
-        Some(unsafe { (*self.raw.extra1.cast::<i32>(), *self.raw.extra2.cast::<i32>()) })
+        Some(unsafe {
+            (
+                *self.raw.extra1.cast::<i32>(),
+                *self.raw.extra2.cast::<i32>(),
+            )
+        })
     }
 
     /// Call the entry's own handler as the sysctl core does (a NUL-terminated kernel
     /// buffer); `write` false reads into `out`. Returns the result and the length the
     /// handler reports.
-    pub(crate) fn call(&self, write: bool, input: &[u8], out: &mut [u8; 64]) -> (Result<(), Error>, usize) {
-        let Some(f) = self.raw.proc_handler else { return (Err(EINVAL), 0) };
+    pub(crate) fn call(
+        &self,
+        write: bool,
+        input: &[u8],
+        out: &mut [u8; 64],
+    ) -> (Result<(), Error>, usize) {
+        let Some(f) = self.raw.proc_handler else {
+            return (Err(EINVAL), 0);
+        };
         *out = [0u8; 64];
         let n = input.len().min(out.len() - 1);
         out[..n].copy_from_slice(&input[..n]);
@@ -70,7 +82,15 @@ impl<'a> RegisteredEntry<'a> {
         // SAFETY: a registered entry whose data is live (type invariant); `out` is a kernel
         // buffer of `len` + 1 bytes (the terminator the sysctl core provides); `len` and
         // `pos` are valid for writes.
-        let ret = unsafe { f(self.raw, i32::from(write), out.as_mut_ptr().cast(), &mut len, &mut pos) };
+        let ret = unsafe {
+            f(
+                self.raw,
+                i32::from(write),
+                out.as_mut_ptr().cast(),
+                &mut len,
+                &mut pos,
+            )
+        };
         (to_result(ret), len)
     }
 }
@@ -94,7 +114,8 @@ pub(crate) fn dointvec_write(value: &AtomicI32, input: &[u8]) -> (Result<(), Err
     // SAFETY: `entry` describes one live `int` (`value`, an atomic: the handler's store
     // cannot race a plain access); `buf` is a kernel buffer of at least `len` bytes; `len`
     // and `pos` are valid for writes.
-    let ret = unsafe { bindings::proc_dointvec(&entry, 1, buf.as_mut_ptr().cast(), &mut len, &mut pos) };
+    let ret =
+        unsafe { bindings::proc_dointvec(&entry, 1, buf.as_mut_ptr().cast(), &mut len, &mut pos) };
     (to_result(ret), len)
 }
 
@@ -113,7 +134,9 @@ pub(crate) const NEST_TABLE_LEN: usize = bindings::IPVS_RS_NEST_MAX as usize + 1
 /// header says it is longer than `attr` is refused with `EINVAL` without asking the kernel.
 pub(crate) fn kernel_parse_nested(set: Nest, attr: &[u32]) -> (i32, [bool; NEST_TABLE_LEN]) {
     let mut found = [false; NEST_TABLE_LEN];
-    let Some(&first) = attr.first() else { return (EINVAL.to_errno(), found) };
+    let Some(&first) = attr.first() else {
+        return (EINVAL.to_errno(), found);
+    };
     let [l0, l1, _, _] = first.to_ne_bytes();
     let nla_len = usize::from(u16::from_ne_bytes([l0, l1]));
     if nla_len < 4 || nla_len > attr.len() * 4 {
@@ -127,7 +150,14 @@ pub(crate) fn kernel_parse_nested(set: Nest, attr: &[u32]) -> (i32, [bool; NEST_
     let mut tb = [core::ptr::null::<bindings::nlattr>(); NEST_TABLE_LEN];
     // SAFETY: `tb` is large enough for every set; `attr` is 4-byte aligned and holds a
     // nested attribute whose length (checked above) covers only its initialised words.
-    let ret = unsafe { bindings::ipvs_rs_parse_nested(tb.as_mut_ptr(), set, attr.as_ptr().cast(), core::ptr::null_mut()) };
+    let ret = unsafe {
+        bindings::ipvs_rs_parse_nested(
+            tb.as_mut_ptr(),
+            set,
+            attr.as_ptr().cast(),
+            core::ptr::null_mut(),
+        )
+    };
     for (f, p) in found.iter_mut().zip(tb.iter()) {
         *f = !p.is_null();
     }

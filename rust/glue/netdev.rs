@@ -19,7 +19,9 @@ pub(crate) fn dest_addr_ok(net: &Net, af: u16, addr: &[u8; 16]) -> bool {
 /// `net` (`start_sync_thread()`'s `-ENODEV` check). A longer name is no device.
 pub(crate) fn netdev_exists(net: &Net, name: &[u8]) -> bool {
     let mut buf = [0u8; 17];
-    let Some(dst) = buf.get_mut(..name.len()) else { return false };
+    let Some(dst) = buf.get_mut(..name.len()) else {
+        return false;
+    };
     dst.copy_from_slice(name);
     // SAFETY: `net` is alive; `buf` is NUL-terminated (its last byte is never written).
     unsafe { bindings::ipvs_rs_netdev_exists(net.as_ptr(), buf.as_ptr().cast()) }

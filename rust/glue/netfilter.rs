@@ -45,7 +45,9 @@ pub(crate) unsafe fn call_hook(
     f: HookFn,
 ) -> u32 {
     // SAFETY: netfilter passes the packet it owns for the duration of this call.
-    let Some(skb) = (unsafe { Skb::from_raw(skb) }) else { return Verdict::Accept.as_c() };
+    let Some(skb) = (unsafe { Skb::from_raw(skb) }) else {
+        return Verdict::Accept.as_c();
+    };
     // SAFETY: the hook's namespace is alive while its hooks run.
     let net = unsafe { Net::from_raw(net) };
     let kind = match kind {
@@ -88,7 +90,9 @@ macro_rules! nf_hook_entry {
 /// unregistration at module unload waits for.
 pub(crate) fn register_hooks(net: &Net, af: u16) -> Result {
     // SAFETY: `net` is alive; the hook tables are static data of this module.
-    kernel::error::to_result(unsafe { bindings::ipvs_rs_hooks_register(net.as_ptr(), i32::from(af)) })
+    kernel::error::to_result(unsafe {
+        bindings::ipvs_rs_hooks_register(net.as_ptr(), i32::from(af))
+    })
 }
 
 /// `nf_unregister_net_hooks()` of the hooks [`register_hooks`] registered for `af` in `net`

@@ -32,7 +32,10 @@ pub(crate) fn single<S: ShowNet>() -> ProcKind {
 /// # Safety
 ///
 /// Called by seq_file as the show callback of a single-net file created with `single::<S>()`.
-unsafe extern "C" fn show_trampoline<S: ShowNet>(seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) -> kernel::ffi::c_int {
+unsafe extern "C" fn show_trampoline<S: ShowNet>(
+    seq: *mut bindings::seq_file,
+    _v: *mut core::ffi::c_void,
+) -> kernel::ffi::c_int {
     // SAFETY: `seq` is the argument of this running show callback; the writer and the
     // namespace reference are used only inside it (the namespace is narrowed to the call).
     let (mut w, net) = unsafe { SeqWriter::new(seq) };
@@ -72,14 +75,22 @@ impl ProcEntry {
             // SAFETY: as above; `ops` is static and its callbacks expect `size` bytes of
             // state (`seq_kind`).
             ProcKind::Seq(ops, size) => unsafe {
-                bindings::ipvs_rs_proc_create_seq(net.as_ptr(), name.as_char_ptr().cast(), ops, size as u32)
+                bindings::ipvs_rs_proc_create_seq(
+                    net.as_ptr(),
+                    name.as_char_ptr().cast(),
+                    ops,
+                    size as u32,
+                )
             },
         };
         if !ok {
             return Err(ENOMEM);
         }
         // INVARIANT: just created; `net` outlives us (caller's contract).
-        Ok(ProcEntry { net: net.as_ptr(), name })
+        Ok(ProcEntry {
+            net: net.as_ptr(),
+            name,
+        })
     }
 }
 

@@ -42,7 +42,11 @@ impl<T: ?Sized, const ID: u64> DelayedWork<T, ID> {
     /// per-namespace glue starts it.
     pub(crate) const fn new() -> Self {
         // INVARIANT: not ready.
-        DelayedWork { work: Opaque::uninit(), ready: AtomicBool::new(false), _container: PhantomData }
+        DelayedWork {
+            work: Opaque::uninit(),
+            ready: AtomicBool::new(false),
+            _container: PhantomData,
+        }
     }
 
     /// `queue_delayed_work(system_long_wq, ...)`: run after `delay` jiffies unless already
@@ -132,7 +136,9 @@ pub(crate) unsafe trait HasDelayedWork<const ID: u64 = 0> {
 }
 
 /// What a [`DelayedWork<Self, ID>`] does when it runs (process context, `system_long_wq`).
-pub(crate) trait DelayedWorkItem<const ID: u64 = 0>: HasDelayedWork<ID> + Sized + Sync {
+pub(crate) trait DelayedWorkItem<const ID: u64 = 0>:
+    HasDelayedWork<ID> + Sized + Sync
+{
     /// The work's body; it may queue its work again.
     fn run(this: &Self);
 }
@@ -142,7 +148,9 @@ pub(crate) trait DelayedWorkItem<const ID: u64 = 0>: HasDelayedWork<ID> + Sized 
 /// # Safety
 ///
 /// Called by the workqueue for a work initialised by [`DelayedWork::init`].
-unsafe extern "C" fn run_trampoline<T: DelayedWorkItem<ID>, const ID: u64>(work: *mut bindings::work_struct) {
+unsafe extern "C" fn run_trampoline<T: DelayedWorkItem<ID>, const ID: u64>(
+    work: *mut bindings::work_struct,
+) {
     // SAFETY: `work` is the `work` member of the `delayed_work` that `init` set up, which is
     // the first field of a `DelayedWork<T, ID>` (`repr(C)`, `Opaque` is transparent).
     let dw = unsafe { bindings::ipvs_rs_dwork_of(work) }.cast::<DelayedWork<T, ID>>();
