@@ -85,7 +85,7 @@ pub(crate) trait PernetData: Sized + Send + Sync + 'static {
 /// What the glue registered for one namespace's state; undone before the state is dropped.
 struct Regs {
     /// Initialised works (`DelayedWork` fields of the state), cancelled first.
-    works: KVec<*mut bindings::delayed_work>,
+    works: KVec<workqueue::WorkHandle>,
     /// `/proc/net` files, removed next (removal waits for their readers).
     proc: KVec<ProcEntry>,
     /// sysctl tables, unregistered last.
@@ -96,11 +96,11 @@ impl Regs {
     /// Cancel the works, remove the files, unregister the tables, in that order, calling
     /// `stop` in between (see [`PernetData::stop`]).
     fn undo(&mut self, stop: impl FnOnce()) {
-        for &w in self.works.iter() {
+        for w in self.works.iter() {
             // SAFETY: every listed work was initialised by `Slot::init_work` in the state
             // next to these registrations, which has not been dropped; net exit and failed
             // init run in process context.
-            unsafe { workqueue::cancel_sync(w) };
+            unsafe { w.disable_and_cancel() };
         }
         self.works = KVec::new();
         stop();
@@ -149,10 +149,10 @@ impl<'s, T: PernetData> Slot<'s, T> {
         // Room first: once initialised, the work must be on the list to be cancelled.
         self.regs.works.reserve(1, GFP_KERNEL)?;
         // SAFETY: the `ID` work of our `T` (reached through `raw_get_work`), not initialised
-        // yet; the state stays in place until `Regs::undo` cancelled it (type invariant),
-        // and nothing queues it after that (the state is dropped next).
+        // yet; the state stays in place until `Regs::undo` disabled and cancelled it (type
+        // invariant).
         unsafe { work.init() };
-        self.regs.works.push(work.raw(), GFP_KERNEL)?;
+        self.regs.works.push(work.handle(), GFP_KERNEL)?;
         Ok(())
     }
 

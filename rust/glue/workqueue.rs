@@ -64,9 +64,12 @@ impl<T: ?Sized, const ID: u64> DelayedWork<T, ID> {
         self.ready.load(Ordering::Acquire)
     }
 
-    /// The C struct, for the per-namespace glue's list of works to cancel.
-    pub(super) fn raw(&self) -> *mut bindings::delayed_work {
-        self.work.get()
+    /// A handle for the per-namespace glue's list of works to cancel.
+    pub(super) fn handle(&self) -> WorkHandle {
+        WorkHandle {
+            work: self.work.get(),
+            ready: core::ptr::from_ref(&self.ready),
+        }
     }
 }
 
@@ -77,7 +80,7 @@ impl<T: DelayedWorkItem<ID>, const ID: u64> DelayedWork<T, ID> {
     ///
     /// `self` is the `ID` work of a `T` (reached through [`HasDelayedWork::raw_get_work`]),
     /// not initialised before, and that `T` stays in place and alive until
-    /// [`cancel_sync`] returned for this work, after which it is not queued again.
+    /// [`WorkHandle::disable_and_cancel`] returned for this work.
     pub(super) unsafe fn init(&self) {
         // SAFETY: per the caller, `work` stays in place until cancelled; the trampoline
         // matches the callback type.
@@ -87,15 +90,28 @@ impl<T: DelayedWorkItem<ID>, const ID: u64> DelayedWork<T, ID> {
     }
 }
 
-/// `cancel_delayed_work_sync()`: neither queued nor running when this returns (a work that
-/// queues itself again is cancelled too).
-///
-/// # Safety
-///
-/// `work` was initialised by [`DelayedWork::init`] and is still in place; process context.
-pub(super) unsafe fn cancel_sync(work: *mut bindings::delayed_work) {
-    // SAFETY: per the caller.
-    unsafe { bindings::ipvs_rs_dwork_cancel_sync(work) };
+/// An initialised [`DelayedWork`] of any type, as the per-namespace glue lists it to cancel
+/// it before the state holding it is dropped.
+pub(super) struct WorkHandle {
+    work: *mut bindings::delayed_work,
+    ready: *const AtomicBool,
+}
+
+impl WorkHandle {
+    /// Stop the work for good: [`DelayedWork::queue`] does nothing from now on, then
+    /// `cancel_delayed_work_sync()`: neither queued nor running when this returns (a run
+    /// that queues its work again finds it disabled).
+    ///
+    /// # Safety
+    ///
+    /// The work was initialised by [`DelayedWork::init`] and is still in place; process
+    /// context.
+    pub(super) unsafe fn disable_and_cancel(&self) {
+        // SAFETY: the work is in place (caller), so its flag is live.
+        unsafe { &*self.ready }.store(false, Ordering::Release);
+        // SAFETY: initialised and in place (caller); process context.
+        unsafe { bindings::ipvs_rs_dwork_cancel_sync(self.work) };
+    }
 }
 
 /// A type holding a [`DelayedWork<Self, ID>`] field: implement with
