@@ -58,8 +58,8 @@ pub(crate) struct NetState {
     /// control plane only (process context). The packet path never takes it: it reads the
     /// services from their RCU table (`dp.services`) and locks one service to schedule.
     ctl: Option<Pin<KBox<Mutex<CtlState>>>>,
-    /// The packet path's per-namespace state, sysctl values included (the tables above
-    /// point into it).
+    /// The packet path's per-namespace state, sysctl values included (the sysctl tables,
+    /// kept by the glue, point into it).
     pub(crate) dp: DpNet,
     /// The rate estimator, every period, in process context (C: the estimation kthreads).
     est_work: DelayedWork<NetState, { work::EST }>,
