@@ -7,15 +7,15 @@
 
 use crate::ctl::NetState;
 use crate::glue::bindings;
+use crate::glue::genetlink::Nest;
 use crate::glue::kunit::Test;
+use crate::glue::kunit_ctl::{dointvec_write, kernel_parse_nested, sync_qlen_max_default, RegisteredEntry, NEST_TABLE_LEN};
 use crate::glue::modnotify::c_ipvs_loaded;
 use crate::glue::pernet::Net;
 use crate::{kunit_expect, kunit_expect_eq, kunit_suite};
-use core::ffi::CStr as CoreCStr;
 use core::sync::atomic::{AtomicI32, Ordering};
 use ipvs_core::sysctl::{parse_dointvec, Handler, Initial, Settings, Spec, Write, LOCALITY_SPECS, SPECS};
 use kernel::error::code::EINVAL;
-use kernel::error::to_result;
 
 kunit_suite!(ipvs_rs_sysctl:
     init_net_has_c_defaults,
@@ -51,10 +51,7 @@ fn init_net_has_c_defaults(t: &mut Test) {
                     kunit_expect_eq!(t, state.dp.int(spec.knob), spec.knob.default_int(hz), "{}", spec.name)
                 }
                 Initial::Pair(a, b) => kunit_expect_eq!(t, state.dp.sync_threshold(), (a, b)),
-                // SAFETY: no precondition.
-                Initial::FreeBufferPagesBy32 => kunit_expect_eq!(t, state.dp.sync_qlen_max(), unsafe {
-                    bindings::ipvs_rs_sync_qlen_max_default()
-                } as usize),
+                Initial::FreeBufferPagesBy32 => kunit_expect_eq!(t, state.dp.sync_qlen_max(), sync_qlen_max_default()),
                 Initial::HousekeepingCpus => {}
             }
         }
@@ -88,7 +85,7 @@ fn c_maxlen(h: Handler) -> usize {
     }
 }
 
-fn check_table(t: &mut Test, entries: &[bindings::ctl_table], specs: &[Spec]) {
+fn check_table<'a>(t: &mut Test, entries: impl ExactSizeIterator<Item = RegisteredEntry<'a>>, specs: &[Spec]) {
     kunit_expect_eq!(t, entries.len(), specs.len());
     let others: [*const (); 9] = [
         c_handler(Handler::DoIntVec),
@@ -101,10 +98,9 @@ fn check_table(t: &mut Test, entries: &[bindings::ctl_table], specs: &[Spec]) {
         c_handler(Handler::EstCpulist),
         c_handler(Handler::EstNice),
     ];
-    for (entry, spec) in entries.iter().zip(specs.iter()) {
-        // SAFETY: `procname` of a registered entry is a static C string.
-        let name = unsafe { CoreCStr::from_ptr(entry.procname.cast()) };
-        kunit_expect_eq!(t, name.to_bytes(), spec.name.as_bytes());
+    for (registered, spec) in entries.zip(specs.iter()) {
+        let entry = registered.raw();
+        kunit_expect_eq!(t, registered.name().to_bytes(), spec.name.as_bytes());
         kunit_expect_eq!(t, entry.mode, spec.mode, "{}", spec.name);
         kunit_expect_eq!(t, entry.maxlen as usize, c_maxlen(spec.handler), "{}", spec.name);
         kunit_expect!(t, !entry.data.is_null(), "{} has no data", spec.name);
@@ -119,9 +115,7 @@ fn check_table(t: &mut Test, entries: &[bindings::ctl_table], specs: &[Spec]) {
         match spec.handler {
             Handler::MinMax { min, max } => {
                 kunit_expect!(t, !entry.extra1.is_null() && !entry.extra2.is_null(), "{}: no bounds", spec.name);
-                if !entry.extra1.is_null() && !entry.extra2.is_null() {
-                    // SAFETY: `extra1`/`extra2` of a registered minmax entry point to its bounds.
-                    let (lo, hi) = unsafe { (*entry.extra1.cast::<i32>(), *entry.extra2.cast::<i32>()) };
+                if let Some((lo, hi)) = registered.bounds() {
                     kunit_expect_eq!(t, (lo, hi), (min, max), "{}", spec.name);
                 }
             }
@@ -132,46 +126,25 @@ fn check_table(t: &mut Test, entries: &[bindings::ctl_table], specs: &[Spec]) {
 }
 
 fn registered_table_matches_core_spec(t: &mut Test) {
-    let Some(state) = init_net_state(t) else { return };
-    match state.sysctl_table() {
-        Some(table) => check_table(t, table.entries(), &SPECS),
+    if init_net_state(t).is_none() {
+        return;
+    }
+    match NetState::sysctl_table(Net::init_net()) {
+        Some(table) => check_table(t, table.registered(), &SPECS),
         None => kunit_expect!(t, false, "no sysctl table registered in init_net"),
     }
-    match state.locality_sysctl_table() {
-        Some(table) => check_table(t, table.entries(), &LOCALITY_SPECS),
+    match NetState::locality_sysctl_table(Net::init_net()) {
+        Some(table) => check_table(t, table.registered(), &LOCALITY_SPECS),
         None => kunit_expect!(t, false, "no lblc/lblcr sysctl table registered in init_net"),
     }
 }
 
-/// Run the real `proc_dointvec` write path on `entry`.
-fn proc_write(entry: &bindings::ctl_table, input: &[u8]) -> (Result<(), kernel::error::Error>, usize) {
-    let mut buf = [0u8; 64];
-    let n = input.len().min(buf.len());
-    buf[..n].copy_from_slice(&input[..n]);
-    let mut len = n;
-    let mut pos: bindings::loff_t = 0;
-    // SAFETY: `entry` is a valid table entry whose data points to a live `int`; `buf` is a
-    // kernel buffer of at least `len` bytes; `len` and `pos` are valid for writes.
-    let ret = unsafe { bindings::proc_dointvec(entry, 1, buf.as_mut_ptr().cast(), &mut len, &mut pos) };
-    (to_result(ret), len)
+/// Call the entry's own handler as the sysctl core does; `write` false reads into `out`.
+fn proc_call(entry: RegisteredEntry<'_>, write: bool, input: &[u8], out: &mut [u8; 64]) -> (Result<(), kernel::error::Error>, usize) {
+    entry.call(write, input, out)
 }
 
-/// Call the entry's own handler as the sysctl core does (a NUL-terminated kernel buffer);
-/// `write` 0 reads into `out`. Returns the result and the length the handler reports.
-fn proc_call(entry: &bindings::ctl_table, write: bool, input: &[u8], out: &mut [u8; 64]) -> (Result<(), kernel::error::Error>, usize) {
-    let Some(f) = entry.proc_handler else { return (Err(EINVAL), 0) };
-    *out = [0u8; 64];
-    let n = input.len().min(out.len() - 1);
-    out[..n].copy_from_slice(&input[..n]);
-    let mut len = if write { n } else { out.len() - 1 };
-    let mut pos: bindings::loff_t = 0;
-    // SAFETY: `entry` is a registered entry whose data is live; `out` is a kernel buffer of
-    // `len` + 1 bytes (the terminator the sysctl core provides); `len`, `pos` are valid.
-    let ret = unsafe { f(entry, i32::from(write), out.as_mut_ptr().cast(), &mut len, &mut pos) };
-    (to_result(ret), len)
-}
-
-fn write_entry(entry: &bindings::ctl_table, input: &[u8]) -> Result<(), kernel::error::Error> {
+fn write_entry(entry: RegisteredEntry<'_>, input: &[u8]) -> Result<(), kernel::error::Error> {
     let mut buf = [0u8; 64];
     proc_call(entry, true, input, &mut buf).0
 }
@@ -180,10 +153,11 @@ fn write_entry(entry: &bindings::ctl_table, input: &[u8]) -> Result<(), kernel::
 /// values C refuses are refused with C's errno and change nothing, then the default is back.
 fn writes_reach_settings(t: &mut Test) {
     let Some(state) = init_net_state(t) else { return };
-    let (Some(table), Some(locality)) = (state.sysctl_table(), state.locality_sysctl_table()) else { return };
+    let net = Net::init_net();
+    let (Some(table), Some(locality)) = (NetState::sysctl_table(net), NetState::locality_sysctl_table(net)) else { return };
     let hz = crate::glue::rcu::hz() as i32;
     let einval = Err(EINVAL);
-    let all = table.entries().iter().zip(SPECS.iter()).chain(locality.entries().iter().zip(LOCALITY_SPECS.iter()));
+    let all = table.registered().zip(SPECS.iter()).chain(locality.registered().zip(LOCALITY_SPECS.iter()));
     for (entry, spec) in all {
         let knob = spec.knob;
         let name = spec.name;
@@ -289,15 +263,7 @@ fn fmt_i32(v: i32, out: &mut [u8; 16]) -> &[u8] {
 fn check_parser(t: &mut Test, input: &[u8]) {
     const SENTINEL: i32 = 12345;
     let value = AtomicI32::new(SENTINEL);
-    let entry = bindings::ctl_table {
-        procname: c"ipvs_rs_kunit".as_ptr().cast(),
-        data: value.as_ptr().cast(),
-        maxlen: 4,
-        mode: 0o644,
-        proc_handler: Some(bindings::proc_dointvec),
-        ..Default::default()
-    };
-    let (res, len) = proc_write(&entry, input);
+    let (res, len) = dointvec_write(&value, input);
     let stored = value.load(Ordering::Relaxed);
     let kernel = match res {
         Err(e) => Err(e.to_errno()),
@@ -346,8 +312,9 @@ fn c_ipvs_is_not_loaded(t: &mut Test) {
     kunit_expect!(t, !c_ipvs_loaded(), "C ip_vs is live while ipvs_rs is loaded");
 }
 
-/// Build a nested attribute (`type | NLA_F_NESTED`) around `inner` in 4-byte aligned storage.
-fn nest(storage: &mut [u32; 96], inner: &[u8]) -> usize {
+/// Build a nested attribute (`type | NLA_F_NESTED`) around `inner` in 4-byte aligned storage;
+/// returns its bytes (the storage's, of which the first `n` are the attribute) and `n`.
+fn nest(storage: &mut [u32; 96], inner: &[u8]) -> ([u8; 384], usize) {
     let total = 4 + inner.len();
     let bytes = storage.len() * 4;
     let n = total.min(bytes);
@@ -358,7 +325,7 @@ fn nest(storage: &mut [u32; 96], inner: &[u8]) -> usize {
     for (i, w) in storage.iter_mut().enumerate() {
         *w = u32::from_ne_bytes([buf[4 * i], buf[4 * i + 1], buf[4 * i + 2], buf[4 * i + 3]]);
     }
-    n
+    (buf, n)
 }
 
 /// The kernel's `nla_parse_nested_deprecated()` with C's IPVS policies and the core's model
@@ -380,10 +347,10 @@ fn core_nested_parser_agrees_with_kernel(t: &mut Test) {
     };
     let mut mismatches = 0;
     for round in 0..3000u32 {
-        let (policy, bindings_set): (&[_], _) = match round % 3 {
-            0 => (&SVC_POLICY[..], bindings::ipvs_rs_nest_IPVS_RS_NEST_SERVICE),
-            1 => (&DEST_POLICY[..], bindings::ipvs_rs_nest_IPVS_RS_NEST_DEST),
-            _ => (&DAEMON_POLICY[..], bindings::ipvs_rs_nest_IPVS_RS_NEST_DAEMON),
+        let (policy, set): (&[_], _) = match round % 3 {
+            0 => (&SVC_POLICY[..], Nest::Service),
+            1 => (&DEST_POLICY[..], Nest::Dest),
+            _ => (&DAEMON_POLICY[..], Nest::Daemon),
         };
         // Build 1..5 attributes, some with lying lengths.
         let mut inner = [0u8; 300];
@@ -411,18 +378,14 @@ fn core_nested_parser_agrees_with_kernel(t: &mut Test) {
             len -= (next() % 3) as usize; // trailing garbage shorter than a header
         }
         let mut storage = [0u32; 96];
-        let n = nest(&mut storage, &inner[..len]);
-        // SAFETY: `storage` is 4-byte aligned and holds `n` initialised bytes.
-        let bytes = unsafe { core::slice::from_raw_parts(storage.as_ptr().cast::<u8>(), n) };
+        let (raw, n) = nest(&mut storage, &inner[..len]);
+        let bytes = &raw[..n];
 
-        let mut tb = [core::ptr::null::<bindings::nlattr>(); bindings::IPVS_RS_NEST_MAX as usize + 1];
-        // SAFETY: `tb` is large enough for every set; `storage` holds a well-formed outer
-        // attribute whose length covers only initialised bytes.
-        let kernel_ret = unsafe { bindings::ipvs_rs_parse_nested(tb.as_mut_ptr(), bindings_set, storage.as_ptr().cast(), core::ptr::null_mut()) };
+        let (kernel_ret, tb) = kernel_parse_nested(set, &storage);
 
         let mut diag = Diag::default();
         let outer = Attr::from_bytes(bytes, 0);
-        let model = outer.ok().map(|a| parse_nested_deprecated::<{ bindings::IPVS_RS_NEST_MAX as usize + 1 }>(&a, policy, &mut Sink { diag: &mut diag, extack: false }));
+        let model = outer.ok().map(|a| parse_nested_deprecated::<NEST_TABLE_LEN>(&a, policy, &mut Sink { diag: &mut diag, extack: false }));
         let Some(model) = model else {
             kunit_expect!(t, false, "round {}: core rejected the outer attribute", round);
             continue;
@@ -433,8 +396,8 @@ fn core_nested_parser_agrees_with_kernel(t: &mut Test) {
         };
         let mut same = model_ret == kernel_ret;
         if let (Ok(table), 0) = (&model, kernel_ret) {
-            for (ty, k) in tb.iter().enumerate().take(policy.len()) {
-                same &= table.get(ty as u16).is_some() == !k.is_null();
+            for (ty, &k) in tb.iter().enumerate().take(policy.len()) {
+                same &= table.get(ty as u16).is_some() == k;
             }
         }
         if !same {
@@ -944,7 +907,7 @@ fn nodest_work_expires_removed_dests_conns(t: &mut Test) {
     use conn_fixtures::*;
     use crate::dp::conn;
     let Some(ns) = init_net_state(t) else { return };
-    let Some(table) = ns.sysctl_table() else { return };
+    let Some(table) = NetState::sysctl_table(Net::init_net()) else { return };
     let idx = SPECS.iter().position(|s| s.knob == ipvs_core::sysctl::Knob::ExpireNodestConn).unwrap_or(0);
     let before = conn::count(&ns.dp);
     let work_before = ns.dp.reuse.expired_nodest_work.load(Ordering::Relaxed);
@@ -959,14 +922,15 @@ fn nodest_work_expires_removed_dests_conns(t: &mut Test) {
     ns.enqueue_expire_nodest_conns();
     crate::glue::rcu::msleep(50);
     kunit_expect_eq!(t, conn::count(&ns.dp), before + 2);
-    let (res, _) = proc_write(&table.entries()[idx], b"1\n");
+    let Some(entry) = table.registered().nth(idx) else { return };
+    let res = write_entry(entry, b"1\n");
     kunit_expect!(t, res.is_ok());
     ns.enqueue_expire_nodest_conns();
     kunit_expect!(t, eventually(|| conn::count(&ns.dp) == before + 1));
     kunit_expect_eq!(t, ns.dp.reuse.expired_nodest_work.load(Ordering::Relaxed), work_before + 1);
     kunit_expect_eq!(t, removed.totalconns.load(Ordering::Relaxed), 0);
     kunit_expect_eq!(t, kept.totalconns.load(Ordering::Relaxed), 1);
-    let (res, _) = proc_write(&table.entries()[idx], b"0\n");
+    let res = write_entry(entry, b"0\n");
     kunit_expect!(t, res.is_ok());
     // Clean up the kept one.
     if let Some(c) = conn::in_get(&lookup_key(ns, &v4([192, 0, 2, 10]), 41001, &v4([198, 51, 100, 1]), 80)) {

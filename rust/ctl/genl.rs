@@ -237,21 +237,11 @@ fn set_cmd(req: &Request<'_>, c: u8, ctl: &mut CtlState, env: &Env, ns: &NetStat
 }
 
 fn dest_addr_check(net: &Net, af: u16, addr: &[u8; 16]) -> Result<(), Errno> {
-    // SAFETY: `net` is alive for the request; `addr` points to 16 readable bytes.
-    let ret = unsafe { crate::glue::bindings::ipvs_rs_dest_addr_check(net.as_ptr(), af, addr.as_ptr()) };
-    if ret == 0 {
+    if crate::glue::netdev::dest_addr_ok(net, af, addr) {
         Ok(())
     } else {
         Err(Errno::Einval)
     }
-}
-
-fn netdev_exists(net: &Net, name: &[u8]) -> bool {
-    let mut buf = [0u8; 17];
-    let Some(dst) = buf.get_mut(..name.len()) else { return false };
-    dst.copy_from_slice(name);
-    // SAFETY: `net` is alive for the request; `buf` is a NUL-terminated string.
-    unsafe { crate::glue::bindings::ipvs_rs_netdev_exists(net.as_ptr(), buf.as_ptr().cast()) }
 }
 
 /// `ip_vs_genl_set_daemon()`: the same validation and errnos as C. ipvs_rs has no sync
@@ -262,7 +252,7 @@ fn set_daemon(req: &Request<'_>, env: &Env) -> Result {
     let nla = core_attr(req.attr(cmd_attr::DAEMON), Nest::Daemon, Some(req))?;
     if req.cmd() == cmd::NEW_DAEMON {
         let d = DaemonRepr::parse(nla, env, &mut diag).map_err(errno)?;
-        let ifn_exists = netdev_exists(req.net(), d.mcast_ifn.as_bytes());
+        let ifn_exists = crate::glue::netdev::netdev_exists(req.net(), d.mcast_ifn.as_bytes());
         d.check_start(false, ifn_exists, false, false).map_err(errno)?;
         pr_info!("connection synchronization daemons are not supported by ipvs_rs\n");
         Err(errno(Errno::Eopnotsupp))

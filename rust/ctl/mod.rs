@@ -14,12 +14,14 @@ mod proc;
 pub(crate) mod service;
 
 use crate::dp::{DpNet, PerNet};
-use crate::glue::pernet::{Net, Pernet, PernetData, Registration};
-use crate::glue::rcu::{hz, DelayedWork};
+use crate::glue::pernet::{Net, Pernet, PernetData, Registration, Slot};
+use crate::glue::rcu::hz;
+use crate::glue::workqueue::{DelayedWork, DelayedWorkItem};
+use crate::impl_has_delayed_work;
 use kernel::sync::lock::{mutex::MutexBackend, Guard};
 use kernel::sync::Mutex;
 use service::CtlState;
-use crate::glue::sysctl::{CpuList, Data, Entry, OnChange, Proc, Table};
+use crate::glue::sysctl::{CpuList, Data, Entry, OnChange, Proc, SysctlOnChange, Table};
 use core::sync::atomic::Ordering;
 use ipvs_core::defense;
 use ipvs_core::sysctl::{Handler, Knob, LOCALITY_SPECS, SPECS};
@@ -29,34 +31,47 @@ use kernel::prelude::*;
 /// Where the sysctls live, as in C IPVS.
 const SYSCTL_PATH: &CStr = c_str!("net/ipv4/vs");
 
+/// The works of a [`NetState`] (the `ID`s of its [`DelayedWork`]s).
+mod work {
+    /// `defense_work_handler()`.
+    pub(super) const DEFENSE: u64 = 0;
+    /// The rate estimator.
+    pub(super) const EST: u64 = 1;
+    /// `expire_nodest_conn_handler()`.
+    pub(super) const NODEST: u64 = 2;
+}
+
 /// ipvs_rs state of one network namespace.
+///
+/// Its sysctl tables, `/proc/net` files and works are registered through the per-namespace
+/// glue ([`PernetData::register`]), which cancels the works, removes the files (waiting for
+/// their readers, which use `ctl`) and unregisters the tables before the state is dropped.
 pub(crate) struct NetState {
-    // Dropped first: removing the proc files waits for their readers, which use `ctl`.
-    proc: Option<crate::glue::proc::ProcFiles<8>>,
-    // The tables go before the values they point to.
-    sysctl: Option<Table<{ SPECS.len() }>>,
-    locality_sysctl: Option<Table<{ LOCALITY_SPECS.len() }>>,
     /// `est_cpulist`.
     est_cpulist: Option<CpuList>,
     /// Serialises `update_defense_level()` (sysctl writes and the work; C: its three
     /// spinlocks) and holds `ipvs->old_secure_tcp`.
     defense: Option<Pin<KBox<Mutex<i32>>>>,
     /// `ipvs->defense_work`: `defense_work_handler()` every second.
-    defense_work: DelayedWork,
+    defense_work: DelayedWork<NetState, { work::DEFENSE }>,
     /// Services, destinations, timeouts, per namespace, under C's `__ip_vs_mutex`: the
     /// control plane only (process context). The packet path never takes it: it reads the
     /// services from their RCU table (`dp.services`) and locks one service to schedule.
     ctl: Option<Pin<KBox<Mutex<CtlState>>>>,
-    /// The packet path's per-namespace state, sysctl values included (the tables above
-    /// point into it).
+    /// The packet path's per-namespace state, sysctl values included (the sysctl tables,
+    /// kept by the glue, point into it).
     pub(crate) dp: DpNet,
     /// The rate estimator, every period, in process context (C: the estimation kthreads).
-    est_work: DelayedWork,
+    est_work: DelayedWork<NetState, { work::EST }>,
     /// `ipvs->expire_nodest_conn_work`: expires the connections of removed destinations
     /// (upstream fix "ipvs: queue delayed work to expire no destination connections if
     /// expire_nodest_conn=1").
-    nodest_work: DelayedWork,
+    nodest_work: DelayedWork<NetState, { work::NODEST }>,
 }
+
+impl_has_delayed_work!(impl HasDelayedWork<{ work::DEFENSE }> for NetState { defense_work });
+impl_has_delayed_work!(impl HasDelayedWork<{ work::EST }> for NetState { est_work });
+impl_has_delayed_work!(impl HasDelayedWork<{ work::NODEST }> for NetState { nodest_work });
 
 static PERNET: Pernet<NetState> = Pernet::new();
 
@@ -73,7 +88,7 @@ impl NetState {
         &'a self,
         spec: &'static ipvs_core::sysctl::Spec,
         unpriv: bool,
-        on_change: OnChange,
+        on_change: OnChange<'a>,
         cpus: &'a CpuList,
     ) -> Entry<'a> {
         let data = match spec.knob {
@@ -135,16 +150,17 @@ impl NetState {
         self.dp.defense.apply(&u);
     }
 
-    /// The registered sysctl table (absent only while the namespace is being set up).
+    /// The registered sysctl table of `net` (absent only while the namespace is being set
+    /// up, or when ipvs_rs is not registered).
     #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // used by the KUnit suites
-    pub(crate) fn sysctl_table(&self) -> Option<&Table<{ SPECS.len() }>> {
-        self.sysctl.as_ref()
+    pub(crate) fn sysctl_table(net: &Net) -> Option<&Table> {
+        PERNET.sysctl_tables(net)?.first()
     }
 
-    /// The registered `lblc_expiration` / `lblcr_expiration` table.
+    /// The registered `lblc_expiration` / `lblcr_expiration` table of `net`.
     #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // used by the KUnit suites
-    pub(crate) fn locality_sysctl_table(&self) -> Option<&Table<{ LOCALITY_SPECS.len() }>> {
-        self.locality_sysctl.as_ref()
+    pub(crate) fn locality_sysctl_table(net: &Net) -> Option<&Table> {
+        PERNET.sysctl_tables(net)?.get(1)
     }
 
     /// The control-plane state, locked. Every started namespace has it (`start()` fails
@@ -170,12 +186,9 @@ impl PernetData for NetState {
     fn new() -> Self {
         NetState {
             est_cpulist: None,
-            sysctl: None,
-            locality_sysctl: None,
             defense: None,
             defense_work: DelayedWork::new(),
             ctl: None,
-            proc: None,
             dp: DpNet::new(),
             est_work: DelayedWork::new(),
             nodest_work: DelayedWork::new(),
@@ -183,50 +196,51 @@ impl PernetData for NetState {
     }
 
     fn start(&mut self, net: &Net) -> Result {
-        // Before the sysctls: a write may run the update at once.
+        // Before the sysctls (`register`): a write may run the update at once.
         self.defense = Some(KBox::pin_init(kernel::new_mutex!(0, "ipvs_rs_defense"), GFP_KERNEL)?);
         self.est_cpulist = Some(CpuList::new()?);
-        let me: *const NetState = self;
-        let on_change = OnChange { f: defense_mode_changed, ctx: me.cast() };
-        // C: ip_vs_control_net_init_sysctl() and the lblc/lblcr pernet init.
-        // SAFETY: `net` is alive during its init callback.
-        let unpriv = unsafe { crate::glue::bindings::ipvs_rs_net_unpriv(net.as_ptr()) };
         for spec in Iterator::chain(SPECS.iter(), LOCALITY_SPECS.iter()) {
             CStr::from_bytes_with_nul(spec.c_name)?;
         }
-        let cpus = self.est_cpulist.as_ref().ok_or(ENOMEM)?;
-        let entries = SPECS.each_ref().map(|spec| self.entry(spec, unpriv, on_change, cpus));
-        let locality = LOCALITY_SPECS.each_ref().map(|spec| self.entry(spec, unpriv, on_change, cpus));
-        // SAFETY: the values are fields of `self`, which (per `PernetData::start`) stays in
-        // its slot until dropped, and the tables are dropped first with `self` — before the
-        // fields' storage is freed and before the namespace goes away. `on_change` is called
-        // with `self`, alive as long as the table.
-        let table = unsafe { Table::register(net, SYSCTL_PATH, entries, SPECS.len())? };
-        // C: "Don't export sysctls to unprivileged users" (an empty table).
-        let visible = if unpriv { 0 } else { LOCALITY_SPECS.len() };
-        // SAFETY: as for the main table.
-        let locality = unsafe { Table::register(net, SYSCTL_PATH, locality, visible)? };
-        self.sysctl = Some(table);
-        self.locality_sysctl = Some(locality);
         self.dp.tot_stats = crate::dp::dest::StatsCells::new()?;
         let ctl = CtlState::new().map_err(genl::errno)?;
         self.dp.services = Some(ctl.table());
         self.ctl = Some(KBox::pin_init(kernel::new_mutex!(ctl, "ipvs_rs_ctl"), GFP_KERNEL)?);
         self.dp.set_net(net);
-        // SAFETY: a field of `self`, which stays in place until dropped; `drop` cancels it
-        // synchronously first.
-        unsafe { self.est_work.init(est_work_handler) };
-        // SAFETY: a field of `self`, which stays in place until dropped; `drop` cancels it
-        // synchronously first.
-        unsafe { self.nodest_work.init(expire_nodest_conn_handler) };
-        // SAFETY: as for `nodest_work`.
-        unsafe { self.defense_work.init(defense_work_handler) };
+        Ok(())
+    }
+
+    fn register<'s>(&'s self, slot: &mut Slot<'s, Self>) -> Result {
+        // C: ip_vs_control_net_init_sysctl() and the lblc/lblcr pernet init.
+        let unpriv = slot.net().unprivileged();
+        let on_change = slot.on_change();
+        let cpus = self.est_cpulist.as_ref().ok_or(ENOMEM)?;
+        let entries = SPECS.each_ref().map(|spec| self.entry(spec, unpriv, on_change, cpus));
+        let locality = LOCALITY_SPECS.each_ref().map(|spec| self.entry(spec, unpriv, on_change, cpus));
+        slot.register_sysctl(SYSCTL_PATH, entries, SPECS.len())?;
+        // C: "Don't export sysctls to unprivileged users" (an empty table).
+        let visible = if unpriv { 0 } else { LOCALITY_SPECS.len() };
+        slot.register_sysctl(SYSCTL_PATH, locality, visible)?;
+        slot.init_work::<{ work::EST }>()?;
+        slot.init_work::<{ work::NODEST }>()?;
+        slot.init_work::<{ work::DEFENSE }>()?;
         self.defense_work.queue(defense_period());
         self.est_work.queue(est_period());
-        // SAFETY: the files are removed when `self` is dropped, in the namespace's exit
-        // callback, while the namespace is still alive.
-        self.proc = Some(unsafe { proc::create(net)? });
+        for (name, kind) in proc::files() {
+            slot.create_proc(name, kind)?;
+        }
         Ok(())
+    }
+
+    /// The namespace goes away (or the module unloads): its works are cancelled; unhook,
+    /// then expire and free every connection (`ip_vs_conn_net_cleanup()`), before the
+    /// `/proc/net` files, the sysctls and the fields the connections use go.
+    fn stop(&self, net: &Net) {
+        let net_id = self.dp.net_id();
+        if net_id != 0 {
+            self.dp.unregister_all_hooks(net);
+            crate::dp::conn::flush(&self.dp, net_id);
+        }
     }
 
     fn pernet() -> &'static Pernet<Self> {
@@ -246,11 +260,10 @@ impl NetState {
 }
 
 /// A mode sysctl changed (`proc_do_defense_mode()`): `update_defense_level()`.
-fn defense_mode_changed(ctx: *const core::ffi::c_void) {
-    // SAFETY: `ctx` is the started `NetState` that registered the table (see `start`), alive
-    // while its sysctl handlers run.
-    let ns = unsafe { &*ctx.cast::<NetState>() };
-    ns.update_defense_level();
+impl SysctlOnChange for NetState {
+    fn sysctl_changed(&self) {
+        self.update_defense_level();
+    }
 }
 
 fn defense_period() -> u64 {
@@ -259,29 +272,21 @@ fn defense_period() -> u64 {
 
 /// `defense_work_handler()`: every second, update the defenses and, while `drop_entry` is
 /// active, delete some flood-like entries (`ip_vs_random_dropentry()`).
-unsafe extern "C" fn defense_work_handler(work: *mut crate::glue::bindings::work_struct) {
-    // SAFETY: registered with `defense_work.init` on a started `NetState`.
-    let dw = unsafe { DelayedWork::from_work(work) };
-    let off = core::mem::offset_of!(NetState, defense_work);
-    // SAFETY: `dw` is the `defense_work` field of a started `NetState`, which cancels the
-    // work synchronously before it goes away.
-    let ns = unsafe { &*core::ptr::from_ref(dw).cast::<u8>().sub(off).cast::<NetState>() };
-    ns.update_defense_level();
-    if ns.dp.defense.dropentry() {
-        crate::dp::conn::random_dropentry(&ns.dp);
+impl DelayedWorkItem<{ work::DEFENSE }> for NetState {
+    fn run(ns: &Self) {
+        ns.update_defense_level();
+        if ns.dp.defense.dropentry() {
+            crate::dp::conn::random_dropentry(&ns.dp);
+        }
+        ns.defense_work.queue(defense_period());
     }
-    ns.defense_work.queue(defense_period());
 }
 
 /// `expire_nodest_conn_handler()`.
-unsafe extern "C" fn expire_nodest_conn_handler(work: *mut crate::glue::bindings::work_struct) {
-    // SAFETY: registered with `nodest_work.init` on a started `NetState`.
-    let dw = unsafe { DelayedWork::from_work(work) };
-    let off = core::mem::offset_of!(NetState, nodest_work);
-    // SAFETY: `dw` is the `nodest_work` field of a started `NetState`, which cancels the
-    // work synchronously before it goes away.
-    let ns = unsafe { &*core::ptr::from_ref(dw).cast::<u8>().sub(off).cast::<NetState>() };
-    crate::dp::conn::expire_nodest_conn_flush(&ns.dp);
+impl DelayedWorkItem<{ work::NODEST }> for NetState {
+    fn run(ns: &Self) {
+        crate::dp::conn::expire_nodest_conn_flush(&ns.dp);
+    }
 }
 
 fn est_period() -> u64 {
@@ -291,44 +296,22 @@ fn est_period() -> u64 {
 /// The estimator: every period, fold the counters of the namespace, its services and their
 /// destinations into their rates (`ip_vs_estimation_kthread()`'s work). Process context,
 /// off the packet path and yielding the CPU every 1024 services (C runs it in kthreads).
-unsafe extern "C" fn est_work_handler(work: *mut crate::glue::bindings::work_struct) {
-    // SAFETY: registered with `est_work.init` on a started `NetState`.
-    let dw = unsafe { DelayedWork::from_work(work) };
-    let off = core::mem::offset_of!(NetState, est_work);
-    // SAFETY: `dw` is the `est_work` field of a started `NetState`, which cancels the work
-    // synchronously before it goes away.
-    let ns = unsafe { &*core::ptr::from_ref(dw).cast::<u8>().sub(off).cast::<NetState>() };
-    // C: with `est_stopped` the estimation kthreads stop and the rates stay as they are.
-    let estimate = !ns.est_stopped();
-    if estimate {
-        ns.dp.tot_stats.estimate();
-    }
-    let expiration = ns.dp.locality_expiration();
-    if let Ok(ctl) = ns.ctl() {
-        ctl.for_each_stats(expiration, |s| {
-            if estimate {
-                s.estimate()
-            }
-        });
-    }
-    ns.est_work.queue(est_period());
-}
-
-impl Drop for NetState {
-    /// The namespace goes away (or the module unloads): unhook, then expire and free every
-    /// connection (`ip_vs_conn_net_cleanup()`), before the fields the connections use go.
-    fn drop(&mut self) {
-        let net_id = self.dp.net_id();
-        if net_id != 0 {
-            self.est_work.cancel_sync();
-            self.nodest_work.cancel_sync();
-            self.defense_work.cancel_sync();
-            // SAFETY: `net` is the namespace this state was started in; its exit callback
-            // (which drops us) runs while it is still alive.
-            let net = unsafe { Net::from_raw(net_id as *mut crate::glue::bindings::net) };
-            self.dp.unregister_all_hooks(net);
-            crate::dp::conn::flush(&self.dp, net_id);
+impl DelayedWorkItem<{ work::EST }> for NetState {
+    fn run(ns: &Self) {
+        // C: with `est_stopped` the estimation kthreads stop and the rates stay as they are.
+        let estimate = !ns.est_stopped();
+        if estimate {
+            ns.dp.tot_stats.estimate();
         }
+        let expiration = ns.dp.locality_expiration();
+        if let Ok(ctl) = ns.ctl() {
+            ctl.for_each_stats(expiration, |s| {
+                if estimate {
+                    s.estimate()
+                }
+            });
+        }
+        ns.est_work.queue(est_period());
     }
 }
 

@@ -4,11 +4,11 @@
 
 use crate::dp::conn::tab_size as conn_tab_size;
 use super::NetState;
-use crate::glue::bindings;
 use crate::glue::pernet::Net;
 use crate::dp::conn::{self, Conn, Cursor};
+use crate::glue::proc::{seq_kind, ProcKind, SeqTable, SeqWriter};
+use crate::glue::procnet::{single, ShowNet};
 use crate::glue::rcu::RcuReadGuard;
-use crate::glue::proc::{seq_kind, ProcFiles, ProcKind, SeqTable, SeqWriter};
 use core::fmt::{self, Write};
 use ipvs_core::procfs::{self, DestLine, ServiceLine};
 use kernel::c_str;
@@ -16,30 +16,32 @@ use kernel::prelude::*;
 
 /// The files, in creation order.
 pub(crate) fn files() -> [(&'static CStr, ProcKind); 8] {
-    use ProcKind::Single;
     [
-        (c_str!("ip_vs"), Single(show_ip_vs)),
-        (c_str!("ip_vs_stats"), Single(show_stats)),
-        (c_str!("ip_vs_stats_percpu"), Single(show_stats_percpu)),
+        (c_str!("ip_vs"), single::<IpVsFile>()),
+        (c_str!("ip_vs_stats"), single::<StatsFile>()),
+        (c_str!("ip_vs_stats_percpu"), single::<StatsPercpuFile>()),
         (c_str!("ip_vs_conn"), seq_kind::<ConnFile>()),
         (c_str!("ip_vs_conn_sync"), seq_kind::<ConnSyncFile>()),
-        (c_str!("ip_vs_app"), Single(show_app)),
+        (c_str!("ip_vs_app"), single::<AppFile>()),
         // ipvs-rs only: what port reuse and removed destinations did.
-        (c_str!("ip_vs_reuse"), Single(show_reuse)),
+        (c_str!("ip_vs_reuse"), single::<ReuseFile>()),
         // ipvs-rs only: why the data path dropped packets.
-        (c_str!("ip_vs_drops"), Single(show_drops)),
+        (c_str!("ip_vs_drops"), single::<DropsFile>()),
     ]
 }
 
-/// Create them in `net`.
-///
-/// # Safety
-///
-/// `net` outlives the returned value.
-pub(crate) unsafe fn create(net: &Net) -> Result<ProcFiles<8>> {
-    // SAFETY: forwarded from the caller.
-    unsafe { ProcFiles::create(net, files()) }
-}
+/// `/proc/net/ip_vs`: the services and their destinations.
+struct IpVsFile;
+/// `/proc/net/ip_vs_stats`.
+struct StatsFile;
+/// `/proc/net/ip_vs_stats_percpu`.
+struct StatsPercpuFile;
+/// `/proc/net/ip_vs_app`: no application helpers, the header only.
+struct AppFile;
+/// `/proc/net/ip_vs_reuse`.
+struct ReuseFile;
+/// `/proc/net/ip_vs_drops`.
+struct DropsFile;
 
 fn render_ip_vs(w: &mut impl Write, net: &Net) -> fmt::Result {
     procfs::write_info_header(w, conn_tab_size())?;
@@ -86,15 +88,13 @@ fn total_stats(net: &Net) -> ipvs_core::netlink::reply::Stats {
     NetState::of(net).map(|ns| ns.dp.tot_stats.snapshot()).unwrap_or_default()
 }
 
-unsafe extern "C" fn show_stats_percpu(seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) -> kernel::ffi::c_int {
-    // SAFETY: called by seq_file as the show callback of a single-net file.
-    let (mut w, net) = unsafe { SeqWriter::new(seq) };
-    let total = total_stats(net);
-    // SAFETY: reads a kernel variable fixed at boot.
-    let cpus = unsafe { bindings::ipvs_rs_nr_cpu_ids() };
-    // ipvs_rs keeps one set of counters, not per-CPU ones: they are shown on CPU 0.
-    let _ = procfs::write_stats_percpu(&mut w, cpus, |cpu| if cpu == 0 { total } else { Default::default() }, &total);
-    0
+impl ShowNet for StatsPercpuFile {
+    fn show(w: &mut SeqWriter, net: &Net) -> fmt::Result {
+        let total = total_stats(net);
+        let cpus = crate::glue::percpu::nr_cpu_ids();
+        // ipvs_rs keeps one set of counters, not per-CPU ones: they are shown on CPU 0.
+        procfs::write_stats_percpu(w, cpus, |cpu| if cpu == 0 { total } else { Default::default() }, &total)
+    }
 }
 
 /// The namespace id entries are keyed with, for a reader of `net`'s files (0, matching no
@@ -167,45 +167,42 @@ fn conn_view(c: &Conn) -> procfs::ConnView<'static> {
     }
 }
 
-unsafe extern "C" fn show_app(seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) -> kernel::ffi::c_int {
-    // SAFETY: called by seq_file as the show callback of a single-net file.
-    let (mut w, _net) = unsafe { SeqWriter::new(seq) };
-    let _ = w.write_str(procfs::APP_HEADER);
-    0
-}
-
-unsafe extern "C" fn show_ip_vs(seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) -> kernel::ffi::c_int {
-    // SAFETY: called by seq_file as the show callback of a single-net file.
-    let (mut w, net) = unsafe { SeqWriter::new(seq) };
-    let _ = render_ip_vs(&mut w, net);
-    0
-}
-
-unsafe extern "C" fn show_stats(seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) -> kernel::ffi::c_int {
-    // SAFETY: called by seq_file as the show callback of a single-net file.
-    let (mut w, net) = unsafe { SeqWriter::new(seq) };
-    let _ = render_stats(&mut w, net);
-    0
-}
-
-unsafe extern "C" fn show_reuse(seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) -> kernel::ffi::c_int {
-    // SAFETY: called by seq_file as the show callback of a single-net file.
-    let (mut w, net) = unsafe { SeqWriter::new(seq) };
-    if let Some(ns) = NetState::of(net) {
-        for (name, value) in ns.dp.reuse.lines() {
-            let _ = writeln!(w, "{name} {value}");
-        }
+impl ShowNet for AppFile {
+    fn show(w: &mut SeqWriter, _net: &Net) -> fmt::Result {
+        w.write_str(procfs::APP_HEADER)
     }
-    0
 }
 
-unsafe extern "C" fn show_drops(seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) -> kernel::ffi::c_int {
-    // SAFETY: called by seq_file as the show callback of a single-net file.
-    let (mut w, net) = unsafe { SeqWriter::new(seq) };
-    if let Some(ns) = NetState::of(net) {
-        for (name, value) in ns.dp.drops.lines() {
-            let _ = writeln!(w, "{name} {value}");
-        }
+impl ShowNet for IpVsFile {
+    fn show(w: &mut SeqWriter, net: &Net) -> fmt::Result {
+        render_ip_vs(w, net)
     }
-    0
+}
+
+impl ShowNet for StatsFile {
+    fn show(w: &mut SeqWriter, net: &Net) -> fmt::Result {
+        render_stats(w, net)
+    }
+}
+
+impl ShowNet for ReuseFile {
+    fn show(w: &mut SeqWriter, net: &Net) -> fmt::Result {
+        if let Some(ns) = NetState::of(net) {
+            for (name, value) in ns.dp.reuse.lines() {
+                writeln!(w, "{name} {value}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ShowNet for DropsFile {
+    fn show(w: &mut SeqWriter, net: &Net) -> fmt::Result {
+        if let Some(ns) = NetState::of(net) {
+            for (name, value) in ns.dp.drops.lines() {
+                writeln!(w, "{name} {value}")?;
+            }
+        }
+        Ok(())
+    }
 }

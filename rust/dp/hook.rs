@@ -15,7 +15,7 @@ use super::conn::{self, Conn, ConnParams, ConnRef, Lookup, CTPL_S_ASSURED, F_NO_
 use super::svc::Svc;
 use super::xmit;
 use super::{DpNet, DropCounters, PerNet};
-use crate::glue::bindings;
+use crate::glue::netfilter::HookKind;
 use crate::glue::pernet::Net;
 use crate::glue::rcu::RcuReadGuard;
 use crate::glue::skb::{Gathered, Skb, Verdict};
@@ -36,35 +36,20 @@ const FTPDATA: u16 = 20;
 const F_TEMPLATE_INVALID: u32 = 0x8000_0000;
 
 /// The hook function of every ipvs_rs netfilter hook (see rust/dp_glue.c), finding the
-/// namespace's state through `P`. [`dp_hook!`](crate::dp_hook) defines the symbol the C
-/// trampolines call.
-///
-/// # Safety
-///
-/// Called by netfilter (through the C trampolines) with the hook's namespace and packet.
-pub(crate) unsafe fn entry<P: PerNet>(
-    kind: u32,
-    af: u32,
-    hooknum: u32,
-    net: *mut bindings::net,
-    skb: *mut bindings::sk_buff,
-) -> u32 {
-    // SAFETY: netfilter passes the packet it owns for the duration of this call.
-    let Some(skb) = (unsafe { Skb::from_raw(skb) }) else { return Verdict::Accept.as_c() };
-    // SAFETY: the hook's namespace is alive while its hooks run.
-    let net = unsafe { Net::from_raw(net) };
+/// namespace's state through `P`. [`dp_hook!`](crate::dp_hook) makes it the function the C
+/// trampolines call (through the glue's [`nf_hook_entry!`](crate::nf_hook_entry)).
+pub(crate) fn entry<P: PerNet>(kind: HookKind, af: u32, hooknum: u32, net: &Net, skb: Skb) -> Verdict {
     let family = match af {
         2 => Family::Ipv4,
         10 => Family::Ipv6,
-        _ => return Verdict::Accept.as_c(),
+        _ => return Verdict::Accept,
     };
-    let Some(ns) = P::dp_of(net) else { return Verdict::Accept.as_c() };
-    let v = match kind {
-        bindings::ipvs_rs_hook_kind_IPVS_RS_HOOK_IN => in_hook(ns, net, family, hooknum, skb),
-        bindings::ipvs_rs_hook_kind_IPVS_RS_HOOK_OUT => out_hook(ns, net, family, hooknum, skb),
-        _ => forward_icmp(ns, net, family, hooknum, skb),
-    };
-    v.as_c()
+    let Some(ns) = P::dp_of(net) else { return Verdict::Accept };
+    match kind {
+        HookKind::In => in_hook(ns, net, family, hooknum, skb),
+        HookKind::Out => out_hook(ns, net, family, hooknum, skb),
+        HookKind::ForwardIcmp => forward_icmp(ns, net, family, hooknum, skb),
+    }
 }
 
 /// Define `ipvs_rs_dp_hook`, the symbol the netfilter trampolines of rust/dp_glue.c call,
@@ -77,22 +62,7 @@ pub(crate) unsafe fn entry<P: PerNet>(
 #[macro_export]
 macro_rules! dp_hook {
     ($p:ty) => {
-        /// The hook function of every ipvs_rs netfilter hook (see rust/dp_glue.c).
-        ///
-        /// # Safety
-        ///
-        /// Called by netfilter (through the C trampolines) with the hook's namespace and packet.
-        #[no_mangle]
-        unsafe extern "C" fn ipvs_rs_dp_hook(
-            kind: u32,
-            af: u32,
-            hooknum: u32,
-            net: *mut $crate::glue::bindings::net,
-            skb: *mut $crate::glue::bindings::sk_buff,
-        ) -> u32 {
-            // SAFETY: called by netfilter with the hook's namespace and packet.
-            unsafe { $crate::dp::hook::entry::<$p>(kind, af, hooknum, net, skb) }
-        }
+        $crate::nf_hook_entry!($crate::dp::hook::entry::<$p>);
     };
 }
 

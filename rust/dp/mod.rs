@@ -15,7 +15,6 @@ pub(crate) mod hook;
 pub(crate) mod svc;
 pub(crate) mod xmit;
 
-use crate::glue::bindings;
 use crate::glue::pernet::Net;
 use crate::glue::skb::Verdict;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -402,14 +401,12 @@ impl DpNet {
         if self.hooks_afmask.load(Relaxed) & bit != 0 {
             return Ok(());
         }
-        // SAFETY: `net` is alive; the hook table is static data of this module, which
-        // unregisters it before unloading (`unregister_all_hooks`).
-        let ret = unsafe { bindings::ipvs_rs_hooks_register(net.as_ptr(), i32::from(af)) };
-        kernel::error::to_result(ret)?;
+        // Unregistered by `unregister_hooks`, at the latest from the namespace's exit
+        // (`unregister_all_hooks`), before the module can unload.
+        crate::glue::netfilter::register_hooks(net, af)?;
         if af == 10 {
             // As C does for IPv6 services: IPVS needs reassembled IPv6 packets.
-            // SAFETY: `net` is alive.
-            let _ = unsafe { bindings::ipvs_rs_nf_defrag_ipv6_enable(net.as_ptr()) };
+            let _ = crate::glue::netfilter::defrag_ipv6_enable(net);
         }
         self.hooks_afmask.fetch_or(bit, Relaxed);
         Ok(())
@@ -422,8 +419,8 @@ impl DpNet {
         if self.hooks_afmask.load(Relaxed) & bit == 0 {
             return;
         }
-        // SAFETY: registered by `register_hooks` in this namespace.
-        unsafe { bindings::ipvs_rs_hooks_unregister(net.as_ptr(), i32::from(af)) };
+        // Registered by `register_hooks` in this namespace (the mask says so).
+        crate::glue::netfilter::unregister_hooks(net, af);
         self.hooks_afmask.fetch_and(!bit, Relaxed);
     }
 

@@ -7,12 +7,17 @@ pub(crate) mod arc_table;
 pub(crate) mod genetlink;
 #[cfg(ipvs_rs_kunit)]
 pub(crate) mod kunit;
+#[cfg(ipvs_rs_kunit)]
+pub(crate) mod kunit_ctl;
 pub(crate) mod kvec;
 pub(crate) mod mem;
 pub(crate) mod modnotify;
+pub(crate) mod netdev;
+pub(crate) mod netfilter;
 pub(crate) mod percpu;
 pub(crate) mod pernet;
 pub(crate) mod proc;
+pub(crate) mod procnet;
 pub(crate) mod sysctl;
 pub(crate) mod random;
 pub(crate) mod rcu;
@@ -20,3 +25,4 @@ pub(crate) mod ref_table;
 pub(crate) mod skb;
 pub(crate) mod sync;
 pub(crate) mod timer;
+pub(crate) mod workqueue;

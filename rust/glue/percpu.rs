@@ -85,3 +85,9 @@ impl Drop for PcpuCounters {
         }
     }
 }
+
+/// `nr_cpu_ids`: one more than the highest possible CPU number (fixed at boot).
+pub(crate) fn nr_cpu_ids() -> u32 {
+    // SAFETY: reads a kernel variable that is written only during boot.
+    unsafe { bindings::ipvs_rs_nr_cpu_ids() }
+}

@@ -4,11 +4,17 @@
 //! C headers: include/net/net_namespace.h, include/net/netns/generic.h
 //!
 //! A [`Pernet<T>`] is a `struct pernet_operations` with `.id`/`.size`: the kernel allocates a
-//! zeroed slot of `size_of::<T>()` bytes in every namespace (existing ones at registration,
-//! new ones as they appear), and we build a `T` in it. `T` is dropped in the namespace's
-//! exit callback, before the kernel frees the slot.
+//! zeroed slot in every namespace (existing ones at registration, new ones as they appear),
+//! and we build a `T` in it, next to the registrations made for it ([`Slot`]: delayed works,
+//! sysctl tables, `/proc/net` files). The glue undoes those before `T` is dropped, in the
+//! namespace's exit callback, before the kernel frees the slot: so they may point into `T`,
+//! and no code above the glue has to keep them in the right order, or at all.
 
 use super::bindings;
+use super::proc::ProcKind;
+use super::procnet::ProcEntry;
+use super::sysctl::{Entry, OnChange, SysctlOnChange, Table};
+use super::workqueue::{self, DelayedWorkItem, HasDelayedWork};
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -45,17 +51,142 @@ impl Net {
     pub(crate) fn as_ptr(&self) -> *mut bindings::net {
         self.0.get()
     }
+
+    /// Whether the namespace belongs to a user namespace other than the initial one (C:
+    /// `net->user_ns != &init_user_ns`, which hides sysctls from unprivileged users).
+    pub(crate) fn unprivileged(&self) -> bool {
+        // SAFETY: `self` is a live namespace (type invariant).
+        unsafe { bindings::ipvs_rs_net_unpriv(self.as_ptr()) }
+    }
 }
 
 /// State that ipvs_rs keeps in each network namespace.
 pub(crate) trait PernetData: Sized + Send + Sync + 'static {
     /// The state of a namespace that has just appeared (infallible, no side effects).
     fn new() -> Self;
-    /// Connect the state to the kernel (sysctls, ...). Called once, on the state in its final
-    /// slot, which does not move until it is dropped; on error the state is dropped.
+    /// Connect the state to the kernel. Called once, on the state in its final slot, which
+    /// does not move until it is dropped; on error (here or in `register`) `stop` runs and
+    /// the state is dropped.
     fn start(&mut self, net: &Net) -> Result;
+    /// Register what points into the state (works, sysctls, `/proc/net` files) through
+    /// `slot`; called once, after `start`. The glue undoes every registration before the
+    /// state is dropped.
+    fn register<'s>(&'s self, _slot: &mut Slot<'s, Self>) -> Result {
+        Ok(())
+    }
+    /// The namespace goes away (or the module unloads, or `start`/`register` failed): undo
+    /// what `start` did. Runs after the state's works were cancelled, before its sysctls and
+    /// `/proc/net` files are removed and before it is dropped.
+    fn stop(&self, _net: &Net) {}
     /// The one static registration record of this type (the C callbacks get no `&self`).
     fn pernet() -> &'static Pernet<Self>;
+}
+
+/// What the glue registered for one namespace's state; undone before the state is dropped.
+struct Regs {
+    /// Initialised works (`DelayedWork` fields of the state), cancelled first.
+    works: KVec<workqueue::WorkHandle>,
+    /// `/proc/net` files, removed next (removal waits for their readers).
+    proc: KVec<ProcEntry>,
+    /// sysctl tables, unregistered last.
+    sysctls: KVec<Table>,
+}
+
+impl Regs {
+    /// Cancel the works, remove the files, unregister the tables, in that order, calling
+    /// `stop` in between (see [`PernetData::stop`]).
+    fn undo(&mut self, stop: impl FnOnce()) {
+        for w in self.works.iter() {
+            // SAFETY: every listed work was initialised by `Slot::init_work` in the state
+            // next to these registrations, which has not been dropped; net exit and failed
+            // init run in process context.
+            unsafe { w.disable_and_cancel() };
+        }
+        self.works = KVec::new();
+        stop();
+        self.proc = KVec::new();
+        self.sysctls = KVec::new();
+    }
+}
+
+/// The memory of one namespace's slot: the registrations, then the state.
+struct SlotMem<T> {
+    regs: Regs,
+    data: T,
+}
+
+/// The registrar [`PernetData::register`] gets: registrations made here point into the
+/// state (borrowed for `'s`) and stay valid because the glue undoes them before the state is
+/// dropped, and before its namespace goes away.
+///
+/// # Invariants
+///
+/// `data` is the started state of the slot whose registrations are `regs`, in the live
+/// namespace `net`; it stays in place until the glue has undone `regs`.
+pub(crate) struct Slot<'s, T> {
+    data: &'s T,
+    net: &'s Net,
+    regs: &'s mut Regs,
+}
+
+impl<'s, T: PernetData> Slot<'s, T> {
+    /// The namespace.
+    pub(crate) fn net(&self) -> &'s Net {
+        self.net
+    }
+
+    /// Initialise the state's `ID` work (its callback: [`DelayedWorkItem::run`]); it is
+    /// cancelled before the state is dropped. Fails with `EBUSY` if already initialised.
+    pub(crate) fn init_work<const ID: u64>(&mut self) -> Result
+    where
+        T: DelayedWorkItem<ID>,
+    {
+        // SAFETY: `data` is a live `T`.
+        let work = unsafe { &*<T as HasDelayedWork<ID>>::raw_get_work(self.data) };
+        if work.is_ready() {
+            return Err(EBUSY);
+        }
+        // Room first: once initialised, the work must be on the list to be cancelled.
+        self.regs.works.reserve(1, GFP_KERNEL)?;
+        // SAFETY: the `ID` work of our `T` (reached through `raw_get_work`), not initialised
+        // yet; the state stays in place until `Regs::undo` disabled and cancelled it (type
+        // invariant).
+        unsafe { work.init() };
+        self.regs.works.push(work.handle(), GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// What a mode sysctl (C: `proc_do_defense_mode`) calls after a write changed it: the
+    /// state's [`SysctlOnChange::sysctl_changed`].
+    pub(crate) fn on_change(&self) -> OnChange<'s>
+    where
+        T: SysctlOnChange,
+    {
+        // SAFETY: `data` outlives every table registered through this slot (type invariant).
+        unsafe { OnChange::new(self.data) }
+    }
+
+    /// Register the first `visible` of `entries` (all when `visible >= N`) as
+    /// `/proc/sys/<path>/<name>`; see [`Table`].
+    pub(crate) fn register_sysctl<const N: usize>(&mut self, path: &'static CStr, entries: [Entry<'s>; N], visible: usize) -> Result {
+        self.regs.sysctls.reserve(1, GFP_KERNEL)?;
+        // SAFETY: the entries' data and hooks live for `'s`, that is until the state is
+        // dropped or longer, and the table is unregistered before that (`Regs::undo`), while
+        // the namespace is alive (type invariant).
+        let table = unsafe { Table::register(self.net, path, &entries, visible)? };
+        self.regs.sysctls.push(table, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Create `/proc/net/<name>` in the namespace; removed before the state is dropped.
+    pub(crate) fn create_proc(&mut self, name: &'static CStr, kind: ProcKind) -> Result {
+        self.regs.proc.reserve(1, GFP_KERNEL)?;
+        // SAFETY: the entry is removed in `Regs::undo`, in the namespace's exit callback,
+        // while the namespace is alive.
+        let entry = unsafe { ProcEntry::create(self.net, name, kind)? };
+        self.regs.proc.push(entry, GFP_KERNEL)?;
+        Ok(())
+    }
 }
 
 /// Registration record for per-netns state of type `T`; lives in a `static`.
@@ -82,7 +213,7 @@ impl<T: PernetData> Pernet<T> {
         let mut ops: bindings::pernet_operations = unsafe { core::mem::zeroed() };
         ops.init = Some(Self::net_init);
         ops.exit = Some(Self::net_exit);
-        ops.size = core::mem::size_of::<T>();
+        ops.size = core::mem::size_of::<SlotMem<T>>();
         Pernet { ops: UnsafeCell::new(ops), id: UnsafeCell::new(0), registered: AtomicBool::new(false), _data: PhantomData }
     }
 
@@ -104,44 +235,83 @@ impl<T: PernetData> Pernet<T> {
     /// and later hooks and netlink handlers that are unregistered first), so the state cannot
     /// go away under the returned reference.
     pub(crate) fn try_get<'a>(&'static self, net: &'a Net) -> Option<&'a T> {
+        self.slot(net).map(|s| &s.data)
+    }
+
+    /// The sysctl tables registered for `net`'s state, in registration order.
+    #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // used by the KUnit suites
+    pub(crate) fn sysctl_tables<'a>(&'static self, net: &'a Net) -> Option<&'a [Table]> {
+        self.slot(net).map(|s| &s.regs.sysctls[..])
+    }
+
+    fn slot<'a>(&'static self, net: &'a Net) -> Option<&'a SlotMem<T>> {
         if !self.registered.load(Ordering::Acquire) {
             return None;
         }
         // SAFETY: registered, so `id` is assigned and stable, and every live namespace's slot
-        // holds a started `T` until its exit callback; `net` is alive for 'a.
-        Some(unsafe { &*bindings::ipvs_rs_net_generic(net.as_ptr(), *self.id.get()).cast::<T>() })
+        // holds a started `SlotMem<T>` until its exit callback (`registered` is set after
+        // the namespaces present at registration were set up; later ones are not reachable
+        // before their init returned); `net` is alive for 'a.
+        Some(unsafe { &*bindings::ipvs_rs_net_generic(net.as_ptr(), *self.id.get()).cast::<SlotMem<T>>() })
     }
 
+    /// `pernet_operations.init`: build the state in `net`'s slot, start it, register for it.
+    ///
+    /// # Safety
+    ///
+    /// Called by the kernel only, with a namespace being set up, whose slot for our id is
+    /// allocated and zeroed.
     unsafe extern "C" fn net_init(net: *mut bindings::net) -> kernel::ffi::c_int {
         // SAFETY: the kernel calls `init` with a live namespace whose generic slot for our id
-        // is allocated, zeroed, `size_of::<T>()` bytes and suitably aligned (kzalloc), and
-        // owned by us until `exit`.
+        // is allocated, zeroed, `size_of::<SlotMem<T>>()` bytes and suitably aligned
+        // (kzalloc), and owned by us until `exit`.
         let (net, slot) = unsafe {
-            let slot = bindings::ipvs_rs_net_generic(net, *Self::ops_id()).cast::<T>();
+            let slot = bindings::ipvs_rs_net_generic(net, *Self::ops_id()).cast::<SlotMem<T>>();
             (Net::from_raw(net), slot)
         };
-        // SAFETY: `slot` is valid for writes (see above) and holds no `T` yet.
-        unsafe { slot.write(T::new()) };
-        // SAFETY: `slot` now holds a `T` that nobody else references.
-        let state = unsafe { &mut *slot };
-        match state.start(net) {
+        let mem = SlotMem { regs: Regs { works: KVec::new(), proc: KVec::new(), sysctls: KVec::new() }, data: T::new() };
+        // SAFETY: `slot` is valid for writes (see above) and holds nothing yet.
+        unsafe { slot.write(mem) };
+        // SAFETY: `slot` now holds a `SlotMem<T>` that nobody else references.
+        let mem = unsafe { &mut *slot };
+        let res = mem.data.start(net).and_then(|()| {
+            // INVARIANT: `data` is started, in its final place, next to `regs`, in the live
+            // `net`; it is dropped only after `regs` are undone (below, or in `net_exit`).
+            let mut reg = Slot { data: &mem.data, net, regs: &mut mem.regs };
+            mem.data.register(&mut reg)
+        });
+        match res {
             Ok(()) => 0,
             Err(e) => {
-                // SAFETY: `slot` holds a `T` that is not used again; `exit` is not called for a
-                // namespace whose `init` failed.
+                let data = &mem.data;
+                mem.regs.undo(|| data.stop(net));
+                // SAFETY: `slot` holds a `SlotMem<T>` that is not used again; `exit` is not
+                // called for a namespace whose `init` failed.
                 unsafe { core::ptr::drop_in_place(slot) };
                 e.to_errno()
             }
         }
     }
 
+    /// `pernet_operations.exit`: undo the registrations, stop and drop the state.
+    ///
+    /// # Safety
+    ///
+    /// Called by the kernel only, once, for a namespace whose `init` succeeded, while it is
+    /// still alive.
     unsafe extern "C" fn net_exit(net: *mut bindings::net) {
         // SAFETY: `exit` runs once, after a successful `init`, with the namespace still alive;
-        // the slot holds the `T` written there, no longer reachable by anyone else.
-        unsafe {
-            let slot = bindings::ipvs_rs_net_generic(net, *Self::ops_id()).cast::<T>();
-            core::ptr::drop_in_place(slot);
-        }
+        // the slot holds the `SlotMem<T>` written there, no longer reachable by anyone else.
+        let (net, slot) = unsafe {
+            let slot = bindings::ipvs_rs_net_generic(net, *Self::ops_id()).cast::<SlotMem<T>>();
+            (Net::from_raw(net), slot)
+        };
+        // SAFETY: see above: the slot holds a live `SlotMem<T>`; only the glue touches its
+        // registrations, and the state is only borrowed shared until dropped below.
+        let (regs, data) = unsafe { (&mut (*slot).regs, &(*slot).data) };
+        regs.undo(|| data.stop(net));
+        // SAFETY: the registrations pointing into the state are undone; dropped once.
+        unsafe { core::ptr::drop_in_place(slot) };
     }
 
     /// Our id, as the callbacks see it (they get no `&self`).

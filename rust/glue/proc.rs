@@ -15,7 +15,6 @@ use super::pernet::Net;
 use super::rcu::RcuReadGuard;
 use core::fmt;
 use core::ptr;
-use kernel::prelude::*;
 
 /// A show callback as the kernel calls it.
 pub(crate) type ShowFn = unsafe extern "C" fn(*mut bindings::seq_file, *mut core::ffi::c_void) -> kernel::ffi::c_int;
@@ -105,7 +104,7 @@ const SEQ_START_TOKEN: *mut core::ffi::c_void = 1 as *mut core::ffi::c_void;
 ///
 /// # Safety
 ///
-/// `seq` is the seq_file of a file created by [`ProcFiles::create`] with `T`'s operations,
+/// `seq` is the seq_file of a file created with `T`'s operations ([`seq_kind`]),
 /// inside one of its callbacks; the references do not outlive it.
 unsafe fn seq_parts<'a, T: SeqTable>(seq: *mut bindings::seq_file) -> (&'a mut SeqState<T::Cursor>, &'a Net) {
     // SAFETY: the file was created with `size_of::<SeqState<T::Cursor>>()` bytes of state,
@@ -219,59 +218,4 @@ pub(crate) enum ProcKind {
 /// The [`ProcKind`] of a [`SeqTable`].
 pub(crate) fn seq_kind<T: SeqTable>() -> ProcKind {
     ProcKind::Seq(&T::OPS, core::mem::size_of::<SeqState<T::Cursor>>())
-}
-
-/// Files created in one namespace; removed on drop.
-///
-/// # Invariants
-///
-/// Every name in `created` is a live `/proc/net` entry of `net`, and `net` outlives `self`.
-pub(crate) struct ProcFiles<const N: usize> {
-    net: *mut bindings::net,
-    created: [Option<&'static CStr>; N],
-}
-
-// SAFETY: only used to remove the entries, which may happen from any process context.
-unsafe impl<const N: usize> Send for ProcFiles<N> {}
-// SAFETY: `&ProcFiles` allows nothing.
-unsafe impl<const N: usize> Sync for ProcFiles<N> {}
-
-impl<const N: usize> ProcFiles<N> {
-    /// Create `files` under `/proc/net` of `net` (all or none).
-    ///
-    /// # Safety
-    ///
-    /// `net` outlives the returned value.
-    pub(crate) unsafe fn create(net: &Net, files: [(&'static CStr, ProcKind); N]) -> Result<Self> {
-        // INVARIANT: filled in as entries are created; on failure `Drop` removes the others.
-        let mut this = ProcFiles { net: net.as_ptr(), created: [None; N] };
-        for (slot, (name, kind)) in this.created.iter_mut().zip(files) {
-            let ok = match kind {
-                // SAFETY: `net` is alive; `name` is static; `show` matches the kernel's
-                // signature.
-                ProcKind::Single(show) => unsafe {
-                    bindings::ipvs_rs_proc_create(net.as_ptr(), name.as_char_ptr().cast(), Some(show))
-                },
-                // SAFETY: as above; `ops` is static and its callbacks expect `size` bytes of
-                // state (`seq_kind`).
-                ProcKind::Seq(ops, size) => unsafe {
-                    bindings::ipvs_rs_proc_create_seq(net.as_ptr(), name.as_char_ptr().cast(), ops, size as u32)
-                },
-            };
-            if !ok {
-                return Err(ENOMEM);
-            }
-            *slot = Some(name);
-        }
-        Ok(this)
-    }
-}
-
-impl<const N: usize> Drop for ProcFiles<N> {
-    fn drop(&mut self) {
-        for name in self.created.iter().flatten() {
-            // SAFETY: a live entry of `net` (type invariant); removal waits for readers.
-            unsafe { bindings::ipvs_rs_proc_remove(self.net, name.as_char_ptr().cast()) };
-        }
-    }
 }

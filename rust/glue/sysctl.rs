@@ -15,17 +15,55 @@
 use super::bindings;
 use super::pernet::Net;
 use core::ffi::c_void;
+use core::marker::PhantomData;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use kernel::prelude::*;
 
-/// What a mode entry (C: `proc_do_defense_mode`) calls after a write changed its value.
+/// What a state that owns mode entries does when one changed (C: `update_defense_level()`).
+pub(crate) trait SysctlOnChange: Sync {
+    /// Called in process context, after the new value is stored.
+    fn sysctl_changed(&self);
+}
+
+/// What a mode entry (C: `proc_do_defense_mode`) calls after a write changed its value: the
+/// [`SysctlOnChange`] of the state it was made for
+/// ([`Slot::on_change`](super::pernet::Slot::on_change)).
+///
+/// # Invariants
+///
+/// `ctx` points to a live `T` for `'s` (and until every table holding this is
+/// unregistered), and `call` is `call_changed::<T>` for that `T`.
 #[derive(Clone, Copy)]
-pub(crate) struct OnChange {
-    /// Called with `ctx` in process context, after the new value is stored.
-    pub(crate) f: fn(*const c_void),
-    /// Whatever `f` needs (C: `table->extra2 = ipvs`).
-    pub(crate) ctx: *const c_void,
+pub(crate) struct OnChange<'s> {
+    call: unsafe fn(*const c_void),
+    /// The state (C: `table->extra2 = ipvs`).
+    ctx: *const c_void,
+    _state: PhantomData<&'s ()>,
+}
+
+impl<'s> OnChange<'s> {
+    /// # Safety
+    ///
+    /// `state` outlives every table this is registered in.
+    pub(super) unsafe fn new<T: SysctlOnChange>(state: &'s T) -> Self {
+        // INVARIANT: `ctx` is `state`, alive for `'s` and, per the caller, while registered.
+        OnChange { call: call_changed::<T>, ctx: core::ptr::from_ref(state).cast(), _state: PhantomData }
+    }
+
+    /// Run the callback.
+    fn call(&self) {
+        // SAFETY: `call` matches `ctx`'s type and `ctx` is alive (type invariant).
+        unsafe { (self.call)(self.ctx) }
+    }
+}
+
+/// # Safety
+///
+/// `ctx` points to a live `T`.
+unsafe fn call_changed<T: SysctlOnChange>(ctx: *const c_void) {
+    // SAFETY: per the caller.
+    unsafe { &*ctx.cast::<T>() }.sysctl_changed();
 }
 
 /// Storage of `est_cpulist` (C: `ipvs->sysctl_est_cpulist` and `est_cpulist_valid`), owned
@@ -81,7 +119,7 @@ pub(crate) enum Data<'a> {
 
 /// Which handler an entry has.
 #[derive(Clone, Copy)]
-pub(crate) enum Proc {
+pub(crate) enum Proc<'s> {
     /// `proc_dointvec`.
     DoIntVec,
     /// `proc_dointvec_minmax` with these bounds (`extra1`, `extra2`).
@@ -91,7 +129,7 @@ pub(crate) enum Proc {
     /// `proc_doulongvec_minmax` without bounds.
     ULongVec,
     /// C's `proc_do_defense_mode` (here) calling back.
-    DefenseMode(OnChange),
+    DefenseMode(OnChange<'s>),
     /// C's `proc_do_sync_threshold` (rust/helpers.c).
     SyncThreshold,
     /// C's `proc_do_sync_ports` (rust/helpers.c).
@@ -113,7 +151,7 @@ pub(crate) type ProcHandler = unsafe extern "C" fn(
     *mut bindings::loff_t,
 ) -> kernel::ffi::c_int;
 
-impl Proc {
+impl Proc<'_> {
     /// The C function the sysctl core calls for this handler.
     pub(crate) fn handler(&self) -> ProcHandler {
         match self {
@@ -136,12 +174,12 @@ pub(crate) struct Entry<'a> {
     pub(crate) name: &'static CStr,
     pub(crate) data: Data<'a>,
     pub(crate) mode: u16,
-    pub(crate) proc_: Proc,
+    pub(crate) proc_: Proc<'a>,
 }
 
 /// The `struct ctl_table` for `entry`; `hook` is where its [`OnChange`] lives and `bounds`
 /// where its `extra1`/`extra2` point, while the table is registered.
-fn ctl_table(entry: &Entry<'_>, hook: &Option<OnChange>, bounds: &[i32; 2]) -> bindings::ctl_table {
+fn ctl_table(entry: &Entry<'_>, hook: &Option<OnChange<'_>>, bounds: &[i32; 2]) -> bindings::ctl_table {
     let (data, maxlen): (*mut c_void, usize) = match entry.data {
         Data::Int(v) => (v.as_ptr().cast(), core::mem::size_of::<i32>()),
         Data::IntPair(v) => (v.as_ptr().cast_mut().cast(), 2 * core::mem::size_of::<i32>()),
@@ -210,44 +248,45 @@ unsafe extern "C" fn proc_do_defense_mode(
             valp.store(val, Ordering::Relaxed);
             // SAFETY: `extra2` points to the entry's `OnChange` in its `Table`, which stays
             // registered (and so alive) while this handler runs.
-            let hook = unsafe { &*table.extra2.cast::<OnChange>() };
-            (hook.f)(hook.ctx);
+            let hook = unsafe { &*table.extra2.cast::<OnChange<'_>>() };
+            hook.call();
         }
     }
     rc
 }
 
-/// A registered table under `/proc/sys/<path>` of one namespace.
+/// A registered table under `/proc/sys/<path>` of one namespace, kept by the per-namespace
+/// glue ([`Slot::register_sysctl`](super::pernet::Slot::register_sysctl)).
 ///
 /// # Invariants
 ///
-/// `header` is the live registration of `entries`; `entries`, `hooks` and `bounds` (which
-/// the entries' `extra1`/`extra2` point into) do not move or change while registered (they
-/// are boxed and never handed out mutably).
-pub(crate) struct Table<const N: usize> {
+/// `header` is the live registration of the first `visible` of `entries`; the buffers of
+/// `entries`, `hooks` and `bounds` (which the entries' `extra1`/`extra2` point into) do not
+/// move or change while registered (they are never pushed to or handed out mutably).
+pub(crate) struct Table {
     header: NonNull<bindings::ctl_table_header>,
     // Owned here for as long as the table is registered; read only by the KUnit suites.
     #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))]
-    entries: KBox<[bindings::ctl_table; N]>,
+    entries: KVec<bindings::ctl_table>,
     /// How many of `entries` were registered.
     #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))]
     visible: usize,
     #[allow(dead_code)] // Referenced from `entries` only.
-    hooks: KBox<[Option<OnChange>; N]>,
+    hooks: KVec<Option<OnChange<'static>>>,
     #[allow(dead_code)] // Referenced from `entries` only.
-    bounds: KBox<[[i32; 2]; N]>,
+    bounds: KVec<[i32; 2]>,
 }
 
 // SAFETY: the header is only used to unregister, which the kernel allows from any context
 // that may sleep; the table is immutable while registered; the hooks' context pointers are
 // only used by the handler, under the caller's contract of `register`.
-unsafe impl<const N: usize> Send for Table<N> {}
+unsafe impl Send for Table {}
 // SAFETY: `&Table` gives no access to anything mutable.
-unsafe impl<const N: usize> Sync for Table<N> {}
+unsafe impl Sync for Table {}
 
-impl<const N: usize> Table<N> {
-    /// Register the first `visible` of `entries` (all when `visible >= N`; none leaves an
-    /// empty directory, as C's lblc does for unprivileged users) as
+impl Table {
+    /// Register the first `visible` of `entries` (all when `visible >= entries.len()`; none
+    /// leaves an empty directory, as C's lblc does for unprivileged users) as
     /// `/proc/sys/<path>/<name>` in `net`.
     ///
     /// Fails with `EEXIST`-like errors (the kernel logs "sysctl duplicate entry") when another
@@ -255,49 +294,46 @@ impl<const N: usize> Table<N> {
     ///
     /// # Safety
     ///
-    /// Every entry's data must outlive the returned `Table`, and `net` must outlive it too;
-    /// every [`OnChange`]'s `f` must be sound to call with its `ctx` until the `Table` is
-    /// dropped.
-    pub(crate) unsafe fn register(
-        net: &Net,
-        path: &'static CStr,
-        entries: [Entry<'_>; N],
-        visible: usize,
-    ) -> Result<Self> {
-        let hooks = KBox::new(
-            entries.each_ref().map(|e| match e.proc_ {
-                Proc::DefenseMode(h) => Some(h),
+    /// Every entry's data and [`OnChange`] context must outlive the returned `Table`, and
+    /// `net` must outlive it too.
+    pub(super) unsafe fn register(net: &Net, path: &'static CStr, entries: &[Entry<'_>], visible: usize) -> Result<Self> {
+        let n = entries.len();
+        let mut hooks = KVec::with_capacity(n, GFP_KERNEL)?;
+        let mut bounds = KVec::with_capacity(n, GFP_KERNEL)?;
+        for e in entries {
+            let hook = match e.proc_ {
+                // The lifetime is the caller's contract from here on.
+                Proc::DefenseMode(h) => Some(OnChange { call: h.call, ctx: h.ctx, _state: PhantomData }),
                 _ => None,
-            }),
-            GFP_KERNEL,
-        )?;
-        let bounds = KBox::new(
-            entries.each_ref().map(|e| match e.proc_ {
-                Proc::MinMax(min, max) => [min, max],
-                _ => [0, 0],
-            }),
-            GFP_KERNEL,
-        )?;
-        // Entry i gets hook i and bounds i (all arrays have N elements).
+            };
+            hooks.push(hook, GFP_KERNEL)?;
+            bounds.push(
+                match e.proc_ {
+                    Proc::MinMax(min, max) => [min, max],
+                    _ => [0, 0],
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        // `hooks` and `bounds` are complete: their buffers stay where they are from here on.
+        let mut table = KVec::with_capacity(n, GFP_KERNEL)?;
+        // Entry i gets hook i and bounds i (all have `n` elements).
         let mut aux = hooks.iter().zip(bounds.iter());
-        let entries = KBox::new(
-            entries.each_ref().map(|e| {
-                let (h, b) = aux.next().unwrap_or((&None, &[0, 0]));
-                ctl_table(e, h, b)
-            }),
-            GFP_KERNEL,
-        )?;
-        let visible = visible.min(N);
-        // SAFETY: `path` is a static C string; `entries` is a valid table of `N` entries that
-        // stays at this address (boxed) until `Drop` unregisters it; the values it points to
-        // outlive `Self` (caller's contract).
+        for e in entries {
+            let (h, b) = aux.next().ok_or(EINVAL)?;
+            table.push(ctl_table(e, h, b), GFP_KERNEL)?;
+        }
+        let visible = visible.min(n);
+        // SAFETY: `path` is a static C string; `table` holds `n` valid entries and stays at
+        // this address (its buffer is never reallocated) until `Drop` unregisters it; the
+        // values it points to outlive `Self` (caller's contract).
         let header = unsafe {
-            bindings::register_net_sysctl_sz(net.as_ptr(), path.as_char_ptr(), entries.as_ptr().cast_mut(), visible)
+            bindings::register_net_sysctl_sz(net.as_ptr(), path.as_char_ptr(), table.as_mut_ptr(), visible)
         };
         // The kernel returns NULL on any failure and has already logged why.
         let header = NonNull::new(header).ok_or(ENOMEM)?;
-        // INVARIANT: `header` is the registration of `entries`.
-        Ok(Table { header, entries, visible, hooks, bounds })
+        // INVARIANT: `header` is the registration of `table`.
+        Ok(Table { header, entries: table, visible, hooks, bounds })
     }
 
     /// The entries as registered (for tests comparing them with the specification).
@@ -307,7 +343,7 @@ impl<const N: usize> Table<N> {
     }
 }
 
-impl<const N: usize> Drop for Table<N> {
+impl Drop for Table {
     fn drop(&mut self) {
         // SAFETY: `header` is a live registration (type invariant); after this call the
         // kernel no longer references `entries`, which are freed right after.
