@@ -46,10 +46,18 @@ impl kernel::Module for IpvsRs {
             pr_err!("per-netns setup failed: {:?}\n", e);
         })?;
         let genl = glue::genetlink::Family::register().inspect_err(|e| {
-            pr_err!("registering the IPVS generic netlink family failed: {:?}\n", e);
+            pr_err!(
+                "registering the IPVS generic netlink family failed: {:?}\n",
+                e
+            );
         })?;
         pr_info!("loaded; sysctls net.ipv4.vs.* in every netns\n");
-        Ok(IpvsRs { _genl: genl, _netns: netns, _conn_tab: conn_tab, _exclusion: exclusion })
+        Ok(IpvsRs {
+            _genl: genl,
+            _netns: netns,
+            _conn_tab: conn_tab,
+            _exclusion: exclusion,
+        })
     }
 }
 

@@ -9,12 +9,16 @@ use crate::ctl::NetState;
 use crate::glue::bindings;
 use crate::glue::genetlink::Nest;
 use crate::glue::kunit::Test;
-use crate::glue::kunit_ctl::{dointvec_write, kernel_parse_nested, sync_qlen_max_default, RegisteredEntry, NEST_TABLE_LEN};
+use crate::glue::kunit_ctl::{
+    dointvec_write, kernel_parse_nested, sync_qlen_max_default, RegisteredEntry, NEST_TABLE_LEN,
+};
 use crate::glue::modnotify::c_ipvs_loaded;
 use crate::glue::pernet::Net;
 use crate::{kunit_expect, kunit_expect_eq, kunit_suite};
 use core::sync::atomic::{AtomicI32, Ordering};
-use ipvs_core::sysctl::{parse_dointvec, Handler, Initial, Settings, Spec, Write, LOCALITY_SPECS, SPECS};
+use ipvs_core::sysctl::{
+    parse_dointvec, Handler, Initial, Settings, Spec, Write, LOCALITY_SPECS, SPECS,
+};
 use kernel::error::code::EINVAL;
 
 kunit_suite!(ipvs_rs_sysctl:
@@ -37,7 +41,11 @@ kunit_suite!(ipvs_rs_reuse: reuse_decision_in_kernel, nodest_work_expires_remove
 
 fn init_net_state(t: &mut Test) -> Option<&'static NetState> {
     let state = NetState::of(Net::init_net());
-    kunit_expect!(t, state.is_some(), "ipvs_rs per-netns state missing in init_net");
+    kunit_expect!(
+        t,
+        state.is_some(),
+        "ipvs_rs per-netns state missing in init_net"
+    );
     state
 }
 
@@ -48,10 +56,18 @@ fn init_net_has_c_defaults(t: &mut Test) {
         for spec in SPECS.iter().chain(LOCALITY_SPECS.iter()) {
             match spec.default {
                 Initial::Int(_) | Initial::Secs(_) => {
-                    kunit_expect_eq!(t, state.dp.int(spec.knob), spec.knob.default_int(hz), "{}", spec.name)
+                    kunit_expect_eq!(
+                        t,
+                        state.dp.int(spec.knob),
+                        spec.knob.default_int(hz),
+                        "{}",
+                        spec.name
+                    )
                 }
                 Initial::Pair(a, b) => kunit_expect_eq!(t, state.dp.sync_threshold(), (a, b)),
-                Initial::FreeBufferPagesBy32 => kunit_expect_eq!(t, state.dp.sync_qlen_max(), sync_qlen_max_default()),
+                Initial::FreeBufferPagesBy32 => {
+                    kunit_expect_eq!(t, state.dp.sync_qlen_max(), sync_qlen_max_default())
+                }
                 Initial::HousekeepingCpus => {}
             }
         }
@@ -85,7 +101,11 @@ fn c_maxlen(h: Handler) -> usize {
     }
 }
 
-fn check_table<'a>(t: &mut Test, entries: impl ExactSizeIterator<Item = RegisteredEntry<'a>>, specs: &[Spec]) {
+fn check_table<'a>(
+    t: &mut Test,
+    entries: impl ExactSizeIterator<Item = RegisteredEntry<'a>>,
+    specs: &[Spec],
+) {
     kunit_expect_eq!(t, entries.len(), specs.len());
     let others: [*const (); 9] = [
         c_handler(Handler::DoIntVec),
@@ -102,25 +122,46 @@ fn check_table<'a>(t: &mut Test, entries: impl ExactSizeIterator<Item = Register
         let entry = registered.raw();
         kunit_expect_eq!(t, registered.name().to_bytes(), spec.name.as_bytes());
         kunit_expect_eq!(t, entry.mode, spec.mode, "{}", spec.name);
-        kunit_expect_eq!(t, entry.maxlen as usize, c_maxlen(spec.handler), "{}", spec.name);
+        kunit_expect_eq!(
+            t,
+            entry.maxlen as usize,
+            c_maxlen(spec.handler),
+            "{}",
+            spec.name
+        );
         kunit_expect!(t, !entry.data.is_null(), "{} has no data", spec.name);
         let f = entry.proc_handler.map(|f| f as *const ());
         match spec.handler {
             Handler::DefenseMode => {
-                kunit_expect!(t, f.is_some_and(|f| !others.contains(&f)), "{}: handler", spec.name);
+                kunit_expect!(
+                    t,
+                    f.is_some_and(|f| !others.contains(&f)),
+                    "{}: handler",
+                    spec.name
+                );
                 kunit_expect!(t, !entry.extra2.is_null(), "{}: no callback", spec.name);
             }
             h => kunit_expect!(t, f == Some(c_handler(h)), "{}: handler", spec.name),
         }
         match spec.handler {
             Handler::MinMax { min, max } => {
-                kunit_expect!(t, !entry.extra1.is_null() && !entry.extra2.is_null(), "{}: no bounds", spec.name);
+                kunit_expect!(
+                    t,
+                    !entry.extra1.is_null() && !entry.extra2.is_null(),
+                    "{}: no bounds",
+                    spec.name
+                );
                 if let Some((lo, hi)) = registered.bounds() {
                     kunit_expect_eq!(t, (lo, hi), (min, max), "{}", spec.name);
                 }
             }
             Handler::DefenseMode => {}
-            _ => kunit_expect!(t, entry.extra1.is_null() && entry.extra2.is_null(), "{}: extra", spec.name),
+            _ => kunit_expect!(
+                t,
+                entry.extra1.is_null() && entry.extra2.is_null(),
+                "{}: extra",
+                spec.name
+            ),
         }
     }
 }
@@ -135,12 +176,21 @@ fn registered_table_matches_core_spec(t: &mut Test) {
     }
     match NetState::locality_sysctl_table(Net::init_net()) {
         Some(table) => check_table(t, table.registered(), &LOCALITY_SPECS),
-        None => kunit_expect!(t, false, "no lblc/lblcr sysctl table registered in init_net"),
+        None => kunit_expect!(
+            t,
+            false,
+            "no lblc/lblcr sysctl table registered in init_net"
+        ),
     }
 }
 
 /// Call the entry's own handler as the sysctl core does; `write` false reads into `out`.
-fn proc_call(entry: RegisteredEntry<'_>, write: bool, input: &[u8], out: &mut [u8; 64]) -> (Result<(), kernel::error::Error>, usize) {
+fn proc_call(
+    entry: RegisteredEntry<'_>,
+    write: bool,
+    input: &[u8],
+    out: &mut [u8; 64],
+) -> (Result<(), kernel::error::Error>, usize) {
     entry.call(write, input, out)
 }
 
@@ -152,12 +202,22 @@ fn write_entry(entry: RegisteredEntry<'_>, input: &[u8]) -> Result<(), kernel::e
 /// Every entry, through its own handler: accepted values reach what the data path reads,
 /// values C refuses are refused with C's errno and change nothing, then the default is back.
 fn writes_reach_settings(t: &mut Test) {
-    let Some(state) = init_net_state(t) else { return };
+    let Some(state) = init_net_state(t) else {
+        return;
+    };
     let net = Net::init_net();
-    let (Some(table), Some(locality)) = (NetState::sysctl_table(net), NetState::locality_sysctl_table(net)) else { return };
+    let (Some(table), Some(locality)) = (
+        NetState::sysctl_table(net),
+        NetState::locality_sysctl_table(net),
+    ) else {
+        return;
+    };
     let hz = crate::glue::rcu::hz() as i32;
     let einval = Err(EINVAL);
-    let all = table.registered().zip(SPECS.iter()).chain(locality.registered().zip(LOCALITY_SPECS.iter()));
+    let all = table
+        .registered()
+        .zip(SPECS.iter())
+        .chain(locality.registered().zip(LOCALITY_SPECS.iter()));
     for (entry, spec) in all {
         let knob = spec.knob;
         let name = spec.name;
@@ -171,10 +231,27 @@ fn writes_reach_settings(t: &mut Test) {
                 let _ = write_entry(entry, fmt_i32(knob.default_int(0), &mut text));
             }
             Handler::MinMax { min, max } => {
-                kunit_expect!(t, write_entry(entry, fmt_i32(max, &mut text)).is_ok(), "{}", name);
+                kunit_expect!(
+                    t,
+                    write_entry(entry, fmt_i32(max, &mut text)).is_ok(),
+                    "{}",
+                    name
+                );
                 kunit_expect_eq!(t, state.dp.int(knob), max, "{}", name);
-                kunit_expect_eq!(t, write_entry(entry, fmt_i32(max + 1, &mut text)), einval, "{}", name);
-                kunit_expect_eq!(t, write_entry(entry, fmt_i32(min - 1, &mut text)), einval, "{}", name);
+                kunit_expect_eq!(
+                    t,
+                    write_entry(entry, fmt_i32(max + 1, &mut text)),
+                    einval,
+                    "{}",
+                    name
+                );
+                kunit_expect_eq!(
+                    t,
+                    write_entry(entry, fmt_i32(min - 1, &mut text)),
+                    einval,
+                    "{}",
+                    name
+                );
                 kunit_expect_eq!(t, state.dp.int(knob), max, "{}", name);
                 let _ = write_entry(entry, fmt_i32(knob.default_int(0), &mut text));
             }
@@ -188,7 +265,10 @@ fn writes_reach_settings(t: &mut Test) {
                 kunit_expect!(t, write_entry(entry, b"123\n").is_ok(), "{}", name);
                 kunit_expect_eq!(t, state.dp.sync_qlen_max(), 123, "{}", name);
                 let mut big = [0u8; 16];
-                let _ = write_entry(entry, fmt_i32(i32::try_from(before).unwrap_or(i32::MAX), &mut big));
+                let _ = write_entry(
+                    entry,
+                    fmt_i32(i32::try_from(before).unwrap_or(i32::MAX), &mut big),
+                );
                 kunit_expect_eq!(t, state.dp.sync_qlen_max(), before, "{}", name);
             }
             Handler::SyncPorts => {
@@ -222,13 +302,28 @@ fn writes_reach_settings(t: &mut Test) {
                 // Reading gives the housekeeping CPUs (CPU 0 is one); a bad list is refused.
                 let mut out = [0u8; 64];
                 let (res, len) = proc_call(entry, false, b"", &mut out);
-                kunit_expect!(t, res.is_ok() && len >= 2 && out[0] == b'0', "{}: read {:?}", name, kernel::str::BStr::from_bytes(&out[..len]));
+                kunit_expect!(
+                    t,
+                    res.is_ok() && len >= 2 && out[0] == b'0',
+                    "{}: read {:?}",
+                    name,
+                    kernel::str::BStr::from_bytes(&out[..len])
+                );
                 kunit_expect!(t, write_entry(entry, b"abc\n").is_err(), "{}", name);
             }
             Handler::DefenseMode => {}
         }
-        if !matches!(spec.handler, Handler::EstCpulist | Handler::DefenseMode | Handler::ULongVec | Handler::SyncThreshold) {
-            kunit_expect_eq!(t, state.dp.int(knob), knob.default_int(hz as u32), "{} restored", name);
+        if !matches!(
+            spec.handler,
+            Handler::EstCpulist | Handler::DefenseMode | Handler::ULongVec | Handler::SyncThreshold
+        ) {
+            kunit_expect_eq!(
+                t,
+                state.dp.int(knob),
+                knob.default_int(hz as u32),
+                "{} restored",
+                name
+            );
         }
     }
     kunit_expect_eq!(t, state.dp.settings(), Settings::default());
@@ -268,10 +363,20 @@ fn check_parser(t: &mut Test, input: &[u8]) {
     let kernel = match res {
         Err(e) => Err(e.to_errno()),
         Ok(()) if len == 0 => Ok(Write::Empty),
-        Ok(()) => Ok(Write::Stored { value: stored, consumed: len }),
+        Ok(()) => Ok(Write::Stored {
+            value: stored,
+            consumed: len,
+        }),
     };
     let model = parse_dointvec(input).map_err(|_| kernel::error::code::EINVAL.to_errno());
-    kunit_expect!(t, kernel == model, "input {:?}: kernel {:?}, core {:?}", kernel::str::BStr::from_bytes(input), kernel, model);
+    kunit_expect!(
+        t,
+        kernel == model,
+        "input {:?}: kernel {:?}, core {:?}",
+        kernel::str::BStr::from_bytes(input),
+        kernel,
+        model
+    );
     if model.is_err() || model == Ok(Write::Empty) {
         kunit_expect_eq!(t, stored, SENTINEL);
     }
@@ -279,11 +384,43 @@ fn check_parser(t: &mut Test, input: &[u8]) {
 
 fn core_parser_agrees_with_proc_dointvec_fixed(t: &mut Test) {
     const INPUTS: &[&[u8]] = &[
-        b"2\n", b"0", b"  -5 \n", b"0x10\n", b"0X1f", b"010", b"08", b"2147483647", b"-2147483648",
-        b"2147483648", b"-2147483649", b"abc", b"1a", b"", b"   ", b"\n", b"1 2", b"0x", b"+1", b"-",
-        b"--1", b"- 1", b"99999999999999999999999", b"1.5", b"7\t", b"\xa0 3", b"3\xa0", b"3\0",
-        b"000000000000000000001", b"00000000000000000001", b"12345678901234567890\n",
-        b"18446744073709551616", b"0xffffffff", b"0x7fffffff", b"-0x80000000", b"1\r", b"\x0b4",
+        b"2\n",
+        b"0",
+        b"  -5 \n",
+        b"0x10\n",
+        b"0X1f",
+        b"010",
+        b"08",
+        b"2147483647",
+        b"-2147483648",
+        b"2147483648",
+        b"-2147483649",
+        b"abc",
+        b"1a",
+        b"",
+        b"   ",
+        b"\n",
+        b"1 2",
+        b"0x",
+        b"+1",
+        b"-",
+        b"--1",
+        b"- 1",
+        b"99999999999999999999999",
+        b"1.5",
+        b"7\t",
+        b"\xa0 3",
+        b"3\xa0",
+        b"3\0",
+        b"000000000000000000001",
+        b"00000000000000000001",
+        b"12345678901234567890\n",
+        b"18446744073709551616",
+        b"0xffffffff",
+        b"0x7fffffff",
+        b"-0x80000000",
+        b"1\r",
+        b"\x0b4",
     ];
     for input in INPUTS {
         check_parser(t, input);
@@ -301,7 +438,9 @@ fn core_parser_agrees_with_proc_dointvec_random(t: &mut Test) {
         let len = (seed % 26) as usize;
         let mut s = seed;
         for b in buf.iter_mut().take(len) {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             *b = ALPHABET[(s >> 33) as usize % ALPHABET.len()];
         }
         check_parser(t, &buf[..len]);
@@ -309,7 +448,11 @@ fn core_parser_agrees_with_proc_dointvec_random(t: &mut Test) {
 }
 
 fn c_ipvs_is_not_loaded(t: &mut Test) {
-    kunit_expect!(t, !c_ipvs_loaded(), "C ip_vs is live while ipvs_rs is loaded");
+    kunit_expect!(
+        t,
+        !c_ipvs_loaded(),
+        "C ip_vs is live while ipvs_rs is loaded"
+    );
 }
 
 /// Build a nested attribute (`type | NLA_F_NESTED`) around `inner` in 4-byte aligned storage;
@@ -385,9 +528,23 @@ fn core_nested_parser_agrees_with_kernel(t: &mut Test) {
 
         let mut diag = Diag::default();
         let outer = Attr::from_bytes(bytes, 0);
-        let model = outer.ok().map(|a| parse_nested_deprecated::<NEST_TABLE_LEN>(&a, policy, &mut Sink { diag: &mut diag, extack: false }));
+        let model = outer.ok().map(|a| {
+            parse_nested_deprecated::<NEST_TABLE_LEN>(
+                &a,
+                policy,
+                &mut Sink {
+                    diag: &mut diag,
+                    extack: false,
+                },
+            )
+        });
         let Some(model) = model else {
-            kunit_expect!(t, false, "round {}: core rejected the outer attribute", round);
+            kunit_expect!(
+                t,
+                false,
+                "round {}: core rejected the outer attribute",
+                round
+            );
             continue;
         };
         let model_ret = match &model {
@@ -403,7 +560,15 @@ fn core_nested_parser_agrees_with_kernel(t: &mut Test) {
         if !same {
             mismatches += 1;
             if mismatches <= 5 {
-                kunit_expect!(t, false, "round {}: kernel {} vs core {} on {:?}", round, kernel_ret, model_ret, kernel::str::BStr::from_bytes(bytes));
+                kunit_expect!(
+                    t,
+                    false,
+                    "round {}: kernel {} vs core {} on {:?}",
+                    round,
+                    kernel_ret,
+                    model_ret,
+                    kernel::str::BStr::from_bytes(bytes)
+                );
             }
         }
     }
@@ -423,10 +588,19 @@ mod ctl_fixtures {
 
     pub(super) fn svc(port: u16, sched: &[u8]) -> ServiceRepr {
         ServiceRepr {
-            key: ServiceKey { af: 2, protocol: 6, addr: v4([10, 0, 0, 1]), port, fwmark: 0 },
+            key: ServiceKey {
+                af: 2,
+                protocol: 6,
+                addr: v4([10, 0, 0, 1]),
+                port,
+                fwmark: 0,
+            },
             sched_name: Name::from_c(sched).unwrap_or_default(),
             pe_name: None,
-            flags: FlagsUpdate { flags: 0, mask: u32::MAX },
+            flags: FlagsUpdate {
+                flags: 0,
+                mask: u32::MAX,
+            },
             timeout: 0,
             netmask: [255; 4],
         }
@@ -434,7 +608,11 @@ mod ctl_fixtures {
 
     pub(super) fn dest(last: u8, weight: i32) -> DestRepr {
         DestRepr {
-            key: DestKey { addr: v4([192, 0, 2, last]), port: 80, af: 2 },
+            key: DestKey {
+                addr: v4([192, 0, 2, last]),
+                port: 80,
+                af: 2,
+            },
             conn_flags: 0,
             weight,
             u_threshold: 0,
@@ -456,16 +634,26 @@ fn service_lifecycle(t: &mut Test) {
         return;
     };
     kunit_expect_eq!(t, ctl.add_service(&svc(80, b"rr"), &env), Ok(()));
-    kunit_expect_eq!(t, ctl.add_service(&svc(81, b"nosuch"), &env), Err(Errno::Enoent));
+    kunit_expect_eq!(
+        t,
+        ctl.add_service(&svc(81, b"nosuch"), &env),
+        Err(Errno::Enoent)
+    );
     kunit_expect_eq!(t, ctl.add_service(&svc(82, b"none"), &env), Ok(()));
     kunit_expect_eq!(t, ctl.services.len(), 2);
     let idx = ctl.find(&svc(80, b"").key);
     kunit_expect_eq!(t, idx, Some(0));
     let Some(idx) = idx else { return };
     kunit_expect_eq!(t, ctl.edit_service(idx, &svc(80, b"wlc"), &env), Ok(()));
-    kunit_expect!(t, ctl.services[idx].sched.map(|n| n.as_bytes() == b"wlc") == Some(true));
+    kunit_expect!(
+        t,
+        ctl.services[idx].sched.map(|n| n.as_bytes() == b"wlc") == Some(true)
+    );
     // HASHED is kept across edits, as C's ip_vs_edit_service() sets it.
-    kunit_expect!(t, ctl.services[idx].flags() & ipvs_core::netlink::ipvs::svc_flags::HASHED != 0);
+    kunit_expect!(
+        t,
+        ctl.services[idx].flags() & ipvs_core::netlink::ipvs::svc_flags::HASHED != 0
+    );
     ctl.del_service(idx);
     kunit_expect_eq!(t, ctl.find(&svc(80, b"").key), None);
     ctl.flush();
@@ -499,10 +687,18 @@ fn dest_trash_revives_counters(t: &mut Test) {
     // Revival does not re-run ip_vs_new_dest()'s address check.
     kunit_expect_eq!(t, ctl.add_dest(0, &dest(1, 5), 2, refuse), Ok(()));
     ctl.services[0].dests[0].shared.stats.estimate();
-    kunit_expect_eq!(t, ctl.services[0].dests[0].shared.stats.snapshot().conns, 42);
+    kunit_expect_eq!(
+        t,
+        ctl.services[0].dests[0].shared.stats.snapshot().conns,
+        42
+    );
     kunit_expect_eq!(t, ctl.services[0].dests[0].weight, 5);
     // A new destination does.
-    kunit_expect_eq!(t, ctl.add_dest(0, &dest(9, 1), 2, refuse), Err(Errno::Einval));
+    kunit_expect_eq!(
+        t,
+        ctl.add_dest(0, &dest(9, 1), 2, refuse),
+        Err(Errno::Einval)
+    );
     kunit_expect_eq!(t, ctl.add_dest(0, &dest(3, -1), 2, ok), Err(Errno::Erange));
 }
 
@@ -555,12 +751,18 @@ fn service_table_at_scale(t: &mut Test) {
         (0..N).all(|i| {
             let r = key_of(i);
             let by_key = ctl.find(&r.key).map(|x| ctl.services[x].key.port);
-            let by_pkt = table.find_for_packet(&rcu, 2, 6, &r.key.addr, r.key.port, 0).map(|s| s.key.port);
+            let by_pkt = table
+                .find_for_packet(&rcu, 2, 6, &r.key.addr, r.key.port, 0)
+                .map(|s| s.key.port);
             let want = pred(i).then_some(r.key.port);
             by_key == want && by_pkt == want
         })
     };
-    kunit_expect!(t, found_all(&ctl, &|_| true), "every service found after growing");
+    kunit_expect!(
+        t,
+        found_all(&ctl, &|_| true),
+        "every service found after growing"
+    );
     // Delete the even ones (each deletion moves the last service into the hole).
     for i in (0..N).step_by(2) {
         match ctl.find(&key_of(i).key) {
@@ -569,10 +771,18 @@ fn service_table_at_scale(t: &mut Test) {
         }
     }
     kunit_expect_eq!(t, ctl.services.len(), usize::from(N / 2));
-    kunit_expect!(t, found_all(&ctl, &|i| i % 2 == 1), "odd services found, even ones gone");
+    kunit_expect!(
+        t,
+        found_all(&ctl, &|i| i % 2 == 1),
+        "odd services found, even ones gone"
+    );
     ctl.flush();
     kunit_expect_eq!(t, ctl.services.len(), 0);
-    kunit_expect!(t, found_all(&ctl, &|_| false), "nothing found after the flush");
+    kunit_expect!(
+        t,
+        found_all(&ctl, &|_| false),
+        "nothing found after the flush"
+    );
     kunit_expect!(t, !ctl.has_af(2), "no IPv4 service left");
 }
 
@@ -597,7 +807,11 @@ fn packet_lookup_precedence(t: &mut Test) {
     kunit_expect_eq!(t, ctl.add_service(&fwm, &env), Ok(()));
     let vip = v4([10, 0, 0, 1]);
     let rcu = RcuReadGuard::new();
-    let look = |port, mark| table.find_for_packet(&rcu, 2, 6, &vip, port, mark).map(|s| (s.key.port, s.key.fwmark));
+    let look = |port, mark| {
+        table
+            .find_for_packet(&rcu, 2, 6, &vip, port, mark)
+            .map(|s| (s.key.port, s.key.fwmark))
+    };
     kunit_expect_eq!(t, look(80, 0), Some((80, 0)));
     kunit_expect_eq!(t, look(81, 0), Some((0, 0)));
     kunit_expect_eq!(t, look(80, 7), Some((0, 7)));
@@ -623,13 +837,24 @@ mod conn_fixtures {
 
     /// A NAT destination 10.9.9.N:8080 that belongs to no service.
     pub(super) fn dest(n: u8) -> Arc<DestShared> {
-        let d = Arc::new(DestShared::new(Family::Ipv4, v4([10, 9, 9, n]), 8080).expect("alloc"), GFP_KERNEL).expect("alloc");
+        let d = Arc::new(
+            DestShared::new(Family::Ipv4, v4([10, 9, 9, n]), 8080).expect("alloc"),
+            GFP_KERNEL,
+        )
+        .expect("alloc");
         d.weight.store(1, core::sync::atomic::Ordering::Relaxed);
         d
     }
 
     /// Client 192.0.2.C:cport → virtual 198.51.100.1:80, UDP (so no TCP state moves).
-    pub(super) fn conn(ns: &NetState, c: u8, cport: u16, d: &Arc<DestShared>, flags: u32, control: Option<&ConnRef>) -> ConnRef {
+    pub(super) fn conn(
+        ns: &NetState,
+        c: u8,
+        cport: u16,
+        d: &Arc<DestShared>,
+        flags: u32,
+        control: Option<&ConnRef>,
+    ) -> ConnRef {
         let p = ConnParams {
             family: Family::Ipv4,
             protocol: 17,
@@ -669,26 +894,53 @@ mod conn_fixtures {
     }
 }
 
-fn lookup_key<'a>(ns: &NetState, c: &'a ipvs_core::wire::InetAddr, cport: u16, addr: &'a ipvs_core::wire::InetAddr, port: u16) -> crate::dp::conn::Lookup<'a> {
-    crate::dp::conn::Lookup { net: ns.dp.net_id(), family: ipvs_core::wire::Family::Ipv4, protocol: 17, caddr: c, cport, addr, port }
+fn lookup_key<'a>(
+    ns: &NetState,
+    c: &'a ipvs_core::wire::InetAddr,
+    cport: u16,
+    addr: &'a ipvs_core::wire::InetAddr,
+    port: u16,
+) -> crate::dp::conn::Lookup<'a> {
+    crate::dp::conn::Lookup {
+        net: ns.dp.net_id(),
+        family: ipvs_core::wire::Family::Ipv4,
+        protocol: 17,
+        caddr: c,
+        cport,
+        addr,
+        port,
+    }
 }
 
 fn conn_found_both_ways_and_expires(t: &mut Test) {
-    use conn_fixtures::*;
     use crate::dp::conn;
+    use conn_fixtures::*;
     let Some(ns) = init_net_state(t) else { return };
     let before = conn::count(&ns.dp);
     let d = dest(1);
     let cp = conn(ns, 7, 40000, &d, 0, None);
     kunit_expect_eq!(t, conn::count(&ns.dp), before + 1);
     // ip_vs_bind_dest(): a new connection counts as inactive.
-    kunit_expect_eq!(t, (d.activeconns.load(Ordering::Relaxed), d.inactconns()), (0, 1));
+    kunit_expect_eq!(
+        t,
+        (d.activeconns.load(Ordering::Relaxed), d.inactconns()),
+        (0, 1)
+    );
     kunit_expect!(t, conn::is_hashed(&cp));
     drop(cp);
     let (c, v) = (v4([192, 0, 2, 7]), v4([198, 51, 100, 1]));
-    kunit_expect!(t, conn::in_get(&lookup_key(ns, &c, 40000, &v, 80)).is_some());
-    kunit_expect!(t, conn::in_get(&lookup_key(ns, &c, 40001, &v, 80)).is_none());
-    kunit_expect!(t, conn::in_get(&lookup_key(ns, &c, 40000, &v, 81)).is_none());
+    kunit_expect!(
+        t,
+        conn::in_get(&lookup_key(ns, &c, 40000, &v, 80)).is_some()
+    );
+    kunit_expect!(
+        t,
+        conn::in_get(&lookup_key(ns, &c, 40001, &v, 80)).is_none()
+    );
+    kunit_expect!(
+        t,
+        conn::in_get(&lookup_key(ns, &c, 40000, &v, 81)).is_none()
+    );
     // The reply direction: real server → client.
     let r = d.addr;
     let found = conn::out_get(&lookup_key(ns, &c, 40000, &r, 8080));
@@ -698,13 +950,16 @@ fn conn_found_both_ways_and_expires(t: &mut Test) {
         expire_soon(cp);
     }
     kunit_expect!(t, eventually(|| conn::count(&ns.dp) == before));
-    kunit_expect!(t, conn::in_get(&lookup_key(ns, &c, 40000, &v, 80)).is_none());
+    kunit_expect!(
+        t,
+        conn::in_get(&lookup_key(ns, &c, 40000, &v, 80)).is_none()
+    );
     kunit_expect_eq!(t, d.totalconns.load(Ordering::Relaxed), 0);
 }
 
 fn held_conn_outlives_its_timer(t: &mut Test) {
-    use conn_fixtures::*;
     use crate::dp::conn;
+    use conn_fixtures::*;
     let Some(ns) = init_net_state(t) else { return };
     let before = conn::count(&ns.dp);
     let d = dest(2);
@@ -721,15 +976,21 @@ fn held_conn_outlives_its_timer(t: &mut Test) {
         expire_soon(h);
     }
     // Re-armed for a minute by the failed expiry; expire it for good.
-    if let Some(h) = conn::in_get(&lookup_key(ns, &v4([192, 0, 2, 8]), 40000, &v4([198, 51, 100, 1]), 80)) {
+    if let Some(h) = conn::in_get(&lookup_key(
+        ns,
+        &v4([192, 0, 2, 8]),
+        40000,
+        &v4([198, 51, 100, 1]),
+        80,
+    )) {
         expire_soon(h);
     }
     kunit_expect!(t, eventually(|| conn::count(&ns.dp) == before));
 }
 
 fn template_outlives_controlled(t: &mut Test) {
-    use conn_fixtures::*;
     use crate::dp::conn;
+    use conn_fixtures::*;
     let Some(ns) = init_net_state(t) else { return };
     let before = conn::count(&ns.dp);
     let d = dest(3);
@@ -765,8 +1026,8 @@ fn template_outlives_controlled(t: &mut Test) {
 /// disarmed: it is freed after a grace period, and a timer armed on it would fire into freed
 /// memory. Sequentially: the second `expire()` is the timer run that lost.
 fn dying_entry_is_never_rearmed(t: &mut Test) {
-    use conn_fixtures::*;
     use crate::dp::conn;
+    use conn_fixtures::*;
     let Some(ns) = init_net_state(t) else { return };
     let before = conn::count(&ns.dp);
     let d = dest(11);
@@ -802,8 +1063,8 @@ fn dying_entry_is_never_rearmed(t: &mut Test) {
 /// (C: `ip_vs_conn_del_put(ct)` under a reference taken before the control count goes),
 /// at once, not by re-arming a timer of an entry that may be dying meanwhile.
 fn controlled_expiry_drops_template_at_once(t: &mut Test) {
-    use conn_fixtures::*;
     use crate::dp::conn;
+    use conn_fixtures::*;
     let Some(ns) = init_net_state(t) else { return };
     let before = conn::count(&ns.dp);
     let d = dest(12);
@@ -832,8 +1093,8 @@ fn controlled_expiry_drops_template_at_once(t: &mut Test) {
 /// template lives on, re-armed for a minute under a reference of its own, and expires
 /// once its holder lets it.
 fn held_template_survives_the_drop(t: &mut Test) {
-    use conn_fixtures::*;
     use crate::dp::conn;
+    use conn_fixtures::*;
     let Some(ns) = init_net_state(t) else { return };
     let before = conn::count(&ns.dp);
     let d = dest(13);
@@ -865,7 +1126,9 @@ fn held_template_survives_the_drop(t: &mut Test) {
 /// the cases the port-reuse suite exercises end to end.
 fn reuse_decision_in_kernel(t: &mut Test) {
     use ipvs_core::proto::tcp::{TcpFlags, TcpState};
-    use ipvs_core::reuse::{decide, decide_beyond_c, ConnState, Decision, Dest, Entry, Header, ReuseInput};
+    use ipvs_core::reuse::{
+        decide, decide_beyond_c, ConnState, Decision, Dest, Entry, Header, ReuseInput,
+    };
     let syn = Header::Tcp(Some(TcpFlags::SYN));
     let entry = |state, weight, available| Entry {
         state: ConnState::Tcp(state),
@@ -879,36 +1142,78 @@ fn reuse_decision_in_kernel(t: &mut Test) {
         later_fragment: false,
         entry: Some(e),
         ct_confirmed,
-        settings: Settings { conn_reuse_mode: mode, expire_nodest_conn: nodest, conn_reuse_old_conntrack: old, ..Settings::default() },
+        settings: Settings {
+            conn_reuse_mode: mode,
+            expire_nodest_conn: nodest,
+            conn_reuse_old_conntrack: old,
+            ..Settings::default()
+        },
     };
     let tw = entry(TcpState::TimeWait, 1, true);
     // Fix A: an unconfirmed conntrack reschedules without a drop.
-    kunit_expect_eq!(t, decide(&input(tw, false, 1, 0, 0)), Decision::ReuseResched { expire_now: true });
+    kunit_expect_eq!(
+        t,
+        decide(&input(tw, false, 1, 0, 0)),
+        Decision::ReuseResched { expire_now: true }
+    );
     // A confirmed one makes C drop the SYN ...
-    kunit_expect_eq!(t, decide(&input(tw, true, 1, 0, 0)), Decision::ReuseDrop { expire_now: true });
-    kunit_expect_eq!(t, decide_beyond_c(&input(tw, true, 1, 0, 0)), Decision::ReuseDrop { expire_now: true });
+    kunit_expect_eq!(
+        t,
+        decide(&input(tw, true, 1, 0, 0)),
+        Decision::ReuseDrop { expire_now: true }
+    );
+    kunit_expect_eq!(
+        t,
+        decide_beyond_c(&input(tw, true, 1, 0, 0)),
+        Decision::ReuseDrop { expire_now: true }
+    );
     // ... and conn_reuse_old_conntrack=1 retire the conntrack instead.
-    kunit_expect_eq!(t, decide_beyond_c(&input(tw, true, 1, 0, 1)), Decision::ReuseRetireConntrack { expire_now: true });
+    kunit_expect_eq!(
+        t,
+        decide_beyond_c(&input(tw, true, 1, 0, 1)),
+        Decision::ReuseRetireConntrack { expire_now: true }
+    );
     // conn_reuse_mode=0 keeps the old entry (and its weight-0 destination).
     let quiesced = entry(TcpState::TimeWait, 0, true);
-    kunit_expect_eq!(t, decide(&input(quiesced, false, 0, 0, 0)), Decision::UseExisting);
+    kunit_expect_eq!(
+        t,
+        decide(&input(quiesced, false, 0, 0, 0)),
+        Decision::UseExisting
+    );
     // expire_nodest_conn reschedules a SYN for a weight-0 destination even in ESTABLISHED.
     let est0 = entry(TcpState::Established, 0, true);
-    kunit_expect_eq!(t, decide(&input(est0, false, 0, 1, 0)), Decision::ReuseResched { expire_now: true });
+    kunit_expect_eq!(
+        t,
+        decide(&input(est0, false, 0, 1, 0)),
+        Decision::ReuseResched { expire_now: true }
+    );
     // A removed destination: dropped without expire_nodest_conn, rescheduled with it.
     let gone = entry(TcpState::Established, 1, false);
-    kunit_expect_eq!(t, decide(&input(gone, false, 1, 0, 0)), Decision::NodestDrop);
-    kunit_expect_eq!(t, decide(&input(gone, false, 1, 1, 0)), Decision::NodestResched);
+    kunit_expect_eq!(
+        t,
+        decide(&input(gone, false, 1, 0, 0)),
+        Decision::NodestDrop
+    );
+    kunit_expect_eq!(
+        t,
+        decide(&input(gone, false, 1, 1, 0)),
+        Decision::NodestResched
+    );
 }
 
 /// Fix B inside the kernel: with expire_nodest_conn=1, the delayed work expires the entries of
 /// a destination that left its service, and leaves the others alone.
 fn nodest_work_expires_removed_dests_conns(t: &mut Test) {
-    use conn_fixtures::*;
     use crate::dp::conn;
+    use conn_fixtures::*;
     let Some(ns) = init_net_state(t) else { return };
-    let Some(table) = NetState::sysctl_table(Net::init_net()) else { return };
-    let idx = SPECS.iter().position(|s| s.knob == ipvs_core::sysctl::Knob::ExpireNodestConn).unwrap_or(0);
+    let Some(table) = NetState::sysctl_table(Net::init_net()) else {
+        return;
+    };
+    let idx = SPECS
+        .iter()
+        .position(|s| s.knob == ipvs_core::sysctl::Knob::ExpireNodestConn)
+        .unwrap_or(0);
     let before = conn::count(&ns.dp);
     let work_before = ns.dp.reuse.expired_nodest_work.load(Ordering::Relaxed);
     let (removed, kept) = (dest(4), dest(5));
@@ -922,18 +1227,30 @@ fn nodest_work_expires_removed_dests_conns(t: &mut Test) {
     ns.enqueue_expire_nodest_conns();
     crate::glue::rcu::msleep(50);
     kunit_expect_eq!(t, conn::count(&ns.dp), before + 2);
-    let Some(entry) = table.registered().nth(idx) else { return };
+    let Some(entry) = table.registered().nth(idx) else {
+        return;
+    };
     let res = write_entry(entry, b"1\n");
     kunit_expect!(t, res.is_ok());
     ns.enqueue_expire_nodest_conns();
     kunit_expect!(t, eventually(|| conn::count(&ns.dp) == before + 1));
-    kunit_expect_eq!(t, ns.dp.reuse.expired_nodest_work.load(Ordering::Relaxed), work_before + 1);
+    kunit_expect_eq!(
+        t,
+        ns.dp.reuse.expired_nodest_work.load(Ordering::Relaxed),
+        work_before + 1
+    );
     kunit_expect_eq!(t, removed.totalconns.load(Ordering::Relaxed), 0);
     kunit_expect_eq!(t, kept.totalconns.load(Ordering::Relaxed), 1);
     let res = write_entry(entry, b"0\n");
     kunit_expect!(t, res.is_ok());
     // Clean up the kept one.
-    if let Some(c) = conn::in_get(&lookup_key(ns, &v4([192, 0, 2, 10]), 41001, &v4([198, 51, 100, 1]), 80)) {
+    if let Some(c) = conn::in_get(&lookup_key(
+        ns,
+        &v4([192, 0, 2, 10]),
+        41001,
+        &v4([198, 51, 100, 1]),
+        80,
+    )) {
         expire_soon(c);
     }
     kunit_expect!(t, eventually(|| conn::count(&ns.dp) == before));

@@ -22,7 +22,6 @@ use ipvs_core::netlink::service::{ServiceKey, ServiceRepr};
 use ipvs_core::netlink::{Diag, Env, Errno};
 use kernel::prelude::*;
 
-
 pub(crate) struct Ops;
 
 fn env() -> Env {
@@ -35,11 +34,17 @@ pub(crate) fn errno(e: Errno) -> Error {
 }
 
 /// The core's view of a kernel-validated nested attribute.
-fn core_attr<'a>(attr: Option<Attr<'a>>, set: Nest, req: Option<&Request<'_>>) -> Result<Option<nla::Attr<'a>>> {
+fn core_attr<'a>(
+    attr: Option<Attr<'a>>,
+    set: Nest,
+    req: Option<&Request<'_>>,
+) -> Result<Option<nla::Attr<'a>>> {
     let Some(attr) = attr else { return Ok(None) };
     // C: `nla_parse_nested_deprecated(...) != 0` → -EINVAL in every parse function.
     attr.nested(set, req).map_err(|_| EINVAL)?;
-    nla::Attr::from_bytes(attr.bytes(), 0).map(Some).map_err(|_| EINVAL)
+    nla::Attr::from_bytes(attr.bytes(), 0)
+        .map(Some)
+        .map_err(|_| EINVAL)
 }
 
 fn state(net: &Net) -> Result<&NetState> {
@@ -90,7 +95,9 @@ impl Handlers for Ops {
         match dump.cmd() {
             cmd::GET_SERVICE => {
                 let ctl = ns.ctl()?;
-                dump_from(dump, ctl.services.iter(), cmd::NEW_SERVICE, |svc, e| svc.info(hz).emit(e));
+                dump_from(dump, ctl.services.iter(), cmd::NEW_SERVICE, |svc, e| {
+                    svc.info(hz).emit(e)
+                });
             }
             cmd::GET_DEST => {
                 // ip_vs_genl_dump_dests(): any problem with the service gives an empty dump.
@@ -102,7 +109,9 @@ impl Handlers for Ops {
                     .and_then(|a| core_attr(Some(a), Nest::Service, None).ok().flatten())
                     .and_then(|a| ServiceKey::parse(Some(a), &env(), &mut Diag::default()).ok());
                 if let Some(svc) = key.and_then(|k| ctl.service(&k).ok()) {
-                    dump_from(dump, svc.dests.iter(), cmd::NEW_DEST, |d, e| d.info().emit(e));
+                    dump_from(dump, svc.dests.iter(), cmd::NEW_DEST, |d, e| {
+                        d.info().emit(e)
+                    });
                 }
             }
             // GET_DAEMON: no sync daemon ever runs in ipvs_rs, so the dump is empty.
@@ -146,9 +155,15 @@ fn get_cmd(req: &Request<'_>, ns: &NetState, env: &Env) -> Result {
             }
             cmd::GET_CONFIG => {
                 let t = ctl.timeouts;
-                (emit(&mut buf, |e| reply::emit_config(e, &t))?, cmd::SET_CONFIG)
+                (
+                    emit(&mut buf, |e| reply::emit_config(e, &t))?,
+                    cmd::SET_CONFIG,
+                )
             }
-            _ => (emit(&mut buf, |e| reply::emit_info(e, conn_tab_size()))?, cmd::SET_INFO),
+            _ => (
+                emit(&mut buf, |e| reply::emit_info(e, conn_tab_size()))?,
+                cmd::SET_INFO,
+            ),
         }
     };
     let bytes = buf.get(..len).ok_or(EINVAL)?;
@@ -160,14 +175,26 @@ fn get_cmd(req: &Request<'_>, ns: &NetState, env: &Env) -> Result {
 }
 
 /// `ip_vs_genl_set_cmd()`.
-fn set_cmd(req: &Request<'_>, c: u8, ctl: &mut CtlState, env: &Env, ns: &NetState) -> Result<(), Errno> {
+fn set_cmd(
+    req: &Request<'_>,
+    c: u8,
+    ctl: &mut CtlState,
+    env: &Env,
+    ns: &NetState,
+) -> Result<(), Errno> {
     match c {
         cmd::FLUSH => {
             ctl.flush();
             return Ok(());
         }
         cmd::SET_CONFIG => {
-            let u32_attr = |ty| req.attr(ty).and_then(|a| a.payload().get(..4).map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]])));
+            let u32_attr = |ty| {
+                req.attr(ty).and_then(|a| {
+                    a.payload()
+                        .get(..4)
+                        .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+                })
+            };
             let update = TimeoutUpdate {
                 tcp: u32_attr(cmd_attr::TIMEOUT_TCP),
                 tcp_fin: u32_attr(cmd_attr::TIMEOUT_TCP_FIN),
@@ -187,7 +214,8 @@ fn set_cmd(req: &Request<'_>, c: u8, ctl: &mut CtlState, env: &Env, ns: &NetStat
         _ => {}
     }
 
-    let svc_attr = core_attr(req.attr(cmd_attr::SERVICE), Nest::Service, None).map_err(|_| Errno::Einval)?;
+    let svc_attr =
+        core_attr(req.attr(cmd_attr::SERVICE), Nest::Service, None).map_err(|_| Errno::Einval)?;
     let mut diag = Diag::default();
     let full = matches!(c, cmd::NEW_SERVICE | cmd::SET_SERVICE);
     let (key, repr) = if full {
@@ -216,7 +244,8 @@ fn set_cmd(req: &Request<'_>, c: u8, ctl: &mut CtlState, env: &Env, ns: &NetStat
             Ok(())
         }
         (cmd::NEW_DEST | cmd::SET_DEST, _) => {
-            let nla = core_attr(req.attr(cmd_attr::DEST), Nest::Dest, None).map_err(|_| Errno::Einval)?;
+            let nla =
+                core_attr(req.attr(cmd_attr::DEST), Nest::Dest, None).map_err(|_| Errno::Einval)?;
             let r = DestRepr::parse(nla, &mut diag)?;
             let af = r.resolve_af(svc_af, env, false)?;
             if c == cmd::NEW_DEST {
@@ -227,7 +256,8 @@ fn set_cmd(req: &Request<'_>, c: u8, ctl: &mut CtlState, env: &Env, ns: &NetStat
             }
         }
         (cmd::DEL_DEST, _) => {
-            let nla = core_attr(req.attr(cmd_attr::DEST), Nest::Dest, None).map_err(|_| Errno::Einval)?;
+            let nla =
+                core_attr(req.attr(cmd_attr::DEST), Nest::Dest, None).map_err(|_| Errno::Einval)?;
             let k = DestKey::parse(nla, &mut diag)?;
             let af = k.resolve_af(svc_af, env)?;
             ctl.del_dest(idx, &k, af)
@@ -253,7 +283,8 @@ fn set_daemon(req: &Request<'_>, env: &Env) -> Result {
     if req.cmd() == cmd::NEW_DAEMON {
         let d = DaemonRepr::parse(nla, env, &mut diag).map_err(errno)?;
         let ifn_exists = crate::glue::netdev::netdev_exists(req.net(), d.mcast_ifn.as_bytes());
-        d.check_start(false, ifn_exists, false, false).map_err(errno)?;
+        d.check_start(false, ifn_exists, false, false)
+            .map_err(errno)?;
         pr_info!("connection synchronization daemons are not supported by ipvs_rs\n");
         Err(errno(Errno::Eopnotsupp))
     } else {

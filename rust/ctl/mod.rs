@@ -16,17 +16,17 @@ pub(crate) mod service;
 use crate::dp::{DpNet, PerNet};
 use crate::glue::pernet::{Net, Pernet, PernetData, Registration, Slot};
 use crate::glue::rcu::hz;
+use crate::glue::sysctl::{CpuList, Data, Entry, OnChange, Proc, SysctlOnChange, Table};
 use crate::glue::workqueue::{DelayedWork, DelayedWorkItem};
 use crate::impl_has_delayed_work;
-use kernel::sync::lock::{mutex::MutexBackend, Guard};
-use kernel::sync::Mutex;
-use service::CtlState;
-use crate::glue::sysctl::{CpuList, Data, Entry, OnChange, Proc, SysctlOnChange, Table};
 use core::sync::atomic::Ordering;
 use ipvs_core::defense;
 use ipvs_core::sysctl::{Handler, Knob, LOCALITY_SPECS, SPECS};
 use kernel::c_str;
 use kernel::prelude::*;
+use kernel::sync::lock::{mutex::MutexBackend, Guard};
+use kernel::sync::Mutex;
+use service::CtlState;
 
 /// Where the sysctls live, as in C IPVS.
 const SYSCTL_PATH: &CStr = c_str!("net/ipv4/vs");
@@ -80,7 +80,11 @@ impl NetState {
     /// set to no CPU. ipvs_rs runs one estimator work item per namespace (no kthreads), so
     /// `est_cpulist` and `est_nice` have nothing else to steer.
     fn est_stopped(&self) -> bool {
-        self.dp.int(Knob::RunEstimation) == 0 || self.est_cpulist.as_ref().is_some_and(CpuList::set_and_empty)
+        self.dp.int(Knob::RunEstimation) == 0
+            || self
+                .est_cpulist
+                .as_ref()
+                .is_some_and(CpuList::set_and_empty)
     }
 
     /// The entry of `spec` in the namespace's tables, backed by this state.
@@ -121,7 +125,9 @@ impl NetState {
     /// `update_defense_level()`: read the free memory, let the core decide, store the modes
     /// it rewrote (1 ↔ 2) and the data path's defense state.
     pub(crate) fn update_defense_level(&self) {
-        let Some(lock) = self.defense.as_deref() else { return };
+        let Some(lock) = self.defense.as_deref() else {
+            return;
+        };
         let avail_pages = crate::glue::mem::free_and_buffer_pages();
         let mut old_secure_tcp = lock.lock();
         let load = |knob| self.dp.int(knob);
@@ -140,7 +146,12 @@ impl NetState {
         // A value written meanwhile wins (its writer runs this update again right after).
         let store = |knob, old: i32, new: i32| {
             if old != new {
-                let _ = self.dp.cell(knob).compare_exchange(old, new, Ordering::Relaxed, Ordering::Relaxed);
+                let _ = self.dp.cell(knob).compare_exchange(
+                    old,
+                    new,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
             }
         };
         store(Knob::DropEntry, modes.drop_entry, u.modes.drop_entry);
@@ -197,7 +208,10 @@ impl PernetData for NetState {
 
     fn start(&mut self, net: &Net) -> Result {
         // Before the sysctls (`register`): a write may run the update at once.
-        self.defense = Some(KBox::pin_init(kernel::new_mutex!(0, "ipvs_rs_defense"), GFP_KERNEL)?);
+        self.defense = Some(KBox::pin_init(
+            kernel::new_mutex!(0, "ipvs_rs_defense"),
+            GFP_KERNEL,
+        )?);
         self.est_cpulist = Some(CpuList::new()?);
         for spec in Iterator::chain(SPECS.iter(), LOCALITY_SPECS.iter()) {
             CStr::from_bytes_with_nul(spec.c_name)?;
@@ -205,7 +219,10 @@ impl PernetData for NetState {
         self.dp.tot_stats = crate::dp::dest::StatsCells::new()?;
         let ctl = CtlState::new().map_err(genl::errno)?;
         self.dp.services = Some(ctl.table());
-        self.ctl = Some(KBox::pin_init(kernel::new_mutex!(ctl, "ipvs_rs_ctl"), GFP_KERNEL)?);
+        self.ctl = Some(KBox::pin_init(
+            kernel::new_mutex!(ctl, "ipvs_rs_ctl"),
+            GFP_KERNEL,
+        )?);
         self.dp.set_net(net);
         Ok(())
     }
@@ -215,8 +232,12 @@ impl PernetData for NetState {
         let unpriv = slot.net().unprivileged();
         let on_change = slot.on_change();
         let cpus = self.est_cpulist.as_ref().ok_or(ENOMEM)?;
-        let entries = SPECS.each_ref().map(|spec| self.entry(spec, unpriv, on_change, cpus));
-        let locality = LOCALITY_SPECS.each_ref().map(|spec| self.entry(spec, unpriv, on_change, cpus));
+        let entries = SPECS
+            .each_ref()
+            .map(|spec| self.entry(spec, unpriv, on_change, cpus));
+        let locality = LOCALITY_SPECS
+            .each_ref()
+            .map(|spec| self.entry(spec, unpriv, on_change, cpus));
         slot.register_sysctl(SYSCTL_PATH, entries, SPECS.len())?;
         // C: "Don't export sysctls to unprivileged users" (an empty table).
         let visible = if unpriv { 0 } else { LOCALITY_SPECS.len() };

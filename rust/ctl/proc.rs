@@ -2,10 +2,10 @@
 //! `/proc/net/ip_vs`, `/proc/net/ip_vs_stats`, `/proc/net/ip_vs_conn` of a namespace, in C's
 //! format (`ipvs_core::procfs` renders; this file only gathers the state).
 
-use crate::dp::conn::tab_size as conn_tab_size;
 use super::NetState;
-use crate::glue::pernet::Net;
+use crate::dp::conn::tab_size as conn_tab_size;
 use crate::dp::conn::{self, Conn, Cursor};
+use crate::glue::pernet::Net;
 use crate::glue::proc::{seq_kind, ProcKind, SeqTable, SeqWriter};
 use crate::glue::procnet::{single, ShowNet};
 use crate::glue::rcu::RcuReadGuard;
@@ -45,7 +45,9 @@ struct DropsFile;
 
 fn render_ip_vs(w: &mut impl Write, net: &Net) -> fmt::Result {
     procfs::write_info_header(w, conn_tab_size())?;
-    let Some(ctl) = NetState::of(net) else { return Ok(()) };
+    let Some(ctl) = NetState::of(net) else {
+        return Ok(());
+    };
     let Ok(ctl) = ctl.ctl() else { return Ok(()) };
     for svc in ctl.services.iter() {
         procfs::write_service(
@@ -71,7 +73,10 @@ fn render_ip_vs(w: &mut impl Write, net: &Net) -> fmt::Result {
                     port: d.port,
                     conn_flags: d.conn_flags,
                     weight: d.weight,
-                    activeconns: d.shared.activeconns.load(core::sync::atomic::Ordering::Relaxed),
+                    activeconns: d
+                        .shared
+                        .activeconns
+                        .load(core::sync::atomic::Ordering::Relaxed),
                     inactconns: d.shared.inactconns(),
                 },
             )?;
@@ -85,7 +90,9 @@ fn render_stats(w: &mut impl Write, net: &Net) -> fmt::Result {
 }
 
 fn total_stats(net: &Net) -> ipvs_core::netlink::reply::Stats {
-    NetState::of(net).map(|ns| ns.dp.tot_stats.snapshot()).unwrap_or_default()
+    NetState::of(net)
+        .map(|ns| ns.dp.tot_stats.snapshot())
+        .unwrap_or_default()
 }
 
 impl ShowNet for StatsPercpuFile {
@@ -93,7 +100,12 @@ impl ShowNet for StatsPercpuFile {
         let total = total_stats(net);
         let cpus = crate::glue::percpu::nr_cpu_ids();
         // ipvs_rs keeps one set of counters, not per-CPU ones: they are shown on CPU 0.
-        procfs::write_stats_percpu(w, cpus, |cpu| if cpu == 0 { total } else { Default::default() }, &total)
+        procfs::write_stats_percpu(
+            w,
+            cpus,
+            |cpu| if cpu == 0 { total } else { Default::default() },
+            &total,
+        )
     }
 }
 
@@ -118,7 +130,12 @@ impl SeqTable for ConnFile {
         conn::seek(rcu, reader_net(net), cur)
     }
 
-    fn seek_next<'g>(rcu: &'g mut RcuReadGuard, net: &Net, cur: &mut Cursor, c: &Conn) -> Option<&'g Conn> {
+    fn seek_next<'g>(
+        rcu: &'g mut RcuReadGuard,
+        net: &Net,
+        cur: &mut Cursor,
+        c: &Conn,
+    ) -> Option<&'g Conn> {
         conn::seek_next(rcu, reader_net(net), cur, c)
     }
 
@@ -136,7 +153,12 @@ impl SeqTable for ConnSyncFile {
         conn::seek(rcu, reader_net(net), cur)
     }
 
-    fn seek_next<'g>(rcu: &'g mut RcuReadGuard, net: &Net, cur: &mut Cursor, c: &Conn) -> Option<&'g Conn> {
+    fn seek_next<'g>(
+        rcu: &'g mut RcuReadGuard,
+        net: &Net,
+        cur: &mut Cursor,
+        c: &Conn,
+    ) -> Option<&'g Conn> {
         conn::seek_next(rcu, reader_net(net), cur, c)
     }
 
@@ -148,7 +170,10 @@ impl SeqTable for ConnSyncFile {
 /// What `ip_vs_conn_seq_show()` prints of an entry.
 fn conn_view(c: &Conn) -> procfs::ConnView<'static> {
     let af = crate::glue::skb::af_of(c.family) as u16;
-    let daf = c.dest.as_deref().map_or(af, |d| crate::glue::skb::af_of(d.family) as u16);
+    let daf = c
+        .dest
+        .as_deref()
+        .map_or(af, |d| crate::glue::skb::af_of(d.family) as u16);
     let now = crate::glue::rcu::jiffies();
     procfs::ConnView {
         af,
@@ -162,7 +187,10 @@ fn conn_view(c: &Conn) -> procfs::ConnView<'static> {
         dport: c.dport,
         state: c.state.load(core::sync::atomic::Ordering::Relaxed) as u16,
         flags: conn::user_flags(c),
-        expires_secs: procfs::expires_secs(c.expires().wrapping_sub(now) as i64, crate::glue::rcu::hz()),
+        expires_secs: procfs::expires_secs(
+            c.expires().wrapping_sub(now) as i64,
+            crate::glue::rcu::hz(),
+        ),
         pe: None,
     }
 }

@@ -19,20 +19,24 @@ use crate::dp::dest::DestShared;
 use crate::dp::svc::{addr_len, SchedDest, SchedState, Svc, SvcTable, SvcWriter};
 use crate::glue::{kvec, rcu};
 use core::sync::atomic::Ordering::Relaxed;
-use ipvs_core::sched::SchedulerKind;
-use ipvs_core::wire::{Family, InetAddr};
-use kernel::sync::Arc;
 use ipvs_core::netlink::config::Timeouts;
 use ipvs_core::netlink::dest::{DestKey, DestRepr};
 use ipvs_core::netlink::ipvs::{conn_flags, svc_flags, Name, AF_INET6};
 use ipvs_core::netlink::reply::{DestInfo, ServiceInfo};
 use ipvs_core::netlink::service::{ServiceKey, ServiceRepr};
 use ipvs_core::netlink::{Env, Errno};
+use ipvs_core::sched::SchedulerKind;
+use ipvs_core::wire::{Family, InetAddr};
 use kernel::prelude::*;
+use kernel::sync::Arc;
 
 /// Default protocol timeouts in seconds (`tcp_timeouts[]`/`udp_timeouts[]`): ESTABLISHED,
 /// FIN_WAIT, UDP NORMAL.
-pub(crate) const DEFAULT_TIMEOUTS: Timeouts = Timeouts { tcp: 15 * 60, tcp_fin: 2 * 60, udp: 5 * 60 };
+pub(crate) const DEFAULT_TIMEOUTS: Timeouts = Timeouts {
+    tcp: 15 * 60,
+    tcp_fin: 2 * 60,
+    udp: 5 * 60,
+};
 
 /// `ip_vs_addr_copy()` into a zeroed union: IPv4 keeps only its first 4 bytes.
 fn normalized(af: u16, addr: &[u8; 16]) -> [u8; 16] {
@@ -99,10 +103,17 @@ impl Dest {
     }
 
     fn new(r: &DestRepr, af: u16) -> Result<Dest, Errno> {
-        let family = if af == AF_INET6 { Family::Ipv6 } else { Family::Ipv4 };
+        let family = if af == AF_INET6 {
+            Family::Ipv6
+        } else {
+            Family::Ipv4
+        };
         let addr = normalized(af, &r.key.addr);
-        let shared = Arc::new(DestShared::new(family, InetAddr(addr), r.key.port).map_err(|_| Errno::Enomem)?, GFP_KERNEL)
-            .map_err(|_| Errno::Enomem)?;
+        let shared = Arc::new(
+            DestShared::new(family, InetAddr(addr), r.key.port).map_err(|_| Errno::Enomem)?,
+            GFP_KERNEL,
+        )
+        .map_err(|_| Errno::Enomem)?;
         let mut d = Dest {
             af,
             addr: normalized(af, &r.key.addr),
@@ -253,7 +264,14 @@ fn af_slot(af: u16) -> usize {
 impl CtlState {
     pub(crate) fn new() -> Result<Self, Errno> {
         let (_, table) = SvcTable::new()?;
-        Ok(CtlState { services: KVVec::new(), table, per_af: [0; 2], trash: KVVec::new(), trash_purged_len: 0, timeouts: DEFAULT_TIMEOUTS })
+        Ok(CtlState {
+            services: KVVec::new(),
+            table,
+            per_af: [0; 2],
+            trash: KVVec::new(),
+            trash_purged_len: 0,
+            timeouts: DEFAULT_TIMEOUTS,
+        })
     }
 
     /// The table the packet path reads.
@@ -270,11 +288,16 @@ impl CtlState {
         let svc = self.table.find(key)?;
         let i = svc.ctl_slot.load(Relaxed);
         // The slot is kept right by every change of the list; checked, not trusted.
-        self.services.get(i).filter(|s| core::ptr::eq(&*s.dp, svc)).map(|_| i)
+        self.services
+            .get(i)
+            .filter(|s| core::ptr::eq(&*s.dp, svc))
+            .map(|_| i)
     }
 
     pub(crate) fn service(&self, key: &ServiceKey) -> Result<&Service, Errno> {
-        self.find(key).map(|i| &self.services[i]).ok_or(Errno::Esrch)
+        self.find(key)
+            .map(|i| &self.services[i])
+            .ok_or(Errno::Esrch)
     }
 
     /// `ip_vs_add_service()` (the caller has answered `-EEXIST`).
@@ -282,15 +305,27 @@ impl CtlState {
         r.check(env, scheduler_exists, pe_exists)?;
         let mut key = r.key;
         key.addr = normalized(key.af, &key.addr);
-        let family = if key.af == AF_INET6 { Family::Ipv6 } else { Family::Ipv4 };
+        let family = if key.af == AF_INET6 {
+            Family::Ipv6
+        } else {
+            Family::Ipv4
+        };
         let sched = r.scheduler().and_then(Name::from_c);
         let state = SchedState::bind(sched_kind(sched.as_ref()), family, &[])?;
         // ip_vs_svc_hash() sets HASHED once the service is in the table.
         let flags = r.flags_for_add() | svc_flags::HASHED;
         let dp = Svc::new(key, flags, r.timeout_jiffies(rcu::hz()), r.netmask, state)?;
-        let svc = Service { key, sched, pe: r.pe().and_then(Name::from_c), dests: KVec::new(), dp: dp.clone() };
+        let svc = Service {
+            key,
+            sched,
+            pe: r.pe().and_then(Name::from_c),
+            dests: KVec::new(),
+            dp: dp.clone(),
+        };
         dp.ctl_slot.store(self.services.len(), Relaxed);
-        self.services.push(svc, GFP_KERNEL).map_err(|_| Errno::Enomem)?;
+        self.services
+            .push(svc, GFP_KERNEL)
+            .map_err(|_| Errno::Enomem)?;
         self.table.insert(&dp);
         if let Some(n) = self.per_af.get_mut(af_slot(key.af)) {
             *n = n.saturating_add(1);
@@ -299,7 +334,12 @@ impl CtlState {
     }
 
     /// `ip_vs_edit_service()`.
-    pub(crate) fn edit_service(&mut self, idx: usize, r: &ServiceRepr, env: &Env) -> Result<(), Errno> {
+    pub(crate) fn edit_service(
+        &mut self,
+        idx: usize,
+        r: &ServiceRepr,
+        env: &Env,
+    ) -> Result<(), Errno> {
         r.check(env, scheduler_exists, pe_exists)?;
         let family = self.services[idx].family();
         let svc = &mut self.services[idx];
@@ -311,8 +351,12 @@ impl CtlState {
             s.state = st;
         }
         svc.sched = sched;
-        svc.dp.flags.store(r.flags_for_edit(svc.dp.flags()), Relaxed);
-        svc.dp.timeout_jiffies.store(r.timeout_jiffies(rcu::hz()), Relaxed);
+        svc.dp
+            .flags
+            .store(r.flags_for_edit(svc.dp.flags()), Relaxed);
+        svc.dp
+            .timeout_jiffies
+            .store(r.timeout_jiffies(rcu::hz()), Relaxed);
         svc.dp.set_netmask(r.netmask);
         svc.pe = r.pe().and_then(Name::from_c);
         Ok(())
@@ -321,7 +365,9 @@ impl CtlState {
     /// `ip_vs_del_service()`: unpublished at once (packets in flight may still finish with
     /// it, as in C), its destinations go to the trash.
     pub(crate) fn del_service(&mut self, idx: usize) {
-        let Some(svc) = kvec::swap_remove(&mut self.services, idx) else { return };
+        let Some(svc) = kvec::swap_remove(&mut self.services, idx) else {
+            return;
+        };
         if let Some(moved) = self.services.get(idx) {
             moved.dp.ctl_slot.store(idx, Relaxed);
         }
@@ -379,13 +425,15 @@ impl CtlState {
         r.check()?;
         let addr = normalized(af, &r.key.addr);
         let svc_key = self.services[idx].key;
-        if self.services[idx].find_dest(af, &addr, r.key.port).is_some() {
+        if self.services[idx]
+            .find_dest(af, &addr, r.key.port)
+            .is_some()
+        {
             return Err(Errno::Eexist);
         }
-        let revived = self
-            .trash
-            .iter()
-            .position(|t| same_service(&t.service, &svc_key) && t.dest.matches(af, &addr, r.key.port));
+        let revived = self.trash.iter().position(|t| {
+            same_service(&t.service, &svc_key) && t.dest.matches(af, &addr, r.key.port)
+        });
         let dest = match revived.and_then(|i| kvec::swap_remove(&mut self.trash, i)) {
             Some(mut t) => {
                 t.dest.update(r, af, true);

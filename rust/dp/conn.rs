@@ -19,7 +19,9 @@
 use super::dest::{DestShared, StatsCells};
 use super::DpNet;
 use crate::glue::rcu::{self, RcuReadGuard};
-use crate::glue::ref_table::{self, Cursor as TableCursor, Node, NodeRef, RefEntry, RefTable, TableAlloc as Buckets};
+use crate::glue::ref_table::{
+    self, Cursor as TableCursor, Node, NodeRef, RefEntry, RefTable, TableAlloc as Buckets,
+};
 use core::ptr;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use ipvs_core::netlink::ipvs::conn_flags;
@@ -153,7 +155,9 @@ fn hashkey(net: usize, family: Family, protocol: u8, addr: &InetAddr, port: u16)
         Family::Ipv6 => 4,
     };
     for w in addr.0.chunks_exact(4).take(words) {
-        h = (h ^ u32::from_ne_bytes([w[0], w[1], w[2], w[3]])).wrapping_mul(0x9e37_79b1).rotate_left(13);
+        h = (h ^ u32::from_ne_bytes([w[0], w[1], w[2], w[3]]))
+            .wrapping_mul(0x9e37_79b1)
+            .rotate_left(13);
     }
     h ^= (u32::from(protocol) << 16) | u32::from(port);
     // murmur3's finaliser
@@ -233,11 +237,19 @@ pub(crate) fn template_get(k: &Lookup<'_>) -> Option<ConnRef> {
 
 /// `ip_vs_conn_new()` + `ip_vs_bind_dest()` + `ip_vs_conn_hash()`: a new entry, in the
 /// table, referenced by the caller; `control` becomes its controlling template.
-pub(crate) fn create(ns: &DpNet, net: usize, p: ConnParams, control: Option<&ConnRef>) -> Result<ConnRef> {
+pub(crate) fn create(
+    ns: &DpNet,
+    net: usize,
+    p: ConnParams,
+    control: Option<&ConnRef>,
+) -> Result<ConnRef> {
     if TABLE.size() == 0 {
         return Err(ENODEV);
     }
-    let dest_flags = p.dest.as_ref().map_or(0, |d| d.conn_flags.load(Ordering::Relaxed));
+    let dest_flags = p
+        .dest
+        .as_ref()
+        .map_or(0, |d| d.conn_flags.load(Ordering::Relaxed));
     let mut flags = p.flags;
     if p.dest.is_some() {
         // ip_vs_bind_dest(): connections inherit the forwarding method (and the other
@@ -262,7 +274,9 @@ pub(crate) fn create(ns: &DpNet, net: usize, p: ConnParams, control: Option<&Con
         fwmark: p.fwmark,
         flags: AtomicU32::new(flags),
         state: AtomicU32::new(0),
-        timeout: AtomicU64::new(u64::from(ipvs_core::proto::NEW_CONN_TIMEOUT_SECS) * u64::from(crate::glue::rcu::hz())),
+        timeout: AtomicU64::new(
+            u64::from(ipvs_core::proto::NEW_CONN_TIMEOUT_SECS) * u64::from(crate::glue::rcu::hz()),
+        ),
         dest: p.dest,
         svc_stats: p.svc_stats,
         in_pkts: AtomicU32::new(0),
@@ -293,7 +307,10 @@ pub(crate) fn expire(c: &Conn) {
                 if let Some(held) = held {
                     // Drop the controlling connection, or a template nobody needs any more
                     // that never saw an established connection.
-                    if left == 0 && (!ct.is_template() || ct.state.load(Ordering::Relaxed) & CTPL_S_ASSURED == 0) {
+                    if left == 0
+                        && (!ct.is_template()
+                            || ct.state.load(Ordering::Relaxed) & CTPL_S_ASSURED == 0)
+                    {
                         del_put(ct, held);
                     } else {
                         held.put_no_rearm();
@@ -364,13 +381,22 @@ pub(crate) fn for_each(net: usize, f: impl FnMut(&Conn)) {
 /// The entry of namespace `net` at `cur`, or, when its bucket has no more, the first one
 /// of a following bucket (`cur` moves there). `None` at the end of the table. May leave the
 /// read-side section between buckets (`cond_resched_rcu()`).
-pub(crate) fn seek<'g>(rcu: &'g mut RcuReadGuard, net: usize, cur: &mut Cursor) -> Option<&'g Conn> {
+pub(crate) fn seek<'g>(
+    rcu: &'g mut RcuReadGuard,
+    net: usize,
+    cur: &mut Cursor,
+) -> Option<&'g Conn> {
     TABLE.seek(rcu, cur, |c| c.net == net)
 }
 
 /// The entry of namespace `net` after `c`, which [`seek`] or [`seek_next`] returned at `cur`
 /// within the same read-side section.
-pub(crate) fn seek_next<'g>(rcu: &'g mut RcuReadGuard, net: usize, cur: &mut Cursor, c: &Conn) -> Option<&'g Conn> {
+pub(crate) fn seek_next<'g>(
+    rcu: &'g mut RcuReadGuard,
+    net: usize,
+    cur: &mut Cursor,
+    c: &Conn,
+) -> Option<&'g Conn> {
     TABLE.seek_next(rcu, cur, c, |n| n.net == net)
 }
 
@@ -451,7 +477,8 @@ pub(crate) fn expire_nodest_conn_flush(ns: &DpNet) {
 
 /// `todrop_entry()`'s counters (C: a function-static `signed char[9]` shared by every
 /// namespace, updated without a lock from the defense work).
-static TODROP_COUNTERS: crate::glue::sync::BhSpin<ipvs_core::defense::EntryCounters> = crate::glue::sync::BhSpin::new([0; 9]);
+static TODROP_COUNTERS: crate::glue::sync::BhSpin<ipvs_core::defense::EntryCounters> =
+    crate::glue::sync::BhSpin::new([0; 9]);
 
 /// `ip_vs_random_dropentry()`: while the `drop_entry` defense is active, the defense work
 /// visits 1/32 of the table's buckets at random every second and deletes the namespace's
@@ -473,7 +500,10 @@ pub(crate) fn random_dropentry(ns: &DpNet) {
             let kind = if c.is_template() {
                 // ip_vs_conn_ops_mode(): ipvs-rs does not keep the service's flags with
                 // its destinations; one-packet templates are treated as the others.
-                EntryKind::Template { ops: false, assured: state & CTPL_S_ASSURED != 0 }
+                EntryKind::Template {
+                    ops: false,
+                    assured: state & CTPL_S_ASSURED != 0,
+                }
             } else if c.protocol == ipvs_core::wire::IPPROTO_TCP {
                 EntryKind::Tcp(TcpState::from_c(state).unwrap_or(TcpState::None))
             } else {
@@ -483,7 +513,8 @@ pub(crate) fn random_dropentry(ns: &DpNet) {
                 EntryVerdict::Keep => false,
                 EntryVerdict::Drop => true,
                 EntryVerdict::Maybe => {
-                    let young = defense::entry_is_young(c.timeout(), rcu::jiffies(), c.expires(), hz);
+                    let young =
+                        defense::entry_is_young(c.timeout(), rcu::jiffies(), c.expires(), hz);
                     let in_pkts = c.in_pkts.load(Ordering::Relaxed) as i32;
                     defense::todrop_entry(young, in_pkts, &mut TODROP_COUNTERS.lock())
                 }

@@ -7,9 +7,9 @@
 //! (in its `Dest`, also while the destination sits in the trash) and every connection bound
 //! to it holds one, so it outlives its last connection as C's `dest->refcnt` makes it.
 
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::Relaxed};
-use crate::glue::sync::BhSpin;
 use crate::glue::percpu::PcpuCounters;
+use crate::glue::sync::BhSpin;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::Relaxed};
 use ipvs_core::est::StatsState;
 use ipvs_core::netlink::reply::Stats;
 use ipvs_core::wire::{Family, InetAddr};
@@ -25,13 +25,19 @@ pub(crate) struct StatsCells {
 impl StatsCells {
     /// Counters with their per-CPU copies. Process context.
     pub(crate) fn new() -> Result<Self, kernel::error::Error> {
-        Ok(StatsCells { cpu: PcpuCounters::alloc()?, est: BhSpin::new(StatsState::NEW) })
+        Ok(StatsCells {
+            cpu: PcpuCounters::alloc()?,
+            est: BhSpin::new(StatsState::NEW),
+        })
     }
 
     /// Counters that count nothing until `new()` replaces them (for a namespace's state,
     /// built before it can allocate; its `start` does).
     pub(crate) const fn unallocated() -> Self {
-        StatsCells { cpu: PcpuCounters::unallocated(), est: BhSpin::new(StatsState::NEW) }
+        StatsCells {
+            cpu: PcpuCounters::unallocated(),
+            est: BhSpin::new(StatsState::NEW),
+        }
     }
 
     /// One estimation period passed (`ip_vs_chain_estimation()` for this stats object).
@@ -89,7 +95,11 @@ pub(crate) struct DestShared {
 
 impl DestShared {
     /// Process context (allocates the per-CPU counters).
-    pub(crate) fn new(family: Family, addr: InetAddr, port: u16) -> Result<Self, kernel::error::Error> {
+    pub(crate) fn new(
+        family: Family,
+        addr: InetAddr,
+        port: u16,
+    ) -> Result<Self, kernel::error::Error> {
         Ok(DestShared {
             family,
             addr,
@@ -111,7 +121,11 @@ impl DestShared {
 
     /// `ip_vs_dest_inactconns()`: total − active, at least 0.
     pub(crate) fn inactconns(&self) -> i32 {
-        (self.totalconns.load(Relaxed).wrapping_sub(self.activeconns.load(Relaxed))).max(0)
+        (self
+            .totalconns
+            .load(Relaxed)
+            .wrapping_sub(self.activeconns.load(Relaxed)))
+        .max(0)
     }
 
     pub(crate) fn in_use(&self) -> bool {
@@ -143,7 +157,11 @@ impl DestShared {
     /// (`l_threshold_val`), and the overload flag is recomputed.
     pub(crate) fn set_thresholds(&self, upper: u32, lower: u32) {
         self.u_threshold.store(upper, Relaxed);
-        let low = if lower != 0 { lower } else { upper - (upper >> 2) };
+        let low = if lower != 0 {
+            lower
+        } else {
+            upper - (upper >> 2)
+        };
         self.l_threshold.store(low, Relaxed);
         self.update_overload(0);
     }

@@ -11,7 +11,9 @@
 //!                 → schedule (try_to_schedule) → stats, state → transmit (xmit.rs)
 //! ```
 
-use super::conn::{self, Conn, ConnParams, ConnRef, Lookup, CTPL_S_ASSURED, F_NO_CPORT, F_TEMPLATE};
+use super::conn::{
+    self, Conn, ConnParams, ConnRef, Lookup, CTPL_S_ASSURED, F_NO_CPORT, F_TEMPLATE,
+};
 use super::svc::Svc;
 use super::xmit;
 use super::{DpNet, DropCounters, PerNet};
@@ -38,13 +40,21 @@ const F_TEMPLATE_INVALID: u32 = 0x8000_0000;
 /// The hook function of every ipvs_rs netfilter hook (see rust/dp_glue.c), finding the
 /// namespace's state through `P`. [`dp_hook!`](crate::dp_hook) makes it the function the C
 /// trampolines call (through the glue's [`nf_hook_entry!`](crate::nf_hook_entry)).
-pub(crate) fn entry<P: PerNet>(kind: HookKind, af: u32, hooknum: u32, net: &Net, skb: Skb) -> Verdict {
+pub(crate) fn entry<P: PerNet>(
+    kind: HookKind,
+    af: u32,
+    hooknum: u32,
+    net: &Net,
+    skb: Skb,
+) -> Verdict {
     let family = match af {
         2 => Family::Ipv4,
         10 => Family::Ipv6,
         _ => return Verdict::Accept,
     };
-    let Some(ns) = P::dp_of(net) else { return Verdict::Accept };
+    let Some(ns) = P::dp_of(net) else {
+        return Verdict::Accept;
+    };
     match kind {
         HookKind::In => in_hook(ns, net, family, hooknum, skb),
         HookKind::Out => out_hook(ns, net, family, hooknum, skb),
@@ -95,7 +105,9 @@ enum Parsed {
 /// chain is walked to the end of the packet, and the packet's length is the skb's (BIG
 /// TCP's IPv4 total length / IPv6 payload length of 0 are not malformed).
 fn parse(skb: &Skb, family: Family) -> Parsed {
-    let Ok(info) = wire::parse_packet(skb, family) else { return Parsed::NotOurs };
+    let Ok(info) = wire::parse_packet(skb, family) else {
+        return Parsed::NotOurs;
+    };
     let h = info.headers;
     if h.protocol == wire::IPPROTO_ICMP && family == Family::Ipv4
         || h.protocol == wire::IPPROTO_ICMPV6 && family == Family::Ipv6
@@ -105,14 +117,26 @@ fn parse(skb: &Skb, family: Family) -> Parsed {
     if h.protocol != IPPROTO_TCP && h.protocol != IPPROTO_UDP || h.is_non_first_fragment() {
         return Parsed::NotOurs;
     }
-    let Some(ports) = h.ports else { return Parsed::Bad };
+    let Some(ports) = h.ports else {
+        return Parsed::Bad;
+    };
     let tcp = (h.protocol == IPPROTO_TCP).then(|| TcpFlags::from_bits(info.tcp_flags));
-    Parsed::Packet(Packet { h, ports, tcp, len: h.total_len })
+    Parsed::Packet(Packet {
+        h,
+        ports,
+        tcp,
+        len: h.total_len,
+    })
 }
 
 /// The protocols whose IPv4 fragments `ip_vs_out_hook()` gathers: those with an IPVS
 /// protocol handler (none sets `dont_defrag`), and ICMP (`ip_vs_out_icmp()`).
-const GATHER_OUT: &[u8] = &[IPPROTO_TCP, IPPROTO_UDP, wire::IPPROTO_SCTP, wire::IPPROTO_ICMP];
+const GATHER_OUT: &[u8] = &[
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+    wire::IPPROTO_SCTP,
+    wire::IPPROTO_ICMP,
+];
 /// `ip_vs_in_hook()` gathers only ICMP errors (`ip_vs_in_icmp()`): at LOCAL_IN the stack has
 /// reassembled IPv4 already, and locally generated packets are not fragmented yet.
 const GATHER_ICMP: &[u8] = &[wire::IPPROTO_ICMP];
@@ -121,7 +145,14 @@ const GATHER_ICMP: &[u8] = &[wire::IPPROTO_ICMP];
 /// reassembled before IPVS reads it (at FORWARD nothing else does: without this a reply's
 /// fragments would leave with the real server's address). `Err` carries the verdict when
 /// the kernel took the fragment (queued, or freed and counted in `frag_reasm`).
-fn gather(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb, protocols: &[u8]) -> Result<Skb, Verdict> {
+fn gather(
+    ns: &DpNet,
+    net: &Net,
+    family: Family,
+    hooknum: u32,
+    skb: Skb,
+    protocols: &[u8],
+) -> Result<Skb, Verdict> {
     if family != Family::Ipv4 {
         // IPv6: nf_defrag_ipv6, enabled with the first IPv6 service, reassembles before us.
         return Ok(skb);
@@ -181,11 +212,16 @@ fn set_state(ns: &DpNet, cp: &Conn, dir: Direction, pkt: &Packet) {
                 &timeouts.tcp,
                 dir,
                 flags,
-                tcp::Conn { state, flags: old_flags, has_dest: cp.dest.is_some() },
+                tcp::Conn {
+                    state,
+                    flags: old_flags,
+                    has_dest: cp.dest.is_some(),
+                },
             );
             cp.state.store(tr.state.as_c(), Relaxed);
             let moved = conn_flags::NOOUTPUT | conn_flags::INACTIVE;
-            cp.flags.store((old_flags & !moved) | (tr.flags & moved), Relaxed);
+            cp.flags
+                .store((old_flags & !moved) | (tr.flags & moved), Relaxed);
             if let Some(d) = &cp.dest {
                 d.activeconns.fetch_add(tr.counters.active_delta(), Relaxed);
             }
@@ -239,7 +275,15 @@ fn packet_key<'a>(ns: &DpNet, family: Family, pkt: &'a Packet, from: Sender) -> 
         Sender::Client => ((&pkt.h.saddr, pkt.ports[0]), (&pkt.h.daddr, pkt.ports[1])),
         Sender::Server => ((&pkt.h.daddr, pkt.ports[1]), (&pkt.h.saddr, pkt.ports[0])),
     };
-    Lookup { net: ns.net_id(), family, protocol: pkt.h.protocol, caddr: client.0, cport: client.1, addr: far.0, port: far.1 }
+    Lookup {
+        net: ns.net_id(),
+        family,
+        protocol: pkt.h.protocol,
+        caddr: client.0,
+        cport: client.1,
+        addr: far.0,
+        port: far.1,
+    }
 }
 
 /// `ip_vs_in_hook()`.
@@ -281,9 +325,16 @@ fn in_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Ver
         ct_confirmed,
         settings: ns.settings(),
     });
-    ns.reuse.count(decision, cp.is_some() && pkt.tcp.is_some_and(|f| f.contains(TcpFlags::SYN)));
+    ns.reuse.count(
+        decision,
+        cp.is_some() && pkt.tcp.is_some_and(|f| f.contains(TcpFlags::SYN)),
+    );
     // (`Option::take_if` would say it shorter, but it is rustc 1.80+; Linux 6.12 accepts 1.78.)
-    let old = if decision.puts_entry() { cp.take() } else { None };
+    let old = if decision.puts_entry() {
+        cp.take()
+    } else {
+        None
+    };
     if let Some(old) = old {
         if decision.clears_nfct() {
             old.flags.fetch_and(!conn_flags::NFCT, Relaxed);
@@ -325,7 +376,10 @@ fn in_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Ver
 fn no_protocol_handler(ns: &DpNet, family: Family, mut skb: Skb) -> Verdict {
     if ns.int(ipvs_core::sysctl::Knob::IgnoreTunneled) != 0 {
         if let Ok(info) = wire::parse_packet(&skb, family) {
-            if !matches!(info.headers.protocol, IPPROTO_TCP | IPPROTO_UDP | wire::IPPROTO_SCTP) {
+            if !matches!(
+                info.headers.protocol,
+                IPPROTO_TCP | IPPROTO_UDP | wire::IPPROTO_SCTP
+            ) {
                 skb.set_ipvs_property();
             }
         }
@@ -335,7 +389,13 @@ fn no_protocol_handler(ns: &DpNet, family: Family, mut skb: Skb) -> Verdict {
 
 /// `ip_vs_try_to_schedule()` with `tcp_conn_schedule()` / `udp_conn_schedule()` and
 /// `ip_vs_schedule()`: `Err` carries the verdict when no connection is created.
-fn try_to_schedule(ns: &DpNet, net: &Net, family: Family, skb: &mut Skb, pkt: &Packet) -> Result<ConnRef, Verdict> {
+fn try_to_schedule(
+    ns: &DpNet,
+    net: &Net,
+    family: Family,
+    skb: &mut Skb,
+    pkt: &Packet,
+) -> Result<ConnRef, Verdict> {
     let settings = ns.settings();
     if let Some(flags) = pkt.tcp {
         // tcp_conn_schedule(): a SYN without RST schedules; with sloppy_tcp any non-RST.
@@ -347,7 +407,9 @@ fn try_to_schedule(ns: &DpNet, net: &Net, family: Family, skb: &mut Skb, pkt: &P
     let [cport, vport] = pkt.ports;
     let table = ns.services.as_deref().ok_or(Verdict::Accept)?;
     let rcu = RcuReadGuard::new();
-    let Some(svc) = table.find_for_packet(&rcu, af, pkt.h.protocol, &pkt.h.daddr.0, vport, skb.mark()) else {
+    let Some(svc) =
+        table.find_for_packet(&rcu, af, pkt.h.protocol, &pkt.h.daddr.0, vport, skb.mark())
+    else {
         return Err(Verdict::Accept);
     };
     let svc_flags = svc.flags();
@@ -369,7 +431,11 @@ fn try_to_schedule(ns: &DpNet, net: &Net, family: Family, skb: &mut Skb, pkt: &P
     } else {
         0
     };
-    let nfct = if settings.conntrack != 0 { conn_flags::NFCT } else { 0 };
+    let nfct = if settings.conntrack != 0 {
+        conn_flags::NFCT
+    } else {
+        0
+    };
     let net_id = ns.net_id();
 
     if svc_flags & svc_flags::PERSISTENT != 0 {
@@ -381,11 +447,20 @@ fn try_to_schedule(ns: &DpNet, net: &Net, family: Family, skb: &mut Skb, pkt: &P
         }
         return Err(leave(ns, net, family, skb, svc_port, vport));
     }
-    let Some(chosen) = svc.schedule(&pkt.h.saddr, pkt.ports[0], &pkt.h.daddr, ns.locality_expiration()) else {
+    let Some(chosen) = svc.schedule(
+        &pkt.h.saddr,
+        pkt.ports[0],
+        &pkt.h.daddr,
+        ns.locality_expiration(),
+    ) else {
         return Err(leave(ns, net, family, skb, svc_port, vport));
     };
     drop(rcu);
-    let dport = if chosen.dest.port != 0 { chosen.dest.port } else { vport };
+    let dport = if chosen.dest.port != 0 {
+        chosen.dest.port
+    } else {
+        vport
+    };
     let params = ConnParams {
         family,
         protocol: pkt.h.protocol,
@@ -400,7 +475,8 @@ fn try_to_schedule(ns: &DpNet, net: &Net, family: Family, skb: &mut Skb, pkt: &P
         dest: Some(chosen.dest.clone()),
         svc_stats: Some(chosen.svc_stats.clone()),
     };
-    let cp = conn::create(ns, net_id, params, None).map_err(|_| DropCounters::drop(&ns.drops.no_mem))?;
+    let cp =
+        conn::create(ns, net_id, params, None).map_err(|_| DropCounters::drop(&ns.drops.no_mem))?;
     conn_stats(ns, &cp);
     Ok(cp)
 }
@@ -427,7 +503,14 @@ fn conn_stats(ns: &DpNet, cp: &Conn) {
 }
 
 /// `ip_vs_leave()` without cache bypass: tell the client the port is unreachable.
-fn leave(ns: &DpNet, net: &Net, family: Family, skb: &mut Skb, svc_port: u16, dport: u16) -> Verdict {
+fn leave(
+    ns: &DpNet,
+    net: &Net,
+    family: Family,
+    skb: &mut Skb,
+    svc_port: u16,
+    dport: u16,
+) -> Verdict {
     // Packets to other ports of a virtual FTP service's address pass.
     if svc_port == FTPPORT && dport != FTPPORT {
         return Verdict::Accept;
@@ -474,7 +557,11 @@ fn sched_persist(
     let svc_port = svc.key.port;
     let snet = client_net(family, &pkt.h.saddr, svc.netmask());
     let (tproto, tvaddr, tvport) = if vport == svc_port {
-        (pkt.h.protocol, pkt.h.daddr, if svc_port != FTPPORT { vport } else { 0 })
+        (
+            pkt.h.protocol,
+            pkt.h.daddr,
+            if svc_port != FTPPORT { vport } else { 0 },
+        )
     } else if svc.key.fwmark != 0 {
         // fwmark template: <IPPROTO_IP, caddr, 0, fwmark, 0, daddr, 0>
         let mut a = InetAddr([0; 16]);
@@ -485,7 +572,15 @@ fn sched_persist(
         (pkt.h.protocol, pkt.h.daddr, 0)
     };
     let net_id = ns.net_id();
-    let tkey = Lookup { net: net_id, family, protocol: tproto, caddr: &snet, cport: 0, addr: &tvaddr, port: tvport };
+    let tkey = Lookup {
+        net: net_id,
+        family,
+        protocol: tproto,
+        caddr: &snet,
+        cport: 0,
+        addr: &tvaddr,
+        port: tvport,
+    };
     // ip_vs_ct_in_get() + ip_vs_check_template(): the destination must still be available
     // and, with expire_quiescent_template, have a weight (a draining real server gets no
     // new connections through its templates).
@@ -505,10 +600,16 @@ fn sched_persist(
     let ct = match found {
         Some(ct) => ct,
         None => {
-            let Some(chosen) = svc.schedule(&pkt.h.saddr, cport, &pkt.h.daddr, ns.locality_expiration()) else {
+            let Some(chosen) =
+                svc.schedule(&pkt.h.saddr, cport, &pkt.h.daddr, ns.locality_expiration())
+            else {
                 return Err(leave(ns, net, family, skb, svc_port, vport));
             };
-            let tdport = if vport == svc_port && svc_port != FTPPORT { chosen.dest.port } else { 0 };
+            let tdport = if vport == svc_port && svc_port != FTPPORT {
+                chosen.dest.port
+            } else {
+                0
+            };
             let params = ConnParams {
                 family,
                 protocol: tproto,
@@ -523,13 +624,20 @@ fn sched_persist(
                 dest: Some(chosen.dest.clone()),
                 svc_stats: Some(chosen.svc_stats.clone()),
             };
-            let ct = conn::create(ns, net_id, params, None).map_err(|_| DropCounters::drop(&ns.drops.no_mem))?;
+            let ct = conn::create(ns, net_id, params, None)
+                .map_err(|_| DropCounters::drop(&ns.drops.no_mem))?;
             ct.set_timeout(u64::from(svc.timeout_jiffies.load(Relaxed)));
             ct
         }
     };
-    let Some(dest) = ct.dest.clone() else { return Err(DropCounters::drop(&ns.drops.no_dest)) };
-    let dport = if vport == svc_port && dest.port != 0 { dest.port } else { vport };
+    let Some(dest) = ct.dest.clone() else {
+        return Err(DropCounters::drop(&ns.drops.no_dest));
+    };
+    let dport = if vport == svc_port && dest.port != 0 {
+        dest.port
+    } else {
+        vport
+    };
     let params = ConnParams {
         family,
         protocol: pkt.h.protocol,
@@ -544,7 +652,8 @@ fn sched_persist(
         dest: Some(dest),
         svc_stats: Some(svc.stats.clone()),
     };
-    let cp = conn::create(ns, net_id, params, Some(&ct)).map_err(|_| DropCounters::drop(&ns.drops.no_mem))?;
+    let cp = conn::create(ns, net_id, params, Some(&ct))
+        .map_err(|_| DropCounters::drop(&ns.drops.no_mem))?;
     drop(ct);
     conn_stats(ns, &cp);
     Ok(cp)
@@ -573,7 +682,9 @@ fn out_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Ve
         Parsed::NotOurs | Parsed::Bad => return Verdict::Accept,
     };
     let key = packet_key(ns, family, &pkt, Sender::Server);
-    let Some(cp) = conn::out_get(&key) else { return Verdict::Accept };
+    let Some(cp) = conn::out_get(&key) else {
+        return Verdict::Accept;
+    };
     // handle_response()
     if cp.fwd_method() == conn_flags::MASQ {
         if xmit::snat_reply(&cp, &mut skb, &pkt.h).is_err() {
@@ -605,13 +716,17 @@ fn out_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Ve
 /// The checksum is checked by the caller once the error is related to a connection
 /// (`ip_vs_checksum_common_check()`).
 fn icmp_error(skb: &Skb, family: Family) -> Result<Option<(wire::IcmpError, Headers)>, ()> {
-    let Ok(outer) = wire::parse_packet(skb, family).map(|i| i.headers) else { return Ok(None) };
+    let Ok(outer) = wire::parse_packet(skb, family).map(|i| i.headers) else {
+        return Ok(None);
+    };
     let err = match wire::IcmpTriage::of_packet(skb, &outer) {
         wire::IcmpTriage::Drop => return Err(()),
         wire::IcmpTriage::Ignore => return Ok(None),
         wire::IcmpTriage::Error(e) => e,
     };
-    if err.inner.protocol != IPPROTO_TCP && err.inner.protocol != IPPROTO_UDP || err.inner.ports.is_none() {
+    if err.inner.protocol != IPPROTO_TCP && err.inner.protocol != IPPROTO_UDP
+        || err.inner.ports.is_none()
+    {
         return Ok(None);
     }
     Ok(Some((err, outer)))
@@ -656,7 +771,14 @@ fn in_icmp(ns: &DpNet, net: &Net, family: Family, hooknum: u32, mut skb: Skb) ->
 
 /// `ip_vs_icmp_xmit()` for NAT: the error goes to the real server, its quoted packet
 /// rewritten to the real server's address and port.
-fn icmp_nat_xmit(ns: &DpNet, net: &Net, cp: &Conn, mut skb: Skb, family: Family, hooknum: u32) -> Verdict {
+fn icmp_nat_xmit(
+    ns: &DpNet,
+    net: &Net,
+    cp: &Conn,
+    mut skb: Skb,
+    family: Family,
+    hooknum: u32,
+) -> Verdict {
     use crate::glue::skb::rt_mode;
     let mode = if hooknum != NF_INET_FORWARD {
         rt_mode::LOCAL | rt_mode::NON_LOCAL | rt_mode::RDR
@@ -675,13 +797,29 @@ fn icmp_nat_xmit(ns: &DpNet, net: &Net, cp: &Conn, mut skb: Skb, family: Family,
         return skb.drop(&ns.drops.nat_loopback);
     }
     let len = skb.len();
-    let Some(buf) = skb.writable(len) else { return skb.drop(&ns.drops.nat_failed) };
-    if wire::nat::nat_icmp(buf, family, wire::nat::IcmpDirection::In, &cp.daddr, cp.dport).is_err() {
+    let Some(buf) = skb.writable(len) else {
+        return skb.drop(&ns.drops.nat_failed);
+    };
+    if wire::nat::nat_icmp(
+        buf,
+        family,
+        wire::nat::IcmpDirection::In,
+        &cp.daddr,
+        cp.dport,
+    )
+    .is_err()
+    {
         return skb.drop(&ns.drops.nat_failed);
     }
     skb.csum_invalidate();
     let same_end = cp.vport == cp.dport && cp.vaddr == cp.daddr;
-    skb.send_or_cont(net, family, route.local, cp.flags() & conn_flags::NFCT == 0, !route.local || !same_end)
+    skb.send_or_cont(
+        net,
+        family,
+        route.local,
+        cp.flags() & conn_flags::NFCT == 0,
+        !route.local || !same_end,
+    )
 }
 
 /// `ip_vs_out_icmp()` + `handle_response_icmp()`: an ICMP error from a real server (or a
@@ -716,7 +854,14 @@ fn out_icmp(ns: &DpNet, net: &Net, family: Family, hooknum: u32, mut skb: Skb) -
     // related to a connection; C's skb_checksum() reads it all too).
     let len = skb.len();
     let ok = match skb.writable(len) {
-        Some(buf) => wire::nat::nat_icmp(buf, family, wire::nat::IcmpDirection::Out, &cp.vaddr, cp.vport).is_ok(),
+        Some(buf) => wire::nat::nat_icmp(
+            buf,
+            family,
+            wire::nat::IcmpDirection::Out,
+            &cp.vaddr,
+            cp.vport,
+        )
+        .is_ok(),
         None => false,
     };
     if !ok {

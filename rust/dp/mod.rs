@@ -17,12 +17,16 @@ pub(crate) mod xmit;
 
 use crate::glue::pernet::Net;
 use crate::glue::skb::Verdict;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use core::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed,
+};
 use dest::StatsCells;
 use ipvs_core::defense;
 use ipvs_core::proto::{tcp, udp, TimeoutTables};
 use ipvs_core::reuse;
-use ipvs_core::sysctl::{Initial, Knob, LocalityExpiration, Settings, LOCALITY_SPECS, N_KNOBS, SPECS};
+use ipvs_core::sysctl::{
+    Initial, Knob, LocalityExpiration, Settings, LOCALITY_SPECS, N_KNOBS, SPECS,
+};
 use kernel::prelude::*;
 
 const NSTATES: usize = tcp::TcpState::ALL.len();
@@ -95,7 +99,8 @@ impl Defense {
             self.drop_rate.store(r, Relaxed);
         }
         if let Some(t) = u.tcp_table {
-            self.secure_tcp_table.store(t == tcp::TableKind::Secure, Relaxed);
+            self.secure_tcp_table
+                .store(t == tcp::TableKind::Secure, Relaxed);
         }
     }
 
@@ -291,7 +296,8 @@ impl DpNet {
         let hz = crate::glue::rcu::hz();
         // In Knob::index order: SPECS, then LOCALITY_SPECS (N_KNOBS entries in all).
         let mut specs = Iterator::chain(SPECS.iter(), LOCALITY_SPECS.iter());
-        let ints = [(); N_KNOBS].map(|()| AtomicI32::new(specs.next().map_or(0, |s| s.default_int(hz))));
+        let ints =
+            [(); N_KNOBS].map(|()| AtomicI32::new(specs.next().map_or(0, |s| s.default_int(hz))));
         let (threshold, period) = match Knob::SyncThreshold.spec().default {
             Initial::Pair(a, b) => (a, b),
             _ => (0, 0),
@@ -347,7 +353,10 @@ impl DpNet {
     /// `sync_threshold` as stored (threshold, period).
     #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // no sync daemon reads it yet
     pub(crate) fn sync_threshold(&self) -> (i32, i32) {
-        (self.sync_threshold[0].load(Relaxed), self.sync_threshold[1].load(Relaxed))
+        (
+            self.sync_threshold[0].load(Relaxed),
+            self.sync_threshold[1].load(Relaxed),
+        )
     }
 
     /// `sync_qlen_max` as stored.
@@ -358,7 +367,10 @@ impl DpNet {
 
     /// The locality schedulers' expirations (`lblc_expiration`, `lblcr_expiration`).
     pub(crate) fn locality_expiration(&self) -> LocalityExpiration {
-        LocalityExpiration { lblc: self.int(Knob::LblcExpiration), lblcr: self.int(Knob::LblcrExpiration) }
+        LocalityExpiration {
+            lblc: self.int(Knob::LblcExpiration),
+            lblcr: self.int(Knob::LblcrExpiration),
+        }
     }
 
     /// Current values, as the data path should read them (once per packet).
@@ -382,7 +394,8 @@ impl DpNet {
         for (s, v) in tcp::TcpState::ALL.iter().zip(self.tcp_timeouts.iter()) {
             t.tcp.set(*s, v.load(Relaxed));
         }
-        t.udp.set(udp::UdpState::Normal, self.udp_timeout.load(Relaxed));
+        t.udp
+            .set(udp::UdpState::Normal, self.udp_timeout.load(Relaxed));
         t
     }
 
@@ -391,7 +404,8 @@ impl DpNet {
         for (s, v) in tcp::TcpState::ALL.iter().zip(self.tcp_timeouts.iter()) {
             v.store(t.tcp.get(*s), Relaxed);
         }
-        self.udp_timeout.store(t.udp.get(udp::UdpState::Normal), Relaxed);
+        self.udp_timeout
+            .store(t.udp.get(udp::UdpState::Normal), Relaxed);
     }
 
     /// `ip_vs_register_hooks()`: hook family `af` in `net` if it is not hooked yet.

@@ -93,8 +93,17 @@ pub(crate) enum SchedState {
     Fo,
     Ovf,
     Twos,
-    Lblc(sched::lblc::Lblc, KVec<u32>, SlotSlab<KSlots<LblcEntry<Arc<DestShared>>>>),
-    Lblcr(sched::lblcr::Lblcr, KVec<u32>, SlotSlab<KSlots<LblcrEntry>>, SlotSlab<KSlots<SetElem<Arc<DestShared>>>>),
+    Lblc(
+        sched::lblc::Lblc,
+        KVec<u32>,
+        SlotSlab<KSlots<LblcEntry<Arc<DestShared>>>>,
+    ),
+    Lblcr(
+        sched::lblcr::Lblcr,
+        KVec<u32>,
+        SlotSlab<KSlots<LblcrEntry>>,
+        SlotSlab<KSlots<SetElem<Arc<DestShared>>>>,
+    ),
 }
 
 /// Growable slot storage for the lblc/lblcr tables (C: one `kmalloc(GFP_ATOMIC)` per entry).
@@ -128,10 +137,13 @@ impl sched::HoldDest for SchedDest {
     }
 }
 
-
 impl SchedState {
     /// `init_service()` of the scheduler `kind` for a service of `family`.
-    pub(crate) fn bind(kind: Option<SchedulerKind>, family: Family, dests: &[SchedDest]) -> Result<SchedState, Errno> {
+    pub(crate) fn bind(
+        kind: Option<SchedulerKind>,
+        family: Family,
+        dests: &[SchedDest],
+    ) -> Result<SchedState, Errno> {
         let Some(kind) = kind else {
             return Ok(SchedState::None);
         };
@@ -181,7 +193,10 @@ impl SchedState {
             SchedState::Mh(mh, t) => {
                 let mut setup = KVec::new();
                 for _ in 0..dests.len() {
-                    if setup.push(sched::mh::DestSetup::default(), GFP_ATOMIC).is_err() {
+                    if setup
+                        .push(sched::mh::DestSetup::default(), GFP_ATOMIC)
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -244,7 +259,9 @@ impl SchedState {
             SchedState::Fo => sched::fo::schedule(dests),
             SchedState::Ovf => sched::ovf::schedule(dests),
             SchedState::Twos => sched::twos::schedule(dests, crate::glue::random::u32_below),
-            SchedState::Lblc(l, heads, slab) => l.schedule(heads, slab, dests, daddr, rcu::jiffies()),
+            SchedState::Lblc(l, heads, slab) => {
+                l.schedule(heads, slab, dests, daddr, rcu::jiffies())
+            }
             SchedState::Lblcr(l, heads, slab, elems) => {
                 l.schedule(heads, slab, elems, dests, daddr, rcu::jiffies(), exp.lblcr)
             }
@@ -284,8 +301,15 @@ pub(crate) struct Svc {
 }
 
 impl Svc {
-    pub(crate) fn new(key: ServiceKey, flags: u32, timeout_jiffies: u32, netmask: [u8; 4], state: SchedState) -> Result<Arc<Svc>, Errno> {
-        let stats = Arc::new(StatsCells::new().map_err(|_| Errno::Enomem)?, GFP_KERNEL).map_err(|_| Errno::Enomem)?;
+    pub(crate) fn new(
+        key: ServiceKey,
+        flags: u32,
+        timeout_jiffies: u32,
+        netmask: [u8; 4],
+        state: SchedState,
+    ) -> Result<Arc<Svc>, Errno> {
+        let stats = Arc::new(StatsCells::new().map_err(|_| Errno::Enomem)?, GFP_KERNEL)
+            .map_err(|_| Errno::Enomem)?;
         Arc::new(
             Svc {
                 key,
@@ -294,7 +318,10 @@ impl Svc {
                 timeout_jiffies: AtomicU32::new(timeout_jiffies),
                 netmask: AtomicU32::new(u32::from_ne_bytes(netmask)),
                 stats,
-                sched: BhSpin::new(SvcSched { dests: KVec::new(), state }),
+                sched: BhSpin::new(SvcSched {
+                    dests: KVec::new(),
+                    state,
+                }),
                 ctl_slot: AtomicUsize::new(0),
             },
             GFP_KERNEL,
@@ -331,7 +358,10 @@ impl Svc {
             let i = state.schedule(flags, dests, client, port, daddr, exp)?;
             dests.get(i)?.0.clone()
         };
-        Some(Scheduled { dest, svc_stats: self.stats.clone() })
+        Some(Scheduled {
+            dest,
+            svc_stats: self.stats.clone(),
+        })
     }
 
     /// The lblc/lblcr tables' expiry timer (`ip_vs_lblc_check_expire()`), run from the
@@ -354,13 +384,16 @@ impl Svc {
     fn matches_addr(&self, af: u16, protocol: u16, addr: &[u8; 16], port: u16) -> bool {
         let k = &self.key;
         let n = addr_len(af);
-        k.fwmark == 0 && k.af == af && k.protocol == protocol && k.port == port && k.addr[..n] == addr[..n]
+        k.fwmark == 0
+            && k.af == af
+            && k.protocol == protocol
+            && k.port == port
+            && k.addr[..n] == addr[..n]
     }
 
     fn matches_fwmark(&self, af: u16, fwmark: u32) -> bool {
         self.key.fwmark == fwmark && self.key.af == af
     }
-
 }
 
 impl_has_links!(Svc, links);
@@ -423,8 +456,14 @@ impl ArcTable<Svc> {
                 return Some(s);
             }
         }
-        self.find(rcu, addr_hash(af, proto, vaddr, vport), |s| s.matches_addr(af, proto, vaddr, vport))
-            .or_else(|| self.find(rcu, addr_hash(af, proto, vaddr, 0), |s| s.matches_addr(af, proto, vaddr, 0)))
+        self.find(rcu, addr_hash(af, proto, vaddr, vport), |s| {
+            s.matches_addr(af, proto, vaddr, vport)
+        })
+        .or_else(|| {
+            self.find(rcu, addr_hash(af, proto, vaddr, 0), |s| {
+                s.matches_addr(af, proto, vaddr, 0)
+            })
+        })
     }
 }
 
@@ -433,7 +472,9 @@ impl SvcWriter {
     pub(crate) fn find(&self, key: &ServiceKey) -> Option<&Svc> {
         let b = &self.0;
         if key.fwmark != 0 {
-            b.find(fwmark_hash(key.af, key.fwmark), |s| s.matches_fwmark(key.af, key.fwmark))
+            b.find(fwmark_hash(key.af, key.fwmark), |s| {
+                s.matches_fwmark(key.af, key.fwmark)
+            })
         } else {
             b.find(addr_hash(key.af, key.protocol, &key.addr, key.port), |s| {
                 s.matches_addr(key.af, key.protocol, &key.addr, key.port)

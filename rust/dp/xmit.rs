@@ -7,11 +7,11 @@ use super::conn::Conn;
 use super::DropCounters;
 use crate::glue::pernet::Net;
 use crate::glue::skb::{self, rt_mode, Skb, Verdict};
-use kernel::str::CStr;
 use core::sync::atomic::Ordering::Relaxed;
 use ipvs_core::netlink::ipvs::conn_flags;
 use ipvs_core::wire::nat::{self, ChecksumMode, L4Update};
 use ipvs_core::wire::{Family, Headers, Malformed};
+use kernel::str::CStr;
 
 /// `cp->packet_xmit`: send a request on its way to the real server. Consumes the packet
 /// unless the verdict is `Accept` (local real server).
@@ -66,12 +66,22 @@ fn nat_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Header
     if refuse_dnat_to_loopback(cp, from_world, route.local, func) {
         return skb.drop(&drops.nat_loopback);
     }
-    if rewrite(&mut skb, h, |buf, h, mode| nat::dnat_parsed(buf, h, &cp.daddr, cp.dport, mode)).is_err() {
+    if rewrite(&mut skb, h, |buf, h, mode| {
+        nat::dnat_parsed(buf, h, &cp.daddr, cp.dport, mode)
+    })
+    .is_err()
+    {
         return skb.drop(&drops.nat_failed);
     }
     update_conntrack(cp, &mut skb, true);
     let same_end = cp.vport == cp.dport && cp.vaddr == cp.daddr;
-    skb.send_or_cont(net, cp.family, route.local, notrack(cp), !route.local || !same_end)
+    skb.send_or_cont(
+        net,
+        cp.family,
+        route.local,
+        notrack(cp),
+        !route.local || !same_end,
+    )
 }
 
 /// `ip_vs_update_conntrack()` for a NAT connection that keeps conntrack (`conntrack=1`): a
@@ -79,7 +89,10 @@ fn nat_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Header
 /// service. One-packet connections expect no reply and are left alone.
 pub(crate) fn update_conntrack(cp: &Conn, skb: &mut Skb, outin: bool) {
     let f = cp.flags();
-    if f & conn_flags::NFCT == 0 || f & conn_flags::ONE_PACKET != 0 || f & conn_flags::FWD_MASK != conn_flags::MASQ {
+    if f & conn_flags::NFCT == 0
+        || f & conn_flags::ONE_PACKET != 0
+        || f & conn_flags::FWD_MASK != conn_flags::MASQ
+    {
         return;
     }
     if outin {
@@ -104,7 +117,9 @@ fn dr_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Headers
 /// the real server. GUE and GRE encapsulation and mixed-family tunnels are not supported:
 /// such packets are dropped.
 fn tunnel_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
-    let Some(dest) = cp.dest.as_deref() else { return skb.drop(&drops.no_dest) };
+    let Some(dest) = cp.dest.as_deref() else {
+        return skb.drop(&drops.no_dest);
+    };
     if dest.tun_type.load(Relaxed) != 0 || dest.family != cp.family {
         return skb.drop(&drops.tunnel_unsupported);
     }
@@ -120,13 +135,23 @@ fn tunnel_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Hea
     if route.local {
         return skb.send_or_cont(net, cp.family, true, notrack(cp), false);
     }
-    skb.tunnel_xmit(net, dest.family, cp.family, &route.saddr, &cp.daddr.0, !notrack(cp), &drops.xmit_failed)
+    skb.tunnel_xmit(
+        net,
+        dest.family,
+        cp.family,
+        &route.saddr,
+        &cp.daddr.0,
+        !notrack(cp),
+        &drops.xmit_failed,
+    )
 }
 
 /// `handle_response()`'s rewrite of a NAT reply: the source becomes the virtual service.
 /// `Err` means drop.
 pub(crate) fn snat_reply(cp: &Conn, skb: &mut Skb, h: &Headers) -> Result<(), ()> {
-    rewrite(skb, h, |buf, h, mode| nat::snat_parsed(buf, h, &cp.vaddr, cp.vport, mode))
+    rewrite(skb, h, |buf, h, mode| {
+        nat::snat_parsed(buf, h, &cp.vaddr, cp.vport, mode)
+    })
 }
 
 /// Runs a NAT rewrite (`nat::dnat_parsed` / `nat::snat_parsed`) on the packet whose headers
@@ -140,8 +165,16 @@ fn rewrite(
     h: &Headers,
     f: impl Fn(&mut [u8], &Headers, ChecksumMode) -> Result<nat::NatDone, Malformed>,
 ) -> Result<(), ()> {
-    let mode = if skb.csum_partial() { ChecksumMode::Partial } else { ChecksumMode::Full };
-    let need = if h.is_non_first_fragment() { h.l4_off } else { h.l4_off + h.l4_header_len };
+    let mode = if skb.csum_partial() {
+        ChecksumMode::Partial
+    } else {
+        ChecksumMode::Full
+    };
+    let need = if h.is_non_first_fragment() {
+        h.l4_off
+    } else {
+        h.l4_off + h.l4_header_len
+    };
     let mut r = f(skb.writable(need).ok_or(())?, h, mode);
     if r == Err(Malformed::Incomplete) {
         let len = skb.len();

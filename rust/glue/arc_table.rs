@@ -43,7 +43,10 @@ impl<T> Links<T> {
     /// Links for an entry whose key hashes to `hash` (without the table's seed).
     pub(crate) const fn new(hash: u32) -> Self {
         Links {
-            next: [AtomicPtr::new(ptr::null_mut()), AtomicPtr::new(ptr::null_mut())],
+            next: [
+                AtomicPtr::new(ptr::null_mut()),
+                AtomicPtr::new(ptr::null_mut()),
+            ],
             rcu: RcuHead::new(),
             hash,
             state: AtomicU8::new(NEW),
@@ -123,7 +126,8 @@ impl<T: HasLinks> Buckets<T> {
 
     /// The chain head of `hash` (the length is a power of two, never 0: always `Some`).
     fn head(&self, hash: u32) -> Option<&AtomicPtr<T>> {
-        self.heads.get((finish(hash ^ self.seed) as usize) & self.heads.len().wrapping_sub(1))
+        self.heads
+            .get((finish(hash ^ self.seed) as usize) & self.heads.len().wrapping_sub(1))
     }
 
     /// First entry of the chain of `hash` that `pred` accepts. The caller is a reader inside
@@ -145,8 +149,12 @@ impl<T: HasLinks> Buckets<T> {
 
     /// Link `s` at the head of its chain (writer only).
     fn link(&self, s: &T) {
-        let Some(head) = self.head(s.links().hash) else { return };
-        s.links().link(self.gen).store(head.load(Ordering::Relaxed), Ordering::Relaxed);
+        let Some(head) = self.head(s.links().hash) else {
+            return;
+        };
+        s.links()
+            .link(self.gen)
+            .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
         // rcu_assign_pointer(): the link is visible before the entry is.
         head.store(ptr::from_ref(s).cast_mut(), Ordering::Release);
     }
@@ -154,14 +162,19 @@ impl<T: HasLinks> Buckets<T> {
     /// Unlink `s` (writer only); whether it was there.
     fn unlink(&self, s: &T) -> bool {
         let me = ptr::from_ref(s).cast_mut();
-        let Some(mut link) = self.head(s.links().hash) else { return false };
+        let Some(mut link) = self.head(s.links().hash) else {
+            return false;
+        };
         loop {
             let p = link.load(Ordering::Relaxed);
             if p.is_null() {
                 return false;
             }
             if p == me {
-                link.store(s.links().link(self.gen).load(Ordering::Relaxed), Ordering::Release);
+                link.store(
+                    s.links().link(self.gen).load(Ordering::Relaxed),
+                    Ordering::Release,
+                );
                 return true;
             }
             // SAFETY: a chained entry (see `find`); the writer is the only one changing
@@ -210,11 +223,26 @@ pub(crate) struct ArcTableWriter<T: HasLinks> {
 impl<T: HasLinks> ArcTable<T> {
     /// An empty table of `buckets` heads (a power of two) and its writer; the table doubles
     /// when it holds more than `load_factor` entries per bucket.
-    pub(crate) fn with_buckets(buckets: usize, load_factor: usize) -> Result<(Arc<ArcTable<T>>, ArcTableWriter<T>)> {
+    pub(crate) fn with_buckets(
+        buckets: usize,
+        load_factor: usize,
+    ) -> Result<(Arc<ArcTable<T>>, ArcTableWriter<T>)> {
         let b = Buckets::new(buckets, 0, super::random::u32())?;
         // INVARIANT: a live table from `KBox::into_raw`.
-        let t = Arc::new(ArcTable { tab: AtomicPtr::new(KBox::into_raw(b)) }, GFP_KERNEL)?;
-        Ok((t.clone(), ArcTableWriter { table: t, count: 0, load_factor }))
+        let t = Arc::new(
+            ArcTable {
+                tab: AtomicPtr::new(KBox::into_raw(b)),
+            },
+            GFP_KERNEL,
+        )?;
+        Ok((
+            t.clone(),
+            ArcTableWriter {
+                table: t,
+                count: 0,
+                load_factor,
+            },
+        ))
     }
 
     fn buckets(&self) -> &Buckets<T> {
@@ -224,7 +252,12 @@ impl<T: HasLinks> ArcTable<T> {
     }
 
     /// The first entry hashing to `hash` that `pred` accepts, valid inside `rcu`'s section.
-    pub(crate) fn find<'a>(&'a self, _rcu: &'a RcuReadGuard, hash: u32, pred: impl Fn(&T) -> bool) -> Option<&'a T> {
+    pub(crate) fn find<'a>(
+        &'a self,
+        _rcu: &'a RcuReadGuard,
+        hash: u32,
+        pred: impl Fn(&T) -> bool,
+    ) -> Option<&'a T> {
         self.buckets().find(hash, pred)
     }
 }
@@ -245,10 +278,21 @@ impl<T: HasLinks> ArcTableWriter<T> {
     /// period). An entry is inserted once: a second insert, or one after its removal, does
     /// nothing.
     pub(crate) fn insert(&mut self, e: &Arc<T>) {
-        if e.links().state.compare_exchange(NEW, LINKED, Ordering::Relaxed, Ordering::Relaxed).is_err() {
+        if e.links()
+            .state
+            .compare_exchange(NEW, LINKED, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
             return;
         }
-        if self.count >= self.table.buckets().heads.len().saturating_mul(self.load_factor) {
+        if self.count
+            >= self
+                .table
+                .buckets()
+                .heads
+                .len()
+                .saturating_mul(self.load_factor)
+        {
             self.grow();
         }
         let raw = Arc::into_raw(e.clone());
@@ -281,7 +325,9 @@ impl<T: HasLinks> ArcTableWriter<T> {
         if len > MAX_BUCKETS {
             return;
         }
-        let Ok(new) = Buckets::new(len, old.gen ^ 1, old.seed) else { return };
+        let Ok(new) = Buckets::new(len, old.gen ^ 1, old.seed) else {
+            return;
+        };
         old.for_each(|s| new.link(s));
         self.table.tab.store(KBox::into_raw(new), Ordering::Release);
         rcu::synchronize();

@@ -56,7 +56,10 @@ impl<'a> Attr<'a> {
     ///
     /// `nla` is null or points to an attribute, validated for its length, that lives for `'a`.
     unsafe fn from_raw(nla: *const bindings::nlattr) -> Option<Attr<'a>> {
-        NonNull::new(nla.cast_mut()).map(|nla| Attr { nla, _req: PhantomData })
+        NonNull::new(nla.cast_mut()).map(|nla| Attr {
+            nla,
+            _req: PhantomData,
+        })
     }
 
     /// The attribute's payload.
@@ -88,15 +91,20 @@ impl<'a> Attr<'a> {
             Nest::Dest => bindings::ipvs_rs_nest_IPVS_RS_NEST_DEST,
             Nest::Daemon => bindings::ipvs_rs_nest_IPVS_RS_NEST_DAEMON,
         };
-        let mut tb = [core::ptr::null::<bindings::nlattr>(); bindings::IPVS_RS_NEST_MAX as usize + 1];
+        let mut tb =
+            [core::ptr::null::<bindings::nlattr>(); bindings::IPVS_RS_NEST_MAX as usize + 1];
         let extack = match (set, req) {
             // SAFETY: `info` is valid for the request's call (type invariant of `Request`).
-            (bindings::ipvs_rs_nest_IPVS_RS_NEST_DAEMON, Some(req)) => unsafe { bindings::ipvs_rs_genl_info_extack(req.info) },
+            (bindings::ipvs_rs_nest_IPVS_RS_NEST_DAEMON, Some(req)) => unsafe {
+                bindings::ipvs_rs_genl_info_extack(req.info)
+            },
             _ => core::ptr::null_mut(),
         };
         // SAFETY: `tb` has room for every attribute index of every nested set; `nla` is valid;
         // `extack` is null or the running request's.
-        to_result(unsafe { bindings::ipvs_rs_parse_nested(tb.as_mut_ptr(), set, self.nla.as_ptr(), extack) })?;
+        to_result(unsafe {
+            bindings::ipvs_rs_parse_nested(tb.as_mut_ptr(), set, self.nla.as_ptr(), extack)
+        })?;
         Ok(self.payload())
     }
 }
@@ -153,7 +161,10 @@ impl<'a> Request<'a> {
 /// # Safety
 ///
 /// The caller owns `skb` (nobody else reads or writes it meanwhile).
-unsafe fn fill_tail(skb: *mut bindings::sk_buff, fill: impl FnOnce(&mut [u8]) -> Result<usize>) -> Result {
+unsafe fn fill_tail(
+    skb: *mut bindings::sk_buff,
+    fill: impl FnOnce(&mut [u8]) -> Result<usize>,
+) -> Result {
     let mut room: kernel::ffi::c_uint = 0;
     // SAFETY: `skb` is owned by the caller; the tail pointer and tailroom describe writable
     // memory of the skb's data buffer.
@@ -199,11 +210,14 @@ impl<'a> Dump<'a> {
 
     /// Top-level attribute `ty` of the dump request (validated with the family policy).
     pub(crate) fn attr(&self, ty: u16) -> Result<Option<Attr<'a>>> {
-        let mut tb = [core::ptr::null::<bindings::nlattr>(); bindings::IPVS_RS_NEST_MAX as usize + 1];
+        let mut tb =
+            [core::ptr::null::<bindings::nlattr>(); bindings::IPVS_RS_NEST_MAX as usize + 1];
         // SAFETY: `tb` has room for every command attribute; `cb` is valid.
         to_result(unsafe { bindings::ipvs_rs_dump_parse(tb.as_mut_ptr(), self.cb) })?;
         // SAFETY: the entries point into the request message, which lives for the dump.
-        Ok(tb.get(usize::from(ty)).and_then(|&nla| unsafe { Attr::from_raw(nla) }))
+        Ok(tb
+            .get(usize::from(ty))
+            .and_then(|&nla| unsafe { Attr::from_raw(nla) }))
     }
 
     /// Append one message `cmd` (NLM_F_MULTI) whose attributes `fill` writes. `EMSGSIZE` means
@@ -251,9 +265,16 @@ pub(crate) trait Handlers {
 /// # Safety
 ///
 /// `skb` and `info` are the arguments of a running genetlink `doit` call.
-pub(crate) unsafe fn doit<H: Handlers>(skb: *mut bindings::sk_buff, info: *mut bindings::genl_info) -> kernel::ffi::c_int {
+pub(crate) unsafe fn doit<H: Handlers>(
+    skb: *mut bindings::sk_buff,
+    info: *mut bindings::genl_info,
+) -> kernel::ffi::c_int {
     // INVARIANT: the caller passes the running call's skb and info.
-    let req = Request { skb, info, _call: PhantomData };
+    let req = Request {
+        skb,
+        info,
+        _call: PhantomData,
+    };
     match H::doit(&req) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
@@ -265,9 +286,16 @@ pub(crate) unsafe fn doit<H: Handlers>(skb: *mut bindings::sk_buff, info: *mut b
 /// # Safety
 ///
 /// `skb` and `cb` are the arguments of a running genetlink `dumpit` call.
-pub(crate) unsafe fn dumpit<H: Handlers>(skb: *mut bindings::sk_buff, cb: *mut bindings::netlink_callback) -> kernel::ffi::c_int {
+pub(crate) unsafe fn dumpit<H: Handlers>(
+    skb: *mut bindings::sk_buff,
+    cb: *mut bindings::netlink_callback,
+) -> kernel::ffi::c_int {
     // INVARIANT: the caller passes the running call's skb and callback state.
-    let mut dump = Dump { skb, cb, _call: PhantomData };
+    let mut dump = Dump {
+        skb,
+        cb,
+        _call: PhantomData,
+    };
     match H::dumpit(&mut dump) {
         Ok(n) => n,
         Err(e) => e.to_errno(),

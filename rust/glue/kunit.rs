@@ -42,7 +42,9 @@ impl Test {
         };
         // SAFETY: `raw` is the running test (type invariant); `file` ends in NUL (the macros
         // build it with `concat!`), `text` is a valid C string that outlives the call.
-        unsafe { bindings::ipvs_rs_kunit_fail(self.raw, file.as_ptr().cast(), line as _, text.cast()) };
+        unsafe {
+            bindings::ipvs_rs_kunit_fail(self.raw, file.as_ptr().cast(), line as _, text.cast())
+        };
     }
 }
 
@@ -114,7 +116,10 @@ pub(crate) struct SuitePtr(pub(crate) *mut bindings::kunit_suite);
 unsafe impl Sync for SuitePtr {}
 
 /// One `struct kunit_case`; `name` must be NUL-terminated.
-pub(crate) const fn case(name: &'static str, run: unsafe extern "C" fn(*mut bindings::kunit)) -> bindings::kunit_case {
+pub(crate) const fn case(
+    name: &'static str,
+    run: unsafe extern "C" fn(*mut bindings::kunit),
+) -> bindings::kunit_case {
     // SAFETY: all-zero is a valid `kunit_case` (null pointers, absent callbacks, status 0).
     let mut c: bindings::kunit_case = unsafe { core::mem::zeroed() };
     c.run_case = Some(run);

@@ -2,8 +2,8 @@
 //! Kernel glue: the only place ipvs_rs touches C. Each file wraps one kernel concept in a
 //! small safe type and writes its invariants down; everything above it is safe Rust.
 
-pub(crate) mod bindings;
 pub(crate) mod arc_table;
+pub(crate) mod bindings;
 pub(crate) mod genetlink;
 #[cfg(ipvs_rs_kunit)]
 pub(crate) mod kunit;
@@ -18,11 +18,11 @@ pub(crate) mod percpu;
 pub(crate) mod pernet;
 pub(crate) mod proc;
 pub(crate) mod procnet;
-pub(crate) mod sysctl;
 pub(crate) mod random;
 pub(crate) mod rcu;
 pub(crate) mod ref_table;
 pub(crate) mod skb;
 pub(crate) mod sync;
+pub(crate) mod sysctl;
 pub(crate) mod timer;
 pub(crate) mod workqueue;

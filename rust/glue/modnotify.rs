@@ -32,7 +32,11 @@ static BLOCK: NotifierBlock = NotifierBlock(UnsafeCell::new(bindings::notifier_b
     priority: 0,
 }));
 
-unsafe extern "C" fn on_module_event(_nb: *mut bindings::notifier_block, action: c_ulong, data: *mut c_void) -> c_int {
+unsafe extern "C" fn on_module_event(
+    _nb: *mut bindings::notifier_block,
+    action: c_ulong,
+    data: *mut c_void,
+) -> c_int {
     if action != bindings::module_state_MODULE_STATE_COMING as c_ulong {
         return bindings::NOTIFY_DONE as c_int;
     }
@@ -42,7 +46,9 @@ unsafe extern "C" fn on_module_event(_nb: *mut bindings::notifier_block, action:
     if name != C_IPVS {
         return bindings::NOTIFY_DONE as c_int;
     }
-    pr_err!("refusing to load the C IPVS module ip_vs while ipvs_rs is loaded (rmmod ipvs_rs first)\n");
+    pr_err!(
+        "refusing to load the C IPVS module ip_vs while ipvs_rs is loaded (rmmod ipvs_rs first)\n"
+    );
     // SAFETY: pure arithmetic helper.
     unsafe { bindings::ipvs_rs_notifier_from_errno(EBUSY.to_errno()) }
 }

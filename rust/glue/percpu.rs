@@ -30,7 +30,9 @@ impl PcpuCounters {
     /// Counters that count nothing until [`PcpuCounters::alloc`] replaces them (for objects
     /// built before they can allocate).
     pub(crate) const fn unallocated() -> Self {
-        PcpuCounters { ptr: core::ptr::null_mut() }
+        PcpuCounters {
+            ptr: core::ptr::null_mut(),
+        }
     }
 
     /// Zeroed counters, one copy per possible CPU. Process context (may sleep).
@@ -72,7 +74,13 @@ impl PcpuCounters {
             // SAFETY: live per-CPU allocation (invariant); `c` is a writable struct.
             unsafe { bindings::ipvs_rs_pcpu_sum(self.ptr, &mut c) };
         }
-        Counters { conns: c.conns, inpkts: c.inpkts, outpkts: c.outpkts, inbytes: c.inbytes, outbytes: c.outbytes }
+        Counters {
+            conns: c.conns,
+            inpkts: c.inpkts,
+            outpkts: c.outpkts,
+            inbytes: c.inbytes,
+            outbytes: c.outbytes,
+        }
     }
 }
 

@@ -168,7 +168,12 @@ impl<'s, T: PernetData> Slot<'s, T> {
 
     /// Register the first `visible` of `entries` (all when `visible >= N`) as
     /// `/proc/sys/<path>/<name>`; see [`Table`].
-    pub(crate) fn register_sysctl<const N: usize>(&mut self, path: &'static CStr, entries: [Entry<'s>; N], visible: usize) -> Result {
+    pub(crate) fn register_sysctl<const N: usize>(
+        &mut self,
+        path: &'static CStr,
+        entries: [Entry<'s>; N],
+        visible: usize,
+    ) -> Result {
         self.regs.sysctls.reserve(1, GFP_KERNEL)?;
         // SAFETY: the entries' data and hooks live for `'s`, that is until the state is
         // dropped or longer, and the table is unregistered before that (`Regs::undo`), while
@@ -214,7 +219,12 @@ impl<T: PernetData> Pernet<T> {
         ops.init = Some(Self::net_init);
         ops.exit = Some(Self::net_exit);
         ops.size = core::mem::size_of::<SlotMem<T>>();
-        Pernet { ops: UnsafeCell::new(ops), id: UnsafeCell::new(0), registered: AtomicBool::new(false), _data: PhantomData }
+        Pernet {
+            ops: UnsafeCell::new(ops),
+            id: UnsafeCell::new(0),
+            registered: AtomicBool::new(false),
+            _data: PhantomData,
+        }
     }
 
     /// Create `T` in every namespace, now and for namespaces created later.
@@ -252,7 +262,9 @@ impl<T: PernetData> Pernet<T> {
         // holds a started `SlotMem<T>` until its exit callback (`registered` is set after
         // the namespaces present at registration were set up; later ones are not reachable
         // before their init returned); `net` is alive for 'a.
-        Some(unsafe { &*bindings::ipvs_rs_net_generic(net.as_ptr(), *self.id.get()).cast::<SlotMem<T>>() })
+        Some(unsafe {
+            &*bindings::ipvs_rs_net_generic(net.as_ptr(), *self.id.get()).cast::<SlotMem<T>>()
+        })
     }
 
     /// `pernet_operations.init`: build the state in `net`'s slot, start it, register for it.
@@ -269,7 +281,14 @@ impl<T: PernetData> Pernet<T> {
             let slot = bindings::ipvs_rs_net_generic(net, *Self::ops_id()).cast::<SlotMem<T>>();
             (Net::from_raw(net), slot)
         };
-        let mem = SlotMem { regs: Regs { works: KVec::new(), proc: KVec::new(), sysctls: KVec::new() }, data: T::new() };
+        let mem = SlotMem {
+            regs: Regs {
+                works: KVec::new(),
+                proc: KVec::new(),
+                sysctls: KVec::new(),
+            },
+            data: T::new(),
+        };
         // SAFETY: `slot` is valid for writes (see above) and holds nothing yet.
         unsafe { slot.write(mem) };
         // SAFETY: `slot` now holds a `SlotMem<T>` that nobody else references.
@@ -277,7 +296,11 @@ impl<T: PernetData> Pernet<T> {
         let res = mem.data.start(net).and_then(|()| {
             // INVARIANT: `data` is started, in its final place, next to `regs`, in the live
             // `net`; it is dropped only after `regs` are undone (below, or in `net_exit`).
-            let mut reg = Slot { data: &mem.data, net, regs: &mut mem.regs };
+            let mut reg = Slot {
+                data: &mem.data,
+                net,
+                regs: &mut mem.regs,
+            };
             mem.data.register(&mut reg)
         });
         match res {

@@ -17,7 +17,8 @@ use core::fmt;
 use core::ptr;
 
 /// A show callback as the kernel calls it.
-pub(crate) type ShowFn = unsafe extern "C" fn(*mut bindings::seq_file, *mut core::ffi::c_void) -> kernel::ffi::c_int;
+pub(crate) type ShowFn =
+    unsafe extern "C" fn(*mut bindings::seq_file, *mut core::ffi::c_void) -> kernel::ffi::c_int;
 
 /// `fmt::Write` into a seq_file being shown.
 ///
@@ -67,11 +68,20 @@ pub(crate) trait SeqTable: Sized {
     /// The item at `cur`, or the first after it (moving `cur` there); `None` at the end.
     /// Runs inside `rcu`'s read-side section, which it may leave for a moment
     /// ([`RcuReadGuard::cond_resched`]); the item is valid while the section is held.
-    fn seek<'g>(rcu: &'g mut RcuReadGuard, net: &Net, cur: &mut Self::Cursor) -> Option<&'g Self::Item>;
+    fn seek<'g>(
+        rcu: &'g mut RcuReadGuard,
+        net: &Net,
+        cur: &mut Self::Cursor,
+    ) -> Option<&'g Self::Item>;
 
     /// The item after `item`, which `seek` or `seek_next` returned at `cur` in the same
     /// read-side section.
-    fn seek_next<'g>(rcu: &'g mut RcuReadGuard, net: &Net, cur: &mut Self::Cursor, item: &Self::Item) -> Option<&'g Self::Item>;
+    fn seek_next<'g>(
+        rcu: &'g mut RcuReadGuard,
+        net: &Net,
+        cur: &mut Self::Cursor,
+        item: &Self::Item,
+    ) -> Option<&'g Self::Item>;
 
     /// Write `item`'s line.
     fn show(w: &mut SeqWriter, net: &Net, item: &Self::Item);
@@ -106,7 +116,9 @@ const SEQ_START_TOKEN: *mut core::ffi::c_void = 1 as *mut core::ffi::c_void;
 ///
 /// `seq` is the seq_file of a file created with `T`'s operations ([`seq_kind`]),
 /// inside one of its callbacks; the references do not outlive it.
-unsafe fn seq_parts<'a, T: SeqTable>(seq: *mut bindings::seq_file) -> (&'a mut SeqState<T::Cursor>, &'a Net) {
+unsafe fn seq_parts<'a, T: SeqTable>(
+    seq: *mut bindings::seq_file,
+) -> (&'a mut SeqState<T::Cursor>, &'a Net) {
     // SAFETY: the file was created with `size_of::<SeqState<T::Cursor>>()` bytes of state,
     // pointer-aligned and owned by this reader (seq_file serialises its callbacks); an
     // open file holds a reference on its namespace.
@@ -122,7 +134,10 @@ fn item_ptr<I>(item: &I) -> *mut core::ffi::c_void {
     ptr::from_ref(item).cast_mut().cast()
 }
 
-unsafe extern "C" fn seq_start<T: SeqTable>(seq: *mut bindings::seq_file, pos: *mut bindings::loff_t) -> *mut core::ffi::c_void {
+unsafe extern "C" fn seq_start<T: SeqTable>(
+    seq: *mut bindings::seq_file,
+    pos: *mut bindings::loff_t,
+) -> *mut core::ffi::c_void {
     // Released by `seq_stop`, which seq_file calls after every `start`.
     // SAFETY: plain call; process context.
     unsafe { bindings::ipvs_rs_rcu_read_lock() };
@@ -192,7 +207,10 @@ unsafe extern "C" fn seq_stop(_seq: *mut bindings::seq_file, _v: *mut core::ffi:
     unsafe { bindings::ipvs_rs_rcu_read_unlock() };
 }
 
-unsafe extern "C" fn seq_show<T: SeqTable>(seq: *mut bindings::seq_file, v: *mut core::ffi::c_void) -> kernel::ffi::c_int {
+unsafe extern "C" fn seq_show<T: SeqTable>(
+    seq: *mut bindings::seq_file,
+    v: *mut core::ffi::c_void,
+) -> kernel::ffi::c_int {
     // SAFETY: a callback of a `T` file.
     let (_, net) = unsafe { seq_parts::<T>(seq) };
     // INVARIANT: `seq` is the seq_file of a running show callback.

@@ -72,7 +72,10 @@ pub(crate) struct Census {
 
 impl Census {
     pub(crate) const fn new() -> Self {
-        Census { count: AtomicI32::new(0), net: AtomicPtr::new(ptr::null_mut()) }
+        Census {
+            count: AtomicI32::new(0),
+            net: AtomicPtr::new(ptr::null_mut()),
+        }
     }
 
     /// The namespace the census counts for, which holds it.
@@ -88,7 +91,15 @@ impl Census {
 
     /// `ip_vs_conn_drop_conntrack()`: drop the conntrack entry of a connection of this
     /// census's namespace (`family` as `AF_*`; the helper reads 16 bytes of each address).
-    pub(crate) fn drop_conntrack(&self, af: i32, protocol: u8, caddr: &[u8; 16], cport: u16, vaddr: &[u8; 16], vport: u16) {
+    pub(crate) fn drop_conntrack(
+        &self,
+        af: i32,
+        protocol: u8,
+        caddr: &[u8; 16],
+        cport: u16,
+        vaddr: &[u8; 16],
+        vport: u16,
+    ) {
         let net = self.net.load(Ordering::Relaxed);
         if net.is_null() {
             return;
@@ -225,7 +236,13 @@ impl<T: RefEntry> Node<T> {
     /// Try to take a reference (`__ip_vs_conn_get()`): fails once the entry is dying.
     pub(crate) fn try_get(&self) -> Option<NodeRef<T>> {
         self.refcnt
-            .fetch_update(Ordering::Acquire, Ordering::Relaxed, |r| if r == 0 { None } else { Some(r.wrapping_add(1)) })
+            .fetch_update(Ordering::Acquire, Ordering::Relaxed, |r| {
+                if r == 0 {
+                    None
+                } else {
+                    Some(r.wrapping_add(1))
+                }
+            })
             .ok()?;
         // INVARIANT: the update took a reference.
         Some(NodeRef(NonNull::from(self)))
@@ -240,7 +257,10 @@ impl<T: RefEntry> Node<T> {
         {
             let _lock = BucketLock::lock(self.hash);
             if !self.hashed.load(Ordering::Relaxed)
-                || self.refcnt.compare_exchange(1, 0, Ordering::Acquire, Ordering::Relaxed).is_err()
+                || self
+                    .refcnt
+                    .compare_exchange(1, 0, Ordering::Acquire, Ordering::Relaxed)
+                    .is_err()
             {
                 return None;
             }
@@ -269,7 +289,10 @@ impl<T: RefEntry> Node<T> {
         }
         self.timer.delete();
         // INVARIANT: unlinked with `refcnt` 0, once (`hashed` is now false for good).
-        Some(Unlinked { node: self, control_held: true })
+        Some(Unlinked {
+            node: self,
+            control_held: true,
+        })
     }
 }
 
@@ -354,7 +377,12 @@ impl<T: RefEntry> Unlinked<'_, T> {
             return None;
         }
         let ct = self.node.control()?;
-        Some(ct.n_control.0.fetch_sub(1, Ordering::Relaxed).wrapping_sub(1))
+        Some(
+            ct.n_control
+                .0
+                .fetch_sub(1, Ordering::Relaxed)
+                .wrapping_sub(1),
+        )
     }
 }
 
@@ -421,7 +449,11 @@ pub(crate) struct TableAlloc<T: RefEntry + 'static>(&'static RefTable<T>);
 
 impl<T: RefEntry> RefTable<T> {
     pub(crate) const fn new() -> Self {
-        RefTable { buckets: AtomicPtr::new(ptr::null_mut()), len: AtomicUsize::new(0), seed: AtomicU32::new(0) }
+        RefTable {
+            buckets: AtomicPtr::new(ptr::null_mut()),
+            len: AtomicUsize::new(0),
+            seed: AtomicU32::new(0),
+        }
     }
 
     /// Allocate `1 << bits` buckets and a random seed.
@@ -466,7 +498,10 @@ impl<T: RefEntry> RefTable<T> {
 
     /// The entries of one chain, from `first`, bounded by the read guard.
     fn chain<'g>(first: &AtomicPtr<Node<T>>, _rcu: &'g RcuReadGuard) -> Chain<'g, T> {
-        Chain { p: first.load(Ordering::Acquire), _rcu: core::marker::PhantomData }
+        Chain {
+            p: first.load(Ordering::Acquire),
+            _rcu: core::marker::PhantomData,
+        }
     }
 
     /// Walk the bucket of `hash` under RCU, returning a reference to the first entry `pred`
@@ -474,7 +509,9 @@ impl<T: RefEntry> RefTable<T> {
     pub(crate) fn find(&self, hash: u32, pred: impl Fn(&Node<T>) -> bool) -> Option<NodeRef<T>> {
         let bucket = self.bucket(hash)?;
         let rcu = RcuReadGuard::new();
-        Self::chain(bucket, &rcu).filter(|c| pred(c)).find_map(|c| c.try_get())
+        Self::chain(bucket, &rcu)
+            .filter(|c| pred(c))
+            .find_map(|c| c.try_get())
     }
 
     /// `ip_vs_conn_new()`'s allocation and `ip_vs_conn_hash()`: a new entry with `value`,
@@ -489,7 +526,9 @@ impl<T: RefEntry> RefTable<T> {
         control: Option<&NodeRef<T>>,
         init: impl FnOnce(&Node<T>),
     ) -> Result<NodeRef<T>> {
-        let Some(bucket) = self.bucket(hash) else { return Err(ENODEV) };
+        let Some(bucket) = self.bucket(hash) else {
+            return Err(ENODEV);
+        };
         let node = KBox::new(
             Node {
                 timer: Timer::new(),
@@ -517,12 +556,14 @@ impl<T: RefEntry> RefTable<T> {
         if let Some(ct) = control {
             // ip_vs_control_add(); `ct` is held, so not unlinked while its count goes up.
             ct.n_control.0.fetch_add(1, Ordering::Relaxed);
-            node.control.store(ptr::from_ref::<Node<T>>(ct).cast_mut(), Ordering::Release);
+            node.control
+                .store(ptr::from_ref::<Node<T>>(ct).cast_mut(), Ordering::Release);
         }
         census.count.fetch_add(1, Ordering::Relaxed);
         {
             let _lock = BucketLock::lock(hash);
-            node.next.store(bucket.load(Ordering::Relaxed), Ordering::Relaxed);
+            node.next
+                .store(bucket.load(Ordering::Relaxed), Ordering::Relaxed);
             // Publish the initialised entry (rcu_assign_pointer()).
             bucket.store(ptr::from_ref(node).cast_mut(), Ordering::Release);
         }
@@ -537,7 +578,9 @@ impl<T: RefEntry> RefTable<T> {
         for bucket in self.buckets() {
             {
                 let rcu = RcuReadGuard::new();
-                Self::chain(bucket, &rcu).filter(|c| pred(c)).for_each(&mut f);
+                Self::chain(bucket, &rcu)
+                    .filter(|c| pred(c))
+                    .for_each(&mut f);
             }
             rcu::cond_resched();
         }
@@ -547,7 +590,9 @@ impl<T: RefEntry> RefTable<T> {
     /// section; `f` may unlink them. Then lets others run (process context only).
     pub(crate) fn for_bucket(&self, index: usize, mut f: impl FnMut(&Node<T>)) {
         let b = self.buckets();
-        let Some(bucket) = b.get(index & b.len().wrapping_sub(1)) else { return };
+        let Some(bucket) = b.get(index & b.len().wrapping_sub(1)) else {
+            return;
+        };
         {
             let rcu = RcuReadGuard::new();
             Self::chain(bucket, &rcu).for_each(&mut f);
@@ -559,7 +604,12 @@ impl<T: RefEntry> RefTable<T> {
     /// a following bucket (`cur` moves there). `None` at the end of the table. May leave
     /// the read-side section between buckets (`cond_resched_rcu()`), which `&mut rcu` rules
     /// out while an entry found earlier is in use.
-    pub(crate) fn seek<'g>(&self, rcu: &'g mut RcuReadGuard, cur: &mut Cursor, pred: impl Fn(&Node<T>) -> bool) -> Option<&'g Node<T>> {
+    pub(crate) fn seek<'g>(
+        &self,
+        rcu: &'g mut RcuReadGuard,
+        cur: &mut Cursor,
+        pred: impl Fn(&Node<T>) -> bool,
+    ) -> Option<&'g Node<T>> {
         let b = self.buckets();
         while let Some(bucket) = b.get(cur.bucket) {
             let mut seen = 0;

@@ -44,9 +44,19 @@ pub(crate) fn af_of(family: Family) -> i32 {
 
 /// The rate-limited debug message of a NAT to a loopback address refused for a packet from
 /// another host (`func`: the C transmitter that logs it; `daddr`: 4 or 16 bytes by family).
-pub(crate) fn log_dnat_loopback(func: &'static kernel::str::CStr, family: Family, daddr: &[u8; 16]) {
+pub(crate) fn log_dnat_loopback(
+    func: &'static kernel::str::CStr,
+    family: Family,
+    daddr: &[u8; 16],
+) {
     // SAFETY: `func` is NUL-terminated and static; `daddr` holds 16 bytes (4 read for IPv4).
-    unsafe { bindings::ipvs_rs_log_dnat_loopback(func.as_char_ptr(), af_of(family), daddr.as_ptr().cast()) }
+    unsafe {
+        bindings::ipvs_rs_log_dnat_loopback(
+            func.as_char_ptr(),
+            af_of(family),
+            daddr.as_ptr().cast(),
+        )
+    }
 }
 
 /// Route modes of `__ip_vs_get_out_rt()` (`IP_VS_RT_MODE_*`).
@@ -107,7 +117,9 @@ impl Skb {
     /// header): `true` if it verifies or needs no check (already validated, locally
     /// generated). Reads the message where it lies; nothing is linearised.
     pub(crate) fn icmp_csum_ok(&mut self, toff: usize, family: Family) -> bool {
-        let Ok(toff) = u32::try_from(toff) else { return false };
+        let Ok(toff) = u32::try_from(toff) else {
+            return false;
+        };
         // SAFETY: the skb is live (invariant); `nf_checksum()` may only cache the sum in it.
         unsafe { bindings::ipvs_rs_icmp_csum_ok(self.raw(), toff, af_of(family)) }
     }
@@ -199,10 +211,22 @@ impl Skb {
     /// `ip_vs_update_conntrack()`: the unconfirmed conntrack of the packet gets `addr:port`
     /// as the far end of its reply tuple (the real server for a request, `outin`; the
     /// virtual service for a reply).
-    pub(crate) fn update_conntrack(&mut self, family: Family, addr: &[u8; 16], port: u16, outin: bool) {
+    pub(crate) fn update_conntrack(
+        &mut self,
+        family: Family,
+        addr: &[u8; 16],
+        port: u16,
+        outin: bool,
+    ) {
         // SAFETY: the skb is live (invariant); `addr` holds 16 bytes.
         unsafe {
-            bindings::ipvs_rs_update_conntrack(self.raw(), af_of(family), addr.as_ptr().cast(), port.to_be(), outin)
+            bindings::ipvs_rs_update_conntrack(
+                self.raw(),
+                af_of(family),
+                addr.as_ptr().cast(),
+                port.to_be(),
+                outin,
+            )
         }
     }
 
@@ -226,9 +250,16 @@ impl Skb {
     }
 
     /// `ip_vs_route_me_harder()` for a NAT reply; `Err` means drop.
-    pub(crate) fn route_me_harder(&mut self, net: &Net, family: Family, hooknum: u32) -> Result<(), ()> {
+    pub(crate) fn route_me_harder(
+        &mut self,
+        net: &Net,
+        family: Family,
+        hooknum: u32,
+    ) -> Result<(), ()> {
         // SAFETY: the skb is live (invariant) and `net` is its namespace.
-        match unsafe { bindings::ipvs_rs_route_me_harder(net.as_ptr(), af_of(family), self.raw(), hooknum) } {
+        match unsafe {
+            bindings::ipvs_rs_route_me_harder(net.as_ptr(), af_of(family), self.raw(), hooknum)
+        } {
             0 => Ok(()),
             _ => Err(()),
         }
@@ -262,7 +293,10 @@ impl Skb {
             )
         };
         match r {
-            0 => Ok(Route { local: false, saddr }),
+            0 => Ok(Route {
+                local: false,
+                saddr,
+            }),
             1 => Ok(Route { local: true, saddr }),
             _ => Err(()),
         }
@@ -270,10 +304,26 @@ impl Skb {
 
     /// `ip_vs_(nat_)send_or_cont()`: a local destination continues up the stack
     /// ([`Verdict::Accept`]); otherwise the packet goes out through LOCAL_OUT and the route.
-    pub(crate) fn send_or_cont(self, net: &Net, family: Family, local: bool, notrack: bool, drop_demux: bool) -> Verdict {
+    pub(crate) fn send_or_cont(
+        self,
+        net: &Net,
+        family: Family,
+        local: bool,
+        notrack: bool,
+        drop_demux: bool,
+    ) -> Verdict {
         // SAFETY: the skb is live (invariant) and routed; when the helper sends it, it is
         // consumed, and `self` is consumed here too.
-        match unsafe { bindings::ipvs_rs_send_or_cont(net.as_ptr(), self.raw(), af_of(family), local, notrack, drop_demux) } {
+        match unsafe {
+            bindings::ipvs_rs_send_or_cont(
+                net.as_ptr(),
+                self.raw(),
+                af_of(family),
+                local,
+                notrack,
+                drop_demux,
+            )
+        } {
             1 => Verdict::Accept,
             _ => Verdict::Stolen,
         }
@@ -370,7 +420,9 @@ impl PacketRead for Skb {
     }
 
     fn read(&self, off: usize, out: &mut [u8]) -> bool {
-        let (Ok(off), Ok(len)) = (u32::try_from(off), u32::try_from(out.len())) else { return false };
+        let (Ok(off), Ok(len)) = (u32::try_from(off), u32::try_from(out.len())) else {
+            return false;
+        };
         // SAFETY: the skb is live (invariant); the helper writes at most `len` bytes to
         // `out`, which has room for them.
         unsafe { bindings::ipvs_rs_skb_read(self.raw(), off, out.as_mut_ptr().cast(), len) == 0 }

@@ -60,16 +60,26 @@ pub(crate) struct BhSpinGuard<'a, T> {
 
 impl<T> BhSpin<T> {
     pub(crate) const fn new(value: T) -> Self {
-        BhSpin { locked: AtomicBool::new(false), value: UnsafeCell::new(value) }
+        BhSpin {
+            locked: AtomicBool::new(false),
+            value: UnsafeCell::new(value),
+        }
     }
 
     pub(crate) fn lock(&self) -> BhSpinGuard<'_, T> {
         let bh = BhGuard::new();
-        while self.locked.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        while self
+            .locked
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
             core::hint::spin_loop();
         }
         // INVARIANT: the exchange above took the lock.
-        BhSpinGuard { lock: self, _bh: bh }
+        BhSpinGuard {
+            lock: self,
+            _bh: bh,
+        }
     }
 }
 

@@ -48,7 +48,11 @@ impl<'s> OnChange<'s> {
     /// `state` outlives every table this is registered in.
     pub(super) unsafe fn new<T: SysctlOnChange>(state: &'s T) -> Self {
         // INVARIANT: `ctx` is `state`, alive for `'s` and, per the caller, while registered.
-        OnChange { call: call_changed::<T>, ctx: core::ptr::from_ref(state).cast(), _state: PhantomData }
+        OnChange {
+            call: call_changed::<T>,
+            ctx: core::ptr::from_ref(state).cast(),
+            _state: PhantomData,
+        }
     }
 
     /// Run the callback.
@@ -179,11 +183,21 @@ pub(crate) struct Entry<'a> {
 
 /// The `struct ctl_table` for `entry`; `hook` is where its [`OnChange`] lives and `bounds`
 /// where its `extra1`/`extra2` point, while the table is registered.
-fn ctl_table(entry: &Entry<'_>, hook: &Option<OnChange<'_>>, bounds: &[i32; 2]) -> bindings::ctl_table {
+fn ctl_table(
+    entry: &Entry<'_>,
+    hook: &Option<OnChange<'_>>,
+    bounds: &[i32; 2],
+) -> bindings::ctl_table {
     let (data, maxlen): (*mut c_void, usize) = match entry.data {
         Data::Int(v) => (v.as_ptr().cast(), core::mem::size_of::<i32>()),
-        Data::IntPair(v) => (v.as_ptr().cast_mut().cast(), 2 * core::mem::size_of::<i32>()),
-        Data::ULong(v) => (v.as_ptr().cast(), core::mem::size_of::<kernel::ffi::c_ulong>()),
+        Data::IntPair(v) => (
+            v.as_ptr().cast_mut().cast(),
+            2 * core::mem::size_of::<i32>(),
+        ),
+        Data::ULong(v) => (
+            v.as_ptr().cast(),
+            core::mem::size_of::<kernel::ffi::c_ulong>(),
+        ),
         // C: `.maxlen = NR_CPUS /* unused */`.
         Data::CpuList(c) => (c.ptr.as_ptr().cast(), bindings::IPVS_RS_NR_CPUS as usize),
     };
@@ -194,7 +208,9 @@ fn ctl_table(entry: &Entry<'_>, hook: &Option<OnChange<'_>>, bounds: &[i32; 2]) 
         ),
         Proc::DefenseMode(_) => (
             core::ptr::null_mut(),
-            hook.as_ref().map_or(core::ptr::null_mut(), |h| core::ptr::from_ref(h).cast_mut().cast()),
+            hook.as_ref().map_or(core::ptr::null_mut(), |h| {
+                core::ptr::from_ref(h).cast_mut().cast()
+            }),
         ),
         _ => (core::ptr::null_mut(), core::ptr::null_mut()),
     };
@@ -296,14 +312,23 @@ impl Table {
     ///
     /// Every entry's data and [`OnChange`] context must outlive the returned `Table`, and
     /// `net` must outlive it too.
-    pub(super) unsafe fn register(net: &Net, path: &'static CStr, entries: &[Entry<'_>], visible: usize) -> Result<Self> {
+    pub(super) unsafe fn register(
+        net: &Net,
+        path: &'static CStr,
+        entries: &[Entry<'_>],
+        visible: usize,
+    ) -> Result<Self> {
         let n = entries.len();
         let mut hooks = KVec::with_capacity(n, GFP_KERNEL)?;
         let mut bounds = KVec::with_capacity(n, GFP_KERNEL)?;
         for e in entries {
             let hook = match e.proc_ {
                 // The lifetime is the caller's contract from here on.
-                Proc::DefenseMode(h) => Some(OnChange { call: h.call, ctx: h.ctx, _state: PhantomData }),
+                Proc::DefenseMode(h) => Some(OnChange {
+                    call: h.call,
+                    ctx: h.ctx,
+                    _state: PhantomData,
+                }),
                 _ => None,
             };
             hooks.push(hook, GFP_KERNEL)?;
@@ -328,12 +353,23 @@ impl Table {
         // this address (its buffer is never reallocated) until `Drop` unregisters it; the
         // values it points to outlive `Self` (caller's contract).
         let header = unsafe {
-            bindings::register_net_sysctl_sz(net.as_ptr(), path.as_char_ptr(), table.as_mut_ptr(), visible)
+            bindings::register_net_sysctl_sz(
+                net.as_ptr(),
+                path.as_char_ptr(),
+                table.as_mut_ptr(),
+                visible,
+            )
         };
         // The kernel returns NULL on any failure and has already logged why.
         let header = NonNull::new(header).ok_or(ENOMEM)?;
         // INVARIANT: `header` is the registration of `table`.
-        Ok(Table { header, entries: table, visible, hooks, bounds })
+        Ok(Table {
+            header,
+            entries: table,
+            visible,
+            hooks,
+            bounds,
+        })
     }
 
     /// The entries as registered (for tests comparing them with the specification).
