@@ -810,13 +810,24 @@ fn icmp_non_errors_and_fragments_are_refused() {
     let h6li = parse_l3l4(&pkt6li, Family::Ipv6).unwrap();
     assert_eq!(IcmpTriage::of(&pkt6li, &h6li), IcmpTriage::Ignore);
     // No ICMP header at all (C: NF_DROP), for both families.
-    for (fam, s, d, proto) in [(Family::Ipv4, &s, &d, IPPROTO_ICMP), (Family::Ipv6, &s6, &d6, IPPROTO_ICMPV6)] {
+    for (fam, s, d, proto) in [
+        (Family::Ipv4, &s, &d, IPPROTO_ICMP),
+        (Family::Ipv6, &s6, &d6, IPPROTO_ICMPV6),
+    ] {
         let short = ip_packet(fam, s, d, &[], &[], proto, &[3u8, 3, 0, 0]);
         let hs = super::parse_packet(&short[..], fam).unwrap().headers;
         assert_eq!(IcmpTriage::of(&short, &hs), IcmpTriage::Drop, "{fam:?}");
     }
     // An error the quoted packet of which is cut: ignored (C: "looks wrong, ignore").
-    let cut = ip_packet(Family::Ipv4, &s, &d, &[], &[], IPPROTO_ICMP, &[3u8, 3, 0, 0, 0, 0, 0, 0, 0x45]);
+    let cut = ip_packet(
+        Family::Ipv4,
+        &s,
+        &d,
+        &[],
+        &[],
+        IPPROTO_ICMP,
+        &[3u8, 3, 0, 0, 0, 0, 0, 0, 0x45],
+    );
     let hc = parse_l3l4(&cut, Family::Ipv4).unwrap();
     assert_eq!(IcmpTriage::of(&cut, &hc), IcmpTriage::Ignore);
 
@@ -1266,7 +1277,9 @@ fn exercise(bytes: &[u8], fam: Family, a: &InetAddr, port: u16) {
         if let Ok(info) = super::parse_packet(bytes, f) {
             // The triage the hooks run: an error it finds is the one IcmpError finds.
             match IcmpTriage::of_packet(bytes, &info.headers) {
-                IcmpTriage::Error(e) => assert_eq!(IcmpError::parse_packet(bytes, &info.headers), Ok(e)),
+                IcmpTriage::Error(e) => {
+                    assert_eq!(IcmpError::parse_packet(bytes, &info.headers), Ok(e))
+                }
                 IcmpTriage::Drop => assert!(super::is_icmp_of(f, info.headers.protocol)),
                 IcmpTriage::Ignore => {}
             }
