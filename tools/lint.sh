@@ -7,9 +7,9 @@
 #   - the host crates (rust/core, its fuzz target, tests/pktfuzz-core): rustfmt --check, settings
 #     in .rustfmt.toml (the kernel's)
 #   - rust/core: clippy, all targets, warnings denied (the kernel's lint set: rust/core/Cargo.toml)
-# Opt-in, off by default until the module's files are clean:
-#   LINT_MODULE_FMT=1     rustfmt --check of the module's files (rust/*.rs, rust/*/*.rs outside
-#                         rust/core), with the count of files and lines that would change
+#   - the module's files (rust/*.rs, rust/*/*.rs outside rust/core): rustfmt --check, with the
+#     count of files and lines that would change (LINT_MODULE_FMT=0 skips it)
+# Opt-in, off by default until the module is clean:
 #   LINT_MODULE_CLIPPY=1  the production module built with Kbuild's clippy (make CLIPPY=1: the
 #                         kernel's lint set) against $KDIR or the cached test kernel: no warning
 . "$(dirname "$0")/env.sh"
@@ -74,9 +74,9 @@ else
 	report 1 "clippy rust/core: $(grep -cE '^(warning|error)(\[|:)' "$tmp/clippy") findings" "$tmp/clippy"
 fi
 
-# --- rustfmt of the module's files (opt-in) ---------------------------------------------------
+# --- rustfmt of the module's files ---------------------------------------------------
 # Formatted in a copy, so that the count of lines that would change is exact.
-if [ "${LINT_MODULE_FMT:-0}" = 1 ]; then
+if [ "${LINT_MODULE_FMT:-1}" = 1 ]; then
 	mapfile -t mod_rs < <(tree_files rust | grep '\.rs$' | grep -v '^rust/core/')
 	mkdir -p "$tmp/m"
 	cp .rustfmt.toml "$tmp/m/"
@@ -99,7 +99,7 @@ if [ "${LINT_MODULE_FMT:-0}" = 1 ]; then
 		report 1 "rustfmt module: rustfmt failed" "$tmp/mfmt"
 	fi
 else
-	echo "# lint: rustfmt of the module's files not checked (LINT_MODULE_FMT=1 checks it)"
+	echo "# lint: rustfmt of the module's files not checked (LINT_MODULE_FMT=0)"
 fi
 
 # --- clippy of the module (opt-in) --------------------------------------------------------------
