@@ -5,8 +5,7 @@
 #   make bench      C ip_vs vs ipvs_rs in one boot, alternating: rates, costs, plots (~45 min under TCG)
 #   make reuse-matrix  the whole port-reuse matrix (C twice, ipvs_rs once; ~40 min under TCG)
 #   make check      all test tiers; ends with "N passed, M failed"
-#   make lint       shellcheck, rustfmt (core and module) and clippy (tools/lint.sh;
-#                   LINT_MODULE_CLIPPY=1 adds clippy of the module)
+#   make lint       shellcheck, rustfmt and clippy of the core and the module (tools/lint.sh)
 #   make compat     the core's tests and the module built with rustc 1.78, the oldest rustc Linux
 #                   6.12 accepts (against FLAVOR=rustc178: ~15 min the first time); not in check
 #   make KDIR=/lib/modules/$(uname -r)/build   build against your own Rust-enabled kernel

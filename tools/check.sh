@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make check`: every test tier, counted together.
 #   host     cargo test of the core crate (unit + property tests), one result per test
-#   lint     tools/lint.sh (make lint): shellcheck of tools/ and tests/, rustfmt of rust/core and
-#            of the module's files, clippy (the kernel's lint set, warnings denied) of rust/core
+#   lint     tools/lint.sh (make lint): shellcheck of tools/ and tests/, rustfmt and clippy (the
+#            kernel's lint set, warnings denied) of rust/core and of the module
 #   harness  self-tests proving the VM harness fails on failing KTAP and on kernel warnings
 #   kunit    KUnit suites inside ipvs_rs, run in the VM at insmod, KTAP parsed
 #   vm       the VM scenarios (tests/vm/all.sh: smoke, netns isolation, the control-plane

@@ -380,11 +380,11 @@ impl CtlState {
             *n = n.saturating_sub(1);
         }
         // __ip_vs_del_service(): the packet path's list empties with the service's.
-        let old = core::mem::replace(&mut svc.dp.sched.lock().dests, KVec::new());
+        let old = core::mem::take(&mut svc.dp.sched.lock().dests);
         drop(old);
         while let Some(dest) = kvec::pop(&mut svc.dests) {
             dest.shared.available.store(false, Relaxed);
-            self.to_trash(svc.key, dest);
+            self.move_to_trash(svc.key, dest);
         }
     }
 
@@ -485,7 +485,7 @@ impl CtlState {
                 state.dest_removed(d, dests);
             }
             dest.shared.available.store(false, Relaxed);
-            self.to_trash(svc_key, dest);
+            self.move_to_trash(svc_key, dest);
         }
         Ok(())
     }
@@ -494,7 +494,7 @@ impl CtlState {
     /// by the purges here, each once the trash has doubled since the last one (C drops
     /// them at its trash timer's runs; either way a destination re-added soon after its
     /// removal may come back with its counters).
-    fn to_trash(&mut self, service: ServiceKey, dest: Dest) {
+    fn move_to_trash(&mut self, service: ServiceKey, dest: Dest) {
         if self.trash.len() >= self.trash_purged_len.max(8).saturating_mul(2) {
             self.purge_trash();
         }

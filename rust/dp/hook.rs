@@ -297,14 +297,14 @@ fn in_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Ver
         return Verdict::Accept;
     }
     // Do not break raw sockets.
-    if hooknum == NF_INET_LOCAL_OUT && family == Family::Ipv4 && skb.from_nodefrag_socket() {
+    if hooknum == NF_INET_LOCAL_OUT && family == Family::Ipv4 && skb.is_from_nodefrag_socket() {
         return Verdict::Accept;
     }
     let mut skb = match gather(ns, net, family, hooknum, skb, GATHER_ICMP) {
         Ok(skb) => skb,
         Err(v) => return v,
     };
-    let pkt = match parse(&mut skb, family) {
+    let pkt = match parse(&skb, family) {
         Parsed::Packet(p) => p,
         Parsed::Icmp => return in_icmp(ns, net, family, hooknum, skb).unwrap_or(Verdict::Accept),
         Parsed::NotOurs => return no_protocol_handler(ns, family, skb),
@@ -423,7 +423,7 @@ fn try_to_schedule(
         return Err(Verdict::Accept);
     }
     // Do not schedule replies from a local real server (ip_vs_schedule()).
-    if skb.from_local_stack() && is_reply_of_existing(ns, family, pkt) {
+    if skb.is_from_local_stack() && is_reply_of_existing(ns, family, pkt) {
         return Err(Verdict::Accept);
     }
     let one_packet = if svc_flags & svc_flags::ONEPACKET != 0 && pkt.h.protocol == IPPROTO_UDP {
@@ -487,7 +487,7 @@ fn try_to_schedule(
 /// DR, where `ip_vs_out_hook()` finds no entry) must go out unchanged, not become a new
 /// connection from the client's side.
 fn is_reply_of_existing(ns: &DpNet, family: Family, pkt: &Packet) -> bool {
-    let key = packet_key(ns, family, &pkt, Sender::Server);
+    let key = packet_key(ns, family, pkt, Sender::Server);
     match conn::in_get(&key) {
         Some(cp) => {
             cp.put_no_rearm();
@@ -525,8 +525,8 @@ fn client_net(family: Family, saddr: &InetAddr, netmask: [u8; 4]) -> InetAddr {
     let mut out = InetAddr([0; 16]);
     match family {
         Family::Ipv4 => {
-            for i in 0..4 {
-                out.0[i] = saddr.0[i] & netmask[i];
+            for (o, (s, m)) in out.0.iter_mut().zip(saddr.0.iter().zip(netmask)) {
+                *o = s & m;
             }
         }
         Family::Ipv6 => {
@@ -664,7 +664,7 @@ fn out_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Ve
     if skb.ipvs_property() {
         return Verdict::Accept;
     }
-    if hooknum == NF_INET_LOCAL_OUT && family == Family::Ipv4 && skb.from_nodefrag_socket() {
+    if hooknum == NF_INET_LOCAL_OUT && family == Family::Ipv4 && skb.is_from_nodefrag_socket() {
         return Verdict::Accept;
     }
     if !skb.has_dst() {
@@ -675,7 +675,7 @@ fn out_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Ve
         Ok(skb) => skb,
         Err(v) => return v,
     };
-    let pkt = match parse(&mut skb, family) {
+    let pkt = match parse(&skb, family) {
         Parsed::Packet(p) => p,
         Parsed::Icmp => return out_icmp(ns, net, family, hooknum, skb).unwrap_or(Verdict::Accept),
         // Replies IPVS cannot read are not IPVS's to drop.
@@ -785,7 +785,7 @@ fn icmp_nat_xmit(
     } else {
         rt_mode::NON_LOCAL
     };
-    let from_world = skb.from_world(family);
+    let from_world = skb.is_from_world(family);
     let Ok(route) = skb.route(net, family, &cp.daddr.0, mode, 0, true, true) else {
         return skb.drop(&ns.drops.no_route);
     };
@@ -891,11 +891,11 @@ fn forward_icmp(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -
     if skb.ipvs_property() {
         return Verdict::Accept;
     }
-    let mut skb = match gather(ns, net, family, hooknum, skb, GATHER_ICMP) {
+    let skb = match gather(ns, net, family, hooknum, skb, GATHER_ICMP) {
         Ok(skb) => skb,
         Err(v) => return v,
     };
-    match parse(&mut skb, family) {
+    match parse(&skb, family) {
         Parsed::Icmp => in_icmp(ns, net, family, hooknum, skb).unwrap_or(Verdict::Accept),
         _ => Verdict::Accept,
     }

@@ -34,7 +34,7 @@ fn notrack(cp: &Conn) -> bool {
 
 /// "From world but DNAT to loopback address?" of `ip_vs_nat_xmit(_v6)()` and
 /// `ip_vs_icmp_xmit(_v6)()`: a packet from another host routed to a local loopback real
-/// server is refused (`from_world`: [`Skb::from_world`] before routing), so that remote
+/// server is refused (`from_world`: [`Skb::is_from_world`] before routing), so that remote
 /// clients never reach listeners bound to 127.0.0.1 or ::1. Logs the refusal (`func`: the C
 /// transmitter's name, as C's debug message has it); the caller drops the packet, counted in
 /// `nat_loopback`.
@@ -55,7 +55,7 @@ pub(crate) fn refuse_dnat_to_loopback(
 fn nat_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
     let first = !h.is_non_first_fragment();
     let mode = rt_mode::LOCAL | rt_mode::NON_LOCAL | rt_mode::RDR;
-    let from_world = skb.from_world(cp.family);
+    let from_world = skb.is_from_world(cp.family);
     let Ok(route) = skb.route(net, cp.family, &cp.daddr.0, mode, 0, false, first) else {
         return skb.drop(&drops.no_route);
     };

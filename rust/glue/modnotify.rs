@@ -32,6 +32,11 @@ static BLOCK: NotifierBlock = NotifierBlock(UnsafeCell::new(bindings::notifier_b
     priority: 0,
 }));
 
+/// The module notifier's callback: refuses C IPVS's modules while ipvs_rs is loaded.
+///
+/// # Safety
+///
+/// Called by the module notifier chain only, with the `struct module` of the event as `data`.
 unsafe extern "C" fn on_module_event(
     _nb: *mut bindings::notifier_block,
     action: c_ulong,

@@ -134,6 +134,13 @@ fn item_ptr<I>(item: &I) -> *mut core::ffi::c_void {
     ptr::from_ref(item).cast_mut().cast()
 }
 
+/// `seq_operations.start` of a [`SeqTable`] file: enters the RCU read-side section the walk
+/// runs in and seeks to `*pos`.
+///
+/// # Safety
+///
+/// Called by seq_file only, with a `seq_file` whose private data this module set up for `T`
+/// and its position.
 unsafe extern "C" fn seq_start<T: SeqTable>(
     seq: *mut bindings::seq_file,
     pos: *mut bindings::loff_t,
@@ -174,6 +181,12 @@ unsafe extern "C" fn seq_start<T: SeqTable>(
     item.unwrap_or(ptr::null_mut())
 }
 
+/// `seq_operations.next`: the item after `v`, inside the section `seq_start` entered.
+///
+/// # Safety
+///
+/// Called by seq_file only, between `seq_start` and `seq_stop` of a `T` file, with the item
+/// the previous call returned (or `SEQ_START_TOKEN`) and the position.
 unsafe extern "C" fn seq_next<T: SeqTable>(
     seq: *mut bindings::seq_file,
     v: *mut core::ffi::c_void,
@@ -202,11 +215,22 @@ unsafe extern "C" fn seq_next<T: SeqTable>(
     item.unwrap_or(ptr::null_mut())
 }
 
+/// `seq_operations.stop`: leaves the RCU read-side section `seq_start` entered.
+///
+/// # Safety
+///
+/// Called by seq_file only, once after each `seq_start`.
 unsafe extern "C" fn seq_stop(_seq: *mut bindings::seq_file, _v: *mut core::ffi::c_void) {
     // SAFETY: pairs with the lock in `seq_start`.
     unsafe { bindings::ipvs_rs_rcu_read_unlock() };
 }
 
+/// `seq_operations.show`: writes the line of item `v` (or the header).
+///
+/// # Safety
+///
+/// Called by seq_file only, between `seq_start` and `seq_stop` of a `T` file, with an item
+/// `seq_start`/`seq_next` returned or `SEQ_START_TOKEN`.
 unsafe extern "C" fn seq_show<T: SeqTable>(
     seq: *mut bindings::seq_file,
     v: *mut core::ffi::c_void,

@@ -196,7 +196,7 @@ impl Skb {
     }
 
     /// Sent by a local raw IPv4 socket with `IP_NODEFRAG` (C leaves those alone).
-    pub(crate) fn from_nodefrag_socket(&self) -> bool {
+    pub(crate) fn is_from_nodefrag_socket(&self) -> bool {
         // SAFETY: the skb is live (invariant).
         unsafe { bindings::ipvs_rs_skb_nodefrag_sk(self.raw()) }
     }
@@ -266,6 +266,8 @@ impl Skb {
     }
 
     /// Routes the packet to `daddr` (see `ipvs_rs_route()`); `Err` means drop.
+    // The parameters are those of C's `__ip_vs_get_out_rt()`, which the C side mirrors.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn route(
         &mut self,
         net: &Net,
@@ -332,6 +334,9 @@ impl Skb {
     /// Encapsulates (IPIP / IPv6-in-IPv6) from `saddr` to `daddr` and sends. Consumes the
     /// packet; when the encapsulation fails (no memory, conntrack) it is freed and counted
     /// in `failed`.
+    // The parameters are those `ip_vs_tunnel_xmit(_v6)()` takes from the connection and its
+    // route, passed one by one to the C side.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn tunnel_xmit(
         self,
         net: &Net,
@@ -388,14 +393,14 @@ impl Skb {
     }
 
     /// `!skb->dev || skb->dev->flags & IFF_LOOPBACK`: this host generated the packet.
-    pub(crate) fn from_local_stack(&self) -> bool {
+    pub(crate) fn is_from_local_stack(&self) -> bool {
         // SAFETY: the skb is live (invariant).
         unsafe { bindings::ipvs_rs_skb_from_local_stack(self.raw()) }
     }
 
     /// The packet came from another host (the `was_input` of `ip_vs_nat_xmit()`; for IPv6
     /// a device other than loopback).
-    pub(crate) fn from_world(&self, family: Family) -> bool {
+    pub(crate) fn is_from_world(&self, family: Family) -> bool {
         // SAFETY: the skb is live (invariant) and has a route (the hooks only handle routed
         // packets).
         unsafe { bindings::ipvs_rs_skb_from_world(self.raw(), af_of(family)) }
