@@ -30,11 +30,11 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 /// `IP_VS_CONN_F_TEMPLATE`.
-pub(crate) const F_TEMPLATE: u32 = 0x1000;
+pub(crate) const F_TEMPLATE: u32 = conn_flags::TEMPLATE;
 /// `IP_VS_CONN_F_HASHED` (kept by the table, see [`Node::is_hashed`]).
-const F_HASHED: u32 = 0x0040;
+const F_HASHED: u32 = conn_flags::HASHED;
 /// `IP_VS_CONN_F_NO_CPORT`.
-pub(crate) const F_NO_CPORT: u32 = 0x0800;
+pub(crate) const F_NO_CPORT: u32 = conn_flags::NO_CPORT;
 /// `IP_VS_CTPL_S_ASSURED`: a template whose connection got established (state of templates).
 pub(crate) const CTPL_S_ASSURED: u32 = 0x0001;
 

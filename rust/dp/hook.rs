@@ -17,10 +17,10 @@ use super::conn::{
 use super::svc::Svc;
 use super::xmit;
 use super::{DpNet, DropCounters, PerNet};
-use crate::glue::netfilter::HookKind;
+use crate::glue::netfilter::{HookKind, NF_INET_FORWARD, NF_INET_LOCAL_OUT};
 use crate::glue::pernet::Net;
 use crate::glue::rcu::RcuReadGuard;
-use crate::glue::skb::{Gathered, Skb, Verdict};
+use crate::glue::skb::{family_of, Gathered, Skb, Verdict};
 use core::sync::atomic::Ordering::Relaxed;
 use ipvs_core::netlink::ipvs::{conn_flags, svc_flags};
 use ipvs_core::proto::tcp::{self, TcpFlags, TcpState};
@@ -29,8 +29,6 @@ use ipvs_core::reuse::{self, ConnState, Decision, Entry, Header, ReuseInput};
 use ipvs_core::wire::{self, Family, Headers, InetAddr, IPPROTO_TCP, IPPROTO_UDP};
 use kernel::prelude::*;
 
-const NF_INET_FORWARD: u32 = 2;
-const NF_INET_LOCAL_OUT: u32 = 3;
 const FTPPORT: u16 = 21;
 const FTPDATA: u16 = 20;
 /// A template that `ip_vs_check_template()` invalidated (C rehashes it with port 0xffff so
@@ -47,10 +45,8 @@ pub(crate) fn entry<P: PerNet>(
     net: &Net,
     skb: Skb,
 ) -> Verdict {
-    let family = match af {
-        2 => Family::Ipv4,
-        10 => Family::Ipv6,
-        _ => return Verdict::Accept,
+    let Some(family) = family_of(af) else {
+        return Verdict::Accept;
     };
     let Some(ns) = P::dp_of(net) else {
         return Verdict::Accept;

@@ -25,4 +25,5 @@ pub(crate) mod skb;
 pub(crate) mod sync;
 pub(crate) mod sysctl;
 pub(crate) mod timer;
+pub(crate) mod uapi;
 pub(crate) mod workqueue;

@@ -15,6 +15,11 @@ use super::pernet::Net;
 use super::skb::{Skb, Verdict};
 use kernel::prelude::*;
 
+/// `NF_INET_FORWARD`.
+pub(crate) const NF_INET_FORWARD: u32 = bindings::nf_inet_hooks_NF_INET_FORWARD;
+/// `NF_INET_LOCAL_OUT`.
+pub(crate) const NF_INET_LOCAL_OUT: u32 = bindings::nf_inet_hooks_NF_INET_LOCAL_OUT;
+
 /// Which of ipvs_rs's hook functions netfilter called (C: `ip_vs_in_hook()`,
 /// `ip_vs_out_hook()`, `ip_vs_forward_icmp()`/`_v6()`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

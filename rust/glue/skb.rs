@@ -37,8 +37,17 @@ impl Verdict {
 /// `AF_INET` / `AF_INET6` of a family.
 pub(crate) fn af_of(family: Family) -> i32 {
     match family {
-        Family::Ipv4 => 2,
-        Family::Ipv6 => 10,
+        Family::Ipv4 => bindings::AF_INET as i32,
+        Family::Ipv6 => bindings::AF_INET6 as i32,
+    }
+}
+
+/// The family of `AF_INET` / `AF_INET6` (`None` for any other address family).
+pub(crate) fn family_of(af: u32) -> Option<Family> {
+    match af {
+        bindings::AF_INET => Some(Family::Ipv4),
+        bindings::AF_INET6 => Some(Family::Ipv6),
+        _ => None,
     }
 }
 

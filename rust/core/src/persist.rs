@@ -56,7 +56,7 @@ use crate::sched::InetAddr;
 
 /// `IP_VS_CONN_F_TEMPLATE`: the flags `ip_vs_sched_persist()` creates a template with
 /// (`ip_vs_conn_new()` adds the destination's `conn_flags`).
-pub const CONN_F_TEMPLATE: u32 = 0x1000;
+pub const CONN_F_TEMPLATE: u32 = crate::netlink::ipvs::conn_flags::TEMPLATE;
 
 /// `FTPPORT` (`htons(21)`), host order.
 pub const FTP_PORT: u16 = 21;

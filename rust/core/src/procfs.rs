@@ -275,9 +275,9 @@ pub fn write_stats_percpu(
 // ---- /proc/net/ip_vs_conn and /proc/net/ip_vs_conn_sync --------------------------------
 
 /// `IP_VS_CONN_F_SYNC`: the entry was created by the sync daemon.
-const CONN_F_SYNC: u32 = 0x0020;
+const CONN_F_SYNC: u32 = conn_flags::SYNC;
 /// `IP_VS_CONN_F_TEMPLATE`: a persistence template, not a connection.
-const CONN_F_TEMPLATE: u32 = 0x1000;
+const CONN_F_TEMPLATE: u32 = conn_flags::TEMPLATE;
 /// `IP_VS_CTPL_S_*` names, indexed by state (`ip_vs_ctpl_state_name_table[]`).
 const CTPL_STATE_NAMES: [&str; 2] = ["NONE", "ASSURED"];
 

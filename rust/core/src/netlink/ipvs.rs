@@ -230,7 +230,8 @@ pub mod svc_flags {
     pub const SCHED3: u32 = 0x0020;
 }
 
-/// `IP_VS_CONN_F_*`: connection flags relevant to destinations.
+/// `IP_VS_CONN_F_*`: connection flags (the module asserts them equal to the kernel's
+/// `include/uapi/linux/ip_vs.h`).
 pub mod conn_flags {
     /// `IP_VS_CONN_F_FWD_MASK`.
     pub const FWD_MASK: u32 = 0x0007;
@@ -244,10 +245,18 @@ pub mod conn_flags {
     pub const DROUTE: u32 = 0x0003;
     /// `IP_VS_CONN_F_BYPASS`.
     pub const BYPASS: u32 = 0x0004;
+    /// `IP_VS_CONN_F_SYNC`: the entry was created by the sync daemon.
+    pub const SYNC: u32 = 0x0020;
+    /// `IP_VS_CONN_F_HASHED`: the entry is in the connection table.
+    pub const HASHED: u32 = 0x0040;
     /// `IP_VS_CONN_F_NOOUTPUT`.
     pub const NOOUTPUT: u32 = 0x0080;
     /// `IP_VS_CONN_F_INACTIVE`.
     pub const INACTIVE: u32 = 0x0100;
+    /// `IP_VS_CONN_F_NO_CPORT`: the client port is not known yet (FTP data, templates).
+    pub const NO_CPORT: u32 = 0x0800;
+    /// `IP_VS_CONN_F_TEMPLATE`: a persistence template, not a connection.
+    pub const TEMPLATE: u32 = 0x1000;
     /// `IP_VS_CONN_F_ONE_PACKET`.
     pub const ONE_PACKET: u32 = 0x2000;
     /// `IP_VS_CONN_F_NFCT`.
