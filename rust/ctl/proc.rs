@@ -20,8 +20,8 @@ pub(crate) fn files() -> [(&'static CStr, ProcKind); 8] {
         (c_str!("ip_vs"), single::<IpVsFile>()),
         (c_str!("ip_vs_stats"), single::<StatsFile>()),
         (c_str!("ip_vs_stats_percpu"), single::<StatsPercpuFile>()),
-        (c_str!("ip_vs_conn"), seq_kind::<ConnFile>()),
-        (c_str!("ip_vs_conn_sync"), seq_kind::<ConnSyncFile>()),
+        (c_str!("ip_vs_conn"), seq_kind::<ConnFile<false>>()),
+        (c_str!("ip_vs_conn_sync"), seq_kind::<ConnFile<true>>()),
         (c_str!("ip_vs_app"), single::<AppFile>()),
         // ipvs-rs only: what port reuse and removed destinations did.
         (c_str!("ip_vs_reuse"), single::<ReuseFile>()),
@@ -115,16 +115,19 @@ fn reader_net(net: &Net) -> usize {
     NetState::of(net).map_or(0, |ns| ns.dp.net_id())
 }
 
-/// `/proc/net/ip_vs_conn`: one line per entry of the reader's namespace (templates
-/// included), walked by position as `ip_vs_conn_seq_start()`/`_next()` do.
-struct ConnFile;
-/// `/proc/net/ip_vs_conn_sync`: the same entries with their origin.
-struct ConnSyncFile;
+/// `/proc/net/ip_vs_conn` (`SYNC = false`): one line per entry of the reader's namespace
+/// (templates included), walked by position as `ip_vs_conn_seq_start()`/`_next()` do;
+/// `/proc/net/ip_vs_conn_sync` (`SYNC = true`): the same entries with their origin.
+struct ConnFile<const SYNC: bool>;
 
-impl SeqTable for ConnFile {
+impl<const SYNC: bool> SeqTable for ConnFile<SYNC> {
     type Cursor = Cursor;
     type Item = Conn;
-    const HEADER: &'static str = procfs::CONN_HEADER;
+    const HEADER: &'static str = if SYNC {
+        procfs::CONN_SYNC_HEADER
+    } else {
+        procfs::CONN_HEADER
+    };
 
     fn seek<'g>(rcu: &'g mut RcuReadGuard, net: &Net, cur: &mut Cursor) -> Option<&'g Conn> {
         conn::seek(rcu, reader_net(net), cur)
@@ -140,30 +143,12 @@ impl SeqTable for ConnFile {
     }
 
     fn show(w: &mut SeqWriter, _net: &Net, c: &Conn) {
-        let _ = procfs::write_conn(w, &conn_view(c));
-    }
-}
-
-impl SeqTable for ConnSyncFile {
-    type Cursor = Cursor;
-    type Item = Conn;
-    const HEADER: &'static str = procfs::CONN_SYNC_HEADER;
-
-    fn seek<'g>(rcu: &'g mut RcuReadGuard, net: &Net, cur: &mut Cursor) -> Option<&'g Conn> {
-        conn::seek(rcu, reader_net(net), cur)
-    }
-
-    fn seek_next<'g>(
-        rcu: &'g mut RcuReadGuard,
-        net: &Net,
-        cur: &mut Cursor,
-        c: &Conn,
-    ) -> Option<&'g Conn> {
-        conn::seek_next(rcu, reader_net(net), cur, c)
-    }
-
-    fn show(w: &mut SeqWriter, _net: &Net, c: &Conn) {
-        let _ = procfs::write_conn_sync(w, &conn_view(c));
+        let v = conn_view(c);
+        let _ = if SYNC {
+            procfs::write_conn_sync(w, &v)
+        } else {
+            procfs::write_conn(w, &v)
+        };
     }
 }
 
