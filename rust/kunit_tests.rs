@@ -36,7 +36,8 @@ kunit_suite!(ipvs_rs_netlink: core_nested_parser_agrees_with_kernel);
 kunit_suite!(ipvs_rs_ctl: service_lifecycle, dest_trash_revives_counters, weight_zero_dest_stays,
     service_table_at_scale, packet_lookup_precedence);
 kunit_suite!(ipvs_rs_conn: conn_found_both_ways_and_expires, held_conn_outlives_its_timer, template_outlives_controlled,
-    dying_entry_is_never_rearmed, controlled_expiry_drops_template_at_once, held_template_survives_the_drop);
+    dying_entry_is_never_rearmed, controlled_expiry_drops_template_at_once, held_template_survives_the_drop,
+    invalidated_template_is_not_found);
 kunit_suite!(ipvs_rs_reuse: reuse_decision_in_kernel, nodest_work_expires_removed_dests_conns);
 
 fn init_net_state(t: &mut Test) -> Option<&'static NetState> {
@@ -894,6 +895,18 @@ mod conn_fixtures {
     }
 }
 
+/// The key `ip_vs_ct_in_get()` finds the template `tpl` (a fixture's, UDP, IPv4) with.
+fn template_key(tpl: &crate::dp::conn::Conn) -> ipvs_core::persist::ConnParam {
+    ipvs_core::persist::ConnParam {
+        af: ipvs_core::netlink::ipvs::AF_INET,
+        protocol: 17,
+        caddr: tpl.caddr,
+        cport: 0,
+        vaddr: tpl.vaddr,
+        vport: tpl.vport(),
+    }
+}
+
 fn lookup_key<'a>(
     ns: &NetState,
     c: &'a ipvs_core::wire::InetAddr,
@@ -966,7 +979,7 @@ fn held_conn_outlives_its_timer(t: &mut Test) {
     let cp = conn(ns, 8, 40000, &d, 0, None);
     // Arm the timer to fire at once while we still hold the entry: it must survive.
     cp.set_timeout(0);
-    let held = conn::in_get(&lookup_key(ns, &cp.caddr, cp.cport, &cp.vaddr, cp.vport));
+    let held = conn::in_get(&lookup_key(ns, &cp.caddr, cp.cport, &cp.vaddr, cp.vport()));
     kunit_expect!(t, held.is_some());
     drop(cp);
     crate::glue::rcu::msleep(50);
@@ -1101,7 +1114,7 @@ fn held_template_survives_the_drop(t: &mut Test) {
     let tpl = conn(ns, 13, 0, &d, conn::F_TEMPLATE | conn::F_NO_CPORT, None);
     let cp = conn(ns, 13, 42002, &d, 0, Some(&tpl));
     // Armed, and held by someone else.
-    let held = conn::template_get(&lookup_key(ns, &tpl.caddr, 0, &tpl.vaddr, tpl.vport));
+    let held = conn::template_get(ns.dp.net_id(), &template_key(&tpl));
     kunit_expect!(t, held.is_some());
     {
         // Not freed inside the read-side section.
@@ -1118,6 +1131,43 @@ fn held_template_survives_the_drop(t: &mut Test) {
         h.set_timeout(0);
         expire_soon(h);
     }
+    kunit_expect!(t, eventually(|| conn::count(&ns.dp) == before));
+    kunit_expect_eq!(t, d.persistconns.load(Ordering::Relaxed), 0);
+}
+
+/// `ip_vs_check_template()`'s invalidation: the template takes virtual and destination port
+/// 0xffff in place, the lookup stops finding it, it stays in the table (listed, timer armed)
+/// until it expires, and a second invalidation leaves it as it is.
+fn invalidated_template_is_not_found(t: &mut Test) {
+    use crate::dp::conn;
+    use conn_fixtures::*;
+    let Some(ns) = init_net_state(t) else { return };
+    let before = conn::count(&ns.dp);
+    let d = dest(14);
+    let tpl = conn(ns, 14, 0, &d, conn::F_TEMPLATE | conn::F_NO_CPORT, None);
+    let key = template_key(&tpl);
+    let found = conn::template_get(ns.dp.net_id(), &key);
+    kunit_expect!(t, found.is_some());
+    if let Some(f) = found {
+        f.put_no_rearm();
+    }
+    conn::invalidate_template(&tpl);
+    kunit_expect_eq!(t, tpl.vport(), 0xffff);
+    kunit_expect_eq!(t, tpl.dport(), 0xffff);
+    kunit_expect!(t, conn::is_hashed(&tpl));
+    let again = conn::template_get(ns.dp.net_id(), &key);
+    kunit_expect!(t, again.is_none());
+    // Found under its new key, and left as it is by a second invalidation.
+    let moved = conn::template_get(ns.dp.net_id(), &template_key(&tpl));
+    kunit_expect!(t, moved.is_some());
+    if let Some(m) = moved {
+        conn::invalidate_template(&m);
+        kunit_expect_eq!(t, m.vport(), 0xffff);
+        m.put_no_rearm();
+    }
+    kunit_expect_eq!(t, conn::count(&ns.dp), before + 1);
+    tpl.set_timeout(0);
+    expire_soon(tpl);
     kunit_expect!(t, eventually(|| conn::count(&ns.dp) == before));
     kunit_expect_eq!(t, d.persistconns.load(Ordering::Relaxed), 0);
 }

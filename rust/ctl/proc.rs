@@ -167,9 +167,9 @@ fn conn_view(c: &Conn) -> procfs::ConnView<'static> {
         caddr: c.caddr,
         cport: c.cport,
         vaddr: c.vaddr,
-        vport: c.vport,
+        vport: c.vport(),
         daddr: c.daddr,
-        dport: c.dport,
+        dport: c.dport(),
         state: c.state.load(core::sync::atomic::Ordering::Relaxed) as u16,
         flags: conn::user_flags(c),
         expires_secs: procfs::expires_secs(

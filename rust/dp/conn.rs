@@ -23,8 +23,9 @@ use crate::glue::ref_table::{
     self, Cursor as TableCursor, Node, NodeRef, RefEntry, RefTable, TableAlloc as Buckets,
 };
 use core::ptr;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};
 use ipvs_core::netlink::ipvs::conn_flags;
+use ipvs_core::persist;
 use ipvs_core::wire::{Family, InetAddr};
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -65,9 +66,11 @@ pub(crate) struct ConnInfo {
     pub(crate) caddr: InetAddr,
     pub(crate) cport: u16,
     pub(crate) vaddr: InetAddr,
-    pub(crate) vport: u16,
+    /// Atomic: [`invalidate_template`] rewrites it in place (C's rehash with port 0xffff).
+    vport: AtomicU16,
     pub(crate) daddr: InetAddr,
-    pub(crate) dport: u16,
+    /// Atomic, as `vport`.
+    dport: AtomicU16,
     /// C's `cp->fwmark` (the sync protocol's); nothing reads it yet.
     #[allow(dead_code)]
     pub(crate) fwmark: u32,
@@ -109,6 +112,28 @@ impl RefEntry for ConnInfo {
 impl ConnInfo {
     pub(crate) fn flags(&self) -> u32 {
         self.flags.load(Ordering::Relaxed)
+    }
+
+    /// The virtual port (`cp->vport`, host order).
+    pub(crate) fn vport(&self) -> u16 {
+        self.vport.load(Ordering::Relaxed)
+    }
+
+    /// The real server's port (`cp->dport`, host order).
+    pub(crate) fn dport(&self) -> u16 {
+        self.dport.load(Ordering::Relaxed)
+    }
+
+    /// The entry as the core's persistence model sees it (`struct ip_vs_conn_param`).
+    fn param(&self) -> persist::ConnParam {
+        persist::ConnParam {
+            af: self.family.af(),
+            protocol: u16::from(self.protocol),
+            caddr: self.caddr,
+            cport: self.cport,
+            vaddr: self.vaddr,
+            vport: self.vport(),
+        }
     }
 
     pub(crate) fn is_template(&self) -> bool {
@@ -191,27 +216,28 @@ pub(crate) struct Lookup<'a> {
 /// Which end of an entry a lookup's far end (`addr:port`) is compared with.
 #[derive(Clone, Copy)]
 enum FarEnd {
-    /// The virtual service (requests, templates).
+    /// The virtual service (requests).
     Virtual,
     /// The real server (replies).
     Dest,
 }
 
-/// The one walk behind the three lookups: same namespace, family, protocol and client end,
-/// the far end on the given side, and a template or not.
-fn lookup(k: &Lookup<'_>, far: FarEnd, template: bool) -> Option<ConnRef> {
+/// The walk behind the two connection lookups (templates: [`template_get`]): same
+/// namespace, family, protocol and client end, the far end on the given side, not a
+/// template.
+fn lookup(k: &Lookup<'_>, far: FarEnd) -> Option<ConnRef> {
     let hash = hashkey(k.net, k.family, k.protocol, k.caddr, k.cport);
     TABLE.find(hash, |c| {
         let (addr, port) = match far {
-            FarEnd::Virtual => (&c.vaddr, c.vport),
-            FarEnd::Dest => (&c.daddr, c.dport),
+            FarEnd::Virtual => (&c.vaddr, c.vport()),
+            FarEnd::Dest => (&c.daddr, c.dport()),
         };
         c.net == k.net
             && c.family == k.family
             && c.protocol == k.protocol
             && c.cport == k.cport
             && port == k.port
-            && c.is_template() == template
+            && !c.is_template()
             && addr_eq(k.family, &c.caddr, k.caddr)
             && addr_eq(k.family, addr, k.addr)
     })
@@ -220,19 +246,44 @@ fn lookup(k: &Lookup<'_>, far: FarEnd, template: bool) -> Option<ConnRef> {
 /// `ip_vs_conn_in_get()`: the entry of a request from client `caddr:cport` to the virtual
 /// `addr:port`.
 pub(crate) fn in_get(k: &Lookup<'_>) -> Option<ConnRef> {
-    lookup(k, FarEnd::Virtual, false)
+    lookup(k, FarEnd::Virtual)
 }
 
 /// `ip_vs_conn_out_get()`: the entry of a reply from real server `addr:port` to client
 /// `caddr:cport`.
 pub(crate) fn out_get(k: &Lookup<'_>) -> Option<ConnRef> {
-    lookup(k, FarEnd::Dest, false)
+    lookup(k, FarEnd::Dest)
 }
 
-/// `ip_vs_ct_in_get()`: a persistence template (`addr`/`port` are the template's virtual
-/// end, which for fwmark services encodes the mark).
-pub(crate) fn template_get(k: &Lookup<'_>) -> Option<ConnRef> {
-    lookup(k, FarEnd::Virtual, true)
+/// `ip_vs_ct_in_get()`: the persistence template with the key `p` in namespace `net`,
+/// matched as the core's [`persist::ConnParam::matches_template`] says (a fwmark template's
+/// virtual "address" is the mark, compared on its first four bytes).
+pub(crate) fn template_get(net: usize, p: &persist::ConnParam) -> Option<ConnRef> {
+    let family = Family::from_af(p.af)?;
+    let protocol = u8::try_from(p.protocol).ok()?;
+    let hash = hashkey(net, family, protocol, &p.caddr, p.cport);
+    TABLE.find(hash, |c| c.net == net && p.matches_template(&c.param(), c.flags()))
+}
+
+/// `ip_vs_check_template()`'s rehash of a template it found unusable: the template takes
+/// the key the core's [`persist::invalidated_template`] gives it (virtual and destination
+/// port 0xffff) so that lookups stop finding it while its timer runs out. The client port,
+/// which with the address decides the bucket, stays 0 (templates are created with client
+/// port 0 and the core keeps it), so the entry is rewritten in place, in its bucket; a
+/// concurrent lookup sees the old or the new port, as under C's bucket lock it would find
+/// the entry before or not after. A template C would leave as it is (virtual port already
+/// 0xffff) is left too.
+pub(crate) fn invalidate_template(ct: &Conn) {
+    let Some((key, dport)) = persist::invalidated_template(&ct.param()) else {
+        return;
+    };
+    if key.cport != ct.cport {
+        // Not a template this module created (its client port would move it to another
+        // bucket); C's rehash would move it, this table cannot: leave it to its timer.
+        return;
+    }
+    ct.vport.store(key.vport, Ordering::Relaxed);
+    ct.dport.store(dport, Ordering::Relaxed);
 }
 
 /// `ip_vs_conn_new()` + `ip_vs_bind_dest()` + `ip_vs_conn_hash()`: a new entry, in the
@@ -268,9 +319,9 @@ pub(crate) fn create(
         caddr: p.caddr,
         cport: p.cport,
         vaddr: p.vaddr,
-        vport: p.vport,
+        vport: AtomicU16::new(p.vport),
         daddr: p.daddr,
-        dport: p.dport,
+        dport: AtomicU16::new(p.dport),
         fwmark: p.fwmark,
         flags: AtomicU32::new(flags),
         state: AtomicU32::new(0),
@@ -326,7 +377,7 @@ pub(crate) fn expire(c: &Conn) {
                     &c.caddr.0,
                     c.cport,
                     &c.vaddr.0,
-                    c.vport,
+                    c.vport(),
                 );
             }
             if let Some(d) = &c.dest {

@@ -12,7 +12,7 @@
 //! ```
 
 use super::conn::{
-    self, Conn, ConnParams, ConnRef, Lookup, CTPL_S_ASSURED, F_NO_CPORT, F_TEMPLATE,
+    self, Conn, ConnParams, ConnRef, Lookup, CTPL_S_ASSURED, F_NO_CPORT,
 };
 use super::svc::Svc;
 use super::xmit;
@@ -25,15 +25,13 @@ use core::sync::atomic::Ordering::Relaxed;
 use ipvs_core::netlink::ipvs::{conn_flags, svc_flags};
 use ipvs_core::proto::tcp::{self, TcpFlags, TcpState};
 use ipvs_core::proto::{udp, Direction};
+use ipvs_core::persist;
 use ipvs_core::reuse::{self, ConnState, Decision, Entry, Header, ReuseInput};
 use ipvs_core::wire::{self, Family, Headers, InetAddr, IPPROTO_TCP, IPPROTO_UDP};
 use kernel::prelude::*;
 
 const FTPPORT: u16 = 21;
 const FTPDATA: u16 = 20;
-/// A template that `ip_vs_check_template()` invalidated (C rehashes it with port 0xffff so
-/// no lookup finds it again).
-const F_TEMPLATE_INVALID: u32 = 0x8000_0000;
 
 /// The hook function of every ipvs_rs netfilter hook (see rust/dp_glue.c), finding the
 /// namespace's state through `P`. [`dp_hook!`](crate::dp_hook) makes it the function the C
@@ -435,7 +433,7 @@ fn try_to_schedule(
     let net_id = ns.net_id();
 
     if svc_flags & svc_flags::PERSISTENT != 0 {
-        return sched_persist(ns, &settings, svc, family, pkt, one_packet | nfct, skb, net);
+        return sched_persist(ns, &settings, svc, family, pkt, nfct, skb, net);
     }
     if svc.key.fwmark == 0 && vport != svc_port {
         if svc_port == 0 {
@@ -515,29 +513,11 @@ fn leave(
     DropCounters::drop(&ns.drops.unreachable)
 }
 
-/// The client network of a persistent service: the source masked with the service's
-/// netmask (IPv4) or prefix length (IPv6).
-fn client_net(family: Family, saddr: &InetAddr, netmask: [u8; 4]) -> InetAddr {
-    let mut out = InetAddr([0; 16]);
-    match family {
-        Family::Ipv4 => {
-            for (o, (s, m)) in out.0.iter_mut().zip(saddr.0.iter().zip(netmask)) {
-                *o = s & m;
-            }
-        }
-        Family::Ipv6 => {
-            let plen = u32::from_ne_bytes(netmask).min(128) as usize;
-            for i in 0..16 {
-                let bits = plen.saturating_sub(i * 8).min(8);
-                let mask = if bits == 0 { 0 } else { 0xffu8 << (8 - bits) };
-                out.0[i] = saddr.0[i] & mask;
-            }
-        }
-    }
-    out
-}
-
-/// `ip_vs_sched_persist()`: find or create the client's template, then the connection.
+/// `ip_vs_sched_persist()`: find or create the client's template, then the connection. The
+/// keys, ports and flags are the core's ([`persist::sched_persist`]); the decision whether
+/// a found template may be used ([`persist::template_usable`]) and how an unusable one is
+/// taken out of the way ([`conn::invalidate_template`]) too. What stays here is the table
+/// work and the scheduler call.
 #[allow(clippy::too_many_arguments)]
 fn sched_persist(
     ns: &DpNet,
@@ -545,50 +525,39 @@ fn sched_persist(
     svc: &Svc,
     family: Family,
     pkt: &Packet,
-    flags: u32,
+    nfct: u32,
     skb: &mut Skb,
     net: &Net,
 ) -> Result<ConnRef, Verdict> {
     let [cport, vport] = pkt.ports;
     let svc_port = svc.key.port;
-    let snet = client_net(family, &pkt.h.saddr, svc.netmask());
-    let (tproto, tvaddr, tvport) = if vport == svc_port {
-        (
-            pkt.h.protocol,
-            pkt.h.daddr,
-            if svc_port != FTPPORT { vport } else { 0 },
-        )
-    } else if svc.key.fwmark != 0 {
-        // fwmark template: <IPPROTO_IP, caddr, 0, fwmark, 0, daddr, 0>
-        let mut a = InetAddr([0; 16]);
-        a.0[..4].copy_from_slice(&svc.key.fwmark.to_be_bytes());
-        (0, a, 0)
-    } else {
-        // port zero template: <protocol, caddr, 0, vaddr, 0, daddr, 0>
-        (pkt.h.protocol, pkt.h.daddr, 0)
-    };
+    let keys = persist::sched_persist(
+        &persist::PersistService {
+            af: family.af(),
+            port: svc_port,
+            fwmark: svc.key.fwmark,
+            netmask: svc.netmask(),
+            flags: svc.flags(),
+        },
+        &persist::PersistPacket {
+            protocol: u16::from(pkt.h.protocol),
+            caddr: pkt.h.saddr,
+            cport,
+            vaddr: pkt.h.daddr,
+            vport,
+        },
+    );
     let net_id = ns.net_id();
-    let tkey = Lookup {
-        net: net_id,
-        family,
-        protocol: tproto,
-        caddr: &snet,
-        cport: 0,
-        addr: &tvaddr,
-        port: tvport,
-    };
-    // ip_vs_ct_in_get() + ip_vs_check_template(): the destination must still be available
-    // and, with expire_quiescent_template, have a weight (a draining real server gets no
-    // new connections through its templates).
-    let found = conn::template_get(&tkey).and_then(|ct| {
-        let ok = ct.flags() & F_TEMPLATE_INVALID == 0
-            && ct.dest.as_deref().is_some_and(|d| {
-                settings.template_valid(d.available.load(Relaxed), d.weight.load(Relaxed))
-            });
-        if ok {
+    // ip_vs_ct_in_get() + ip_vs_check_template().
+    let found = conn::template_get(net_id, &keys.template).and_then(|ct| {
+        let dest = ct.dest.as_deref().map(|d| persist::TemplateDest {
+            available: d.available.load(Relaxed),
+            weight: d.weight.load(Relaxed),
+        });
+        if persist::template_usable(dest, settings.expire_quiescent()) {
             Some(ct)
         } else {
-            ct.flags.fetch_or(F_TEMPLATE_INVALID, Relaxed);
+            conn::invalidate_template(&ct);
             ct.put_no_rearm();
             None
         }
@@ -601,22 +570,18 @@ fn sched_persist(
             else {
                 return Err(leave(ns, net, family, skb, svc_port, vport));
             };
-            let tdport = if vport == svc_port && svc_port != FTPPORT {
-                chosen.dest.port
-            } else {
-                0
-            };
+            let t = &keys.template;
             let params = ConnParams {
                 family,
-                protocol: tproto,
-                caddr: snet,
-                cport: 0,
-                vaddr: tvaddr,
-                vport: tvport,
+                protocol: proto_u8(t.protocol),
+                caddr: t.caddr,
+                cport: t.cport,
+                vaddr: t.vaddr,
+                vport: t.vport,
                 daddr: chosen.dest.addr,
-                dport: tdport,
+                dport: keys.template_dport(chosen.dest.port),
                 fwmark: skb.mark(),
-                flags: F_TEMPLATE | F_NO_CPORT,
+                flags: persist::CONN_F_TEMPLATE | F_NO_CPORT,
                 dest: Some(chosen.dest.clone()),
                 svc_stats: Some(chosen.svc_stats.clone()),
             };
@@ -629,22 +594,18 @@ fn sched_persist(
     let Some(dest) = ct.dest.clone() else {
         return Err(DropCounters::drop(&ns.drops.no_dest));
     };
-    let dport = if vport == svc_port && dest.port != 0 {
-        dest.port
-    } else {
-        vport
-    };
+    let c = &keys.conn;
     let params = ConnParams {
         family,
-        protocol: pkt.h.protocol,
-        caddr: pkt.h.saddr,
-        cport,
-        vaddr: pkt.h.daddr,
-        vport,
+        protocol: proto_u8(c.protocol),
+        caddr: c.caddr,
+        cport: c.cport,
+        vaddr: c.vaddr,
+        vport: c.vport,
         daddr: dest.addr,
-        dport,
+        dport: keys.conn_dport(dest.port),
         fwmark: skb.mark(),
-        flags,
+        flags: keys.conn_flags | nfct,
         dest: Some(dest),
         svc_stats: Some(svc.stats.clone()),
     };
@@ -653,6 +614,12 @@ fn sched_persist(
     drop(ct);
     conn_stats(ns, &cp);
     Ok(cp)
+}
+
+/// A protocol number of the core's model as the table keeps it: the core widens `u8`
+/// protocols (`IPPROTO_IP` included), so the value always fits.
+fn proto_u8(protocol: u16) -> u8 {
+    u8::try_from(protocol).unwrap_or(u8::MAX)
 }
 
 /// `ip_vs_out_hook()` + `handle_response()`.
@@ -801,14 +768,14 @@ fn icmp_nat_xmit(
         family,
         wire::nat::IcmpDirection::In,
         &cp.daddr,
-        cp.dport,
+        cp.dport(),
     )
     .is_err()
     {
         return skb.drop(&ns.drops.nat_failed);
     }
     skb.csum_invalidate();
-    let same_end = cp.vport == cp.dport && cp.vaddr == cp.daddr;
+    let same_end = cp.vport() == cp.dport() && cp.vaddr == cp.daddr;
     skb.send_or_cont(
         net,
         family,
@@ -855,7 +822,7 @@ fn out_icmp(ns: &DpNet, net: &Net, family: Family, hooknum: u32, mut skb: Skb) -
             family,
             wire::nat::IcmpDirection::Out,
             &cp.vaddr,
-            cp.vport,
+            cp.vport(),
         )
         .is_ok(),
         None => false,

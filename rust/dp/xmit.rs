@@ -67,14 +67,14 @@ fn nat_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Header
         return skb.drop(&drops.nat_loopback);
     }
     if rewrite(&mut skb, h, |buf, h, mode| {
-        nat::dnat_parsed(buf, h, &cp.daddr, cp.dport, mode)
+        nat::dnat_parsed(buf, h, &cp.daddr, cp.dport(), mode)
     })
     .is_err()
     {
         return skb.drop(&drops.nat_failed);
     }
     update_conntrack(cp, &mut skb, true);
-    let same_end = cp.vport == cp.dport && cp.vaddr == cp.daddr;
+    let same_end = cp.vport() == cp.dport() && cp.vaddr == cp.daddr;
     skb.send_or_cont(
         net,
         cp.family,
@@ -96,9 +96,9 @@ pub(crate) fn update_conntrack(cp: &Conn, skb: &mut Skb, outin: bool) {
         return;
     }
     if outin {
-        skb.update_conntrack(cp.family, &cp.daddr.0, cp.dport, true);
+        skb.update_conntrack(cp.family, &cp.daddr.0, cp.dport(), true);
     } else {
-        skb.update_conntrack(cp.family, &cp.vaddr.0, cp.vport, false);
+        skb.update_conntrack(cp.family, &cp.vaddr.0, cp.vport(), false);
     }
 }
 
@@ -150,7 +150,7 @@ fn tunnel_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Hea
 /// `Err` means drop.
 pub(crate) fn snat_reply(cp: &Conn, skb: &mut Skb, h: &Headers) -> Result<(), ()> {
     rewrite(skb, h, |buf, h, mode| {
-        nat::snat_parsed(buf, h, &cp.vaddr, cp.vport, mode)
+        nat::snat_parsed(buf, h, &cp.vaddr, cp.vport(), mode)
     })
 }
 

@@ -473,11 +473,11 @@ impl Settings {
         self.conntrack != 0
     }
 
-    /// `ip_vs_check_template()`: a persistence template still sends new connections to its
-    /// destination. Invalid when the destination is gone (not available), and, with
-    /// `expire_quiescent_template` (C's `expire_quiescent_template()`), when its weight is 0.
-    pub fn template_valid(&self, dest_available: bool, dest_weight: i32) -> bool {
-        dest_available && !(self.expire_quiescent_template != 0 && dest_weight == 0)
+    /// A persistence template whose destination has weight 0 stops sending new connections
+    /// to it (`expire_quiescent_template`, read by `ip_vs_check_template()`; the decision
+    /// is [`crate::persist::template_usable`]).
+    pub fn expire_quiescent(&self) -> bool {
+        self.expire_quiescent_template != 0
     }
 }
 
@@ -793,9 +793,7 @@ mod tests {
             expire_quiescent_template: 1,
             ..Settings::default()
         };
-        assert!(off.template_valid(true, 0) && off.template_valid(true, 1));
-        assert!(!on.template_valid(true, 0) && on.template_valid(true, 1));
-        assert!(!off.template_valid(false, 1) && !on.template_valid(false, 1));
+        assert!(!off.expire_quiescent() && on.expire_quiescent());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 # S's weight goes to 0 (a terminating pod), and the same client connects again:
 #   expire_quiescent_template=0  the template still holds: the second connection goes to S
 #   expire_quiescent_template=1  C's ip_vs_check_template() invalidates it: the other server
+# and the templates left, as ipvsadm -Lnc lists them: the invalidated one under port 65535.
 # TAP "quiescent MOD q=N"; every MOD must behave as above (so as C does).
 # Files: $VM_OUT/dp-quiescent-<run>/.
 . "$(dirname "$0")/common.sh"
@@ -21,7 +22,7 @@ which_server() {
 }
 
 run_module() {
-	local label=$1 module=$2 d=$WORK/dp-quiescent-$1 vip q src first second c1 c2 want rc
+	local label=$1 module=$2 d=$WORK/dp-quiescent-$1 vip q src first second c1 c2 want rc tpl
 	mkdir -p "$d"
 	if ! load_ipvs "$module" || ! ipvs_is "$module"; then
 		tap_fail "quiescent $label: load $module"
@@ -67,6 +68,24 @@ run_module() {
 		else
 			tap_fail "quiescent $label q=$q: after weight 0 on rs$first the client goes to rs$want" \
 				"exit $rc, counts first $c1, second $c2" "$(cat "$d/q$q.conns")"
+		fi
+		# The templates left (ipvsadm -Lnc: "TCP 00:59 NONE client:0 virtual destination"):
+		# q=0 keeps the client's one template; q=1 has C's ip_vs_check_template() rehash the
+		# unusable one with virtual and destination port 65535 (so no lookup finds it while
+		# its timer runs out) next to the new template for the other server.
+		ip netns exec "$DP_DIR" ipvsadm -L -n -c >"$d/q$q.after" 2>&1
+		tpl=$(awk -v s="$src:0" '$3 == "NONE" && $4 == s { print $5, $6 }' "$d/q$q.after" | sort | tr '\n' ' ')
+		if [ "$q" = 0 ]; then
+			want="$vip:$DP_PORT $(rip 4 "$first"):$DP_PORT "
+		else
+			want=$(printf '%s\n' "$vip:$DP_PORT $(rip 4 "$second"):$DP_PORT" "$vip:65535 $(rip 4 "$first"):65535" |
+				sort | tr '\n' ' ')
+		fi
+		if [ "$tpl" = "$want" ]; then
+			tap_ok "quiescent $label q=$q: the client's templates are as C leaves them ($tpl)"
+		else
+			tap_fail "quiescent $label q=$q: the client's templates are as C leaves them" \
+				"want: $want" "got: $tpl" "$(cat "$d/q$q.after")"
 		fi
 	done
 	ip netns exec "$DP_DIR" sysctl -q -w net.ipv4.vs.expire_quiescent_template=0

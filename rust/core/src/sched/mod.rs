@@ -124,6 +124,14 @@ impl Family {
             _ => None,
         }
     }
+
+    /// The C `AF_*` value of the family (`svc->af`, `cp->af`).
+    pub const fn af(self) -> u16 {
+        match self {
+            Family::Ipv4 => crate::netlink::ipvs::AF_INET,
+            Family::Ipv6 => crate::netlink::ipvs::AF_INET6,
+        }
+    }
 }
 
 /// An address as `union nf_inet_addr` holds it in memory: 16 bytes in network order, an IPv4
@@ -735,5 +743,8 @@ mod tests {
         assert_eq!(Family::from_af(2), Some(Family::Ipv4));
         assert_eq!(Family::from_af(10), Some(Family::Ipv6));
         assert_eq!(Family::from_af(0), None);
+        for f in [Family::Ipv4, Family::Ipv6] {
+            assert_eq!(Family::from_af(f.af()), Some(f));
+        }
     }
 }
