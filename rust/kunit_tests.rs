@@ -829,7 +829,6 @@ mod conn_fixtures {
     use crate::dp::conn::{self, ConnParams, ConnRef};
     use crate::dp::dest::DestShared;
     use ipvs_core::wire::{Family, InetAddr};
-    use kernel::prelude::*;
     use kernel::sync::Arc;
 
     pub(super) fn v4(a: [u8; 4]) -> InetAddr {
@@ -838,11 +837,7 @@ mod conn_fixtures {
 
     /// A NAT destination 10.9.9.N:8080 that belongs to no service.
     pub(super) fn dest(n: u8) -> Arc<DestShared> {
-        let d = Arc::new(
-            DestShared::new(Family::Ipv4, v4([10, 9, 9, n]), 8080).expect("alloc"),
-            GFP_KERNEL,
-        )
-        .expect("alloc");
+        let d = DestShared::new(Family::Ipv4, v4([10, 9, 9, n]), 8080).expect("alloc");
         d.weight.store(1, core::sync::atomic::Ordering::Relaxed);
         d
     }
@@ -1024,7 +1019,15 @@ fn template_outlives_controlled(t: &mut Test) {
     kunit_expect!(t, eventually(|| conn::count(&ns.dp) == before + 1));
     let c = v4([192, 0, 2, 9]);
     let v = v4([198, 51, 100, 1]);
-    if let Some(tp) = conn::template_get(&lookup_key(ns, &c, 0, &v, 80)) {
+    let key = ipvs_core::persist::ConnParam {
+        af: ipvs_core::netlink::ipvs::AF_INET,
+        protocol: 17,
+        caddr: c,
+        cport: 0,
+        vaddr: v,
+        vport: 80,
+    };
+    if let Some(tp) = conn::template_get(ns.dp.net_id(), &key) {
         kunit_expect_eq!(t, tp.n_control.load(Ordering::Relaxed), 0);
         expire_soon(tp);
     } else {

@@ -66,7 +66,7 @@ impl Handlers for Ops {
             cmd::GET_SERVICE | cmd::GET_INFO | cmd::GET_CONFIG => get_cmd(req, ns, &env),
             cmd::NEW_DAEMON | cmd::DEL_DAEMON => set_daemon(req, &env),
             c => {
-                let mut ctl = ns.ctl()?;
+                let mut ctl = ns.ctl();
                 let res = set_cmd(req, c, &mut ctl, &env, ns);
                 if res.is_ok() && matches!(c, cmd::DEL_DEST | cmd::DEL_SERVICE | cmd::FLUSH) {
                     ns.enqueue_expire_nodest_conns();
@@ -94,14 +94,14 @@ impl Handlers for Ops {
         let hz = hz();
         match dump.cmd() {
             cmd::GET_SERVICE => {
-                let ctl = ns.ctl()?;
+                let ctl = ns.ctl();
                 dump_from(dump, ctl.services.iter(), cmd::NEW_SERVICE, |svc, e| {
                     svc.info(hz).emit(e)
                 });
             }
             cmd::GET_DEST => {
                 // ip_vs_genl_dump_dests(): any problem with the service gives an empty dump.
-                let ctl = ns.ctl()?;
+                let ctl = ns.ctl();
                 let key = dump
                     .attr(cmd_attr::SERVICE)
                     .ok()
@@ -145,7 +145,7 @@ fn get_cmd(req: &Request<'_>, ns: &NetState, env: &Env) -> Result {
     // The reply is built under the mutex into a buffer and sent after.
     let mut buf = [0u8; 1024];
     let (len, reply_cmd) = {
-        let ctl = ns.ctl()?;
+        let ctl = ns.ctl();
         match req.cmd() {
             cmd::GET_SERVICE => {
                 let nla = core_attr(req.attr(cmd_attr::SERVICE), Nest::Service, None)?;

@@ -46,20 +46,27 @@ mod work {
 /// Its sysctl tables, `/proc/net` files and works are registered through the per-namespace
 /// glue ([`PernetData::register`]), which cancels the works, removes the files (waiting for
 /// their readers, which use `ctl`) and unregisters the tables before the state is dropped.
+///
+/// It is built in place in the namespace's slot ([`PernetData::init`]) and pinned there:
+/// connections point to its `dp` (their census), the works and sysctl tables into it.
+#[pin_data]
 pub(crate) struct NetState {
     /// `est_cpulist`.
-    est_cpulist: Option<CpuList>,
+    est_cpulist: CpuList,
     /// Serialises `update_defense_level()` (sysctl writes and the work; C: its three
-    /// spinlocks) and holds `ipvs->old_secure_tcp`.
-    defense: Option<Pin<KBox<Mutex<i32>>>>,
+    /// spinlocks) and holds what the defenses remember between runs.
+    #[pin]
+    defense: Mutex<DefenseMemory>,
     /// `ipvs->defense_work`: `defense_work_handler()` every second.
     defense_work: DelayedWork<NetState, { work::DEFENSE }>,
     /// Services, destinations, timeouts, per namespace, under C's `__ip_vs_mutex`: the
     /// control plane only (process context). The packet path never takes it: it reads the
     /// services from their RCU table (`dp.services`) and locks one service to schedule.
-    ctl: Option<Pin<KBox<Mutex<CtlState>>>>,
+    #[pin]
+    ctl: Mutex<CtlState>,
     /// The packet path's per-namespace state, sysctl values included (the sysctl tables,
     /// kept by the glue, point into it).
+    #[pin]
     pub(crate) dp: DpNet,
     /// The rate estimator, every period, in process context (C: the estimation kthreads).
     est_work: DelayedWork<NetState, { work::EST }>,
@@ -67,6 +74,15 @@ pub(crate) struct NetState {
     /// (upstream fix "ipvs: queue delayed work to expire no destination connections if
     /// expire_nodest_conn=1").
     nodest_work: DelayedWork<NetState, { work::NODEST }>,
+}
+
+/// What the flood defenses remember between runs, under [`NetState`]'s defense lock.
+#[derive(Default)]
+struct DefenseMemory {
+    /// `ipvs->old_secure_tcp`.
+    old_secure_tcp: i32,
+    /// `todrop_entry()`'s counters (see [`crate::dp::conn::random_dropentry`]).
+    todrop: defense::EntryCounters,
 }
 
 impl_has_delayed_work!(impl HasDelayedWork<{ work::DEFENSE }> for NetState { defense_work });
@@ -80,11 +96,7 @@ impl NetState {
     /// set to no CPU. ipvs_rs runs one estimator work item per namespace (no kthreads), so
     /// `est_cpulist` and `est_nice` have nothing else to steer.
     fn est_stopped(&self) -> bool {
-        self.dp.int(Knob::RunEstimation) == 0
-            || self
-                .est_cpulist
-                .as_ref()
-                .is_some_and(CpuList::set_and_empty)
+        self.dp.int(Knob::RunEstimation) == 0 || self.est_cpulist.set_and_empty()
     }
 
     /// The entry of `spec` in the namespace's tables, backed by this state.
@@ -125,17 +137,14 @@ impl NetState {
     /// `update_defense_level()`: read the free memory, let the core decide, store the modes
     /// it rewrote (1 ↔ 2) and the data path's defense state.
     pub(crate) fn update_defense_level(&self) {
-        let Some(lock) = self.defense.as_deref() else {
-            return;
-        };
         let avail_pages = crate::glue::mem::free_and_buffer_pages();
-        let mut old_secure_tcp = lock.lock();
+        let mut memory = self.defense.lock();
         let load = |knob| self.dp.int(knob);
         let modes = defense::Modes {
             drop_entry: load(Knob::DropEntry),
             drop_packet: load(Knob::DropPacket),
             secure_tcp: load(Knob::SecureTcp),
-            old_secure_tcp: *old_secure_tcp,
+            old_secure_tcp: memory.old_secure_tcp,
         };
         let u = defense::update_defense_level(&defense::Input {
             avail_pages,
@@ -157,7 +166,7 @@ impl NetState {
         store(Knob::DropEntry, modes.drop_entry, u.modes.drop_entry);
         store(Knob::DropPacket, modes.drop_packet, u.modes.drop_packet);
         store(Knob::SecureTcp, modes.secure_tcp, u.modes.secure_tcp);
-        *old_secure_tcp = u.modes.old_secure_tcp;
+        memory.old_secure_tcp = u.modes.old_secure_tcp;
         self.dp.defense.apply(&u);
     }
 
@@ -174,11 +183,9 @@ impl NetState {
         PERNET.sysctl_tables(net)?.get(1)
     }
 
-    /// The control-plane state, locked. Every started namespace has it (`start()` fails
-    /// otherwise), and only started states are reachable through [`NetState::of`]; `ENODEV`
-    /// is defensive.
-    pub(crate) fn ctl(&self) -> Result<Guard<'_, CtlState, MutexBackend>> {
-        Ok(self.ctl.as_deref().ok_or(ENODEV)?.lock())
+    /// The control-plane state, locked.
+    pub(crate) fn ctl(&self) -> Guard<'_, CtlState, MutexBackend> {
+        self.ctl.lock()
     }
 
     /// The state of `net`, if ipvs_rs is registered.
@@ -194,44 +201,31 @@ impl PerNet for NetState {
 }
 
 impl PernetData for NetState {
-    fn new() -> Self {
-        NetState {
-            est_cpulist: None,
-            defense: None,
-            defense_work: DelayedWork::new(),
-            ctl: None,
-            dp: DpNet::new(),
-            est_work: DelayedWork::new(),
-            nodest_work: DelayedWork::new(),
-        }
-    }
-
-    fn start(&mut self, net: &Net) -> Result {
-        // Before the sysctls (`register`): a write may run the update at once.
-        self.defense = Some(KBox::pin_init(
-            kernel::new_mutex!(0, "ipvs_rs_defense"),
-            GFP_KERNEL,
-        )?);
-        self.est_cpulist = Some(CpuList::new()?);
+    fn init(net: &Net) -> Result<impl PinInit<Self, Error> + '_> {
         for spec in Iterator::chain(SPECS.iter(), LOCALITY_SPECS.iter()) {
             CStr::from_bytes_with_nul(spec.c_name)?;
         }
-        self.dp.tot_stats = crate::dp::dest::StatsCells::new()?;
         let ctl = CtlState::new().map_err(genl::errno)?;
-        self.dp.services = Some(ctl.table());
-        self.ctl = Some(KBox::pin_init(
-            kernel::new_mutex!(ctl, "ipvs_rs_ctl"),
-            GFP_KERNEL,
-        )?);
-        self.dp.set_net(net);
-        Ok(())
+        let services = ctl.table();
+        let est_cpulist = CpuList::new()?;
+        // The defense lock before the sysctls (`register`): a write may run the update at
+        // once.
+        Ok(try_pin_init!(NetState {
+            est_cpulist,
+            defense <- kernel::new_mutex!(DefenseMemory::default(), "ipvs_rs_defense"),
+            defense_work: DelayedWork::new(),
+            ctl <- kernel::new_mutex!(ctl, "ipvs_rs_ctl"),
+            dp <- DpNet::new(net, services),
+            est_work: DelayedWork::new(),
+            nodest_work: DelayedWork::new(),
+        }))
     }
 
     fn register<'s>(&'s self, slot: &mut Slot<'s, Self>) -> Result {
         // C: ip_vs_control_net_init_sysctl() and the lblc/lblcr pernet init.
         let unpriv = slot.net().unprivileged();
         let on_change = slot.on_change();
-        let cpus = self.est_cpulist.as_ref().ok_or(ENOMEM)?;
+        let cpus = &self.est_cpulist;
         let entries = SPECS
             .each_ref()
             .map(|spec| self.entry(spec, unpriv, on_change, cpus));
@@ -257,11 +251,8 @@ impl PernetData for NetState {
     /// then expire and free every connection (`ip_vs_conn_net_cleanup()`), before the
     /// `/proc/net` files, the sysctls and the fields the connections use go.
     fn stop(&self, net: &Net) {
-        let net_id = self.dp.net_id();
-        if net_id != 0 {
-            self.dp.unregister_all_hooks(net);
-            crate::dp::conn::flush(&self.dp, net_id);
-        }
+        self.dp.unregister_all_hooks(net);
+        crate::dp::conn::flush(&self.dp, self.dp.net_id());
     }
 
     fn pernet() -> &'static Pernet<Self> {
@@ -297,7 +288,7 @@ impl DelayedWorkItem<{ work::DEFENSE }> for NetState {
     fn run(ns: &Self) {
         ns.update_defense_level();
         if ns.dp.defense.dropentry() {
-            crate::dp::conn::random_dropentry(&ns.dp);
+            crate::dp::conn::random_dropentry(&ns.dp, &mut ns.defense.lock().todrop);
         }
         ns.defense_work.queue(defense_period());
     }
@@ -325,13 +316,11 @@ impl DelayedWorkItem<{ work::EST }> for NetState {
             ns.dp.tot_stats.estimate();
         }
         let expiration = ns.dp.locality_expiration();
-        if let Ok(ctl) = ns.ctl() {
-            ctl.for_each_stats(expiration, |s| {
-                if estimate {
-                    s.estimate()
-                }
-            });
-        }
+        ns.ctl().for_each_stats(expiration, |s| {
+            if estimate {
+                s.estimate()
+            }
+        });
         ns.est_work.queue(est_period());
     }
 }

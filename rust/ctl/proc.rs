@@ -48,7 +48,7 @@ fn render_ip_vs(w: &mut impl Write, net: &Net) -> fmt::Result {
     let Some(ctl) = NetState::of(net) else {
         return Ok(());
     };
-    let Ok(ctl) = ctl.ctl() else { return Ok(()) };
+    let ctl = ctl.ctl();
     for svc in ctl.services.iter() {
         procfs::write_service(
             w,

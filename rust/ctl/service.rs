@@ -109,11 +109,8 @@ impl Dest {
             Family::Ipv4
         };
         let addr = normalized(af, &r.key.addr);
-        let shared = Arc::new(
-            DestShared::new(family, InetAddr(addr), r.key.port).map_err(|_| Errno::Enomem)?,
-            GFP_KERNEL,
-        )
-        .map_err(|_| Errno::Enomem)?;
+        let shared =
+            DestShared::new(family, InetAddr(addr), r.key.port).map_err(|_| Errno::Enomem)?;
         let mut d = Dest {
             af,
             addr: normalized(af, &r.key.addr),

@@ -262,7 +262,9 @@ pub(crate) fn template_get(net: usize, p: &persist::ConnParam) -> Option<ConnRef
     let family = Family::from_af(p.af)?;
     let protocol = u8::try_from(p.protocol).ok()?;
     let hash = hashkey(net, family, protocol, &p.caddr, p.cport);
-    TABLE.find(hash, |c| c.net == net && p.matches_template(&c.param(), c.flags()))
+    TABLE.find(hash, |c| {
+        c.net == net && p.matches_template(&c.param(), c.flags())
+    })
 }
 
 /// `ip_vs_check_template()`'s rehash of a template it found unusable: the template takes
@@ -526,16 +528,16 @@ pub(crate) fn expire_nodest_conn_flush(ns: &DpNet) {
     });
 }
 
-/// `todrop_entry()`'s counters (C: a function-static `signed char[9]` shared by every
-/// namespace, updated without a lock from the defense work).
-static TODROP_COUNTERS: crate::glue::sync::BhSpin<ipvs_core::defense::EntryCounters> =
-    crate::glue::sync::BhSpin::new([0; 9]);
-
 /// `ip_vs_random_dropentry()`: while the `drop_entry` defense is active, the defense work
 /// visits 1/32 of the table's buckets at random every second and deletes the namespace's
 /// flood-like entries: TCP entries in SYN_RECV or SYNACK, unassured templates, and (one in
 /// `in_pkts`) entries idle for a minute with at most 8 packets. Process context.
-pub(crate) fn random_dropentry(ns: &DpNet) {
+///
+/// `counters` are `todrop_entry()`'s. C keeps one function-static `signed char[9]` for all
+/// namespaces, updated without a lock; the caller keeps them per namespace, under the
+/// namespace's defense lock (the 1-in-N sampling of each namespace is then its own, as it
+/// is in C whenever only one namespace is under a flood).
+pub(crate) fn random_dropentry(ns: &DpNet, counters: &mut ipvs_core::defense::EntryCounters) {
     use ipvs_core::defense::{self, EntryKind, EntryVerdict};
     use ipvs_core::proto::tcp::TcpState;
     let net = ns.net_id();
@@ -567,7 +569,7 @@ pub(crate) fn random_dropentry(ns: &DpNet) {
                     let young =
                         defense::entry_is_young(c.timeout(), rcu::jiffies(), c.expires(), hz);
                     let in_pkts = c.in_pkts.load(Ordering::Relaxed) as i32;
-                    defense::todrop_entry(young, in_pkts, &mut TODROP_COUNTERS.lock())
+                    defense::todrop_entry(young, in_pkts, counters)
                 }
             };
             if drop {

@@ -8,36 +8,32 @@
 //! to it holds one, so it outlives its last connection as C's `dest->refcnt` makes it.
 
 use crate::glue::percpu::PcpuCounters;
-use crate::glue::sync::BhSpin;
+use crate::glue::sync::BhLock;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::Relaxed};
 use ipvs_core::est::StatsState;
 use ipvs_core::netlink::reply::Stats;
 use ipvs_core::wire::{Family, InetAddr};
+use kernel::prelude::*;
+use kernel::sync::Arc;
 
 /// `struct ip_vs_stats`: the live counters, per CPU as C keeps them, and what the estimator
 /// made of them (`kstats`, `kstats0`, the rates), which is what readers see, as in C:
 /// counters are as of the last estimation (every 2 s).
+#[pin_data]
 pub(crate) struct StatsCells {
     cpu: PcpuCounters,
-    est: BhSpin<StatsState>,
+    #[pin]
+    est: BhLock<StatsState>,
 }
 
 impl StatsCells {
-    /// Counters with their per-CPU copies. Process context.
-    pub(crate) fn new() -> Result<Self, kernel::error::Error> {
-        Ok(StatsCells {
+    /// Counters with their per-CPU copies, built in place (in an `Arc`, or in the owner's
+    /// initializer). Process context.
+    pub(crate) fn new() -> impl PinInit<Self, kernel::error::Error> {
+        try_pin_init!(StatsCells {
             cpu: PcpuCounters::alloc()?,
-            est: BhSpin::new(StatsState::NEW),
+            est <- crate::new_bh_lock!(StatsState::NEW, "ipvs_rs_stats"),
         })
-    }
-
-    /// Counters that count nothing until `new()` replaces them (for a namespace's state,
-    /// built before it can allocate; its `start` does).
-    pub(crate) const fn unallocated() -> Self {
-        StatsCells {
-            cpu: PcpuCounters::unallocated(),
-            est: BhSpin::new(StatsState::NEW),
-        }
     }
 
     /// One estimation period passed (`ip_vs_chain_estimation()` for this stats object).
@@ -71,6 +67,7 @@ impl StatsCells {
 }
 
 /// The packet-path half of `struct ip_vs_dest`.
+#[pin_data]
 pub(crate) struct DestShared {
     pub(crate) family: Family,
     pub(crate) addr: InetAddr,
@@ -90,17 +87,20 @@ pub(crate) struct DestShared {
     pub(crate) activeconns: AtomicI32,
     pub(crate) totalconns: AtomicI32,
     pub(crate) persistconns: AtomicI32,
+    #[pin]
     pub(crate) stats: StatsCells,
 }
 
 impl DestShared {
-    /// Process context (allocates the per-CPU counters).
+    /// A destination's shared half, in an `Arc`. Process context (allocates the per-CPU
+    /// counters).
     pub(crate) fn new(
         family: Family,
         addr: InetAddr,
         port: u16,
-    ) -> Result<Self, kernel::error::Error> {
-        Ok(DestShared {
+    ) -> Result<Arc<Self>, kernel::error::Error> {
+        Arc::pin_init(
+            try_pin_init!(DestShared {
             family,
             addr,
             port,
@@ -115,8 +115,10 @@ impl DestShared {
             activeconns: AtomicI32::new(0),
             totalconns: AtomicI32::new(0),
             persistconns: AtomicI32::new(0),
-            stats: StatsCells::new()?,
-        })
+            stats <- StatsCells::new(),
+            }),
+            GFP_KERNEL,
+        )
     }
 
     /// `ip_vs_dest_inactconns()`: total − active, at least 0.

@@ -11,9 +11,7 @@
 //!                 → schedule (try_to_schedule) → stats, state → transmit (xmit.rs)
 //! ```
 
-use super::conn::{
-    self, Conn, ConnParams, ConnRef, Lookup, CTPL_S_ASSURED, F_NO_CPORT,
-};
+use super::conn::{self, Conn, ConnParams, ConnRef, Lookup, CTPL_S_ASSURED, F_NO_CPORT};
 use super::svc::Svc;
 use super::xmit;
 use super::{DpNet, DropCounters, PerNet};
@@ -23,11 +21,11 @@ use crate::glue::rcu::RcuReadGuard;
 use crate::glue::skb::{family_of, Gathered, Skb, Verdict};
 use core::sync::atomic::Ordering::Relaxed;
 use ipvs_core::netlink::ipvs::{conn_flags, svc_flags};
+use ipvs_core::persist;
 use ipvs_core::proto::tcp::{self, TcpFlags, TcpState};
 use ipvs_core::proto::{udp, Direction};
-use ipvs_core::persist;
 use ipvs_core::reuse::{self, ConnState, Decision, Entry, Header, ReuseInput};
-use ipvs_core::wire::{self, Family, Headers, InetAddr, IPPROTO_TCP, IPPROTO_UDP};
+use ipvs_core::wire::{self, Family, Headers, IPPROTO_TCP, IPPROTO_UDP};
 use kernel::prelude::*;
 
 const FTPPORT: u16 = 21;
@@ -399,7 +397,7 @@ fn try_to_schedule(
     }
     let af = crate::glue::skb::af_of(family) as u16;
     let [cport, vport] = pkt.ports;
-    let table = ns.services.as_deref().ok_or(Verdict::Accept)?;
+    let table = &*ns.services;
     let rcu = RcuReadGuard::new();
     let Some(svc) =
         table.find_for_packet(&rcu, af, pkt.h.protocol, &pkt.h.daddr.0, vport, skb.mark())

@@ -42,7 +42,9 @@ pub(crate) trait PerNet {
 ///
 /// It stays in place while started (it lives in a per-namespace slot): connections point to
 /// it, so its owner unregisters the hooks ([`DpNet::unregister_all_hooks`]) and flushes the
-/// connections ([`conn::flush`]) before dropping it.
+/// connections ([`conn::flush`]) before dropping it. It is built in place, inside its
+/// owner's initializer ([`DpNet::new`]), and pinned there.
+#[pin_data]
 pub(crate) struct DpNet {
     /// The `int` sysctls, by [`Knob::index`] (C: the `sysctl_*` fields of `struct
     /// netns_ipvs`); the cells of `sync_threshold`, `sync_qlen_max` and `est_cpulist` are
@@ -52,11 +54,12 @@ pub(crate) struct DpNet {
     sync_threshold: [AtomicI32; 2],
     /// `sync_qlen_max` (`unsigned long`).
     sync_qlen_max: AtomicUsize,
-    /// The namespace (`struct net *`, as a number: connection keys), set when it starts.
+    /// The namespace (`struct net *`, as a number: connection keys).
     net: usize,
     /// `ipvs->conn_count`.
     pub(crate) conn_count: crate::glue::ref_table::Census,
     /// `ipvs->tot_stats`.
+    #[pin]
     pub(crate) tot_stats: StatsCells,
     /// The protocols' timeout tables, seconds (C: per-netns `pd->timeout_table`).
     tcp_timeouts: [AtomicU32; NSTATES],
@@ -70,9 +73,8 @@ pub(crate) struct DpNet {
     pub(crate) reuse: ReuseCounters,
     /// What the flood defenses decided last (`update_defense_level()`).
     pub(crate) defense: Defense,
-    /// The services, for lookups under RCU (set when the namespace starts; the control
-    /// plane holds the table's writer).
-    pub(crate) services: Option<kernel::sync::Arc<svc::SvcTable>>,
+    /// The services, for lookups under RCU (the control plane holds the table's writer).
+    pub(crate) services: kernel::sync::Arc<svc::SvcTable>,
 }
 
 /// The data path's side of the flood defenses (C: `ipvs->dropentry`, `drop_rate`,
@@ -291,7 +293,12 @@ fn af_bit(af: u16) -> u32 {
 }
 
 impl DpNet {
-    pub(crate) fn new() -> Self {
+    /// The state of the namespace `net`, with C's defaults and the service table
+    /// `services`, built in place. Process context (allocates the per-CPU counters).
+    pub(crate) fn new(
+        net: &Net,
+        services: kernel::sync::Arc<svc::SvcTable>,
+    ) -> impl PinInit<Self, Error> {
         let d = TimeoutTables::DEFAULT;
         let hz = crate::glue::rcu::hz();
         // In Knob::index order: SPECS, then LOCALITY_SPECS (N_KNOBS entries in all).
@@ -302,30 +309,26 @@ impl DpNet {
             Initial::Pair(a, b) => (a, b),
             _ => (0, 0),
         };
-        DpNet {
+        let conn_count = crate::glue::ref_table::Census::new(net);
+        let net = net.as_ptr() as usize;
+        try_pin_init!(DpNet {
             ints,
             sync_threshold: [AtomicI32::new(threshold), AtomicI32::new(period)],
             sync_qlen_max: AtomicUsize::new(crate::glue::mem::sync_qlen_max_default()),
-            net: 0,
-            conn_count: crate::glue::ref_table::Census::new(),
-            tot_stats: StatsCells::unallocated(),
+            net,
+            conn_count,
+            tot_stats <- StatsCells::new(),
             tcp_timeouts: tcp::TcpState::ALL.map(|s| AtomicU32::new(d.tcp.get(s))),
             udp_timeout: AtomicU32::new(d.udp.get(udp::UdpState::Normal)),
             hooks_afmask: AtomicU32::new(0),
             drops: DropCounters::default(),
             reuse: ReuseCounters::default(),
             defense: Defense::default(),
-            services: None,
-        }
+            services,
+        })
     }
 
-    /// The namespace started: `net` is its `struct net`.
-    pub(crate) fn set_net(&mut self, net: &Net) {
-        self.net = net.as_ptr() as usize;
-        self.conn_count.set_net(net);
-    }
-
-    /// `struct net *` of this namespace, as a number (connection keys); 0 until started.
+    /// `struct net *` of this namespace, as a number (connection keys).
     pub(crate) fn net_id(&self) -> usize {
         self.net
     }

@@ -15,7 +15,7 @@
 use super::dest::{DestShared, StatsCells};
 use crate::glue::arc_table::{impl_has_links, ArcTable, ArcTableWriter, Links};
 use crate::glue::rcu::{self, RcuReadGuard};
-use crate::glue::sync::BhSpin;
+use crate::glue::sync::BhLock;
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use ipvs_core::netlink::ipvs::AF_INET6;
 use ipvs_core::netlink::service::ServiceKey;
@@ -284,6 +284,7 @@ pub(crate) struct Scheduled {
 
 /// A virtual service, packet-path half (`struct ip_vs_service`). The key never changes; the
 /// fields `ip_vs_edit_service()` changes are atomics, read without locks as C reads them.
+#[pin_data]
 pub(crate) struct Svc {
     /// Normalised (`ip_vs_addr_copy()`: an IPv4 address keeps only its first 4 bytes).
     pub(crate) key: ServiceKey,
@@ -294,7 +295,9 @@ pub(crate) struct Svc {
     /// IPv4: the netmask's bytes; IPv6: the prefix length (native-endian u32, as C's union).
     netmask: AtomicU32,
     pub(crate) stats: Arc<StatsCells>,
-    pub(crate) sched: BhSpin<SvcSched>,
+    /// C: `svc->sched_lock`.
+    #[pin]
+    pub(crate) sched: BhLock<SvcSched>,
     /// The control plane's slot for this service (its index in the namespace's list), so
     /// that a lookup by key gives the control plane's record in O(1).
     pub(crate) ctl_slot: AtomicUsize,
@@ -308,22 +311,24 @@ impl Svc {
         netmask: [u8; 4],
         state: SchedState,
     ) -> Result<Arc<Svc>, Errno> {
-        let stats = Arc::new(StatsCells::new().map_err(|_| Errno::Enomem)?, GFP_KERNEL)
-            .map_err(|_| Errno::Enomem)?;
-        Arc::new(
-            Svc {
+        let stats = Arc::pin_init(StatsCells::new(), GFP_KERNEL).map_err(|_| Errno::Enomem)?;
+        Arc::pin_init(
+            pin_init!(Svc {
                 key,
                 links: Links::new(key_hash(&key)),
                 flags: AtomicU32::new(flags),
                 timeout_jiffies: AtomicU32::new(timeout_jiffies),
                 netmask: AtomicU32::new(u32::from_ne_bytes(netmask)),
                 stats,
-                sched: BhSpin::new(SvcSched {
-                    dests: KVec::new(),
-                    state,
-                }),
+                sched <- crate::new_bh_lock!(
+                    SvcSched {
+                        dests: KVec::new(),
+                        state,
+                    },
+                    "ipvs_rs_svc_sched"
+                ),
                 ctl_slot: AtomicUsize::new(0),
-            },
+            }),
             GFP_KERNEL,
         )
         .map_err(|_| Errno::Enomem)

@@ -7,6 +7,7 @@
 //! rust/dp_glue.c).
 
 use super::bindings;
+use core::ptr::NonNull;
 use ipvs_core::est::Counters;
 use kernel::prelude::*;
 
@@ -14,10 +15,9 @@ use kernel::prelude::*;
 ///
 /// # Invariants
 ///
-/// `ptr` is null or a live `alloc_percpu(struct ipvs_rs_counters)` allocation owned by this
-/// value.
+/// `ptr` is a live `alloc_percpu(struct ipvs_rs_counters)` allocation owned by this value.
 pub(crate) struct PcpuCounters {
-    ptr: *mut core::ffi::c_void,
+    ptr: NonNull<core::ffi::c_void>,
 }
 
 // SAFETY: the per-CPU updates are `this_cpu_*()` operations, safe from any CPU and context;
@@ -27,53 +27,34 @@ unsafe impl Send for PcpuCounters {}
 unsafe impl Sync for PcpuCounters {}
 
 impl PcpuCounters {
-    /// Counters that count nothing until [`PcpuCounters::alloc`] replaces them (for objects
-    /// built before they can allocate).
-    pub(crate) const fn unallocated() -> Self {
-        PcpuCounters {
-            ptr: core::ptr::null_mut(),
-        }
-    }
-
     /// Zeroed counters, one copy per possible CPU. Process context (may sleep).
     pub(crate) fn alloc() -> Result<Self> {
         // SAFETY: plain allocation call.
-        let ptr = unsafe { bindings::ipvs_rs_pcpu_alloc() };
-        if ptr.is_null() {
-            return Err(ENOMEM);
-        }
+        let ptr = NonNull::new(unsafe { bindings::ipvs_rs_pcpu_alloc() }).ok_or(ENOMEM)?;
         // INVARIANT: a fresh allocation, owned from here.
         Ok(PcpuCounters { ptr })
     }
 
     pub(crate) fn conn(&self) {
-        if !self.ptr.is_null() {
-            // SAFETY: live per-CPU allocation (invariant).
-            unsafe { bindings::ipvs_rs_pcpu_conn(self.ptr) };
-        }
+        // SAFETY: live per-CPU allocation (invariant).
+        unsafe { bindings::ipvs_rs_pcpu_conn(self.ptr.as_ptr()) };
     }
 
     pub(crate) fn add_in(&self, bytes: u64) {
-        if !self.ptr.is_null() {
-            // SAFETY: live per-CPU allocation (invariant).
-            unsafe { bindings::ipvs_rs_pcpu_in(self.ptr, bytes) };
-        }
+        // SAFETY: live per-CPU allocation (invariant).
+        unsafe { bindings::ipvs_rs_pcpu_in(self.ptr.as_ptr(), bytes) };
     }
 
     pub(crate) fn add_out(&self, bytes: u64) {
-        if !self.ptr.is_null() {
-            // SAFETY: live per-CPU allocation (invariant).
-            unsafe { bindings::ipvs_rs_pcpu_out(self.ptr, bytes) };
-        }
+        // SAFETY: live per-CPU allocation (invariant).
+        unsafe { bindings::ipvs_rs_pcpu_out(self.ptr.as_ptr(), bytes) };
     }
 
     /// The sum over every CPU.
     pub(crate) fn sum(&self) -> Counters {
         let mut c = bindings::ipvs_rs_counters::default();
-        if !self.ptr.is_null() {
-            // SAFETY: live per-CPU allocation (invariant); `c` is a writable struct.
-            unsafe { bindings::ipvs_rs_pcpu_sum(self.ptr, &mut c) };
-        }
+        // SAFETY: live per-CPU allocation (invariant); `c` is a writable struct.
+        unsafe { bindings::ipvs_rs_pcpu_sum(self.ptr.as_ptr(), &mut c) };
         Counters {
             conns: c.conns,
             inpkts: c.inpkts,
@@ -86,11 +67,9 @@ impl PcpuCounters {
 
 impl Drop for PcpuCounters {
     fn drop(&mut self) {
-        if !self.ptr.is_null() {
-            // SAFETY: owned live allocation (invariant), freed once; free_percpu() may be
-            // called from atomic context (the last reference may go in an RCU callback).
-            unsafe { bindings::ipvs_rs_pcpu_free(self.ptr) };
-        }
+        // SAFETY: owned live allocation (invariant), freed once; free_percpu() may be
+        // called from atomic context (the last reference may go in an RCU callback).
+        unsafe { bindings::ipvs_rs_pcpu_free(self.ptr.as_ptr()) };
     }
 }
 

@@ -62,20 +62,20 @@ impl Net {
 
 /// State that ipvs_rs keeps in each network namespace.
 pub(crate) trait PernetData: Sized + Send + Sync + 'static {
-    /// The state of a namespace that has just appeared (infallible, no side effects).
-    fn new() -> Self;
-    /// Connect the state to the kernel. Called once, on the state in its final slot, which
-    /// does not move until it is dropped; on error (here or in `register`) `stop` runs and
-    /// the state is dropped.
-    fn start(&mut self, net: &Net) -> Result;
+    /// The state of the namespace `net`, which has just appeared: what may fail is done
+    /// first (the `Err` case), then the returned initializer builds the state in its final
+    /// slot, where it stays (pinned) until it is dropped. No side effects outside the state:
+    /// if the initializer or `register` fails, the state is dropped (after `stop`, if it was
+    /// built).
+    fn init(net: &Net) -> Result<impl PinInit<Self, Error> + '_>;
     /// Register what points into the state (works, sysctls, `/proc/net` files) through
-    /// `slot`; called once, after `start`. The glue undoes every registration before the
+    /// `slot`; called once, after the state is built. The glue undoes every registration before the
     /// state is dropped.
     fn register<'s>(&'s self, _slot: &mut Slot<'s, Self>) -> Result {
         Ok(())
     }
-    /// The namespace goes away (or the module unloads, or `start`/`register` failed): undo
-    /// what `start` did. Runs after the state's works were cancelled, before its sysctls and
+    /// The namespace goes away (or the module unloads, or `register` failed): undo what the
+    /// state's life did (hooks, connections). Runs after the state's works were cancelled, before its sysctls and
     /// `/proc/net` files are removed and before it is dropped.
     fn stop(&self, _net: &Net) {}
     /// The one static registration record of this type (the C callbacks get no `&self`).
@@ -121,7 +121,7 @@ struct SlotMem<T> {
 ///
 /// # Invariants
 ///
-/// `data` is the started state of the slot whose registrations are `regs`, in the live
+/// `data` is the built state of the slot whose registrations are `regs`, in the live
 /// namespace `net`; it stays in place until the glue has undone `regs`.
 pub(crate) struct Slot<'s, T> {
     data: &'s T,
@@ -199,7 +199,7 @@ impl<'s, T: PernetData> Slot<'s, T> {
 /// # Invariants
 ///
 /// While registered (a [`Registration`] exists), `ops.id` points to `self.id` and every live
-/// namespace's generic slot `id` holds a started `T`.
+/// namespace's generic slot `id` holds a built `T`.
 pub(crate) struct Pernet<T: PernetData> {
     ops: UnsafeCell<bindings::pernet_operations>,
     id: UnsafeCell<kernel::ffi::c_uint>,
@@ -259,7 +259,7 @@ impl<T: PernetData> Pernet<T> {
             return None;
         }
         // SAFETY: registered, so `id` is assigned and stable, and every live namespace's slot
-        // holds a started `SlotMem<T>` until its exit callback (`registered` is set after
+        // holds a built `SlotMem<T>` until its exit callback (`registered` is set after
         // the namespaces present at registration were set up; later ones are not reachable
         // before their init returned); `net` is alive for 'a.
         Some(unsafe {
@@ -267,7 +267,7 @@ impl<T: PernetData> Pernet<T> {
         })
     }
 
-    /// `pernet_operations.init`: build the state in `net`'s slot, start it, register for it.
+    /// `pernet_operations.init`: build the state in `net`'s slot, register for it.
     ///
     /// # Safety
     ///
@@ -281,33 +281,40 @@ impl<T: PernetData> Pernet<T> {
             let slot = bindings::ipvs_rs_net_generic(net, *Self::ops_id()).cast::<SlotMem<T>>();
             (Net::from_raw(net), slot)
         };
-        let mem = SlotMem {
-            regs: Regs {
-                works: KVec::new(),
-                proc: KVec::new(),
-                sysctls: KVec::new(),
-            },
-            data: T::new(),
+        let regs = Regs {
+            works: KVec::new(),
+            proc: KVec::new(),
+            sysctls: KVec::new(),
         };
         // SAFETY: `slot` is valid for writes (see above) and holds nothing yet.
-        unsafe { slot.write(mem) };
-        // SAFETY: `slot` now holds a `SlotMem<T>` that nobody else references.
-        let mem = unsafe { &mut *slot };
-        let res = mem.data.start(net).and_then(|()| {
-            // INVARIANT: `data` is started, in its final place, next to `regs`, in the live
-            // `net`; it is dropped only after `regs` are undone (below, or in `net_exit`).
-            let mut reg = Slot {
-                data: &mem.data,
-                net,
-                regs: &mut mem.regs,
-            };
-            mem.data.register(&mut reg)
+        unsafe { core::ptr::addr_of_mut!((*slot).regs).write(regs) };
+        let built = T::init(net).and_then(|init| {
+            // SAFETY: the `data` field of the slot is valid for writes and holds nothing; it
+            // stays in place until dropped below or in `net_exit` (the slot is freed only
+            // after `exit`), so the pinned state never moves.
+            unsafe { init.__pinned_init(core::ptr::addr_of_mut!((*slot).data)) }
         });
-        match res {
+        if let Err(e) = built {
+            // SAFETY: `regs` was written above and is empty; `data` was not built (a failed
+            // initializer leaves nothing to drop); `exit` is not called for a namespace whose
+            // `init` failed.
+            unsafe { core::ptr::drop_in_place(core::ptr::addr_of_mut!((*slot).regs)) };
+            return e.to_errno();
+        }
+        // SAFETY: `slot` now holds a `SlotMem<T>` that nobody else references; the state is
+        // only borrowed shared (it is pinned), the registrations exclusively.
+        let (regs, data) = unsafe { (&mut (*slot).regs, &(*slot).data) };
+        // INVARIANT: `data` is built, in its final place, next to `regs`, in the live `net`;
+        // it is dropped only after `regs` are undone (below, or in `net_exit`).
+        let mut reg = Slot {
+            data,
+            net,
+            regs: &mut *regs,
+        };
+        match data.register(&mut reg) {
             Ok(()) => 0,
             Err(e) => {
-                let data = &mem.data;
-                mem.regs.undo(|| data.stop(net));
+                regs.undo(|| data.stop(net));
                 // SAFETY: `slot` holds a `SlotMem<T>` that is not used again; `exit` is not
                 // called for a namespace whose `init` failed.
                 unsafe { core::ptr::drop_in_place(slot) };

@@ -62,26 +62,22 @@ pub(crate) trait RefEntry: Sized + Send + Sync + 'static {
 /// # Invariants
 ///
 /// Entries point to their census; it is not dropped while it counts any (`drop` waits) and
-/// stays in place meanwhile (it lives inside the namespace state, which is placed before
-/// the namespace's hooks can create entries and does not move until dropped). `net`, once
-/// set, is the namespace whose state holds the census, which outlives it.
+/// stays in place meanwhile (it lives inside the namespace state, which is built in place,
+/// pinned, before the namespace's hooks can create entries). `net` is the namespace whose
+/// state holds the census, which outlives it.
 pub(crate) struct Census {
     count: AtomicI32,
     net: AtomicPtr<bindings::net>,
 }
 
 impl Census {
-    pub(crate) const fn new() -> Self {
+    /// The census of `net`'s state, which holds it.
+    pub(crate) fn new(net: &Net) -> Self {
+        // INVARIANT: the caller's namespace state holds the census.
         Census {
             count: AtomicI32::new(0),
-            net: AtomicPtr::new(ptr::null_mut()),
+            net: AtomicPtr::new(net.as_ptr()),
         }
-    }
-
-    /// The namespace the census counts for, which holds it.
-    pub(crate) fn set_net(&self, net: &Net) {
-        // INVARIANT: the caller's namespace state holds the census.
-        self.net.store(net.as_ptr(), Ordering::Relaxed);
     }
 
     /// Live entries (Acquire: the frees queued before the count fell are visible).

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Bottom halves and small locks for state the packet path, timers and process context share.
+//! Bottom halves and locks for state the packet path, timers and process context share.
 //!
 //! C headers: include/linux/bottom_half.h, include/linux/spinlock.h (wrapped in
 //! rust/dp_glue.c).
 
 use super::bindings;
-use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
+use kernel::prelude::*;
 
 /// `local_bh_disable()` … `local_bh_enable()`: lets process context take a lock that
 /// softirqs (the packet path, timers) take too.
@@ -27,82 +27,76 @@ impl Drop for BhGuard {
     }
 }
 
-/// A value behind a small spinlock taken with bottom halves off, for state the packet path,
-/// timers and process context all update briefly (C: `spin_lock_bh(&cp->lock)`,
-/// `spin_lock_bh(&stats->lock)`). Unlike `kernel::sync::SpinLock` it needs no pinning, so
-/// it can live in objects built by value; it is not seen by lockdep, so critical sections
-/// must stay leaf-level (take no other lock inside).
-///
-/// # Invariants
-///
-/// `value` is reached only through a [`BhSpinGuard`], and at most one guard exists at a time:
-/// a guard is made only after `locked` went from `false` to `true`, and its drop sets it back.
-pub(crate) struct BhSpin<T> {
-    locked: AtomicBool,
-    value: UnsafeCell<T>,
+/// A value behind a spinlock taken with bottom halves off, for state the packet path,
+/// timers and process context all update briefly (C: `spin_lock_bh(&svc->sched_lock)`,
+/// `spin_lock_bh(&stats->lock)`): a `kernel::sync::SpinLock`, so lockdep sees it (one lock
+/// class per [`new_bh_lock!`](crate::new_bh_lock) site), taken after `local_bh_disable()`.
+/// It is pinned: build it in place with `new_bh_lock!` inside the owner's initializer.
+#[pin_data]
+pub(crate) struct BhLock<T> {
+    #[pin]
+    inner: kernel::sync::SpinLock<T>,
 }
 
-// SAFETY: the value is only reached through the guard, which the lock makes exclusive (type
-// invariant), so sharing the lock hands the value from thread to thread, never to two at once.
-unsafe impl<T: Send> Sync for BhSpin<T> {}
-// SAFETY: moving the lock moves the value with it.
-unsafe impl<T: Send> Send for BhSpin<T> {}
-
-/// Exclusive access to a [`BhSpin`]'s value.
-///
-/// # Invariants
-///
-/// This guard set `lock.locked` and is the only one of `lock`.
-pub(crate) struct BhSpinGuard<'a, T> {
-    lock: &'a BhSpin<T>,
+/// Exclusive access to a [`BhLock`]'s value. The spinlock is released before bottom halves
+/// are enabled again (fields drop in declaration order).
+pub(crate) struct BhLockGuard<'a, T> {
+    guard: kernel::sync::lock::Guard<'a, T, kernel::sync::lock::spinlock::SpinLockBackend>,
     _bh: BhGuard,
 }
 
-impl<T> BhSpin<T> {
-    pub(crate) const fn new(value: T) -> Self {
-        BhSpin {
-            locked: AtomicBool::new(false),
-            value: UnsafeCell::new(value),
-        }
+impl<T> BhLock<T> {
+    /// A lock around `value` in the lock class `key` named `name`; see
+    /// [`new_bh_lock!`](crate::new_bh_lock), which makes the class.
+    pub(crate) fn new(
+        value: T,
+        name: &'static kernel::str::CStr,
+        key: &'static kernel::sync::LockClassKey,
+    ) -> impl PinInit<Self> {
+        pin_init!(Self {
+            inner <- kernel::sync::SpinLock::new(value, name, key),
+        })
     }
 
-    pub(crate) fn lock(&self) -> BhSpinGuard<'_, T> {
+    /// `spin_lock_bh()`: bottom halves off on this CPU (so the packet path here cannot spin
+    /// on the lock this context holds), then the lock.
+    pub(crate) fn lock(&self) -> BhLockGuard<'_, T> {
         let bh = BhGuard::new();
-        while self
-            .locked
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            core::hint::spin_loop();
-        }
-        // INVARIANT: the exchange above took the lock.
-        BhSpinGuard {
-            lock: self,
+        BhLockGuard {
+            guard: self.inner.lock(),
             _bh: bh,
         }
     }
 }
 
-impl<T> core::ops::Deref for BhSpinGuard<'_, T> {
+impl<T> core::ops::Deref for BhLockGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: the guard holds the lock, so no other reference to the value exists (type
-        // invariants).
-        unsafe { &*self.lock.value.get() }
+        &self.guard
     }
 }
 
-impl<T> core::ops::DerefMut for BhSpinGuard<'_, T> {
+impl<T> core::ops::DerefMut for BhLockGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as in `deref`, and `&mut self` makes this the only use of the guard.
-        unsafe { &mut *self.lock.value.get() }
+        &mut self.guard
     }
 }
 
-impl<T> Drop for BhSpinGuard<'_, T> {
-    fn drop(&mut self) {
-        self.lock.locked.store(false, Ordering::Release);
-    }
+/// An initializer of a [`BhLock`] around `$value`, with a lock class of its own for this
+/// call site and the name `$name` (as `kernel::new_spinlock!`).
+///
+/// ```ignore
+/// sched <- new_bh_lock!(SvcSched { .. }, "ipvs_rs_svc_sched"),
+/// ```
+#[macro_export]
+macro_rules! new_bh_lock {
+    ($value:expr, $name:literal) => {
+        $crate::glue::sync::BhLock::new(
+            $value,
+            ::kernel::c_str!($name),
+            ::kernel::static_lock_class!(),
+        )
+    };
 }
 
 /// One of the 256 connection-table bucket locks (`spin_lock_bh`), held until dropped.
