@@ -312,10 +312,11 @@ impl Svc {
         state: SchedState,
     ) -> Result<Arc<Svc>, Errno> {
         let stats = Arc::pin_init(StatsCells::new(), GFP_KERNEL).map_err(|_| Errno::Enomem)?;
+        let hash = key_hash(&key);
         Arc::pin_init(
             pin_init!(Svc {
                 key,
-                links: Links::new(key_hash(&key)),
+                links: Links::new(hash),
                 flags: AtomicU32::new(flags),
                 timeout_jiffies: AtomicU32::new(timeout_jiffies),
                 netmask: AtomicU32::new(u32::from_ne_bytes(netmask)),
