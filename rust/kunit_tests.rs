@@ -676,7 +676,7 @@ fn dest_trash_revives_counters(t: &mut Test) {
     kunit_expect_eq!(t, ctl.add_dest(0, &dest(1, 3), 2, ok), Err(Errno::Eexist));
     kunit_expect_eq!(t, ctl.add_dest(0, &dest(2, 1), 2, ok), Ok(()));
     // Newest first, as C's list_add_rcu().
-    kunit_expect_eq!(t, ctl.services[0].dests[0].addr, v4([192, 0, 2, 2]));
+    kunit_expect_eq!(t, ctl.services[0].dests[0].addr(), &v4([192, 0, 2, 2]));
     // A destination still referenced by connections is parked, and revived with its counters.
     ctl.services[0].dests[1].shared.bind(false, false);
     for _ in 0..42 {
@@ -693,7 +693,7 @@ fn dest_trash_revives_counters(t: &mut Test) {
         ctl.services[0].dests[0].shared.stats.snapshot().conns,
         42
     );
-    kunit_expect_eq!(t, ctl.services[0].dests[0].weight, 5);
+    kunit_expect_eq!(t, ctl.services[0].dests[0].weight(), 5);
     // A new destination does.
     kunit_expect_eq!(
         t,
@@ -716,7 +716,11 @@ fn weight_zero_dest_stays(t: &mut Test) {
     kunit_expect_eq!(t, ctl.add_dest(0, &dest(1, 4), 2, |_, _| Ok(())), Ok(()));
     kunit_expect_eq!(t, ctl.edit_dest(0, &dest(1, 0), 2), Ok(()));
     let d = &ctl.services[0].dests[0];
-    kunit_expect_eq!(t, (d.weight, d.last_weight), (0, 4));
+    kunit_expect_eq!(
+        t,
+        (d.weight(), d.shared.last_weight.load(Ordering::Relaxed)),
+        (0, 4)
+    );
     kunit_expect_eq!(t, ctl.services[0].dests.len(), 1);
 }
 

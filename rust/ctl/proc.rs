@@ -68,11 +68,11 @@ fn render_ip_vs(w: &mut impl Write, net: &Net) -> fmt::Result {
             procfs::write_dest(
                 w,
                 &DestLine {
-                    af: d.af,
-                    addr: &d.addr,
-                    port: d.port,
-                    conn_flags: d.conn_flags,
-                    weight: d.weight,
+                    af: d.af(),
+                    addr: d.addr(),
+                    port: d.port(),
+                    conn_flags: d.conn_flags(),
+                    weight: d.weight(),
                     activeconns: d
                         .shared
                         .activeconns

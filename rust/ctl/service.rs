@@ -55,77 +55,76 @@ fn same_service(a: &ServiceKey, b: &ServiceKey) -> bool {
     a.af == b.af && a.protocol == b.protocol && a.port == b.port && a.addr[..n] == b.addr[..n]
 }
 
-/// A real server of a service (`struct ip_vs_dest`, control-plane part).
+/// A real server of a service (`struct ip_vs_dest`, control-plane part). What the packet
+/// path reads too (address, weights, flags, thresholds) is kept once, in `shared`; here only
+/// what the control plane alone reports.
 pub(crate) struct Dest {
-    pub(crate) af: u16,
-    pub(crate) addr: [u8; 16],
-    /// Host order.
-    pub(crate) port: u16,
-    pub(crate) conn_flags: u32,
-    pub(crate) weight: i32,
-    /// Latest non-zero weight (C's `last_weight`), for quiescent handling.
-    pub(crate) last_weight: i32,
-    pub(crate) u_threshold: u32,
-    pub(crate) l_threshold: u32,
-    pub(crate) tun_type: u8,
-    pub(crate) tun_port: u16,
-    pub(crate) tun_flags: u16,
+    /// `l_threshold` as configured: reported as set, where the packet path keeps the
+    /// effective one (3/4 of the upper when 0, see [`DestShared::set_thresholds`]).
+    l_threshold: u32,
+    tun_port: u16,
+    tun_flags: u16,
     /// What connections and the packet path see of this destination.
     pub(crate) shared: Arc<DestShared>,
 }
 
 impl Dest {
+    /// `dest->af`.
+    pub(crate) fn af(&self) -> u16 {
+        self.shared.family.af()
+    }
+
+    /// `dest->addr`, as `ip_vs_addr_copy()` stores it.
+    pub(crate) fn addr(&self) -> &[u8; 16] {
+        &self.shared.addr.0
+    }
+
+    /// `dest->port`, host order.
+    pub(crate) fn port(&self) -> u16 {
+        self.shared.port
+    }
+
+    pub(crate) fn conn_flags(&self) -> u32 {
+        self.shared.conn_flags.load(Relaxed)
+    }
+
+    pub(crate) fn weight(&self) -> i32 {
+        self.shared.weight.load(Relaxed)
+    }
+
     fn matches(&self, af: u16, addr: &[u8; 16], port: u16) -> bool {
         let n = addr_len(af);
-        self.af == af && self.port == port && self.addr[..n] == addr[..n]
+        self.af() == af && self.port() == port && self.addr()[..n] == addr[..n]
     }
 
     /// `__ip_vs_update_dest()`: everything a NEW_DEST or SET_DEST sets.
-    fn update(&mut self, r: &DestRepr, af: u16, add: bool) {
+    fn update(&mut self, r: &DestRepr, add: bool) {
+        let sh = &self.shared;
         if add || r.weight != 0 {
-            self.last_weight = r.weight;
+            sh.last_weight.store(r.weight, Relaxed);
         }
-        self.weight = r.weight;
-        self.conn_flags = r.dest_conn_flags();
-        self.tun_type = r.tun_type;
+        sh.weight.store(r.weight, Relaxed);
+        sh.conn_flags.store(r.dest_conn_flags(), Relaxed);
+        sh.tun_type.store(u32::from(r.tun_type), Relaxed);
+        sh.set_thresholds(r.u_threshold, r.l_threshold);
+        sh.available.store(true, Relaxed);
+        self.l_threshold = r.l_threshold;
         self.tun_port = r.tun_port;
         self.tun_flags = r.tun_flags;
-        self.u_threshold = r.u_threshold;
-        self.l_threshold = r.l_threshold;
-        self.af = af;
-        let sh = &self.shared;
-        sh.conn_flags.store(self.conn_flags, Relaxed);
-        sh.weight.store(self.weight, Relaxed);
-        sh.last_weight.store(self.last_weight, Relaxed);
-        sh.tun_type.store(u32::from(self.tun_type), Relaxed);
-        sh.set_thresholds(self.u_threshold, self.l_threshold);
-        sh.available.store(true, Relaxed);
     }
 
     fn new(r: &DestRepr, af: u16) -> Result<Dest, Errno> {
-        let family = if af == AF_INET6 {
-            Family::Ipv6
-        } else {
-            Family::Ipv4
-        };
+        let family = Family::from_af(af).ok_or(Errno::Eafnosupport)?;
         let addr = normalized(af, &r.key.addr);
         let shared =
             DestShared::new(family, InetAddr(addr), r.key.port).map_err(|_| Errno::Enomem)?;
         let mut d = Dest {
-            af,
-            addr: normalized(af, &r.key.addr),
-            port: r.key.port,
-            conn_flags: 0,
-            weight: 0,
-            last_weight: 0,
-            u_threshold: 0,
             l_threshold: 0,
-            tun_type: 0,
             tun_port: 0,
             tun_flags: 0,
             shared,
         };
-        d.update(r, af, true);
+        d.update(r, true);
         Ok(d)
     }
 
@@ -135,21 +134,23 @@ impl Dest {
     }
 
     pub(crate) fn info(&self) -> DestInfo {
+        let sh = &self.shared;
         DestInfo {
-            addr: self.addr,
-            port: self.port,
-            conn_flags: self.conn_flags,
-            weight: self.weight,
-            tun_type: self.tun_type,
+            addr: *self.addr(),
+            port: self.port(),
+            conn_flags: self.conn_flags(),
+            weight: self.weight(),
+            // Stored from a `u8` by `update`.
+            tun_type: sh.tun_type.load(Relaxed) as u8,
             tun_port: self.tun_port,
             tun_flags: self.tun_flags,
-            u_threshold: self.u_threshold,
+            u_threshold: sh.u_threshold.load(Relaxed),
             l_threshold: self.l_threshold,
-            activeconns: self.shared.activeconns.load(Relaxed) as u32,
-            inactconns: self.shared.inactconns() as u32,
-            persistconns: self.shared.persistconns.load(Relaxed) as u32,
-            af: self.af,
-            stats: self.shared.stats.snapshot(),
+            activeconns: sh.activeconns.load(Relaxed) as u32,
+            inactconns: sh.inactconns() as u32,
+            persistconns: sh.persistconns.load(Relaxed) as u32,
+            af: self.af(),
+            stats: sh.stats.snapshot(),
         }
     }
 }
@@ -212,11 +213,7 @@ impl Service {
     }
 
     fn family(&self) -> Family {
-        if self.key.af == AF_INET6 {
-            Family::Ipv6
-        } else {
-            Family::Ipv4
-        }
+        Family::from_af(self.key.af).unwrap_or(Family::Ipv4)
     }
 }
 
@@ -433,7 +430,7 @@ impl CtlState {
         });
         let dest = match revived.and_then(|i| kvec::swap_remove(&mut self.trash, i)) {
             Some(mut t) => {
-                t.dest.update(r, af, true);
+                t.dest.update(r, true);
                 t.dest
             }
             None => {
@@ -461,7 +458,7 @@ impl CtlState {
         let addr = normalized(af, &r.key.addr);
         let svc = &mut self.services[idx];
         let d = svc.find_dest(af, &addr, r.key.port).ok_or(Errno::Enoent)?;
-        svc.dests[d].update(r, af, false);
+        svc.dests[d].update(r, false);
         let mut s = svc.dp.sched.lock();
         let crate::dp::svc::SvcSched { dests, state } = &mut *s;
         state.dests_changed(dests);
