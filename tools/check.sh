@@ -123,6 +123,13 @@ grep -q '^ok - ' "$OUT/harness.tap" || fail "harness: self-tests did not run"
 log "tier vm: all scenarios + KUnit in one boot"
 vm_status=0
 echo "$FLAVOR" >"$OUT/vm/flavor"
+# The debug kernel is ~3x slower: the scenarios run with smaller volumes, and the VM gets more
+# time (tests/vm/debug-profile.env).
+vm_timeout=${VM_TIMEOUT:-4800}
+if [ "$FLAVOR" = debug ]; then
+	cp tests/vm/debug-profile.env "$OUT/vm/profile.env"
+	vm_timeout=${VM_TIMEOUT:-9000}
+fi
 env | grep -E '^REL_[A-Z_]+=' >"$OUT/vm/rel.env" || true
 rel_names=()
 mapfile -t rel_scenarios <tests/vm/rel/scenarios
@@ -132,7 +139,7 @@ for name in "${rel_scenarios[@]}"; do
 	rel_names+=("rel-$name")
 done
 # (The data-path and port-reuse suites take ~5-10 min per module each under TCG.)
-VM_OUT="$OUT/vm" tools/vm.sh --timeout "${VM_TIMEOUT:-4800}" --dmesg "$OUT/dmesg.txt" -- tests/vm/all.sh || vm_status=$?
+VM_OUT="$OUT/vm" tools/vm.sh --timeout "$vm_timeout" --dmesg "$OUT/dmesg.txt" -- tests/vm/all.sh || vm_status=$?
 vm_names=(smoke netns ipvsadm-diff netlink-diff unpriv sysctl-diff dp-selftest dp-matrix dp-expire
 	dp-stress dp-sched dp-quiescent "${rel_names[@]}" reuse bench-smoke)
 for name in "${vm_names[@]}"; do

@@ -6,6 +6,15 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 rc=0
+# FLAVOR=debug: smaller volumes for the slower kernel (tools/check.sh copies
+# tests/vm/debug-profile.env here).
+if [ -f "${VM_OUT:-/tmp}/profile.env" ]; then
+	set -a
+	# shellcheck source=tests/vm/debug-profile.env
+	. "${VM_OUT:-/tmp}/profile.env"
+	set +a
+	echo "# profile: $(grep -oE '^: "\$\{[A-Z_]+:=[^}]*' "${VM_OUT:-/tmp}/profile.env" | sed 's/^: "\${//; s/:=/=/' | tr '\n' ' ')"
+fi
 for scenario in "$here/smoke.sh" "$here/netns.sh" "$here/ctl/run-all.sh c rs" "$here/dp/run-all.sh c rs"; do
 	echo "# === ${scenario#"$here"/}"
 	# shellcheck disable=SC2086  # "run-all.sh c rs" carries its arguments
