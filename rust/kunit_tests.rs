@@ -37,7 +37,7 @@ kunit_suite!(ipvs_rs_ctl: service_lifecycle, dest_trash_revives_counters, weight
     service_table_at_scale, packet_lookup_precedence);
 kunit_suite!(ipvs_rs_conn: conn_found_both_ways_and_expires, held_conn_outlives_its_timer, template_outlives_controlled,
     dying_entry_is_never_rearmed, controlled_expiry_drops_template_at_once, held_template_survives_the_drop,
-    invalidated_template_is_not_found);
+    invalidated_template_is_not_found, one_packet_entry_expires_on_put);
 kunit_suite!(ipvs_rs_reuse: reuse_decision_in_kernel, nodest_work_expires_removed_dests_conns);
 
 fn init_net_state(t: &mut Test) -> Option<&'static NetState> {
@@ -1177,6 +1177,31 @@ fn invalidated_template_is_not_found(t: &mut Test) {
     expire_soon(tpl);
     kunit_expect!(t, eventually(|| conn::count(&ns.dp) == before));
     kunit_expect_eq!(t, d.persistconns.load(Ordering::Relaxed), 0);
+}
+
+/// A one-packet connection (`IP_VS_CONN_F_ONE_PACKET`): counted and bound to its
+/// destination while held, found by no lookup, never listed as hashed, and gone with its
+/// destination's counters as soon as its holder lets it go (C: not hashed, and
+/// `ip_vs_conn_put()` expires it at once).
+fn one_packet_entry_expires_on_put(t: &mut Test) {
+    use crate::dp::conn;
+    use conn_fixtures::*;
+    use ipvs_core::netlink::ipvs::conn_flags;
+    let Some(ns) = init_net_state(t) else { return };
+    let before = conn::count(&ns.dp);
+    let d = dest(15);
+    let cp = conn(ns, 15, 42003, &d, conn_flags::ONE_PACKET, None);
+    kunit_expect_eq!(t, conn::count(&ns.dp), before + 1);
+    kunit_expect_eq!(t, d.totalconns.load(Ordering::Relaxed), 1);
+    kunit_expect!(t, !conn::is_hashed(&cp));
+    let c = v4([192, 0, 2, 15]);
+    let v = v4([198, 51, 100, 1]);
+    let found = conn::in_get(&lookup_key(ns, &c, 42003, &v, 80));
+    kunit_expect!(t, found.is_none());
+    drop(found);
+    drop(cp);
+    kunit_expect!(t, eventually(|| conn::count(&ns.dp) == before));
+    kunit_expect_eq!(t, d.totalconns.load(Ordering::Relaxed), 0);
 }
 
 /// The decision the data path uses, evaluated inside the kernel build (overflow checks on) for

@@ -20,7 +20,7 @@ use super::dest::{DestShared, StatsCells};
 use super::DpNet;
 use crate::glue::rcu::{self, RcuReadGuard};
 use crate::glue::ref_table::{
-    self, Cursor as TableCursor, Node, NodeRef, RefEntry, RefTable, TableAlloc as Buckets,
+    self, Cursor as TableCursor, Link, Node, NodeRef, RefEntry, RefTable, TableAlloc as Buckets,
 };
 use core::ptr;
 use core::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};
@@ -334,7 +334,14 @@ pub(crate) fn create(
         svc_stats: p.svc_stats,
         in_pkts: AtomicU32::new(0),
     };
-    TABLE.insert(&ns.conn_count, hash, conn, control, |c| {
+    // ip_vs_conn_hash(): one-packet connections stay out of the table; the last put
+    // expires them (see `ref_table::Link::Unlinked`).
+    let link = if flags & conn_flags::ONE_PACKET != 0 {
+        Link::Unlinked
+    } else {
+        Link::Chained
+    };
+    TABLE.insert(&ns.conn_count, hash, link, conn, control, |c| {
         if let Some(d) = &c.dest {
             d.bind(flags & F_TEMPLATE != 0, flags & conn_flags::INACTIVE != 0);
         }

@@ -23,6 +23,12 @@
 //!   once it is unlinked itself ([`Unlinked::control_del`]), so `control` stays readable as
 //!   long as the controlled entry is.
 //!
+//! - an entry may be inserted without a chain ([`Link::Unlinked`], C's one-packet
+//!   connections, which `ip_vs_conn_hash()` leaves out): counted, referenced and expired as
+//!   the others, but no lookup or walk finds it, and when its last holder lets it go with
+//!   the timer idle, the drop runs the expiry at once (C's `ip_vs_conn_put()`: "expire
+//!   connection immediately").
+//!
 //! Hence every `&Node` handed out is valid: from a [`NodeRef`] (a counted reference: not
 //! unlinked meanwhile), from a walk (bounded by its read guard: freed only a grace period
 //! after an unlink that came after the walk found it), or to the timer callback (an RCU
@@ -151,6 +157,8 @@ pub(crate) struct Node<T: RefEntry> {
     next: AtomicPtr<Node<T>>,
     refcnt: AtomicU32,
     hashed: AtomicBool,
+    /// In a chain (else a one-packet entry: see [`Link::Unlinked`]).
+    linked: bool,
     hash: u32,
     control: AtomicPtr<Node<T>>,
     /// How many entries this one controls.
@@ -187,9 +195,10 @@ impl<T: RefEntry> Node<T> {
         self.lock.lock()
     }
 
-    /// Whether the entry still is in the table (C: `IP_VS_CONN_F_HASHED`).
+    /// Whether the entry still is in the table (C: `IP_VS_CONN_F_HASHED`); never for an
+    /// entry inserted without a chain.
     pub(crate) fn is_hashed(&self) -> bool {
-        self.hashed.load(Ordering::Relaxed)
+        self.linked && self.hashed.load(Ordering::Relaxed)
     }
 
     /// When the timer expires (jiffies).
@@ -244,6 +253,24 @@ impl<T: RefEntry> Node<T> {
         Some(NodeRef(NonNull::from(self)))
     }
 
+    /// Take `me` out of the chain starting at `bucket`, whose lock the caller holds.
+    fn remove_from_chain(bucket: &AtomicPtr<Node<T>>, me: &Node<T>) {
+        let mut link = bucket;
+        loop {
+            let p = link.load(Ordering::Relaxed);
+            if p.is_null() {
+                return;
+            }
+            if ptr::eq(p, me) {
+                link.store(me.next.load(Ordering::Relaxed), Ordering::Release);
+                return;
+            }
+            // SAFETY: entries in the chain are alive while we hold the bucket lock (only
+            // unlinking, under this lock, starts their end).
+            link = unsafe { &(*p).next };
+        }
+    }
+
     /// `ip_vs_conn_unlink()`: unlink the entry if nobody but the table holds it and it
     /// controls no entry; then delete its timer (a holder that let go just before may have
     /// re-armed it). The token frees the entry after a grace period.
@@ -266,20 +293,8 @@ impl<T: RefEntry> Node<T> {
                 self.refcnt.store(1, Ordering::Relaxed);
                 return None;
             }
-            let me = ptr::from_ref(self).cast_mut();
-            let mut link = bucket;
-            loop {
-                let p = link.load(Ordering::Relaxed);
-                if p.is_null() {
-                    break;
-                }
-                if p == me {
-                    link.store(self.next.load(Ordering::Relaxed), Ordering::Release);
-                    break;
-                }
-                // SAFETY: entries in the chain are alive while we hold the bucket lock
-                // (only unlinking, under this lock, starts their end).
-                link = unsafe { &(*p).next };
+            if self.linked {
+                Self::remove_from_chain(bucket, self);
             }
             self.hashed.store(false, Ordering::Relaxed);
         }
@@ -347,6 +362,21 @@ impl<T: RefEntry> NodeRef<T> {
 
 impl<T: RefEntry> Drop for NodeRef<T> {
     fn drop(&mut self) {
+        // An entry without a chain whose last holder this is, its timer idle: expire it now
+        // (C's `ip_vs_conn_put()` for one-packet connections). Nobody can find it to take a
+        // reference meanwhile; if someone holds one anyway (`control`), the unlink of the
+        // expiry fails and the expiry retries later, as for any held entry.
+        if !self.linked && self.refcnt.load(Ordering::Acquire) == 2 && !self.timer.pending() {
+            let rcu = RcuReadGuard::new();
+            let node = self.0;
+            self.refcnt.fetch_sub(1, Ordering::Release);
+            // SAFETY: the table's reference (the expiry's to give up) keeps the entry alive
+            // until an unlink, after which it is freed only after a grace period, and this
+            // read-side section started before.
+            T::expire(unsafe { node.as_ref() });
+            drop(rcu);
+            return;
+        }
         T::put(self);
         self.refcnt.fetch_sub(1, Ordering::Release);
     }
@@ -432,6 +462,16 @@ pub(crate) struct Cursor {
     offset: usize,
 }
 
+/// Whether [`RefTable::insert`] puts the entry in its chain.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Link {
+    /// In the chain of its hash: found by lookups and walks (C: `ip_vs_conn_hash()`).
+    Chained,
+    /// In no chain (C's one-packet connections, `IP_VS_CONN_F_ONE_PACKET`): only its
+    /// creator reaches it, and it expires when the last reference goes with its timer idle.
+    Unlinked,
+}
+
 /// The bucket array, allocated at module load by [`RefTable::alloc`].
 pub(crate) struct RefTable<T: RefEntry> {
     buckets: AtomicPtr<AtomicPtr<Node<T>>>,
@@ -512,12 +552,14 @@ impl<T: RefEntry> RefTable<T> {
 
     /// `ip_vs_conn_new()`'s allocation and `ip_vs_conn_hash()`: a new entry with `value`,
     /// counted by `census`, referenced by the caller and by the table (whose reference its
-    /// timer owns; the caller's `put` arms it). `init` runs on the entry before it is
-    /// published; `control` (held by the caller) becomes its controlling entry.
+    /// timer owns; the caller's `put` arms it), in the chain of `hash` or in none (`link`).
+    /// `init` runs on the entry before it is published; `control` (held by the caller)
+    /// becomes its controlling entry.
     pub(crate) fn insert(
         &self,
         census: &Census,
         hash: u32,
+        link: Link,
         value: T,
         control: Option<&NodeRef<T>>,
         init: impl FnOnce(&Node<T>),
@@ -533,6 +575,7 @@ impl<T: RefEntry> RefTable<T> {
                 // The caller's reference and the table's.
                 refcnt: AtomicU32::new(2),
                 hashed: AtomicBool::new(true),
+                linked: link == Link::Chained,
                 hash,
                 control: AtomicPtr::new(ptr::null_mut()),
                 n_control: ControlCount(AtomicI32::new(0)),
@@ -556,7 +599,7 @@ impl<T: RefEntry> RefTable<T> {
                 .store(ptr::from_ref::<Node<T>>(ct).cast_mut(), Ordering::Release);
         }
         census.count.fetch_add(1, Ordering::Relaxed);
-        {
+        if link == Link::Chained {
             let _lock = BucketLock::lock(hash);
             node.next
                 .store(bucket.load(Ordering::Relaxed), Ordering::Relaxed);

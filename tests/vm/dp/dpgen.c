@@ -509,7 +509,7 @@ struct cconn {
 static struct {
 	int family, udp, conc, rounds, maxlen, timeout_ms, maxerr, retries, interval_ms;
 	uint32_t n, cell, nsrc;
-	int port, udp_port_base, rst, half_close, linger_ms, quiet, verbose;
+	int port, udp_port_base, rst, half_close, linger_ms, quiet, verbose, any_server;
 	uint16_t flags;
 	uint32_t hold_ms;
 	int64_t duration_ms;
@@ -640,7 +640,7 @@ static int check_response(struct cconn *c)
 	}
 	if (c->round == 0) {
 		c->server = sid;
-	} else if (sid != c->server) {
+	} else if (sid != c->server && !opt.any_server) {
 		conn_error(c, "answered by server %u, round 0 by server %u", sid, c->server);
 		return -1;
 	}
@@ -869,7 +869,9 @@ static void usage(void)
 		"usage: dpgen client -4|-6 -t|-u -d VIP -s SRC [-k NSRC] [-p PORT] [-n N] [-c CONC]\n"
 		"         [-C CELL] [-r ROUNDS] [-I INTERVAL_MS] [-D DURATION_MS] [-l MAXLEN]\n"
 		"         [-w TIMEOUT_MS] [-R RETRIES] [-e MAXERR] [-P UDP_PORT_BASE]\n"
-		"         [-f FLAGS] [-H HOLD_MS] [-x] [-L LINGER_MS [-h]] [-q] [-v]\n"
+		"         [-f FLAGS] [-H HOLD_MS] [-x] [-L LINGER_MS [-h]] [-q] [-v] [-a]\n"
+		"  -a  any server may answer any round (one-packet scheduling); the connection\n"
+		"      counts for the server of round 0\n"
 		"  -x  end TCP connections with RST (SO_LINGER 0)\n"
 		"  -L  after the last round keep the connection open LINGER_MS, then close;\n"
 		"      -h half-closes it (shutdown SHUT_WR) first\n"
@@ -898,7 +900,7 @@ static int run_client(int argc, char **argv)
 	opt.maxerr = 20;
 	opt.nsrc = 1;
 	opt.udp_port_base = 20000;
-	while ((o = getopt(argc, argv, "46tud:s:k:p:n:c:C:r:I:D:l:w:R:e:P:f:H:xL:hqv")) != -1) {
+	while ((o = getopt(argc, argv, "46tud:s:k:p:n:c:C:r:I:D:l:w:R:e:P:f:H:xL:hqva")) != -1) {
 		switch (o) {
 		case '4': want_family = AF_INET; break;
 		case '6': want_family = AF_INET6; break;
@@ -926,6 +928,7 @@ static int run_client(int argc, char **argv)
 		case 'h': opt.half_close = 1; break;
 		case 'q': opt.quiet = 1; break;
 		case 'v': opt.verbose = 1; break;
+		case 'a': opt.any_server = 1; break;
 		default: usage();
 		}
 	}
