@@ -113,11 +113,15 @@ int ipvs_rs_route(struct net *net, struct sk_buff *skb, int af, const void *dadd
  * NF_HOOK(LOCAL_OUT) + dst_output) or NF_ACCEPT (local: let it continue). */
 unsigned int ipvs_rs_send_or_cont(struct net *net, struct sk_buff *skb, int af, bool local,
 				  bool notrack, bool drop_demux);
-/* The encapsulation of ip_vs_tunnel_xmit(_v6)() after routing: IPIP / IPv6-in-IPv6 outer
- * header from @saddr to @daddr with the inner header's TOS/TTL/DF, offloads, and
- * ip(6)_local_out(). The skb is consumed; returns 0 or a negative errno. */
+/* The encapsulation of ip_vs_tunnel_xmit(_v6)() after routing: the outer IPv4 or IPv6
+ * header (@outer_af; the inner packet may be of the other family) from @saddr to @daddr with
+ * the inner header's TOS/TTL/DF, after a GUE (UDP to @tun_port, network order) or GRE header
+ * for @tun_type with @tun_flags (IP_VS_TUNNEL_ENCAP_FLAG_*), offloads, and
+ * ip(6)_local_out(). @encap_len is the GUE/GRE header length (ipvs_core::tunnel::encap_len).
+ * The skb is consumed; returns 0 or a negative errno. */
 int ipvs_rs_tunnel_xmit(struct net *net, struct sk_buff *skb, int outer_af, int inner_af,
-			const void *saddr, const void *daddr, bool nfct);
+			const void *saddr, const void *daddr, bool nfct, int tun_type,
+			__be16 tun_port, u16 tun_flags, unsigned int encap_len);
 void ipvs_rs_kfree_skb(struct sk_buff *skb);
 
 /* --- timers, RCU, locks, time ---------------------------------------------------------- */

@@ -15,10 +15,16 @@
 #include <linux/rcupdate_wait.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
+#include <linux/ip_vs.h>
 #include <net/ip.h>
 #include <net/ipv6.h>
 #include <net/ip6_route.h>
 #include <net/ip_tunnels.h>
+#include <net/inet_ecn.h>
+#include <net/gre.h>
+#include <net/gue.h>
+#include <net/udp.h>
+#include <net/ip6_checksum.h>
 #include <net/icmp.h>
 #include <net/route.h>
 #include <net/dst.h>
@@ -502,8 +508,99 @@ unsigned int ipvs_rs_send_or_cont(struct net *net, struct sk_buff *skb, int af, 
 	return NF_STOLEN;
 }
 
+/* ipvs_gue_encap(): the GUE and UDP headers in front of the inner packet (the skb's data). */
+static int gue_encap(struct net *net, struct sk_buff *skb, __be16 tun_port, u16 tun_flags,
+		     __u8 *next_protocol)
+{
+	__be16 sport = udp_flow_src_port(net, skb, 0, 0, false);
+	struct udphdr *udph;
+	struct guehdr *gueh;
+	size_t hdrlen, optlen = 0;
+	void *data;
+	bool need_priv = false;
+
+	if ((tun_flags & IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM) && skb->ip_summed == CHECKSUM_PARTIAL) {
+		optlen += GUE_PLEN_REMCSUM + GUE_LEN_PRIV;
+		need_priv = true;
+	}
+	hdrlen = sizeof(struct guehdr) + optlen;
+	skb_push(skb, hdrlen);
+	gueh = (struct guehdr *)skb->data;
+	gueh->control = 0;
+	gueh->version = 0;
+	gueh->hlen = optlen >> 2;
+	gueh->flags = 0;
+	gueh->proto_ctype = *next_protocol;
+	data = &gueh[1];
+	if (need_priv) {
+		__be32 *flags = data;
+		u16 csum_start = skb_checksum_start_offset(skb);
+		__be16 *pd;
+
+		gueh->flags |= GUE_FLAG_PRIV;
+		*flags = 0;
+		data += GUE_LEN_PRIV;
+		if (csum_start < hdrlen)
+			return -EINVAL;
+		csum_start -= hdrlen;
+		pd = data;
+		pd[0] = htons(csum_start);
+		pd[1] = htons(csum_start + skb->csum_offset);
+		if (!skb_is_gso(skb)) {
+			skb->ip_summed = CHECKSUM_NONE;
+			skb->encapsulation = 0;
+		}
+		*flags |= GUE_PFLAG_REMCSUM;
+	}
+	skb_push(skb, sizeof(struct udphdr));
+	skb_reset_transport_header(skb);
+	udph = udp_hdr(skb);
+	udph->dest = tun_port;
+	udph->source = sport;
+	udph->len = htons(skb->len);
+	udph->check = 0;
+	*next_protocol = IPPROTO_UDP;
+	return 0;
+}
+
+/* ipvs_gre_encap() */
+static void gre_encap(struct sk_buff *skb, u16 tun_flags, __u8 *next_protocol)
+{
+	__be16 proto = *next_protocol == IPPROTO_IPIP ? htons(ETH_P_IP) : htons(ETH_P_IPV6);
+	IP_TUNNEL_DECLARE_FLAGS(tflags) = { };
+
+	if (tun_flags & IP_VS_TUNNEL_ENCAP_FLAG_CSUM)
+		__set_bit(IP_TUNNEL_CSUM_BIT, tflags);
+	gre_build_header(skb, gre_calc_hlen(tflags), tflags, proto, 0, 0);
+	*next_protocol = IPPROTO_GRE;
+}
+
+/* The GSO type bits of the encapsulation (the part of ip_vs_tunnel_xmit() after
+ * __tun_gso_type_mask()). */
+static int encap_gso_type(int tun_type, u16 tun_flags, const struct sk_buff *skb)
+{
+	int gso_type = 0;
+
+	if (tun_type == IP_VS_CONN_F_TUNNEL_TYPE_GUE) {
+		if (tun_flags & (IP_VS_TUNNEL_ENCAP_FLAG_CSUM | IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM))
+			gso_type |= SKB_GSO_UDP_TUNNEL_CSUM;
+		else
+			gso_type |= SKB_GSO_UDP_TUNNEL;
+		if ((tun_flags & IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM) &&
+		    skb->ip_summed == CHECKSUM_PARTIAL)
+			gso_type |= SKB_GSO_TUNNEL_REMCSUM;
+	} else if (tun_type == IP_VS_CONN_F_TUNNEL_TYPE_GRE) {
+		if (tun_flags & IP_VS_TUNNEL_ENCAP_FLAG_CSUM)
+			gso_type |= SKB_GSO_GRE_CSUM;
+		else
+			gso_type |= SKB_GSO_GRE;
+	}
+	return gso_type;
+}
+
 int ipvs_rs_tunnel_xmit(struct net *net, struct sk_buff *skb, int outer_af, int inner_af,
-			const void *saddr, const void *daddr, bool nfct)
+			const void *saddr, const void *daddr, bool nfct, int tun_type,
+			__be16 tun_port, u16 tun_flags, unsigned int encap_len)
 {
 	struct net_device *tdev = skb_dst(skb)->dev;
 	unsigned int max_headroom;
@@ -511,13 +608,13 @@ int ipvs_rs_tunnel_xmit(struct net *net, struct sk_buff *skb, int outer_af, int 
 	__be16 df = 0;
 	int gso_type;
 
+	/* ip_vs_prepare_tunneled_skb(): what the outer header takes from the inner one. */
 	if (inner_af == AF_INET6) {
 		const struct ipv6hdr *old = ipv6_hdr(skb);
 
 		next_protocol = IPPROTO_IPV6;
 		dsfield = ipv6_get_dsfield(old);
 		ttl = old->hop_limit;
-		gso_type = SKB_GSO_IPXIP6;
 	} else {
 		const struct iphdr *old = ip_hdr(skb);
 
@@ -525,16 +622,16 @@ int ipvs_rs_tunnel_xmit(struct net *net, struct sk_buff *skb, int outer_af, int 
 		dsfield = ipv4_get_dsfield(old);
 		ttl = old->ttl;
 		df = old->frag_off & htons(IP_DF);
-		gso_type = SKB_GSO_IPXIP4;
 	}
-	if (outer_af == AF_INET6)
-		gso_type = inner_af == AF_INET6 ? SKB_GSO_IPXIP6 : SKB_GSO_IPXIP6;
-	else
-		gso_type = SKB_GSO_IPXIP4;
+	/* INET_ECN_encapsulate(): the outer header carries the inner DSCP and ECN, CE as ECT(0). */
+	dsfield = INET_ECN_encapsulate(dsfield, dsfield);
+	/* __tun_gso_type_mask(): by the outer family. */
+	gso_type = outer_af == AF_INET6 ? SKB_GSO_IPXIP6 : SKB_GSO_IPXIP4;
+	gso_type |= encap_gso_type(tun_type, tun_flags, skb);
 
-	max_headroom = LL_RESERVED_SPACE(tdev) +
+	/* The caller computed @encap_len (the GUE/GRE headers) from the same skb. */
+	max_headroom = LL_RESERVED_SPACE(tdev) + encap_len +
 		       (outer_af == AF_INET6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr));
-	/* ip_vs_prepare_tunneled_skb() */
 	if (skb_headroom(skb) < max_headroom || skb_cloned(skb)) {
 		if (pskb_expand_head(skb, max_headroom, 0, GFP_ATOMIC))
 			goto drop;
@@ -543,6 +640,23 @@ int ipvs_rs_tunnel_xmit(struct net *net, struct sk_buff *skb, int outer_af, int 
 		goto drop;
 	skb->transport_header = skb->network_header;
 	skb_set_inner_ipproto(skb, next_protocol);
+	skb_set_inner_mac_header(skb, skb_inner_network_offset(skb));
+
+	if (tun_type == IP_VS_CONN_F_TUNNEL_TYPE_GUE) {
+		bool check = tun_flags & (IP_VS_TUNNEL_ENCAP_FLAG_CSUM |
+					  IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM);
+
+		if (gue_encap(net, skb, tun_port, tun_flags, &next_protocol))
+			goto drop;
+		if (outer_af == AF_INET6)
+			udp6_set_csum(!check, skb, (const struct in6_addr *)saddr,
+				      (const struct in6_addr *)daddr, skb->len);
+		else
+			udp_set_csum(!check, skb, *(const __be32 *)saddr, *(const __be32 *)daddr,
+				     skb->len);
+	} else if (tun_type == IP_VS_CONN_F_TUNNEL_TYPE_GRE) {
+		gre_encap(skb, tun_flags, &next_protocol);
+	}
 
 	if (outer_af == AF_INET6) {
 		struct ipv6hdr *iph;

@@ -56,14 +56,12 @@ fn same_service(a: &ServiceKey, b: &ServiceKey) -> bool {
 }
 
 /// A real server of a service (`struct ip_vs_dest`, control-plane part). What the packet
-/// path reads too (address, weights, flags, thresholds) is kept once, in `shared`; here only
-/// what the control plane alone reports.
+/// path reads too (address, weights, flags, thresholds, tunnel) is kept once, in `shared`;
+/// here only what the control plane alone reports.
 pub(crate) struct Dest {
     /// `l_threshold` as configured: reported as set, where the packet path keeps the
     /// effective one (3/4 of the upper when 0, see [`DestShared::set_thresholds`]).
     l_threshold: u32,
-    tun_port: u16,
-    tun_flags: u16,
     /// What connections and the packet path see of this destination.
     pub(crate) shared: Arc<DestShared>,
 }
@@ -105,12 +103,12 @@ impl Dest {
         }
         sh.weight.store(r.weight, Relaxed);
         sh.conn_flags.store(r.dest_conn_flags(), Relaxed);
-        sh.tun_type.store(u32::from(r.tun_type), Relaxed);
+        sh.tunnel.kind.store(u32::from(r.tun_type), Relaxed);
+        sh.tunnel.port.store(u32::from(r.tun_port), Relaxed);
+        sh.tunnel.flags.store(u32::from(r.tun_flags), Relaxed);
         sh.set_thresholds(r.u_threshold, r.l_threshold);
         sh.available.store(true, Relaxed);
         self.l_threshold = r.l_threshold;
-        self.tun_port = r.tun_port;
-        self.tun_flags = r.tun_flags;
     }
 
     fn new(r: &DestRepr, af: u16) -> Result<Dest, Errno> {
@@ -120,8 +118,6 @@ impl Dest {
             DestShared::new(family, InetAddr(addr), r.key.port).map_err(|_| Errno::Enomem)?;
         let mut d = Dest {
             l_threshold: 0,
-            tun_port: 0,
-            tun_flags: 0,
             shared,
         };
         d.update(r, true);
@@ -141,9 +137,10 @@ impl Dest {
             conn_flags: self.conn_flags(),
             weight: self.weight(),
             // Stored from a `u8` by `update`.
-            tun_type: sh.tun_type.load(Relaxed) as u8,
-            tun_port: self.tun_port,
-            tun_flags: self.tun_flags,
+            tun_type: sh.tunnel.kind.load(Relaxed) as u8,
+            // Stored from `u16`s by `update`.
+            tun_port: sh.tunnel.port.load(Relaxed) as u16,
+            tun_flags: sh.tunnel.flags.load(Relaxed) as u16,
             u_threshold: sh.u_threshold.load(Relaxed),
             l_threshold: self.l_threshold,
             activeconns: sh.activeconns.load(Relaxed) as u32,

@@ -66,6 +66,16 @@ impl StatsCells {
     }
 }
 
+/// `dest->tun_type`, `tun_port` and `tun_flags` (`IP_VS_CONN_F_TUNNEL_TYPE_*`, the GUE port
+/// in host order, `IP_VS_TUNNEL_ENCAP_FLAG_*`), stored from the `u8`/`u16`s the control
+/// plane validated.
+#[derive(Default)]
+pub(crate) struct TunnelCells {
+    pub(crate) kind: AtomicU32,
+    pub(crate) port: AtomicU32,
+    pub(crate) flags: AtomicU32,
+}
+
 /// The packet-path half of `struct ip_vs_dest`.
 #[pin_data]
 pub(crate) struct DestShared {
@@ -79,7 +89,8 @@ pub(crate) struct DestShared {
     pub(crate) last_weight: AtomicI32,
     pub(crate) u_threshold: AtomicU32,
     pub(crate) l_threshold: AtomicU32,
-    pub(crate) tun_type: AtomicU32,
+    /// The encapsulation of a tunnelled destination.
+    pub(crate) tunnel: TunnelCells,
     /// `IP_VS_DEST_F_AVAILABLE`: the destination is in its service's list.
     pub(crate) available: AtomicBool,
     /// `IP_VS_DEST_F_OVERLOAD`.
@@ -109,7 +120,7 @@ impl DestShared {
             last_weight: AtomicI32::new(0),
             u_threshold: AtomicU32::new(0),
             l_threshold: AtomicU32::new(0),
-            tun_type: AtomicU32::new(0),
+            tunnel: TunnelCells::default(),
             available: AtomicBool::new(true),
             overloaded: AtomicBool::new(false),
             activeconns: AtomicI32::new(0),

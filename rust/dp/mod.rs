@@ -242,8 +242,6 @@ pub(crate) struct DropCounters {
     /// No usable route to the real server (or back to the client for a NAT reply), or the
     /// packet is too big for it (C sends ICMP "fragmentation needed" / "packet too big").
     pub(crate) no_route: AtomicU64,
-    /// A tunnel type or a mixed-family tunnel ipvs_rs does not support (GUE, GRE).
-    pub(crate) tunnel_unsupported: AtomicU64,
     /// The transmitter failed after routing (encapsulation out of memory, conntrack).
     pub(crate) xmit_failed: AtomicU64,
 }
@@ -262,7 +260,7 @@ impl DropCounters {
     }
 
     /// The lines of `/proc/net/ip_vs_drops`, in order.
-    pub(crate) fn lines(&self) -> [(&'static str, u64); 15] {
+    pub(crate) fn lines(&self) -> [(&'static str, u64); 14] {
         let get = |c: &AtomicU64| c.load(Relaxed);
         [
             ("malformed", get(&self.malformed)),
@@ -278,7 +276,6 @@ impl DropCounters {
             ("icmp_csum", get(&self.icmp_csum)),
             ("nat_failed", get(&self.nat_failed)),
             ("no_route", get(&self.no_route)),
-            ("tunnel_unsupported", get(&self.tunnel_unsupported)),
             ("xmit_failed", get(&self.xmit_failed)),
         ]
     }

@@ -6,7 +6,7 @@
 use super::conn::Conn;
 use super::DropCounters;
 use crate::glue::pernet::Net;
-use crate::glue::skb::{self, rt_mode, Skb, Verdict};
+use crate::glue::skb::{self, rt_mode, Skb, Tunnel, Verdict};
 use core::sync::atomic::Ordering::Relaxed;
 use ipvs_core::netlink::ipvs::conn_flags;
 use ipvs_core::wire::nat::{self, ChecksumMode, L4Update};
@@ -113,21 +113,23 @@ fn dr_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Headers
     skb.send_or_cont(net, cp.family, route.local, notrack(cp), true)
 }
 
-/// `ip_vs_tunnel_xmit()` / `ip_vs_tunnel_xmit_v6()`: IP-in-IP (IPIP) or IPv6-in-IPv6 to
-/// the real server. GUE and GRE encapsulation and mixed-family tunnels are not supported:
-/// such packets are dropped.
+/// `ip_vs_tunnel_xmit()` / `ip_vs_tunnel_xmit_v6()`: the packet in an outer header of the
+/// real server's family (IPIP, IPv6-in-IPv6, or the one in the other), behind the GUE or GRE
+/// header of the destination's tunnel type (`ipvs_core::tunnel`).
 fn tunnel_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
     let Some(dest) = cp.dest.as_deref() else {
         return skb.drop(&drops.no_dest);
     };
-    if dest.tun_type.load(Relaxed) != 0 || dest.family != cp.family {
-        return skb.drop(&drops.tunnel_unsupported);
-    }
+    // Stored from `u8`/`u16`s by the control plane.
+    let tun_type = dest.tunnel.kind.load(Relaxed) as u8;
+    let tun_flags = dest.tunnel.flags.load(Relaxed) as u16;
+    let encap_len = ipvs_core::tunnel::encap_len(tun_type, tun_flags, skb.csum_partial());
     let first = !h.is_non_first_fragment();
-    let overhead = match dest.family {
+    let outer_len = match dest.family {
         Family::Ipv4 => 20,
         Family::Ipv6 => 40,
     };
+    let overhead = outer_len + encap_len as u32;
     let mode = rt_mode::LOCAL | rt_mode::NON_LOCAL | rt_mode::CONNECT | rt_mode::TUNNEL;
     let Ok(route) = skb.route(net, dest.family, &cp.daddr.0, mode, overhead, false, first) else {
         return skb.drop(&drops.no_route);
@@ -135,6 +137,12 @@ fn tunnel_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Hea
     if route.local {
         return skb.send_or_cont(net, cp.family, true, notrack(cp), false);
     }
+    let tunnel = Tunnel {
+        tun_type,
+        port: dest.tunnel.port.load(Relaxed) as u16,
+        flags: tun_flags,
+        encap_len: encap_len as u32,
+    };
     skb.tunnel_xmit(
         net,
         dest.family,
@@ -142,6 +150,7 @@ fn tunnel_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Hea
         &route.saddr,
         &cp.daddr.0,
         !notrack(cp),
+        &tunnel,
         &drops.xmit_failed,
     )
 }

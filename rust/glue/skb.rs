@@ -34,6 +34,18 @@ impl Verdict {
     }
 }
 
+/// The encapsulation of a tunnelled destination, for [`Skb::tunnel_xmit`].
+pub(crate) struct Tunnel {
+    /// `IP_VS_CONN_F_TUNNEL_TYPE_*`.
+    pub(crate) tun_type: u8,
+    /// The GUE port, host order.
+    pub(crate) port: u16,
+    /// `IP_VS_TUNNEL_ENCAP_FLAG_*`.
+    pub(crate) flags: u16,
+    /// The GUE/GRE header length (`ipvs_core::tunnel::encap_len` of the above).
+    pub(crate) encap_len: u32,
+}
+
 /// `AF_INET` / `AF_INET6` of a family.
 pub(crate) fn af_of(family: Family) -> i32 {
     match family {
@@ -340,9 +352,10 @@ impl Skb {
         }
     }
 
-    /// Encapsulates (IPIP / IPv6-in-IPv6) from `saddr` to `daddr` and sends. Consumes the
-    /// packet; when the encapsulation fails (no memory, conntrack) it is freed and counted
-    /// in `failed`.
+    /// Encapsulates in an `outer` header from `saddr` to `daddr` (IPIP, IPv6-in-IPv6 or
+    /// mixed, behind the GUE or GRE header `tunnel` asks for) and sends. Consumes the packet;
+    /// when the encapsulation fails (no memory, conntrack) it is freed and counted in
+    /// `failed`.
     // The parameters are those `ip_vs_tunnel_xmit(_v6)()` takes from the connection and its
     // route, passed one by one to the C side.
     #[allow(clippy::too_many_arguments)]
@@ -354,6 +367,7 @@ impl Skb {
         saddr: &[u8; 16],
         daddr: &[u8; 16],
         nfct: bool,
+        tunnel: &Tunnel,
         failed: &AtomicU64,
     ) -> Verdict {
         // SAFETY: the skb is live and routed (invariant); the helper consumes it, as does
@@ -367,6 +381,10 @@ impl Skb {
                 saddr.as_ptr().cast(),
                 daddr.as_ptr().cast(),
                 nfct,
+                i32::from(tunnel.tun_type),
+                tunnel.port.to_be(),
+                tunnel.flags,
+                tunnel.encap_len,
             )
         };
         if ret != 0 {

@@ -18,4 +18,5 @@ pub mod proto;
 pub mod reuse;
 pub mod sched;
 pub mod sysctl;
+pub mod tunnel;
 pub mod wire;
