@@ -19,3 +19,4 @@ pub mod reuse;
 pub mod sched;
 pub mod sysctl;
 pub mod wire;
+pub mod xt_ipvs;
