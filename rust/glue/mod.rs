@@ -13,6 +13,7 @@ pub(crate) mod percpu;
 pub(crate) mod pernet;
 pub(crate) mod proc;
 pub(crate) mod sysctl;
+pub(crate) mod xtables;
 pub(crate) mod random;
 pub(crate) mod rcu;
 pub(crate) mod skb;

@@ -260,7 +260,11 @@ fn addrcmp(family: Family, kaddr: &InetAddr, uaddr: &InetAddr, umask: &InetAddr)
         Family::Ipv4 => 4,
         Family::Ipv6 => 16,
     };
-    kaddr.0[..n].iter().zip(&uaddr.0[..n]).zip(&umask.0[..n]).all(|((k, u), m)| (k ^ u) & m == 0)
+    // Indexed with get() (no panic site in the packet path); n <= 16 always hits.
+    (0..n).all(|i| match (kaddr.0.get(i), uaddr.0.get(i), umask.0.get(i)) {
+        (Some(k), Some(u), Some(m)) => (k ^ u) & m == 0,
+        _ => true,
+    })
 }
 
 /// The packet fields `ipvs_mt()` reads: `ip_vs_fill_iph_skb(family, skb, true, &iph)` gives
