@@ -10,6 +10,8 @@
  * first of the name and revision. C's xt_ipvs.ko cannot load next to ipvs_rs anyway: it
  * needs ip_vs.ko's symbols, and ipvs_rs vetoes ip_vs (rust/glue/modnotify.rs).
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/module.h>
 #include <linux/build_bug.h>
 #include <linux/netfilter/x_tables.h>
