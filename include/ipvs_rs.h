@@ -18,6 +18,7 @@
 #include <net/netlink.h>
 #include "ipvs_rs_genl.h"
 #include "ipvs_rs_dp.h"
+#include "ipvs_rs_xt.h"
 
 /* net_generic(): per-netns storage registered through pernet_operations.id/size. */
 void *ipvs_rs_net_generic(const struct net *net, unsigned int id);

@@ -29,8 +29,9 @@ genl_handlers!(ctl::genl::Ops);
 dp_hook!(ctl::NetState);
 
 struct IpvsRs {
-    // Fields drop in declaration order: netlink first (no new requests), then namespaces,
-    // then the claim on the IPVS names.
+    // Fields drop in declaration order: the `ipvs` xtables match and netlink first (no new
+    // rules, no new requests), then namespaces, then the claim on the IPVS names.
+    _xt_ipvs: glue::xtables::IpvsMatchRegistration,
     _genl: glue::genetlink::Family,
     _netns: glue::pernet::Registration<ctl::NetState>,
     // After every namespace has flushed its connections.
@@ -51,8 +52,13 @@ impl kernel::Module for IpvsRs {
                 e
             );
         })?;
+        let xt_ipvs = glue::xtables::IpvsMatchRegistration::register::<dp::xt_ipvs::XtIpvs>()
+            .inspect_err(|e| {
+                pr_err!("registering the ipvs xtables match failed: {:?}\n", e);
+            })?;
         pr_info!("loaded; sysctls net.ipv4.vs.* in every netns\n");
         Ok(IpvsRs {
+            _xt_ipvs: xt_ipvs,
             _genl: genl,
             _netns: netns,
             _conn_tab: conn_tab,

@@ -585,3 +585,35 @@ pub(crate) fn random_dropentry(ns: &DpNet, counters: &mut ipvs_core::defense::En
         });
     }
 }
+
+/// `ip_vs_conn_out_get()` exactly as C 6.12 has it, for the `ipvs` xtables match
+/// (`ipvs_core::xt_ipvs`): the parameter `p` read from a packet of namespace `net`, the
+/// entry test [`ipvs_core::xt_ipvs::out_get_hit`] (by forwarding method, templates not
+/// skipped). The hooks' [`out_get`] is the lookup of replies as ipvs_rs's `ip_vs_out_hook()`
+/// uses it.
+pub(crate) fn out_get_param(
+    net: &crate::glue::pernet::Net,
+    p: &ipvs_core::xt_ipvs::ConnParam,
+) -> Option<ConnRef> {
+    use ipvs_core::xt_ipvs::{out_get_hit, ConnKey};
+    // The table's namespace key (`ConnInfo::net`) is the `struct net` pointer.
+    let net = net.as_ptr() as usize;
+    let (addr, port) = p.hash_end();
+    TABLE.find(hashkey(net, p.family, p.protocol, addr, port), |c| {
+        c.net == net
+            && out_get_hit(
+                p,
+                &ConnKey {
+                    family: c.family,
+                    protocol: c.protocol,
+                    caddr: &c.caddr,
+                    cport: c.cport,
+                    vaddr: &c.vaddr,
+                    vport: c.vport(),
+                    daddr: &c.daddr,
+                    dport: c.dport(),
+                    flags: c.flags(),
+                },
+            )
+    })
+}

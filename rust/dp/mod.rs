@@ -14,6 +14,7 @@ pub(crate) mod dest;
 pub(crate) mod hook;
 pub(crate) mod svc;
 pub(crate) mod xmit;
+pub(crate) mod xt_ipvs;
 
 use crate::glue::pernet::Net;
 use crate::glue::skb::Verdict;

@@ -27,3 +27,4 @@ pub(crate) mod sysctl;
 pub(crate) mod timer;
 pub(crate) mod uapi;
 pub(crate) mod workqueue;
+pub(crate) mod xtables;

@@ -20,3 +20,4 @@ pub mod sched;
 pub mod sysctl;
 pub mod tunnel;
 pub mod wire;
+pub mod xt_ipvs;
