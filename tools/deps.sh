@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Install what ipvs-rs needs, checking before each step (a second run only checks).
-# Debian packages, rust-src, a pinned bindgen-cli, and virtme-ng (pinned) in a venv.
+# Debian packages, rust-src, a pinned bindgen-cli, and virtme-ng and pyroute2 (pinned) in a venv.
 . "$(dirname "$0")/env.sh"
+
+# pyroute2: an IPVS netlink library independent of the project's own codec, used by
+# tests/vm/interop/ (the guest sees this venv: it shares the host's root filesystem).
+PYROUTE2_VERSION=${PYROUTE2_VERSION:-0.9.7}
 
 APT_PACKAGES=(
 	"$KSRC_PKG" clang-19 lld-19 llvm-19 libclang-19-dev libelf-dev libssl-dev bc flex bison
@@ -39,4 +43,10 @@ if [ "$("$VENV_DIR/bin/vng" --version 2>/dev/null | awk '{print $NF}')" != "$VIR
 	log "installing virtme-ng $VIRTME_NG_VERSION into $VENV_DIR"
 	python3 -m venv "$VENV_DIR"
 	"$VENV_DIR/bin/pip" install -q "virtme-ng==$VIRTME_NG_VERSION"
+fi
+
+if [ "$("$VENV_DIR/bin/python3" -c 'import pyroute2; print(pyroute2.__version__)' 2>/dev/null)" != "$PYROUTE2_VERSION" ]; then
+	log "installing pyroute2 $PYROUTE2_VERSION into $VENV_DIR"
+	[ -x "$VENV_DIR/bin/python3" ] || python3 -m venv "$VENV_DIR"
+	"$VENV_DIR/bin/pip" install -q "pyroute2==$PYROUTE2_VERSION"
 fi
