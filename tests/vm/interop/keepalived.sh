@@ -108,9 +108,9 @@ traffic() {
 	fi
 }
 
-# step LABEL DESC FILE PRED: wait (20 s) for the IPVS state PRED; TAP line.
+# step LABEL DESC FILE PRED: wait (40 s) for the IPVS state PRED; TAP line.
 step() {
-	if wait_state "$3" 200 "$4"; then
+	if wait_state "$3" 400 "$4"; then
 		tap_ok "keepalived $1: $2"
 	else
 		tap_fail "keepalived $1: $2" "$(cat "$3")" "$(tail -n 15 "$d/keepalived.log")"

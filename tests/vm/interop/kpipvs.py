@@ -33,10 +33,10 @@ Usage: kpipvs.py < OPS   (one op per line, '#' comments; output: "> op" then its
   dests SVC ...                     GET_DEST dump (GetRealServers)
   dump                              GetServices, then GetRealServers of each (sorted)
   libdump                           the same state through pyroute2's IPVS()/IPVSService/IPVSDest
-  graceful SVC RADDR:RPORT MAXSECS  kube-proxy's graceful termination (graceful_termination.go):
-                                    if the destination has no connections delete it at once,
-                                    else weight 0; then poll every second (kube-proxy: every
-                                    minute) until ActiveConn+InActConn is 0, then delete it
+  graceful SVC RADDR:RPORT MAXSECS  the second half of kube-proxy's graceful termination
+                                    (graceful_termination.go, tryDeleteRs): poll every second
+                                    (kube-proxy: every minute) until ActiveConn+InActConn is 0,
+                                    then delete the destination
   weight0 SVC RADDR:RPORT|busy      GracefulDeleteRS's first half only: delete if idle, else
                                     weight 0 (prints which); "busy": the destination that has
                                     an active connection (waited for, at most 20 s)
@@ -286,8 +286,8 @@ class Client:
         return False
 
     def graceful(self, svc, raddr, rport, maxsecs):
-        if self.weight0(svc, raddr, rport):
-            return
+        """tryDeleteRs() (the weight is already 0: weight0): poll until the destination has
+        no connection, then delete it."""
         start = time.monotonic()
         polls = 0
         while True:
