@@ -49,7 +49,7 @@ ka_conf() {
 				        weight 1
 				        $extra
 				        TCP_CHECK {
-				            connect_timeout 1
+				            connect_timeout 3
 				            retry 1
 				            delay_before_retry 1
 				        }
