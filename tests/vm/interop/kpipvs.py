@@ -32,6 +32,7 @@ Usage: kpipvs.py < OPS   (one op per line, '#' comments; output: "> op" then its
   del-dest SVC RADDR:RPORT ...      DEL_DEST (DeleteRealServer)
   dests SVC ...                     GET_DEST dump (GetRealServers)
   dump                              GetServices, then GetRealServers of each (sorted)
+  flush                             FLUSH without attributes (moby Flush, kube-proxy cleanup)
   libdump                           the same state through pyroute2's IPVS()/IPVSService/IPVSDest
   graceful SVC RADDR:RPORT MAXSECS  the second half of kube-proxy's graceful termination
                                     (graceful_termination.go, tryDeleteRs): poll every second
@@ -332,6 +333,10 @@ def main():
                 c.dump()
             elif op == 'libdump':
                 c.libdump()
+            elif op == 'flush':
+                # moby Flush(): doCmdWithoutAttr(ipvsCmdFlush), kube-proxy's cleanupLeftovers.
+                c.request(g.IPVS_CMD_FLUSH, [])
+                print('ok')
             else:
                 svc = Svc(pos[1], opts)
                 sattr = ('IPVS_CMD_ATTR_SERVICE', {'attrs': svc.attrs()})

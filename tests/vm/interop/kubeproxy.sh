@@ -288,6 +288,13 @@ run_module() {
 
 	ip netns exec "$DP_DIR" ipvsadm -L -n >"$d/list.txt" 2>&1
 	ip netns exec "$DP_DIR" ipvsadm -L -n -c >"$d/conns.txt" 2>&1
+	# 9. Cleanup (cleanupLeftovers: moby's Flush), then the dump is empty.
+	printf 'flush\ndump\n' | kp "$d/flush.txt"
+	if grep -qx ok "$d/flush.txt" && ! grep -q '^svc \|^error\|^exception' "$d/flush.txt"; then
+		tap_ok "kube-proxy $label: cleanup: flush leaves no service"
+	else
+		tap_fail "kube-proxy $label: cleanup: flush leaves no service" "$(cat "$d/flush.txt")"
+	fi
 	ip netns exec "$DP_DIR" ipvsadm -C
 	servers_down
 	topo_down "$label"
@@ -315,7 +322,7 @@ done
 for label in "${LABELS[@]:1}"; do
 	same_as kube-proxy interop-kp "${LABELS[0]}" "$label" sysctl.txt probe.txt pre-get.txt setup.txt cip-tcp.counts \
 		cip-udp.counts nodeport.counts counters.txt affinity.counts affinity.txt flags.txt noaffinity.counts \
-		flags2.txt dump.nc libdump.nc graceful1.txt gt-new.counts long.counts graceful2.nc
+		flags2.txt dump.nc libdump.nc graceful1.txt gt-new.counts long.counts graceful2.nc flush.txt
 done
 note "kube-proxy ($*): $((SECONDS - start))s"
 finish
