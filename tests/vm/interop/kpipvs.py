@@ -21,6 +21,9 @@ pyroute2's own high-level API (IPVS().service("dump"), .dest("dump")) is used by
 as a second, independent reading of the same state.
 
 Usage: kpipvs.py < OPS   (one op per line, '#' comments; output: "> op" then its result lines)
+  sync TOKEN                        prints "= TOKEN" (a caller feeding ops through a FIFO waits
+                                    for it: importing pyroute2 takes tens of seconds in a TCG
+                                    guest, so one process serves a whole run)
   probe SCHED                       kube-proxy canUseIPVSProxier(): dump, add the dummy VS
                                     198.51.100.0:20000/TCP with SCHED, dump, delete it
   add-svc SVC [sched=S] [flags=F] [timeout=T]   NEW_SERVICE (SVC: tcp|udp:ADDR:PORT, fwm:MARK)
@@ -318,7 +321,10 @@ def parse(words):
 def main():
     c = Client()
     rc = 0
-    for line in sys.stdin:
+    while True:
+        line = sys.stdin.readline()  # one op at a time: the caller may wait for each answer
+        if not line:
+            break
         line = line.strip()
         if not line or line.startswith('#'):
             continue
@@ -327,7 +333,9 @@ def main():
         pos, opts = parse(line.split())
         op = pos[0]
         try:
-            if op == 'probe':
+            if op == 'sync':
+                print(f'= {pos[1]}')
+            elif op == 'probe':
                 c.probe(pos[1])
             elif op == 'dump':
                 c.dump()

@@ -41,8 +41,43 @@ CIP_GT=10.96.0.12   # ClusterIP whose endpoint terminates
 NODEIP=10.0.1.1     # the node (director) address on eth0
 NODEPORT=30080
 
-# kp OUT: run kpipvs.py in the director on the ops of stdin, its output to OUT.
-kp() { ip netns exec "$DP_DIR" "$IPY" "$IOP/kpipvs.py" >"$1" 2>&1; }
+# One kpipvs.py per run, in the director, fed through a FIFO (starting python and importing
+# pyroute2 takes tens of seconds in a TCG guest: a process per step made the steps slower than
+# the connections they are about). kp_start; kp OUT <<ops (the ops' output in OUT); kp_stop.
+kp_start() {
+	rm -f "$d/kp.in" "$d/kp.out" "$d/kp.seq"
+	mkfifo "$d/kp.in"
+	: >"$d/kp.out"
+	ip netns exec "$DP_DIR" "$IPY" "$IOP/kpipvs.py" <"$d/kp.in" >>"$d/kp.out" 2>&1 &
+	KP_PID=$!
+	exec 9>"$d/kp.in"
+}
+kp() {
+	local out=$1 seq before n=0
+	# A counter file, not a variable: kp also runs at the end of pipelines (subshells).
+	seq=$(($(cat "$d/kp.seq" 2>/dev/null || echo 0) + 1))
+	echo "$seq" >"$d/kp.seq"
+	before=$(wc -l <"$d/kp.out")
+	# (SIGPIPE ignored in a subshell: if kpipvs.py is gone, the write fails, not the script.)
+	(
+		trap '' PIPE
+		{ cat; echo "sync $seq"; } >&9
+	) 2>/dev/null
+	until grep -qx "= $seq" "$d/kp.out"; do
+		if ! kill -0 "$KP_PID" 2>/dev/null || [ "$n" -ge 3000 ]; then
+			tail -n +$((before + 1)) "$d/kp.out" >"$out"
+			echo "kpipvs.py: no answer (exited, or 300 s)" >>"$out"
+			return 1
+		fi
+		sleep 0.1
+		n=$((n + 1))
+	done
+	tail -n +$((before + 1)) "$d/kp.out" | grep -vx -e "> sync $seq" -e "= $seq" >"$out"
+}
+kp_stop() {
+	exec 9>&-
+	wait "$KP_PID"
+}
 
 # ensure_sysctl NAME VALUE: proxyutil.EnsureSysctl: "NAME: OLD -> NEW" (or "NAME: OLD") on
 # stdout; returns non-zero when the write fails or does not read back (fatal for kube-proxy).
@@ -128,6 +163,8 @@ run_module() {
 	fi
 	# The ClusterIP range is routed to the node; only kube-ipvs0's addresses are local there.
 	ip -n "$DP_RT" route add 10.96.0.0/16 via "$NODEIP"
+
+	kp_start
 
 	# 1. Startup sysctls (PrivilegedInit).
 	if kp_sysctls >"$d/sysctl.txt" 2>&1; then
@@ -244,10 +281,10 @@ run_module() {
 		tap_fail "kube-proxy $label: moby-style dump and pyroute2's own dump agree" "$(cat "$d/dump.diff")"
 	fi
 
-	# 8. Graceful termination: a long connection (60 rounds, 0.5 s apart, ended by RST), its
+	# 8. Graceful termination: a long connection (120 rounds, 0.5 s apart, ended by RST), its
 	# endpoint terminates (weight 0), new connections go to the other one, the old one lives
 	# on; the endpoint is deleted once ActiveConn+InActConn is 0.
-	ip netns exec "$DP_CL" "$DPGEN" client -t -d "$CIP_GT" -p 80 -s 10.1.0.150 -n 1 -r 60 -I 500 -x \
+	ip netns exec "$DP_CL" "$DPGEN" client -t -d "$CIP_GT" -p 80 -s 10.1.0.150 -n 1 -r 120 -I 500 -x \
 		-C 15 -w 3000 -R 3 >"$d/long.client" 2>&1 &
 	long_pid=$!
 	echo "weight0 tcp:$CIP_GT:80 sched=rr busy" | kp "$d/graceful1.txt"
@@ -267,9 +304,9 @@ run_module() {
 		wait "$long_pid" || rc=$?
 		server_counts "$label" 15 tcp >"$d/long.counts"
 		if [ "$rc" = 0 ] && grep -qx "server $bidx 1" "$d/long.client"; then
-			tap_ok "kube-proxy $label: graceful: the old connection lives on (60 rounds on rs$bidx)"
+			tap_ok "kube-proxy $label: graceful: the old connection lives on (120 rounds on rs$bidx)"
 		else
-			tap_fail "kube-proxy $label: graceful: the old connection lives on (60 rounds on rs$bidx)" \
+			tap_fail "kube-proxy $label: graceful: the old connection lives on (120 rounds on rs$bidx)" \
 				"exit $rc" "$(head -n 5 "$d/long.client")"
 		fi
 		kp "$d/graceful2.txt" <<-EOF
@@ -295,6 +332,7 @@ run_module() {
 	else
 		tap_fail "kube-proxy $label: cleanup: flush leaves no service" "$(cat "$d/flush.txt")"
 	fi
+	kp_stop
 	ip netns exec "$DP_DIR" ipvsadm -C
 	servers_down
 	topo_down "$label"
