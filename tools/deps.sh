@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Install what ipvs-rs needs, checking before each step (a second run only checks).
-# Debian packages, rust-src, a pinned bindgen-cli, and virtme-ng (pinned) in a venv.
+# Debian packages, rust-src, a pinned bindgen-cli, and virtme-ng and pyroute2 (pinned) in a venv.
 . "$(dirname "$0")/env.sh"
+
+# pyroute2: an IPVS netlink library independent of the project's own codec, used by
+# tests/vm/interop/ (the guest sees this venv: it shares the host's root filesystem).
+PYROUTE2_VERSION=${PYROUTE2_VERSION:-0.9.7}
 
 APT_PACKAGES=(
 	"$KSRC_PKG" clang-19 lld-19 llvm-19 libclang-19-dev libelf-dev libssl-dev bc flex bison
 	cpio kmod xz-utils rsync qemu-system-x86 ipvsadm iproute2 socat iptables nftables procps
-	python3-venv shellcheck
+	python3-venv shellcheck keepalived
 )
 # `make bench` and `make demo` draw plots with Debian's matplotlib (`tools/deps.sh --plots`);
 # `make check` does not need it.
@@ -62,3 +66,9 @@ for c in rustfmt clippy; do
 		rustup component add "$c"
 	fi
 done
+
+if [ "$("$VENV_DIR/bin/python3" -c 'import pyroute2; print(pyroute2.__version__)' 2>/dev/null)" != "$PYROUTE2_VERSION" ]; then
+	log "installing pyroute2 $PYROUTE2_VERSION into $VENV_DIR"
+	[ -x "$VENV_DIR/bin/python3" ] || python3 -m venv "$VENV_DIR"
+	"$VENV_DIR/bin/pip" install -q "pyroute2==$PYROUTE2_VERSION"
+fi
