@@ -51,6 +51,10 @@ bool ipvs_rs_skb_has_dst(const struct sk_buff *skb);
 __u32 ipvs_rs_skb_mark(const struct sk_buff *skb);
 /* skb->ip_summed == CHECKSUM_PARTIAL */
 bool ipvs_rs_skb_csum_partial(const struct sk_buff *skb);
+/* skb_is_gso() */
+bool ipvs_rs_skb_is_gso(const struct sk_buff *skb);
+/* skb_dst(skb)->dev->features & NETIF_F_SCTP_CRC: the output device computes SCTP CRCs. */
+bool ipvs_rs_skb_dst_sctp_crc(const struct sk_buff *skb);
 /* CHECKSUM_COMPLETE becomes CHECKSUM_NONE after a rewrite (skb->csum no longer matches). */
 void ipvs_rs_skb_csum_invalidate(struct sk_buff *skb);
 void ipvs_rs_skb_csum_unnecessary(struct sk_buff *skb);

@@ -186,6 +186,18 @@ bool ipvs_rs_skb_csum_partial(const struct sk_buff *skb)
 	return skb->ip_summed == CHECKSUM_PARTIAL;
 }
 
+bool ipvs_rs_skb_is_gso(const struct sk_buff *skb)
+{
+	return skb_is_gso(skb);
+}
+
+bool ipvs_rs_skb_dst_sctp_crc(const struct sk_buff *skb)
+{
+	const struct dst_entry *dst = skb_dst(skb);
+
+	return dst && dst->dev && (dst->dev->features & NETIF_F_SCTP_CRC);
+}
+
 void ipvs_rs_skb_csum_invalidate(struct sk_buff *skb)
 {
 	if (skb->ip_summed == CHECKSUM_COMPLETE)

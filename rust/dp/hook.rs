@@ -22,10 +22,11 @@ use crate::glue::skb::{family_of, Gathered, Skb, Verdict};
 use core::sync::atomic::Ordering::Relaxed;
 use ipvs_core::netlink::ipvs::{conn_flags, svc_flags};
 use ipvs_core::persist;
+use ipvs_core::proto::sctp;
 use ipvs_core::proto::tcp::{self, TcpFlags, TcpState};
 use ipvs_core::proto::{udp, Direction};
 use ipvs_core::reuse::{self, ConnState, Decision, Entry, Header, ReuseInput};
-use ipvs_core::wire::{self, Family, Headers, IPPROTO_TCP, IPPROTO_UDP};
+use ipvs_core::wire::{self, Family, Headers, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
 use kernel::prelude::*;
 
 const FTPPORT: u16 = 21;
@@ -68,14 +69,45 @@ macro_rules! dp_hook {
     };
 }
 
-/// A parsed TCP/UDP packet.
+/// A parsed TCP/UDP/SCTP packet.
 struct Packet {
     /// The headers as [`wire::parse_packet`] read them: `total_len` is the skb's length.
     h: Headers,
     ports: [u16; 2],
-    /// TCP flags (`None` for UDP).
+    /// TCP flags (`None` for UDP and SCTP).
     tcp: Option<TcpFlags>,
+    /// SCTP's chunks as C reads them (`None` for TCP and UDP).
+    sctp: Option<SctpChunks>,
     len: usize,
+}
+
+/// What IPVS reads of an SCTP packet's chunks.
+#[derive(Clone, Copy)]
+struct SctpChunks {
+    /// The first chunk's type (`None`: its header is not in the packet).
+    first: Option<u8>,
+    /// The state machine's event ([`sctp::packet_event`]; `None` leaves the entry alone).
+    event: Option<sctp::Event>,
+}
+
+impl Packet {
+    /// The packet may open a connection where an entry exists (`is_new_conn()`): a TCP SYN
+    /// or an SCTP INIT.
+    fn opens(&self) -> bool {
+        self.tcp.is_some_and(|f| f.contains(TcpFlags::SYN))
+            || self
+                .sctp
+                .is_some_and(|c| c.first == Some(wire::sctp::chunk_type::INIT))
+    }
+
+    /// The header the reuse decision reads.
+    fn reuse_header(&self) -> Header {
+        match (self.tcp, self.sctp) {
+            (Some(f), _) => Header::Tcp(Some(f)),
+            (None, Some(c)) => Header::Sctp(c.first),
+            (None, None) => Header::Udp,
+        }
+    }
 }
 
 enum Parsed {
@@ -106,17 +138,23 @@ fn parse(skb: &Skb, family: Family) -> Parsed {
     {
         return Parsed::Icmp;
     }
-    if h.protocol != IPPROTO_TCP && h.protocol != IPPROTO_UDP || h.is_non_first_fragment() {
+    if !matches!(h.protocol, IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP) || h.is_non_first_fragment()
+    {
         return Parsed::NotOurs;
     }
     let Some(ports) = h.ports else {
         return Parsed::Bad;
     };
     let tcp = (h.protocol == IPPROTO_TCP).then(|| TcpFlags::from_bits(info.tcp_flags));
+    let sctp = (h.protocol == IPPROTO_SCTP).then(|| SctpChunks {
+        first: sctp::first_chunk_type(skb, h.l4_off),
+        event: sctp::packet_event(skb, h.l4_off),
+    });
     Parsed::Packet(Packet {
         h,
         ports,
         tcp,
+        sctp,
         len: h.total_len,
     })
 }
@@ -220,11 +258,42 @@ fn set_state(ns: &DpNet, cp: &Conn, dir: Direction, pkt: &Packet) {
             cp.set_timeout(u64::from(tr.timeout) * hz());
             tr.assure_ct
         }
-        None => {
-            let tr = udp::transition(&timeouts.udp, dir);
-            cp.set_timeout(u64::from(tr.timeout) * hz());
-            tr.assure_ct
-        }
+        None => match pkt.sctp {
+            // set_sctp_state(): a packet without a chunk header leaves the entry alone.
+            Some(SctpChunks { event: None, .. }) => return,
+            Some(SctpChunks {
+                event: Some(event), ..
+            }) => {
+                let _g = cp.lock_state();
+                let state = sctp::SctpState::from_c(cp.state.load(Relaxed))
+                    .unwrap_or(sctp::SctpState::None);
+                let old_flags = cp.flags();
+                let tr = sctp::transition(
+                    &timeouts.sctp,
+                    dir,
+                    event,
+                    sctp::Conn {
+                        state,
+                        flags: old_flags,
+                        has_dest: cp.dest.is_some(),
+                    },
+                );
+                cp.state.store(tr.state.as_c(), Relaxed);
+                let moved = conn_flags::NOOUTPUT | conn_flags::INACTIVE;
+                cp.flags
+                    .store((old_flags & !moved) | (tr.flags & moved), Relaxed);
+                if let Some(d) = &cp.dest {
+                    d.activeconns.fetch_add(tr.counters.active_delta(), Relaxed);
+                }
+                cp.set_timeout(u64::from(tr.timeout) * hz());
+                tr.assure_ct
+            }
+            None => {
+                let tr = udp::transition(&timeouts.udp, dir);
+                cp.set_timeout(u64::from(tr.timeout) * hz());
+                tr.assure_ct
+            }
+        },
     };
     if assure {
         // ip_vs_control_assure_ct()
@@ -235,10 +304,14 @@ fn set_state(ns: &DpNet, cp: &Conn, dir: Direction, pkt: &Packet) {
 }
 
 fn entry_of(cp: &Conn) -> Entry {
-    let state = if cp.protocol == IPPROTO_TCP {
-        ConnState::Tcp(TcpState::from_c(cp.state.load(Relaxed)).unwrap_or(TcpState::None))
-    } else {
-        ConnState::Other
+    let state = match cp.protocol {
+        IPPROTO_TCP => {
+            ConnState::Tcp(TcpState::from_c(cp.state.load(Relaxed)).unwrap_or(TcpState::None))
+        }
+        IPPROTO_SCTP => ConnState::Sctp(
+            sctp::SctpState::from_c(cp.state.load(Relaxed)).unwrap_or(sctp::SctpState::None),
+        ),
+        _ => ConnState::Other,
     };
     Entry {
         state,
@@ -308,19 +381,13 @@ fn in_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Ver
     // The port-reuse decision and the destination check (ipvs_core::reuse).
     let ct_confirmed = skb.ct_confirmed();
     let decision = reuse::decide_beyond_c(&ReuseInput {
-        header: match pkt.tcp {
-            Some(f) => Header::Tcp(Some(f)),
-            None => Header::Udp,
-        },
+        header: pkt.reuse_header(),
         later_fragment: pkt.h.is_non_first_fragment(),
         entry: cp.as_deref().map(entry_of),
         ct_confirmed,
         settings: ns.settings(),
     });
-    ns.reuse.count(
-        decision,
-        cp.is_some() && pkt.tcp.is_some_and(|f| f.contains(TcpFlags::SYN)),
-    );
+    ns.reuse.count(decision, cp.is_some() && pkt.opens());
     // (`Option::take_if` would say it shorter, but it is rustc 1.80+; Linux 6.12 accepts 1.78.)
     let old = if decision.puts_entry() {
         cp.take()
@@ -393,6 +460,15 @@ fn try_to_schedule(
         // tcp_conn_schedule(): a SYN without RST schedules; with sloppy_tcp any non-RST.
         if !tcp::starts_connection(flags, settings.sloppy_tcp != 0) {
             return Err(Verdict::Accept);
+        }
+    }
+    if let Some(chunks) = pkt.sctp {
+        // sctp_conn_schedule(): an INIT schedules (with sloppy_sctp any chunk but ABORT);
+        // without a chunk header the packet is dropped.
+        match sctp::schedule_check(chunks.first, false, true, settings.sloppy_sctp != 0) {
+            sctp::ScheduleCheck::Drop => return Err(DropCounters::drop(&ns.drops.malformed)),
+            sctp::ScheduleCheck::Accept => return Err(Verdict::Accept),
+            sctp::ScheduleCheck::Lookup => {}
         }
     }
     let af = crate::glue::skb::af_of(family) as u16;
@@ -685,7 +761,7 @@ fn icmp_error(skb: &Skb, family: Family) -> Result<Option<(wire::IcmpError, Head
         wire::IcmpTriage::Ignore => return Ok(None),
         wire::IcmpTriage::Error(e) => e,
     };
-    if err.inner.protocol != IPPROTO_TCP && err.inner.protocol != IPPROTO_UDP
+    if !matches!(err.inner.protocol, IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP)
         || err.inner.ports.is_none()
     {
         return Ok(None);

@@ -10,7 +10,8 @@ use crate::glue::skb::{self, rt_mode, Skb, Tunnel, Verdict};
 use core::sync::atomic::Ordering::Relaxed;
 use ipvs_core::netlink::ipvs::conn_flags;
 use ipvs_core::wire::nat::{self, ChecksumMode, L4Update};
-use ipvs_core::wire::{Family, Headers, Malformed};
+use ipvs_core::wire::sctp::{self, SctpCsum};
+use ipvs_core::wire::{self, Family, Headers, Malformed};
 use kernel::str::CStr;
 
 /// `cp->packet_xmit`: send a request on its way to the real server. Consumes the packet
@@ -66,11 +67,14 @@ fn nat_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Header
     if refuse_dnat_to_loopback(cp, from_world, route.local, func) {
         return skb.drop(&drops.nat_loopback);
     }
-    if rewrite(&mut skb, h, |buf, h, mode| {
-        nat::dnat_parsed(buf, h, &cp.daddr, cp.dport(), mode)
-    })
-    .is_err()
-    {
+    let rewritten = if h.protocol == wire::IPPROTO_SCTP {
+        rewrite_sctp(&mut skb, h, Side::Destination, &cp.daddr, cp.dport())
+    } else {
+        rewrite(&mut skb, h, |buf, h, mode| {
+            nat::dnat_parsed(buf, h, &cp.daddr, cp.dport(), mode)
+        })
+    };
+    if rewritten.is_err() {
         return skb.drop(&drops.nat_failed);
     }
     update_conntrack(cp, &mut skb, true);
@@ -158,9 +162,67 @@ fn tunnel_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Hea
 /// `handle_response()`'s rewrite of a NAT reply: the source becomes the virtual service.
 /// `Err` means drop.
 pub(crate) fn snat_reply(cp: &Conn, skb: &mut Skb, h: &Headers) -> Result<(), ()> {
+    if h.protocol == wire::IPPROTO_SCTP {
+        return rewrite_sctp(skb, h, Side::Source, &cp.vaddr, cp.vport());
+    }
     rewrite(skb, h, |buf, h, mode| {
         nat::snat_parsed(buf, h, &cp.vaddr, cp.vport(), mode)
     })
+}
+
+/// Which end of an SCTP packet a NAT rewrite changes.
+#[derive(Clone, Copy)]
+enum Side {
+    /// The source (a reply: `sctp_snat_handler()`).
+    Source,
+    /// The destination (a request: `sctp_dnat_handler()`).
+    Destination,
+}
+
+/// The SCTP NAT rewrite (`nat::sctp_dnat_parsed` / `nat::sctp_snat_parsed`): address and
+/// port written in the head of the packet made writable (IP header and SCTP common header,
+/// as C's `skb_ensure_writable(skb, sctphoff + sizeof(*sctph))`); the CRC32c, when C
+/// recomputes it, over the whole packet read in place (`sctp_compute_cksum()` walks the
+/// fragments too), then `ip_summed` as C sets it. `Err` means drop.
+fn rewrite_sctp(
+    skb: &mut Skb,
+    h: &Headers,
+    side: Side,
+    addr: &ipvs_core::wire::InetAddr,
+    port: u16,
+) -> Result<(), ()> {
+    let ctx = sctp::CsumContext {
+        partial: skb.csum_partial(),
+        gso: skb.is_gso(),
+        dev_sctp_crc: skb.dst_sctp_crc(),
+        payload_mangled: false,
+    };
+    let need = if h.is_non_first_fragment() {
+        h.l4_off
+    } else {
+        h.l4_off + sctp::HEADER_LEN
+    };
+    let buf = skb.writable(need).ok_or(())?;
+    let done = match side {
+        Side::Source => nat::sctp_snat_parsed(buf, h, addr, port, ctx),
+        Side::Destination => nat::sctp_dnat_parsed(buf, h, addr, port, ctx),
+    }
+    .map_err(|_| ())?;
+    match done.l4 {
+        Some(SctpCsum::Recomputed | SctpCsum::Unchanged) => skb.csum_unnecessary(),
+        Some(SctpCsum::Pending) => {
+            // sctp_nat_csum(): the CRC over the packet as it now is.
+            let crc = sctp::checksum_packet(&*skb, h.l4_off).ok_or(())?;
+            let buf = skb.writable(need).ok_or(())?;
+            let l4 = buf.get_mut(h.l4_off..).ok_or(())?;
+            sctp::SctpPacket::new_checked(l4)
+                .map_err(|_| ())?
+                .set_checksum(crc);
+            skb.csum_unnecessary();
+        }
+        Some(SctpCsum::Gso | SctpCsum::LeftToDevice) | None => {}
+    }
+    Ok(())
 }
 
 /// Runs a NAT rewrite (`nat::dnat_parsed` / `nat::snat_parsed`) on the packet whose headers

@@ -204,6 +204,18 @@ impl Skb {
         unsafe { bindings::ipvs_rs_skb_csum_partial(self.raw()) }
     }
 
+    /// `skb_is_gso()`.
+    pub(crate) fn is_gso(&self) -> bool {
+        // SAFETY: the skb is live (invariant).
+        unsafe { bindings::ipvs_rs_skb_is_gso(self.raw()) }
+    }
+
+    /// The device of the packet's route computes SCTP CRCs (`NETIF_F_SCTP_CRC`).
+    pub(crate) fn dst_sctp_crc(&self) -> bool {
+        // SAFETY: the skb is live (invariant).
+        unsafe { bindings::ipvs_rs_skb_dst_sctp_crc(self.raw()) }
+    }
+
     /// After a rewrite: `CHECKSUM_COMPLETE` no longer holds.
     pub(crate) fn csum_invalidate(&mut self) {
         // SAFETY: the skb is live (invariant).

@@ -13,6 +13,7 @@
 #   quiescent.sh expire_quiescent_template 0/1: where a persistent client goes after weight 0
 #   onepacket.sh one-packet scheduling (-o): every UDP datagram scheduled, no entry left
 #   tunnels.sh   IPIP, mixed-family, GUE and GRE encapsulations on the wire, against C
+#   sctp.sh      SCTP services (NAT with the CRC32c rewrite, DR, TUN) with real associations
 #   xtipvs.sh    the ipvs xtables match (-m ipvs) with traffic, iptables-legacy and -nft
 # Each writes $VM_OUT/dp-<name>.tap; this prints their TAP lines as they come and a summary,
 # and exits non-zero if any check failed or a script produced no passing result.
@@ -25,7 +26,7 @@ rc=0
 total_ok=0
 total_fail=0
 start=$SECONDS
-for t in selftest matrix expire stress dstcache sched quiescent onepacket tunnels xtipvs; do
+for t in selftest matrix expire stress dstcache sched quiescent onepacket tunnels sctp xtipvs; do
 	t0=$SECONDS
 	"$DP/$t.sh" "$@" || rc=1
 	tap=$OUT/dp-$t.tap

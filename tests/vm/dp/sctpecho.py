@@ -1,0 +1,73 @@
+#!/usr/bin/python3
+"""SCTP endpoints for tests/vm/dp/sctp.sh (guest side, stdlib only; the kernel's SCTP).
+
+  sctpecho.py server ID PORT READY
+      Listen on PORT (IPv4 and IPv6, one-to-one SOCK_STREAM sockets); answer every message
+      with "ID:<message>" and close when the peer does. Touch READY once listening.
+  sctpecho.py client VIP PORT N
+      N associations to VIP:PORT one after the other: connect, send "a<i>", read the answer,
+      close (SHUTDOWN). Prints one line per association: "i ok SERVER_ID" or "i fail REASON".
+"""
+import socket
+import sys
+import threading
+
+
+def serve_one(conn, sid):
+    try:
+        while True:
+            data = conn.recv(4096)
+            if not data:
+                break
+            conn.sendall(sid.encode() + b":" + data)
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+def server(sid, port, ready):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_SCTP)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::", port))
+    s.listen(64)
+    open(ready, "w").close()
+    while True:
+        conn, _ = s.accept()
+        threading.Thread(target=serve_one, args=(conn, sid), daemon=True).start()
+
+
+def client(vip, port, n):
+    fam = socket.AF_INET6 if ":" in vip else socket.AF_INET
+    for i in range(n):
+        s = socket.socket(fam, socket.SOCK_STREAM, socket.IPPROTO_SCTP)
+        s.settimeout(10)
+        try:
+            s.connect((vip, port))
+            msg = b"a%d" % i
+            s.sendall(msg)
+            data = s.recv(4096)
+            sid, _, echo = data.partition(b":")
+            if echo != msg:
+                print("%d fail echo %r" % (i, data), flush=True)
+            else:
+                print("%d ok %s" % (i, sid.decode()), flush=True)
+        except OSError as e:
+            print("%d fail %s" % (i, e), flush=True)
+        finally:
+            s.close()
+
+
+def main():
+    cmd, a = sys.argv[1], sys.argv[2:]
+    if cmd == "server":
+        server(a[0], int(a[1]), a[2])
+    elif cmd == "client":
+        client(a[0], int(a[1]), int(a[2]))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
