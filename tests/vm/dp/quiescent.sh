@@ -69,12 +69,12 @@ run_module() {
 			tap_fail "quiescent $label q=$q: after weight 0 on rs$first the client goes to rs$want" \
 				"exit $rc, counts first $c1, second $c2" "$(cat "$d/q$q.conns")"
 		fi
-		# The templates left (ipvsadm -Lnc: "TCP 00:59 NONE client:0 virtual destination"):
+		# The templates left (ipvsadm -Lnc: "TCP 00:59 ASSURED client:0 virtual destination"):
 		# q=0 keeps the client's one template; q=1 has C's ip_vs_check_template() rehash the
 		# unusable one with virtual and destination port 65535 (so no lookup finds it while
 		# its timer runs out) next to the new template for the other server.
 		ip netns exec "$DP_DIR" ipvsadm -L -n -c >"$d/q$q.after" 2>&1
-		tpl=$(awk -v s="$src:0" '$3 == "NONE" && $4 == s { print $5, $6 }' "$d/q$q.after" | sort | tr '\n' ' ')
+		tpl=$(awk -v s="$src:0" '$4 == s { print $5, $6 }' "$d/q$q.after" | sort | tr '\n' ' ')
 		if [ "$q" = 0 ]; then
 			want="$vip:$DP_PORT $(rip 4 "$first"):$DP_PORT "
 		else
