@@ -11,10 +11,9 @@
   tuncap.py capture IFACE FROM READY OUT
       Capture on IFACE (AF_PACKET) the IPv4/IPv6 packets whose outer source is FROM (comma-
       separated addresses) until SIGTERM; touch READY once listening; write to OUT one line
-      per packet: the encapsulation as seen on the wire, without what may differ between two
-      correct encapsulations of the same packet (outer IPv4 id and checksum, the GUE source
-      port's value, checksum values: their correctness is recorded instead), and the inner
-      packet in hex with its IPv4 id and header checksum zeroed.
+      per packet: the encapsulation as seen on the wire (checksum fields as sent: on a veth
+      an offloaded checksum is not filled in), without the outer IPv4 id and header checksum,
+      and the inner packet in hex with its IPv4 id and header checksum zeroed.
 """
 import os
 import signal
@@ -82,16 +81,21 @@ def decode(frame, senders):
         rec["gre_flags"] = flags
         rec["gre_proto"] = gproto
         if flags & 0x8000:
-            rec["gre_csum_ok"] = csum16(payload) == 0xFFFF
+            # On a veth the checksum is often left to "hardware" (CHECKSUM_PARTIAL): the field
+            # holds what the stack put there, compared as is.
+            rec["gre_csum"] = payload[4:6].hex()
             hl += 4
         rec["inner"] = inner_norm(payload[hl:])
     elif proto == 17 and len(payload) >= 12:
         sport, dport, ulen, ucsum = struct.unpack("!HHHH", payload[:8])
         rec["encap"] = "udp"
         rec["udp_dport"] = dport
-        rec["udp_sport_nonzero"] = sport != 0
+        rec["udp_sport"] = sport
         rec["udp_len_ok"] = ulen == len(payload)
-        rec["udp_csum"] = "none" if ucsum == 0 else ("ok" if csum16(pseudo + payload) == 0xFFFF else "bad")
+        # As GRE's: the field as sent (0: no checksum; a CHECKSUM_PARTIAL packet on a veth
+        # carries the pseudo-header sum only); "valid" when it checks out in full.
+        rec["udp_csum"] = "%04x" % ucsum
+        rec["udp_csum_valid"] = ucsum != 0 and csum16(pseudo + payload) == 0xFFFF
         g = payload[8:]
         rec["gue_byte0"] = g[0]
         rec["gue_proto"] = g[1]
