@@ -111,7 +111,7 @@ void ipvs_rs_log_dnat_loopback(const char *func, int af, const void *daddr);
  * check the MTU (less @overhead for tunnels; ICMP "too big" as C sends it) and attach the
  * route. Returns 1 if @daddr is local (the skb keeps its route), 0 if routed, -1 on error
  * (the caller drops). @saddr (may be NULL) gets the route's source address. */
-int ipvs_rs_route(struct net *net, struct sk_buff *skb, int af, const void *daddr,
+int ipvs_rs_route(struct net *net, struct sk_buff *skb, int af, int skb_af, const void *daddr,
 		  int rt_mode, unsigned int overhead, bool icmp, bool first_frag, void *saddr);
 /* ip_vs_nat_send_or_cont() / ip_vs_send_or_cont(): returns NF_STOLEN (sent through
  * NF_HOOK(LOCAL_OUT) + dst_output) or NF_ACCEPT (local: let it continue). */

@@ -364,8 +364,62 @@ static bool crosses_local_route_boundary(int skb_af, struct sk_buff *skb, int rt
 	return false;
 }
 
-static int route4(struct net *net, struct sk_buff *skb, __be32 daddr, int rt_mode,
-		  unsigned int overhead, bool icmp, __be32 *saddr)
+/* decrement_ttl(): of the packet's own family (@skb_af), whatever the route's. */
+static bool decrement_ttl(struct net *net, int skb_af, struct sk_buff *skb)
+{
+	if (skb_af == AF_INET6) {
+		struct dst_entry *dst = skb_dst(skb);
+
+		if (ipv6_hdr(skb)->hop_limit <= 1) {
+			struct inet6_dev *idev = __in6_dev_get_safely(skb->dev);
+
+			/* Force OUTPUT device used as source address */
+			skb->dev = dst->dev;
+			icmpv6_send(skb, ICMPV6_TIME_EXCEED, ICMPV6_EXC_HOPLIMIT, 0);
+			IP6_INC_STATS(net, idev, IPSTATS_MIB_INHDRERRORS);
+			return false;
+		}
+		if (skb_ensure_writable(skb, sizeof(struct ipv6hdr)))
+			return false;
+		ipv6_hdr(skb)->hop_limit--;
+	} else {
+		if (ip_hdr(skb)->ttl <= 1) {
+			IP_INC_STATS(net, IPSTATS_MIB_INHDRERRORS);
+			icmp_send(skb, ICMP_TIME_EXCEEDED, ICMP_EXC_TTL, 0);
+			return false;
+		}
+		if (skb_ensure_writable(skb, sizeof(struct iphdr)))
+			return false;
+		ip_decrease_ttl(ip_hdr(skb));
+	}
+	return true;
+}
+
+/* maybe_update_pmtu() + ensure_mtu_is_adequate() (pmtu_disc at its default, 1), for a
+ * packet of family @skb_af about to take a route whose usable MTU is @mtu. */
+static bool mtu_is_adequate(struct net *net, int skb_af, int rt_mode, struct sk_buff *skb,
+			    int mtu, bool icmp, bool first_frag)
+{
+	if ((rt_mode & IPVS_RS_RT_MODE_TUNNEL) && skb_valid_dst(skb))
+		skb_dst_update_pmtu(skb, mtu);
+	if (skb_af == AF_INET6) {
+		if ((IP6CB(skb)->frag_max_size && IP6CB(skb)->frag_max_size > mtu) ||
+		    (!IP6CB(skb)->frag_max_size && exceeds_mtu(skb, mtu))) {
+			if (!skb->dev)
+				skb->dev = net->loopback_dev;
+			if (first_frag && !icmp)
+				icmpv6_send(skb, ICMPV6_PKT_TOOBIG, 0, mtu);
+			return false;
+		}
+	} else if ((ip_hdr(skb)->frag_off & htons(IP_DF)) && exceeds_mtu(skb, mtu) && !icmp) {
+		icmp_send(skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, htonl(mtu));
+		return false;
+	}
+	return true;
+}
+
+static int route4(struct net *net, struct sk_buff *skb, int skb_af, __be32 daddr, int rt_mode,
+		  unsigned int overhead, bool icmp, bool first_frag, __be32 *saddr)
 {
 	struct flowi4 fl4;
 	struct rtable *rt;
@@ -380,35 +434,19 @@ static int route4(struct net *net, struct sk_buff *skb, __be32 daddr, int rt_mod
 	if (saddr)
 		*saddr = fl4.saddr;
 	local = (rt->rt_flags & RTCF_LOCAL) ? 1 : 0;
-	if (crosses_local_route_boundary(AF_INET, skb, rt_mode, local))
+	if (crosses_local_route_boundary(skb_af, skb, rt_mode, local))
 		goto err_put;
 	if (local) {
 		/* skb to local stack, preserve old route */
 		ip_rt_put(rt);
 		return 1;
 	}
-	/* decrement_ttl() */
-	if (ip_hdr(skb)->ttl <= 1) {
-		IP_INC_STATS(net, IPSTATS_MIB_INHDRERRORS);
-		icmp_send(skb, ICMP_TIME_EXCEEDED, ICMP_EXC_TTL, 0);
-		goto err_put;
-	}
-	if (skb_ensure_writable(skb, sizeof(struct iphdr)))
-		goto err_put;
-	ip_decrease_ttl(ip_hdr(skb));
-
 	mtu = dst_mtu(&rt->dst) - overhead;
-	if (rt_mode & IPVS_RS_RT_MODE_TUNNEL) {
-		if (mtu < 68)
-			goto err_put;
-		if (skb_valid_dst(skb))
-			skb_dst_update_pmtu(skb, mtu);
-	}
-	/* ensure_mtu_is_adequate(), with pmtu_disc at its default (1) */
-	if ((ip_hdr(skb)->frag_off & htons(IP_DF)) && exceeds_mtu(skb, mtu) && !icmp) {
-		icmp_send(skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, htonl(mtu));
+	if ((rt_mode & IPVS_RS_RT_MODE_TUNNEL) && mtu < 68)
 		goto err_put;
-	}
+	if (!decrement_ttl(net, skb_af, skb) ||
+	    !mtu_is_adequate(net, skb_af, rt_mode, skb, mtu, icmp, first_frag))
+		goto err_put;
 	skb_dst_drop(skb);
 	skb_dst_set(skb, &rt->dst);
 	return 0;
@@ -423,7 +461,7 @@ err_unreach:
 	return -1;
 }
 
-static int route6(struct net *net, struct sk_buff *skb, const struct in6_addr *daddr,
+static int route6(struct net *net, struct sk_buff *skb, int skb_af, const struct in6_addr *daddr,
 		  int rt_mode, unsigned int overhead, bool icmp, bool first_frag,
 		  struct in6_addr *saddr)
 {
@@ -449,37 +487,18 @@ static int route6(struct net *net, struct sk_buff *skb, const struct in6_addr *d
 	}
 	rt = dst_rt6_info(dst);
 	local = is_local_route6(rt);
-	if (crosses_local_route_boundary(AF_INET6, skb, rt_mode, local))
+	if (crosses_local_route_boundary(skb_af, skb, rt_mode, local))
 		goto err_put;
 	if (local) {
 		dst_release(&rt->dst);
 		return 1;
 	}
-	/* decrement_ttl() */
-	if (ipv6_hdr(skb)->hop_limit <= 1) {
-		skb->dev = skb_dst(skb)->dev;
-		icmpv6_send(skb, ICMPV6_TIME_EXCEED, ICMPV6_EXC_HOPLIMIT, 0);
-		goto err_put;
-	}
-	if (skb_ensure_writable(skb, sizeof(struct ipv6hdr)))
-		goto err_put;
-	ipv6_hdr(skb)->hop_limit--;
-
 	mtu = dst_mtu(&rt->dst) - overhead;
-	if (rt_mode & IPVS_RS_RT_MODE_TUNNEL) {
-		if (mtu < IPV6_MIN_MTU)
-			goto err_put;
-		if (skb_valid_dst(skb))
-			skb_dst_update_pmtu(skb, mtu);
-	}
-	if ((IP6CB(skb)->frag_max_size && IP6CB(skb)->frag_max_size > mtu) ||
-	    (!IP6CB(skb)->frag_max_size && exceeds_mtu(skb, mtu))) {
-		if (!skb->dev)
-			skb->dev = net->loopback_dev;
-		if (first_frag && !icmp)
-			icmpv6_send(skb, ICMPV6_PKT_TOOBIG, 0, mtu);
+	if ((rt_mode & IPVS_RS_RT_MODE_TUNNEL) && mtu < IPV6_MIN_MTU)
 		goto err_put;
-	}
+	if (!decrement_ttl(net, skb_af, skb) ||
+	    !mtu_is_adequate(net, skb_af, rt_mode, skb, mtu, icmp, first_frag))
+		goto err_put;
 	skb_dst_drop(skb);
 	skb_dst_set(skb, &rt->dst);
 	return 0;
@@ -494,12 +513,13 @@ err_unreach:
 	return -1;
 }
 
-int ipvs_rs_route(struct net *net, struct sk_buff *skb, int af, const void *daddr,
+int ipvs_rs_route(struct net *net, struct sk_buff *skb, int af, int skb_af, const void *daddr,
 		  int rt_mode, unsigned int overhead, bool icmp, bool first_frag, void *saddr)
 {
 	if (af == AF_INET6)
-		return route6(net, skb, daddr, rt_mode, overhead, icmp, first_frag, saddr);
-	return route4(net, skb, *(const __be32 *)daddr, rt_mode, overhead, icmp, saddr);
+		return route6(net, skb, skb_af, daddr, rt_mode, overhead, icmp, first_frag, saddr);
+	return route4(net, skb, skb_af, *(const __be32 *)daddr, rt_mode, overhead, icmp,
+		      first_frag, saddr);
 }
 
 unsigned int ipvs_rs_send_or_cont(struct net *net, struct sk_buff *skb, int af, bool local,

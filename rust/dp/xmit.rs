@@ -57,7 +57,16 @@ fn nat_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Header
     let first = !h.is_non_first_fragment();
     let mode = rt_mode::LOCAL | rt_mode::NON_LOCAL | rt_mode::RDR;
     let from_world = skb.is_from_world(cp.family);
-    let Ok(route) = skb.route(net, cp.family, &cp.daddr.0, mode, 0, false, first) else {
+    let Ok(route) = skb.route(
+        net,
+        cp.family,
+        cp.family,
+        &cp.daddr.0,
+        mode,
+        0,
+        false,
+        first,
+    ) else {
         return skb.drop(&drops.no_route);
     };
     let func = match cp.family {
@@ -111,7 +120,16 @@ pub(crate) fn update_conntrack(cp: &Conn, skb: &mut Skb, outin: bool) {
 fn dr_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
     let first = !h.is_non_first_fragment();
     let mode = rt_mode::LOCAL | rt_mode::NON_LOCAL | rt_mode::KNOWN_NH;
-    let Ok(route) = skb.route(net, cp.family, &cp.daddr.0, mode, 0, false, first) else {
+    let Ok(route) = skb.route(
+        net,
+        cp.family,
+        cp.family,
+        &cp.daddr.0,
+        mode,
+        0,
+        false,
+        first,
+    ) else {
         return skb.drop(&drops.no_route);
     };
     skb.send_or_cont(net, cp.family, route.local, notrack(cp), true)
@@ -135,7 +153,16 @@ fn tunnel_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Hea
     };
     let overhead = outer_len + encap_len as u32;
     let mode = rt_mode::LOCAL | rt_mode::NON_LOCAL | rt_mode::CONNECT | rt_mode::TUNNEL;
-    let Ok(route) = skb.route(net, dest.family, &cp.daddr.0, mode, overhead, false, first) else {
+    let Ok(route) = skb.route(
+        net,
+        dest.family,
+        cp.family,
+        &cp.daddr.0,
+        mode,
+        overhead,
+        false,
+        first,
+    ) else {
         return skb.drop(&drops.no_route);
     };
     if route.local {

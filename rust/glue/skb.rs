@@ -298,13 +298,15 @@ impl Skb {
         }
     }
 
-    /// Routes the packet to `daddr` (see `ipvs_rs_route()`); `Err` means drop.
+    /// Routes the packet (of family `skb_family`) to `daddr` (of family `family`: another
+    /// for mixed-family tunnels; see `ipvs_rs_route()`); `Err` means drop.
     // The parameters are those of C's `__ip_vs_get_out_rt()`, which the C side mirrors.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn route(
         &mut self,
         net: &Net,
         family: Family,
+        skb_family: Family,
         daddr: &[u8; 16],
         mode: i32,
         overhead: u32,
@@ -319,6 +321,7 @@ impl Skb {
                 net.as_ptr(),
                 self.raw(),
                 af_of(family),
+                af_of(skb_family),
                 daddr.as_ptr().cast(),
                 mode,
                 overhead,
