@@ -6,6 +6,7 @@
 # shellcheck source=tests/vm/dp/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../dp/common.sh"
 
+# shellcheck disable=SC2034  # used by the scripts that source this file
 IOP=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 [ -s "$TAP" ] || rm -f "$TAP"
 TAP=$OUT/interop-$(basename "$0" .sh).tap
@@ -21,7 +22,7 @@ find_ipy() {
 	for p in "${IPY:-}" "$(command -v python3 2>/dev/null)" \
 		"${VENV_DIR:-${CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/ipvs-rs}/venv}/bin/python3" \
 		/root/.cache/ipvs-rs/venv/bin/python3; do
-		[ -n "$p" ] && [ -x "$p" ] || continue
+		if [ -z "$p" ] || [ ! -x "$p" ]; then continue; fi
 		if "$p" -c 'import pyroute2.ipvs' 2>/dev/null; then
 			echo "$p"
 			return 0

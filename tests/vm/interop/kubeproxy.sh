@@ -53,26 +53,26 @@ kp_start() {
 	exec 9>"$d/kp.in"
 }
 kp() {
-	local out=$1 seq before n=0
+	local outf=$1 kseq before n=0
 	# A counter file, not a variable: kp also runs at the end of pipelines (subshells).
-	seq=$(($(cat "$d/kp.seq" 2>/dev/null || echo 0) + 1))
-	echo "$seq" >"$d/kp.seq"
+	kseq=$(($(cat "$d/kp.seq" 2>/dev/null || echo 0) + 1))
+	echo "$kseq" >"$d/kp.seq"
 	before=$(wc -l <"$d/kp.out")
 	# (SIGPIPE ignored in a subshell: if kpipvs.py is gone, the write fails, not the script.)
 	(
 		trap '' PIPE
-		{ cat; echo "sync $seq"; } >&9
+		{ cat; echo "sync $kseq"; } >&9
 	) 2>/dev/null
-	until grep -qx "= $seq" "$d/kp.out"; do
+	until grep -qx "= $kseq" "$d/kp.out"; do
 		if ! kill -0 "$KP_PID" 2>/dev/null || [ "$n" -ge 3000 ]; then
-			tail -n +$((before + 1)) "$d/kp.out" >"$out"
-			echo "kpipvs.py: no answer (exited, or 300 s)" >>"$out"
+			tail -n +$((before + 1)) "$d/kp.out" >"$outf"
+			echo "kpipvs.py: no answer (exited, or 300 s)" >>"$outf"
 			return 1
 		fi
 		sleep 0.1
 		n=$((n + 1))
 	done
-	tail -n +$((before + 1)) "$d/kp.out" | grep -vx -e "> sync $seq" -e "= $seq" >"$out"
+	tail -n +$((before + 1)) "$d/kp.out" | grep -vx -e "> sync $kseq" -e "= $kseq" >"$outf"
 }
 kp_stop() {
 	exec 9>&-

@@ -83,7 +83,7 @@ struct CIph {
     daddr: InetAddr,
 }
 
-fn c_fill_iph_skb(family: Family, skb: &CSkb) -> CIph {
+fn c_fill_iph_skb(family: Family, skb: &CSkb<'_>) -> CIph {
     let d = skb.data;
     match family {
         Family::Ipv4 => CIph {
@@ -117,7 +117,7 @@ fn c_addr_equal(af: Family, a: &InetAddr, b: &InetAddr) -> bool {
 /// `ip_vs_conn_out_get_proto()` = `ip_vs_conn_fill_param_proto()` (inverse) +
 /// `ip_vs_conn_out_get()` (the whole table stands for the bucket: entries of other buckets
 /// differ in the hashed client end and cannot hit).
-fn c_conn_out_get(table: &[CConn], af: Family, skb: &CSkb, iph: &CIph) -> Option<CConn> {
+fn c_conn_out_get(table: &[CConn], af: Family, skb: &CSkb<'_>, iph: &CIph) -> Option<CConn> {
     let pptr = skb.data.get(iph.len..iph.len + 4)?;
     let sport = u16::from_be_bytes([pptr[0], pptr[1]]);
     let dport = u16::from_be_bytes([pptr[2], pptr[3]]);
@@ -156,7 +156,7 @@ fn c_ipvs_mt_addrcmp(k: &InetAddr, u: &InetAddr, m: &InetAddr, l3proto: Family) 
 }
 
 /// `ipvs_mt()`, line by line.
-fn c_ipvs_mt(data: &MtInfo, family: Family, skb: &CSkb, table: &[CConn]) -> bool {
+fn c_ipvs_mt(data: &MtInfo, family: Family, skb: &CSkb<'_>, table: &[CConn]) -> bool {
     let mut match_ = true;
     'out: {
         if data.bitmask == bits::IPVS_PROPERTY {
@@ -229,7 +229,7 @@ fn c_ipvs_mt(data: &MtInfo, family: Family, skb: &CSkb, table: &[CConn]) -> bool
 
 // --- the Rust side, as the data path drives it -----------------------------------------------
 
-fn rs_ipvs_mt(info: &MtInfo, family: Family, skb: &CSkb, table: &[CConn]) -> bool {
+fn rs_ipvs_mt(info: &MtInfo, family: Family, skb: &CSkb<'_>, table: &[CConn]) -> bool {
     let lookups = core::cell::Cell::new(0);
     let r = ipvs_mt(
         info,
@@ -307,7 +307,7 @@ fn rule(bitmask: u8, invert: u8) -> MtInfo {
     }
 }
 
-fn both(info: &MtInfo, family: Family, skb: &CSkb, table: &[CConn]) -> bool {
+fn both(info: &MtInfo, family: Family, skb: &CSkb<'_>, table: &[CConn]) -> bool {
     let c = c_ipvs_mt(info, family, skb, table);
     assert_eq!(rs_ipvs_mt(info, family, skb, table), c, "{info:?}");
     c
