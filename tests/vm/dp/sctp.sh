@@ -22,12 +22,15 @@ ECHO=$DP/sctpecho.py
 CASES=("nat4 4 -m 80" "nat6 6 -m 80" "dr4 4 -g $SPORT" "dr6 6 -g $SPORT" "tun4 4 -i $SPORT")
 SCTP_PIDS=()
 
+# sctp_servers_up DIR [ADDR]: one server per real server, on every address or on ADDR (the
+# VIP, for DR and TUN: see sctpecho.py).
 sctp_servers_up() {
-	local d=$1 i
+	local d=$1 addr=${2:-} i
 	SCTP_PIDS=()
 	for i in 1 2 3; do
 		rm -f "$d/srv$i.ready"
-		ip netns exec "${DP_RS[i - 1]}" "$PY" "$ECHO" server "$i" "$SPORT" "$d/srv$i.ready" 2>"$d/srv$i.err" &
+		ip netns exec "${DP_RS[i - 1]}" "$PY" "$ECHO" server "$i" "$SPORT" "$d/srv$i.ready" ${addr:+"$addr"} \
+			2>"$d/srv$i.err" &
 		SCTP_PIDS+=($!)
 	done
 	for i in 1 2 3; do wait_for_file "$d/srv$i.ready" 100 || return 1; done
@@ -41,16 +44,15 @@ sctp_servers_down() {
 }
 
 run_module() {
-	local label=$1 module=$2 d=$WORK/dp-sctp-$1 c name fam meth vport vip n svc i ok servers
+	local label=$1 module=$2 d=$WORK/dp-sctp-$1 c name fam meth vport vip n svc i ok servers bind
 	mkdir -p "$d"
 	if ! load_ipvs "$module" || ! ipvs_is "$module"; then
 		tap_fail "sctp $label: load $module"
 		unload_ipvs "$module" 2>/dev/null
 		return
 	fi
-	if ! topo_up "$label" || ! sctp_servers_up "$d"; then
-		tap_fail "sctp $label: namespaces and SCTP servers" "$(cat "$d"/srv*.err 2>/dev/null | head -n 5)"
-		sctp_servers_down
+	if ! topo_up "$label"; then
+		tap_fail "sctp $label: namespaces"
 		topo_down "$label"
 		unload_ipvs "$module"
 		return
@@ -62,6 +64,13 @@ run_module() {
 		if [ "$meth" = -m ]; then rs_routes NAT; else rs_routes DR; fi
 		vip=$(vip "$fam" "$((220 + n))")
 		svc=$(hostport "$fam" "$vip" "$vport")
+		bind=
+		[ "$meth" = -m ] || bind=$vip
+		if ! sctp_servers_up "$d" "$bind"; then
+			tap_fail "sctp $label $name: SCTP servers" "$(cat "$d"/srv*.err 2>/dev/null | head -n 5)"
+			sctp_servers_down
+			continue
+		fi
 		{
 			echo "-A --sctp-service $svc -s rr"
 			for i in 1 2 3; do echo "-a --sctp-service $svc -r $(hostport "$fam" "$(rip "$fam" "$i")" "$SPORT") $meth -w 1"; done
@@ -85,8 +94,8 @@ run_module() {
 			tap_fail "sctp $label $name: $N entries listed" "$(cat "$d/$name.conns")"
 		fi
 		ip netns exec "$DP_DIR" ipvsadm -D --sctp-service "$svc"
+		sctp_servers_down
 	done
-	sctp_servers_down
 	ip netns exec "$DP_DIR" ipvsadm -C
 	topo_down "$label"
 	unload_ipvs "$module" || tap_fail "sctp $label: unload $module"

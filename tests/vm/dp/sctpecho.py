@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """SCTP endpoints for tests/vm/dp/sctp.sh (guest side, stdlib only; the kernel's SCTP).
 
-  sctpecho.py server ID PORT READY
-      Listen on PORT (IPv4 and IPv6, one-to-one SOCK_STREAM sockets); answer every message
-      with "ID:<message>" and close when the peer does. Touch READY once listening.
+  sctpecho.py server ID PORT READY [ADDR]
+      Listen on PORT (one-to-one SOCK_STREAM sockets), on every address (IPv4 and IPv6) or on
+      ADDR alone; answer every message with "ID:<message>" and close when the peer does.
+      Touch READY once listening. (Under DR and TUN the server must be bound to the virtual
+      address: SCTP answers an INIT from the addresses the endpoint is bound to, and the
+      client takes an INIT ACK only from the address it sent the INIT to.)
   sctpecho.py client VIP PORT N
       N associations to VIP:PORT one after the other: connect, send "a<i>", read the answer,
       close (SHUTDOWN). Prints one line per association: "i ok SERVER_ID" or "i fail REASON".
@@ -26,11 +29,14 @@ def serve_one(conn, sid):
         conn.close()
 
 
-def server(sid, port, ready):
-    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_SCTP)
+def server(sid, port, ready, addr=None):
+    if addr is None or ":" in addr:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_SCTP)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if addr is None else 1)
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_SCTP)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    s.bind(("::", port))
+    s.bind((addr or "::", port))
     s.listen(64)
     open(ready, "w").close()
     while True:
@@ -62,7 +68,7 @@ def client(vip, port, n):
 def main():
     cmd, a = sys.argv[1], sys.argv[2:]
     if cmd == "server":
-        server(a[0], int(a[1]), a[2])
+        server(a[0], int(a[1]), a[2], a[3] if len(a) > 3 else None)
     elif cmd == "client":
         client(a[0], int(a[1]), int(a[2]))
     else:
