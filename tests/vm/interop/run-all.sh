@@ -10,8 +10,8 @@
 #                  graceful termination
 #   keepalived.sh  the real keepalived's checker: health checks removing / inhibiting a real
 #                  server and putting it back, with traffic
-# Not run here (yet): xt-ipvs.sh (Docker swarm's and kube-router's `-m ipvs` rules; ipvs_rs has
-# no `ipvs` match yet). Each writes $VM_OUT/interop-<name>.tap; this prints their TAP lines as
+#   xt-ipvs.sh     Docker swarm's and kube-router's `-m ipvs` rules and fwmark services
+# Each writes $VM_OUT/interop-<name>.tap; this prints their TAP lines as
 # they come and a summary, and exits non-zero if any check failed or a script produced no
 # passing result. `run-all.sh c c` shows which comparisons are deterministic.
 set -u
@@ -22,7 +22,7 @@ rc=0
 total_ok=0
 total_fail=0
 start=$SECONDS
-for t in kubeproxy keepalived; do
+for t in kubeproxy keepalived xt-ipvs; do
 	t0=$SECONDS
 	"$IOP/$t.sh" "$@" || rc=1
 	tap=$OUT/interop-$t.tap
