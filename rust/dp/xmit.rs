@@ -227,7 +227,7 @@ fn rewrite_sctp(
     let need = if h.is_non_first_fragment() {
         h.l4_off
     } else {
-        h.l4_off + sctp::HEADER_LEN
+        h.l4_off.saturating_add(sctp::HEADER_LEN)
     };
     let buf = skb.writable(need).ok_or(())?;
     let done = match side {
