@@ -15,6 +15,9 @@ import socket
 import sys
 import threading
 
+# <linux/in6.h>
+IPV6_FREEBIND = 78
+
 
 def serve_one(conn, sid):
     try:
@@ -33,6 +36,10 @@ def server(sid, port, ready, addr=None):
     if addr is None or ":" in addr:
         s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_SCTP)
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if addr is None else 1)
+        if addr is not None:
+            # The VIP pool is an AnyIP route on lo, not a configured address: IPv6 binds to
+            # it only with IPV6_FREEBIND (IPv4 takes the local route as it is).
+            s.setsockopt(socket.IPPROTO_IPV6, IPV6_FREEBIND, 1)
     else:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_SCTP)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
