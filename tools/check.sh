@@ -5,12 +5,11 @@
 #            kernel's lint set, warnings denied) of rust/core and of the module
 #   harness  self-tests proving the VM harness fails on failing KTAP and on kernel warnings
 #   kunit    KUnit suites inside ipvs_rs, run in the VM at insmod, KTAP parsed
-#   vm       the VM scenarios, in two VMs at once (tests/vm/all.sh 1: smoke, netns isolation, the control-plane
+#   vm       the VM scenarios (tests/vm/all.sh: smoke, netns isolation, the control-plane
 #            differential against C IPVS in the same boot, and the data-path suite tests/vm/dp:
 #            the kernel's ipvs.sh, the forwarding matrix, expiry, teardown under load, the
-#            schedulers, quiescent templates, each against C IPVS and ipvs_rs; all.sh 2: the
-#            reliability scenarios, the port-reuse matrix, `make bench` in its seconds-long
-#            smoke form), one result per check; a
+#            schedulers, quiescent templates, each against C IPVS and ipvs_rs; the port-reuse
+#            matrix; `make bench` in its seconds-long smoke form), one result per check; a
 #            scenario's TAP file that tools/check.sh does not name is counted too
 #   build    the production module has no KUnit in it, and no panic site outside
 #            tools/panic-sites.allow; rust/'s layers import one way (tools/layers.sh);
@@ -121,20 +120,17 @@ cat "$OUT/harness.tap"
 count_tap harness "$OUT/harness.tap"
 grep -q '^ok - ' "$OUT/harness.tap" || fail "harness: self-tests did not run"
 
-log "tier vm: all scenarios + KUnit, in two VMs side by side"
-# Part 1 (smoke and KUnit, control plane, data path) in $OUT/vm, part 2 (reliability, port
-# reuse, bench smoke) in $OUT/vm2: the guests keep about one host core busy each, so on two
-# cores the halves run in about the time of the longer one.
-mkdir -p "$OUT/vm2"
-# The debug kernel is ~3x slower: the scenarios run with smaller volumes, and the VMs get more
+log "tier vm: all scenarios + KUnit in one boot"
+vm_status=0
+echo "$FLAVOR" >"$OUT/vm/flavor"
+# The debug kernel is ~3x slower: the scenarios run with smaller volumes, and the VM gets more
 # time (tests/vm/debug-profile.env).
 vm_timeout=${VM_TIMEOUT:-4800}
-for d in "$OUT/vm" "$OUT/vm2"; do
-	echo "$FLAVOR" >"$d/flavor"
-	if [ "$FLAVOR" = debug ]; then cp tests/vm/debug-profile.env "$d/profile.env"; fi
-	env | grep -E '^REL_[A-Z_]+=' >"$d/rel.env" || true
-done
-if [ "$FLAVOR" = debug ]; then vm_timeout=${VM_TIMEOUT:-9000}; fi
+if [ "$FLAVOR" = debug ]; then
+	cp tests/vm/debug-profile.env "$OUT/vm/profile.env"
+	vm_timeout=${VM_TIMEOUT:-9000}
+fi
+env | grep -E '^REL_[A-Z_]+=' >"$OUT/vm/rel.env" || true
 rel_names=()
 mapfile -t rel_scenarios <tests/vm/rel/scenarios
 for name in "${rel_scenarios[@]}"; do
@@ -142,43 +138,25 @@ for name in "${rel_scenarios[@]}"; do
 	[ "$name" = faults ] && [ "$FLAVOR" != debug ] && continue
 	rel_names+=("rel-$name")
 done
-vm_status=0 vm2_status=0
-VM_OUT="$OUT/vm" tools/vm.sh --timeout "$vm_timeout" --dmesg "$OUT/dmesg.txt" -- tests/vm/all.sh 1 \
-	>"$OUT/vm1.log" 2>&1 &
-vm1_pid=$!
-VM_OUT="$OUT/vm2" tools/vm.sh --timeout "$vm_timeout" --dmesg "$OUT/dmesg2.txt" -- tests/vm/all.sh 2 \
-	>"$OUT/vm2.log" 2>&1 &
-vm2_pid=$!
-wait "$vm1_pid" || vm_status=$?
-wait "$vm2_pid" || vm2_status=$?
-log "VM 1 (control plane, data path):"
-cat "$OUT/vm1.log"
-log "VM 2 (reliability, port reuse, bench smoke):"
-cat "$OUT/vm2.log"
+# (The data-path and port-reuse suites take ~5-10 min per module each under TCG.)
+VM_OUT="$OUT/vm" tools/vm.sh --timeout "$vm_timeout" --dmesg "$OUT/dmesg.txt" -- tests/vm/all.sh || vm_status=$?
 vm_names=(smoke netns ipvsadm-diff netlink-diff unpriv sysctl-diff dp-selftest dp-matrix dp-expire
-	dp-stress dp-sched dp-quiescent dp-onepacket dp-tunnels dp-sctp dp-xtipvs)
-vm2_names=("${rel_names[@]}" reuse bench-smoke)
-count_dir() {
-	local dir=$1 name tap
-	shift
-	for name in "$@"; do
-		if [ -f "$dir/$name.tap" ] && grep -qE '^(not )?ok - ' "$dir/$name.tap"; then
-			count_tap "vm/$name" "$dir/$name.tap"
-		else
-			fail "vm: scenario $name produced no results"
-		fi
-	done
-	# A scenario that writes TAP but is missing from the list is counted all the same.
-	for tap in "$dir"/*.tap; do
-		[ -f "$tap" ] || continue
-		name=$(basename "$tap" .tap)
-		case " $* " in *" $name "*) continue ;; esac
-		log "vm/$name: not in tools/check.sh's list of scenarios, counted anyway"
-		count_tap "vm/$name" "$tap"
-	done
-}
-count_dir "$OUT/vm" "${vm_names[@]}"
-count_dir "$OUT/vm2" "${vm2_names[@]}"
+	dp-stress dp-sched dp-quiescent dp-onepacket dp-tunnels dp-sctp dp-xtipvs "${rel_names[@]}" reuse bench-smoke)
+for name in "${vm_names[@]}"; do
+	if [ -f "$OUT/vm/$name.tap" ] && grep -qE '^(not )?ok - ' "$OUT/vm/$name.tap"; then
+		count_tap "vm/$name" "$OUT/vm/$name.tap"
+	else
+		fail "vm: scenario $name produced no results"
+	fi
+done
+# A scenario that writes TAP but is missing from the list above is counted all the same.
+for tap in "$OUT"/vm/*.tap; do
+	[ -f "$tap" ] || continue
+	name=$(basename "$tap" .tap)
+	case " ${vm_names[*]} " in *" $name "*) continue ;; esac
+	log "vm/$name: not in tools/check.sh's list of scenarios, counted anyway"
+	count_tap "vm/$name" "$tap"
+done
 
 log "tier kunit: KTAP from the ipvs_rs load"
 if [ -f "$OUT/vm/kunit-dmesg.txt" ] && tools/ktap.sh "$OUT/vm/kunit-dmesg.txt" >"$OUT/kunit.txt" 2>&1; then
@@ -196,21 +174,16 @@ else
 fi
 
 # vm.sh fails when the scenario failed, the guest hung, or the kernel log is not clean; the
-# scenarios' own failures are already counted, so this is the log/timeout verdict, per VM.
-vm_verdict() {
-	local status=$1 dmesg=$2 dir=$3
-	if [ "$status" = 0 ]; then
-		pass
-		log "dmesg ($dmesg): clean"
-	elif tools/dmesg-check.sh "$dmesg" >/dev/null 2>&1 && [ -f "$dir/exit-code" ]; then
-		pass # clean log; the non-zero status came from scenario failures counted above
-		log "dmesg ($dmesg): clean"
-	else
-		fail "dmesg/vm: kernel reported a problem or the VM did not finish (status $status, see $dmesg)"
-	fi
-}
-vm_verdict "$vm_status" "$OUT/dmesg.txt" "$OUT/vm"
-vm_verdict "$vm2_status" "$OUT/dmesg2.txt" "$OUT/vm2"
+# scenario's own failures are already counted, so this is the log/timeout verdict.
+if [ "$vm_status" = 0 ]; then
+	pass
+	log "dmesg: clean"
+elif tools/dmesg-check.sh "$OUT/dmesg.txt" >/dev/null 2>&1 && [ -f "$OUT/vm/exit-code" ]; then
+	pass   # clean log; the non-zero status came from scenario failures counted above
+	log "dmesg: clean"
+else
+	fail "dmesg/vm: kernel reported a problem or the VM did not finish (status $vm_status, see $OUT/dmesg.txt)"
+fi
 
 log "results in $OUT"
 echo "$passed passed, $failed failed"

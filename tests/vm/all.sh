@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# Guest side of `make check`: every VM scenario (all.sh [1|2]: one of the two halves that
-# tools/check.sh runs in two VMs at once; default both). Each scenario writes
+# Guest side of `make check`: every VM scenario in one boot. Each scenario writes
 # $VM_OUT/<name>.tap (counted by tools/check.sh); this exits non-zero if any scenario failed.
 # ctl/ compares the control plane of C IPVS and ipvs_rs, dp/ their data path, rel/ their
 # behaviour under hostile input, floods, faults and lifecycle races.
@@ -16,20 +15,13 @@ if [ -f "${VM_OUT:-/tmp}/profile.env" ]; then
 	set +a
 	echo "# profile: $(grep -oE '^: "\$\{[A-Z_]+:=[^}]*' "${VM_OUT:-/tmp}/profile.env" | sed 's/^: "\${//; s/:=/=/' | tr '\n' ' ')"
 fi
-# Part 1 (control plane, data path) and part 2 (reliability, port reuse, bench smoke) need
-# nothing of each other: tools/check.sh boots one VM for each, side by side.
-part=${1:-all}
-if [ "$part" = all ] || [ "$part" = 1 ]; then
-	for scenario in "$here/smoke.sh" "$here/netns.sh" "$here/ctl/run-all.sh c rs" "$here/dp/run-all.sh c rs"; do
-		echo "# === ${scenario#"$here"/}"
-		# shellcheck disable=SC2086  # "run-all.sh c rs" carries its arguments
-		$scenario || rc=1
-	done
-fi
-if [ "$part" = all ] || [ "$part" = 2 ]; then
-	echo "# === rel/run-all.sh c rs"; "$here/rel/run-all.sh" c rs || rc=1
-	echo "# === reuse/run.sh c rs c"; "$here/reuse/run.sh" c rs c || rc=1
-	# The bench harness (make bench) in its seconds-long form: every metric measured for both.
-	echo "# === bench/run.sh c rs (BENCH_SMOKE=1)"; BENCH_SMOKE=1 "$here/bench/run.sh" c rs || rc=1
-fi
+for scenario in "$here/smoke.sh" "$here/netns.sh" "$here/ctl/run-all.sh c rs" "$here/dp/run-all.sh c rs"; do
+	echo "# === ${scenario#"$here"/}"
+	# shellcheck disable=SC2086  # "run-all.sh c rs" carries its arguments
+	$scenario || rc=1
+done
+echo "# === rel/run-all.sh c rs"; "$here/rel/run-all.sh" c rs || rc=1
+echo "# === reuse/run.sh c rs c"; "$here/reuse/run.sh" c rs c || rc=1
+# The bench harness (make bench) in its seconds-long form: every metric measured for both.
+echo "# === bench/run.sh c rs (BENCH_SMOKE=1)"; BENCH_SMOKE=1 "$here/bench/run.sh" c rs || rc=1
 exit $rc
