@@ -767,16 +767,18 @@ static void step(struct cconn *c, short re)
 				finish(c, 0);
 				return;
 			}
+			/* The answer to a retransmitted request of an earlier round, after the
+			 * first answer ended that round: a duplicate, not an error. Tested before
+			 * the length, which is the earlier round's (the rounds' lengths differ). */
+			if (n >= HDR_LEN && get32(c->resp) == MAGIC_RESP &&
+			    get32(c->resp + 8) == c->index &&
+			    (uint16_t)(c->round - get16(c->resp + 12)) - 1u < 0x7fffu) {
+				dups++;
+				return;
+			}
 			if ((size_t)n != c->resplen) {
 				conn_error(c, "datagram of %zd bytes, want %zu", n, c->resplen);
 				finish(c, 0);
-				return;
-			}
-			/* The answer to a retransmitted request of an earlier round, after the
-			 * first answer ended that round: a duplicate, not an error. */
-			if (get32(c->resp) == MAGIC_RESP && get32(c->resp + 8) == c->index &&
-			    (uint16_t)(c->round - get16(c->resp + 12)) - 1u < 0x7fffu) {
-				dups++;
 				return;
 			}
 		} else {
