@@ -2,7 +2,8 @@
 # Guest side of `make check`: every VM scenario in one boot. Each scenario writes
 # $VM_OUT/<name>.tap (counted by tools/check.sh); this exits non-zero if any scenario failed.
 # ctl/ compares the control plane of C IPVS and ipvs_rs, dp/ their data path, rel/ their
-# behaviour under hostile input, floods, faults and lifecycle races.
+# behaviour under hostile input, floods, faults and lifecycle races, interop/ what kube-proxy,
+# keepalived, kube-router and Docker swarm do to them.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 rc=0
@@ -21,6 +22,7 @@ for scenario in "$here/smoke.sh" "$here/netns.sh" "$here/ctl/run-all.sh c rs" "$
 	$scenario || rc=1
 done
 echo "# === rel/run-all.sh c rs"; "$here/rel/run-all.sh" c rs || rc=1
+echo "# === interop/run-all.sh c rs"; "$here/interop/run-all.sh" c rs || rc=1
 echo "# === reuse/run.sh c rs c"; "$here/reuse/run.sh" c rs c || rc=1
 # The bench harness (make bench) in its seconds-long form: every metric measured for both.
 echo "# === bench/run.sh c rs (BENCH_SMOKE=1)"; BENCH_SMOKE=1 "$here/bench/run.sh" c rs || rc=1

@@ -25,7 +25,7 @@
 # Environment (defaults; BENCH_SMOKE=1 changes them to a seconds-long run):
 #   BENCH_ROUNDS 3 (smoke 1)          BENCH_SECS seconds per rate measurement, 5 (smoke 1)
 #   BENCH_SVCS "1 1000 10000 50000" (smoke "1 100")   BENCH_ENTRIES 1000000 (smoke 10000)
-#   BENCH_TAB_SECS 30 (smoke 20): the flood stops then; entries expire BENCH_TAB_SECS + 30 s
+#   BENCH_TAB_SECS 30 (smoke 8): the flood stops then; entries expire BENCH_TAB_SECS + 30 s
 #                  after creation
 #   BENCH_STEP_TIMEOUT 180 (smoke 60) BENCH_CONN_THREADS 4
 #   BENCH_PHASES "svc flow tab reuse" BENCH_REUSE_CELLS "m1-e0-ct1-fin m1-e0-ct1-rst"
@@ -44,7 +44,7 @@ MODS=("$@")
 SMOKE=${BENCH_SMOKE:-0}
 if [ "$SMOKE" = 1 ]; then
 	ROUNDS=${BENCH_ROUNDS:-1}; SECS=${BENCH_SECS:-1}; SVCS=${BENCH_SVCS:-1 100}
-	ENTRIES=${BENCH_ENTRIES:-10000}; TAB_SECS=${BENCH_TAB_SECS:-20}
+	ENTRIES=${BENCH_ENTRIES:-10000}; TAB_SECS=${BENCH_TAB_SECS:-8}
 	STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-60}
 	REUSE_CELLS_B=${BENCH_REUSE_CELLS:-m1-e0-ct1-fin}; REUSE_PHASES_B=${REUSE_PHASES:-10,10,5}
 	RES=$OUT/bench-smoke

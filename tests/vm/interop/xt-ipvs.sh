@@ -60,10 +60,12 @@ traffic() {
 	fi
 }
 
-# counted LABEL DESC: the nat POSTROUTING rule matched packets; TAP line.
+# counted LABEL DESC: the nat POSTROUTING rule matched packets; TAP line. (iptables -L prints
+# the match's options, not its name: "ipvs" only with --ipvs, "vdir ORIGINAL vmethod MASQ" for
+# kube-router's rule.)
 counted() {
 	local n
-	n=$(ipt -t nat -L POSTROUTING -v -x -n 2>/dev/null | awk '/ipvs/ { n += $1 } END { print n + 0 }')
+	n=$(ipt -t nat -L POSTROUTING -v -x -n 2>/dev/null | awk '/ipvs|vdir|vmethod|vaddr|vproto|vport/ { n += $1 } END { print n + 0 }')
 	if [ "${n:-0}" -gt 0 ]; then
 		tap_ok "xt-ipvs $1: $2: the -m ipvs rule matched $n packets"
 	else

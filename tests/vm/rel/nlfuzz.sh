@@ -4,7 +4,7 @@
 #
 # Netlink fuzzing, per MOD: $REL_NL_PROCS (4) network namespaces, each running nlfuzz.py (random
 # and mutated IPVS generic netlink requests, bulk adds of $REL_NL_BULK (300) services with up to
-# 8 destinations each, flushes; see its docstring) for $REL_NL_SECS (60; 300 with REL_LONG=1)
+# 8 destinations each, flushes; see its docstring) for $REL_NL_SECS (30; 300 with REL_LONG=1)
 # s, all at once, while data traffic flows through NAT services (TCP IPv4, UDP IPv6) in the
 # dp/common.sh topology of another namespace. Checks (TAP "nlfuzz MOD: ..."):
 #   - every request of every fuzzer was answered (errno or success) within 10 s, and its own
@@ -13,18 +13,18 @@
 #   - afterwards `ipvsadm -C` then `ipvsadm -L -n` lists nothing in each fuzz namespace;
 #   - the data traffic succeeded throughout (every dpgen connection, every round);
 #   - the module unloads; kernel log clean; kmemleak (debug kernel) finds nothing after it;
-#   - with both c and rs: the same $REL_NL_SEQ (3000) random requests, one at a time in a fresh
+#   - with both c and rs: the same $REL_NL_SEQ (2000) random requests, one at a time in a fresh
 #     namespace, get the same errno from both, and the same services are listed every 250
 #     (differential; the diff is in $VM_OUT/rel-nlfuzz-sequence.diff).
 . "$(dirname "$0")/common.sh"
 
 [ $# -ge 1 ] || set -- c rs
 check_modules "$@"
-if [ "$LONG" = 1 ]; then SECS=${REL_NL_SECS:-300}; else SECS=${REL_NL_SECS:-60}; fi
+if [ "$LONG" = 1 ]; then SECS=${REL_NL_SECS:-300}; else SECS=${REL_NL_SECS:-30}; fi
 NPROCS=${REL_NL_PROCS:-4}
 BULK=${REL_NL_BULK:-300}
 SEED=${REL_NL_SEED:-$(date +%s)}
-NSEQ=${REL_NL_SEQ:-3000}
+NSEQ=${REL_NL_SEQ:-2000}
 ulimit -n 65536
 
 # proc_across_namespaces LABEL MODULE DIR: 300 services in each of two namespaces; each

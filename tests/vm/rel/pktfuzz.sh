@@ -9,7 +9,7 @@
 #             TUN ::b), three real servers each;
 #   traffic   dpgen clients through NAT (TCP and UDP, v4 and v6), DR (TCP v4) and TUN (UDP v6),
 #             persistent connections exchanging a request every 300 ms for the whole fuzz;
-#   fuzz      two pktfuzz generators for $REL_FUZZ_SECS (60; 300 with REL_LONG=1) s at
+#   fuzz      two pktfuzz generators for $REL_FUZZ_SECS (30; 300 with REL_LONG=1) s at
 #             $REL_FUZZ_PPS (1000) packets/s each: AF_PACKET frames sent on the router's veth
 #             towards the director, and tap frames with virtio_net_hdr (GSO TCPV4/TCPV6/UDP_L4,
 #             non-linear skbs, honest and bogus gso_size/hdr_len/csum_start) through the
@@ -39,7 +39,7 @@
 
 [ $# -ge 1 ] || set -- c rs
 check_modules "$@"
-if [ "$LONG" = 1 ]; then SECS=${REL_FUZZ_SECS:-300}; else SECS=${REL_FUZZ_SECS:-60}; fi
+if [ "$LONG" = 1 ]; then SECS=${REL_FUZZ_SECS:-300}; else SECS=${REL_FUZZ_SECS:-30}; fi
 PPS=${REL_FUZZ_PPS:-1000}
 BYKIND_SECS=${REL_FUZZ_BYKIND_SECS:-3}
 SEED=${REL_FUZZ_SEED:-$(date +%s)}
