@@ -106,6 +106,8 @@ void ipvs_rs_log_dnat_loopback(const char *func, int af, const void *daddr);
 #define IPVS_RS_RT_MODE_CONNECT		0x0008
 #define IPVS_RS_RT_MODE_KNOWN_NH	0x0010
 #define IPVS_RS_RT_MODE_TUNNEL		0x0020
+/* ipvs_rs's own: the namespace's pmtu_disc is 0 (C reads sysctl_pmtu_disc() there). */
+#define IPVS_RS_RT_MODE_NO_PMTU_DISC	0x0100
 /* __ip_vs_get_out_rt(_v6)() without the per-destination route cache: route to @daddr (4 or
  * 16 bytes by @af), refuse what @rt_mode forbids, decrement the TTL for forwarded packets,
  * check the MTU (less @overhead for tunnels; ICMP "too big" as C sends it) and attach the
@@ -119,13 +121,13 @@ unsigned int ipvs_rs_send_or_cont(struct net *net, struct sk_buff *skb, int af, 
 				  bool notrack, bool drop_demux);
 /* The encapsulation of ip_vs_tunnel_xmit(_v6)() after routing: the outer IPv4 or IPv6
  * header (@outer_af; the inner packet may be of the other family) from @saddr to @daddr with
- * the inner header's TOS/TTL/DF, after a GUE (UDP to @tun_port, network order) or GRE header
+ * the inner header's TOS/TTL and, when @pmtu_disc, its DF, after a GUE (UDP to @tun_port, network order) or GRE header
  * for @tun_type with @tun_flags (IP_VS_TUNNEL_ENCAP_FLAG_*), offloads, and
  * ip(6)_local_out(). @encap_len is the GUE/GRE header length (ipvs_core::tunnel::encap_len).
  * The skb is consumed; returns 0 or a negative errno. */
 int ipvs_rs_tunnel_xmit(struct net *net, struct sk_buff *skb, int outer_af, int inner_af,
 			const void *saddr, const void *daddr, bool nfct, int tun_type,
-			__be16 tun_port, u16 tun_flags, unsigned int encap_len);
+			__be16 tun_port, u16 tun_flags, unsigned int encap_len, bool pmtu_disc);
 void ipvs_rs_kfree_skb(struct sk_buff *skb);
 
 /* --- timers, RCU, locks, time ---------------------------------------------------------- */

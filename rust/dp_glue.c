@@ -395,8 +395,9 @@ static bool decrement_ttl(struct net *net, int skb_af, struct sk_buff *skb)
 	return true;
 }
 
-/* maybe_update_pmtu() + ensure_mtu_is_adequate() (pmtu_disc at its default, 1), for a
- * packet of family @skb_af about to take a route whose usable MTU is @mtu. */
+/* maybe_update_pmtu() + ensure_mtu_is_adequate(), for a packet of family @skb_af about to
+ * take a route whose usable MTU is @mtu (IPVS_RS_RT_MODE_NO_PMTU_DISC: the namespace's
+ * pmtu_disc is 0). */
 static bool mtu_is_adequate(struct net *net, int skb_af, int rt_mode, struct sk_buff *skb,
 			    int mtu, bool icmp, bool first_frag)
 {
@@ -411,6 +412,10 @@ static bool mtu_is_adequate(struct net *net, int skb_af, int rt_mode, struct sk_
 				icmpv6_send(skb, ICMPV6_PKT_TOOBIG, 0, mtu);
 			return false;
 		}
+	} else if ((rt_mode & IPVS_RS_RT_MODE_TUNNEL) && (rt_mode & IPVS_RS_RT_MODE_NO_PMTU_DISC)) {
+		/* "If we're going to tunnel the packet and pmtu discovery is disabled, we'll
+		 * just fragment it anyway" */
+		return true;
 	} else if ((ip_hdr(skb)->frag_off & htons(IP_DF)) && exceeds_mtu(skb, mtu) && !icmp) {
 		icmp_send(skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, htonl(mtu));
 		return false;
@@ -632,7 +637,7 @@ static int encap_gso_type(int tun_type, u16 tun_flags, const struct sk_buff *skb
 
 int ipvs_rs_tunnel_xmit(struct net *net, struct sk_buff *skb, int outer_af, int inner_af,
 			const void *saddr, const void *daddr, bool nfct, int tun_type,
-			__be16 tun_port, u16 tun_flags, unsigned int encap_len)
+			__be16 tun_port, u16 tun_flags, unsigned int encap_len, bool pmtu_disc)
 {
 	struct net_device *tdev = skb_dst(skb)->dev;
 	unsigned int max_headroom;
@@ -653,7 +658,9 @@ int ipvs_rs_tunnel_xmit(struct net *net, struct sk_buff *skb, int outer_af, int 
 		next_protocol = IPPROTO_IPIP;
 		dsfield = ipv4_get_dsfield(old);
 		ttl = old->ttl;
-		df = old->frag_off & htons(IP_DF);
+		/* "We only care about the df field if sysctl_pmtu_disc(ipvs) is set" */
+		if (pmtu_disc)
+			df = old->frag_off & htons(IP_DF);
 	}
 	/* INET_ECN_encapsulate(): the outer header carries the inner DSCP and ECN, CE as ECT(0). */
 	dsfield = INET_ECN_encapsulate(dsfield, dsfield);

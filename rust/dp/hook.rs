@@ -26,7 +26,7 @@ use ipvs_core::proto::sctp;
 use ipvs_core::proto::tcp::{self, TcpFlags, TcpState};
 use ipvs_core::proto::{udp, Direction};
 use ipvs_core::reuse::{self, ConnState, Decision, Entry, Header, ReuseInput};
-use ipvs_core::wire::{self, Family, Headers, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
+use ipvs_core::wire::{self, Family, Headers, InetAddr, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
 use kernel::prelude::*;
 
 const FTPPORT: u16 = 21;
@@ -377,6 +377,7 @@ fn in_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Ver
     };
     let key = packet_key(ns, family, &pkt, Sender::Client);
     let mut cp = conn::in_get(&key);
+    let settings = ns.settings();
 
     // The port-reuse decision and the destination check (ipvs_core::reuse).
     let ct_confirmed = skb.ct_confirmed();
@@ -385,7 +386,7 @@ fn in_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Ver
         later_fragment: pkt.h.is_non_first_fragment(),
         entry: cp.as_deref().map(entry_of),
         ct_confirmed,
-        settings: ns.settings(),
+        settings,
     });
     ns.reuse.count(decision, cp.is_some() && pkt.opens());
     // (`Option::take_if` would say it shorter, but it is rustc 1.80+; Linux 6.12 accepts 1.78.)
@@ -414,7 +415,8 @@ fn in_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Ver
 
     let cp = match cp {
         Some(cp) => cp,
-        None => match try_to_schedule(ns, net, family, &mut skb, &pkt) {
+        None => match try_to_schedule(ns, net, family, &mut skb, &pkt, &settings, Origin::Packet)
+        {
             Ok(cp) => cp,
             Err(v) => return v,
         },
@@ -422,7 +424,7 @@ fn in_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Ver
 
     in_stats(ns, &cp, pkt.len);
     set_state(ns, &cp, Direction::Input, &pkt);
-    let v = xmit::xmit(net, &ns.drops, &cp, skb, &pkt.h);
+    let v = xmit::xmit(net, &ns.drops, &settings, &cp, skb, &pkt.h);
     cp.in_pkts.fetch_add(1, Relaxed);
     drop(cp);
     v
@@ -446,16 +448,36 @@ fn no_protocol_handler(ns: &DpNet, family: Family, mut skb: Skb) -> Verdict {
     Verdict::Accept
 }
 
-/// `ip_vs_try_to_schedule()` with `tcp_conn_schedule()` / `udp_conn_schedule()` and
-/// `ip_vs_schedule()`: `Err` carries the verdict when no connection is created.
+/// What [`try_to_schedule`] schedules.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// A packet from the client.
+    Packet,
+    /// The packet quoted by an ICMP error from the client, a reply of the service that no
+    /// connection knows (C's header with `IP_VS_HDR_INVERSE | IP_VS_HDR_ICMP`), handed over
+    /// with its addresses and ports swapped back into the request's direction and without
+    /// transport flags (C reads only the ports of a quoted header).
+    IcmpQuote,
+}
+
+/// `ip_vs_try_to_schedule()` with `tcp_conn_schedule()` / `udp_conn_schedule()` /
+/// `sctp_conn_schedule()` and `ip_vs_schedule()`: `Err` carries the verdict when no
+/// connection is created.
 fn try_to_schedule(
     ns: &DpNet,
     net: &Net,
     family: Family,
     skb: &mut Skb,
     pkt: &Packet,
+    settings: &ipvs_core::sysctl::Settings,
+    origin: Origin,
 ) -> Result<ConnRef, Verdict> {
-    let settings = ns.settings();
+    // The schedulers that hash the destination (dh, lblc, lblcr) read C's `iph->daddr`,
+    // which for a quoted reply is the client.
+    let sched_daddr = match origin {
+        Origin::Packet => &pkt.h.daddr,
+        Origin::IcmpQuote => &pkt.h.saddr,
+    };
     if let Some(flags) = pkt.tcp {
         // tcp_conn_schedule(): a SYN without RST schedules; with sloppy_tcp any non-RST.
         if !tcp::starts_connection(flags, settings.sloppy_tcp != 0) {
@@ -507,7 +529,7 @@ fn try_to_schedule(
     let net_id = ns.net_id();
 
     if svc_flags & svc_flags::PERSISTENT != 0 {
-        return sched_persist(ns, &settings, svc, family, pkt, nfct, skb, net);
+        return sched_persist(ns, settings, svc, family, pkt, sched_daddr, nfct, skb, net);
     }
     if svc.key.fwmark == 0 && vport != svc_port {
         if svc_port == 0 {
@@ -518,7 +540,7 @@ fn try_to_schedule(
     let Some(chosen) = svc.schedule(
         &pkt.h.saddr,
         pkt.ports[0],
-        &pkt.h.daddr,
+        sched_daddr,
         ns.locality_expiration(),
     ) else {
         return Err(leave(ns, net, family, skb, svc_port, vport));
@@ -599,6 +621,7 @@ fn sched_persist(
     svc: &Svc,
     family: Family,
     pkt: &Packet,
+    sched_daddr: &InetAddr,
     nfct: u32,
     skb: &mut Skb,
     net: &Net,
@@ -640,7 +663,7 @@ fn sched_persist(
         Some(ct) => ct,
         None => {
             let Some(chosen) =
-                svc.schedule(&pkt.h.saddr, cport, &pkt.h.daddr, ns.locality_expiration())
+                svc.schedule(&pkt.h.saddr, cport, sched_daddr, ns.locality_expiration())
             else {
                 return Err(leave(ns, net, family, skb, svc_port, vport));
             };
@@ -770,7 +793,10 @@ fn icmp_error(skb: &Skb, family: Family) -> Result<Option<(wire::IcmpError, Head
 }
 
 /// `ip_vs_in_icmp()`: an ICMP error from the client side about a reply of a connection
-/// (the quoted packet went virtual service → client). `None`: unrelated, go on.
+/// (the quoted packet went virtual service → client); with `schedule_icmp`, about a reply
+/// no connection knows (e.g. one a DR real server sent straight to the client): the error
+/// then schedules a connection, as the request would have, and follows it to a real server.
+/// `None`: unrelated, go on.
 fn in_icmp(ns: &DpNet, net: &Net, family: Family, hooknum: u32, mut skb: Skb) -> Option<Verdict> {
     let (err, outer) = match icmp_error(&skb, family) {
         Ok(e) => e?,
@@ -788,21 +814,61 @@ fn in_icmp(ns: &DpNet, net: &Net, family: Family, hooknum: u32, mut skb: Skb) ->
         addr: &inner.saddr,
         port: ports[0],
     };
-    let cp = conn::in_get(&key)?;
+    let settings = ns.settings();
+    let (cp, new_cp) = match conn::in_get(&key) {
+        Some(cp) => (cp, false),
+        None => {
+            if settings.schedule_icmp == 0 {
+                return None;
+            }
+            let quoted = Packet {
+                h: Headers {
+                    saddr: inner.daddr,
+                    daddr: inner.saddr,
+                    ..inner
+                },
+                ports: [ports[1], ports[0]],
+                tcp: None,
+                sctp: None,
+                len: skb.len(),
+            };
+            match try_to_schedule(
+                ns,
+                net,
+                family,
+                &mut skb,
+                &quoted,
+                &settings,
+                Origin::IcmpQuote,
+            ) {
+                Ok(cp) => (cp, true),
+                Err(v) => return Some(v),
+            }
+        }
+    };
+    // `__ip_vs_conn_put()` for a found entry; a new one is armed by `ip_vs_conn_put()`
+    // (dropping the reference).
+    let put = |cp: ConnRef| {
+        if new_cp {
+            drop(cp);
+        } else {
+            cp.put_no_rearm();
+        }
+    };
     // C checks the checksum only for the errors it rewrites (NAT).
     if cp.fwd_method() == conn_flags::MASQ && !skb.icmp_csum_ok(err.offset, family) {
-        cp.put_no_rearm();
+        put(cp);
         return Some(DropCounters::drop(&ns.drops.icmp_csum));
     }
     in_stats(ns, &cp, skb.len());
     let v = if cp.fwd_method() != conn_flags::MASQ {
         // DR, TUN, local node: forwarded unchanged, like the connection's packets.
-        xmit::xmit(net, &ns.drops, &cp, skb, &outer)
+        xmit::xmit(net, &ns.drops, &settings, &cp, skb, &outer)
     } else {
         icmp_nat_xmit(ns, net, &cp, skb, family, hooknum)
     };
     cp.in_pkts.fetch_add(1, Relaxed);
-    cp.put_no_rearm();
+    put(cp);
     Some(v)
 }
 

@@ -386,6 +386,8 @@ impl DpNet {
             sloppy_tcp: load(Knob::SloppyTcp),
             sloppy_sctp: load(Knob::SloppySctp),
             snat_reroute: load(Knob::SnatReroute),
+            schedule_icmp: load(Knob::ScheduleIcmp),
+            pmtu_disc: load(Knob::PmtuDisc),
         }
     }
 

@@ -9,18 +9,27 @@ use crate::glue::pernet::Net;
 use crate::glue::skb::{self, rt_mode, Skb, Tunnel, Verdict};
 use core::sync::atomic::Ordering::Relaxed;
 use ipvs_core::netlink::ipvs::conn_flags;
+use ipvs_core::sysctl::Settings;
 use ipvs_core::wire::nat::{self, ChecksumMode, L4Update};
 use ipvs_core::wire::sctp::{self, SctpCsum};
 use ipvs_core::wire::{self, Family, Headers, Malformed};
 use kernel::str::CStr;
 
 /// `cp->packet_xmit`: send a request on its way to the real server. Consumes the packet
-/// unless the verdict is `Accept` (local real server).
-pub(crate) fn xmit(net: &Net, drops: &DropCounters, cp: &Conn, skb: Skb, h: &Headers) -> Verdict {
+/// unless the verdict is `Accept` (local real server). `settings`: the namespace's knobs as
+/// the hook read them for this packet.
+pub(crate) fn xmit(
+    net: &Net,
+    drops: &DropCounters,
+    settings: &Settings,
+    cp: &Conn,
+    skb: Skb,
+    h: &Headers,
+) -> Verdict {
     match cp.fwd_method() {
         conn_flags::MASQ => nat_xmit(net, drops, cp, skb, h),
         conn_flags::DROUTE => dr_xmit(net, drops, cp, skb, h),
-        conn_flags::TUNNEL => tunnel_xmit(net, drops, cp, skb, h),
+        conn_flags::TUNNEL => tunnel_xmit(net, drops, settings.pmtu_disc != 0, cp, skb, h),
         // ip_vs_null_xmit(): the local node serves it.
         conn_flags::LOCALNODE => Verdict::Accept,
         // IP_VS_CONN_F_BYPASS is only used by cache-bypass connections, which ipvs_rs does
@@ -137,8 +146,17 @@ fn dr_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Headers
 
 /// `ip_vs_tunnel_xmit()` / `ip_vs_tunnel_xmit_v6()`: the packet in an outer header of the
 /// real server's family (IPIP, IPv6-in-IPv6, or the one in the other), behind the GUE or GRE
-/// header of the destination's tunnel type (`ipvs_core::tunnel`).
-fn tunnel_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
+/// header of the destination's tunnel type (`ipvs_core::tunnel`). Without `pmtu_disc` an
+/// IPv4 packet too big for the tunnel is fragmented rather than refused, and the outer
+/// header never has DF.
+fn tunnel_xmit(
+    net: &Net,
+    drops: &DropCounters,
+    pmtu_disc: bool,
+    cp: &Conn,
+    mut skb: Skb,
+    h: &Headers,
+) -> Verdict {
     let Some(dest) = cp.dest.as_deref() else {
         return skb.drop(&drops.no_dest);
     };
@@ -152,7 +170,10 @@ fn tunnel_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Hea
         Family::Ipv6 => 40,
     };
     let overhead = outer_len + encap_len as u32;
-    let mode = rt_mode::LOCAL | rt_mode::NON_LOCAL | rt_mode::CONNECT | rt_mode::TUNNEL;
+    let mut mode = rt_mode::LOCAL | rt_mode::NON_LOCAL | rt_mode::CONNECT | rt_mode::TUNNEL;
+    if !pmtu_disc {
+        mode |= rt_mode::NO_PMTU_DISC;
+    }
     let Ok(route) = skb.route(
         net,
         dest.family,
@@ -182,6 +203,7 @@ fn tunnel_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Hea
         &cp.daddr.0,
         !notrack(cp),
         &tunnel,
+        pmtu_disc,
         &drops.xmit_failed,
     )
 }

@@ -88,6 +88,8 @@ pub(crate) mod rt_mode {
     pub(crate) const CONNECT: i32 = 0x0008;
     pub(crate) const KNOWN_NH: i32 = 0x0010;
     pub(crate) const TUNNEL: i32 = 0x0020;
+    /// ipvs_rs's own: the namespace's `pmtu_disc` is 0.
+    pub(crate) const NO_PMTU_DISC: i32 = 0x0100;
 }
 
 /// Where a routed packet goes.
@@ -368,7 +370,8 @@ impl Skb {
     }
 
     /// Encapsulates in an `outer` header from `saddr` to `daddr` (IPIP, IPv6-in-IPv6 or
-    /// mixed, behind the GUE or GRE header `tunnel` asks for) and sends. Consumes the packet;
+    /// mixed, behind the GUE or GRE header `tunnel` asks for) and sends; the outer IPv4
+    /// header copies the inner one's DF only with `pmtu_disc`. Consumes the packet;
     /// when the encapsulation fails (no memory, conntrack) it is freed and counted in
     /// `failed`.
     // The parameters are those `ip_vs_tunnel_xmit(_v6)()` takes from the connection and its
@@ -383,6 +386,7 @@ impl Skb {
         daddr: &[u8; 16],
         nfct: bool,
         tunnel: &Tunnel,
+        pmtu_disc: bool,
         failed: &AtomicU64,
     ) -> Verdict {
         // SAFETY: the skb is live and routed (invariant); the helper consumes it, as does
@@ -400,6 +404,7 @@ impl Skb {
                 tunnel.port.to_be(),
                 tunnel.flags,
                 tunnel.encap_len,
+                pmtu_disc,
             )
         };
         if ret != 0 {

@@ -432,6 +432,13 @@ pub struct Settings {
     pub sloppy_sctp: i32,
     /// `snat_reroute`, raw.
     pub snat_reroute: i32,
+    /// `schedule_icmp`, raw: an ICMP error from a client about a reply of no connection
+    /// schedules one (`ip_vs_in_icmp()`), so that it reaches a real server.
+    pub schedule_icmp: i32,
+    /// `pmtu_disc`, raw: 0 lets tunnelled IPv4 packets be fragmented (outer DF clear, no
+    /// "fragmentation needed") as C's `ensure_mtu_is_adequate()` and
+    /// `ip_vs_tunnel_xmit()` do.
+    pub pmtu_disc: i32,
 }
 
 impl Default for Settings {
@@ -446,6 +453,8 @@ impl Default for Settings {
             sloppy_tcp: d(Knob::SloppyTcp),
             sloppy_sctp: d(Knob::SloppySctp),
             snat_reroute: d(Knob::SnatReroute),
+            schedule_icmp: d(Knob::ScheduleIcmp),
+            pmtu_disc: d(Knob::PmtuDisc),
         }
     }
 }

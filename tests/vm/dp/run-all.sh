@@ -13,6 +13,7 @@
 #   quiescent.sh expire_quiescent_template 0/1: where a persistent client goes after weight 0
 #   onepacket.sh one-packet scheduling (-o): every UDP datagram scheduled, no entry left
 #   tunnels.sh   IPIP, mixed-family, GUE and GRE encapsulations on the wire, against C
+#   knobs.sh     schedule_icmp and pmtu_disc with crafted ICMP errors and DF datagrams
 #   sctp.sh      SCTP services (NAT with the CRC32c rewrite, DR, TUN) with real associations
 #   xtipvs.sh    the ipvs xtables match (-m ipvs) with traffic, iptables-legacy and -nft
 # Each writes $VM_OUT/dp-<name>.tap; this prints their TAP lines as they come and a summary,
@@ -26,7 +27,7 @@ rc=0
 total_ok=0
 total_fail=0
 start=$SECONDS
-for t in selftest matrix expire stress dstcache sched quiescent onepacket tunnels sctp xtipvs; do
+for t in selftest matrix expire stress dstcache sched quiescent onepacket tunnels knobs sctp xtipvs; do
 	t0=$SECONDS
 	"$DP/$t.sh" "$@" || rc=1
 	tap=$OUT/dp-$t.tap

@@ -19,10 +19,13 @@
 check_modules "$@"
 N=3
 TUNCAP=$DP/tuncap.py
-# CASE svc-family dest-family tun_type tun_flags  (tun_type: 0 ipip, 1 gue, 2 gre;
-# flags: 1 csum, 2 remcsum); the GUE port is 6080.
+# CASE svc-family dest-family tun_type tun_flags [KNOB=VALUE]  (tun_type: 0 ipip, 1 gue,
+# 2 gre; flags: 1 csum, 2 remcsum; KNOB: a net.ipv4.vs sysctl of the director for this case);
+# the GUE port is 6080. ipip4nopmtu: with pmtu_disc=0 the outer header has no DF (the
+# datagrams are sent with DF, which the outer header copies with pmtu_disc=1).
 CASES=(
 	"ipip4 4 4 0 0"
+	"ipip4nopmtu 4 4 0 0 pmtu_disc=0"
 	"gue4 4 4 1 0"
 	"gue4csum 4 4 1 1"
 	"gue4remcsum 4 4 1 2"
@@ -36,7 +39,7 @@ CASES=(
 )
 
 run_module() {
-	local label=$1 module=$2 d=$WORK/dp-tunnels-$1 c name sf df tt tf vip n err cap pid lines bad
+	local label=$1 module=$2 d=$WORK/dp-tunnels-$1 c name sf df tt tf knob vip n err cap pid lines bad want
 	mkdir -p "$d"
 	if ! load_ipvs "$module" || ! ipvs_is "$module"; then
 		tap_fail "tunnels $label: load $module"
@@ -51,8 +54,9 @@ run_module() {
 	fi
 	n=0
 	for c in "${CASES[@]}"; do
-		read -r name sf df tt tf <<<"$c"
+		read -r name sf df tt tf knob <<<"$c"
 		n=$((n + 1))
+		[ -z "$knob" ] || ip netns exec "$DP_DIR" sysctl -q -w "net.ipv4.vs.$knob"
 		vip=$(vip "$sf" "$((200 + n))")
 		ip netns exec "$DP_DIR" ipvsadm -A -u "$(hostport "$sf" "$vip" "$DP_PORT")" -s rr
 		err=$(ip netns exec "$DP_DIR" "$PY" "$TUNCAP" adddest "$vip" "$DP_PORT" "$(rip "$df" 1)" "$DP_PORT" "$tt" 6080 "$tf" 2>&1)
@@ -79,7 +83,22 @@ run_module() {
 			tap_fail "tunnels $label $name: $N datagrams encapsulated, lengths right" \
 				"captured $lines, bad $bad" "$(head -n 3 "$cap" 2>/dev/null)" "$(cat "$d/$name.send.err")"
 		fi
+		# The datagrams leave the client with DF: the outer IPv4 header copies it, unless
+		# pmtu_disc is 0.
+		case $name in
+		ipip4 | ipip4nopmtu)
+			want=1
+			[ "$name" = ipip4 ] || want=0
+			if [ "$lines" -ge "$N" ] && ! grep -qvE "(^| )df=$want( |$)" "$cap"; then
+				tap_ok "tunnels $label $name: outer DF $want"
+			else
+				tap_fail "tunnels $label $name: outer DF $want" "$(head -n 3 "$cap" 2>/dev/null)"
+			fi
+			;;
+		esac
 		ip netns exec "$DP_DIR" ipvsadm -D -u "$(hostport "$sf" "$vip" "$DP_PORT")"
+		# Back to C's default (pmtu_disc is the only knob a case sets).
+		[ -z "$knob" ] || ip netns exec "$DP_DIR" sysctl -q -w net.ipv4.vs.pmtu_disc=1
 	done
 	ip netns exec "$DP_DIR" ipvsadm -C
 	topo_down "$label"

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Usage (in the guest, as root): tests/vm/dp/knobs.sh [MOD...]     (MOD: c or rs; default: c rs)
+# From the host:  VM_OUT=/tmp/dp tools/vm.sh --timeout 900 -- tests/vm/dp/knobs.sh c rs
+#
+# The data-path sysctls that change what happens to a packet no connection explains, with
+# traffic, against C:
+#   schedule_icmp  an ICMP error from the client side about a reply of the service that no
+#                  connection knows (e.g. "fragmentation needed" about a SYN+ACK a DR real
+#                  server sent straight to the client): with 0 it is left to the director's
+#                  stack; with 1 it schedules a connection as the request would have and is
+#                  forwarded to that real server (ip_vs_in_icmp()). Cells: DR TCP IPv4, DR TCP
+#                  IPv6, NAT UDP IPv4 (the quoted packet rewritten to the real server), each
+#                  with the knob at 0 and at 1; the error is crafted by knobs.py icmperr.
+#   pmtu_disc      a 1500-byte IPv4 datagram with DF to an IPIP (TUN) service, 20 bytes over
+#                  the tunnel's MTU: with 1 (C's default) the director answers "fragmentation
+#                  needed" and the real server gets nothing; with 0 the outer packet is sent
+#                  without DF, fragmented, and the real server gets the datagram
+#                  (ensure_mtu_is_adequate(), ip_vs_tunnel_xmit()).
+# Counted with nft counters in the real servers and the client; the service's connection
+# counter from ipvsadm -L -n --stats. Checks, TAP "knobs MOD CELL: ...": each cell's outcome as
+# described; with two or more MODs, every MOD's outcomes equal the first MOD's.
+# Files: $VM_OUT/dp-knobs-<run>/.
+. "$(dirname "$0")/common.sh"
+
+[ $# -ge 1 ] || set -- c rs
+check_modules "$@"
+KNOBS_PY=$DP/knobs.py
+N_BIG=3
+
+# counters_up NS: nft counters of ICMP errors and of datagrams to port $DP_PORT in NS.
+counters_up() {
+	ip netns exec "$1" nft -f - <<-EOF
+		table inet kn {
+			counter fragneeded {}
+			counter toobig {}
+			counter udp {}
+			chain in {
+				type filter hook input priority 0;
+				icmp type destination-unreachable icmp code frag-needed counter name fragneeded
+				icmpv6 type packet-too-big counter name toobig
+				udp dport $DP_PORT counter name udp
+			}
+		}
+	EOF
+}
+# count NS NAME: packets the counter saw.
+count() {
+	ip netns exec "$1" nft list counter inet kn "$2" 2>/dev/null | awk '/packets/ { print $2; exit }'
+}
+# rs_counts NAME: the counter NAME of rs1..rs3, as "n1 n2 n3".
+rs_counts() {
+	echo "$(count "${DP_RS[0]}" "$1") $(count "${DP_RS[1]}" "$1") $(count "${DP_RS[2]}" "$1")"
+}
+# svc_conns FAMILY PROTO VIP: the service's Conns counter (ipvsadm -L -n --stats).
+svc_conns() {
+	ip netns exec "$DP_DIR" ipvsadm -L -n --stats | awk -v p="$2" -v v="$(hostport "$1" "$3" "$DP_PORT")" \
+		'$1 == p && $2 == v { print $3; exit }'
+}
+
+# schedule_icmp cell: LABEL NAME FAMILY PROTO METHOD(-g|-m) KNOB CELLNO
+sched_icmp_cell() {
+	local label=$1 name=$2 fam=$3 proto=$4 method=$5 knob=$6 n=$7 vip client counter before after conns out
+	vip=$(vip "$fam" "$((150 + n))")
+	client=$(src_base "$fam")
+	counter=fragneeded
+	[ "$fam" = 4 ] || counter=toobig
+	ip netns exec "$DP_DIR" sysctl -q -w net.ipv4.vs.schedule_icmp="$knob"
+	ip netns exec "$DP_DIR" ipvsadm -R <<-EOF
+		-A -${proto:0:1} $(hostport "$fam" "$vip" "$DP_PORT") -s rr
+		-a -${proto:0:1} $(hostport "$fam" "$vip" "$DP_PORT") -r $(hostport "$fam" "$(rip "$fam" 1)" "$DP_PORT") $method -w 1
+		-a -${proto:0:1} $(hostport "$fam" "$vip" "$DP_PORT") -r $(hostport "$fam" "$(rip "$fam" 2)" "$DP_PORT") $method -w 1
+	EOF
+	before=$(rs_counts "$counter")
+	# The reply quoted: from the service to the client's port 40000 + n.
+	ip netns exec "$DP_CL" "$PY" "$KNOBS_PY" icmperr "$vip" "$vip" "$DP_PORT" "$client" "$((40000 + n))" "$proto" \
+		>"$d/$name.send" 2>&1
+	sleep 1
+	after=$(rs_counts "$counter")
+	conns=$(svc_conns "$fam" "${proto^^}" "$vip")
+	ip netns exec "$DP_DIR" ipvsadm -L -n -c >"$d/$name.conns" 2>&1
+	ip netns exec "$DP_DIR" ipvsadm -D -"${proto:0:1}" "$(hostport "$fam" "$vip" "$DP_PORT")"
+	ip netns exec "$DP_DIR" sysctl -q -w net.ipv4.vs.schedule_icmp=0
+	# Which real server got the error (the counters' growth) and the service's connections.
+	local -a c0 c1
+	read -ra c0 <<<"$before"
+	read -ra c1 <<<"$after"
+	out="rs $((c1[0] - c0[0])) $((c1[1] - c0[1])) $((c1[2] - c0[2])) conns ${conns:-none}"
+	echo "$out" >"$d/$name.out"
+	if [ "$knob" = 1 ]; then
+		if [[ $out == "rs 1 0 0 conns 1" || $out == "rs 0 1 0 conns 1" ]]; then
+			tap_ok "knobs $label $name: the error scheduled a connection and reached one real server ($out)"
+		else
+			tap_fail "knobs $label $name: the error scheduled a connection and reached one real server" \
+				"$out" "$(cat "$d/$name.send" "$d/$name.conns")"
+		fi
+	else
+		if [ "$out" = "rs 0 0 0 conns 0" ]; then
+			tap_ok "knobs $label $name: the error was left to the director ($out)"
+		else
+			tap_fail "knobs $label $name: the error was left to the director" "$out" \
+				"$(cat "$d/$name.send" "$d/$name.conns")"
+		fi
+	fi
+}
+
+# pmtu_disc cell: LABEL NAME KNOB CELLNO
+pmtu_cell() {
+	local label=$1 name=$2 knob=$3 n=$4 vip sent frag0 frag1 rs0 rs1 out
+	vip=$(vip 4 "$((150 + n))")
+	ip netns exec "$DP_DIR" sysctl -q -w net.ipv4.vs.pmtu_disc="$knob"
+	ip netns exec "$DP_DIR" ipvsadm -R <<-EOF
+		-A -u $vip:$DP_PORT -s rr
+		-a -u $vip:$DP_PORT -r $(rip 4 1):$DP_PORT -i -w 1
+	EOF
+	frag0=$(count "$DP_CL" fragneeded)
+	rs0=$(count "${DP_RS[0]}" udp)
+	# 1472 bytes of payload: a 1500-byte packet, 20 more with the IPIP header.
+	sent=$(ip netns exec "$DP_CL" "$PY" "$KNOBS_PY" bigdf "$vip" "$DP_PORT" "$N_BIG" 1472 2>&1)
+	sleep 1
+	frag1=$(count "$DP_CL" fragneeded)
+	rs1=$(count "${DP_RS[0]}" udp)
+	ip netns exec "$DP_DIR" ipvsadm -D -u "$vip:$DP_PORT"
+	ip netns exec "$DP_DIR" sysctl -q -w net.ipv4.vs.pmtu_disc=1
+	# The client learns the path MTU from the first "fragmentation needed" and refuses the
+	# rest itself: what counts is whether any came back.
+	out="fragneeded $([ $((frag1 - frag0)) -gt 0 ] && echo yes || echo no) rs1 $((rs1 - rs0))"
+	echo "$out ($sent)" >"$d/$name.out"
+	if [ "$knob" = 1 ] && [ "$out" = "fragneeded yes rs1 0" ]; then
+		tap_ok "knobs $label $name: DF datagrams over the tunnel MTU refused with fragmentation needed ($out; $sent)"
+	elif [ "$knob" = 0 ] && [ "$out" = "fragneeded no rs1 $N_BIG" ]; then
+		tap_ok "knobs $label $name: DF datagrams over the tunnel MTU fragmented in the tunnel and delivered ($out; $sent)"
+	else
+		tap_fail "knobs $label $name: pmtu_disc=$knob" "$out ($sent)"
+	fi
+}
+
+CELLS=(sicmp-dr4-tcp-0 sicmp-dr4-tcp-1 sicmp-dr6-tcp-0 sicmp-dr6-tcp-1 sicmp-nat4-udp-0 sicmp-nat4-udp-1
+	pmtu-1 pmtu-0)
+
+run_module() {
+	local label=$1 module=$2 d=$WORK/dp-knobs-$1 ns
+	mkdir -p "$d"
+	if ! load_ipvs "$module" || ! ipvs_is "$module"; then
+		tap_fail "knobs $label: load $module"
+		unload_ipvs "$module" 2>/dev/null
+		return
+	fi
+	if ! topo_up "$label" || ! rs_routes DR; then
+		tap_fail "knobs $label: namespaces"
+		topo_down "$label"
+		unload_ipvs "$module"
+		return
+	fi
+	for ns in "$DP_CL" "${DP_RS[@]}"; do
+		counters_up "$ns" || tap_fail "knobs $label: nft counters in $ns"
+	done
+	sched_icmp_cell "$label" sicmp-dr4-tcp-0 4 tcp -g 0 1
+	sched_icmp_cell "$label" sicmp-dr4-tcp-1 4 tcp -g 1 2
+	sched_icmp_cell "$label" sicmp-dr6-tcp-0 6 tcp -g 0 3
+	sched_icmp_cell "$label" sicmp-dr6-tcp-1 6 tcp -g 1 4
+	sched_icmp_cell "$label" sicmp-nat4-udp-0 4 udp -m 0 5
+	sched_icmp_cell "$label" sicmp-nat4-udp-1 4 udp -m 1 6
+	pmtu_cell "$label" pmtu-1 1 7
+	pmtu_cell "$label" pmtu-0 0 8
+	ip netns exec "$DP_DIR" ipvsadm -C
+	topo_down "$label"
+	unload_ipvs "$module" || tap_fail "knobs $label: unload $module"
+}
+
+declare -A seen=()
+labels=()
+for m in "$@"; do
+	seen[$m]=$((${seen[$m]:-0} + 1))
+	label=$m
+	[ "${seen[$m]}" = 1 ] || label=$m-${seen[$m]}
+	run_module "$label" "$m"
+	labels+=("$label")
+done
+if [ "${#labels[@]}" -ge 2 ]; then
+	first=${labels[0]}
+	for l in "${labels[@]:1}"; do
+		for c in "${CELLS[@]}"; do
+			a=$WORK/dp-knobs-$first/$c.out
+			b=$WORK/dp-knobs-$l/$c.out
+			# The pmtu cells' "(sent=.. emsgsize=..)" follows the client's path MTU timing.
+			if [ -s "$a" ] && [ -s "$b" ] && [ "$(sed 's/ (.*//' "$a")" = "$(sed 's/ (.*//' "$b")" ]; then
+				tap_ok "knobs $c: $l as $first ($(sed 's/ (.*//' "$b"))"
+			else
+				tap_fail "knobs $c: $l as $first" "$first: $(cat "$a" 2>/dev/null)" "$l: $(cat "$b" 2>/dev/null)"
+			fi
+		done
+	done
+fi
+for l in "${labels[@]}"; do publish "dp-knobs-$l"; done
+finish
