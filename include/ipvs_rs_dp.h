@@ -117,6 +117,12 @@ int ipvs_rs_route(struct net *net, struct sk_buff *skb, int af, int skb_af, cons
 		  int rt_mode, unsigned int overhead, bool icmp, bool first_frag, void *saddr);
 /* ip_vs_nat_send_or_cont() / ip_vs_send_or_cont(): returns NF_STOLEN (sent through
  * NF_HOOK(LOCAL_OUT) + dst_output) or NF_ACCEPT (local: let it continue). */
+/* ip_vs_addr_is_unicast(): IPv4 a unicast route's address that is not this host's, IPv6 a
+ * unicast address (@addr: 4 or 16 bytes by @af). */
+bool ipvs_rs_addr_is_unicast(struct net *net, int af, const void *addr);
+/* ip_vs_bypass_xmit(_v6)() between routing and sending: the IPv4 header checksum, and no
+ * "fragmentation needed" from ip_fragment() (ignore_df). */
+void ipvs_rs_bypass_prepare(struct sk_buff *skb, int af);
 unsigned int ipvs_rs_send_or_cont(struct net *net, struct sk_buff *skb, int af, bool local,
 				  bool notrack, bool drop_demux);
 /* The encapsulation of ip_vs_tunnel_xmit(_v6)() after routing: the outer IPv4 or IPv6

@@ -227,6 +227,21 @@ void ipvs_rs_skb_notrack(struct sk_buff *skb)
 	}
 }
 
+bool ipvs_rs_addr_is_unicast(struct net *net, int af, const void *addr)
+{
+	if (af == AF_INET6)
+		return ipv6_addr_type((const struct in6_addr *)addr) & IPV6_ADDR_UNICAST;
+	return inet_addr_type(net, *(const __be32 *)addr) == RTN_UNICAST;
+}
+
+void ipvs_rs_bypass_prepare(struct sk_buff *skb, int af)
+{
+	if (af != AF_INET6)
+		ip_send_check(ip_hdr(skb));
+	/* Another hack: avoid icmp_send in ip_fragment */
+	skb->ignore_df = 1;
+}
+
 void ipvs_rs_icmp_port_unreach(struct sk_buff *skb, int af, struct net *net)
 {
 	if (af == AF_INET6) {

@@ -207,6 +207,7 @@ impl PernetData for NetState {
         }
         let ctl = CtlState::new().map_err(genl::errno)?;
         let services = ctl.table();
+        let reals = ctl.reals_table();
         let est_cpulist = CpuList::new()?;
         // The defense lock before the sysctls (`register`): a write may run the update at
         // once.
@@ -215,7 +216,7 @@ impl PernetData for NetState {
             defense <- kernel::new_mutex!(DefenseMemory::default(), "ipvs_rs_defense"),
             defense_work: DelayedWork::new(),
             ctl <- kernel::new_mutex!(ctl, "ipvs_rs_ctl"),
-            dp <- DpNet::new(net, services),
+            dp <- DpNet::new(net, services, reals),
             est_work: DelayedWork::new(),
             nodest_work: DelayedWork::new(),
         }))

@@ -16,6 +16,7 @@
 //! the last one in), so that dumps resume by index.
 
 use crate::dp::dest::DestShared;
+use crate::dp::realsvc::{RealKey, RealService, RealTable, RealWriter};
 use crate::dp::svc::{addr_len, SchedDest, SchedState, Svc, SvcTable, SvcWriter};
 use crate::glue::{kvec, rcu};
 use core::sync::atomic::Ordering::Relaxed;
@@ -64,6 +65,9 @@ pub(crate) struct Dest {
     l_threshold: u32,
     /// What connections and the packet path see of this destination.
     pub(crate) shared: Arc<DestShared>,
+    /// Its entry in the namespace's real-server table while it is in its service and its
+    /// method has one (`dest->in_rs_table`).
+    real: Option<Arc<RealService>>,
 }
 
 impl Dest {
@@ -119,6 +123,7 @@ impl Dest {
         let mut d = Dest {
             l_threshold: 0,
             shared,
+            real: None,
         };
         d.update(r, true);
         Ok(d)
@@ -214,6 +219,48 @@ impl Service {
     }
 }
 
+/// What a NEW_DEST or SET_DEST `r` of a destination of family `af` at `addr` in the
+/// service `svc` does to the destination's real-server entry `cur`: `Ok(None)` leaves it as
+/// it is (same key; C rehashes only when the method or the tunnel type or port changed),
+/// `Ok(Some(new))` replaces it by `new` (`None`: no entry). The new entry is allocated here,
+/// before the request changes anything, so that running out of memory fails it cleanly (C
+/// embeds the entry in the destination).
+fn prepare_real(
+    cur: Option<&Arc<RealService>>,
+    af: u16,
+    addr: &[u8; 16],
+    r: &DestRepr,
+    svc: &ServiceKey,
+) -> Result<Option<Option<Arc<RealService>>>, Errno> {
+    let key = RealKey::of(r.dest_conn_flags(), r.tun_type, r.tun_port, r.key.port);
+    if cur.map(|e| e.key()) == key {
+        return Ok(None);
+    }
+    let Some(key) = key else {
+        return Ok(Some(None));
+    };
+    let family = Family::from_af(af).ok_or(Errno::Eafnosupport)?;
+    let e = RealService::new(family, InetAddr(*addr), key, svc.protocol, svc.fwmark != 0)?;
+    Ok(Some(Some(e)))
+}
+
+/// `ip_vs_rs_unhash()` + `ip_vs_rs_hash()`: `dest`'s entry becomes `new` (from
+/// [`prepare_real`]).
+fn replace_real(reals: &mut RealWriter, dest: &mut Dest, new: Option<Arc<RealService>>) {
+    unhash_real(reals, dest);
+    if let Some(e) = &new {
+        reals.insert(e);
+    }
+    dest.real = new;
+}
+
+/// `ip_vs_rs_unhash()`: `dest` leaves the real-server table (it left its service).
+fn unhash_real(reals: &mut RealWriter, dest: &mut Dest) {
+    if let Some(e) = dest.real.take() {
+        reals.remove(&e);
+    }
+}
+
 /// A deleted destination kept for reuse while it may still be referenced
 /// (`ipvs->dest_trash`); re-adding the same destination to the same service revives it.
 struct Trashed {
@@ -238,6 +285,8 @@ pub(crate) struct CtlState {
     pub(crate) services: KVVec<Service>,
     /// The packet path's table of the services, and the right to change it.
     table: SvcWriter,
+    /// The packet path's table of the real servers (`rs_table`), and the right to change it.
+    reals: RealWriter,
     /// Services per family (index 0: IPv4, 1: IPv6): the hooks of a family are registered
     /// while it has services.
     per_af: [usize; 2],
@@ -255,9 +304,11 @@ fn af_slot(af: u16) -> usize {
 impl CtlState {
     pub(crate) fn new() -> Result<Self, Errno> {
         let (_, table) = SvcTable::new()?;
+        let (_, reals) = RealTable::new()?;
         Ok(CtlState {
             services: KVVec::new(),
             table,
+            reals,
             per_af: [0; 2],
             trash: KVVec::new(),
             trash_purged_len: 0,
@@ -268,6 +319,11 @@ impl CtlState {
     /// The table the packet path reads.
     pub(crate) fn table(&self) -> Arc<SvcTable> {
         self.table.table()
+    }
+
+    /// The real-server table the packet path reads.
+    pub(crate) fn reals_table(&self) -> Arc<RealTable> {
+        self.reals.table()
     }
 
     /// Whether a service of family `af` exists (`ip_vs_register_hooks()` is due).
@@ -373,8 +429,9 @@ impl CtlState {
         // __ip_vs_del_service(): the packet path's list empties with the service's.
         let old = core::mem::take(&mut svc.dp.sched.lock().dests);
         drop(old);
-        while let Some(dest) = kvec::pop(&mut svc.dests) {
+        while let Some(mut dest) = kvec::pop(&mut svc.dests) {
             dest.shared.available.store(false, Relaxed);
+            unhash_real(&mut self.reals, &mut dest);
             self.move_to_trash(svc.key, dest);
         }
     }
@@ -422,6 +479,10 @@ impl CtlState {
         {
             return Err(Errno::Eexist);
         }
+        // Its real-server entry, allocated before anything changes; published once the
+        // destination is in its service (C hashes it at the end of __ip_vs_update_dest()).
+        // A destination in the trash has none.
+        let real = prepare_real(None, af, &addr, r, &svc_key)?.flatten();
         let revived = self.trash.iter().position(|t| {
             same_service(&t.service, &svc_key) && t.dest.matches(af, &addr, r.key.port)
         });
@@ -446,6 +507,11 @@ impl CtlState {
         }
         let crate::dp::svc::SvcSched { dests, state } = &mut *s;
         state.dest_added(0, dests);
+        drop(s);
+        if let (Some(e), Some(d)) = (&real, svc.dests.get_mut(0)) {
+            self.reals.insert(e);
+            d.real = real;
+        }
         Ok(())
     }
 
@@ -455,7 +521,11 @@ impl CtlState {
         let addr = normalized(af, &r.key.addr);
         let svc = &mut self.services[idx];
         let d = svc.find_dest(af, &addr, r.key.port).ok_or(Errno::Enoent)?;
+        let real = prepare_real(svc.dests[d].real.as_ref(), af, &addr, r, &svc.key)?;
         svc.dests[d].update(r, false);
+        if let Some(new) = real {
+            replace_real(&mut self.reals, &mut svc.dests[d], new);
+        }
         let mut s = svc.dp.sched.lock();
         let crate::dp::svc::SvcSched { dests, state } = &mut *s;
         state.dests_changed(dests);
@@ -468,7 +538,8 @@ impl CtlState {
         let svc = &mut self.services[idx];
         let d = svc.find_dest(af, &addr, key.port).ok_or(Errno::Enoent)?;
         let svc_key = svc.key;
-        if let Some(dest) = kvec::remove(&mut svc.dests, d) {
+        if let Some(mut dest) = kvec::remove(&mut svc.dests, d) {
+            unhash_real(&mut self.reals, &mut dest);
             {
                 let mut s = svc.dp.sched.lock();
                 let crate::dp::svc::SvcSched { dests, state } = &mut *s;

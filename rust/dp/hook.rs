@@ -460,6 +460,17 @@ enum Origin {
     IcmpQuote,
 }
 
+impl Origin {
+    /// The address the schedulers that hash the destination (dh, lblc, lblcr) read: C's
+    /// `iph->daddr`, which for a quoted reply is the client.
+    fn sched_daddr(self, pkt: &Packet) -> &InetAddr {
+        match self {
+            Origin::Packet => &pkt.h.daddr,
+            Origin::IcmpQuote => &pkt.h.saddr,
+        }
+    }
+}
+
 /// `ip_vs_try_to_schedule()` with `tcp_conn_schedule()` / `udp_conn_schedule()` /
 /// `sctp_conn_schedule()` and `ip_vs_schedule()`: `Err` carries the verdict when no
 /// connection is created.
@@ -472,12 +483,7 @@ fn try_to_schedule(
     settings: &ipvs_core::sysctl::Settings,
     origin: Origin,
 ) -> Result<ConnRef, Verdict> {
-    // The schedulers that hash the destination (dh, lblc, lblcr) read C's `iph->daddr`,
-    // which for a quoted reply is the client.
-    let sched_daddr = match origin {
-        Origin::Packet => &pkt.h.daddr,
-        Origin::IcmpQuote => &pkt.h.saddr,
-    };
+    let sched_daddr = origin.sched_daddr(pkt);
     if let Some(flags) = pkt.tcp {
         // tcp_conn_schedule(): a SYN without RST schedules; with sloppy_tcp any non-RST.
         if !tcp::starts_connection(flags, settings.sloppy_tcp != 0) {
@@ -529,13 +535,13 @@ fn try_to_schedule(
     let net_id = ns.net_id();
 
     if svc_flags & svc_flags::PERSISTENT != 0 {
-        return sched_persist(ns, settings, svc, family, pkt, sched_daddr, nfct, skb, net);
+        return sched_persist(ns, settings, svc, family, pkt, origin, nfct, skb, net);
     }
     if svc.key.fwmark == 0 && vport != svc_port {
         if svc_port == 0 {
             pr_err!("Schedule: port zero only supported in persistent services, check your ipvs configuration\n");
         }
-        return Err(leave(ns, net, family, skb, svc_port, vport));
+        return leave(ns, net, family, skb, svc, pkt, settings, origin);
     }
     let Some(chosen) = svc.schedule(
         &pkt.h.saddr,
@@ -543,7 +549,7 @@ fn try_to_schedule(
         sched_daddr,
         ns.locality_expiration(),
     ) else {
-        return Err(leave(ns, net, family, skb, svc_port, vport));
+        return leave(ns, net, family, skb, svc, pkt, settings, origin);
     };
     drop(rcu);
     let dport = if chosen.dest.port != 0 {
@@ -592,21 +598,67 @@ fn conn_stats(ns: &DpNet, cp: &Conn) {
     each_stats(ns, cp, |s| s.count_conn());
 }
 
-/// `ip_vs_leave()` without cache bypass: tell the client the port is unreachable.
+/// `ip_vs_leave()`: no real server for the packet of `svc`. With `cache_bypass`, a client's
+/// packet (not an ICMP error's quote) for a firewall-mark service, addressed to a unicast
+/// address that is not this host's, gets a bypass connection (no destination, C's
+/// `IP_VS_CONN_F_BYPASS`) and goes on to that address: `Ok`, and the caller transmits it as
+/// any connection's packet ([`xmit::xmit`]'s bypass transmitter), as its later packets will
+/// be. Otherwise `Err`: the client is told the port is unreachable and the packet dropped;
+/// packets to other ports of a virtual FTP service's address pass.
+#[allow(clippy::too_many_arguments)]
 fn leave(
     ns: &DpNet,
     net: &Net,
     family: Family,
     skb: &mut Skb,
-    svc_port: u16,
-    dport: u16,
-) -> Verdict {
-    // Packets to other ports of a virtual FTP service's address pass.
-    if svc_port == FTPPORT && dport != FTPPORT {
-        return Verdict::Accept;
+    svc: &Svc,
+    pkt: &Packet,
+    settings: &ipvs_core::sysctl::Settings,
+    origin: Origin,
+) -> Result<ConnRef, Verdict> {
+    if settings.cache_bypass != 0
+        && svc.key.fwmark != 0
+        && origin == Origin::Packet
+        && crate::glue::skb::addr_is_unicast(net, family, &pkt.h.daddr.0)
+    {
+        let one_packet =
+            if svc.flags() & svc_flags::ONEPACKET != 0 && pkt.h.protocol == IPPROTO_UDP {
+                conn_flags::ONE_PACKET
+            } else {
+                0
+            };
+        // ip_vs_conn_new() sets NFCT when conntrack is on.
+        let nfct = if settings.conntrack != 0 {
+            conn_flags::NFCT
+        } else {
+            0
+        };
+        let [cport, vport] = pkt.ports;
+        let params = ConnParams {
+            family,
+            protocol: pkt.h.protocol,
+            caddr: pkt.h.saddr,
+            cport,
+            vaddr: pkt.h.daddr,
+            vport,
+            daddr: InetAddr([0; 16]),
+            dport: 0,
+            fwmark: skb.mark(),
+            flags: conn_flags::BYPASS | one_packet | nfct,
+            dest: None,
+            svc_stats: None,
+        };
+        return conn::create(ns, ns.net_id(), params, None)
+            .map_err(|_| DropCounters::drop(&ns.drops.no_mem));
+    }
+    // The service's port as the packet has it (the destination port; for a quoted reply,
+    // swapped back, the same).
+    let dport = pkt.ports[1];
+    if svc.key.port == FTPPORT && dport != FTPPORT {
+        return Err(Verdict::Accept);
     }
     skb.icmp_port_unreachable(family, net);
-    DropCounters::drop(&ns.drops.unreachable)
+    Err(DropCounters::drop(&ns.drops.unreachable))
 }
 
 /// `ip_vs_sched_persist()`: find or create the client's template, then the connection. The
@@ -621,11 +673,12 @@ fn sched_persist(
     svc: &Svc,
     family: Family,
     pkt: &Packet,
-    sched_daddr: &InetAddr,
+    origin: Origin,
     nfct: u32,
     skb: &mut Skb,
     net: &Net,
 ) -> Result<ConnRef, Verdict> {
+    let sched_daddr = origin.sched_daddr(pkt);
     let [cport, vport] = pkt.ports;
     let svc_port = svc.key.port;
     let keys = persist::sched_persist(
@@ -665,7 +718,7 @@ fn sched_persist(
             let Some(chosen) =
                 svc.schedule(&pkt.h.saddr, cport, sched_daddr, ns.locality_expiration())
             else {
-                return Err(leave(ns, net, family, skb, svc_port, vport));
+                return leave(ns, net, family, skb, svc, pkt, settings, origin);
             };
             let t = &keys.template;
             let params = ConnParams {
@@ -743,7 +796,7 @@ fn out_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Ve
     };
     let key = packet_key(ns, family, &pkt, Sender::Server);
     let Some(cp) = conn::out_get(&key) else {
-        return Verdict::Accept;
+        return reply_without_connection(ns, net, family, &mut skb, &pkt);
     };
     // handle_response()
     if cp.fwd_method() == conn_flags::MASQ {
@@ -769,18 +822,27 @@ fn out_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Ve
     Verdict::Accept
 }
 
+/// Why [`icmp_error`] has no error to look up, when the packet does not simply go on.
+enum IcmpSkip {
+    /// C drops it before any lookup.
+    Drop,
+    /// Not an ICMP error ([`wire::IcmpTriage::NotError`]).
+    NotError,
+}
+
 /// The ICMP error a packet carries, read in place: the ICMP type first, then, for an
 /// error, the quoted IP header and ports (nothing else of the message). `Err(())`: C drops
 /// the packet before any lookup (no ICMP header; an ICMPv6 error behind a fragment header:
 /// [`wire::IcmpTriage`]). `Ok(None)`: not an error IPVS relates to a TCP/UDP connection.
 /// The checksum is checked by the caller once the error is related to a connection
 /// (`ip_vs_checksum_common_check()`).
-fn icmp_error(skb: &Skb, family: Family) -> Result<Option<(wire::IcmpError, Headers)>, ()> {
+fn icmp_error(skb: &Skb, family: Family) -> Result<Option<(wire::IcmpError, Headers)>, IcmpSkip> {
     let Ok(outer) = wire::parse_packet(skb, family).map(|i| i.headers) else {
         return Ok(None);
     };
     let err = match wire::IcmpTriage::of_packet(skb, &outer) {
-        wire::IcmpTriage::Drop => return Err(()),
+        wire::IcmpTriage::Drop => return Err(IcmpSkip::Drop),
+        wire::IcmpTriage::NotError => return Err(IcmpSkip::NotError),
         wire::IcmpTriage::Ignore => return Ok(None),
         wire::IcmpTriage::Error(e) => e,
     };
@@ -800,7 +862,9 @@ fn icmp_error(skb: &Skb, family: Family) -> Result<Option<(wire::IcmpError, Head
 fn in_icmp(ns: &DpNet, net: &Net, family: Family, hooknum: u32, mut skb: Skb) -> Option<Verdict> {
     let (err, outer) = match icmp_error(&skb, family) {
         Ok(e) => e?,
-        Err(()) => return Some(DropCounters::drop(&ns.drops.malformed)),
+        Err(IcmpSkip::Drop) => return Some(DropCounters::drop(&ns.drops.malformed)),
+        // ip_vs_in_hook()'s "Protocol supported?" after `*related = 0`.
+        Err(IcmpSkip::NotError) => return Some(no_protocol_handler(ns, family, skb)),
     };
     let inner = err.inner;
     let ports = inner.ports?;
@@ -925,13 +989,48 @@ fn icmp_nat_xmit(
     )
 }
 
+/// The end of `ip_vs_out_hook()` for a packet no connection explains: with
+/// `nat_icmp_send`, one from the address and port of a masquerading real server
+/// (`ip_vs_has_real_service()`) is refused with ICMP "port unreachable" to that server
+/// unless it is a TCP RST or an SCTP ABORT (the server learns that its peer is gone);
+/// anything else goes on.
+fn reply_without_connection(
+    ns: &DpNet,
+    net: &Net,
+    family: Family,
+    skb: &mut Skb,
+    pkt: &Packet,
+) -> Verdict {
+    if ns.settings().nat_icmp_send == 0 || pkt.h.is_non_first_fragment() {
+        return Verdict::Accept;
+    }
+    let rcu = RcuReadGuard::new();
+    if !ns
+        .reals
+        .has_masq(&rcu, family, pkt.h.protocol, &pkt.h.saddr, pkt.ports[0])
+    {
+        return Verdict::Accept;
+    }
+    drop(rcu);
+    let reset = pkt.tcp.is_some_and(|f| f.contains(TcpFlags::RST));
+    let abort = pkt
+        .sctp
+        .is_some_and(|c| c.first == Some(wire::sctp::chunk_type::ABORT));
+    if reset || abort {
+        return Verdict::Accept;
+    }
+    skb.icmp_port_unreachable(family, net);
+    DropCounters::drop(&ns.drops.nat_icmp_send)
+}
+
 /// `ip_vs_out_icmp()` + `handle_response_icmp()`: an ICMP error from a real server (or a
 /// router near it) about a request of a connection (quoted packet: client → real server),
 /// going to the client. `None`: unrelated, go on.
 fn out_icmp(ns: &DpNet, net: &Net, family: Family, hooknum: u32, mut skb: Skb) -> Option<Verdict> {
     let (err, _outer) = match icmp_error(&skb, family) {
         Ok(e) => e?,
-        Err(()) => return Some(DropCounters::drop(&ns.drops.malformed)),
+        Err(IcmpSkip::Drop) => return Some(DropCounters::drop(&ns.drops.malformed)),
+        Err(IcmpSkip::NotError) => return None,
     };
     let inner = err.inner;
     let ports = inner.ports?;

@@ -12,6 +12,7 @@
 pub(crate) mod conn;
 pub(crate) mod dest;
 pub(crate) mod hook;
+pub(crate) mod realsvc;
 pub(crate) mod svc;
 pub(crate) mod xmit;
 pub(crate) mod xt_ipvs;
@@ -76,6 +77,9 @@ pub(crate) struct DpNet {
     pub(crate) defense: Defense,
     /// The services, for lookups under RCU (the control plane holds the table's writer).
     pub(crate) services: kernel::sync::Arc<svc::SvcTable>,
+    /// The real servers by address and port (`rs_table`; the control plane holds the
+    /// writer).
+    pub(crate) reals: kernel::sync::Arc<realsvc::RealTable>,
 }
 
 /// The data path's side of the flood defenses (C: `ipvs->dropentry`, `drop_rate`,
@@ -245,6 +249,10 @@ pub(crate) struct DropCounters {
     pub(crate) no_route: AtomicU64,
     /// The transmitter failed after routing (encapsulation out of memory, conntrack).
     pub(crate) xmit_failed: AtomicU64,
+    /// With `nat_icmp_send`: a packet from a masquerading real server's address and port
+    /// that no connection explains (not a TCP RST or SCTP ABORT); the real server was sent
+    /// ICMP port unreachable.
+    pub(crate) nat_icmp_send: AtomicU64,
 }
 
 impl DropCounters {
@@ -261,7 +269,7 @@ impl DropCounters {
     }
 
     /// The lines of `/proc/net/ip_vs_drops`, in order.
-    pub(crate) fn lines(&self) -> [(&'static str, u64); 14] {
+    pub(crate) fn lines(&self) -> [(&'static str, u64); 15] {
         let get = |c: &AtomicU64| c.load(Relaxed);
         [
             ("malformed", get(&self.malformed)),
@@ -278,6 +286,7 @@ impl DropCounters {
             ("nat_failed", get(&self.nat_failed)),
             ("no_route", get(&self.no_route)),
             ("xmit_failed", get(&self.xmit_failed)),
+            ("nat_icmp_send", get(&self.nat_icmp_send)),
         ]
     }
 }
@@ -292,10 +301,12 @@ fn af_bit(af: u16) -> u32 {
 
 impl DpNet {
     /// The state of the namespace `net`, with C's defaults and the service table
-    /// `services`, built in place. Process context (allocates the per-CPU counters).
+    /// `services` and the real-server table `reals`, built in place. Process context
+    /// (allocates the per-CPU counters).
     pub(crate) fn new(
         net: &Net,
         services: kernel::sync::Arc<svc::SvcTable>,
+        reals: kernel::sync::Arc<realsvc::RealTable>,
     ) -> impl PinInit<Self, Error> {
         let d = TimeoutTables::DEFAULT;
         let hz = crate::glue::rcu::hz();
@@ -323,6 +334,7 @@ impl DpNet {
             reuse: ReuseCounters::default(),
             defense: Defense::default(),
             services,
+            reals,
         })
     }
 
@@ -388,6 +400,8 @@ impl DpNet {
             snat_reroute: load(Knob::SnatReroute),
             schedule_icmp: load(Knob::ScheduleIcmp),
             pmtu_disc: load(Knob::PmtuDisc),
+            nat_icmp_send: load(Knob::NatIcmpSend),
+            cache_bypass: load(Knob::CacheBypass),
         }
     }
 

@@ -32,8 +32,8 @@ pub(crate) fn xmit(
         conn_flags::TUNNEL => tunnel_xmit(net, drops, settings.pmtu_disc != 0, cp, skb, h),
         // ip_vs_null_xmit(): the local node serves it.
         conn_flags::LOCALNODE => Verdict::Accept,
-        // IP_VS_CONN_F_BYPASS is only used by cache-bypass connections, which ipvs_rs does
-        // not create.
+        conn_flags::BYPASS => bypass_xmit(net, drops, cp, skb, h),
+        // No other method exists (the control plane refuses others).
         _ => Verdict::Accept,
     }
 }
@@ -141,6 +141,26 @@ fn dr_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Headers
     ) else {
         return skb.drop(&drops.no_route);
     };
+    skb.send_or_cont(net, cp.family, route.local, notrack(cp), true)
+}
+
+/// `ip_vs_bypass_xmit()` / `ip_vs_bypass_xmit_v6()`: a cache-bypass connection's packet
+/// goes on unchanged to the address it was sent to, which is not this host's.
+fn bypass_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
+    let first = !h.is_non_first_fragment();
+    let Ok(route) = skb.route(
+        net,
+        cp.family,
+        cp.family,
+        &h.daddr.0,
+        rt_mode::NON_LOCAL,
+        0,
+        false,
+        first,
+    ) else {
+        return skb.drop(&drops.no_route);
+    };
+    skb.bypass_prepare(cp.family);
     skb.send_or_cont(net, cp.family, route.local, notrack(cp), true)
 }
 

@@ -80,6 +80,13 @@ pub(crate) fn log_dnat_loopback(
     }
 }
 
+/// `ip_vs_addr_is_unicast()`: for IPv4 an address whose route type in `net` is unicast (not
+/// this host's, not broadcast or multicast), for IPv6 a unicast address.
+pub(crate) fn addr_is_unicast(net: &Net, family: Family, addr: &[u8; 16]) -> bool {
+    // SAFETY: `net` is a live namespace; `addr` holds 16 bytes (4 read for IPv4).
+    unsafe { bindings::ipvs_rs_addr_is_unicast(net.as_ptr(), af_of(family), addr.as_ptr().cast()) }
+}
+
 /// Route modes of `__ip_vs_get_out_rt()` (`IP_VS_RT_MODE_*`).
 pub(crate) mod rt_mode {
     pub(crate) const LOCAL: i32 = 0x0001;
@@ -443,6 +450,14 @@ impl Skb {
     pub(crate) fn is_from_local_stack(&self) -> bool {
         // SAFETY: the skb is live (invariant).
         unsafe { bindings::ipvs_rs_skb_from_local_stack(self.raw()) }
+    }
+
+    /// `ip_vs_bypass_xmit(_v6)()` after routing: the IPv4 header checksum is recomputed
+    /// and the packet may be fragmented without "fragmentation needed" (`ignore_df`).
+    pub(crate) fn bypass_prepare(&mut self, family: Family) {
+        // SAFETY: the skb is live (invariant) and routed; routing made its IP header
+        // writable (the TTL decrement).
+        unsafe { bindings::ipvs_rs_bypass_prepare(self.raw(), af_of(family)) }
     }
 
     /// The packet came from another host (the `was_input` of `ip_vs_nat_xmit()`; for IPv6

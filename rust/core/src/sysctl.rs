@@ -439,6 +439,13 @@ pub struct Settings {
     /// "fragmentation needed") as C's `ensure_mtu_is_adequate()` and
     /// `ip_vs_tunnel_xmit()` do.
     pub pmtu_disc: i32,
+    /// `nat_icmp_send`, raw: a packet from a masquerading real server's address and port
+    /// that no connection explains is answered with ICMP "port unreachable" and dropped
+    /// (`ip_vs_out_hook()`).
+    pub nat_icmp_send: i32,
+    /// `cache_bypass`, raw: a packet of a firewall-mark service without an available real
+    /// server goes on to the address it was sent to (`ip_vs_leave()`).
+    pub cache_bypass: i32,
 }
 
 impl Default for Settings {
@@ -455,6 +462,8 @@ impl Default for Settings {
             snat_reroute: d(Knob::SnatReroute),
             schedule_icmp: d(Knob::ScheduleIcmp),
             pmtu_disc: d(Knob::PmtuDisc),
+            nat_icmp_send: d(Knob::NatIcmpSend),
+            cache_bypass: d(Knob::CacheBypass),
         }
     }
 }

@@ -7,6 +7,11 @@
       (type 2, MTU 1280), quoting the packet's IP header and its first 20 (TCP: a SYN+ACK)
       or 8 (UDP) transport bytes, as a router near a client would about a reply of a
       service (QSRC:QSPORT the service, QDST:QDPORT the client).
+  knobs.py udpfrom SRC SPORT DST DPORT N
+      Send N UDP datagrams from SRC:SPORT to DST:DPORT, 100 ms apart (a real server's
+      packets that no connection explains).
+  knobs.py tcprst SRC SPORT DST DPORT
+      Send one TCP RST from SRC:SPORT to DST:DPORT through a raw socket.
   knobs.py bigdf DST PORT N SIZE
       Send N UDP datagrams of SIZE payload bytes to DST:PORT with DF set (IPv4,
       IP_PMTUDISC_DO), 100 ms apart; print "sent=K emsgsize=E" (E: refused by the socket
@@ -60,6 +65,33 @@ def icmperr(dst, qsrc, qsport, qdst, qdport, proto):
     s.sendto(msg, (dst, 0))
 
 
+def udpfrom(src, sport, dst, dport, n):
+    fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((src, sport))
+    for i in range(n):
+        s.sendto(b"knobs-%d" % i, (dst, dport))
+        time.sleep(0.1)
+
+
+def tcprst(src, sport, dst, dport):
+    hdr = struct.pack("!HHIIBBHHH", sport, dport, 12345, 0, 5 << 4, 0x04, 0, 0, 0)
+    if ":" in dst:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_TCP)
+        # The kernel fills in the checksum at offset 16.
+        s.setsockopt(socket.IPPROTO_IPV6, 7, 16)  # IPV6_CHECKSUM
+        s.bind((src, 0))
+        s.sendto(hdr, (dst, 0))
+        return
+    pseudo = socket.inet_pton(socket.AF_INET, src) + socket.inet_pton(socket.AF_INET, dst)
+    pseudo += struct.pack("!BBH", 0, 6, len(hdr))
+    hdr = hdr[:16] + struct.pack("!H", csum16(pseudo + hdr)) + hdr[18:]
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+    s.bind((src, 0))
+    s.sendto(hdr, (dst, 0))
+
+
 def bigdf(dst, port, n, size):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
@@ -80,6 +112,10 @@ def main():
     a = sys.argv[1:]
     if a and a[0] == "icmperr" and len(a) == 7:
         icmperr(a[1], a[2], int(a[3]), a[4], int(a[5]), a[6])
+    elif a and a[0] == "udpfrom" and len(a) == 6:
+        udpfrom(a[1], int(a[2]), a[3], int(a[4]), int(a[5]))
+    elif a and a[0] == "tcprst" and len(a) == 5:
+        tcprst(a[1], int(a[2]), a[3], int(a[4]))
     elif a and a[0] == "bigdf" and len(a) == 5:
         bigdf(a[1], int(a[2]), int(a[3]), int(a[4]))
     else:

@@ -11,6 +11,19 @@
 #                  forwarded to that real server (ip_vs_in_icmp()). Cells: DR TCP IPv4, DR TCP
 #                  IPv6, NAT UDP IPv4 (the quoted packet rewritten to the real server), each
 #                  with the knob at 0 and at 1; the error is crafted by knobs.py icmperr.
+#   nat_icmp_send  a masquerading real server sends packets no connection explains (UDP
+#                  datagrams and a TCP RST from its service port to the client's eth0
+#                  address, TCP and UDP NAT services): with 0 they are forwarded; with 1 the
+#                  datagrams are dropped and answered with "port unreachable" from the
+#                  director, the RST still passes (ip_vs_out_hook(), ip_vs_has_real_service()).
+#                  IPv4 and IPv6.
+#   cache_bypass   a firewall-mark service without real servers, for traffic to an "origin"
+#                  address behind the director (10.0.2.50 / fd00:2::50 on rs3, marked in the
+#                  director's prerouting and delivered locally by a fwmark rule, as a
+#                  transparent cache is set up): with 0 the client is refused (port
+#                  unreachable); with 1 each flow gets a bypass connection and reaches the
+#                  origin, whose dpgen server (id 3) answers (ip_vs_leave(),
+#                  ip_vs_bypass_xmit()). IPv4 and IPv6, UDP.
 #   pmtu_disc      a 1500-byte IPv4 datagram with DF to an IPIP (TUN) service, 20 bytes over
 #                  the tunnel's MTU: with 1 (C's default) the director answers "fragmentation
 #                  needed" and the real server gets nothing; with 0 the outer packet is sent
@@ -27,18 +40,27 @@ check_modules "$@"
 KNOBS_PY=$DP/knobs.py
 N_BIG=3
 
-# counters_up NS: nft counters of ICMP errors and of datagrams to port $DP_PORT in NS.
+# counters_up NS: nft counters of ICMP errors, of datagrams to and from port $DP_PORT and of
+# TCP RSTs in NS (portunreach: "port unreachable" from the director only, not the client's
+# own).
 counters_up() {
 	ip netns exec "$1" nft -f - <<-EOF
 		table inet kn {
 			counter fragneeded {}
 			counter toobig {}
+			counter portunreach {}
 			counter udp {}
+			counter udpsrc {}
+			counter rst {}
 			chain in {
 				type filter hook input priority 0;
 				icmp type destination-unreachable icmp code frag-needed counter name fragneeded
 				icmpv6 type packet-too-big counter name toobig
+				ip saddr 10.0.1.1 icmp type destination-unreachable icmp code port-unreachable counter name portunreach
+				ip6 saddr fd00:1::1 icmpv6 type destination-unreachable icmpv6 code port-unreachable counter name portunreach
 				udp dport $DP_PORT counter name udp
+				udp sport $DP_PORT counter name udpsrc
+				tcp flags & rst == rst counter name rst
 			}
 		}
 	EOF
@@ -103,6 +125,101 @@ sched_icmp_cell() {
 	fi
 }
 
+# nat_icmp_send cell: LABEL NAME FAMILY KNOB CELLNO
+nat_icmp_cell() {
+	local label=$1 name=$2 fam=$3 knob=$4 n=$5 vip rs cl p u0 u1 c0 c1 r0 r1 out want
+	vip=$(vip "$fam" "$((150 + n))")
+	rs=$(rip "$fam" 1)
+	cl=10.0.0.2
+	[ "$fam" = 4 ] || cl=fd00::2
+	ip netns exec "$DP_DIR" sysctl -q -w net.ipv4.vs.nat_icmp_send="$knob"
+	for p in t u; do
+		ip netns exec "$DP_DIR" ipvsadm -A -$p "$(hostport "$fam" "$vip" "$DP_PORT")" -s rr
+		ip netns exec "$DP_DIR" ipvsadm -a -$p "$(hostport "$fam" "$vip" "$DP_PORT")" \
+			-r "$(hostport "$fam" "$rs" "$DP_PORT")" -m
+	done
+	# The real server's packets go through the director, as under NAT.
+	rs_routes NAT
+	u0=$(count "${DP_RS[0]}" portunreach)
+	c0=$(count "$DP_CL" udpsrc)
+	r0=$(count "$DP_CL" rst)
+	ip netns exec "${DP_RS[0]}" "$PY" "$KNOBS_PY" udpfrom "$rs" "$DP_PORT" "$cl" 5555 3 >"$d/$name.send" 2>&1
+	ip netns exec "${DP_RS[0]}" "$PY" "$KNOBS_PY" tcprst "$rs" "$DP_PORT" "$cl" 5556 >>"$d/$name.send" 2>&1
+	sleep 1
+	u1=$(count "${DP_RS[0]}" portunreach)
+	c1=$(count "$DP_CL" udpsrc)
+	r1=$(count "$DP_CL" rst)
+	rs_routes DR
+	for p in t u; do
+		ip netns exec "$DP_DIR" ipvsadm -D -$p "$(hostport "$fam" "$vip" "$DP_PORT")"
+	done
+	ip netns exec "$DP_DIR" sysctl -q -w net.ipv4.vs.nat_icmp_send=0
+	# Port unreachable is rate-limited per host: what counts is whether any came.
+	out="portunreach $([ $((u1 - u0)) -gt 0 ] && echo yes || echo no) client-udp $((c1 - c0)) client-rst $((r1 - r0))"
+	echo "$out" >"$d/$name.out"
+	if [ "$knob" = 1 ]; then
+		want="portunreach yes client-udp 0 client-rst 1"
+	else
+		want="portunreach no client-udp 3 client-rst 1"
+	fi
+	if [ "$out" = "$want" ]; then
+		tap_ok "knobs $label $name: nat_icmp_send=$knob ($out)"
+	else
+		tap_fail "knobs $label $name: nat_icmp_send=$knob" "got:  $out" "want: $want" "$(cat "$d/$name.send")"
+	fi
+}
+
+# bypass_up / bypass_down: the origin addresses on rs3, the routes to them, the director's
+# marking and its fwmark rule.
+bypass_up() {
+	ip -n "${DP_RS[2]}" addr add 10.0.2.50/32 dev lo
+	ip -n "${DP_RS[2]}" addr add fd00:2::50/128 dev lo
+	ip -n "$DP_RT" route add 10.0.2.50/32 via 10.0.1.1
+	ip -n "$DP_RT" route add fd00:2::50/128 via fd00:1::1
+	ip -n "$DP_DIR" route add 10.0.2.50/32 via 10.0.1.13
+	ip -n "$DP_DIR" route add fd00:2::50/128 via fd00:1::13
+	ip -n "$DP_DIR" rule add fwmark 7 lookup 100
+	ip -n "$DP_DIR" route add local 0.0.0.0/0 dev lo table 100
+	ip -n "$DP_DIR" -6 rule add fwmark 7 lookup 100
+	ip -n "$DP_DIR" -6 route add local ::/0 dev lo table 100
+	ip netns exec "$DP_DIR" nft -f - <<-EOF
+		table inet kmark {
+			chain pre {
+				type filter hook prerouting priority mangle;
+				ip daddr 10.0.2.50 meta mark set 7
+				ip6 daddr fd00:2::50 meta mark set 7
+			}
+		}
+	EOF
+}
+
+# bypass cell: LABEL NAME FAMILY KNOB CELLNO
+bypass_cell() {
+	local label=$1 name=$2 fam=$3 knob=$4 n=$5 origin six='' rc=0 out want
+	origin=10.0.2.50
+	if [ "$fam" = 6 ]; then origin=fd00:2::50 six=-6; fi
+	ip netns exec "$DP_DIR" sysctl -q -w net.ipv4.vs.cache_bypass="$knob"
+	ip netns exec "$DP_DIR" ipvsadm -A -f 7 ${six:+"$six"} -s rr
+	ip netns exec "$DP_CL" "$DPGEN" client "-$fam" -u -d "$origin" -p "$DP_PORT" -s "$(src_base "$fam")" -k 3 \
+		-n 3 -c 1 -C "$((60 + n))" -w 2000 -R 1 -e 3 -P "$((41000 + 10 * n))" >"$d/$name.client" 2>&1 || rc=$?
+	ip netns exec "$DP_DIR" ipvsadm -L -n -c >"$d/$name.conns" 2>&1
+	ip netns exec "$DP_DIR" ipvsadm -D -f 7 ${six:+"$six"}
+	ip netns exec "$DP_DIR" sysctl -q -w net.ipv4.vs.cache_bypass=0
+	out="exit $([ "$rc" = 0 ] && echo 0 || echo failed) $(grep -E '^(server|result)' "$d/$name.client" |
+		sed 's/ retries=.*//; s/ ms=.*//' | tr '\n' ' ')entries $(grep -cF "$origin" "$d/$name.conns")"
+	echo "$out" >"$d/$name.out"
+	if [ "$knob" = 1 ]; then
+		want="exit 0 server 3 3 result ok=3 fail=0 notrun=0 entries 3"
+	else
+		want="exit failed result ok=0 fail=3 notrun=0 entries 0"
+	fi
+	if [ "$out" = "$want" ]; then
+		tap_ok "knobs $label $name: cache_bypass=$knob ($out)"
+	else
+		tap_fail "knobs $label $name: cache_bypass=$knob" "got:  $out" "want: $want" "$(tail -n 3 "$d/$name.client")"
+	fi
+}
+
 # pmtu_disc cell: LABEL NAME KNOB CELLNO
 pmtu_cell() {
 	local label=$1 name=$2 knob=$3 n=$4 vip sent frag0 frag1 rs0 rs1 out
@@ -135,7 +252,7 @@ pmtu_cell() {
 }
 
 CELLS=(sicmp-dr4-tcp-0 sicmp-dr4-tcp-1 sicmp-dr6-tcp-0 sicmp-dr6-tcp-1 sicmp-nat4-udp-0 sicmp-nat4-udp-1
-	pmtu-1 pmtu-0)
+	natsend4-0 natsend4-1 natsend6-0 natsend6-1 bypass4-0 bypass4-1 bypass6-0 bypass6-1 pmtu-1 pmtu-0)
 
 run_module() {
 	local label=$1 module=$2 d=$WORK/dp-knobs-$1 ns
@@ -145,8 +262,9 @@ run_module() {
 		unload_ipvs "$module" 2>/dev/null
 		return
 	fi
-	if ! topo_up "$label" || ! rs_routes DR; then
-		tap_fail "knobs $label: namespaces"
+	if ! topo_up "$label" || ! rs_routes DR || ! servers_up "$label" || ! bypass_up; then
+		tap_fail "knobs $label: namespaces, servers, the bypass routes"
+		servers_down
 		topo_down "$label"
 		unload_ipvs "$module"
 		return
@@ -160,13 +278,27 @@ run_module() {
 	sched_icmp_cell "$label" sicmp-dr6-tcp-1 6 tcp -g 1 4
 	sched_icmp_cell "$label" sicmp-nat4-udp-0 4 udp -m 0 5
 	sched_icmp_cell "$label" sicmp-nat4-udp-1 4 udp -m 1 6
-	pmtu_cell "$label" pmtu-1 1 7
-	pmtu_cell "$label" pmtu-0 0 8
+	nat_icmp_cell "$label" natsend4-0 4 0 7
+	nat_icmp_cell "$label" natsend4-1 4 1 8
+	nat_icmp_cell "$label" natsend6-0 6 0 9
+	nat_icmp_cell "$label" natsend6-1 6 1 10
+	bypass_cell "$label" bypass4-0 4 0 11
+	bypass_cell "$label" bypass4-1 4 1 12
+	bypass_cell "$label" bypass6-0 6 0 13
+	bypass_cell "$label" bypass6-1 6 1 14
+	pmtu_cell "$label" pmtu-1 1 15
+	pmtu_cell "$label" pmtu-0 0 16
 	ip netns exec "$DP_DIR" ipvsadm -C
+	servers_down
 	topo_down "$label"
 	unload_ipvs "$module" || tap_fail "knobs $label: unload $module"
 }
 
+if ! build_dpgen; then
+	tap_fail "knobs: build dpgen"
+	finish
+	exit
+fi
 declare -A seen=()
 labels=()
 for m in "$@"; do

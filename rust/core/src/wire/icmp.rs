@@ -255,6 +255,10 @@ pub enum IcmpTriage {
     Drop,
     /// Not an error about a connection IPVS could have: the packet goes on.
     Ignore,
+    /// Not an ICMP error at all (an echo, an ICMPv6 informational message): C's
+    /// `*related = 0`, after which `ip_vs_in_hook()` treats it as a packet of a protocol
+    /// without an IPVS handler (marked with `ignore_tunneled`).
+    NotError,
     /// An error, with the packet it quotes: look the connection up.
     Error(IcmpError),
 }
@@ -271,7 +275,7 @@ impl IcmpTriage {
         };
         if outer.family == Family::Ipv6 {
             if get_u8(&hdr, field::TYPE) & ICMPV6_INFOMSG_MASK != 0 {
-                return IcmpTriage::Ignore;
+                return IcmpTriage::NotError;
             }
             if outer.fragment.is_some() {
                 return IcmpTriage::Drop;
@@ -279,6 +283,7 @@ impl IcmpTriage {
         }
         match IcmpError::parse_packet(pkt, outer) {
             Ok(e) => IcmpTriage::Error(e),
+            Err(Malformed::NotIcmpError) => IcmpTriage::NotError,
             Err(_) => IcmpTriage::Ignore,
         }
     }

@@ -796,7 +796,7 @@ fn icmp_non_errors_and_fragments_are_refused() {
     info.extend(&quote);
     let pkt6i = ip_packet(Family::Ipv6, &s6, &d6, &[], &frag, IPPROTO_ICMPV6, &info);
     let h6i = parse_l3l4(&pkt6i, Family::Ipv6).unwrap();
-    assert_eq!(IcmpTriage::of(&pkt6i, &h6i), IcmpTriage::Ignore);
+    assert_eq!(IcmpTriage::of(&pkt6i, &h6i), IcmpTriage::NotError);
     // A later fragment: C reads the "ICMP header" from the fragment's payload.
     let later = [Ext::Frag {
         offset: 8,
@@ -808,7 +808,7 @@ fn icmp_non_errors_and_fragments_are_refused() {
     assert_eq!(IcmpTriage::of(&pkt6l, &h6l), IcmpTriage::Drop);
     let pkt6li = ip_packet(Family::Ipv6, &s6, &d6, &[], &later, IPPROTO_ICMPV6, &info);
     let h6li = parse_l3l4(&pkt6li, Family::Ipv6).unwrap();
-    assert_eq!(IcmpTriage::of(&pkt6li, &h6li), IcmpTriage::Ignore);
+    assert_eq!(IcmpTriage::of(&pkt6li, &h6li), IcmpTriage::NotError);
     // No ICMP header at all (C: NF_DROP), for both families.
     for (fam, s, d, proto) in [
         (Family::Ipv4, &s, &d, IPPROTO_ICMP),
@@ -830,6 +830,20 @@ fn icmp_non_errors_and_fragments_are_refused() {
     );
     let hc = parse_l3l4(&cut, Family::Ipv4).unwrap();
     assert_eq!(IcmpTriage::of(&cut, &hc), IcmpTriage::Ignore);
+    // Not an error: an echo request (C: `*related = 0`); an echo reply; a timestamp.
+    for t in [8u8, 0, 13] {
+        let echo = ip_packet(
+            Family::Ipv4,
+            &s,
+            &d,
+            &[],
+            &[],
+            IPPROTO_ICMP,
+            &[t, 0, 0, 0, 0, 1, 0, 1],
+        );
+        let he = parse_l3l4(&echo, Family::Ipv4).unwrap();
+        assert_eq!(IcmpTriage::of(&echo, &he), IcmpTriage::NotError, "type {t}");
+    }
 
     // Not ICMP at all.
     let tcp = hex(V4_SYN);
@@ -1281,7 +1295,7 @@ fn exercise(bytes: &[u8], fam: Family, a: &InetAddr, port: u16) {
                     assert_eq!(IcmpError::parse_packet(bytes, &info.headers), Ok(e))
                 }
                 IcmpTriage::Drop => assert!(super::is_icmp_of(f, info.headers.protocol)),
-                IcmpTriage::Ignore => {}
+                IcmpTriage::Ignore | IcmpTriage::NotError => {}
             }
         }
     }
