@@ -1001,7 +1001,8 @@ fn reply_without_connection(
     skb: &mut Skb,
     pkt: &Packet,
 ) -> Verdict {
-    if ns.settings().nat_icmp_send == 0 || pkt.h.is_non_first_fragment() {
+    // One knob, not the whole Settings: every forwarded packet that is not IPVS's gets here.
+    if ns.int(ipvs_core::sysctl::Knob::NatIcmpSend) == 0 || pkt.h.is_non_first_fragment() {
         return Verdict::Accept;
     }
     let rcu = RcuReadGuard::new();
