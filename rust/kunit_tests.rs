@@ -34,7 +34,7 @@ kunit_suite!(ipvs_rs_module: c_ipvs_is_not_loaded);
 kunit_suite!(ipvs_rs_netlink: core_nested_parser_agrees_with_kernel);
 
 kunit_suite!(ipvs_rs_ctl: service_lifecycle, dest_trash_revives_counters, weight_zero_dest_stays,
-    service_table_at_scale, packet_lookup_precedence);
+    service_table_at_scale, packet_lookup_precedence, real_server_table_follows_dests);
 kunit_suite!(ipvs_rs_conn: conn_found_both_ways_and_expires, held_conn_outlives_its_timer, template_outlives_controlled,
     dying_entry_is_never_rearmed, controlled_expiry_drops_template_at_once, held_template_survives_the_drop,
     invalidated_template_is_not_found, one_packet_entry_expires_on_put);
@@ -722,6 +722,46 @@ fn weight_zero_dest_stays(t: &mut Test) {
         (0, 4)
     );
     kunit_expect_eq!(t, ctl.services[0].dests.len(), 1);
+}
+
+/// `ip_vs_has_real_service()` over the real-server table: a masquerading destination is found
+/// by address, port and protocol while it is in its service with that method; not as a
+/// direct-routing one, not after its removal or a flush; again when revived from the trash.
+fn real_server_table_follows_dests(t: &mut Test) {
+    use crate::ctl::service::CtlState;
+    use crate::glue::rcu::RcuReadGuard;
+    use ctl_fixtures::*;
+    use ipvs_core::netlink::ipvs::conn_flags;
+    use ipvs_core::netlink::Env;
+    use ipvs_core::wire::{Family, InetAddr};
+    let env = Env::default();
+    let Ok(mut ctl) = CtlState::new() else {
+        kunit_expect!(t, false, "CtlState::new failed");
+        return;
+    };
+    let reals = ctl.reals_table();
+    let has = |proto: u8, last: u8, port: u16| {
+        let rcu = RcuReadGuard::new();
+        reals.has_masq(&rcu, Family::Ipv4, proto, &InetAddr(v4([192, 0, 2, last])), port)
+    };
+    kunit_expect_eq!(t, ctl.add_service(&svc(80, b"rr"), &env), Ok(()));
+    kunit_expect_eq!(t, ctl.add_dest(0, &dest(1, 1), 2, |_, _| Ok(())), Ok(()));
+    kunit_expect!(t, has(6, 1, 80), "masquerading destination found");
+    kunit_expect!(t, !has(17, 1, 80), "not for another protocol");
+    kunit_expect!(t, !has(6, 1, 81), "not on another port");
+    kunit_expect!(t, !has(6, 2, 80), "not at another address");
+    let mut dr = dest(1, 1);
+    dr.conn_flags = conn_flags::DROUTE;
+    kunit_expect_eq!(t, ctl.edit_dest(0, &dr, 2), Ok(()));
+    kunit_expect!(t, !has(6, 1, 80), "a direct-routing destination has no real service");
+    kunit_expect_eq!(t, ctl.edit_dest(0, &dest(1, 2), 2), Ok(()));
+    kunit_expect!(t, has(6, 1, 80), "masquerading again");
+    kunit_expect_eq!(t, ctl.del_dest(0, &dest(1, 2).key, 2), Ok(()));
+    kunit_expect!(t, !has(6, 1, 80), "gone with the destination");
+    kunit_expect_eq!(t, ctl.add_dest(0, &dest(1, 1), 2, |_, _| Ok(())), Ok(()));
+    kunit_expect!(t, has(6, 1, 80), "back when revived from the trash");
+    ctl.flush();
+    kunit_expect!(t, !has(6, 1, 80), "gone after a flush");
 }
 
 /// Thousands of services: the table grows several times while every service stays findable
