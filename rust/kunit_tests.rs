@@ -742,7 +742,13 @@ fn real_server_table_follows_dests(t: &mut Test) {
     let reals = ctl.reals_table();
     let has = |proto: u8, last: u8, port: u16| {
         let rcu = RcuReadGuard::new();
-        reals.has_masq(&rcu, Family::Ipv4, proto, &InetAddr(v4([192, 0, 2, last])), port)
+        reals.has_masq(
+            &rcu,
+            Family::Ipv4,
+            proto,
+            &InetAddr(v4([192, 0, 2, last])),
+            port,
+        )
     };
     kunit_expect_eq!(t, ctl.add_service(&svc(80, b"rr"), &env), Ok(()));
     kunit_expect_eq!(t, ctl.add_dest(0, &dest(1, 1), 2, |_, _| Ok(())), Ok(()));
@@ -753,7 +759,11 @@ fn real_server_table_follows_dests(t: &mut Test) {
     let mut dr = dest(1, 1);
     dr.conn_flags = conn_flags::DROUTE;
     kunit_expect_eq!(t, ctl.edit_dest(0, &dr, 2), Ok(()));
-    kunit_expect!(t, !has(6, 1, 80), "a direct-routing destination has no real service");
+    kunit_expect!(
+        t,
+        !has(6, 1, 80),
+        "a direct-routing destination has no real service"
+    );
     kunit_expect_eq!(t, ctl.edit_dest(0, &dest(1, 2), 2), Ok(()));
     kunit_expect!(t, has(6, 1, 80), "masquerading again");
     kunit_expect_eq!(t, ctl.del_dest(0, &dest(1, 2).key, 2), Ok(()));

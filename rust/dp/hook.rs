@@ -415,8 +415,7 @@ fn in_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Ver
 
     let cp = match cp {
         Some(cp) => cp,
-        None => match try_to_schedule(ns, net, family, &mut skb, &pkt, &settings, Origin::Packet)
-        {
+        None => match try_to_schedule(ns, net, family, &mut skb, &pkt, &settings, Origin::Packet) {
             Ok(cp) => cp,
             Err(v) => return v,
         },
@@ -621,12 +620,12 @@ fn leave(
         && origin == Origin::Packet
         && crate::glue::skb::addr_is_unicast(net, family, &pkt.h.daddr.0)
     {
-        let one_packet =
-            if svc.flags() & svc_flags::ONEPACKET != 0 && pkt.h.protocol == IPPROTO_UDP {
-                conn_flags::ONE_PACKET
-            } else {
-                0
-            };
+        let one_packet = if svc.flags() & svc_flags::ONEPACKET != 0 && pkt.h.protocol == IPPROTO_UDP
+        {
+            conn_flags::ONE_PACKET
+        } else {
+            0
+        };
         // ip_vs_conn_new() sets NFCT when conntrack is on.
         let nfct = if settings.conntrack != 0 {
             conn_flags::NFCT
