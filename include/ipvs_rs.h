@@ -71,6 +71,27 @@ struct ipvs_rs_est_cpulist *ipvs_rs_est_cpulist_alloc(void);
 void ipvs_rs_est_cpulist_free(struct ipvs_rs_est_cpulist *c);
 /* Whether est_cpulist was set and is empty (C then stops the estimators). */
 bool ipvs_rs_est_cpulist_empty(struct ipvs_rs_est_cpulist *c);
+/*
+ * The estimation kthread of a namespace (C: ip_vs_est_kthread_start() and its loop). A slot is
+ * a task pointer and a "ready" flag owned by the Rust side and changed only here, under one
+ * mutex: ready set when the namespace's glue registered the slot (it will stop the thread
+ * before the state the thread uses is freed), cleared by the stop.
+ */
+/* Set *ready. */
+void ipvs_rs_kthread_ready(bool *ready);
+/* If *ready and no thread runs in *slot: kthread_create(@fn, @data, "ipvs-e:%u:0", @gen),
+ * with est_nice @nice and est_cpulist @c as C sets them (set_user_nice(),
+ * set_cpus_allowed_ptr()), then woken. 0 or a negative errno. */
+int ipvs_rs_kthread_start(void **slot, bool *ready, int (*fn)(void *), void *data, unsigned int gen,
+			  struct ipvs_rs_est_cpulist *c, int nice);
+/* Clear *ready; stop and release the thread of *slot, if any (kthread_stop()). */
+void ipvs_rs_kthread_stop(void **slot, bool *ready);
+/* In the thread: kthread_should_stop(). */
+bool ipvs_rs_kthread_should_stop(void);
+/* In the thread: sleep @timeout jiffies (TASK_IDLE) unless asked to stop. */
+void ipvs_rs_kthread_sleep(unsigned long timeout);
+/* In the thread: follow est_cpulist @c (unless set and empty) and est_nice @nice. */
+void ipvs_rs_kthread_follow(struct ipvs_rs_est_cpulist *c, int nice);
 /* C's default of sync_qlen_max: nr_free_buffer_pages() / 32. */
 unsigned long ipvs_rs_sync_qlen_max_default(void);
 /* net->user_ns != &init_user_ns: C's test for unprivileged namespaces. */

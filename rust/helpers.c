@@ -9,6 +9,8 @@
 #include <linux/seq_file_net.h>
 #include <net/net_namespace.h>
 #include <linux/cpumask.h>
+#include <linux/kthread.h>
+#include <linux/sched/task.h>
 #include <linux/log2.h>
 #include <linux/sched.h>
 #include <linux/sched/isolation.h>
@@ -108,8 +110,9 @@ unsigned int ipvs_rs_nr_cpu_ids(void)
  * net/ipv4/vs sysctl handlers that are static in C's ip_vs_ctl.c, reproduced line for line
  * (same proc_dointvec() into a copy, same checks, same errnos). C serialises them with
  * ipvs->sync_mutex / ipvs->est_mutex; one module-wide mutex does here (writes are rare).
- * ipvs_rs has no sync daemon and one estimator work item per namespace, so what C does after
- * storing (ip_vs_est_reload_start()) has no counterpart; the Rust side reads the values.
+ * ipvs_rs has no sync daemon, and its estimator thread reads est_cpulist and est_nice at
+ * every round (ipvs_rs_kthread_follow()), so what C does after storing
+ * (ip_vs_est_reload_start(): restart the threads) has no counterpart here.
  */
 static DEFINE_MUTEX(ipvs_rs_sysctl_mutex);
 
@@ -187,6 +190,89 @@ bool ipvs_rs_est_cpulist_empty(struct ipvs_rs_est_cpulist *c)
 	empty = c->valid && cpumask_empty(c->mask);
 	mutex_unlock(&ipvs_rs_sysctl_mutex);
 	return empty;
+}
+
+/* sysctl_est_cpulist(): the list as set, else the housekeeping CPUs. Under the mutex. */
+static const struct cpumask *ipvs_rs_est_mask(struct ipvs_rs_est_cpulist *c)
+{
+	return c->valid ? c->mask : housekeeping_cpumask(HK_TYPE_KTHREAD);
+}
+
+static DEFINE_MUTEX(ipvs_rs_kthread_mutex);
+
+void ipvs_rs_kthread_ready(bool *ready)
+{
+	mutex_lock(&ipvs_rs_kthread_mutex);
+	*ready = true;
+	mutex_unlock(&ipvs_rs_kthread_mutex);
+}
+
+int ipvs_rs_kthread_start(void **slot, bool *ready, int (*fn)(void *), void *data, unsigned int gen,
+			  struct ipvs_rs_est_cpulist *c, int nice)
+{
+	struct task_struct *t;
+	int ret = 0;
+
+	mutex_lock(&ipvs_rs_kthread_mutex);
+	if (!*ready || *slot)
+		goto out;
+	t = kthread_create(fn, data, "ipvs-e:%u:0", gen);
+	if (IS_ERR(t)) {
+		ret = PTR_ERR(t);
+		goto out;
+	}
+	get_task_struct(t);
+	/* ip_vs_est_kthread_start() */
+	set_user_nice(t, nice);
+	mutex_lock(&ipvs_rs_sysctl_mutex);
+	if (!(c->valid && cpumask_empty(c->mask)))
+		set_cpus_allowed_ptr(t, ipvs_rs_est_mask(c));
+	mutex_unlock(&ipvs_rs_sysctl_mutex);
+	*slot = t;
+	wake_up_process(t);
+out:
+	mutex_unlock(&ipvs_rs_kthread_mutex);
+	return ret;
+}
+
+void ipvs_rs_kthread_stop(void **slot, bool *ready)
+{
+	struct task_struct *t;
+
+	mutex_lock(&ipvs_rs_kthread_mutex);
+	*ready = false;
+	t = *slot;
+	*slot = NULL;
+	mutex_unlock(&ipvs_rs_kthread_mutex);
+	if (t) {
+		kthread_stop(t);
+		put_task_struct(t);
+	}
+}
+
+bool ipvs_rs_kthread_should_stop(void)
+{
+	return kthread_should_stop();
+}
+
+void ipvs_rs_kthread_sleep(unsigned long timeout)
+{
+	/* ip_vs_estimation_kthread(): idle, not counted in the load average */
+	set_current_state(TASK_IDLE);
+	if (!kthread_should_stop())
+		schedule_timeout(timeout);
+	__set_current_state(TASK_RUNNING);
+}
+
+void ipvs_rs_kthread_follow(struct ipvs_rs_est_cpulist *c, int nice)
+{
+	if (task_nice(current) != nice)
+		set_user_nice(current, nice);
+	mutex_lock(&ipvs_rs_sysctl_mutex);
+	if (!(c->valid && cpumask_empty(c->mask)) &&
+	    !cpumask_equal(current->cpus_ptr, ipvs_rs_est_mask(c)))
+		set_cpus_allowed_ptr(current, ipvs_rs_est_mask(c));
+	mutex_unlock(&ipvs_rs_sysctl_mutex);
 }
 
 /* ipvs_proc_est_cpumask_set() */

@@ -83,7 +83,11 @@ impl Handlers for Ops {
                         ns.dp.unregister_hooks(req.net(), af);
                     }
                 }
+                let has_services = !ctl.services.is_empty();
                 drop(ctl);
+                if has_services {
+                    ns.start_estimator();
+                }
                 res.map_err(errno)
             }
         }

@@ -14,6 +14,7 @@ mod proc;
 pub(crate) mod service;
 
 use crate::dp::{DpNet, PerNet};
+use crate::glue::kthread::{self, impl_has_kthread, KThread, KThreadItem};
 use crate::glue::pernet::{Net, Pernet, PernetData, Registration, Slot};
 use crate::glue::rcu::hz;
 use crate::glue::sysctl::{CpuList, Data, Entry, OnChange, Proc, SysctlOnChange, Table};
@@ -35,8 +36,6 @@ const SYSCTL_PATH: &CStr = c_str!("net/ipv4/vs");
 mod work {
     /// `defense_work_handler()`.
     pub(super) const DEFENSE: u64 = 0;
-    /// The rate estimator.
-    pub(super) const EST: u64 = 1;
     /// `expire_nodest_conn_handler()`.
     pub(super) const NODEST: u64 = 2;
 }
@@ -68,8 +67,9 @@ pub(crate) struct NetState {
     /// kept by the glue, point into it).
     #[pin]
     pub(crate) dp: DpNet,
-    /// The rate estimator, every period, in process context (C: the estimation kthreads).
-    est_work: DelayedWork<NetState, { work::EST }>,
+    /// The rate estimator's kthread (C: the estimation kthreads), started with the first
+    /// service.
+    est_thread: KThread<NetState>,
     /// `ipvs->expire_nodest_conn_work`: expires the connections of removed destinations
     /// (upstream fix "ipvs: queue delayed work to expire no destination connections if
     /// expire_nodest_conn=1").
@@ -86,15 +86,14 @@ struct DefenseMemory {
 }
 
 impl_has_delayed_work!(impl HasDelayedWork<{ work::DEFENSE }> for NetState { defense_work });
-impl_has_delayed_work!(impl HasDelayedWork<{ work::EST }> for NetState { est_work });
+impl_has_kthread!(NetState, est_thread);
 impl_has_delayed_work!(impl HasDelayedWork<{ work::NODEST }> for NetState { nodest_work });
 
 static PERNET: Pernet<NetState> = Pernet::new();
 
 impl NetState {
     /// C's `est_stopped` as the sysctls make it: `run_estimation` is 0, or `est_cpulist` was
-    /// set to no CPU. ipvs_rs runs one estimator work item per namespace (no kthreads), so
-    /// `est_cpulist` and `est_nice` have nothing else to steer.
+    /// set to no CPU (the estimation thread keeps running, idle, where C stops its threads).
     fn est_stopped(&self) -> bool {
         self.dp.int(Knob::RunEstimation) == 0 || self.est_cpulist.set_and_empty()
     }
@@ -217,7 +216,7 @@ impl PernetData for NetState {
             defense_work: DelayedWork::new(),
             ctl <- kernel::new_mutex!(ctl, "ipvs_rs_ctl"),
             dp <- DpNet::new(net, services, reals),
-            est_work: DelayedWork::new(),
+            est_thread: KThread::new(),
             nodest_work: DelayedWork::new(),
         }))
     }
@@ -237,11 +236,10 @@ impl PernetData for NetState {
         // C: "Don't export sysctls to unprivileged users" (an empty table).
         let visible = if unpriv { 0 } else { LOCALITY_SPECS.len() };
         slot.register_sysctl(SYSCTL_PATH, locality, visible)?;
-        slot.init_work::<{ work::EST }>()?;
+        slot.init_kthread()?;
         slot.init_work::<{ work::NODEST }>()?;
         slot.init_work::<{ work::DEFENSE }>()?;
         self.defense_work.queue(defense_period());
-        self.est_work.queue(est_period());
         for (name, kind) in proc::files() {
             slot.create_proc(name, kind)?;
         }
@@ -307,10 +305,13 @@ fn est_period() -> u64 {
 }
 
 /// The estimator: every period, fold the counters of the namespace, its services and their
-/// destinations into their rates (`ip_vs_estimation_kthread()`'s work). Process context,
-/// off the packet path and yielding the CPU every 1024 services (C runs it in kthreads).
-impl DelayedWorkItem<{ work::EST }> for NetState {
-    fn run(ns: &Self) {
+/// destinations into their rates (`ip_vs_estimation_kthread()`'s work), in the namespace's
+/// estimation kthread, which follows `est_cpulist` and `est_nice` (C restarts its threads
+/// when they change; this one moves itself at its next round). Process context, yielding the
+/// CPU every 1024 services.
+impl KThreadItem for NetState {
+    fn tick(ns: &Self) -> u64 {
+        kthread::follow(&ns.est_cpulist, ns.dp.int(Knob::EstNice));
         // C: with `est_stopped` the estimation kthreads stop and the rates stay as they are.
         let estimate = !ns.est_stopped();
         if estimate {
@@ -322,7 +323,17 @@ impl DelayedWorkItem<{ work::EST }> for NetState {
                 s.estimate()
             }
         });
-        ns.est_work.queue(est_period());
+        est_period()
+    }
+}
+
+impl NetState {
+    /// `ip_vs_est_kthread_start()` once the namespace has a service (C: `ipvs->enable`, then
+    /// its estimators' threads): the thread runs from then on until the namespace goes.
+    pub(crate) fn start_estimator(&self) {
+        if let Err(e) = KThread::start(self, &self.est_cpulist, self.dp.int(Knob::EstNice)) {
+            pr_err!("starting the estimator thread failed: {:?}\n", e);
+        }
     }
 }
 

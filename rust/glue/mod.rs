@@ -5,6 +5,7 @@
 pub(crate) mod arc_table;
 pub(crate) mod bindings;
 pub(crate) mod genetlink;
+pub(crate) mod kthread;
 #[cfg(ipvs_rs_kunit)]
 pub(crate) mod kunit;
 #[cfg(ipvs_rs_kunit)]

@@ -11,6 +11,7 @@
 //! and no code above the glue has to keep them in the right order, or at all.
 
 use super::bindings;
+use super::kthread::{self, KThreadItem};
 use super::proc::ProcKind;
 use super::procnet::ProcEntry;
 use super::sysctl::{Entry, OnChange, SysctlOnChange, Table};
@@ -84,7 +85,9 @@ pub(crate) trait PernetData: Sized + Send + Sync + 'static {
 
 /// What the glue registered for one namespace's state; undone before the state is dropped.
 struct Regs {
-    /// Initialised works (`DelayedWork` fields of the state), cancelled first.
+    /// Ready kthread slots (`KThread` fields of the state), stopped first.
+    threads: KVec<kthread::KThreadHandle>,
+    /// Initialised works (`DelayedWork` fields of the state), cancelled next.
     works: KVec<workqueue::WorkHandle>,
     /// `/proc/net` files, removed next (removal waits for their readers).
     proc: KVec<ProcEntry>,
@@ -96,6 +99,12 @@ impl Regs {
     /// Cancel the works, remove the files, unregister the tables, in that order, calling
     /// `stop` in between (see [`PernetData::stop`]).
     fn undo(&mut self, stop: impl FnOnce()) {
+        for t in self.threads.iter() {
+            // SAFETY: every listed slot was readied by `Slot::init_kthread` in the state next
+            // to these registrations, which has not been dropped; process context.
+            unsafe { t.stop() };
+        }
+        self.threads = KVec::new();
         for w in self.works.iter() {
             // SAFETY: every listed work was initialised by `Slot::init_work` in the state
             // next to these registrations, which has not been dropped; net exit and failed
@@ -153,6 +162,22 @@ impl<'s, T: PernetData> Slot<'s, T> {
         // invariant).
         unsafe { work.init() };
         self.regs.works.push(work.handle(), GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Ready the state's kthread slot: [`KThread::start`](kthread::KThread::start) may start
+    /// its thread from now on; it is stopped before the state is dropped.
+    pub(crate) fn init_kthread(&mut self) -> Result
+    where
+        T: KThreadItem,
+    {
+        // Room first: once ready, the slot must be on the list to be stopped.
+        self.regs.threads.reserve(1, GFP_KERNEL)?;
+        let k = self.data.kthread();
+        // SAFETY: the slot is a field of our `T` (`HasKThread`), which stays in place until
+        // `Regs::undo` stopped it (type invariant).
+        unsafe { k.make_ready() };
+        self.regs.threads.push(k.handle(), GFP_KERNEL)?;
         Ok(())
     }
 
@@ -282,6 +307,7 @@ impl<T: PernetData> Pernet<T> {
             (Net::from_raw(net), slot)
         };
         let regs = Regs {
+            threads: KVec::new(),
             works: KVec::new(),
             proc: KVec::new(),
             sysctls: KVec::new(),

@@ -94,6 +94,11 @@ impl CpuList {
         Ok(CpuList { ptr })
     }
 
+    /// The C object, for the kthread helpers (which take the sysctls' mutex).
+    pub(super) fn as_ptr(&self) -> *mut bindings::ipvs_rs_est_cpulist {
+        self.ptr.as_ptr()
+    }
+
     /// C's `est_stopped` condition on the list: set, and empty.
     pub(crate) fn set_and_empty(&self) -> bool {
         // SAFETY: `ptr` is live (invariant).

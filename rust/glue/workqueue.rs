@@ -180,7 +180,7 @@ unsafe extern "C" fn run_trampoline<T: DelayedWorkItem<ID>, const ID: u64>(
 /// `DelayedWork<$t, ID>` (checked at compile time).
 ///
 /// ```ignore
-/// impl_has_delayed_work!(impl HasDelayedWork<{ work::EST }> for NetState { est_work });
+/// impl_has_delayed_work!(impl HasDelayedWork<{ work::DEFENSE }> for NetState { defense_work });
 /// ```
 #[macro_export]
 macro_rules! impl_has_delayed_work {

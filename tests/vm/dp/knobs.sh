@@ -29,6 +29,11 @@
 #                  needed" and the real server gets nothing; with 0 the outer packet is sent
 #                  without DF, fragmented, and the real server gets the datagram
 #                  (ensure_mtu_is_adequate(), ip_vs_tunnel_xmit()).
+#   est_cpulist, est_nice  the rate estimator's kernel thread (C: ipvs-e:<gen>:<id>, started
+#                  once a namespace has a service) runs on the CPUs of est_cpulist at the nice
+#                  level of est_nice, and follows them when they change (C restarts its threads,
+#                  ipvs_rs's moves itself within a round of 2 s); checked on the newest
+#                  ipvs-e thread after a service is added in a fresh namespace.
 # Counted with nft counters in the real servers and the client; the service's connection
 # counter from ipvsadm -L -n --stats. Checks, TAP "knobs MOD CELL: ...": each cell's outcome as
 # described; with two or more MODs, every MOD's outcomes equal the first MOD's.
@@ -220,6 +225,46 @@ bypass_cell() {
 	fi
 }
 
+# newest_est_thread: "NICE CPUS" of the most recently started ipvs-e thread ("none" if none).
+newest_est_thread() {
+	local pid
+	pid=$(ps -eo pid=,comm= | awk '$2 ~ /^ipvs-e:/ { p = $1 } END { print p }')
+	if [ -z "$pid" ]; then
+		echo none
+		return
+	fi
+	echo "$(ps -o ni= -p "$pid" | tr -d ' ') $(awk '/^Cpus_allowed_list:/ { print $2 }' "/proc/$pid/status")"
+}
+
+# est cell: LABEL. The thread after a service appears, after est_nice=5, after est_cpulist=1
+# (each waited for up to 10 s).
+est_cell() {
+	local label=$1 ns=kest_${1//-/_} out=() want i got
+	ip netns del "$ns" 2>/dev/null
+	ip netns add "$ns"
+	ip netns exec "$ns" ipvsadm -A -t 10.9.9.9:80 -s rr
+	for want in "0 0-1" "5 0-1" "5 1"; do
+		case $want in
+		"5 0-1") ip netns exec "$ns" sysctl -q -w net.ipv4.vs.est_nice=5 ;;
+		"5 1") ip netns exec "$ns" sysctl -q -w net.ipv4.vs.est_cpulist=1 ;;
+		esac
+		for i in $(seq 50); do
+			got=$(newest_est_thread)
+			[ "$got" = "$want" ] && break
+			sleep 0.2
+		done
+		out+=("$got")
+	done
+	ip netns del "$ns"
+	echo "${out[*]}" >"$d/est.out"
+	if [ "${out[*]}" = "0 0-1 5 0-1 5 1" ]; then
+		tap_ok "knobs $label est: the estimator thread at nice 0 on CPUs 0-1, then nice 5, then CPU 1 (${out[*]})"
+	else
+		tap_fail "knobs $label est: the estimator thread follows est_nice and est_cpulist" \
+			"got (nice cpus, three times): ${out[*]}" "want: 0 0-1 5 0-1 5 1" "$(ps -eo pid,ni,comm | awk '/ipvs-e/')"
+	fi
+}
+
 # pmtu_disc cell: LABEL NAME KNOB CELLNO
 pmtu_cell() {
 	local label=$1 name=$2 knob=$3 n=$4 vip sent frag0 frag1 rs0 rs1 out
@@ -252,7 +297,7 @@ pmtu_cell() {
 }
 
 CELLS=(sicmp-dr4-tcp-0 sicmp-dr4-tcp-1 sicmp-dr6-tcp-0 sicmp-dr6-tcp-1 sicmp-nat4-udp-0 sicmp-nat4-udp-1
-	natsend4-0 natsend4-1 natsend6-0 natsend6-1 bypass4-0 bypass4-1 bypass6-0 bypass6-1 pmtu-1 pmtu-0)
+	natsend4-0 natsend4-1 natsend6-0 natsend6-1 bypass4-0 bypass4-1 bypass6-0 bypass6-1 pmtu-1 pmtu-0 est)
 
 run_module() {
 	local label=$1 module=$2 d=$WORK/dp-knobs-$1 ns
@@ -272,6 +317,7 @@ run_module() {
 	for ns in "$DP_CL" "${DP_RS[@]}"; do
 		counters_up "$ns" || tap_fail "knobs $label: nft counters in $ns"
 	done
+	est_cell "$label"
 	sched_icmp_cell "$label" sicmp-dr4-tcp-0 4 tcp -g 0 1
 	sched_icmp_cell "$label" sicmp-dr4-tcp-1 4 tcp -g 1 2
 	sched_icmp_cell "$label" sicmp-dr6-tcp-0 6 tcp -g 0 3
