@@ -830,9 +830,10 @@ enum IcmpSkip {
 }
 
 /// The ICMP error a packet carries, read in place: the ICMP type first, then, for an
-/// error, the quoted IP header and ports (nothing else of the message). `Err(())`: C drops
-/// the packet before any lookup (no ICMP header; an ICMPv6 error behind a fragment header:
-/// [`wire::IcmpTriage`]). `Ok(None)`: not an error IPVS relates to a TCP/UDP connection.
+/// error, the quoted IP header and ports (nothing else of the message). `Err`: C drops the
+/// packet before any lookup (no ICMP header; an ICMPv6 error behind a fragment header:
+/// [`wire::IcmpTriage`]), or it is no ICMP error at all. `Ok(None)`: an error IPVS does not
+/// relate to a TCP/UDP/SCTP connection.
 /// The checksum is checked by the caller once the error is related to a connection
 /// (`ip_vs_checksum_common_check()`).
 fn icmp_error(skb: &Skb, family: Family) -> Result<Option<(wire::IcmpError, Headers)>, IcmpSkip> {
