@@ -283,10 +283,10 @@ run_module() {
 		tap_fail "kube-proxy $label: moby-style dump and pyroute2's own dump agree" "$(cat "$d/dump.diff")"
 	fi
 
-	# 8. Graceful termination: a long connection (60 rounds, 0.5 s apart, ended by RST), its
+	# 8. Graceful termination: a long connection (60 rounds, 0.3 s apart, ended by RST), its
 	# endpoint terminates (weight 0), new connections go to the other one, the old one lives
 	# on; the endpoint is deleted once ActiveConn+InActConn is 0.
-	ip netns exec "$DP_CL" "$DPGEN" client -t -d "$CIP_GT" -p 80 -s 10.1.0.150 -n 1 -r 60 -I 500 -x \
+	ip netns exec "$DP_CL" "$DPGEN" client -t -d "$CIP_GT" -p 80 -s 10.1.0.150 -n 1 -r 60 -I 300 -x \
 		-C 15 -w 3000 -R 3 >"$d/long.client" 2>&1 &
 	long_pid=$!
 	echo "weight0 tcp:$CIP_GT:80 sched=rr busy" | kp "$d/graceful1.txt"

@@ -13,7 +13,7 @@
 #   - afterwards `ipvsadm -C` then `ipvsadm -L -n` lists nothing in each fuzz namespace;
 #   - the data traffic succeeded throughout (every dpgen connection, every round);
 #   - the module unloads; kernel log clean; kmemleak (debug kernel) finds nothing after it;
-#   - with both c and rs: the same $REL_NL_SEQ (2000) random requests, one at a time in a fresh
+#   - with both c and rs: the same $REL_NL_SEQ (1000) random requests, one at a time in a fresh
 #     namespace, get the same errno from both, and the same services are listed every 250
 #     (differential; the diff is in $VM_OUT/rel-nlfuzz-sequence.diff).
 . "$(dirname "$0")/common.sh"
@@ -24,7 +24,7 @@ if [ "$LONG" = 1 ]; then SECS=${REL_NL_SECS:-300}; else SECS=${REL_NL_SECS:-30};
 NPROCS=${REL_NL_PROCS:-4}
 BULK=${REL_NL_BULK:-300}
 SEED=${REL_NL_SEED:-$(date +%s)}
-NSEQ=${REL_NL_SEQ:-2000}
+NSEQ=${REL_NL_SEQ:-1000}
 ulimit -n 65536
 
 # proc_across_namespaces LABEL MODULE DIR: 300 services in each of two namespaces; each
