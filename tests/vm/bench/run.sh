@@ -26,6 +26,7 @@
 #   BENCH_ROUNDS 3 (smoke 1)          BENCH_SECS seconds per rate measurement, 5 (smoke 1)
 #   BENCH_SVCS "1 1000 10000 50000" (smoke "1 100")   BENCH_ENTRIES 1000000 (smoke 10000)
 #   BENCH_TAB_SECS 30 (smoke 8): the flood stops then; entries expire BENCH_TAB_SECS + 30 s
+#                  (smoke + 15 s)
 #                  after creation
 #   BENCH_STEP_TIMEOUT 180 (smoke 60) BENCH_CONN_THREADS 4
 #   BENCH_PHASES "svc flow tab reuse" BENCH_REUSE_CELLS "m1-e0-ct1-fin m1-e0-ct1-rst"
@@ -44,14 +45,14 @@ MODS=("$@")
 SMOKE=${BENCH_SMOKE:-0}
 if [ "$SMOKE" = 1 ]; then
 	ROUNDS=${BENCH_ROUNDS:-1}; SECS=${BENCH_SECS:-1}; SVCS=${BENCH_SVCS:-1 100}
-	ENTRIES=${BENCH_ENTRIES:-10000}; TAB_SECS=${BENCH_TAB_SECS:-8}
+	ENTRIES=${BENCH_ENTRIES:-10000}; TAB_SECS=${BENCH_TAB_SECS:-8}; TAB_MARGIN=15
 	STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-60}
 	REUSE_CELLS_B=${BENCH_REUSE_CELLS:-m1-e0-ct1-fin}; REUSE_PHASES_B=${REUSE_PHASES:-10,10,5}
 	RES=$OUT/bench-smoke
 	TAP=$OUT/bench-smoke.tap
 else
 	ROUNDS=${BENCH_ROUNDS:-3}; SECS=${BENCH_SECS:-5}; SVCS=${BENCH_SVCS:-1 1000 10000 50000}
-	ENTRIES=${BENCH_ENTRIES:-1000000}; TAB_SECS=${BENCH_TAB_SECS:-30}
+	ENTRIES=${BENCH_ENTRIES:-1000000}; TAB_SECS=${BENCH_TAB_SECS:-30}; TAB_MARGIN=30
 	STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-180}
 	REUSE_CELLS_B=${BENCH_REUSE_CELLS:-m1-e0-ct1-fin m1-e0-ct1-rst}; REUSE_PHASES_B=${REUSE_PHASES:-30,30,15}
 	RES=$OUT/bench
@@ -404,14 +405,14 @@ slab_kb() { awk '/^Slab:/ { print $2 }' /proc/meminfo; }
 phase_tab() {
 	local label=$1 mod=$2 r=$3 i out n0 n1 s0 s1 t0 t1 tfirst tlast reason=
 	up "$label" "$mod" || return 1
-	# Entries live $TAB_SECS + 30 s: the flood stops after $TAB_SECS, the full table is measured,
+	# Entries live $TAB_SECS + $TAB_MARGIN s: the flood stops after $TAB_SECS, the full table is measured,
 	# then they expire (at about the pace they were made).
 	dir ipvsadm -R <<-EOF
 		-A -u $VIP_TAB:$PORT -s rr
 		-a -u $VIP_TAB:$PORT -r $(rip 4 1):$PORT -m
 		-a -u $VIP_TAB:$PORT -r $(rip 4 2):$PORT -m
 		-a -u $VIP_TAB:$PORT -r $(rip 4 3):$PORT -m
-		--set 0 0 $((TAB_SECS + 30))
+		--set 0 0 $((TAB_SECS + TAB_MARGIN))
 	EOF
 	t0=$(ns_ms)
 	nsenter --net="/run/netns/$DP_CL" "$FLOOD" -d "$VIP_TAB" -p "$PORT" -n 1000 -b 198.18.0.1 -P 1000 >"$WORK/flood1.out" 2>&1
@@ -421,7 +422,7 @@ phase_tab() {
 	sync; echo 2 >/proc/sys/vm/drop_caches 2>/dev/null
 	s0=$(slab_kb)
 	t0=$(ns_ms)
-	timeout -k 5 $((TAB_SECS + 30)) nsenter --net="/run/netns/$DP_CL" "$FLOOD" -d "$VIP_TAB" -p "$PORT" -n "$ENTRIES" \
+	timeout -k 5 $((TAB_SECS + TAB_MARGIN)) nsenter --net="/run/netns/$DP_CL" "$FLOOD" -d "$VIP_TAB" -p "$PORT" -n "$ENTRIES" \
 		-b 198.19.0.1 -P 60000 -T "$TAB_SECS" >"$WORK/flood.out" 2>&1
 	# Let the last datagrams through.
 	n1=$(entries)
@@ -445,7 +446,7 @@ phase_tab() {
 	# The window starts at the poll before (timers fire in batches: the timer wheel's
 	# granularity at these timeouts is seconds), so the rate is a lower bound.
 	tfirst=; tlast=
-	local limit=$(( $(date +%s) + TAB_SECS + 30 + TAB_SECS + STEP_TIMEOUT )) tpoll tprev
+	local limit=$(( $(date +%s) + TAB_SECS + TAB_MARGIN + TAB_SECS + STEP_TIMEOUT )) tpoll tprev
 	tprev=$(ns_ms)
 	while [ "$(date +%s)" -lt "$limit" ]; do
 		tpoll=$(ns_ms)
