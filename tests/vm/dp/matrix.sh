@@ -7,9 +7,12 @@
 # director, three real servers) with the module freshly loaded. A cell is one virtual
 # service (its own VIP; destinations weighted 1, 2, 3) and `dpgen client` connections to it
 # from 64 client addresses, each with two request/response rounds checked byte for byte:
-#   full cells  $DP_N_FULL (3000) connections, $DP_CONC (8) at a time: the twelve FULL_CELLS,
-#               each scheduler twice (two methods, both families, both protocols; every
-#               method meets every family and protocol); DP_FULL=all makes every cell full
+#   full cells  $DP_CONC (8) connections at a time: the twelve FULL_CELLS, each scheduler
+#               twice (two methods, both families, both protocols; every method meets every
+#               family and protocol); DP_FULL=all makes every cell full. $DP_N_FULL (3000)
+#               connections in the two TCP lc/wlc ones (their comparison is bounded, and the
+#               bound needs the volume: see README.md), $DP_N_FULL_EXACT (1500, at most
+#               $DP_N_FULL) in the others (compared exactly)
 #   TCP lc/wlc  $DP_N_SEQ (151) connections one at a time (deterministic, see below)
 #   the others  $DP_N_LIGHT (301) connections, 8 at a time
 # Full cells also keep the service's part of the connection table (/proc/net/ip_vs_conn; two
@@ -34,6 +37,7 @@
 check_modules "$@"
 
 N_FULL=${DP_N_FULL:-3000}
+N_FULL_EXACT=${DP_N_FULL_EXACT:-$((N_FULL < 1500 ? N_FULL : 1500))}
 N_LIGHT=${DP_N_LIGHT:-301}
 CONC=${DP_CONC:-8}
 ROUNDS=2
@@ -59,8 +63,10 @@ for mode in NAT DR TUN; do
 				fi
 				n=$N_LIGHT
 				conc=$CONC
-				if [ "$full" != 0 ]; then
+				if [ "$full" != 0 ] && [ "$proto" = tcp ] && [[ $sched == *lc ]]; then
 					n=$N_FULL
+				elif [ "$full" != 0 ]; then
+					n=$N_FULL_EXACT
 				elif [ "$proto" = tcp ] && [[ $sched == *lc ]]; then
 					# TCP lc/wlc: the choice depends on which connections are still
 					# established; one connection at a time makes it deterministic
