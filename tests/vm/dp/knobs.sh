@@ -51,28 +51,30 @@ N_BIG=3
 counters_up() {
 	ip netns exec "$1" nft -f - <<-EOF
 		table inet kn {
-			counter fragneeded {}
-			counter toobig {}
-			counter portunreach {}
-			counter udp {}
-			counter udpsrc {}
-			counter rst {}
+			counter k_fragneeded {}
+			counter k_toobig {}
+			counter k_portunreach {}
+			counter k_udpdst {}
+			counter k_udpsrc {}
+			counter k_rst {}
 			chain in {
 				type filter hook input priority 0;
-				icmp type destination-unreachable icmp code frag-needed counter name fragneeded
-				icmpv6 type packet-too-big counter name toobig
-				ip saddr 10.0.1.1 icmp type destination-unreachable icmp code port-unreachable counter name portunreach
-				ip6 saddr fd00:1::1 icmpv6 type destination-unreachable icmpv6 code port-unreachable counter name portunreach
-				udp dport $DP_PORT counter name udp
-				udp sport $DP_PORT counter name udpsrc
-				tcp flags & rst == rst counter name rst
+				icmp type destination-unreachable icmp code frag-needed counter name k_fragneeded
+				icmpv6 type packet-too-big counter name k_toobig
+				ip saddr 10.0.1.1 icmp type destination-unreachable icmp code port-unreachable counter name k_portunreach
+				ip6 saddr fd00:1::1 icmpv6 type destination-unreachable icmpv6 code port-unreachable counter name k_portunreach
+				udp dport $DP_PORT counter name k_udpdst
+				udp sport $DP_PORT counter name k_udpsrc
+				tcp flags & rst == rst counter name k_rst
 			}
 		}
 	EOF
 }
 # count NS NAME: packets the counter saw.
 count() {
-	ip netns exec "$1" nft list counter inet kn "$2" 2>/dev/null | awk '/packets/ { print $2; exit }'
+	local name=k_$2
+	[ "$2" = udp ] && name=k_udpdst
+	ip netns exec "$1" nft list counter inet kn "$name" 2>/dev/null | awk '/packets/ { print $2; exit }'
 }
 # rs_counts NAME: the counter NAME of rs1..rs3, as "n1 n2 n3".
 rs_counts() {
