@@ -18,12 +18,14 @@
 #                  director, the RST still passes (ip_vs_out_hook(), ip_vs_has_real_service()).
 #                  IPv4 and IPv6.
 #   cache_bypass   a firewall-mark service without real servers, for traffic to an "origin"
-#                  address behind the director (10.0.2.50 / fd00:2::50 on rs3, marked in the
-#                  director's prerouting and delivered locally by a fwmark rule, as a
-#                  transparent cache is set up): with 0 the client is refused (port
+#                  address that is not the director's (10.0.2.50 / fd00:2::50 on rs3, routed
+#                  via rs3): the director's own UDP flows to it, marked in its output path
+#                  (the test kernel has no policy routing, which a transparent cache would
+#                  use to take remote clients' packets in; IPVS schedules local clients'
+#                  packets at LOCAL_OUT the same way): with 0 the client is refused (port
 #                  unreachable); with 1 each flow gets a bypass connection and reaches the
 #                  origin, whose dpgen server (id 3) answers (ip_vs_leave(),
-#                  ip_vs_bypass_xmit()). IPv4 and IPv6, UDP.
+#                  ip_vs_bypass_xmit()). IPv4 and IPv6.
 #   pmtu_disc      a 1500-byte IPv4 datagram with DF to an IPIP (TUN) service, 20 bytes over
 #                  the tunnel's MTU: with 1 (C's default) the director answers "fragmentation
 #                  needed" and the real server gets nothing; with 0 the outer packet is sent
@@ -176,38 +178,32 @@ nat_icmp_cell() {
 	fi
 }
 
-# bypass_up / bypass_down: the origin addresses on rs3, the routes to them, the director's
-# marking and its fwmark rule.
+# bypass_up: the origin addresses on rs3, the director's routes to them and its marking of
+# what it sends there.
 bypass_up() {
-	ip -n "${DP_RS[2]}" addr add 10.0.2.50/32 dev lo
-	ip -n "${DP_RS[2]}" addr add fd00:2::50/128 dev lo
-	ip -n "$DP_RT" route add 10.0.2.50/32 via 10.0.1.1
-	ip -n "$DP_RT" route add fd00:2::50/128 via fd00:1::1
-	ip -n "$DP_DIR" route add 10.0.2.50/32 via 10.0.1.13
-	ip -n "$DP_DIR" route add fd00:2::50/128 via fd00:1::13
-	ip -n "$DP_DIR" rule add fwmark 7 lookup 100
-	ip -n "$DP_DIR" route add local 0.0.0.0/0 dev lo table 100
-	ip -n "$DP_DIR" -6 rule add fwmark 7 lookup 100
-	ip -n "$DP_DIR" -6 route add local ::/0 dev lo table 100
-	ip netns exec "$DP_DIR" nft -f - <<-EOF
-		table inet kmark {
-			chain pre {
-				type filter hook prerouting priority mangle;
-				ip daddr 10.0.2.50 meta mark set 7
-				ip6 daddr fd00:2::50 meta mark set 7
+	ip -n "${DP_RS[2]}" addr add 10.0.2.50/32 dev lo &&
+		ip -n "${DP_RS[2]}" addr add fd00:2::50/128 dev lo &&
+		ip -n "$DP_DIR" route add 10.0.2.50/32 via 10.0.1.13 &&
+		ip -n "$DP_DIR" route add fd00:2::50/128 via fd00:1::13 &&
+		ip netns exec "$DP_DIR" nft -f - <<-EOF
+			table inet kmark {
+				chain out {
+					type route hook output priority mangle;
+					ip daddr 10.0.2.50 meta mark set 7
+					ip6 daddr fd00:2::50 meta mark set 7
+				}
 			}
-		}
-	EOF
+		EOF
 }
 
 # bypass cell: LABEL NAME FAMILY KNOB CELLNO
 bypass_cell() {
-	local label=$1 name=$2 fam=$3 knob=$4 n=$5 origin six='' rc=0 out want
-	origin=10.0.2.50
-	if [ "$fam" = 6 ]; then origin=fd00:2::50 six=-6; fi
+	local label=$1 name=$2 fam=$3 knob=$4 n=$5 origin src six='' rc=0 out want
+	origin=10.0.2.50 src=10.0.1.1
+	if [ "$fam" = 6 ]; then origin=fd00:2::50 src=fd00:1::1 six=-6; fi
 	ip netns exec "$DP_DIR" sysctl -q -w net.ipv4.vs.cache_bypass="$knob"
 	ip netns exec "$DP_DIR" ipvsadm -A -f 7 ${six:+"$six"} -s rr
-	ip netns exec "$DP_CL" "$DPGEN" client "-$fam" -u -d "$origin" -p "$DP_PORT" -s "$(src_base "$fam")" -k 3 \
+	ip netns exec "$DP_DIR" "$DPGEN" client "-$fam" -u -d "$origin" -p "$DP_PORT" -s "$src" -k 1 \
 		-n 3 -c 1 -C "$((60 + n))" -w 2000 -R 1 -e 3 -P "$((41000 + 10 * n))" >"$d/$name.client" 2>&1 || rc=$?
 	ip netns exec "$DP_DIR" ipvsadm -L -n -c >"$d/$name.conns" 2>&1
 	ip netns exec "$DP_DIR" ipvsadm -D -f 7 ${six:+"$six"}
