@@ -470,6 +470,26 @@ impl Origin {
     }
 }
 
+/// `IP_VS_CONN_F_ONE_PACKET` for a new connection of a one-packet service (`svc_flags`)
+/// when the packet is UDP (`ip_vs_schedule()`, `ip_vs_leave()`).
+fn one_packet_flag(svc_flags: u32, pkt: &Packet) -> u32 {
+    if svc_flags & svc_flags::ONEPACKET != 0 && pkt.h.protocol == IPPROTO_UDP {
+        conn_flags::ONE_PACKET
+    } else {
+        0
+    }
+}
+
+/// `IP_VS_CONN_F_NFCT` for a new connection when the namespace keeps conntrack
+/// (`ip_vs_conn_new()`).
+fn nfct_flag(settings: &ipvs_core::sysctl::Settings) -> u32 {
+    if settings.conntrack != 0 {
+        conn_flags::NFCT
+    } else {
+        0
+    }
+}
+
 /// `ip_vs_try_to_schedule()` with `tcp_conn_schedule()` / `udp_conn_schedule()` /
 /// `sctp_conn_schedule()` and `ip_vs_schedule()`: `Err` carries the verdict when no
 /// connection is created.
@@ -521,16 +541,8 @@ fn try_to_schedule(
     if skb.is_from_local_stack() && is_reply_of_existing(ns, family, pkt) {
         return Err(Verdict::Accept);
     }
-    let one_packet = if svc_flags & svc_flags::ONEPACKET != 0 && pkt.h.protocol == IPPROTO_UDP {
-        conn_flags::ONE_PACKET
-    } else {
-        0
-    };
-    let nfct = if settings.conntrack != 0 {
-        conn_flags::NFCT
-    } else {
-        0
-    };
+    let one_packet = one_packet_flag(svc_flags, pkt);
+    let nfct = nfct_flag(settings);
     let net_id = ns.net_id();
 
     if svc_flags & svc_flags::PERSISTENT != 0 {
@@ -620,18 +632,6 @@ fn leave(
         && origin == Origin::Packet
         && crate::glue::skb::addr_is_unicast(net, family, &pkt.h.daddr.0)
     {
-        let one_packet = if svc.flags() & svc_flags::ONEPACKET != 0 && pkt.h.protocol == IPPROTO_UDP
-        {
-            conn_flags::ONE_PACKET
-        } else {
-            0
-        };
-        // ip_vs_conn_new() sets NFCT when conntrack is on.
-        let nfct = if settings.conntrack != 0 {
-            conn_flags::NFCT
-        } else {
-            0
-        };
         let [cport, vport] = pkt.ports;
         let params = ConnParams {
             family,
@@ -643,7 +643,7 @@ fn leave(
             daddr: InetAddr([0; 16]),
             dport: 0,
             fwmark: skb.mark(),
-            flags: conn_flags::BYPASS | one_packet | nfct,
+            flags: conn_flags::BYPASS | one_packet_flag(svc.flags(), pkt) | nfct_flag(settings),
             dest: None,
             svc_stats: None,
         };
