@@ -204,10 +204,10 @@ run_module() {
 		# the fragment kinds, where one packet per kind may go uncounted (slack 1). About once per
 		# full make check run, one of frag_first/frag_overlap showed "1 dropped, 0 counted";
 		# C's frag_first shows 0-2 unexplained drops as well. It did not reproduce in 53
-		# repetitions of those kinds alone with counters before and after LOCAL_OUT (equal), so
-		# the packet is lost between INPUT -300 and 300 in a way only the full run's state
-		# (fragment queues of the whole-run fuzz expiring) brings about. A systematic
-		# uncounted drop path still fails: it loses more than one packet per kind.
+		# repetitions of those kinds alone with counters before and after LOCAL_OUT (equal); the
+		# cause is not known (a guess: fragment queues of the whole-run fuzz expiring during
+		# these kinds). A systematic uncounted drop path still fails: it loses more than one
+		# packet per kind.
 		if [ "$module" = rs ]; then
 			local slack=0 shown=
 			case $kind in frag_first | frag_later | frag_overlap) slack=1 shown=", slack 1" ;; esac
