@@ -17,6 +17,7 @@ pub mod procfs;
 pub mod proto;
 pub mod reuse;
 pub mod sched;
+pub mod sync;
 pub mod sysctl;
 pub mod tunnel;
 pub mod wire;

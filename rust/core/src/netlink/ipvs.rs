@@ -253,6 +253,13 @@ pub mod conn_flags {
     pub const NOOUTPUT: u32 = 0x0080;
     /// `IP_VS_CONN_F_INACTIVE`.
     pub const INACTIVE: u32 = 0x0100;
+    /// `IP_VS_CONN_F_OUT_SEQ`: output sequence numbers need adjusting (application helper).
+    pub const OUT_SEQ: u32 = 0x0200;
+    /// `IP_VS_CONN_F_IN_SEQ`: input sequence numbers need adjusting (application helper).
+    pub const IN_SEQ: u32 = 0x0400;
+    /// `IP_VS_CONN_F_SEQ_MASK`: either sequence adjustment; the sync messages then carry the
+    /// connection's `in_seq` / `out_seq`.
+    pub const SEQ_MASK: u32 = OUT_SEQ | IN_SEQ;
     /// `IP_VS_CONN_F_NO_CPORT`: the client port is not known yet (FTP data, templates).
     pub const NO_CPORT: u32 = 0x0800;
     /// `IP_VS_CONN_F_TEMPLATE`: a persistence template, not a connection.
@@ -263,6 +270,11 @@ pub mod conn_flags {
     pub const NFCT: u32 = 1 << 16;
     /// `IP_VS_CONN_F_DEST_MASK`: what `__ip_vs_update_dest()` keeps of the user's flags.
     pub const DEST_MASK: u32 = FWD_MASK | ONE_PACKET | NFCT;
+    /// `IP_VS_CONN_F_BACKUP_MASK`: the flags a backup keeps of a synced connection's.
+    pub const BACKUP_MASK: u32 = FWD_MASK | NOOUTPUT | INACTIVE | SEQ_MASK | NO_CPORT | TEMPLATE;
+    /// `IP_VS_CONN_F_BACKUP_UPD_MASK`: the flags a sync message may change on a backup's
+    /// existing connection.
+    pub const BACKUP_UPD_MASK: u32 = INACTIVE | SEQ_MASK;
 }
 
 /// `IP_VS_CONN_F_TUNNEL_TYPE_*`.
