@@ -11,10 +11,11 @@
 //! borrow the persistence-engine bytes from the datagram.
 //!
 //! One case C leaves to chance: a datagram of 4 to 7 bytes whose header's `size` says so.
-//! C then reads the version 1 header's `nr_conns`, `version` and `spare` past the datagram,
-//! from whatever an earlier datagram left in its receive buffer; either way it processes no
-//! entry (it finds `nr_conns == 0` or drops the datagram as too small). Here such a datagram
-//! is a version 0 message (as it is in C when that stale memory is zero).
+//! C reads the version 1 header's `nr_conns`, `version` and `spare` all the same, the bytes
+//! past the datagram from whatever an earlier datagram left in its receive buffer. Here
+//! those bytes are taken as zero (so such a datagram is version 1 when its bytes 4 and 5 are
+//! a count and 1). Either way no entry is processed: a count of 0, or the first entry is
+//! too short; only which drop is counted depends on the stale bytes.
 
 use super::{
     array, be16, be32, opt, Protocols, SeqOptions, CONN_V0_FULL_LEN, CONN_V0_LEN, CONN_V4_LEN,
@@ -254,17 +255,16 @@ pub fn parse_message<'a>(buf: &'a [u8], cfg: &RecvConfig<'a>) -> Result<Entries<
     if cfg.syncid != 0 && i32::from(syncid) != cfg.syncid {
         return Err(MesgError::SyncIdMismatch);
     }
-    let header = buf.get(..MESG_HEADER_LEN);
+    // C reads the version 1 header even from a shorter datagram; the bytes past it are
+    // taken as zero (see the module doc).
+    let mut header = [0u8; MESG_HEADER_LEN];
+    for (h, b) in header.iter_mut().zip(buf) {
+        *h = *b;
+    }
     let (format, nr_conns, pos) = match header {
         // reserved == 0, version == SYNC_PROTO_VER, spare == 0
-        Some(&[0, _, _, _, nr_conns, SYNC_PROTO_VER, 0, 0]) => {
-            (Format::V1, nr_conns, MESG_HEADER_LEN)
-        }
-        _ => (
-            Format::V0,
-            buf.first().copied().unwrap_or(0),
-            MESG_V0_HEADER_LEN,
-        ),
+        [0, _, _, _, nr_conns, SYNC_PROTO_VER, 0, 0] => (Format::V1, nr_conns, MESG_HEADER_LEN),
+        [nr_conns, ..] => (Format::V0, nr_conns, MESG_V0_HEADER_LEN),
     };
     Ok(Entries {
         buf,
