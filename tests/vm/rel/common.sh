@@ -110,10 +110,15 @@ conn_tuples() {
 # balance (see pktfuzz.sh). At INPUT and FORWARD priority -300 (before IPVS: 98/99 and 99/100)
 # the packets matching IN4/IN6 and FWD4/FWD6 (nft matches: "ip saddr X", ...) are counted and
 # tagged with a magic skb->priority; INPUT and FORWARD at 300 count the tagged packets that
-# went on, OUTPUT at 300 the tagged packets IPVS transmitted (it sends through LOCAL_OUT, the
+# went on, OUTPUT at -500 the tagged packets IPVS transmitted (it sends through LOCAL_OUT, the
 # same skb: NAT-rewritten and tunnelled packets keep the tag). Matching on the tag rather than
 # on addresses keeps packets IPVS rewrote in the count (ICMP errors about NAT connections get
 # new outer addresses at FORWARD: matched by address, they looked like drops).
+# OUTPUT -500 is where IPVS hands the packet to the stack (NF_HOOK(LOCAL_OUT) after its own
+# checks), before nf_defrag_ipv6 (-400, which IPVS enables for IPv6 services) and conntrack
+# (-200): what LOCAL_OUT's defragmenter keeps or drops after that is the stack's, not IPVS's,
+# and is reported apart (out_post at 300; see balance_end). INPUT 97 and 101 bracket IPVS's
+# LOCAL_IN hooks (98, 99) for the report.
 BAL_TAG=4950:5653
 accounting_up() {
 	ip netns exec "$DP_DIR" nft -f - <<-EOF
@@ -123,6 +128,9 @@ accounting_up() {
 			counter fwd_pre {}
 			counter fwd_post {}
 			counter out_ipvs {}
+			counter out_post {}
+			counter in_97 {}
+			counter in_101 {}
 			chain in_pre {
 				type filter hook input priority -300;
 				$1 meta priority set $BAL_TAG counter name in_pre
@@ -135,7 +143,10 @@ accounting_up() {
 				$4 meta priority set $BAL_TAG counter name fwd_pre
 			}
 			chain fwd_post { type filter hook forward priority 300; meta priority $BAL_TAG counter name fwd_post; }
-			chain out_post { type filter hook output priority 300; meta priority $BAL_TAG counter name out_ipvs; }
+			chain in_97 { type filter hook input priority 97; meta priority $BAL_TAG counter name in_97; }
+			chain in_101 { type filter hook input priority 101; meta priority $BAL_TAG counter name in_101; }
+			chain out_pre { type filter hook output priority -500; meta priority $BAL_TAG counter name out_ipvs; }
+			chain out_post { type filter hook output priority 300; meta priority $BAL_TAG counter name out_post; }
 		}
 	EOF
 }
@@ -148,7 +159,8 @@ balance_snapshot() {
 	ip netns exec "$DP_DIR" sh -c 'nft list counters table inet fz; echo "drops $(cat /proc/net/ip_vs_drops 2>/dev/null |
 		awk "{ n += \$2; seen = 1 } END { if (seen) print n + 0; else print \"-\" }")"' 2>/dev/null |
 		awk '$1 == "counter" { name = $2 } $1 == "packets" { c[name] = $2 } $1 == "drops" { d = $2 }
-			END { print d, c["in_pre"] + 0, c["in_post"] + 0, c["fwd_pre"] + 0, c["fwd_post"] + 0, c["out_ipvs"] + 0 }'
+			END { print d, c["in_pre"] + 0, c["in_post"] + 0, c["fwd_pre"] + 0, c["fwd_post"] + 0, c["out_ipvs"] + 0,
+				c["out_post"] + 0, c["in_97"] + 0, c["in_101"] + 0 }'
 }
 
 # balance_stable: a snapshot taken when nothing is in flight any more: the counters are read
@@ -170,8 +182,13 @@ balance_stable() {
 # balance_start / balance_end FILE: the drop balance between the two calls. balance_end sets
 # BAL_OBSERVED (packets IPVS dropped or freed: (in_pre - in_post) + (fwd_pre - fwd_post) -
 # out_ipvs) and BAL_COUNTED (growth of the sum of /proc/net/ip_vs_drops, "-" without it), and
-# writes both with the raw counters to FILE. Both ends are stable snapshots (balance_stable).
+# writes both with the raw counters to FILE, then what LOCAL_OUT kept after IPVS handed packets
+# over, the INPUT counters around IPVS's hooks and the director's nstat counters that moved
+# (reassembly, ICMP errors: where uncounted packets went). Both ends are stable snapshots
+# (balance_stable).
+bal_nstat() { ip netns exec "$DP_DIR" nstat -asz 2>/dev/null | awk '$1 !~ /^#/ && NF >= 2 { print $1, $2 }'; }
 balance_start() {
+	BAL_NSTAT0=$(bal_nstat)
 	read -r -a BAL0 <<<"$(balance_stable)"
 }
 balance_end() {
@@ -187,5 +204,9 @@ balance_end() {
 		echo "input $in_pre in, $in_post on; forward $fwd_pre in, $fwd_post on; IPVS transmitted $out;" \
 			"dropped by IPVS $BAL_OBSERVED; /proc/net/ip_vs_drops grew by $BAL_COUNTED"
 		ip netns exec "$DP_DIR" cat /proc/net/ip_vs_drops 2>&1
+		echo "after IPVS (not IPVS's): LOCAL_OUT kept or dropped $((out - (b[6] - BAL0[6]))) of $out transmitted;" \
+			"INPUT at 97 $((b[7] - BAL0[7])), at 101 $((b[8] - BAL0[8]))"
+		echo "nstat moved: $(printf '%s\n' "$BAL_NSTAT0" | awk 'NR == FNR { a[$1] = $2; next }
+			($2 - a[$1]) != 0 { printf "%s %+d ", $1, $2 - a[$1] }' - <(bal_nstat))"
 	} >"$1"
 }
