@@ -19,6 +19,7 @@
 #include "ipvs_rs_genl.h"
 #include "ipvs_rs_dp.h"
 #include "ipvs_rs_xt.h"
+#include "ipvs_rs_sync.h"
 
 /* net_generic(): per-netns storage registered through pernet_operations.id/size. */
 void *ipvs_rs_net_generic(const struct net *net, unsigned int id);
