@@ -24,6 +24,7 @@ pub(crate) mod rcu;
 pub(crate) mod ref_table;
 pub(crate) mod skb;
 pub(crate) mod sync;
+pub(crate) mod syncsock;
 pub(crate) mod sysctl;
 pub(crate) mod timer;
 pub(crate) mod uapi;

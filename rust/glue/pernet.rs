@@ -14,6 +14,7 @@ use super::bindings;
 use super::kthread::{self, KThreadItem};
 use super::proc::ProcKind;
 use super::procnet::ProcEntry;
+use super::syncsock::{self, SyncDaemon};
 use super::sysctl::{Entry, OnChange, SysctlOnChange, Table};
 use super::workqueue::{self, DelayedWorkItem, HasDelayedWork};
 use core::cell::UnsafeCell;
@@ -85,7 +86,11 @@ pub(crate) trait PernetData: Sized + Send + Sync + 'static {
 
 /// What the glue registered for one namespace's state; undone before the state is dropped.
 struct Regs {
-    /// Ready kthread slots (`KThread` fields of the state), stopped first.
+    /// Ready sync thread sets (`SyncThreads` fields of the state), stopped first, at
+    /// `pre_exit` already (C: `ip_vs_sync_net_cleanup()`, from a pernet_device exit, before
+    /// the namespace's devices go: the sockets hold device state).
+    sync: KVec<syncsock::SyncThreadsHandle>,
+    /// Ready kthread slots (`KThread` fields of the state), stopped next.
     threads: KVec<kthread::KThreadHandle>,
     /// Initialised works (`DelayedWork` fields of the state), cancelled next.
     works: KVec<workqueue::WorkHandle>,
@@ -99,6 +104,7 @@ impl Regs {
     /// Cancel the works, remove the files, unregister the tables, in that order, calling
     /// `stop` in between (see [`PernetData::stop`]).
     fn undo(&mut self, stop: impl FnOnce()) {
+        self.stop_sync();
         for t in self.threads.iter() {
             // SAFETY: every listed slot was readied by `Slot::init_kthread` in the state next
             // to these registrations, which has not been dropped; process context.
@@ -115,6 +121,19 @@ impl Regs {
         stop();
         self.proc = KVec::new();
         self.sysctls = KVec::new();
+    }
+}
+
+impl Regs {
+    /// Stop the sync thread sets and release their sockets (once: the list is emptied).
+    fn stop_sync(&mut self) {
+        for s in self.sync.iter() {
+            // SAFETY: every listed set was readied by `Slot::init_sync_threads` in the state
+            // next to these registrations, which has not been dropped; process context (net
+            // pre-exit and exit, failed init), not under RTNL.
+            unsafe { s.stop_all() };
+        }
+        self.sync = KVec::new();
     }
 }
 
@@ -181,6 +200,28 @@ impl<'s, T: PernetData> Slot<'s, T> {
         Ok(())
     }
 
+    /// Ready the state's sync thread set: [`SyncThreads::start`](syncsock::SyncThreads::start)
+    /// may start threads, with sockets in this namespace, from now on; they are stopped and
+    /// their sockets released before the state is dropped.
+    #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // used by the KUnit suites (so far)
+    pub(crate) fn init_sync_threads(&mut self) -> Result
+    where
+        T: SyncDaemon,
+    {
+        // Room first: once ready, the set must be on the list to be stopped.
+        self.regs.sync.reserve(1, GFP_KERNEL)?;
+        let set = self.data.sync_threads();
+        if self.regs.sync.iter().any(|h| h.is(set)) {
+            return Err(EBUSY);
+        }
+        // SAFETY: the set is a field of our `T` (`HasSyncThreads`) of the namespace `net`,
+        // which stays in place until `Regs::undo` stopped it, in the namespace's exit
+        // callback or a failed init, before the namespace goes (type invariant).
+        unsafe { set.make_ready(self.net) };
+        self.regs.sync.push(set.handle(), GFP_KERNEL)?;
+        Ok(())
+    }
+
     /// What a mode sysctl (C: `proc_do_defense_mode`) calls after a write changed it: the
     /// state's [`SysctlOnChange::sysctl_changed`].
     pub(crate) fn on_change(&self) -> OnChange<'s>
@@ -242,6 +283,7 @@ impl<T: PernetData> Pernet<T> {
         // (null list pointers and absent callbacks).
         let mut ops: bindings::pernet_operations = unsafe { core::mem::zeroed() };
         ops.init = Some(Self::net_init);
+        ops.pre_exit = Some(Self::net_pre_exit);
         ops.exit = Some(Self::net_exit);
         ops.size = core::mem::size_of::<SlotMem<T>>();
         Pernet {
@@ -307,6 +349,7 @@ impl<T: PernetData> Pernet<T> {
             (Net::from_raw(net), slot)
         };
         let regs = Regs {
+            sync: KVec::new(),
             threads: KVec::new(),
             works: KVec::new(),
             proc: KVec::new(),
@@ -347,6 +390,24 @@ impl<T: PernetData> Pernet<T> {
                 e.to_errno()
             }
         }
+    }
+
+    /// `pernet_operations.pre_exit`: stop the sync threads and release their sockets while
+    /// the namespace's devices are still there (pre-exits all run before any exit: C stops
+    /// them from its pernet_device exit, which runs before loopback's); `exit` does the rest.
+    ///
+    /// # Safety
+    ///
+    /// Called by the kernel only, once, before `exit`, for a namespace whose `init`
+    /// succeeded.
+    unsafe extern "C" fn net_pre_exit(net: *mut bindings::net) {
+        // SAFETY: as in `net_exit`: the slot holds the `SlotMem<T>` written by `init`; only
+        // the glue touches its registrations.
+        let regs = unsafe {
+            let slot = bindings::ipvs_rs_net_generic(net, *Self::ops_id()).cast::<SlotMem<T>>();
+            &mut (*slot).regs
+        };
+        regs.stop_sync();
     }
 
     /// `pernet_operations.exit`: undo the registrations, stop and drop the state.
