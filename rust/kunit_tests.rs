@@ -1387,3 +1387,269 @@ fn nodest_work_expires_removed_dests_conns(t: &mut Test) {
     }
     kunit_expect!(t, eventually(|| conn::count(&ns.dp) == before));
 }
+
+/// IPVS connection synchronization's sockets and threads (`glue::syncsock`), on the loopback
+/// device of `init_net`: what C's sync daemons do with them, datagrams included.
+mod sync {
+    use super::conn_fixtures::eventually;
+    use crate::glue::kunit::Test;
+    use crate::glue::pernet::{Net, Pernet, PernetData, Slot};
+    use crate::glue::rcu::hz;
+    use crate::glue::syncsock::{
+        dev_mtu, impl_has_sync_threads, McastGroup, McastSocket, SyncConfig, SyncDaemon, SyncRole,
+        SyncThread, SyncThreads, DEFAULT_GROUP, DEFAULT_PORT, SYNC_PORTS_MAX,
+    };
+    use crate::{kunit_expect, kunit_expect_eq, kunit_suite};
+    use core::sync::atomic::{AtomicI32, AtomicU32, Ordering::Relaxed};
+    use kernel::prelude::*;
+
+    kunit_suite!(ipvs_rs_sync: mcast_v4_on_loopback, mcast_v6_on_loopback, threads_start_stop);
+
+    /// No device of this name exists.
+    const NO_DEV: &[u8] = b"ipvsrs-none0";
+    /// `ENETUNREACH`: no route to the group out of the device.
+    const ENETUNREACH: i32 = 101;
+
+    fn mcast_v4_on_loopback(t: &mut Test) {
+        let net = Net::init_net();
+        kunit_expect_eq!(t, dev_mtu(net, NO_DEV), Err(ENODEV));
+        kunit_expect_eq!(t, dev_mtu(net, b"name-of-16-bytes"), Err(ENODEV));
+        match dev_mtu(net, b"lo") {
+            Ok(mtu) => kunit_expect!(t, mtu >= 1500, "lo's MTU is {}", mtu),
+            Err(e) => kunit_expect!(t, false, "no MTU for lo: {:?}", e),
+        }
+        // C: start_sync_thread()'s -ENODEV for an unknown interface.
+        let none = McastSocket::receiver(net, DEFAULT_GROUP, DEFAULT_PORT, NO_DEV, 0);
+        kunit_expect_eq!(t, none.err(), Some(ENODEV));
+        let none = McastSocket::sender(net, DEFAULT_GROUP, DEFAULT_PORT, NO_DEV, 1, 0);
+        kunit_expect_eq!(t, none.err(), Some(ENODEV));
+
+        // 224.0.0.81:8848, C's defaults, on lo; buffers as `sync_sock_size` = 64 KiB sets them.
+        let rx = match McastSocket::receiver(net, DEFAULT_GROUP, DEFAULT_PORT, b"lo", 65536) {
+            Ok(s) => s,
+            Err(e) => return kunit_expect!(t, false, "receiver on lo: {:?}", e),
+        };
+        let tx = match McastSocket::sender(net, DEFAULT_GROUP, DEFAULT_PORT, b"lo", 1, 65536) {
+            Ok(s) => s,
+            Err(e) => return kunit_expect!(t, false, "sender on lo: {:?} (is lo up?)", e),
+        };
+        let mut buf = [0u8; 64];
+        kunit_expect_eq!(t, rx.recv(&mut buf), Err(EAGAIN));
+        kunit_expect!(t, !rx.wait_readable(1));
+        kunit_expect!(t, tx.wait_writable(1));
+        let msg = b"ipvs-rs sync over IPv4 multicast";
+        kunit_expect_eq!(t, tx.send(msg), Ok(msg.len()));
+        kunit_expect!(
+            t,
+            rx.wait_readable(u64::from(hz())),
+            "nothing arrived on lo"
+        );
+        match rx.recv(&mut buf) {
+            Ok(n) => kunit_expect!(
+                t,
+                buf.get(..n) == Some(&msg[..]),
+                "received {:?}",
+                buf.get(..n)
+            ),
+            Err(e) => kunit_expect!(t, false, "recv: {:?}", e),
+        }
+        kunit_expect_eq!(t, rx.recv(&mut buf), Err(EAGAIN));
+        // A datagram longer than the buffer is truncated to it (C: the same recvmsg).
+        kunit_expect_eq!(t, tx.send(msg), Ok(msg.len()));
+        let mut short = [0u8; 8];
+        if rx.wait_readable(u64::from(hz())) {
+            kunit_expect_eq!(t, rx.recv(&mut short), Ok(short.len()));
+            kunit_expect_eq!(t, &short[..], &msg[..8]);
+        } else {
+            kunit_expect!(t, false, "the second datagram did not arrive");
+        }
+    }
+
+    /// IPv6: the receiver joins an `ff02::` group on lo as on any device. The sender needs a
+    /// multicast route out of lo, which lo has not by default (`connect()` then fails with
+    /// `ENETUNREACH`, as a user-space socket's), and even with one, Linux does not loop IPv6
+    /// multicast on lo back to local listeners: delivery is checked only if it happens.
+    fn mcast_v6_on_loopback(t: &mut Test) {
+        let net = Net::init_net();
+        let group = McastGroup::V6([0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x81]);
+        let rx = match McastSocket::receiver(net, group, DEFAULT_PORT, b"lo", 0) {
+            Ok(s) => s,
+            Err(e) => return kunit_expect!(t, false, "IPv6 receiver on lo: {:?}", e),
+        };
+        let none = McastSocket::receiver(net, group, DEFAULT_PORT, NO_DEV, 0);
+        kunit_expect_eq!(t, none.err(), Some(ENODEV));
+        let tx = match McastSocket::sender(net, group, DEFAULT_PORT, b"lo", 1, 0) {
+            Ok(s) => s,
+            Err(e) => {
+                kunit_expect_eq!(t, e.to_errno(), -ENETUNREACH, "IPv6 sender on lo");
+                pr_info!("ipvs_rs_sync: no IPv6 multicast route on lo, delivery not checked\n");
+                return;
+            }
+        };
+        let msg = b"ipvs-rs sync over IPv6 multicast";
+        kunit_expect_eq!(t, tx.send(msg), Ok(msg.len()));
+        let mut buf = [0u8; 64];
+        if rx.wait_readable(u64::from(hz()) / 10) {
+            match rx.recv(&mut buf) {
+                Ok(n) => kunit_expect!(
+                    t,
+                    buf.get(..n) == Some(&msg[..]),
+                    "received {:?}",
+                    buf.get(..n)
+                ),
+                Err(e) => kunit_expect!(t, false, "recv: {:?}", e),
+            }
+        } else {
+            pr_info!("ipvs_rs_sync: IPv6 multicast not looped back on lo\n");
+        }
+    }
+
+    /// Per-namespace state with a sync thread set, registered only for the test.
+    #[pin_data]
+    struct SyncTestState {
+        #[pin]
+        sync: SyncThreads<SyncTestState>,
+    }
+
+    impl_has_sync_threads!(SyncTestState, sync);
+
+    static PERNET: Pernet<SyncTestState> = Pernet::new();
+
+    impl PernetData for SyncTestState {
+        fn init(_net: &Net) -> Result<impl PinInit<Self, Error> + '_> {
+            Ok(try_pin_init!(SyncTestState {
+                sync <- SyncThreads::new(),
+            }))
+        }
+
+        fn register<'s>(&'s self, slot: &mut Slot<'s, Self>) -> Result {
+            slot.init_sync_threads()?;
+            // A second readying is refused (it would be stopped twice).
+            match slot.init_sync_threads() {
+                Err(e) if e == EBUSY => Ok(()),
+                _ => Err(EINVAL),
+            }
+        }
+
+        fn pernet() -> &'static Pernet<Self> {
+            &PERNET
+        }
+    }
+
+    /// Running threads by role, datagrams received by backup id, and received ones that
+    /// were not their master's (thread `id` of both roles uses port 8848 + `id`).
+    static MASTERS: AtomicI32 = AtomicI32::new(0);
+    static BACKUPS: AtomicI32 = AtomicI32::new(0);
+    static RECEIVED: [AtomicU32; 2] = [AtomicU32::new(0), AtomicU32::new(0)];
+    static WRONG: AtomicU32 = AtomicU32::new(0);
+
+    /// What master `id` sends.
+    fn payload(id: u32) -> [u8; 16] {
+        let mut p = *b"ipvs-rs master ?";
+        p[15] = b'0'.wrapping_add(id as u8);
+        p
+    }
+
+    /// The masters send their payload every 20 ms; the backups count what they receive.
+    impl SyncDaemon for SyncTestState {
+        fn run(_this: &Self, thread: &SyncThread) {
+            let sock = thread.socket();
+            let id = thread.id();
+            match thread.role() {
+                SyncRole::Master => {
+                    MASTERS.fetch_add(1, Relaxed);
+                    let msg = payload(id);
+                    while !thread.should_stop() {
+                        if sock.send(&msg) == Err(EAGAIN) {
+                            sock.wait_writable(u64::from(hz()) / 10);
+                            continue;
+                        }
+                        thread.sleep(u64::from(hz()) / 50 + 1);
+                    }
+                    MASTERS.fetch_sub(1, Relaxed);
+                }
+                SyncRole::Backup => {
+                    BACKUPS.fetch_add(1, Relaxed);
+                    let mut buf = [0u8; 64];
+                    while !thread.should_stop() {
+                        if !sock.wait_readable(u64::from(hz()) / 10) {
+                            continue;
+                        }
+                        while let Ok(n) = sock.recv(&mut buf) {
+                            let ok = buf.get(..n) == Some(&payload(id)[..]);
+                            match RECEIVED.get(id as usize) {
+                                Some(r) if ok => r.fetch_add(1, Relaxed),
+                                _ => WRONG.fetch_add(1, Relaxed),
+                            };
+                        }
+                    }
+                    BACKUPS.fetch_sub(1, Relaxed);
+                }
+            }
+        }
+    }
+
+    fn threads_start_stop(t: &mut Test) {
+        MASTERS.store(0, Relaxed);
+        BACKUPS.store(0, Relaxed);
+        RECEIVED.iter().for_each(|r| r.store(0, Relaxed));
+        WRONG.store(0, Relaxed);
+        let reg = match PERNET.register() {
+            Ok(r) => r,
+            Err(e) => return kunit_expect!(t, false, "registering the test state: {:?}", e),
+        };
+        let Some(state) = PERNET.try_get(Net::init_net()) else {
+            return kunit_expect!(t, false, "no test state in init_net");
+        };
+        let cfg = SyncConfig {
+            group: DEFAULT_GROUP,
+            port: DEFAULT_PORT,
+            ifname: b"lo",
+            ttl: 1,
+            sock_size: 0,
+            threads: 2,
+        };
+        let start = |role, cfg: &SyncConfig<'_>| SyncThreads::start(state, role, cfg);
+        kunit_expect_eq!(t, start(SyncRole::Backup, &cfg), Ok(()));
+        kunit_expect_eq!(t, start(SyncRole::Backup, &cfg), Err(EEXIST));
+        kunit_expect_eq!(t, SyncThreads::running(state, SyncRole::Backup), 2);
+        let none = SyncConfig {
+            ifname: NO_DEV,
+            ..cfg
+        };
+        kunit_expect_eq!(t, start(SyncRole::Master, &none), Err(ENODEV));
+        for threads in [0, SYNC_PORTS_MAX + 1] {
+            let bad = SyncConfig { threads, ..cfg };
+            kunit_expect_eq!(t, start(SyncRole::Master, &bad), Err(EINVAL));
+        }
+        kunit_expect_eq!(t, SyncThreads::running(state, SyncRole::Master), 0);
+        kunit_expect_eq!(t, start(SyncRole::Master, &cfg), Ok(()));
+        kunit_expect!(
+            t,
+            eventually(|| MASTERS.load(Relaxed) == 2 && BACKUPS.load(Relaxed) == 2),
+            "threads running: {} masters, {} backups",
+            MASTERS.load(Relaxed),
+            BACKUPS.load(Relaxed)
+        );
+        kunit_expect!(
+            t,
+            eventually(|| RECEIVED.iter().all(|r| r.load(Relaxed) > 0)),
+            "backups received {:?} datagrams",
+            RECEIVED.each_ref().map(|r| r.load(Relaxed))
+        );
+        kunit_expect_eq!(t, WRONG.load(Relaxed), 0);
+        // The stop waits for the threads: none runs when it returns.
+        kunit_expect_eq!(t, SyncThreads::stop(state, SyncRole::Master), Ok(()));
+        kunit_expect_eq!(t, MASTERS.load(Relaxed), 0);
+        kunit_expect_eq!(t, SyncThreads::running(state, SyncRole::Master), 0);
+        kunit_expect_eq!(t, SyncThreads::stop(state, SyncRole::Master), Err(ESRCH));
+        kunit_expect_eq!(t, BACKUPS.load(Relaxed), 2);
+        // Restartable after a stop.
+        kunit_expect_eq!(t, start(SyncRole::Master, &cfg), Ok(()));
+        // The namespace's state goes (as at netns exit or unload): the glue stops both roles
+        // before dropping it.
+        drop(reg);
+        kunit_expect_eq!(t, MASTERS.load(Relaxed), 0);
+        kunit_expect_eq!(t, BACKUPS.load(Relaxed), 0);
+    }
+}
