@@ -465,8 +465,8 @@ impl<T> RoleThreads<T> {
     fn stop(&mut self) -> KVec<KBox<ThreadRec<T>>> {
         // Each `Task`'s drop stops its thread (C goes from the highest id down; the order
         // does not matter, the threads share nothing but the owner).
-        drop(core::mem::replace(&mut self.tasks, KVec::new()));
-        core::mem::replace(&mut self.recs, KVec::new())
+        drop(core::mem::take(&mut self.tasks));
+        core::mem::take(&mut self.recs)
     }
 }
 
