@@ -7,6 +7,8 @@
  * here: which sockets, ports and threads exist is the Rust side's business
  * (rust/glue/syncsock.rs).
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/kthread.h>
 #include <linux/sched.h>
 #include <linux/sched/task.h>
