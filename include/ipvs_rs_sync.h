@@ -66,8 +66,16 @@ int ipvs_rs_sync_thread_run(int (*fn)(void *), void *data, bool backup, unsigned
 int ipvs_rs_sync_thread_stop(struct task_struct *task);
 /* kthread_should_stop() in a kthread, false in any other task. */
 bool ipvs_rs_sync_should_stop(void);
-/* Sleep @timeout jiffies, interruptibly (C's master: wake_up_process() ends it early), unless
- * the calling kthread is asked to stop. */
-void ipvs_rs_sync_sleep(unsigned long timeout);
+/*
+ * sync_thread_master()'s sleep, in two steps so that the Rust side checks its queue in
+ * between (C: sb_dequeue() under the sync lock): _prepare() sets the task
+ * TASK_INTERRUPTIBLE; _finish() sleeps up to @timeout jiffies if @sleep and the calling
+ * kthread is not asked to stop, and sets it running again. A wake_up_process() after
+ * _prepare() (ipvs_rs_sync_wake(), kthread_stop()) is not lost: the sleep ends at once.
+ */
+void ipvs_rs_sync_sleep_prepare(void);
+void ipvs_rs_sync_sleep_finish(unsigned long timeout, bool sleep);
+/* wake_up_process() (C: master_wakeup_work_handler()); any context. */
+void ipvs_rs_sync_wake(struct task_struct *task);
 
 #endif /* IPVS_RS_SYNC_H */

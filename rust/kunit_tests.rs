@@ -1400,7 +1400,7 @@ mod sync {
         SyncThread, SyncThreads, DEFAULT_GROUP, DEFAULT_PORT, SYNC_PORTS_MAX,
     };
     use crate::{kunit_expect, kunit_expect_eq, kunit_suite};
-    use core::sync::atomic::{AtomicI32, AtomicU32, Ordering::Relaxed};
+    use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::Relaxed};
     use kernel::prelude::*;
 
     kunit_suite!(ipvs_rs_sync: mcast_v4_on_loopback, mcast_v6_on_loopback, threads_start_stop);
@@ -1542,6 +1542,8 @@ mod sync {
     static BACKUPS: AtomicI32 = AtomicI32::new(0);
     static RECEIVED: [AtomicU32; 2] = [AtomicU32::new(0), AtomicU32::new(0)];
     static WRONG: AtomicU32 = AtomicU32::new(0);
+    /// Set (then `wake_master`) for master `id` to send once more.
+    static PENDING: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
 
     /// What master `id` sends.
     fn payload(id: u32) -> [u8; 16] {
@@ -1550,7 +1552,8 @@ mod sync {
         p
     }
 
-    /// The masters send their payload every 20 ms; the backups count what they receive.
+    /// The masters send their payload at start and when woken with `PENDING` set (they would
+    /// sleep 10 s otherwise); the backups count what they receive.
     impl SyncDaemon for SyncTestState {
         fn run(_this: &Self, thread: &SyncThread) {
             let sock = thread.socket();
@@ -1564,7 +1567,11 @@ mod sync {
                             sock.wait_writable(u64::from(hz()) / 10);
                             continue;
                         }
-                        thread.sleep(u64::from(hz()) / 50 + 1);
+                        // Until the test asks for another datagram (or the stop).
+                        let more = PENDING.get(id as usize);
+                        thread.sleep_unless(10 * u64::from(hz()), || {
+                            more.is_some_and(|m| m.swap(false, Relaxed))
+                        });
                     }
                     MASTERS.fetch_sub(1, Relaxed);
                 }
@@ -1594,6 +1601,7 @@ mod sync {
         BACKUPS.store(0, Relaxed);
         RECEIVED.iter().for_each(|r| r.store(0, Relaxed));
         WRONG.store(0, Relaxed);
+        PENDING.iter().for_each(|p| p.store(false, Relaxed));
         let reg = match PERNET.register() {
             Ok(r) => r,
             Err(e) => return kunit_expect!(t, false, "registering the test state: {:?}", e),
@@ -1637,12 +1645,34 @@ mod sync {
             "backups received {:?} datagrams",
             RECEIVED.each_ref().map(|r| r.load(Relaxed))
         );
+        // Each master sleeps until woken: a wake (after its work was queued) sends again.
+        for (id, pending) in (0u32..).zip(PENDING.iter()) {
+            let Some(received) = RECEIVED.get(id as usize) else {
+                break;
+            };
+            let before = received.load(Relaxed);
+            pending.store(true, Relaxed);
+            SyncThreads::wake_master(state, id);
+            kunit_expect!(
+                t,
+                eventually(|| received.load(Relaxed) > before),
+                "master {} woken: backup {} still at {} datagrams",
+                id,
+                id,
+                before
+            );
+        }
+        // Out of range, or a backup's id: nothing to wake.
+        SyncThreads::wake_master(state, SYNC_PORTS_MAX as u32);
+        SyncThreads::wake_master(state, u32::MAX);
         kunit_expect_eq!(t, WRONG.load(Relaxed), 0);
         // The stop waits for the threads: none runs when it returns.
         kunit_expect_eq!(t, SyncThreads::stop(state, SyncRole::Master), Ok(()));
         kunit_expect_eq!(t, MASTERS.load(Relaxed), 0);
         kunit_expect_eq!(t, SyncThreads::running(state, SyncRole::Master), 0);
         kunit_expect_eq!(t, SyncThreads::stop(state, SyncRole::Master), Err(ESRCH));
+        // No master: a wake does nothing.
+        SyncThreads::wake_master(state, 0);
         kunit_expect_eq!(t, BACKUPS.load(Relaxed), 2);
         // Restartable after a stop.
         kunit_expect_eq!(t, start(SyncRole::Master, &cfg), Ok(()));

@@ -462,11 +462,20 @@ int ipvs_rs_sync_thread_stop(struct task_struct *task)
 	return ret;
 }
 
-void ipvs_rs_sync_sleep(unsigned long timeout)
+void ipvs_rs_sync_sleep_prepare(void)
 {
-	/* sync_thread_master(): TASK_INTERRUPTIBLE (set by sb_dequeue()), schedule_timeout() */
+	/* sync_thread_master(): sb_dequeue() sets TASK_INTERRUPTIBLE when the queue is empty */
 	set_current_state(TASK_INTERRUPTIBLE);
-	if (!stop_requested())
+}
+
+void ipvs_rs_sync_sleep_finish(unsigned long timeout, bool sleep)
+{
+	if (sleep && !stop_requested())
 		schedule_timeout(clamp_timeout(timeout));
 	__set_current_state(TASK_RUNNING);
+}
+
+void ipvs_rs_sync_wake(struct task_struct *task)
+{
+	wake_up_process(task);
 }

@@ -29,10 +29,11 @@
 
 use super::bindings;
 use super::pernet::Net;
+use super::rcu::{self, RcuReadGuard};
 use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 use kernel::error::to_result;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
@@ -323,11 +324,19 @@ impl SyncThread {
         unsafe { bindings::ipvs_rs_sync_should_stop() }
     }
 
-    /// Sleep `timeout` jiffies (interruptibly, as C's master between checks of its queue),
-    /// unless asked to stop. Process context.
-    pub(crate) fn sleep(&self, timeout: u64) {
-        // SAFETY: called by the thread's body, in process context (caller).
-        unsafe { bindings::ipvs_rs_sync_sleep(jiffies(timeout)) }
+    /// Sleep `timeout` jiffies (interruptibly, as C's master between checks of its queue)
+    /// unless `ready()` (C's master: `sb_dequeue()` finds a buffer) or the thread is asked to
+    /// stop; [`SyncThreads::wake_master`] ends a master's sleep early. `ready` runs after the
+    /// task was marked sleeping, so a wake that follows a change `ready` would see is not
+    /// lost: whoever queues work for master `id` makes it visible to `ready`, then wakes `id`.
+    /// `ready` must not sleep (a spinlock is fine, a mutex is not). Process context.
+    pub(crate) fn sleep_unless(&self, timeout: u64, ready: impl FnOnce() -> bool) {
+        // SAFETY: called by the thread's body (process context); paired with the finish
+        // below, which sets the task running again.
+        unsafe { bindings::ipvs_rs_sync_sleep_prepare() };
+        let sleep = !ready();
+        // SAFETY: after the prepare above, in the same task.
+        unsafe { bindings::ipvs_rs_sync_sleep_finish(jiffies(timeout), sleep) };
     }
 }
 
@@ -413,6 +422,12 @@ impl Task {
         let task = NonNull::new(task).ok_or(EINVAL)?;
         // INVARIANT: started by the helper, which took a reference for us.
         Ok(Task(task))
+    }
+}
+
+impl Task {
+    fn as_ptr(&self) -> *mut bindings::task_struct {
+        self.0.as_ptr()
     }
 }
 
@@ -503,12 +518,25 @@ impl<T> Inner<T> {
 /// The numbers of namespaces whose sets were readied (C: `ipvs_netns_cnt` for `ipvs->gen`).
 static GEN: AtomicU32 = AtomicU32::new(0);
 
+/// An empty slot of [`SyncThreads`]' `masters`, as the operand of an array repeat (each
+/// element a fresh atomic; rustc 1.78 has no `[const { .. }; N]`).
+#[allow(clippy::declare_interior_mutable_const)]
+const NO_TASK: AtomicPtr<bindings::task_struct> = AtomicPtr::new(core::ptr::null_mut());
+
 /// The sync threads of a `T`: none, or up to [`SYNC_PORTS_MAX`] per role.
+///
+/// # Invariants
+///
+/// A non-null `masters[id]` is the task of the running master thread `id`, whose [`Task`]
+/// (in `inner`) is dropped only after the slot was cleared and an RCU grace period passed.
 #[pin_data]
 pub(crate) struct SyncThreads<T> {
     /// C: `ipvs->sync_mutex` and what it guards (`master_tinfo`, `backup_tinfo`).
     #[pin]
     inner: Mutex<Inner<T>>,
+    /// The master threads' tasks, for [`SyncThreads::wake_master`] in any context, read
+    /// under RCU (C: `ipvs->master_tinfo[id].task`, read under `ipvs->sync_lock`).
+    masters: [AtomicPtr<bindings::task_struct>; SYNC_PORTS_MAX],
 }
 
 impl<T> SyncThreads<T> {
@@ -527,6 +555,7 @@ impl<T> SyncThreads<T> {
                 },
                 "ipvs_rs_sync_mutex"
             ),
+            masters: [NO_TASK; SYNC_PORTS_MAX],
         })
     }
 
@@ -558,11 +587,24 @@ impl<T> SyncThreads<T> {
         let (master, backup) = {
             let mut inner = self.inner.lock();
             inner.ready = false;
+            self.unpublish_masters(&inner);
             (inner.master.stop(), inner.backup.stop())
         };
         // C: "No more mutexes, release socks".
         drop(master);
         drop(backup);
+    }
+
+    /// Clear `masters` (no new wake reaches the tasks) and wait for the wakes under way, before
+    /// the master tasks may be stopped and released (type invariant).
+    fn unpublish_masters(&self, inner: &Inner<T>) {
+        if inner.master.tasks.is_empty() {
+            return;
+        }
+        for m in self.masters.iter() {
+            m.store(core::ptr::null_mut(), Ordering::Relaxed);
+        }
+        rcu::synchronize();
     }
 
     /// [`SyncThreads::stop_all`] for a handle.
@@ -636,6 +678,12 @@ impl<T: SyncDaemon> SyncThreads<T> {
             let task = unsafe { Task::run::<T>(ptr, gen, id)? };
             new.tasks.push(task, GFP_KERNEL)?;
         }
+        if role == SyncRole::Master {
+            for (slot, task) in set.masters.iter().zip(new.tasks.iter()) {
+                // INVARIANT: the task of master `id`, stopped only after `unpublish_masters`.
+                slot.store(task.as_ptr(), Ordering::Release);
+            }
+        }
         // INVARIANT: task `i` runs on record `i`; the set is ready.
         *inner.role(role) = new;
         Ok(())
@@ -648,15 +696,34 @@ impl<T: SyncDaemon> SyncThreads<T> {
         let set = owner.sync_threads();
         let recs = {
             let mut inner = set.inner.lock();
-            let threads = inner.role(role);
-            if threads.recs.is_empty() {
+            if inner.role(role).recs.is_empty() {
                 return Err(ESRCH);
             }
-            threads.stop()
+            if role == SyncRole::Master {
+                set.unpublish_masters(&inner);
+            }
+            inner.role(role).stop()
         };
         // C: "No more mutexes, release socks".
         drop(recs);
         Ok(())
+    }
+
+    /// Wake master thread `id` from [`SyncThread::sleep_unless`] (C: the
+    /// `wake_up_process()` of `master_wakeup_work_handler()`); nothing if it does not run.
+    /// Any context (the packet path included).
+    pub(crate) fn wake_master(owner: &T, id: u32) {
+        let set = owner.sync_threads();
+        let Some(slot) = usize::try_from(id).ok().and_then(|i| set.masters.get(i)) else {
+            return;
+        };
+        let _rcu = RcuReadGuard::new();
+        let task = slot.load(Ordering::Acquire);
+        if !task.is_null() {
+            // SAFETY: a task read from `masters` inside this read-side section stays
+            // referenced until a grace period after it was cleared (type invariant).
+            unsafe { bindings::ipvs_rs_sync_wake(task) };
+        }
     }
 
     /// How many threads of `role` run (0: the daemon is stopped; C: `ipvs->sync_state`).
