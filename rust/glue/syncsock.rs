@@ -423,9 +423,7 @@ impl Task {
         // INVARIANT: started by the helper, which took a reference for us.
         Ok(Task(task))
     }
-}
 
-impl Task {
     fn as_ptr(&self) -> *mut bindings::task_struct {
         self.0.as_ptr()
     }
