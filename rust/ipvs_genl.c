@@ -293,14 +293,3 @@ unsigned int ipvs_rs_hz(void)
 {
 	return HZ;
 }
-
-/* Whether @name is a network device in @net (start_sync_thread()'s -ENODEV check). */
-bool ipvs_rs_netdev_exists(struct net *net, const char *name)
-{
-	struct net_device *dev = dev_get_by_name(net, name);
-
-	if (!dev)
-		return false;
-	dev_put(dev);
-	return true;
-}

@@ -1056,7 +1056,7 @@ fn template_outlives_controlled(t: &mut Test) {
     let Some(ns) = init_net_state(t) else { return };
     let before = conn::count(&ns.dp);
     let d = dest(3);
-    let tpl = conn(ns, 9, 0, &d, conn::F_TEMPLATE | conn::F_NO_CPORT, None);
+    let tpl = conn(ns, 9, 0, &d, conn::F_TEMPLATE, None);
     kunit_expect_eq!(t, d.persistconns.load(Ordering::Relaxed), 1);
     let cp = conn(ns, 9, 40000, &d, 0, Some(&tpl));
     kunit_expect_eq!(t, tpl.n_control.load(Ordering::Relaxed), 1);
@@ -1138,7 +1138,7 @@ fn controlled_expiry_drops_template_at_once(t: &mut Test) {
     let Some(ns) = init_net_state(t) else { return };
     let before = conn::count(&ns.dp);
     let d = dest(12);
-    let tpl = conn(ns, 12, 0, &d, conn::F_TEMPLATE | conn::F_NO_CPORT, None);
+    let tpl = conn(ns, 12, 0, &d, conn::F_TEMPLATE, None);
     let cp = conn(ns, 12, 42001, &d, 0, Some(&tpl));
     {
         // Inside the read-side section neither is freed even once expired.
@@ -1168,7 +1168,7 @@ fn held_template_survives_the_drop(t: &mut Test) {
     let Some(ns) = init_net_state(t) else { return };
     let before = conn::count(&ns.dp);
     let d = dest(13);
-    let tpl = conn(ns, 13, 0, &d, conn::F_TEMPLATE | conn::F_NO_CPORT, None);
+    let tpl = conn(ns, 13, 0, &d, conn::F_TEMPLATE, None);
     let cp = conn(ns, 13, 42002, &d, 0, Some(&tpl));
     // Armed, and held by someone else.
     let held = conn::template_get(ns.dp.net_id(), &template_key(&tpl));
@@ -1201,7 +1201,7 @@ fn invalidated_template_is_not_found(t: &mut Test) {
     let Some(ns) = init_net_state(t) else { return };
     let before = conn::count(&ns.dp);
     let d = dest(14);
-    let tpl = conn(ns, 14, 0, &d, conn::F_TEMPLATE | conn::F_NO_CPORT, None);
+    let tpl = conn(ns, 14, 0, &d, conn::F_TEMPLATE, None);
     let key = template_key(&tpl);
     let found = conn::template_get(ns.dp.net_id(), &key);
     kunit_expect!(t, found.is_some());

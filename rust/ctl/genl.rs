@@ -15,7 +15,7 @@ use crate::glue::rcu::hz;
 use ipvs_core::netlink::config::TimeoutUpdate;
 use ipvs_core::netlink::daemon::{self, DaemonRepr};
 use ipvs_core::netlink::dest::{DestKey, DestRepr};
-use ipvs_core::netlink::ipvs::{cmd, cmd_attr};
+use ipvs_core::netlink::ipvs::{cmd, cmd_attr, daemon_state};
 use ipvs_core::netlink::nla::{self, Emitter};
 use ipvs_core::netlink::reply;
 use ipvs_core::netlink::service::{ServiceKey, ServiceRepr};
@@ -118,7 +118,27 @@ impl Handlers for Ops {
                     });
                 }
             }
-            // GET_DAEMON: no sync daemon ever runs in ipvs_rs, so the dump is empty.
+            cmd::GET_DAEMON => {
+                // ip_vs_genl_dump_daemons(): the master, then the backup, each once.
+                let sc = ns.sync_ctl();
+                let daemons = [
+                    (0, daemon_state::MASTER, sc.master.as_ref()),
+                    (1, daemon_state::BACKUP, sc.backup.as_ref()),
+                ];
+                for (arg, st, cfg) in daemons {
+                    let Some(cfg) = cfg else { continue };
+                    if dump.args()[arg] != 0 {
+                        continue;
+                    }
+                    if dump
+                        .put(cmd::NEW_DAEMON, |buf| emit(buf, |e| cfg.info(st).emit(e)))
+                        .is_err()
+                    {
+                        break;
+                    }
+                    dump.args()[arg] = 1;
+                }
+            }
             _ => {}
         }
         Ok(dump.len())
@@ -278,21 +298,17 @@ fn dest_addr_check(net: &Net, af: u16, addr: &[u8; 16]) -> Result<(), Errno> {
     }
 }
 
-/// `ip_vs_genl_set_daemon()`: the same validation and errnos as C. ipvs_rs has no sync
-/// daemon, so a request that would start one gets `-EOPNOTSUPP`, and stopping one that is
-/// not running gets C's `-ESRCH`.
+/// `ip_vs_genl_set_daemon()`: the same validation and errnos as C, then
+/// `start_sync_thread()` / `stop_sync_thread()` ([`super::sync`]).
 fn set_daemon(req: &Request<'_>, env: &Env) -> Result {
     let mut diag = Diag::default();
     let nla = core_attr(req.attr(cmd_attr::DAEMON), Nest::Daemon, Some(req))?;
+    let ns = state(req.net())?;
     if req.cmd() == cmd::NEW_DAEMON {
         let d = DaemonRepr::parse(nla, env, &mut diag).map_err(errno)?;
-        let ifn_exists = crate::glue::netdev::netdev_exists(req.net(), d.mcast_ifn.as_bytes());
-        d.check_start(false, ifn_exists, false, false)
-            .map_err(errno)?;
-        pr_info!("connection synchronization daemons are not supported by ipvs_rs\n");
-        Err(errno(Errno::Eopnotsupp))
+        super::sync::start(ns, req.net(), &d)
     } else {
         let state = daemon::parse_del(nla, &mut diag).map_err(errno)?;
-        daemon::check_stop(state, false, false).map_err(errno)
+        super::sync::stop(ns, state)
     }
 }

@@ -12,11 +12,13 @@
 pub(crate) mod genl;
 mod proc;
 pub(crate) mod service;
+pub(crate) mod sync;
 
 use crate::dp::{DpNet, PerNet};
 use crate::glue::kthread::{self, impl_has_kthread, KThread, KThreadItem};
 use crate::glue::pernet::{Net, Pernet, PernetData, Registration, Slot};
 use crate::glue::rcu::hz;
+use crate::glue::syncsock::{impl_has_sync_threads, SyncThreads};
 use crate::glue::sysctl::{CpuList, Data, Entry, OnChange, Proc, SysctlOnChange, Table};
 use crate::glue::workqueue::{DelayedWork, DelayedWorkItem};
 use crate::impl_has_delayed_work;
@@ -74,6 +76,12 @@ pub(crate) struct NetState {
     /// (upstream fix "ipvs: queue delayed work to expire no destination connections if
     /// expire_nodest_conn=1").
     nodest_work: DelayedWork<NetState, { work::NODEST }>,
+    /// The sync daemons' configuration (C: `ipvs->sync_mutex` and what it guards).
+    #[pin]
+    sync_ctl: Mutex<sync::SyncCtl>,
+    /// The sync daemons' threads (stopped by the per-namespace glue before the state goes).
+    #[pin]
+    sync_threads: SyncThreads<NetState>,
 }
 
 /// What the flood defenses remember between runs, under [`NetState`]'s defense lock.
@@ -87,6 +95,7 @@ struct DefenseMemory {
 
 impl_has_delayed_work!(impl HasDelayedWork<{ work::DEFENSE }> for NetState { defense_work });
 impl_has_kthread!(NetState, est_thread);
+impl_has_sync_threads!(NetState, sync_threads);
 impl_has_delayed_work!(impl HasDelayedWork<{ work::NODEST }> for NetState { nodest_work });
 
 static PERNET: Pernet<NetState> = Pernet::new();
@@ -187,6 +196,11 @@ impl NetState {
         self.ctl.lock()
     }
 
+    /// The sync daemons' configuration, locked.
+    pub(crate) fn sync_ctl(&self) -> Guard<'_, sync::SyncCtl, MutexBackend> {
+        self.sync_ctl.lock()
+    }
+
     /// The state of `net`, if ipvs_rs is registered.
     pub(crate) fn of(net: &Net) -> Option<&NetState> {
         PERNET.try_get(net)
@@ -218,6 +232,8 @@ impl PernetData for NetState {
             dp <- DpNet::new(net, services, reals),
             est_thread: KThread::new(),
             nodest_work: DelayedWork::new(),
+            sync_ctl <- kernel::new_mutex!(sync::SyncCtl::default(), "ipvs_rs_sync"),
+            sync_threads <- SyncThreads::new(),
         }))
     }
 
@@ -237,6 +253,7 @@ impl PernetData for NetState {
         let visible = if unpriv { 0 } else { LOCALITY_SPECS.len() };
         slot.register_sysctl(SYSCTL_PATH, locality, visible)?;
         slot.init_kthread()?;
+        slot.init_sync_threads()?;
         slot.init_work::<{ work::NODEST }>()?;
         slot.init_work::<{ work::DEFENSE }>()?;
         self.defense_work.queue(defense_period());

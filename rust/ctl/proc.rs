@@ -15,7 +15,7 @@ use kernel::c_str;
 use kernel::prelude::*;
 
 /// The files, in creation order.
-pub(crate) fn files() -> [(&'static CStr, ProcKind); 8] {
+pub(crate) fn files() -> [(&'static CStr, ProcKind); 9] {
     [
         (c_str!("ip_vs"), single::<IpVsFile>()),
         (c_str!("ip_vs_stats"), single::<StatsFile>()),
@@ -27,6 +27,8 @@ pub(crate) fn files() -> [(&'static CStr, ProcKind); 8] {
         (c_str!("ip_vs_reuse"), single::<ReuseFile>()),
         // ipvs-rs only: why the data path dropped packets.
         (c_str!("ip_vs_drops"), single::<DropsFile>()),
+        // ipvs-rs only: what the sync daemons sent, received and refused.
+        (c_str!("ip_vs_sync"), single::<SyncFile>()),
     ]
 }
 
@@ -42,6 +44,8 @@ struct AppFile;
 struct ReuseFile;
 /// `/proc/net/ip_vs_drops`.
 struct DropsFile;
+/// `/proc/net/ip_vs_sync`.
+struct SyncFile;
 
 fn render_ip_vs(w: &mut impl Write, net: &Net) -> fmt::Result {
     procfs::write_info_header(w, conn_tab_size())?;
@@ -213,6 +217,17 @@ impl ShowNet for DropsFile {
     fn show(w: &mut SeqWriter, net: &Net) -> fmt::Result {
         if let Some(ns) = NetState::of(net) {
             for (name, value) in ns.dp.drops.lines() {
+                writeln!(w, "{name} {value}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ShowNet for SyncFile {
+    fn show(w: &mut SeqWriter, net: &Net) -> fmt::Result {
+        if let Some(ns) = NetState::of(net) {
+            for (name, value) in ns.dp.sync.counters.lines() {
                 writeln!(w, "{name} {value}")?;
             }
         }

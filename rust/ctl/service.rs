@@ -326,6 +326,14 @@ impl CtlState {
         self.reals.table()
     }
 
+    /// `ipvs->mixed_address_family_dests > 0`: a destination of another family than its
+    /// service exists (C then refuses to start a sync daemon).
+    pub(crate) fn has_mixed_family_dests(&self) -> bool {
+        self.services
+            .iter()
+            .any(|s| s.dests.iter().any(|d| d.af() != s.key.af))
+    }
+
     /// Whether a service of family `af` exists (`ip_vs_register_hooks()` is due).
     pub(crate) fn has_af(&self, af: u16) -> bool {
         self.per_af.get(af_slot(af)).is_some_and(|&n| n != 0)

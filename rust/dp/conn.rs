@@ -34,8 +34,6 @@ use kernel::sync::Arc;
 pub(crate) const F_TEMPLATE: u32 = conn_flags::TEMPLATE;
 /// `IP_VS_CONN_F_HASHED` (kept by the table, see [`Node::is_hashed`]).
 const F_HASHED: u32 = conn_flags::HASHED;
-/// `IP_VS_CONN_F_NO_CPORT`.
-pub(crate) const F_NO_CPORT: u32 = conn_flags::NO_CPORT;
 /// `IP_VS_CTPL_S_ASSURED`: a template whose connection got established (state of templates).
 pub(crate) const CTPL_S_ASSURED: u32 = 0x0001;
 
@@ -77,6 +75,11 @@ pub(crate) struct ConnInfo {
     pub(crate) flags: AtomicU32,
     /// Protocol state (C numbering), or `IP_VS_CTPL_S_*` for a template.
     pub(crate) state: AtomicU32,
+    /// `cp->old_state`: the state when the connection was last synced (connection sync).
+    pub(crate) old_state: AtomicU32,
+    /// `cp->sync_endtime`: when the last sync's information runs out (jiffies, a multiple of
+    /// 4 whose low two bits count the retries; connection sync).
+    pub(crate) sync_endtime: AtomicU64,
     /// Jiffies.
     timeout: AtomicU64,
     pub(crate) dest: Option<Arc<DestShared>>,
@@ -311,6 +314,11 @@ pub(crate) fn create(
         if df & conn_flags::FWD_MASK != conn_flags::MASQ {
             df |= conn_flags::NOOUTPUT;
         }
+        if flags & (conn_flags::SYNC | F_TEMPLATE) == conn_flags::SYNC {
+            // A connection a backup creates from a sync message keeps the activity the
+            // master sent (C: "preserve the activity flag").
+            df &= !conn_flags::INACTIVE;
+        }
         flags = (flags & !(conn_flags::FWD_MASK | conn_flags::NOOUTPUT)) | df;
     }
     let hash = hashkey(net, p.family, p.protocol, &p.caddr, p.cport);
@@ -327,6 +335,8 @@ pub(crate) fn create(
         fwmark: p.fwmark,
         flags: AtomicU32::new(flags),
         state: AtomicU32::new(0),
+        old_state: AtomicU32::new(0),
+        sync_endtime: AtomicU64::new(0),
         timeout: AtomicU64::new(
             u64::from(ipvs_core::proto::NEW_CONN_TIMEOUT_SECS) * u64::from(crate::glue::rcu::hz()),
         ),

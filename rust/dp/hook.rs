@@ -11,7 +11,7 @@
 //!                 → schedule (try_to_schedule) → stats, state → transmit (xmit.rs)
 //! ```
 
-use super::conn::{self, Conn, ConnParams, ConnRef, Lookup, CTPL_S_ASSURED, F_NO_CPORT};
+use super::conn::{self, Conn, ConnParams, ConnRef, Lookup, CTPL_S_ASSURED};
 use super::svc::Svc;
 use super::xmit;
 use super::{DpNet, DropCounters, PerNet};
@@ -49,6 +49,7 @@ pub(crate) fn entry<P: PerNet>(
         return Verdict::Accept;
     };
     match kind {
+        HookKind::In | HookKind::ForwardIcmp if ns.backup_only() => Verdict::Accept,
         HookKind::In => in_hook(ns, net, family, hooknum, skb),
         HookKind::Out => out_hook(ns, net, family, hooknum, skb),
         HookKind::ForwardIcmp => forward_icmp(ns, net, family, hooknum, skb),
@@ -424,7 +425,8 @@ fn in_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Ver
     in_stats(ns, &cp, pkt.len);
     set_state(ns, &cp, Direction::Input, &pkt);
     let v = xmit::xmit(net, &ns.drops, &settings, &cp, skb, &pkt.h);
-    cp.in_pkts.fetch_add(1, Relaxed);
+    // The packet count, and the master's sync of the connection (ip_vs_sync_conn()).
+    super::sync::after_packet(ns, &cp);
     drop(cp);
     v
 }
@@ -730,7 +732,9 @@ fn sched_persist(
                 daddr: chosen.dest.addr,
                 dport: keys.template_dport(chosen.dest.port),
                 fwmark: skb.mark(),
-                flags: persist::CONN_F_TEMPLATE | F_NO_CPORT,
+                // C's ip_vs_sched_persist(): IP_VS_CONN_F_TEMPLATE only (a backup, C's or
+                // ours, refuses a synced template with NO_CPORT).
+                flags: persist::CONN_F_TEMPLATE,
                 dest: Some(chosen.dest.clone()),
                 svc_stats: Some(chosen.svc_stats.clone()),
             };

@@ -14,6 +14,7 @@ pub(crate) mod dest;
 pub(crate) mod hook;
 pub(crate) mod realsvc;
 pub(crate) mod svc;
+pub(crate) mod sync;
 pub(crate) mod xmit;
 pub(crate) mod xt_ipvs;
 
@@ -80,6 +81,9 @@ pub(crate) struct DpNet {
     /// The real servers by address and port (`rs_table`; the control plane holds the
     /// writer).
     pub(crate) reals: kernel::sync::Arc<realsvc::RealTable>,
+    /// Connection synchronization: the daemons' state and the masters' messages.
+    #[pin]
+    pub(crate) sync: sync::SyncDp,
 }
 
 /// The data path's side of the flood defenses (C: `ipvs->dropentry`, `drop_rate`,
@@ -335,7 +339,15 @@ impl DpNet {
             defense: Defense::default(),
             services,
             reals,
+            sync <- sync::SyncDp::new(),
         })
+    }
+
+    /// `sysctl_backup_only()`: a backup daemon runs and `backup_only` is set, so the
+    /// director forwards nothing (C's `ip_vs_in_hook()` and `ip_vs_forward_icmp()` let every
+    /// packet pass).
+    pub(crate) fn backup_only(&self) -> bool {
+        self.sync.state() & sync::STATE_BACKUP != 0 && self.int(Knob::BackupOnly) != 0
     }
 
     /// `struct net *` of this namespace, as a number (connection keys).

@@ -50,3 +50,15 @@ pub(crate) fn pop<T, A: Allocator>(v: &mut Vec<T, A>) -> Option<T> {
     let len = v.len();
     swap_remove(v, len.checked_sub(1)?)
 }
+
+/// A vector of `len` zero bytes (6.12's `KVec` has no `resize`; `from_elem` may panic).
+pub(crate) fn zeroed(len: usize, flags: Flags) -> Result<KVec<u8>, AllocError> {
+    let mut v = KVec::with_capacity(len, flags)?;
+    // SAFETY: the capacity is at least `len` (just reserved); the first `len` bytes are
+    // written (zeroed) before the length says they exist.
+    unsafe {
+        core::ptr::write_bytes(v.as_mut_ptr(), 0, len);
+        v.set_len(len);
+    }
+    Ok(v)
+}

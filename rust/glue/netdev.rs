@@ -14,15 +14,3 @@ pub(crate) fn dest_addr_ok(net: &Net, af: u16, addr: &[u8; 16]) -> bool {
     // SAFETY: `net` is alive; `addr` points to 16 readable bytes.
     unsafe { bindings::ipvs_rs_dest_addr_check(net.as_ptr(), af, addr.as_ptr()) == 0 }
 }
-
-/// Whether `name` (at most `IFNAMSIZ - 1` = 15 bytes, without NUL) is a network device of
-/// `net` (`start_sync_thread()`'s `-ENODEV` check). A longer name is no device.
-pub(crate) fn netdev_exists(net: &Net, name: &[u8]) -> bool {
-    let mut buf = [0u8; 17];
-    let Some(dst) = buf.get_mut(..name.len()) else {
-        return false;
-    };
-    dst.copy_from_slice(name);
-    // SAFETY: `net` is alive; `buf` is NUL-terminated (its last byte is never written).
-    unsafe { bindings::ipvs_rs_netdev_exists(net.as_ptr(), buf.as_ptr().cast()) }
-}

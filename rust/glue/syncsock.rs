@@ -24,9 +24,6 @@
 //! take it). Nothing here may be called under RTNL, and a thread body must not start or stop
 //! threads of its own set (the stop waits for it under the mutex).
 
-// Until the sync daemons (ctl) use them, only the KUnit suite does.
-#![cfg_attr(not(ipvs_rs_kunit), allow(dead_code))]
-
 use super::bindings;
 use super::pernet::Net;
 use super::rcu::{self, RcuReadGuard};
@@ -86,7 +83,7 @@ struct IfName([u8; IFNAME_MAXLEN]);
 
 impl IfName {
     /// `name` without its NUL; a longer one names no device (`ENODEV`, as
-    /// [`netdev_exists`](super::netdev::netdev_exists) says). Like C's `char[]`, a name
+    /// C's `__dev_get_by_name()` finds none). Like C's `char[]`, a name
     /// ends at its first NUL.
     fn new(name: &[u8]) -> Result<Self> {
         let mut buf = [0u8; IFNAME_MAXLEN];
@@ -367,7 +364,7 @@ macro_rules! impl_has_sync_threads {
         }
     };
 }
-#[cfg_attr(not(ipvs_rs_kunit), allow(unused_imports))] // as the module's `dead_code`
+
 pub(crate) use impl_has_sync_threads;
 
 /// What the sync threads of a [`SyncThreads<Self>`] do.
@@ -710,6 +707,7 @@ impl<T: SyncDaemon> SyncThreads<T> {
     /// Wake master thread `id` from [`SyncThread::sleep_unless`] (C: the
     /// `wake_up_process()` of `master_wakeup_work_handler()`); nothing if it does not run.
     /// Any context (the packet path included).
+    #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // the KUnit suite's; the masters poll
     pub(crate) fn wake_master(owner: &T, id: u32) {
         let set = owner.sync_threads();
         let Some(slot) = usize::try_from(id).ok().and_then(|i| set.masters.get(i)) else {
@@ -725,6 +723,7 @@ impl<T: SyncDaemon> SyncThreads<T> {
     }
 
     /// How many threads of `role` run (0: the daemon is stopped; C: `ipvs->sync_state`).
+    #[cfg_attr(not(ipvs_rs_kunit), allow(dead_code))] // the KUnit suite's
     pub(crate) fn running(owner: &T, role: SyncRole) -> usize {
         owner.sync_threads().inner.lock().role(role).recs.len()
     }

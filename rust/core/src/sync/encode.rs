@@ -78,6 +78,40 @@ pub struct MesgBuilder<'b> {
     nr_conns: u8,
 }
 
+/// A message's progress without its buffer ([`MesgBuilder::state`]), so that a message can be
+/// kept between pushes next to its buffer and resumed ([`MesgBuilder::resume`]): the kernel's
+/// per-thread current buffer (C: `ms->sync_buff`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MesgState {
+    version: Version,
+    max_len: usize,
+    len: usize,
+    end: usize,
+    nr_conns: u8,
+}
+
+impl MesgState {
+    /// The message's version.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// How many entries the message holds.
+    pub fn nr_conns(&self) -> u8 {
+        self.nr_conns
+    }
+
+    /// The message's length: header and entries.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no entry is in yet.
+    pub fn is_empty(&self) -> bool {
+        self.nr_conns == 0
+    }
+}
+
 impl<'b> MesgBuilder<'b> {
     /// Starts a message of `version` for `syncid` (`ipvs->mcfg.syncid`) in `buf`, at most
     /// `max_len` bytes long (`ipvs->mcfg.sync_maxlen`, [`super::max_mesg_size`]), except
@@ -114,6 +148,39 @@ impl<'b> MesgBuilder<'b> {
         };
         b.write_header();
         Some(b)
+    }
+
+    /// The builder's progress, to [`resume`](Self::resume) it later on the same buffer.
+    pub fn state(&self) -> MesgState {
+        MesgState {
+            version: self.version,
+            max_len: self.max_len,
+            len: self.len,
+            end: self.end,
+            nr_conns: self.nr_conns,
+        }
+    }
+
+    /// Goes on with the message `state` describes in `buf`, the buffer it was built in
+    /// (unchanged since). `None` when `state` does not fit `buf` (another buffer).
+    pub fn resume(buf: &'b mut [u8], state: MesgState) -> Option<MesgBuilder<'b>> {
+        let hdr_len = Self::header_len(state.version);
+        let fits = if state.nr_conns == 0 {
+            state.len == hdr_len && state.end == 0
+        } else {
+            hdr_len <= state.len && state.len <= state.end
+        };
+        if !fits || buf.len() < hdr_len.max(state.end) {
+            return None;
+        }
+        Some(MesgBuilder {
+            buf,
+            version: state.version,
+            max_len: state.max_len,
+            len: state.len,
+            end: state.end,
+            nr_conns: state.nr_conns,
+        })
     }
 
     const fn header_len(version: Version) -> usize {

@@ -569,3 +569,27 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn resumed_builder_continues_the_message() {
+    let a = entry();
+    let mut whole = vec![0u8; 1500];
+    let mut b = MesgBuilder::new(&mut whole, Version::V1, 7, 1500).unwrap();
+    b.push(&a).unwrap();
+    b.push(&a).unwrap();
+    let expected = b.as_bytes().to_vec();
+
+    let mut buf = vec![0u8; 1500];
+    let st = {
+        let mut b = MesgBuilder::new(&mut buf, Version::V1, 7, 1500).unwrap();
+        b.push(&a).unwrap();
+        b.state()
+    };
+    let mut b = MesgBuilder::resume(&mut buf, st).unwrap();
+    b.push(&a).unwrap();
+    assert_eq!(b.as_bytes(), &expected[..]);
+    assert_eq!(b.state().nr_conns(), 2);
+    // A state that does not fit the buffer is refused.
+    let mut small = vec![0u8; 8];
+    assert!(MesgBuilder::resume(&mut small, b.state()).is_none());
+}
