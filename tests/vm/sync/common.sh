@@ -25,7 +25,6 @@ SY=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TAP=$OUT/sync-$(basename "$0" .sh).tap
 : >"$TAP"
 VIP=10.9.0.100
-STREAM="$PY $SY/stream.py"
 
 tap_ok() { _report "ok - $1"; }
 tap_fail() {
@@ -76,7 +75,7 @@ sy_down() {
 sy_servers_up() {
 	local l=$1 n
 	for n in r1 r2; do
-		in_ns "sy-$n-$l" $STREAM server 80 "$n" >/dev/null 2>&1 &
+		in_ns "sy-$n-$l" "$PY" "$SY/stream.py" server 80 "$n" >/dev/null 2>&1 &
 	done
 	sleep 1
 }
@@ -109,8 +108,8 @@ sy_conns() {
 	in_ns "sy-$1-$2" ipvsadm -L -n -c 2>/dev/null | awk '$1 == "TCP" { print $3, $4, $5, $6 }'
 }
 
-# wait_backup_conns D L N: until director D lists N ESTABLISHED connections and a template
-# (at most $2 s... 20 s); prints the seconds it took, or fails.
+# sy_wait_conns D L N: until director D lists N ESTABLISHED connections and a template
+# (at most 20 s); prints the seconds it took, or what it saw and fails.
 sy_wait_conns() {
 	local d=$1 l=$2 n=$3 i est tpl
 	for i in $(seq 0 40); do

@@ -51,7 +51,7 @@ run_pair() {
 
 	# The streams.
 	rm -f "$d/stop"
-	in_ns "sy-cl-$l" $STREAM client "$VIP" 80 "$N" "$d/stop" "$d/client.txt" >"$d/client.out" 2>&1 &
+	in_ns "sy-cl-$l" "$PY" "$SY/stream.py" client "$VIP" 80 "$N" "$d/stop" "$d/client.txt" >"$d/client.out" 2>&1 &
 	local client=$!
 	sleep 3
 	if secs=$(sy_wait_conns db "$l" "$N"); then
@@ -98,7 +98,7 @@ run_pair() {
 	# Persistence: a new connection reaches the streams' real server.
 	local want got
 	want=$(awk '$1 == "conn" { print $4 }' "$d/client.txt" | sort -u | head -n 1)
-	got=$(in_ns "sy-cl-$l" $STREAM once "$VIP" 80 2>&1)
+	got=$(in_ns "sy-cl-$l" "$PY" "$SY/stream.py" once "$VIP" 80 2>&1)
 	if [ -n "$want" ] && [ "$got" = "$want" ]; then
 		tap_ok "sync-pair $m: persistence holds on the backup (new connection to $got)"
 	else
