@@ -10,7 +10,8 @@
 #            the kernel's ipvs.sh, the forwarding matrix, expiry, teardown under load, the
 #            schedulers, quiescent templates, one-packet scheduling, tunnels, SCTP, the ipvs
 #            match, each against C IPVS and ipvs_rs; the node-interop replays of kube-proxy,
-#            keepalived, kube-router and Docker swarm (tests/vm/interop); the port-reuse
+#            keepalived, kube-router and Docker swarm (tests/vm/interop); connection sync
+#            between two directors, C→C, rs→rs, C→rs, rs→C (tests/vm/sync); the port-reuse
 #            matrix; `make bench` in its seconds-long smoke form), one result per check; a
 #            scenario's TAP file that tools/check.sh does not name is counted too
 #   build    the production module has no KUnit in it, and no panic site outside
@@ -143,7 +144,7 @@ done
 # (The data-path and port-reuse suites take ~5-10 min per module each under TCG.)
 VM_OUT="$OUT/vm" tools/vm.sh --timeout "$vm_timeout" --dmesg "$OUT/dmesg.txt" -- tests/vm/all.sh || vm_status=$?
 vm_names=(smoke netns ipvsadm-diff netlink-diff unpriv sysctl-diff dp-selftest dp-matrix dp-expire
-	dp-stress dp-sched dp-quiescent dp-onepacket dp-tunnels dp-knobs dp-sctp dp-xtipvs "${rel_names[@]}" interop-kubeproxy interop-keepalived interop-xt-ipvs reuse bench-smoke)
+	dp-stress dp-sched dp-quiescent dp-onepacket dp-tunnels dp-knobs dp-sctp dp-xtipvs "${rel_names[@]}" interop-kubeproxy interop-keepalived interop-xt-ipvs sync-pair sync-mixed reuse bench-smoke)
 for name in "${vm_names[@]}"; do
 	if [ -f "$OUT/vm/$name.tap" ] && grep -qE '^(not )?ok - ' "$OUT/vm/$name.tap"; then
 		count_tap "vm/$name" "$OUT/vm/$name.tap"

@@ -53,6 +53,8 @@ run_mixed() {
 	in_ns "sy-da-$l" ip addr del "$VIP/32" dev eth0
 	t=$SECONDS
 	in_ns "sy-da-$l" ipvsadm --stop-daemon master
+	# C holds a module reference per service (ip_vs_use_count_inc()): clear them first.
+	in_ns "sy-da-$l" ipvsadm -C
 	check "sync-mixed $mm→$bm: $mm unloads" unload_ipvs "$mm"
 	load_ipvs "$bm" || { tap_fail "sync-mixed $mm→$bm: load $bm"; return; }
 	sy_service db "$l" || tap_fail "sync-mixed $mm→$bm: the DR service on B"
