@@ -108,13 +108,14 @@ sy_conns() {
 	in_ns "sy-$1-$2" ipvsadm -L -n -c 2>/dev/null | awk '$1 == "TCP" { print $3, $4, $5, $6 }'
 }
 
-# sy_wait_conns D L N: until director D lists N ESTABLISHED connections and a template
-# (at most 20 s); prints the seconds it took, or what it saw and fails.
+# sy_wait_conns D L N [VIRTUAL]: until director D lists N ESTABLISHED connections and a
+# template (to VIRTUAL, a regular expression, if given), at most 20 s; prints the seconds it
+# took, or what it saw and fails.
 sy_wait_conns() {
-	local d=$1 l=$2 n=$3 i est tpl
+	local d=$1 l=$2 n=$3 v=${4:-.} i est tpl
 	for i in $(seq 0 40); do
-		est=$(sy_conns "$d" "$l" | awk '$1 == "ESTABLISHED" && $4 != "" { n++ } END { print n + 0 }')
-		tpl=$(sy_conns "$d" "$l" | awk '$2 ~ /:0$/ { n++ } END { print n + 0 }')
+		est=$(sy_conns "$d" "$l" | awk -v v="$v" '$1 == "ESTABLISHED" && $4 != "" && $3 ~ v { n++ } END { print n + 0 }')
+		tpl=$(sy_conns "$d" "$l" | awk -v v="$v" '$2 ~ /:0$/ && $3 ~ v { n++ } END { print n + 0 }')
 		if [ "$est" -ge "$n" ] && [ "$tpl" -ge 1 ]; then
 			echo $((i / 2))
 			return 0

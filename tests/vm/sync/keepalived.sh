@@ -39,7 +39,9 @@ run_ka() {
 		    }
 		}
 	EOF
-	in_ns "sy-da-$l" "$KA" --vrrp --dont-fork --log-console --log-detail --use-file "$d/keepalived.conf" \
+	# ip netns exec itself (not in_ns, a function: backgrounded it is a subshell), so that $!
+	# is keepalived's pid.
+	ip netns exec "sy-da-$l" "$KA" --vrrp --dont-fork --log-console --log-detail --use-file "$d/keepalived.conf" \
 		--pid "$d/ka.pid" --vrrp_pid "$d/vrrp.pid" >"$d/keepalived.log" 2>&1 &
 	pid=$!
 	for i in $(seq 40); do
@@ -77,6 +79,7 @@ run_ka() {
 	else
 		tap_ok "sync-keepalived $m: no IPVS error in keepalived's log"
 	fi
+	pkill -f "keepalived.*$d/keepalived.conf" 2>/dev/null
 	sy_down "$l"
 	check "sync-keepalived $m: $m unloads" unload_ipvs "$m"
 	publish "sync-keepalived-$m"
