@@ -6,6 +6,8 @@
 #   make reuse-matrix  the whole port-reuse matrix (C twice, ipvs_rs once; ~40 min under TCG)
 #   make check      all test tiers; ends with "N passed, M failed"
 #   make lint       shellcheck, rustfmt and clippy of the core and the module (tools/lint.sh)
+#   make sync-more  connection sync beyond make check: keepalived's lvs_sync_daemon, sync_version=0,
+#                   the IPv6 group (C and ipvs_rs; ~8 min under TCG)
 #   make compat     the core's tests and the module built with rustc 1.78, the oldest rustc Linux
 #                   6.12 accepts (against FLAVOR=rustc178: ~15 min the first time); not in check
 #   make KDIR=/lib/modules/$(uname -r)/build   build against your own Rust-enabled kernel
@@ -17,7 +19,7 @@
 LLVM ?= 1
 export FLAVOR CACHE_DIR
 
-.PHONY: all module deps kernel check lint compat demo bench reuse-matrix host-test clean
+.PHONY: all module deps kernel check lint compat demo bench reuse-matrix sync-more host-test clean
 all: module
 
 deps:
@@ -48,6 +50,9 @@ demo: deps
 bench: deps
 	@tools/deps.sh --plots
 	@tools/bench.sh
+
+sync-more: deps
+	@tools/sync-more.sh
 
 reuse-matrix: deps
 	@tools/deps.sh --plots

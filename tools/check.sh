@@ -144,7 +144,7 @@ done
 # (The data-path and port-reuse suites take ~5-10 min per module each under TCG.)
 VM_OUT="$OUT/vm" tools/vm.sh --timeout "$vm_timeout" --dmesg "$OUT/dmesg.txt" -- tests/vm/all.sh || vm_status=$?
 vm_names=(smoke netns ipvsadm-diff netlink-diff unpriv sysctl-diff dp-selftest dp-matrix dp-expire
-	dp-stress dp-sched dp-quiescent dp-onepacket dp-tunnels dp-knobs dp-sctp dp-xtipvs "${rel_names[@]}" interop-kubeproxy interop-keepalived interop-xt-ipvs sync-pair sync-mixed sync-keepalived reuse bench-smoke)
+	dp-stress dp-sched dp-quiescent dp-onepacket dp-tunnels dp-knobs dp-sctp dp-xtipvs "${rel_names[@]}" interop-kubeproxy interop-keepalived interop-xt-ipvs sync-pair sync-mixed reuse bench-smoke)
 for name in "${vm_names[@]}"; do
 	if [ -f "$OUT/vm/$name.tap" ] && grep -qE '^(not )?ok - ' "$OUT/vm/$name.tap"; then
 		count_tap "vm/$name" "$OUT/vm/$name.tap"

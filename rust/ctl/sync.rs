@@ -7,7 +7,9 @@
 use super::NetState;
 use crate::dp::sync as dp_sync;
 use crate::glue::pernet::Net;
-use crate::glue::syncsock::{self, McastGroup, SyncConfig, SyncDaemon, SyncRole, SyncThread, SyncThreads};
+use crate::glue::syncsock::{
+    self, McastGroup, SyncConfig, SyncDaemon, SyncRole, SyncThread, SyncThreads,
+};
 use ipvs_core::netlink::daemon::{self, DaemonRepr, McastGroup as ReprGroup};
 use ipvs_core::netlink::ipvs::daemon_state;
 use ipvs_core::netlink::reply::DaemonInfo;
@@ -133,7 +135,10 @@ pub(crate) fn start(ns: &NetState, net: &Net, d: &DaemonRepr) -> Result {
     // The data path's state first: a master's queues exist before its threads look.
     match role {
         // C stores the syncid in a byte of each message.
-        SyncRole::Master => ns.dp.sync.set_master(threads, cfg.syncid as u8, cfg.sync_maxlen)?,
+        SyncRole::Master => ns
+            .dp
+            .sync
+            .set_master(threads, cfg.syncid as u8, cfg.sync_maxlen)?,
         SyncRole::Backup => ns.dp.sync.set_backup(cfg.syncid as i32, cfg.sync_maxlen),
     }
     let sc_cfg = SyncConfig {
@@ -153,7 +158,11 @@ pub(crate) fn start(ns: &NetState, net: &Net, d: &DaemonRepr) -> Result {
     }
     pr_info!(
         "sync thread started: state = {}, mcast_ifn = {}, syncid = {}, threads = {}\n",
-        if role == SyncRole::Master { "MASTER" } else { "BACKUP" },
+        if role == SyncRole::Master {
+            "MASTER"
+        } else {
+            "BACKUP"
+        },
         core::str::from_utf8(cfg.ifn()).unwrap_or("?"),
         cfg.syncid,
         threads
@@ -190,7 +199,11 @@ pub(crate) fn stop(ns: &NetState, state: u32) -> Result {
     let r = SyncThreads::stop(ns, role);
     pr_info!(
         "stopping {} sync threads\n",
-        if role == SyncRole::Master { "master" } else { "backup" }
+        if role == SyncRole::Master {
+            "master"
+        } else {
+            "backup"
+        }
     );
     r
 }

@@ -111,7 +111,10 @@ impl SyncCounters {
             ("master_conns_sent", self.conns_sent.load(Relaxed)),
             ("master_msgs_queued", self.msgs_queued.load(Relaxed)),
             ("master_msgs_sent", self.msgs_sent.load(Relaxed)),
-            ("master_msgs_dropped_qlen", self.msgs_dropped_qlen.load(Relaxed)),
+            (
+                "master_msgs_dropped_qlen",
+                self.msgs_dropped_qlen.load(Relaxed),
+            ),
             ("master_no_mem", self.no_mem.load(Relaxed)),
             ("backup_msgs_received", self.msgs_received.load(Relaxed)),
             ("backup_msgs_refused", self.msgs_refused.load(Relaxed)),
@@ -312,8 +315,7 @@ pub(crate) fn sync_conn(ns: &DpNet, cp: &Conn, mut pkts: i32) {
                     .sync_endtime
                     .compare_exchange(cm.endtime_expected, cm.endtime_new, Relaxed, Relaxed)
                     .is_ok();
-                match policy::master_after_commit(s.version, cm.needed(won), view.pe_data_invalid)
-                {
+                match policy::master_after_commit(s.version, cm.needed(won), view.pe_data_invalid) {
                     AfterCommit::Stop => return,
                     AfterCommit::Controller => {}
                     AfterCommit::Send => {
@@ -452,8 +454,7 @@ fn take_ready(sync: &SyncDp, id: usize, all: bool) -> KVec<Buff> {
 /// in progress.
 fn pending(sync: &SyncDp, id: usize) -> (bool, bool) {
     let m = sync.masters.lock();
-    m.qs
-        .get(id)
+    m.qs.get(id)
         .map_or((false, false), |q| (!q.queue.is_empty(), q.cur.is_some()))
 }
 
@@ -505,14 +506,10 @@ pub(crate) fn backup_run(ns: &DpNet, t: &SyncThread) {
         if !t.socket().wait_readable(u64::from(rcu::hz())) {
             continue;
         }
-        loop {
-            match t.socket().recv(&mut buf) {
-                Ok(n) => {
-                    if let Some(msg) = buf.get(..n) {
-                        process_message(ns, msg);
-                    }
-                }
-                Err(_) => break,
+        // Until the socket is empty (EAGAIN; C logs other errors and waits again too).
+        while let Ok(n) = t.socket().recv(&mut buf) {
+            if let Some(msg) = buf.get(..n) {
+                process_message(ns, msg);
             }
             if t.should_stop() {
                 return;
@@ -567,8 +564,10 @@ fn family_of(e: &DecodedConn<'_>) -> Family {
 fn find_dest(
     ns: &DpNet,
     e: &DecodedConn<'_>,
-) -> Option<(kernel::sync::Arc<super::dest::DestShared>, kernel::sync::Arc<super::dest::StatsCells>)>
-{
+) -> Option<(
+    kernel::sync::Arc<super::dest::DestShared>,
+    kernel::sync::Arc<super::dest::StatsCells>,
+)> {
     let rcu_guard = RcuReadGuard::new();
     let family = family_of(e);
     let svc = ns.services.find_for_packet(

@@ -26,7 +26,6 @@ echo "# === interop/run-all.sh c rs"; "$here/interop/run-all.sh" c rs || rc=1
 # Connection sync: C→C and rs→rs in one kernel, then C→rs and rs→C by record and replay.
 echo "# === sync/pair.sh c rs"; "$here/sync/pair.sh" c rs || rc=1
 echo "# === sync/mixed.sh c:rs rs:c"; "$here/sync/mixed.sh" c:rs rs:c || rc=1
-echo "# === sync/keepalived.sh c rs"; "$here/sync/keepalived.sh" c rs || rc=1
 echo "# === reuse/run.sh c rs c"; "$here/reuse/run.sh" c rs c || rc=1
 # The bench harness (make bench) in its seconds-long form: every metric measured for both.
 echo "# === bench/run.sh c rs (BENCH_SMOKE=1)"; BENCH_SMOKE=1 "$here/bench/run.sh" c rs || rc=1

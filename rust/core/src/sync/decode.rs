@@ -284,7 +284,7 @@ impl<'a> Iterator for Entries<'a> {
         if self.stopped || self.done >= self.nr_conns {
             return None;
         }
-        self.done += 1;
+        self.done = self.done.saturating_add(1);
         let r = match self.format {
             Format::V0 => self.next_v0(),
             Format::V1 => self.next_v1(),
@@ -344,17 +344,17 @@ impl<'a> Entries<'a> {
         let buf = self.buf;
         let start = self.pos;
         let s = buf
-            .get(start..start + CONN_V0_LEN)
+            .get(start..start.saturating_add(CONN_V0_LEN))
             .ok_or(DropReason::V0Truncated)?;
         let raw_flags = u32::from(be16(s, 20).unwrap_or(0));
         let seq = if raw_flags & conn_flags::SEQ_MASK != 0 {
-            self.pos = start + CONN_V0_FULL_LEN;
-            let o = array::<SEQ_OPTIONS_LEN>(buf, start + CONN_V0_LEN)
+            self.pos = start.saturating_add(CONN_V0_FULL_LEN);
+            let o = array::<SEQ_OPTIONS_LEN>(buf, start.saturating_add(CONN_V0_LEN))
                 .ok_or(DropReason::V0OptionsTruncated)?;
             // Sent as the master's memory holds it (memcpy() of cp->sync_conn_opt).
             Some(SeqOptions::from_bytes(&o, u32::from_ne_bytes))
         } else {
-            self.pos = start + CONN_V0_LEN;
+            self.pos = start.saturating_add(CONN_V0_LEN);
             None
         };
         let protocol = s.get(1).copied().unwrap_or(0);
@@ -382,19 +382,21 @@ impl<'a> Entries<'a> {
     fn next_v1(&mut self) -> Result<DecodedConn<'a>, DropReason> {
         let buf = self.buf;
         let p = self.pos;
-        if p + CONN_V4_LEN > buf.len() {
+        if p.saturating_add(CONN_V4_LEN) > buf.len() {
             return Err(DropReason::TooSmall);
         }
-        let ver_size = be16(buf, p + 2).ok_or(DropReason::TooSmall)?;
+        let ver_size = be16(buf, p.saturating_add(2)).ok_or(DropReason::TooSmall)?;
         let size = usize::from(ver_size & SVER_MASK);
-        let entry = buf.get(p..p + size).ok_or(DropReason::EntryOverrun)?;
+        let entry = buf
+            .get(p..p.saturating_add(size))
+            .ok_or(DropReason::EntryOverrun)?;
         let stype = buf.get(p).copied().ok_or(DropReason::TooSmall)?;
         let version = ver_size >> SVER_SHIFT;
         if version != 0 {
             return Err(DropReason::UnknownVersion(version as u8));
         }
         // Make sure we have 32 bit alignment
-        self.pos = p + ((size + 3) & !3);
+        self.pos = p.saturating_add(size.saturating_add(3) & !3);
         proc_sync_conn(stype, entry, &self.cfg)
     }
 }

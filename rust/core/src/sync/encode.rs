@@ -221,14 +221,14 @@ impl<'b> MesgBuilder<'b> {
         // The size fits: `end` never exceeds max(max_len, header + entry) <= 65535 + 112 and
         // `len` stays at most `end`; saturate all the same.
         let size = u16::try_from(self.len).unwrap_or(u16::MAX).to_be_bytes();
-        let (count_at, size_at) = match self.version {
+        let (count_at, size_at): (usize, usize) = match self.version {
             Version::V0 => (0, 2),
             Version::V1 => (4, 2),
         };
         if let Some(b) = self.buf.get_mut(count_at) {
             *b = self.nr_conns;
         }
-        if let Some(s) = self.buf.get_mut(size_at..size_at + 2) {
+        if let Some(s) = self.buf.get_mut(size_at..size_at.saturating_add(2)) {
             s.copy_from_slice(&size);
         }
     }
@@ -242,11 +242,11 @@ impl<'b> MesgBuilder<'b> {
         let len = entry_len(self.version, e);
         let pad = match self.version {
             // pad = (4 - (size_t) buff->head) & 3, with the message kmalloc()ed aligned.
-            Version::V1 if self.nr_conns != 0 => (4 - (self.len & 3)) & 3,
+            Version::V1 if self.nr_conns != 0 => 4usize.wrapping_sub(self.len & 3) & 3,
             _ => 0,
         };
-        let start = self.len + pad;
-        let stop = start + len;
+        let start = self.len.saturating_add(pad);
+        let stop = start.saturating_add(len);
         if self.nr_conns == 0 {
             let end = stop.max(self.max_len).min(self.buf.len());
             if stop > end {
@@ -256,17 +256,18 @@ impl<'b> MesgBuilder<'b> {
         } else if stop > self.end || self.nr_conns == u8::MAX {
             return Err(PushError::Full);
         }
-        let Some(dst) = self.buf.get_mut(self.len..stop) else {
+        if let Some(padding) = self.buf.get_mut(self.len..start) {
+            padding.fill(0);
+        }
+        let Some(entry) = self.buf.get_mut(start..stop) else {
             return Err(PushError::BufferTooSmall);
         };
-        let (padding, entry) = dst.split_at_mut(pad);
-        padding.fill(0);
         match self.version {
             Version::V0 => write_v0(entry, e),
             Version::V1 => write_v1(entry, e, len),
         }
         self.len = stop;
-        self.nr_conns += 1;
+        self.nr_conns = self.nr_conns.saturating_add(1);
         self.write_header();
         Ok(())
     }
@@ -275,7 +276,7 @@ impl<'b> MesgBuilder<'b> {
 /// Writes `bytes` at `at` in `dst`, if they fit (they always do for the lengths
 /// [`entry_len`] gives).
 fn put(dst: &mut [u8], at: usize, bytes: &[u8]) {
-    if let Some(d) = dst.get_mut(at..at + bytes.len()) {
+    if let Some(d) = dst.get_mut(at..at.saturating_add(bytes.len())) {
         d.copy_from_slice(bytes);
     }
 }
@@ -332,6 +333,10 @@ fn write_v1(dst: &mut [u8], e: &ConnEntry, len: usize) {
     };
     if e.sends_seq() {
         put(dst, opts_at, &[super::opt::SEQ_DATA, SEQ_OPTIONS_LEN as u8]);
-        put(dst, opts_at + 2, &e.seq.to_bytes(u32::to_be_bytes));
+        put(
+            dst,
+            opts_at.saturating_add(2),
+            &e.seq.to_bytes(u32::to_be_bytes),
+        );
     }
 }

@@ -181,9 +181,13 @@ impl SeqOptions {
     /// The 24 bytes, each `__u32` written by `write` (big-endian for version 1's
     /// `hton_seq()`, native for version 0's `memcpy()`).
     fn to_bytes(self, write: fn(u32) -> [u8; 4]) -> [u8; SEQ_OPTIONS_LEN] {
+        let [a, b, c, d, e, f] = self.words().map(write);
         let mut out = [0u8; SEQ_OPTIONS_LEN];
-        for (chunk, w) in out.chunks_exact_mut(4).zip(self.words()) {
-            chunk.copy_from_slice(&write(w));
+        for (dst, src) in out
+            .iter_mut()
+            .zip(a.iter().chain(&b).chain(&c).chain(&d).chain(&e).chain(&f))
+        {
+            *dst = *src;
         }
         out
     }
@@ -191,10 +195,11 @@ impl SeqOptions {
     /// The reverse of [`SeqOptions::to_bytes`].
     fn from_bytes(b: &[u8; SEQ_OPTIONS_LEN], read: fn([u8; 4]) -> u32) -> SeqOptions {
         let mut w = [0u32; 6];
-        for (word, chunk) in w.iter_mut().zip(b.chunks_exact(4)) {
-            let mut q = [0u8; 4];
-            q.copy_from_slice(chunk);
-            *word = read(q);
+        for (i, word) in w.iter_mut().enumerate() {
+            let at = i.saturating_mul(4);
+            if let Some(&[a, b0, c, d]) = b.get(at..at.saturating_add(4)) {
+                *word = read([a, b0, c, d]);
+            }
         }
         SeqOptions::from_words(w)
     }
