@@ -11,5 +11,6 @@ out=${VM_OUT:-$CACHE_DIR/sync-more}
 mkdir -p "$out"
 guest_env=()
 [ -z "${KO:-}" ] || guest_env+=(KO="$(realpath -- "$KO")")
+# shellcheck disable=SC2016 # the guest shell expands $?
 VM_OUT=$out tools/vm.sh --timeout "${VM_TIMEOUT:-1500}" -- env "${guest_env[@]}" \
 	sh -c 'tests/vm/sync/keepalived.sh c rs; a=$?; tests/vm/sync/variants.sh c rs; b=$?; [ "$a$b" = 00 ]'
