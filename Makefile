@@ -8,6 +8,7 @@
 #   make lint       shellcheck, rustfmt and clippy of the core and the module (tools/lint.sh)
 #   make sync-more  connection sync beyond make check: keepalived's lvs_sync_daemon, sync_version=0,
 #                   the IPv6 group (C and ipvs_rs; ~8 min under TCG)
+#   make sync-load  connection sync under load: 10000 connections, backup vs master, C and ipvs_rs
 #   make compat     the core's tests and the module built with rustc 1.78, the oldest rustc Linux
 #                   6.12 accepts (against FLAVOR=rustc178: ~15 min the first time); not in check
 #   make KDIR=/lib/modules/$(uname -r)/build   build against your own Rust-enabled kernel
@@ -19,7 +20,7 @@
 LLVM ?= 1
 export FLAVOR CACHE_DIR
 
-.PHONY: all module deps kernel check lint compat demo bench reuse-matrix sync-more host-test clean
+.PHONY: all module deps kernel check lint compat demo bench reuse-matrix sync-more sync-load host-test clean
 all: module
 
 deps:
@@ -53,6 +54,9 @@ bench: deps
 
 sync-more: deps
 	@tools/sync-more.sh
+
+sync-load: deps
+	@tools/sync-load.sh
 
 reuse-matrix: deps
 	@tools/deps.sh --plots
