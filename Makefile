@@ -9,6 +9,7 @@
 #   make sync-more  connection sync beyond make check: keepalived's lvs_sync_daemon, sync_version=0,
 #                   the IPv6 group (C and ipvs_rs; ~8 min under TCG)
 #   make sync-load  connection sync under load: 10000 connections, backup vs master, C and ipvs_rs
+#   make sync-fuzz  hostile sync datagrams into C's and ipvs_rs's backups, entries compared
 #   make compat     the core's tests and the module built with rustc 1.78, the oldest rustc Linux
 #                   6.12 accepts (against FLAVOR=rustc178: ~15 min the first time); not in check
 #   make KDIR=/lib/modules/$(uname -r)/build   build against your own Rust-enabled kernel
@@ -20,7 +21,7 @@
 LLVM ?= 1
 export FLAVOR CACHE_DIR
 
-.PHONY: all module deps kernel check lint compat demo bench reuse-matrix sync-more sync-load host-test clean
+.PHONY: all module deps kernel check lint compat demo bench reuse-matrix sync-more sync-load sync-fuzz host-test clean
 all: module
 
 deps:
@@ -57,6 +58,9 @@ sync-more: deps
 
 sync-load: deps
 	@tools/sync-load.sh
+
+sync-fuzz: deps
+	@tools/sync-fuzz.sh
 
 reuse-matrix: deps
 	@tools/deps.sh --plots
