@@ -96,7 +96,7 @@ sy_service() {
 # move_vip FROM TO L: the VIP leaves director FROM for TO; the client learns TO's address.
 sy_move_vip() {
 	local from=$1 to=$2 l=$3 mac
-	in_ns "sy-$from-$l" ip addr del "$VIP/32" dev eth0
+	in_ns "sy-$from-$l" ip addr del "$VIP/32" dev eth0 2>/dev/null
 	in_ns "sy-$to-$l" ip addr add "$VIP/32" dev eth0
 	mac=$(in_ns "sy-$to-$l" cat /sys/class/net/eth0/address)
 	in_ns "sy-cl-$l" ip neigh replace "$VIP" lladdr "$mac" dev eth0 nud reachable

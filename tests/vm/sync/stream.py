@@ -10,6 +10,10 @@
                                    summary line ("total N ok K"). Exit 0 if every connection
                                    stayed correct.
   stream.py once HOST PORT         one connection: prints the server's NAME
+
+While the client runs, STOP.progress holds "T ALIVE BYTES" (rewritten every 0.5 s): the
+connections still running without error and the bytes echoed so far, so that a scenario can
+see the streams move again after a failover.
 """
 import os
 import socket
@@ -97,6 +101,13 @@ def client(host, port, n, stop, out):
     for c in conns:
         c.start()
         time.sleep(0.02)
+    prog = stop + ".progress"
+    while any(c.is_alive() for c in conns):
+        alive = sum(1 for c in conns if c.is_alive() and c.reason == "running")
+        with open(prog + ".tmp", "w") as f:
+            f.write("%.1f %d %d\n" % (time.time(), alive, sum(c.sent for c in conns)))
+        os.replace(prog + ".tmp", prog)
+        time.sleep(0.5)
     for c in conns:
         c.join()
     ok = sum(1 for c in conns if c.ok)
