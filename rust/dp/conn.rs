@@ -322,13 +322,22 @@ pub(crate) fn create(
         flags = (flags & !(conn_flags::FWD_MASK | conn_flags::NOOUTPUT)) | df;
     }
     let hash = hashkey(net, p.family, p.protocol, &p.caddr, p.cport);
+    // ip_vs_conn_new(): "proto should only be IPPROTO_IP if p->vaddr is a fwmark", and then
+    // only its first four bytes are kept (ip_vs_addr_set(AF_UNSPEC, ...)). A backup creating
+    // an IPv6 firewall-mark template from a sync message keeps the mark, not the rest.
+    let vaddr = if p.protocol == 0 {
+        let [a, b, c, d, ..] = p.vaddr.0;
+        InetAddr([a, b, c, d, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    } else {
+        p.vaddr
+    };
     let conn = ConnInfo {
         net,
         family: p.family,
         protocol: p.protocol,
         caddr: p.caddr,
         cport: p.cport,
-        vaddr: p.vaddr,
+        vaddr,
         vport: AtomicU16::new(p.vport),
         daddr: p.daddr,
         dport: AtomicU16::new(p.dport),
