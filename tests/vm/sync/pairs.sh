@@ -30,12 +30,13 @@ d=$WORK/sync-pairs
 mkdir -p "$d"
 STOP=$d/stop
 
-# moving DESC: the streams move again: within 30 s every one of them is alive and together
+# moving DESC: the streams move again: within 60 s (TCP retransmits with backoff after a stall)
+# every one of them is alive and together
 # they echo 3 more rounds each.
 moving() {
 	local b0 b1 alive i
 	read -r _ alive b0 <"$STOP.progress"
-	for i in $(seq 60); do
+	for i in $(seq 120); do
 		sleep 0.5
 		read -r _ alive b1 <"$STOP.progress"
 		if [ "$alive" = "$N" ] && [ $((b1 - b0)) -ge $((N * 64 * 3)) ]; then
@@ -43,7 +44,7 @@ moving() {
 			return 0
 		fi
 	done
-	tap_fail "sync-pairs $1: all $N streams go on" "alive $alive, $((b1 - b0)) bytes in 30 s" \
+	tap_fail "sync-pairs $1: all $N streams go on" "alive $alive, $((b1 - b0)) bytes in 60 s" \
 		"$(tail -n 3 "$d/client.out")"
 }
 

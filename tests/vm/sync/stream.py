@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-TIMEOUT = 30.0
+TIMEOUT = 120.0
 
 
 def serve(port, name):
