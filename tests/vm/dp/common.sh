@@ -31,17 +31,6 @@ DPGEN=$WORK/dpgen
 TAP=$OUT/dp-$(basename "$0" .sh).tap
 : >"$TAP"
 
-# TAP helpers that take a verdict computed by the caller.
-tap_ok() { _report "ok - $1"; }
-tap_fail() {
-	_report "not ok - $1"
-	failures=$((failures + 1))
-	shift
-	local l
-	for l in "$@"; do printf '%s\n' "$l" | sed 's/^/# /'; done
-}
-note() { printf '# %s\n' "$*"; }
-
 # ipvs_is c|rs: that implementation, and only it, is loaded.
 ipvs_is() {
 	local c=0 rs=0

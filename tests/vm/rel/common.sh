@@ -36,36 +36,6 @@ log_clean() {
 	fi
 }
 
-# kmemleak_available: the debug kernel's kmemleak is there and on.
-kmemleak_available() { [ -w /sys/kernel/debug/kmemleak ]; }
-
-# kmemleak_clear: forget what is known so far (boot-time reports are not ours).
-kmemleak_clear() {
-	kmemleak_available || return 0
-	echo scan >/sys/kernel/debug/kmemleak 2>/dev/null
-	echo clear >/sys/kernel/debug/kmemleak 2>/dev/null
-}
-
-# kmemleak_check NAME: TAP line; after two scans (kmemleak reports an object only once it was
-# unreferenced in two scans), no leak reported. Skipped (a note, no TAP line) without kmemleak.
-kmemleak_check() {
-	local name=$1 out
-	if ! kmemleak_available; then
-		note "$name: kmemleak not available on this kernel (FLAVOR=debug has it)"
-		return 0
-	fi
-	echo scan >/sys/kernel/debug/kmemleak
-	sleep 1
-	echo scan >/sys/kernel/debug/kmemleak
-	out=$(cat /sys/kernel/debug/kmemleak)
-	if [ -z "$out" ]; then
-		tap_ok "$name: kmemleak finds nothing"
-	else
-		tap_fail "$name: kmemleak finds nothing" "$(printf '%s\n' "$out" | head -n 40)"
-		printf '%s\n' "$out" >"$WORK/kmemleak-$(printf '%s' "$name" | tr -c 'A-Za-z0-9_-' _).txt"
-	fi
-}
-
 # rel_topo_up LABEL: topo_up, then routes in the real servers so that NAT, DR and TUN services
 # coexist without policy routing (the test kernel has no CONFIG_IP_MULTIPLE_TABLES): replies
 # go via the director (NAT), except to the client addresses reserved for DR and TUN traffic

@@ -26,15 +26,6 @@ TAP=$OUT/sync-$(basename "$0" .sh).tap
 : >"$TAP"
 VIP=10.9.0.100
 
-tap_ok() { _report "ok - $1"; }
-tap_fail() {
-	_report "not ok - $1"
-	failures=$((failures + 1))
-	shift
-	local l
-	for l in "$@"; do printf '%s\n' "$l" | sed 's/^/# /'; done
-}
-note() { printf '# %s\n' "$*"; }
 
 # sy_up L: the topology of run label L.
 sy_up() {

@@ -22,28 +22,6 @@ SETTLE=${SYNC_FUZZ_SETTLE:-130}
 "$PY" "$SY/syncfuzz.py" gen "$SEED" "$COUNT" "$WORK/datagrams.txt"
 note "sync-fuzz: $COUNT datagrams, seed $SEED"
 
-# kmemleak (FLAVOR=debug): what was known before the load is not ours; after the unload, two
-# scans (an object is reported once unreferenced in two) must find nothing.
-kmemleak_on() { [ -w /sys/kernel/debug/kmemleak ]; }
-kmemleak_clear() {
-	kmemleak_on || return 0
-	echo scan >/sys/kernel/debug/kmemleak 2>/dev/null
-	echo clear >/sys/kernel/debug/kmemleak 2>/dev/null
-}
-kmemleak_check() {
-	local out
-	kmemleak_on || { note "$1: no kmemleak on this kernel (FLAVOR=debug has it)"; return 0; }
-	echo scan >/sys/kernel/debug/kmemleak
-	sleep 1
-	echo scan >/sys/kernel/debug/kmemleak
-	out=$(cat /sys/kernel/debug/kmemleak)
-	if [ -z "$out" ]; then
-		tap_ok "$1: kmemleak finds nothing"
-	else
-		tap_fail "$1: kmemleak finds nothing" "$(printf '%s\n' "$out" | head -n 40)"
-	fi
-}
-
 run_fuzz() {
 	local m=$1 l=fz d=$WORK/sync-fuzz-$1
 	mkdir -p "$d"
