@@ -21,7 +21,8 @@
 //! sequence-number options are never sent (ipvs_rs has no application helpers that shift
 //! sequence numbers) and persistence-engine data neither (no persistence engines). A synced
 //! connection whose real server the backup does not have stays unbound, as in C, but is not
-//! bound later when the real server appears (C: `ip_vs_try_bind_dest()`).
+//! bound later when the real server appears (C: `ip_vs_try_bind_dest()`); an entry whose
+//! expiry is put off (held, or controlling others) is not synced then (C: `ip_vs_conn_expire()`).
 
 use super::conn::{self, Conn, ConnParams, Lookup};
 use super::DpNet;
