@@ -271,7 +271,8 @@ fn set_cmd(
             let nla =
                 core_attr(req.attr(cmd_attr::DEST), Nest::Dest, None).map_err(|_| Errno::Einval)?;
             let r = DestRepr::parse(nla, &mut diag)?;
-            let af = r.resolve_af(svc_af, env, false)?;
+            // C refuses a destination of another family while a sync daemon runs.
+            let af = r.resolve_af(svc_af, env, ns.dp.sync.state() != 0)?;
             if c == cmd::NEW_DEST {
                 let net = req.net();
                 ctl.add_dest(idx, &r, af, |af, addr| dest_addr_check(net, af, addr))
