@@ -131,7 +131,13 @@ vng_args=(
 	# Kernel console (everything but debug messages) on a virtio console (hvc0) into
 	# console.txt: the kernel log survives a panic or hang. vng's ttyS0 goes to /dev/null.
 	--qemu-opts="-device virtio-serial -chardev file,id=klog,path=$VM_OUT/console.txt -device virtconsole,chardev=klog"
-	--append "root=/dev/root" --append "virtme_link_mods=$moddir"
+	# The 9p root with cache=loose (vng's rootflags plus the cache): the guest only reads the
+	# host's tree, which does not change during a run (results go to the --rwdir $VM_OUT, a
+	# mount of its own, uncached). Without it every exec and every Python import walks 9p:
+	# measured under TCG, `python3 -c 1` 2.3 s -> 0.75 s, the boot to the runner 51 s -> 28 s.
+	--append "root=/dev/root"
+	--append "rootflags=version=9p2000.L,trans=virtio,access=any,msize=524288,cache=loose"
+	--append "virtme_link_mods=$moddir"
 	--append "console=hvc0" --append "loglevel=7" --append "log_buf_len=4M"
 	--exec "bash $runner"
 )

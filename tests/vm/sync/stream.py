@@ -98,7 +98,16 @@ class Conn(threading.Thread):
 
 def client(host, port, n, stop, out):
     conns = [Conn(i, host, port, stop) for i in range(n)]
-    for c in conns:
+    # The first connection alone, until its server answered: its SYN creates the persistence
+    # template that the others then find. Concurrent first SYNs on two CPUs may each miss the
+    # template and create one (C's ip_vs_sched_persist() does the same: lookup, then insert),
+    # which would send the client to two real servers and make the scenarios' expectations
+    # (one template, persistence after failover) a matter of timing.
+    conns[0].start()
+    deadline = time.time() + TIMEOUT
+    while conns[0].is_alive() and conns[0].reason == "not started" and time.time() < deadline:
+        time.sleep(0.05)
+    for c in conns[1:]:
         c.start()
         time.sleep(0.02)
     prog = stop + ".progress"
