@@ -108,13 +108,31 @@ void ipvs_rs_log_dnat_loopback(const char *func, int af, const void *daddr);
 #define IPVS_RS_RT_MODE_TUNNEL		0x0020
 /* ipvs_rs's own: the namespace's pmtu_disc is 0 (C reads sysctl_pmtu_disc() there). */
 #define IPVS_RS_RT_MODE_NO_PMTU_DISC	0x0100
-/* __ip_vs_get_out_rt(_v6)() without the per-destination route cache: route to @daddr (4 or
- * 16 bytes by @af), refuse what @rt_mode forbids, decrement the TTL for forwarded packets,
- * check the MTU (less @overhead for tunnels; ICMP "too big" as C sends it) and attach the
- * route. Returns 1 if @daddr is local (the skb keeps its route), 0 if routed, -1 on error
- * (the caller drops). @saddr (may be NULL) gets the route's source address. */
+/* __ip_vs_get_out_rt(_v6)(): route to @daddr (4 or 16 bytes by @af), refuse what @rt_mode
+ * forbids, decrement the TTL for forwarded packets, check the MTU (less @overhead for
+ * tunnels; ICMP "too big" as C sends it) and attach the route. Returns 1 if @daddr is local
+ * (the skb keeps its route), 0 if routed, -1 on error (the caller drops). @saddr (may be
+ * NULL) gets the route's source address. @cache (C's dest->dest_dst; NULL: look the route up
+ * now and attach it with a reference) is the route cache of the real server whose address
+ * @daddr is: its route is looked up once, reused while valid and attached without a
+ * reference, which the caller's RCU read-side section (the hook's) covers. */
+struct ipvs_rs_dst_cache;
 int ipvs_rs_route(struct net *net, struct sk_buff *skb, int af, int skb_af, const void *daddr,
-		  int rt_mode, unsigned int overhead, bool icmp, bool first_frag, void *saddr);
+		  int rt_mode, unsigned int overhead, bool icmp, bool first_frag, void *saddr,
+		  struct ipvs_rs_dst_cache *cache);
+/* A real server's route cache. alloc: process context (NULL: no memory, routes are then
+ * looked up every time); reset (__ip_vs_dst_cache_reset()): the server's settings changed;
+ * free: its owner is gone, so no packet can be routing with it (the route is released at
+ * once). Every cache is on one list that a netdevice notifier walks: a device going down or
+ * away drops the routes cached through it (C: ip_vs_dst_event()), else a cached route would
+ * hold the device and its namespace could never be deleted. */
+struct ipvs_rs_dst_cache *ipvs_rs_dst_cache_alloc(void);
+void ipvs_rs_dst_cache_reset(struct ipvs_rs_dst_cache *c);
+void ipvs_rs_dst_cache_free(struct ipvs_rs_dst_cache *c);
+/* The notifier, for the module's lifetime: registered before any cache exists; unregister
+ * waits (rcu_barrier()) for the routes that resets dropped to be released. */
+int ipvs_rs_dst_caches_register(void);
+void ipvs_rs_dst_caches_unregister(void);
 /* ip_vs_nat_send_or_cont() / ip_vs_send_or_cont(): returns NF_STOLEN (sent through
  * NF_HOOK(LOCAL_OUT) + dst_output) or NF_ACCEPT (local: let it continue). */
 /* ip_vs_addr_is_unicast(): IPv4 a unicast route's address that is not this host's, IPv6 a

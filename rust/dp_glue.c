@@ -438,27 +438,261 @@ static bool mtu_is_adequate(struct net *net, int skb_af, int rt_mode, struct sk_
 	return true;
 }
 
-static int route4(struct net *net, struct sk_buff *skb, int skb_af, __be32 daddr, int rt_mode,
-		  unsigned int overhead, bool icmp, bool first_frag, __be32 *saddr)
+/* Per-destination route cache (C: struct ip_vs_dest_dst, dest->dest_dst, dest->dst_lock,
+ * __ip_vs_dst_set(), __ip_vs_dst_check(), __ip_vs_dst_cache_reset(), ip_vs_dst_event()). */
+struct ipvs_rs_dest_dst {
+	struct dst_entry *dst_cache;
+	u32 dst_cookie;
+	union {
+		__be32 ip;
+		struct in6_addr in6;
+	} dst_saddr;
+	struct rcu_head rcu_head;
+};
+
+struct ipvs_rs_dst_cache {
+	spinlock_t lock;
+	struct ipvs_rs_dest_dst __rcu *dest_dst;
+	/* On dst_caches, under dst_caches_lock. */
+	struct list_head node;
+};
+
+/* Every cache of every namespace: the notifier's walk (control path only; the packet path
+ * never takes this lock). */
+static LIST_HEAD(dst_caches);
+static DEFINE_SPINLOCK(dst_caches_lock);
+
+static void dest_dst_rcu_free(struct rcu_head *head)
+{
+	struct ipvs_rs_dest_dst *dd = container_of(head, struct ipvs_rs_dest_dst, rcu_head);
+
+	dst_release(dd->dst_cache);
+	kfree(dd);
+}
+
+/* __ip_vs_dst_set(): caller holds c->lock; @dd NULL resets. Readers that found the old
+ * route keep it until their read-side section ends. */
+static void dest_dst_set(struct ipvs_rs_dst_cache *c, struct ipvs_rs_dest_dst *dd,
+			  struct dst_entry *dst, u32 cookie)
+{
+	struct ipvs_rs_dest_dst *old = rcu_dereference_protected(c->dest_dst,
+								 lockdep_is_held(&c->lock));
+
+	if (dd) {
+		dd->dst_cache = dst;
+		dd->dst_cookie = cookie;
+	}
+	rcu_assign_pointer(c->dest_dst, dd);
+	if (old)
+		call_rcu(&old->rcu_head, dest_dst_rcu_free);
+}
+
+/* __ip_vs_dst_check(): the cached route if still valid. RCU read side. */
+static struct ipvs_rs_dest_dst *dest_dst_check(struct ipvs_rs_dst_cache *c)
+{
+	struct ipvs_rs_dest_dst *dd = rcu_dereference(c->dest_dst);
+	struct dst_entry *dst;
+
+	if (!dd)
+		return NULL;
+	dst = dd->dst_cache;
+	if (dst->obsolete && dst->ops->check(dst, dd->dst_cookie) == NULL)
+		return NULL;
+	return dd;
+}
+
+struct ipvs_rs_dst_cache *ipvs_rs_dst_cache_alloc(void)
+{
+	struct ipvs_rs_dst_cache *c = kzalloc(sizeof(*c), GFP_KERNEL);
+
+	if (!c)
+		return NULL;
+	spin_lock_init(&c->lock);
+	spin_lock_bh(&dst_caches_lock);
+	list_add(&c->node, &dst_caches);
+	spin_unlock_bh(&dst_caches_lock);
+	return c;
+}
+
+void ipvs_rs_dst_cache_reset(struct ipvs_rs_dst_cache *c)
+{
+	spin_lock_bh(&c->lock);
+	dest_dst_set(c, NULL, NULL, 0);
+	spin_unlock_bh(&c->lock);
+}
+
+/* The owner (a destination) is gone: every packet that could route with this cache held the
+ * owner, so none is left and the route goes at once (no call_rcu(): this may run in an RCU
+ * callback, after the module's last rcu_barrier()). Any context. */
+void ipvs_rs_dst_cache_free(struct ipvs_rs_dst_cache *c)
+{
+	struct ipvs_rs_dest_dst *dd;
+
+	if (!c)
+		return;
+	spin_lock_bh(&dst_caches_lock);
+	list_del(&c->node);
+	spin_unlock_bh(&dst_caches_lock);
+	dd = rcu_dereference_protected(c->dest_dst, 1);
+	if (dd) {
+		dst_release(dd->dst_cache);
+		kfree(dd);
+	}
+	kfree(c);
+}
+
+/* ip_vs_dst_event(): a device going down (C's only event) or being unregistered (a route
+ * cached again between the two would hold it) drops every cached route through it. */
+static int dst_event(struct notifier_block *nb, unsigned long event, void *ptr)
+{
+	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
+	struct ipvs_rs_dst_cache *c;
+
+	if (event != NETDEV_DOWN && event != NETDEV_UNREGISTER)
+		return NOTIFY_DONE;
+	spin_lock_bh(&dst_caches_lock);
+	list_for_each_entry(c, &dst_caches, node) {
+		struct ipvs_rs_dest_dst *dd;
+
+		spin_lock(&c->lock);
+		dd = rcu_dereference_protected(c->dest_dst, lockdep_is_held(&c->lock));
+		if (dd && dd->dst_cache->dev == dev)
+			dest_dst_set(c, NULL, NULL, 0);
+		spin_unlock(&c->lock);
+	}
+	spin_unlock_bh(&dst_caches_lock);
+	return NOTIFY_DONE;
+}
+
+/* Before addrconf's notifier (C's priority): at NETDEV_DOWN it moves IPv6 uncached routes
+ * (the KNOWN_NH clones of DR and TUN) to blackhole_netdev, after which their dev no longer
+ * says which device they came from, yet their fib6_info (rt->from) still holds it. */
+static struct notifier_block dst_notifier = {
+	.notifier_call = dst_event,
+	.priority = ADDRCONF_NOTIFY_PRIORITY + 5,
+};
+
+int ipvs_rs_dst_caches_register(void)
+{
+	return register_netdevice_notifier(&dst_notifier);
+}
+
+void ipvs_rs_dst_caches_unregister(void)
+{
+	unregister_netdevice_notifier(&dst_notifier);
+	/* The routes that resets queued for release. */
+	rcu_barrier();
+}
+
+/* do_output_route4() */
+static struct rtable *output_route4(struct net *net, __be32 daddr, int rt_mode, __be32 *saddr)
 {
 	struct flowi4 fl4;
 	struct rtable *rt;
-	int local, mtu;
 
 	memset(&fl4, 0, sizeof(fl4));
 	fl4.daddr = daddr;
 	fl4.flowi4_flags = (rt_mode & IPVS_RS_RT_MODE_KNOWN_NH) ? FLOWI_FLAG_KNOWN_NH : 0;
 	rt = ip_route_output_key(net, &fl4);
 	if (IS_ERR(rt))
-		goto err_unreach;
+		return NULL;
 	if (saddr)
 		*saddr = fl4.saddr;
+	return rt;
+}
+
+/* __ip_vs_route_output_v6() */
+static struct dst_entry *output_route6(struct net *net, const struct in6_addr *daddr,
+				       int rt_mode, struct in6_addr *saddr)
+{
+	struct flowi6 fl6 = { .daddr = *daddr };
+	struct dst_entry *dst;
+
+	if (rt_mode & IPVS_RS_RT_MODE_KNOWN_NH)
+		fl6.flowi6_flags = FLOWI_FLAG_KNOWN_NH;
+	dst = ip6_route_output(net, NULL, &fl6);
+	if (dst->error) {
+		dst_release(dst);
+		return NULL;
+	}
+	if (saddr) {
+		if (ipv6_addr_any(&fl6.saddr) &&
+		    ipv6_dev_get_saddr(net, ip6_dst_idev(dst)->dev, &fl6.daddr, 0, &fl6.saddr) < 0) {
+			dst_release(dst);
+			return NULL;
+		}
+		*saddr = fl6.saddr;
+	}
+	return dst;
+}
+
+/* The cached route of @c, or a new one put in it (C's "if (dest)" branch of
+ * __ip_vs_get_out_rt(_v6)()). NULL: no route (the cache is left empty). RCU read side. */
+static struct ipvs_rs_dest_dst *dest_dst_get(struct net *net, struct ipvs_rs_dst_cache *c,
+					      int af, const void *daddr, int rt_mode)
+{
+	struct ipvs_rs_dest_dst *dd = dest_dst_check(c);
+	struct dst_entry *dst;
+	u32 cookie = 0;
+
+	if (likely(dd))
+		return dd;
+	dd = kmalloc(sizeof(*dd), GFP_ATOMIC);
+	spin_lock_bh(&c->lock);
+	if (!dd)
+		goto fail;
+	if (af == AF_INET6) {
+		dst = output_route6(net, daddr, rt_mode, &dd->dst_saddr.in6);
+		if (dst)
+			cookie = rt6_get_cookie(dst_rt6_info(dst));
+	} else {
+		struct rtable *rt = output_route4(net, *(const __be32 *)daddr, rt_mode,
+						  &dd->dst_saddr.ip);
+
+		dst = rt ? &rt->dst : NULL;
+	}
+	if (!dst) {
+		kfree(dd);
+		goto fail;
+	}
+	dest_dst_set(c, dd, dst, cookie);
+	spin_unlock_bh(&c->lock);
+	return dd;
+fail:
+	dest_dst_set(c, NULL, NULL, 0);
+	spin_unlock_bh(&c->lock);
+	return NULL;
+}
+
+static int route4(struct net *net, struct sk_buff *skb, int skb_af, __be32 daddr, int rt_mode,
+		  unsigned int overhead, bool icmp, bool first_frag, __be32 *saddr,
+		  struct ipvs_rs_dst_cache *c)
+{
+	struct rtable *rt;
+	int local, mtu;
+	/* A cached route is attached without a reference (the hook's RCU section). */
+	bool noref = c != NULL;
+
+	if (c) {
+		struct ipvs_rs_dest_dst *dd = dest_dst_get(net, c, AF_INET, &daddr, rt_mode);
+
+		if (!dd)
+			goto err_unreach;
+		rt = dst_rtable(dd->dst_cache);
+		if (saddr)
+			*saddr = dd->dst_saddr.ip;
+	} else {
+		rt = output_route4(net, daddr, rt_mode, saddr);
+		if (!rt)
+			goto err_unreach;
+	}
 	local = (rt->rt_flags & RTCF_LOCAL) ? 1 : 0;
 	if (crosses_local_route_boundary(skb_af, skb, rt_mode, local))
 		goto err_put;
 	if (local) {
 		/* skb to local stack, preserve old route */
-		ip_rt_put(rt);
+		if (!noref)
+			ip_rt_put(rt);
 		return 1;
 	}
 	mtu = dst_mtu(&rt->dst) - overhead;
@@ -468,11 +702,15 @@ static int route4(struct net *net, struct sk_buff *skb, int skb_af, __be32 daddr
 	    !mtu_is_adequate(net, skb_af, rt_mode, skb, mtu, icmp, first_frag))
 		goto err_put;
 	skb_dst_drop(skb);
-	skb_dst_set(skb, &rt->dst);
+	if (noref)
+		skb_dst_set_noref(skb, &rt->dst);
+	else
+		skb_dst_set(skb, &rt->dst);
 	return 0;
 
 err_put:
-	ip_rt_put(rt);
+	if (!noref)
+		ip_rt_put(rt);
 	return -1;
 err_unreach:
 	if (!skb->dev)
@@ -483,34 +721,33 @@ err_unreach:
 
 static int route6(struct net *net, struct sk_buff *skb, int skb_af, const struct in6_addr *daddr,
 		  int rt_mode, unsigned int overhead, bool icmp, bool first_frag,
-		  struct in6_addr *saddr)
+		  struct in6_addr *saddr, struct ipvs_rs_dst_cache *c)
 {
-	struct flowi6 fl6 = { .daddr = *daddr };
 	struct dst_entry *dst;
 	struct rt6_info *rt;
 	int local, mtu;
+	bool noref = c != NULL;
 
-	if (rt_mode & IPVS_RS_RT_MODE_KNOWN_NH)
-		fl6.flowi6_flags = FLOWI_FLAG_KNOWN_NH;
-	dst = ip6_route_output(net, NULL, &fl6);
-	if (dst->error) {
-		dst_release(dst);
-		goto err_unreach;
-	}
-	if (saddr) {
-		if (ipv6_addr_any(&fl6.saddr) &&
-		    ipv6_dev_get_saddr(net, ip6_dst_idev(dst)->dev, &fl6.daddr, 0, &fl6.saddr) < 0) {
-			dst_release(dst);
+	if (c) {
+		struct ipvs_rs_dest_dst *dd = dest_dst_get(net, c, AF_INET6, daddr, rt_mode);
+
+		if (!dd)
 			goto err_unreach;
-		}
-		*saddr = fl6.saddr;
+		dst = dd->dst_cache;
+		if (saddr)
+			*saddr = dd->dst_saddr.in6;
+	} else {
+		dst = output_route6(net, daddr, rt_mode, saddr);
+		if (!dst)
+			goto err_unreach;
 	}
 	rt = dst_rt6_info(dst);
 	local = is_local_route6(rt);
 	if (crosses_local_route_boundary(skb_af, skb, rt_mode, local))
 		goto err_put;
 	if (local) {
-		dst_release(&rt->dst);
+		if (!noref)
+			dst_release(&rt->dst);
 		return 1;
 	}
 	mtu = dst_mtu(&rt->dst) - overhead;
@@ -520,11 +757,15 @@ static int route6(struct net *net, struct sk_buff *skb, int skb_af, const struct
 	    !mtu_is_adequate(net, skb_af, rt_mode, skb, mtu, icmp, first_frag))
 		goto err_put;
 	skb_dst_drop(skb);
-	skb_dst_set(skb, &rt->dst);
+	if (noref)
+		skb_dst_set_noref(skb, &rt->dst);
+	else
+		skb_dst_set(skb, &rt->dst);
 	return 0;
 
 err_put:
-	dst_release(&rt->dst);
+	if (!noref)
+		dst_release(&rt->dst);
 	return -1;
 err_unreach:
 	if (!skb->dev)
@@ -534,12 +775,14 @@ err_unreach:
 }
 
 int ipvs_rs_route(struct net *net, struct sk_buff *skb, int af, int skb_af, const void *daddr,
-		  int rt_mode, unsigned int overhead, bool icmp, bool first_frag, void *saddr)
+		  int rt_mode, unsigned int overhead, bool icmp, bool first_frag, void *saddr,
+		  struct ipvs_rs_dst_cache *cache)
 {
 	if (af == AF_INET6)
-		return route6(net, skb, skb_af, daddr, rt_mode, overhead, icmp, first_frag, saddr);
+		return route6(net, skb, skb_af, daddr, rt_mode, overhead, icmp, first_frag, saddr,
+			      cache);
 	return route4(net, skb, skb_af, *(const __be32 *)daddr, rt_mode, overhead, icmp,
-		      first_frag, saddr);
+		      first_frag, saddr, cache);
 }
 
 unsigned int ipvs_rs_send_or_cont(struct net *net, struct sk_buff *skb, int af, bool local,

@@ -5,6 +5,9 @@
 //! same netlink family, proc files and data path, driven by the tools operators already use.
 //! Policy lives in the host-tested `ipvs_core` crate; `glue` is the only code that touches C.
 
+// `try_pin_init!` of `DestShared` (18 fields) expands deeper than the default 128.
+#![recursion_limit = "256"]
+
 use kernel::prelude::*;
 
 mod ctl;
@@ -36,6 +39,8 @@ struct IpvsRs {
     _netns: glue::pernet::Registration<ctl::NetState>,
     // After every namespace has flushed its connections.
     _conn_tab: dp::conn::TableAlloc,
+    // After every destination (and its route cache) is gone.
+    _dst_caches: glue::skb::DstCaches,
     _exclusion: glue::modnotify::Exclusion,
 }
 
@@ -43,6 +48,7 @@ impl kernel::Module for IpvsRs {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let exclusion = glue::modnotify::Exclusion::claim()?;
         let conn_tab = dp::conn::TableAlloc::new()?;
+        let dst_caches = glue::skb::DstCaches::register()?;
         let netns = ctl::register().inspect_err(|e| {
             pr_err!("per-netns setup failed: {:?}\n", e);
         })?;
@@ -62,6 +68,7 @@ impl kernel::Module for IpvsRs {
             _genl: genl,
             _netns: netns,
             _conn_tab: conn_tab,
+            _dst_caches: dst_caches,
             _exclusion: exclusion,
         })
     }

@@ -112,6 +112,8 @@ impl Dest {
         sh.tunnel.flags.store(u32::from(r.tun_flags), Relaxed);
         sh.set_thresholds(r.u_threshold, r.l_threshold);
         sh.available.store(true, Relaxed);
+        // __ip_vs_update_dest(): the forwarding method (thus the route) may have changed.
+        sh.dst.reset();
         self.l_threshold = r.l_threshold;
     }
 

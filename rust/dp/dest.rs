@@ -8,6 +8,7 @@
 //! to it holds one, so it outlives its last connection as C's `dest->refcnt` makes it.
 
 use crate::glue::percpu::PcpuCounters;
+use crate::glue::skb::DstCache;
 use crate::glue::sync::BhLock;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::Relaxed};
 use ipvs_core::est::StatsState;
@@ -100,6 +101,8 @@ pub(crate) struct DestShared {
     pub(crate) persistconns: AtomicI32,
     #[pin]
     pub(crate) stats: StatsCells,
+    /// The route to this server (C: `dest->dest_dst`).
+    pub(crate) dst: DstCache,
 }
 
 impl DestShared {
@@ -127,6 +130,7 @@ impl DestShared {
             totalconns: AtomicI32::new(0),
             persistconns: AtomicI32::new(0),
             stats <- StatsCells::new(),
+            dst: DstCache::new(),
             }),
             GFP_KERNEL,
         )

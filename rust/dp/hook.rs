@@ -957,7 +957,17 @@ fn icmp_nat_xmit(
         rt_mode::NON_LOCAL
     };
     let from_world = skb.is_from_world(family);
-    let Ok(route) = skb.route(net, family, family, &cp.daddr.0, mode, 0, true, true) else {
+    let Ok(route) = skb.route(
+        net,
+        family,
+        family,
+        &cp.daddr.0,
+        mode,
+        0,
+        true,
+        true,
+        super::xmit::dst_cache(cp),
+    ) else {
         return skb.drop(&ns.drops.no_route);
     };
     let func = match family {

@@ -61,6 +61,15 @@ pub(crate) fn refuse_dnat_to_loopback(
     true
 }
 
+/// The route cache of the connection's real server, when the connection goes to its address
+/// (C passes `cp->dest` to `__ip_vs_get_out_rt()`; a synced connection may have none).
+pub(crate) fn dst_cache(cp: &Conn) -> Option<&crate::glue::skb::DstCache> {
+    cp.dest
+        .as_deref()
+        .filter(|d| d.addr == cp.daddr)
+        .map(|d| &d.dst)
+}
+
 /// `ip_vs_nat_xmit()` / `ip_vs_nat_xmit_v6()`.
 fn nat_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Headers) -> Verdict {
     let first = !h.is_non_first_fragment();
@@ -75,6 +84,7 @@ fn nat_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Header
         0,
         false,
         first,
+        dst_cache(cp),
     ) else {
         return skb.drop(&drops.no_route);
     };
@@ -138,6 +148,7 @@ fn dr_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Headers
         0,
         false,
         first,
+        dst_cache(cp),
     ) else {
         return skb.drop(&drops.no_route);
     };
@@ -157,6 +168,7 @@ fn bypass_xmit(net: &Net, drops: &DropCounters, cp: &Conn, mut skb: Skb, h: &Hea
         0,
         false,
         first,
+        None,
     ) else {
         return skb.drop(&drops.no_route);
     };
@@ -203,6 +215,7 @@ fn tunnel_xmit(
         overhead,
         false,
         first,
+        dst_cache(cp),
     ) else {
         return skb.drop(&drops.no_route);
     };

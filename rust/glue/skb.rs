@@ -308,7 +308,11 @@ impl Skb {
     }
 
     /// Routes the packet (of family `skb_family`) to `daddr` (of family `family`: another
-    /// for mixed-family tunnels; see `ipvs_rs_route()`); `Err` means drop.
+    /// for mixed-family tunnels; see `ipvs_rs_route()`); `Err` means drop. `cache`, when
+    /// given, must be the route cache of the real server whose address `daddr` is: the route
+    /// it gives is attached without a reference, valid while the caller's RCU read-side
+    /// section lasts (netfilter runs hooks under RCU and the packet is sent before the hook
+    /// returns).
     // The parameters are those of C's `__ip_vs_get_out_rt()`, which the C side mirrors.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn route(
@@ -321,10 +325,13 @@ impl Skb {
         overhead: u32,
         icmp: bool,
         first_frag: bool,
+        cache: Option<&DstCache>,
     ) -> Result<Route, ()> {
         let mut saddr = [0u8; 16];
+        let cache = cache.map_or(core::ptr::null_mut(), |c| c.ptr);
         // SAFETY: the skb is live (invariant); `daddr` holds 16 bytes (4 read for IPv4) and
-        // `saddr` has room for 16.
+        // `saddr` has room for 16; `cache` is null or a live cache (`DstCache`'s invariant)
+        // for `daddr`, per this method's contract.
         let r = unsafe {
             bindings::ipvs_rs_route(
                 net.as_ptr(),
@@ -337,6 +344,7 @@ impl Skb {
                 icmp,
                 first_frag,
                 saddr.as_mut_ptr().cast(),
+                cache,
             )
         };
         match r {
@@ -493,5 +501,69 @@ impl PacketRead for Skb {
         // SAFETY: the skb is live (invariant); the helper writes at most `len` bytes to
         // `out`, which has room for them.
         unsafe { bindings::ipvs_rs_skb_read(self.raw(), off, out.as_mut_ptr().cast(), len) == 0 }
+    }
+}
+
+/// The route cache of one real server (C: `dest->dest_dst`): [`Skb::route`] to that
+/// server's address looks the route up once and then reuses it while it stays valid; a
+/// device going down drops the routes cached through it ([`DstCaches`]).
+///
+/// # Invariants
+///
+/// `ptr` is null (no memory: routes are looked up every time) or an allocation of
+/// `ipvs_rs_dst_cache_alloc()` owned by this value.
+pub(crate) struct DstCache {
+    ptr: *mut bindings::ipvs_rs_dst_cache,
+}
+
+// SAFETY: the C side serialises writers with the cache's own lock; readers use RCU.
+unsafe impl Send for DstCache {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for DstCache {}
+
+impl DstCache {
+    /// Process context. Needs the module's [`DstCaches`] registered.
+    pub(crate) fn new() -> Self {
+        // SAFETY: plain allocation call; null on failure is a valid (uncached) state.
+        let ptr = unsafe { bindings::ipvs_rs_dst_cache_alloc() };
+        DstCache { ptr }
+    }
+
+    /// `__ip_vs_dst_cache_reset()`: forget the cached route (the server's settings changed).
+    pub(crate) fn reset(&self) {
+        if !self.ptr.is_null() {
+            // SAFETY: owned live cache (invariant).
+            unsafe { bindings::ipvs_rs_dst_cache_reset(self.ptr) };
+        }
+    }
+}
+
+impl Drop for DstCache {
+    fn drop(&mut self) {
+        // SAFETY: owned (invariant), freed once. Its owner, the destination, is being
+        // dropped: every packet routing with this cache held the destination (a connection
+        // bound to it), so none is left.
+        unsafe { bindings::ipvs_rs_dst_cache_free(self.ptr) };
+    }
+}
+
+/// The netdevice notifier of every [`DstCache`] (C: `ip_vs_dst_notifier`), for the module's
+/// lifetime: it must outlive every destination, and its drop waits for the routes that
+/// resets released.
+pub(crate) struct DstCaches(());
+
+impl DstCaches {
+    /// Process context.
+    pub(crate) fn register() -> Result<Self, kernel::error::Error> {
+        // SAFETY: plain registration of the glue's static notifier, once per module load.
+        kernel::error::to_result(unsafe { bindings::ipvs_rs_dst_caches_register() })?;
+        Ok(DstCaches(()))
+    }
+}
+
+impl Drop for DstCaches {
+    fn drop(&mut self) {
+        // SAFETY: registered by `register` (the only constructor), unregistered once.
+        unsafe { bindings::ipvs_rs_dst_caches_unregister() };
     }
 }

@@ -26,10 +26,13 @@
 #         kworker named "...+netns" while it runs) must be done by then;
 #   d     the module unloads within 60 s (a namespace cleanup stuck on a device would block
 #         it for ever) and the kernel log is clean (tools/dmesg-check.sh).
-# Measured (2026-11-29): C and ipvs_rs without a route cache (main at aa33215) pass every check;
-# the route cache of 094d8cc fails a and d with or without its netdevice notifier (the
-# notifier drops every cached route through eth0 at NETDEV_DOWN, yet 5 references on eth0
-# remain: something else the cached path does leaks them; reverted in ab80dbd).
+# Measured: C and ipvs_rs without a route cache (2026-11-29, aa33215) pass every check; the
+# first route cache (094d8cc) failed a and d with or without its notifier: 5 references on
+# eth0 stayed. Cause (2026-11-30): at NETDEV_DOWN addrconf moves IPv6 uncached routes (DR and
+# TUN's KNOWN_NH clones) to blackhole_netdev before a notifier of default priority runs, so
+# "cached route's dev == eth0" no longer matched, while the route's fib6_info (rt->from) kept
+# eth0. C's notifier runs before addrconf (ADDRCONF_NOTIFY_PRIORITY + 5); ipvs_rs's now too,
+# and the route cache is back (all checks pass for both).
 #
 # TAP: $VM_OUT/dp-dstcache.tap, one line per check "dstcache MOD STEP: ...". Files (probe
 # outputs, stats): $VM_OUT/dp-dstcache-<run>/.
