@@ -29,6 +29,12 @@ KINDS = [
     (r"connfail_ct(\d)_svc(\d+)", "failed", "lower", None,
      "failed connections of that run (conntrack={0}, {1} services)"),
     (r"connrate_direct", "conn/s", "higher", None, "new TCP connections/s, no load balancer"),
+    (r"connrate_1cpu_ct0_svc1", "conn/s", "higher", "connrate_1cpu_direct",
+     "new TCP connections/s through a NAT VIP, 1 service, the guest's second vCPU offline"),
+    (r"connrate_1cpu_direct", "conn/s", "higher", None,
+     "new TCP connections/s, no load balancer, the guest's second vCPU offline"),
+    (r"connscale_ct0_svc1", "x", "higher", None,
+     "connrate_ct0_svc1 over connrate_1cpu_ct0_svc1: from 1 to 2 vCPUs, per round"),
     (r"ctl_add_nth_svc(\d+)", "ms", "lower", None, "ipvsadm -A of the {0}-th service"),
     (r"ctl_ipvsadm_v", "s", "lower", None, "ipvsadm -v (process start and one request)"),
     (r"ctl_restore_svc(\d+)", "s", "lower", None, "ipvsadm -R of {0} services (empty table)"),
@@ -83,6 +89,22 @@ def load(path):
     return data
 
 
+def derive_scaling(data):
+    """connscale_ct0_svc1: per module and round, the 2-vCPU connection rate over the 1-vCPU
+    one of the same round (both measured back to back)."""
+    two = data.get("connrate_ct0_svc1", {})
+    one = data.get("connrate_1cpu_ct0_svc1", {})
+    for mod in sorted(set(two) & set(one)):
+        r2 = {x["round"]: x["value"] for x in two[mod]["values"]}
+        r1 = {x["round"]: x["value"] for x in one[mod]["values"]}
+        d = data.setdefault("connscale_ct0_svc1", {}).setdefault(mod, {"values": [], "missing": [], "notes": []})
+        for rnd in sorted(set(r2) | set(r1)):
+            if rnd in r2 and rnd in r1 and r1[rnd] > 0:
+                d["values"].append({"round": rnd, "value": r2[rnd] / r1[rnd], "note": "derived"})
+            else:
+                d["missing"].append({"round": rnd, "reason": "a rate of this round is missing"})
+
+
 def summary(vals):
     if not vals:
         return None
@@ -117,6 +139,7 @@ def main():
     a = ap.parse_args()
     mods = a.mods.split()
     data = load(a.samples)
+    derive_scaling(data)
     plan = []
     if a.plan:
         with open(a.plan) as f:

@@ -91,6 +91,7 @@ plan() {
 				[ "$n" = 1 ] || echo "ctl_add_nth_svc$n mods"
 			done
 			echo "connrate_direct direct"
+			[ "${SVC_LEVELS[0]}" != 1 ] || { echo "connrate_1cpu_ct0_svc1 mods"; echo "connrate_1cpu_direct direct"; }
 			echo "ctl_ipvsadm_v mods"
 			echo "ctl_restore_svc$SVC_MAX mods"
 			echo "ctl_dump_svc$SVC_MAX mods"
@@ -224,6 +225,27 @@ connrates() {
 		fi
 	done
 	dir sysctl -qw net.ipv4.vs.conntrack=0
+	[ "$n" = 1 ] && connrate_1cpu connrate_1cpu_ct0_svc1 "$mod" "$r" "$VIP_CONN"
+}
+
+# connrate_1cpu METRIC MOD ROUND ADDR: the connection rate (conntrack 0) with the guest's
+# second vCPU offline, so that the scaling from 1 to 2 vCPUs (connrate_ct0_svc1 over this)
+# can be set against C's (issue 10: rs must scale at least as C does). The vCPU comes back
+# online whatever happens.
+connrate_1cpu() {
+	local m=$1 mod=$2 r=$3 a=$4 out cpu=/sys/devices/system/cpu/cpu1/online
+	if [ ! -w "$cpu" ] || ! echo 0 >"$cpu" 2>/dev/null; then
+		missing "$m" "$mod" "$r" "cannot take cpu1 offline"
+		return 0
+	fi
+	out=$(timeout -k 5 $((SECS + 30)) nsenter --net="/run/netns/$DP_CL" "$GEN" conn -d "$a" -p "$PORT" \
+		-T "$SECS" -j "$THREADS" -s 10.1.0.1 -k 64 2>&1)
+	echo 1 >"$cpu"
+	if [[ $out =~ ok=([0-9]+)\ fail=([0-9]+)\ secs=[0-9.]+\ rate=([0-9.]+) ]] && [ "${BASH_REMATCH[1]}" -gt 0 ]; then
+		sample "$m" "$mod" "$r" "${BASH_REMATCH[3]}" "1 vCPU: ${out#conn }"
+	else
+		missing "$m" "$mod" "$r" "1 vCPU, generator: $(echo "$out" | head -c 200)"
+	fi
 }
 
 # add_nth N MOD ROUND: with N-1 services, the time of adding the N-th over netlink (nladd.py:
@@ -253,6 +275,7 @@ phase_svc() {
 		else
 			missing connrate_direct direct "$r" "generator: $(echo "$out" | head -c 200)"
 		fi
+		connrate_1cpu connrate_1cpu_direct direct "$r" "$(rip 4 1)"
 		return 0
 	fi
 	up "$label" "$mod" || return 1
