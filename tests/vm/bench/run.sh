@@ -30,6 +30,9 @@
 #                  after creation
 #   BENCH_STEP_TIMEOUT 180 (smoke 60) BENCH_CONN_THREADS 4
 #   BENCH_PHASES "svc flow tab reuse" BENCH_REUSE_CELLS "m1-e0-ct1-fin m1-e0-ct1-rst"
+#   BENCH_PERF=1: a guest-wide cpu-clock profile (perf record -a) during every UDP pps
+#                 measurement; its top symbols go to perf-METRIC-MOD-rROUND.txt beside the
+#                 samples (where the per-packet time goes, C against ipvs_rs)
 # Results in $VM_OUT/bench (smoke: $VM_OUT/bench-smoke): samples.tsv (metric, module, round,
 # value or NA, note), plan.txt (the metrics asked for), logs; smoke: $VM_OUT/bench-smoke.tap,
 # one line per metric (ok iff every module produced it in every round).
@@ -376,10 +379,22 @@ udp_in() {
 # udp_pps METRIC MOD ROUND ADDR: one flow of 18-byte datagrams for $SECS s, received per second.
 udp_pps() {
 	local m=$1 mod=$2 r=$3 a=$4 b0 b1 out secs
+	local perf=
 	b0=$(udp_in)
+	if [ "${BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+		perf record -q -a -e cpu-clock -F 499 -o "$WORK/perf.data" -- sleep "$SECS" >/dev/null 2>&1 &
+		perf=$!
+	fi
 	out=$(timeout -k 5 $((SECS + 30)) nsenter --net="/run/netns/$DP_CL" "$GEN" udp -d "$a" -p "$PORT" -T "$SECS" -j 1 2>&1)
 	sleep 0.5
 	b1=$(udp_in)
+	if [ -n "$perf" ]; then
+		wait "$perf"
+		{
+			echo "# $m $mod round $r: perf record -a -e cpu-clock during the measurement; top symbols"
+			perf report -i "$WORK/perf.data" --stdio --no-children --sort sym 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 40
+		} >"$RES/perf-$m-$mod-r$r.txt"
+	fi
 	if [[ $out =~ sent=([0-9]+)\ secs=([0-9.]+) ]] && [ $((b1 - b0)) -gt 0 ]; then
 		secs=${BASH_REMATCH[2]}
 		sample "$m" "$mod" "$r" "$(awk -v n=$((b1 - b0)) -v s="$secs" 'BEGIN { printf "%.1f", n / s }')" "received $((b1 - b0)) of ${BASH_REMATCH[1]} sent in ${secs}s"
