@@ -112,6 +112,10 @@ if [ ! -e /dev/virtio-ports/virtme.stdout ]; then
 		esac
 	done
 fi
+# Debug kernels: no periodic kmemleak scans (kmemleak scans all of the guest's memory every
+# 10 min, a vCPU's time under TCG); the scenarios and the end of the run scan when they check.
+mount -t debugfs none /sys/kernel/debug 2>/dev/null || true
+[ -e /sys/kernel/debug/kmemleak ] && echo scan=off > /sys/kernel/debug/kmemleak
 rc=0
 cd $(printf '%q' "$IPVS_RS_TOP") && $(printf '%q ' "$@")</dev/null || rc=\$?
 # Debug kernels: let kmemleak look for leaks now (its reports land in the kernel log).
