@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make sync-load`: connection sync under load, C→C against rs→rs (tests/vm/sync/load.sh:
-# 10000 connections at once, the backup's count sampled against the master's; about 10 min
-# under TCG). Results in $VM_OUT (default $CACHE_DIR/sync-load): sync-load.txt, the samples.
+# 10000 connections exchanging rounds, the backup's count sampled against the master's, the
+# VIP moved to the backup mid-load; about 10 min under TCG). Results in $VM_OUT (default
+# $CACHE_DIR/sync-load): sync-load.txt, the samples.
 . "$(dirname "$0")/env.sh"
 cd "$IPVS_RS_TOP"
 [ -n "${KO:-}" ] || tools/module.sh

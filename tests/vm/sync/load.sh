@@ -2,22 +2,27 @@
 # Usage (in the guest, as root): tests/vm/sync/load.sh [MOD...]   (MOD: c or rs; default: c rs)
 # From the host:  make sync-load   (or VM_OUT=/tmp/sync tools/vm.sh --timeout 2400 -- tests/vm/sync/load.sh)
 #
-# Connection sync under load, C→C against rs→rs (common.sh's topology, one kernel): the
-# client opens $SYNC_LOAD_CONNS (10000) TCP connections at once through a persistent DR
-# service (256 client addresses: 256 templates), each exchanging 3 request/response rounds
-# and then staying open $SYNC_LOAD_HOLD_MS (40 s). While they are held, every 2 s, the
-# master's and the backup's connection counts (ActiveConn + InActConn of `ipvsadm -L -n`)
-# are sampled; the table says how many of the master's connections the backup had, and when.
-# Checks (TAP "sync-load MOD: ..."): every connection succeeded; the backup ends up with at
-# least 99% of the master's connections. The samples go to $VM_OUT/sync-load-<MOD>/samples.txt
-# and a comparison line per module to $VM_OUT/sync-load.txt.
+# Connection sync under load, and a failover in the middle of it, C→C against rs→rs
+# (common.sh's topology, one kernel): the client opens $SYNC_LOAD_CONNS (10000) TCP connections
+# at once through a persistent DR service (256 client addresses: 256 templates); each one
+# exchanges $SYNC_LOAD_ROUNDS (20) byte-checked request/response rounds, one every
+# $SYNC_LOAD_INTERVAL_MS (3000) ms. Every 2 s the master's and the backup's connection counts
+# (ActiveConn + InActConn of `ipvsadm -L -n`) are sampled; $SYNC_LOAD_MOVE_S (30) s after the
+# start the VIP moves to the backup, and the rounds still to come go through it: a connection
+# the backup does not know is reset by its stack (a non-SYN packet schedules nothing) and fails.
+# Checks (TAP "sync-load MOD: ..."): before the move the backup had at least 99% of the
+# master's connections; after it, C (the baseline) reports what it lost, and rs loses no more
+# connections than C did in the same run (none when run alone). The samples go to
+# $VM_OUT/sync-load-<MOD>/samples.txt and a comparison line per module to $VM_OUT/sync-load.txt.
 . "$(dirname "$0")/common.sh"
 DPGEN=$WORK/dpgen
 
 [ $# -ge 1 ] || set -- c rs
 check_modules "$@"
 N=${SYNC_LOAD_CONNS:-10000}
-HOLD=${SYNC_LOAD_HOLD_MS:-40000}
+ROUNDS=${SYNC_LOAD_ROUNDS:-20}
+INTERVAL=${SYNC_LOAD_INTERVAL_MS:-3000}
+MOVE=${SYNC_LOAD_MOVE_S:-30}
 ulimit -n 65536
 
 build_dpgen() {
@@ -54,34 +59,49 @@ run_load() {
 	in_ns "sy-db-$l" ipvsadm --start-daemon backup --mcast-interface eth0 --syncid 5
 	sleep 1
 	t0=$SECONDS
-	in_ns "sy-cl-$l" "$DPGEN" client -4 -t -d "$VIP" -p 8080 -s 10.9.128.1 -k 256 -n "$N" -c "$N" -r 3 \
-		-L "$HOLD" -w 20000 -R 3 -q >"$d/client.txt" 2>&1 &
-	local client=$!
+	in_ns "sy-cl-$l" "$DPGEN" client -4 -t -d "$VIP" -p 8080 -s 10.9.128.1 -k 256 -n "$N" -c "$N" \
+		-r "$ROUNDS" -I "$INTERVAL" -w 20000 -R 3 -q >"$d/client.txt" 2>&1 &
+	local client=$! moved='' pre_a=0 pre_b=0 limit=$((MOVE + ROUNDS * INTERVAL / 1000 + 180))
 	: >"$d/samples.txt"
-	for i in $(seq 1 40); do
+	while [ $((SECONDS - t0)) -lt "$limit" ]; do
 		sleep 2
 		a=$(total da "$l")
 		b=$(total db "$l")
-		echo "t=$((SECONDS - t0)) master $a backup $b" >>"$d/samples.txt"
-		if [ "$b" -gt "$best" ]; then best=$b best_t=$((SECONDS - t0)); fi
+		echo "t=$((SECONDS - t0)) master $a backup $b${moved:+ (after the move)}" >>"$d/samples.txt"
+		if [ -z "$moved" ] && [ "$b" -gt "$best" ]; then best=$b best_t=$((SECONDS - t0)); fi
+		if [ -z "$moved" ] && [ $((SECONDS - t0)) -ge "$MOVE" ]; then
+			pre_a=$a pre_b=$b
+			sy_move_vip da db "$l"
+			moved=$((SECONDS - t0))
+			echo "t=$moved the VIP moves to the backup" >>"$d/samples.txt"
+		fi
 		kill -0 "$client" 2>/dev/null || break
 	done
+	kill "$client" 2>/dev/null
 	wait "$client"
-	local rc=$? peak
-	peak=$(awk '{ if ($4 > p) p = $4 } END { print p + 0 }' "$d/samples.txt")
-	if [ "$rc" = 0 ] && grep -q "result ok=$N fail=0" "$d/client.txt"; then
-		tap_ok "sync-load $m: $N connections through the master, every one answered"
-	else
-		tap_fail "sync-load $m: $N connections through the master" "$(grep result "$d/client.txt")"
-	fi
+	local rc=$? ok fail
+	ok=$(sed -n 's/^result ok=\([0-9]*\) fail=\([0-9]*\).*/\1/p' "$d/client.txt")
+	fail=$(sed -n 's/^result ok=\([0-9]*\) fail=\([0-9]*\).*/\2/p' "$d/client.txt")
 	in_ns "sy-db-$l" cat /proc/net/ip_vs_sync >"$d/sync-b.txt" 2>/dev/null
 	in_ns "sy-da-$l" cat /proc/net/ip_vs_sync >"$d/sync-a.txt" 2>/dev/null
-	echo "$m: master peak $peak, backup peak $best at t=$best_t s; samples: $(tr '\n' ';' <"$d/samples.txt")" >>"$OUT/sync-load.txt"
-	if [ "$peak" -gt 0 ] && [ $((best * 100)) -ge $((peak * 99)) ]; then
-		tap_ok "sync-load $m: the backup had $best of the master's $peak connections (t=$best_t s)"
+	echo "$m: before the move (t=${moved:-never} s) master $pre_a, backup $pre_b (peak $best at t=$best_t s); after it ${ok:-?} of $N connections finished their $ROUNDS rounds, ${fail:-?} failed (client exit $rc); samples: $(tr '\n' ';' <"$d/samples.txt")" >>"$OUT/sync-load.txt"
+	if [ -n "$moved" ] && [ "$pre_a" -gt 0 ] && [ $((pre_b * 100)) -ge $((pre_a * 99)) ]; then
+		tap_ok "sync-load $m: before the move the backup had $pre_b of the master's $pre_a connections (t=$moved s)"
 	else
-		tap_fail "sync-load $m: the backup had at least 99% of the master's connections" "backup $best, master $peak" \
-			"$(tail -n 5 "$d/samples.txt")" "$(cat "$d/sync-a.txt" "$d/sync-b.txt" 2>/dev/null)"
+		tap_fail "sync-load $m: before the move the backup had at least 99% of the master's connections" \
+			"moved at ${moved:-never}: backup $pre_b, master $pre_a" "$(tail -n 5 "$d/samples.txt")" \
+			"$(cat "$d/sync-a.txt" "$d/sync-b.txt" 2>/dev/null)"
+	fi
+	if [ -z "$ok" ] || [ -z "$fail" ] || [ $((ok + fail)) -ne "$N" ]; then
+		tap_fail "sync-load $m: the client reported on its $N connections" "$(tail -n 3 "$d/client.txt")"
+	elif [ "$m" = c ]; then
+		tap_ok "sync-load c: failover under load: $fail of $N connections lost (the baseline)"
+		c_lost=$fail
+	elif [ "$fail" -le "${c_lost:-0}" ]; then
+		tap_ok "sync-load $m: failover under load: $fail of $N connections lost (C: ${c_lost:-not run})"
+	else
+		tap_fail "sync-load $m: failover under load loses no more than C" "$fail of $N lost, C ${c_lost:-not run}" \
+			"$(grep -v '^server' "$d/client.txt" | tail -n 5)" "$(cat "$d/sync-a.txt" "$d/sync-b.txt" 2>/dev/null)"
 	fi
 	in_ns "sy-da-$l" ipvsadm --stop-daemon master
 	in_ns "sy-db-$l" ipvsadm --stop-daemon backup
