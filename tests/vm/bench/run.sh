@@ -31,8 +31,9 @@
 #   BENCH_STEP_TIMEOUT 180 (smoke 60) BENCH_CONN_THREADS 4
 #   BENCH_PHASES "svc flow tab reuse" BENCH_REUSE_CELLS "m1-e0-ct1-fin m1-e0-ct1-rst"
 #   BENCH_PERF=1: a guest-wide cpu-clock profile (perf record -a) during every UDP pps
-#                 measurement; its top symbols go to perf-METRIC-MOD-rROUND.txt beside the
-#                 samples (where the per-packet time goes, C against ipvs_rs)
+#                 measurement, the restore and the flush of the largest table; its top
+#                 symbols go to perf-METRIC-MOD-rROUND.txt beside the samples (where the time
+#                 goes, C against ipvs_rs)
 # Results in $VM_OUT/bench (smoke: $VM_OUT/bench-smoke): samples.tsv (metric, module, round,
 # value or NA, note), plan.txt (the metrics asked for), logs; smoke: $VM_OUT/bench-smoke.tap,
 # one line per metric (ok iff every module produced it in every round).
@@ -188,6 +189,27 @@ timed_step() {
 	STEP_RC=$?
 	STEP_MS=$((($(ns_ms) - t0) / 1000000))
 }
+
+# perf_start / perf_stop NAME: with BENCH_PERF=1, a guest-wide cpu-clock profile between the
+# two; its top symbols go to $RES/perf-NAME.txt.
+PERF_PID=
+perf_start() {
+	PERF_PID=
+	[ "${BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null || return 0
+	perf record -q -a -e cpu-clock -F 499 -o "$WORK/perf.data" >/dev/null 2>&1 &
+	PERF_PID=$!
+	sleep 0.5
+}
+perf_stop() {
+	[ -n "$PERF_PID" ] || return 0
+	kill -INT "$PERF_PID" 2>/dev/null
+	wait "$PERF_PID"
+	{
+		echo "# $1: perf record -a -e cpu-clock; top symbols"
+		perf report -i "$WORK/perf.data" --stdio --no-children --sort sym 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 40
+	} >"$RES/perf-$1.txt"
+	PERF_PID=
+}
 step_reason() {
 	if [ "$STEP_RC" = 124 ] || [ "$STEP_RC" = 137 ]; then
 		echo "timed out after ${STEP_TIMEOUT}s"
@@ -306,7 +328,9 @@ phase_svc() {
 			fi
 			{ vip_conn_rules; fillers 1 $((n - 1)); } >"$WORK/restore.txt"
 			[ "$(service_count)" = 0 ] || ok=0
+			perf_start
 			timed_step sh -c "nsenter --net='/run/netns/$DP_DIR' ipvsadm -R <'$WORK/restore.txt'"
+			perf_stop "ctl_restore_svc$n-$mod-r$r"
 			if [ "$ok" = 1 ] && [ "$STEP_RC" = 0 ]; then
 				sample "ctl_restore_svc$n" "$mod" "$r" "$(awk -v m="$STEP_MS" 'BEGIN { printf "%.3f", m / 1000 }')" s
 			else
@@ -357,7 +381,9 @@ phase_svc() {
 				missing "ctl_${what%%:*}_svc$SVC_MAX" "$mod" "$r" "$(step_reason)"
 			fi
 		done
+		perf_start
 		timed_step nsenter --net="/run/netns/$DP_DIR" ipvsadm -C
+		perf_stop "ctl_flush_svc$SVC_MAX-$mod-r$r"
 		if [ "$STEP_RC" = 0 ] && [ "$(service_count)" = 0 ]; then
 			sample "ctl_flush_svc$SVC_MAX" "$mod" "$r" "$(awk -v m="$STEP_MS" 'BEGIN { printf "%.3f", m / 1000 }')" s
 		else
@@ -379,22 +405,12 @@ udp_in() {
 # udp_pps METRIC MOD ROUND ADDR: one flow of 18-byte datagrams for $SECS s, received per second.
 udp_pps() {
 	local m=$1 mod=$2 r=$3 a=$4 b0 b1 out secs
-	local perf=
 	b0=$(udp_in)
-	if [ "${BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
-		perf record -q -a -e cpu-clock -F 499 -o "$WORK/perf.data" -- sleep "$SECS" >/dev/null 2>&1 &
-		perf=$!
-	fi
+	perf_start
 	out=$(timeout -k 5 $((SECS + 30)) nsenter --net="/run/netns/$DP_CL" "$GEN" udp -d "$a" -p "$PORT" -T "$SECS" -j 1 2>&1)
+	perf_stop "$m-$mod-r$r"
 	sleep 0.5
 	b1=$(udp_in)
-	if [ -n "$perf" ]; then
-		wait "$perf"
-		{
-			echo "# $m $mod round $r: perf record -a -e cpu-clock during the measurement; top symbols"
-			perf report -i "$WORK/perf.data" --stdio --no-children --sort sym 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 40
-		} >"$RES/perf-$m-$mod-r$r.txt"
-	fi
 	if [[ $out =~ sent=([0-9]+)\ secs=([0-9.]+) ]] && [ $((b1 - b0)) -gt 0 ]; then
 		secs=${BASH_REMATCH[2]}
 		sample "$m" "$mod" "$r" "$(awk -v n=$((b1 - b0)) -v s="$secs" 'BEGIN { printf "%.1f", n / s }')" "received $((b1 - b0)) of ${BASH_REMATCH[1]} sent in ${secs}s"
