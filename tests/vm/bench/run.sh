@@ -202,11 +202,19 @@ perf_start() {
 }
 perf_stop() {
 	[ -n "$PERF_PID" ] || return 0
+	local i
 	kill -INT "$PERF_PID" 2>/dev/null
-	wait "$PERF_PID"
+	# perf record may take a while to write out under TCG, or hang: at most 20 s.
+	for i in $(seq 100); do
+		kill -0 "$PERF_PID" 2>/dev/null || break
+		sleep 0.2
+	done
+	kill -KILL "$PERF_PID" 2>/dev/null
+	wait "$PERF_PID" 2>/dev/null
 	{
 		echo "# $1: perf record -a -e cpu-clock; top symbols"
-		perf report -i "$WORK/perf.data" --stdio --no-children --sort sym 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 40
+		timeout -k 5 120 perf report -i "$WORK/perf.data" --stdio --no-children --sort sym 2>/dev/null |
+			grep -v '^#' | grep -v '^$' | head -n 40
 	} >"$RES/perf-$1.txt"
 	PERF_PID=
 }
