@@ -167,7 +167,9 @@ for i in "${!chunks[@]}"; do
 	# shellcheck disable=SC2086  # the groups are words
 	VM_OUT="$OUT/vm" tools/vm.sh --timeout "$vm_timeout" --dmesg "$OUT/dmesg-$i.txt" -- tests/vm/all.sh $c || st=$?
 	echo "$st $([ -f "$OUT/vm/exit-code" ] && echo finished || echo unfinished)" >"$OUT/vm/chunk-$i.status"
-	echo "$tree_id: $c" >"$OUT/vm/chunk-$i.done"
+	# Kept by a resumed run only if the guest got to the end (a boot killed from outside, or
+	# one that hung, runs again).
+	[ -f "$OUT/vm/exit-code" ] && echo "$tree_id: $c" >"$OUT/vm/chunk-$i.done"
 done
 # One kernel log for the record (the chunks' in order).
 for i in "${!chunks[@]}"; do cat "$OUT/dmesg-$i.txt" 2>/dev/null; done >"$OUT/dmesg.txt"
