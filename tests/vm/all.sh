@@ -18,8 +18,8 @@ if [ -f "${VM_OUT:-/tmp}/profile.env" ]; then
 	set +a
 	echo "# profile: $(grep -oE '^: "\$\{[A-Z_]+:=[^}]*' "${VM_OUT:-/tmp}/profile.env" | sed 's/^: "\${//; s/:=/=/' | tr '\n' ' ')"
 fi
-groups=" ${*:-smoke netns ctl dp rel interop sync reuse bench} "
 known=" smoke netns ctl dp rel interop sync reuse bench "
+groups=" ${*:-$known} "
 for g in $groups; do
 	[[ $known == *" $g "* ]] || { echo "all.sh: unknown group $g" >&2; exit 2; }
 done
