@@ -34,7 +34,8 @@ kunit_suite!(ipvs_rs_module: c_ipvs_is_not_loaded);
 kunit_suite!(ipvs_rs_netlink: core_nested_parser_agrees_with_kernel);
 
 kunit_suite!(ipvs_rs_ctl: service_lifecycle, dest_trash_revives_counters, weight_zero_dest_stays,
-    service_table_at_scale, packet_lookup_precedence, real_server_table_follows_dests);
+    service_table_at_scale, packet_lookup_precedence, real_server_table_follows_dests,
+    real_server_chain_unlinks_anywhere);
 kunit_suite!(ipvs_rs_conn: conn_found_both_ways_and_expires, held_conn_outlives_its_timer, template_outlives_controlled,
     dying_entry_is_never_rearmed, controlled_expiry_drops_template_at_once, held_template_survives_the_drop,
     invalidated_template_is_not_found, one_packet_entry_expires_on_put);
@@ -772,6 +773,86 @@ fn real_server_table_follows_dests(t: &mut Test) {
     kunit_expect!(t, has(6, 1, 80), "back when revived from the trash");
     ctl.flush();
     kunit_expect!(t, !has(6, 1, 80), "gone after a flush");
+}
+
+/// Hundreds of services forwarding to the same real server put as many equal-keyed entries
+/// in one chain of the real-server table (which grows, and so reorders chains, on the way):
+/// deleting them from the middle, the head and the tail of that chain, by service and by
+/// destination, keeps every other one findable and leaves nothing behind.
+fn real_server_chain_unlinks_anywhere(t: &mut Test) {
+    use crate::ctl::service::CtlState;
+    use crate::glue::rcu::RcuReadGuard;
+    use ctl_fixtures::*;
+    use ipvs_core::netlink::Env;
+    use ipvs_core::wire::{Family, InetAddr};
+    let env = Env::default();
+    let Ok(mut ctl) = CtlState::new() else {
+        kunit_expect!(t, false, "CtlState::new failed");
+        return;
+    };
+    let reals = ctl.reals_table();
+    let has = |last: u8| {
+        let rcu = RcuReadGuard::new();
+        reals.has_masq(&rcu, Family::Ipv4, 6, &InetAddr(v4([192, 0, 2, last])), 80)
+    };
+    const N: u16 = 300;
+    for i in 0..N {
+        let ok = ctl.add_service(&svc(2000 + i, b"rr"), &env) == Ok(())
+            && ctl
+                .find(&svc(2000 + i, b"rr").key)
+                .is_some_and(|x| ctl.add_dest(x, &dest(1, 1), 2, |_, _| Ok(())) == Ok(()))
+            && (i % 3 != 0
+                || ctl
+                    .find(&svc(2000 + i, b"rr").key)
+                    .is_some_and(|x| ctl.add_dest(x, &dest(2, 1), 2, |_, _| Ok(())) == Ok(())));
+        if !ok {
+            kunit_expect!(t, false, "adding service {} or its destinations failed", i);
+            return;
+        }
+    }
+    kunit_expect!(t, has(1) && has(2), "both real servers found");
+    // Delete in an order that is neither the chain's nor its reverse: every 7th service's
+    // destination 1 first, then the services from the middle outwards.
+    let mut left1 = usize::from(N);
+    for i in (0..N).step_by(7) {
+        let Some(x) = ctl.find(&svc(2000 + i, b"rr").key) else {
+            kunit_expect!(t, false, "service {} lost", i);
+            return;
+        };
+        kunit_expect_eq!(t, ctl.del_dest(x, &dest(1, 1).key, 2), Ok(()));
+        left1 -= 1;
+    }
+    kunit_expect!(t, has(1), "still found with {} left", left1);
+    let order = (0..N / 2).flat_map(|k| [N / 2 + k, N / 2 - 1 - k]);
+    let mut left2 = (0..N).filter(|i| i % 3 == 0).count();
+    for i in order {
+        let Some(x) = ctl.find(&svc(2000 + i, b"rr").key) else {
+            kunit_expect!(t, false, "service {} lost", i);
+            return;
+        };
+        ctl.del_service(x);
+        if i % 7 != 0 {
+            left1 -= 1;
+        }
+        if i % 3 == 0 {
+            left2 -= 1;
+        }
+        if has(1) != (left1 > 0) || has(2) != (left2 > 0) {
+            kunit_expect!(
+                t,
+                false,
+                "after deleting service {}: found {}/{}, {}/{} left",
+                i,
+                has(1),
+                has(2),
+                left1,
+                left2
+            );
+            return;
+        }
+    }
+    kunit_expect!(t, !has(1) && !has(2), "nothing left");
+    ctl.flush();
 }
 
 /// Thousands of services: the table grows several times while every service stays findable

@@ -14,6 +14,11 @@
 //! links of its generation; growing builds the next table through the other links while
 //! readers keep walking the current one, publishes it, and waits for a grace period before
 //! the old table (and so the old links) can be reused.
+//!
+//! Each generation's links are an hlist's (`next` and `pprev`): the writer unlinks in O(1)
+//! however long the chain. Entries with equal keys share a chain (the real servers of 50k
+//! services that all forward to one pod), and a singly-linked chain made removing them
+//! O(n²): a flush of 50k such services took 8 s, C's hlist_del_rcu() 0.7 s.
 
 use super::rcu::{self, RcuHead, RcuReadGuard};
 use core::ptr;
@@ -30,6 +35,10 @@ use kernel::sync::Arc;
 /// never back; so the RCU head is queued at most once.
 pub(crate) struct Links<T> {
     next: [AtomicPtr<T>; 2],
+    /// Per generation, the link that points to this entry (a bucket head or the previous
+    /// entry's `next`): `hlist_node.pprev`. Null while unchained. Written and read by the
+    /// writer only.
+    pprev: [AtomicPtr<AtomicPtr<T>>; 2],
     rcu: RcuHead,
     hash: u32,
     state: AtomicU8,
@@ -47,6 +56,10 @@ impl<T> Links<T> {
                 AtomicPtr::new(ptr::null_mut()),
                 AtomicPtr::new(ptr::null_mut()),
             ],
+            pprev: [
+                AtomicPtr::new(ptr::null_mut()),
+                AtomicPtr::new(ptr::null_mut()),
+            ],
             rcu: RcuHead::new(),
             hash,
             state: AtomicU8::new(NEW),
@@ -56,6 +69,16 @@ impl<T> Links<T> {
     /// The chain link of table generation `gen` (0 or 1).
     fn link(&self, gen: usize) -> &AtomicPtr<T> {
         let [a, b] = &self.next;
+        if gen & 1 == 0 {
+            a
+        } else {
+            b
+        }
+    }
+
+    /// The back link of table generation `gen` (0 or 1).
+    fn pprev(&self, gen: usize) -> &AtomicPtr<AtomicPtr<T>> {
+        let [a, b] = &self.pprev;
         if gen & 1 == 0 {
             a
         } else {
@@ -147,40 +170,48 @@ impl<T: HasLinks> Buckets<T> {
         None
     }
 
-    /// Link `s` at the head of its chain (writer only).
+    /// Link `s` at the head of its chain (writer only): `hlist_add_head_rcu()`.
     fn link(&self, s: &T) {
         let Some(head) = self.head(s.links().hash) else {
             return;
         };
-        s.links()
-            .link(self.gen)
-            .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
+        let first = head.load(Ordering::Relaxed);
+        let l = s.links();
+        l.link(self.gen).store(first, Ordering::Relaxed);
+        l.pprev(self.gen)
+            .store(ptr::from_ref(head).cast_mut(), Ordering::Relaxed);
+        if !first.is_null() {
+            // SAFETY: a chained entry (see `find`); the writer is the only one changing
+            // chains.
+            let f = unsafe { &*first };
+            f.links().pprev(self.gen).store(
+                ptr::from_ref(l.link(self.gen)).cast_mut(),
+                Ordering::Relaxed,
+            );
+        }
         // rcu_assign_pointer(): the link is visible before the entry is.
         head.store(ptr::from_ref(s).cast_mut(), Ordering::Release);
     }
 
-    /// Unlink `s` (writer only); whether it was there.
+    /// Unlink `s` in O(1) (writer only): `hlist_del_rcu()`; whether it was chained. Its
+    /// own `next` stays, so that a reader standing on it walks on.
     fn unlink(&self, s: &T) -> bool {
-        let me = ptr::from_ref(s).cast_mut();
-        let Some(mut link) = self.head(s.links().hash) else {
+        let l = s.links();
+        let pprev = l.pprev(self.gen).swap(ptr::null_mut(), Ordering::Relaxed);
+        if pprev.is_null() {
             return false;
-        };
-        loop {
-            let p = link.load(Ordering::Relaxed);
-            if p.is_null() {
-                return false;
-            }
-            if p == me {
-                link.store(
-                    s.links().link(self.gen).load(Ordering::Relaxed),
-                    Ordering::Release,
-                );
-                return true;
-            }
-            // SAFETY: a chained entry (see `find`); the writer is the only one changing
-            // chains.
-            link = unsafe { (*p).links().link(self.gen) };
         }
+        let next = l.link(self.gen).load(Ordering::Relaxed);
+        // SAFETY: `pprev` points to the link that points to `s`: a bucket head of this
+        // generation (whose heads never move: the vector is never resized) or the `next`
+        // of the chained entry before `s`, which stays allocated while chained.
+        unsafe { &*pprev }.store(next, Ordering::Release);
+        if !next.is_null() {
+            // SAFETY: a chained entry (see `find`).
+            let n = unsafe { &*next };
+            n.links().pprev(self.gen).store(pprev, Ordering::Relaxed);
+        }
+        true
     }
 
     /// Every chained entry (writer only).
