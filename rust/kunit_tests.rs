@@ -35,7 +35,7 @@ kunit_suite!(ipvs_rs_netlink: core_nested_parser_agrees_with_kernel);
 
 kunit_suite!(ipvs_rs_ctl: service_lifecycle, dest_trash_revives_counters, weight_zero_dest_stays,
     service_table_at_scale, packet_lookup_precedence, real_server_table_follows_dests,
-    real_server_chain_unlinks_anywhere);
+    real_server_chain_unlinks_anywhere, estimator_batches_visit_each_once);
 kunit_suite!(ipvs_rs_conn: conn_found_both_ways_and_expires, held_conn_outlives_its_timer, template_outlives_controlled,
     dying_entry_is_never_rearmed, controlled_expiry_drops_template_at_once, held_template_survives_the_drop,
     invalidated_template_is_not_found, one_packet_entry_expires_on_put);
@@ -852,6 +852,71 @@ fn real_server_chain_unlinks_anywhere(t: &mut Test) {
         }
     }
     kunit_expect!(t, !has(1) && !has(2), "nothing left");
+    ctl.flush();
+}
+
+/// The estimator's batched walk visits every service's and destination's statistics once
+/// per round; a deletion between two batches may make it miss the service moved into the
+/// deleted slot, never visit one twice.
+fn estimator_batches_visit_each_once(t: &mut Test) {
+    use crate::ctl::service::CtlState;
+    use crate::dp::dest::StatsCells;
+    use ctl_fixtures::*;
+    use ipvs_core::netlink::Env;
+    use ipvs_core::sysctl::LocalityExpiration;
+    use kernel::prelude::{KVec, GFP_KERNEL};
+    let env = Env::default();
+    let Ok(mut ctl) = CtlState::new() else {
+        kunit_expect!(t, false, "CtlState::new failed");
+        return;
+    };
+    const N: u16 = 300;
+    for i in 0..N {
+        let ok = ctl.add_service(&svc(3000 + i, b"rr"), &env) == Ok(())
+            && ctl
+                .find(&svc(3000 + i, b"rr").key)
+                .is_some_and(|x| ctl.add_dest(x, &dest(1, 1), 2, |_, _| Ok(())) == Ok(()));
+        if !ok {
+            kunit_expect!(t, false, "adding service {} failed", i);
+            return;
+        }
+    }
+    let exp = LocalityExpiration {
+        lblc: 24 * 60 * 60,
+        lblcr: 24 * 60 * 60,
+    };
+    // Objects are told apart by address; count the visits of each.
+    fn visit(seen: &mut KVec<(usize, u32)>, s: &StatsCells) {
+        let a = core::ptr::from_ref(s) as usize;
+        match seen.iter_mut().find(|(p, _)| *p == a) {
+            Some((_, n)) => *n += 1,
+            None => {
+                let _ = seen.push((a, 1), GFP_KERNEL);
+            }
+        }
+    }
+    let mut seen: KVec<(usize, u32)> = KVec::new();
+    let mut next = Some(0);
+    let mut batches = 0;
+    while let Some(start) = next {
+        next = ctl.for_each_stats_from(start, 128, exp, |s| visit(&mut seen, s));
+        batches += 1;
+    }
+    kunit_expect_eq!(t, batches, 3);
+    kunit_expect_eq!(t, seen.len(), 2 * usize::from(N));
+    kunit_expect!(t, seen.iter().all(|(_, n)| *n == 1), "each visited once");
+    let mut seen: KVec<(usize, u32)> = KVec::new();
+    // The same with the first service deleted after the first batch: the last one moves
+    // into slot 0, which was visited, and is missed; nothing is visited twice.
+    let mut next = Some(0);
+    while let Some(start) = next {
+        next = ctl.for_each_stats_from(start, 128, exp, |s| visit(&mut seen, s));
+        if start == 0 {
+            ctl.del_service(0);
+        }
+    }
+    kunit_expect_eq!(t, seen.len(), 2 * usize::from(N) - 2);
+    kunit_expect!(t, seen.iter().all(|(_, n)| *n == 1), "none visited twice");
     ctl.flush();
 }
 

@@ -17,7 +17,12 @@ sub=bench
 timeout=${VM_TIMEOUT:-$([ "${BENCH_SMOKE:-0}" = 1 ] && echo 1200 || echo 4800)}
 guest_env=()
 for v in $(compgen -e | grep '^BENCH_'); do guest_env+=("$v=${!v}"); done
-[ -z "${KO:-}" ] || guest_env+=(KO="$(realpath -- "$KO")")
+# The module the guest loads is a copy, kept with the results: BENCH_PERF's profiles are
+# named from its symbols afterwards (tests/vm/bench/perf-syms.py), even if the tree is rebuilt.
+mkdir -p "$out"
+ko=$out/ipvs_rs-bench.ko
+cp -- "${KO:-ipvs_rs.ko}" "$ko"
+guest_env+=(KO="$(realpath -- "$ko")")
 # What is measured: the commit at the start (and whether the module's sources differ from it).
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- rust include Kbuild 2>/dev/null || commit="$commit+dirty"
@@ -32,6 +37,10 @@ if [ -f "$res/samples.tsv" ]; then
 		--json "$res/bench.json" --png-dir "$res" \
 		--meta "commit=$commit" --meta "host=$(nproc) cores, $cpu" --meta "vm=2 vCPUs, TCG" \
 		"$res/samples.tsv" | tee "$res/table.txt" || true
+	if compgen -G "$res/perf-*-rs-r*.txt" >/dev/null; then
+		"${PY:-/usr/bin/python3}" tests/vm/bench/perf-syms.py "$ko" "$res"/perf-*-rs-r*.txt ||
+			log "perf-syms.py failed: the profiles keep ipvs_rs's raw offsets"
+	fi
 	log "table: $res/table.txt"
 	log "JSON:  $res/bench.json"
 	log "plots: $res/metrics.png $res/services.png $res/entries.png"

@@ -84,9 +84,13 @@ impl Handlers for Ops {
                     }
                 }
                 let has_services = !ctl.services.is_empty();
+                let reap = ctl.has_graveyard();
                 drop(ctl);
                 if has_services {
                     ns.start_estimator();
+                }
+                if reap {
+                    ns.reap_trash();
                 }
                 res.map_err(errno)
             }

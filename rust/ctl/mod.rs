@@ -40,6 +40,8 @@ mod work {
     pub(super) const DEFENSE: u64 = 0;
     /// `expire_nodest_conn_handler()`.
     pub(super) const NODEST: u64 = 2;
+    /// Frees the destinations the trash let go (`ip_vs_dest_trash_expire()`'s frees).
+    pub(super) const TRASH: u64 = 3;
 }
 
 /// ipvs_rs state of one network namespace.
@@ -76,6 +78,7 @@ pub(crate) struct NetState {
     /// (upstream fix "ipvs: queue delayed work to expire no destination connections if
     /// expire_nodest_conn=1").
     nodest_work: DelayedWork<NetState, { work::NODEST }>,
+    trash_work: DelayedWork<NetState, { work::TRASH }>,
     /// The sync daemons' configuration (C: `ipvs->sync_mutex` and what it guards).
     #[pin]
     sync_ctl: Mutex<sync::SyncCtl>,
@@ -97,6 +100,7 @@ impl_has_delayed_work!(impl HasDelayedWork<{ work::DEFENSE }> for NetState { def
 impl_has_kthread!(NetState, est_thread);
 impl_has_sync_threads!(NetState, sync_threads);
 impl_has_delayed_work!(impl HasDelayedWork<{ work::NODEST }> for NetState { nodest_work });
+impl_has_delayed_work!(impl HasDelayedWork<{ work::TRASH }> for NetState { trash_work });
 
 static PERNET: Pernet<NetState> = Pernet::new();
 
@@ -232,6 +236,7 @@ impl PernetData for NetState {
             dp <- DpNet::new(net, services, reals),
             est_thread: KThread::new(),
             nodest_work: DelayedWork::new(),
+            trash_work: DelayedWork::new(),
             sync_ctl <- kernel::new_mutex!(sync::SyncCtl::default(), "ipvs_rs_sync"),
             sync_threads <- SyncThreads::new(),
         }))
@@ -255,6 +260,7 @@ impl PernetData for NetState {
         slot.init_kthread()?;
         slot.init_sync_threads()?;
         slot.init_work::<{ work::NODEST }>()?;
+        slot.init_work::<{ work::TRASH }>()?;
         slot.init_work::<{ work::DEFENSE }>()?;
         self.defense_work.queue(defense_period());
         for (name, kind) in proc::files() {
@@ -277,6 +283,11 @@ impl PernetData for NetState {
 }
 
 impl NetState {
+    /// Free the destinations the trash let go, soon and outside the configuration mutex.
+    pub(crate) fn reap_trash(&self) {
+        self.trash_work.queue(0);
+    }
+
     /// `ip_vs_enqueue_expire_nodest_conns()`: after a destination was removed, with
     /// `expire_nodest_conn` set, expire its connections from process context soon (one
     /// jiffy), instead of waiting for packets to find them.
@@ -317,6 +328,25 @@ impl DelayedWorkItem<{ work::NODEST }> for NetState {
     }
 }
 
+impl DelayedWorkItem<{ work::TRASH }> for NetState {
+    /// Free what the trash let go, without the configuration mutex (taken only to empty
+    /// the graveyard).
+    fn run(ns: &Self) {
+        let mut dead = ns.ctl().take_graveyard();
+        let mut n = 0u32;
+        while let Some(t) = crate::glue::kvec::pop(&mut dead) {
+            drop(t);
+            n = n.wrapping_add(1);
+            if n % 256 == 0 {
+                crate::glue::rcu::cond_resched();
+            }
+        }
+    }
+}
+
+/// Services the estimator visits per hold of the configuration mutex.
+const EST_BATCH: usize = 128;
+
 fn est_period() -> u64 {
     u64::from(ipvs_core::est::est_period_jiffies(hz()))
 }
@@ -325,7 +355,7 @@ fn est_period() -> u64 {
 /// destinations into their rates (`ip_vs_estimation_kthread()`'s work), in the namespace's
 /// estimation kthread, which follows `est_cpulist` and `est_nice` (C restarts its threads
 /// when they change; this one moves itself at its next round). Process context, yielding the
-/// CPU every 1024 services.
+/// CPU and the configuration mutex every [`EST_BATCH`] services.
 impl KThreadItem for NetState {
     fn tick(ns: &Self) -> u64 {
         kthread::follow(&ns.est_cpulist, ns.dp.int(Knob::EstNice));
@@ -335,11 +365,20 @@ impl KThreadItem for NetState {
             ns.dp.tot_stats.estimate();
         }
         let expiration = ns.dp.locality_expiration();
-        ns.ctl().for_each_stats(expiration, |s| {
-            if estimate {
-                s.estimate()
-            }
-        });
+        // In batches, the configuration mutex let go between them: 50k services with a
+        // destination each took the estimator long enough that every netlink command waited
+        // for it (C's estimation kthreads do not take `__ip_vs_mutex`).
+        let mut next = Some(0);
+        while let Some(start) = next {
+            next = ns
+                .ctl()
+                .for_each_stats_from(start, EST_BATCH, expiration, |s| {
+                    if estimate {
+                        s.estimate()
+                    }
+                });
+            crate::glue::rcu::cond_resched();
+        }
         est_period()
     }
 }

@@ -265,7 +265,7 @@ fn unhash_real(reals: &mut RealWriter, dest: &mut Dest) {
 
 /// A deleted destination kept for reuse while it may still be referenced
 /// (`ipvs->dest_trash`); re-adding the same destination to the same service revives it.
-struct Trashed {
+pub(crate) struct Trashed {
     service: ServiceKey,
     dest: Dest,
 }
@@ -296,6 +296,11 @@ pub(crate) struct CtlState {
     /// Trash length after the last purge: the next purge waits until it has doubled, so
     /// that parking is O(1) amortised.
     trash_purged_len: usize,
+    /// Trashed destinations nothing references any more, to be freed by the namespace's
+    /// trash work outside the configuration mutex ([`CtlState::take_graveyard`]): freeing
+    /// 50k destinations (their per-CPU counters, route caches) made `ipvsadm -C` wait, where
+    /// C leaves them to its trash timer.
+    graveyard: KVVec<Trashed>,
     pub(crate) timeouts: Timeouts,
 }
 
@@ -314,6 +319,7 @@ impl CtlState {
             per_af: [0; 2],
             trash: KVVec::new(),
             trash_purged_len: 0,
+            graveyard: KVVec::new(),
             timeouts: DEFAULT_TIMEOUTS,
         })
     }
@@ -574,37 +580,57 @@ impl CtlState {
         let _ = self.trash.push(Trashed { service, dest }, GFP_KERNEL);
     }
 
-    /// `ip_vs_dest_trash_expire()`: drop what nothing references any more.
+    /// `ip_vs_dest_trash_expire()`: what nothing references any more leaves the trash for
+    /// the graveyard (freed by the caller's [`CtlState::take_graveyard`]; on allocation
+    /// failure, here).
     fn purge_trash(&mut self) {
         let mut i = 0;
         while i < self.trash.len() {
             if self.trash[i].dest.in_use() {
                 i += 1;
-            } else {
-                let _ = kvec::swap_remove(&mut self.trash, i);
+            } else if let Some(t) = kvec::swap_remove(&mut self.trash, i) {
+                let _ = self.graveyard.push(t, GFP_KERNEL);
             }
         }
         self.trash_purged_len = self.trash.len();
     }
 
-    /// Every service and destination statistics object, for the estimator (which also
-    /// runs the services' periodic scheduler work: lblc/lblcr expiry, with the namespace's
-    /// expirations `exp`).
-    pub(crate) fn for_each_stats(
+    /// Whether destinations wait in the graveyard.
+    pub(crate) fn has_graveyard(&self) -> bool {
+        !self.graveyard.is_empty()
+    }
+
+    /// The destinations to free, for the caller to drop once the mutex is released.
+    pub(crate) fn take_graveyard(&mut self) -> KVVec<Trashed> {
+        core::mem::replace(&mut self.graveyard, KVVec::new())
+    }
+
+    /// The statistics objects of services `start..start + count` and of their destinations,
+    /// for the estimator (which also runs those services' periodic scheduler work:
+    /// lblc/lblcr expiry, with the namespace's expirations `exp`). Returns where the next
+    /// batch starts, `None` after the last service.
+    ///
+    /// The estimator walks the services in batches and lets the configuration mutex go
+    /// between them. Meanwhile a deletion may move the last service into a visited slot
+    /// (`swap_remove`), which then misses this round's estimation (its next one sees two
+    /// periods' counts); none is estimated twice in a round, as only an unvisited service
+    /// can be the last one while unvisited ones remain.
+    pub(crate) fn for_each_stats_from(
         &self,
+        start: usize,
+        count: usize,
         exp: ipvs_core::sysctl::LocalityExpiration,
         mut f: impl FnMut(&crate::dp::dest::StatsCells),
-    ) {
-        for (i, svc) in self.services.iter().enumerate() {
+    ) -> Option<usize> {
+        let end = start.saturating_add(count);
+        for svc in self.services.iter().skip(start).take(count) {
             f(&svc.dp.stats);
             svc.dp.periodic(exp);
             for d in svc.dests.iter() {
                 f(&d.shared.stats);
             }
-            if i % 1024 == 1023 {
-                rcu::cond_resched();
-            }
         }
+        (end < self.services.len()).then_some(end)
     }
 }
 
