@@ -625,7 +625,14 @@ impl CtlState {
         let end = start.saturating_add(count);
         for svc in self.services.iter().skip(start).take(count) {
             f(&svc.dp.stats);
-            svc.dp.periodic(exp);
+            // Only lblc and lblcr have periodic work: the others' scheduler lock is not
+            // taken for nothing.
+            if matches!(
+                sched_kind(svc.sched.as_ref()),
+                Some(SchedulerKind::Lblc | SchedulerKind::Lblcr)
+            ) {
+                svc.dp.periodic(exp);
+            }
             for d in svc.dests.iter() {
                 f(&d.shared.stats);
             }
