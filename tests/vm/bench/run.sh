@@ -5,7 +5,8 @@
 #
 # The benchmark of issue 10 in one boot. Four phases; in each, for every round, each MOD in turn
 # (and "direct", no load balancer, where the metric has such a limit) is loaded, measured and
-# unloaded, so that C ip_vs and ipvs_rs alternate and drift of the host hits both alike:
+# unloaded, so that C ip_vs and ipvs_rs alternate and drift of the host hits both alike (even
+# rounds take the modules in reverse order, so that neither always goes first):
 #   svc   new TCP connections/s through a NAT VIP (benchgen conn: $BENCH_CONN_THREADS threads,
 #         short connections, successes and failures counted) with 1 and then more services
 #         ($BENCH_SVCS), net.ipv4.vs.conntrack 0 and 1; the control plane on the way: adding
@@ -31,7 +32,8 @@
 #   BENCH_STEP_TIMEOUT 180 (smoke 60) BENCH_CONN_THREADS 4
 #   BENCH_PHASES "svc flow tab reuse" BENCH_REUSE_CELLS "m1-e0-ct1-fin m1-e0-ct1-rst"
 #   BENCH_PERF=1: a guest-wide cpu-clock profile (perf record -a) during every UDP pps
-#                 measurement, the restore and the flush of the largest table; its top
+#                 measurement, the 1-vCPU connection rate, the restore and the flush of the
+#                 largest table; its top
 #                 symbols go to perf-METRIC-MOD-rROUND.txt beside the samples (where the time
 #                 goes, C against ipvs_rs)
 # Results in $VM_OUT/bench (smoke: $VM_OUT/bench-smoke): samples.tsv (metric, module, round,
@@ -271,8 +273,10 @@ connrate_1cpu() {
 		missing "$m" "$mod" "$r" "cannot take cpu1 offline"
 		return 0
 	fi
+	perf_start
 	out=$(timeout -k 5 $((SECS + 30)) nsenter --net="/run/netns/$DP_CL" "$GEN" conn -d "$a" -p "$PORT" \
 		-T "$SECS" -j "$THREADS" -s 10.1.0.1 -k 64 2>&1)
+	perf_stop "$m-$mod-r$r"
 	echo 1 >"$cpu"
 	if [[ $out =~ ok=([0-9]+)\ fail=([0-9]+)\ secs=[0-9.]+\ rate=([0-9.]+) ]] && [ "${BASH_REMATCH[1]}" -gt 0 ]; then
 		sample "$m" "$mod" "$r" "${BASH_REMATCH[3]}" "1 vCPU: ${out#conn }"
@@ -526,10 +530,11 @@ phase_tab() {
 }
 
 phase_reuse() {
-	local r=$1 d=$RES/reuse-r$1
+	local r=$1 d=$RES/reuse-r$1 mods
 	mkdir -p "$d"
+	round_mods "$r"
 	VM_OUT=$d REUSE_CELLS="$REUSE_CELLS_B" REUSE_PHASES="$REUSE_PHASES_B" KO="$KO" \
-		timeout -k 10 $((STEP_TIMEOUT * 4)) "$TOP/tests/vm/reuse/run.sh" "${MODS[@]}" >"$d/run.log" 2>&1
+		timeout -k 10 $((STEP_TIMEOUT * 4)) "$TOP/tests/vm/reuse/run.sh" "${mods[@]}" >"$d/run.log" 2>&1
 	log "reuse round $r: exit $? ($(grep -c '^ok' "$d/reuse.tap" 2>/dev/null) ok, $(grep -c '^not ok' "$d/reuse.tap" 2>/dev/null) not ok)"
 	"$PY" - "$d/reuse/matrix.json" "$r" "$REUSE_CELLS_B" "${MODS[@]}" >>"$SAMPLES" <<-'EOF'
 		import json, sys
@@ -564,6 +569,19 @@ run_phase() {
 	esac
 }
 
+# round_mods ROUND: the modules in the order round ROUND measures them, in $mods: as given
+# in odd rounds, reversed in even ones, so that whatever drifts within a round (the host, the
+# guest's memory, caches) does not always favour the same module.
+round_mods() {
+	local i
+	mods=()
+	if [ $(($1 % 2)) = 1 ]; then
+		mods=("${MODS[@]}")
+	else
+		for ((i = ${#MODS[@]} - 1; i >= 0; i--)); do mods+=("${MODS[$i]}"); done
+	fi
+}
+
 plan
 echo "$ROUNDS" >"$RES/rounds"
 log "modules ${MODS[*]}, $ROUNDS round(s), phases $PHASES, ${SECS}s per rate, services $SVCS, entries $ENTRIES, step timeout ${STEP_TIMEOUT}s"
@@ -587,7 +605,7 @@ elif [ -x "$GEN" ]; then
 				phase_reuse "$r"
 				continue
 			fi
-			mods=("${MODS[@]}")
+			round_mods "$r"
 			[ "$phase" = tab ] || mods+=(direct)
 			for mod in "${mods[@]}"; do
 				log "phase $phase round $r: $mod"
