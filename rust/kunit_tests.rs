@@ -608,6 +608,30 @@ mod ctl_fixtures {
         }
     }
 
+    /// Services `base..base + n` on port `base + i` (rr), each with destination 1 and, where
+    /// `also2(i)`, destination 2. `Err(i)`: adding service `i` or its destinations failed.
+    pub(super) fn add_services(
+        ctl: &mut crate::ctl::service::CtlState,
+        env: &ipvs_core::netlink::Env,
+        base: u16,
+        n: u16,
+        also2: impl Fn(u16) -> bool,
+    ) -> Result<(), u16> {
+        for i in 0..n {
+            let r = svc(base + i, b"rr");
+            let add = |ctl: &mut crate::ctl::service::CtlState, last| {
+                ctl.find(&r.key)
+                    .is_some_and(|x| ctl.add_dest(x, &dest(last, 1), 2, |_, _| Ok(())) == Ok(()))
+            };
+            let ok =
+                ctl.add_service(&r, env) == Ok(()) && add(ctl, 1) && (!also2(i) || add(ctl, 2));
+            if !ok {
+                return Err(i);
+            }
+        }
+        Ok(())
+    }
+
     pub(super) fn dest(last: u8, weight: i32) -> DestRepr {
         DestRepr {
             key: DestKey {
@@ -796,19 +820,9 @@ fn real_server_chain_unlinks_anywhere(t: &mut Test) {
         reals.has_masq(&rcu, Family::Ipv4, 6, &InetAddr(v4([192, 0, 2, last])), 80)
     };
     const N: u16 = 300;
-    for i in 0..N {
-        let ok = ctl.add_service(&svc(2000 + i, b"rr"), &env) == Ok(())
-            && ctl
-                .find(&svc(2000 + i, b"rr").key)
-                .is_some_and(|x| ctl.add_dest(x, &dest(1, 1), 2, |_, _| Ok(())) == Ok(()))
-            && (i % 3 != 0
-                || ctl
-                    .find(&svc(2000 + i, b"rr").key)
-                    .is_some_and(|x| ctl.add_dest(x, &dest(2, 1), 2, |_, _| Ok(())) == Ok(())));
-        if !ok {
-            kunit_expect!(t, false, "adding service {} or its destinations failed", i);
-            return;
-        }
+    if let Err(i) = add_services(&mut ctl, &env, 2000, N, |i| i % 3 == 0) {
+        kunit_expect!(t, false, "adding service {} or its destinations failed", i);
+        return;
     }
     kunit_expect!(t, has(1) && has(2), "both real servers found");
     // Delete in an order that is neither the chain's nor its reverse: every 7th service's
@@ -871,15 +885,9 @@ fn estimator_batches_visit_each_once(t: &mut Test) {
         return;
     };
     const N: u16 = 300;
-    for i in 0..N {
-        let ok = ctl.add_service(&svc(3000 + i, b"rr"), &env) == Ok(())
-            && ctl
-                .find(&svc(3000 + i, b"rr").key)
-                .is_some_and(|x| ctl.add_dest(x, &dest(1, 1), 2, |_, _| Ok(())) == Ok(()));
-        if !ok {
-            kunit_expect!(t, false, "adding service {} failed", i);
-            return;
-        }
+    if let Err(i) = add_services(&mut ctl, &env, 3000, N, |_| false) {
+        kunit_expect!(t, false, "adding service {} failed", i);
+        return;
     }
     let exp = LocalityExpiration {
         lblc: 24 * 60 * 60,
