@@ -6,6 +6,11 @@
 #   BENCH_*        sizes and timeouts, see tests/vm/bench/run.sh
 #   KO             the ipvs_rs.ko to load (default: the one built here)
 #   VM_TIMEOUT     the whole guest run (default 4800 s; smoke 1200 s)
+#   BENCH_ICOUNT=1 QEMU -icount (tools/vm.sh VM_ICOUNT=shift=0,sleep=off): the guest's clock
+#                  counts instructions, 1 ns each, so every rate and time is a cost in
+#                  instructions, stable however busy the host is. The vCPUs run in turn, so
+#                  the 2-vCPU metrics measure total work, not parallel speed (the scaling
+#                  metric is meaningless there). Slower: give it a larger VM_TIMEOUT.
 # Results in $VM_OUT (default $CACHE_DIR/bench): bench/samples.tsv, bench/table.txt,
 # bench/bench.json, bench/{metrics,services,entries}.png, dmesg.txt.
 . "$(dirname "$0")/env.sh"
@@ -26,6 +31,11 @@ guest_env+=(KO="$(realpath -- "$ko")")
 # What is measured: the commit at the start (and whether the module's sources differ from it).
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- rust include Kbuild 2>/dev/null || commit="$commit+dirty"
+vm="2 vCPUs, TCG"
+if [ "${BENCH_ICOUNT:-0}" = 1 ]; then
+	export VM_ICOUNT=shift=0,sleep=off
+	vm="2 vCPUs, TCG -icount $VM_ICOUNT (guest time = instructions)"
+fi
 rc=0
 VM_OUT=$out tools/vm.sh --timeout "$timeout" -- env "${guest_env[@]}" tests/vm/bench/run.sh c rs || rc=$?
 res=$out/$sub
@@ -35,10 +45,10 @@ if [ -f "$res/samples.tsv" ]; then
 	"${PY:-/usr/bin/python3}" tests/vm/bench/report.py --plan "$res/plan.txt" --mods "c rs" \
 		--rounds "$(cat "$res/rounds" 2>/dev/null || echo 1)" \
 		--json "$res/bench.json" --png-dir "$res" \
-		--meta "commit=$commit" --meta "host=$(nproc) cores, $cpu" --meta "vm=2 vCPUs, TCG" \
+		--meta "commit=$commit" --meta "host=$(nproc) cores, $cpu" --meta "vm=$vm" \
 		"$res/samples.tsv" | tee "$res/table.txt" || true
-	if compgen -G "$res/perf-*-rs-r*.txt" >/dev/null; then
-		"${PY:-/usr/bin/python3}" tests/vm/bench/perf-syms.py "$ko" "$res"/perf-*-rs-r*.txt ||
+	if compgen -G "$res/perf-*.txt" >/dev/null; then
+		"${PY:-/usr/bin/python3}" tests/vm/bench/perf-syms.py "$ko" "$res"/perf-*.txt ||
 			log "perf-syms.py failed: the profiles keep ipvs_rs's raw offsets"
 	fi
 	log "table: $res/table.txt"

@@ -21,6 +21,10 @@
 #           there: dmesg.txt (full `dmesg` after CMD), exit-code, console.txt (kernel console,
 #           kept for panics and hangs) and .vm-run.sh (the guest-side wrapper).
 #   VM_KVM  auto (default): use KVM if a probe VM runs under it, else TCG; 1: force KVM; 0: TCG.
+#   VM_ICOUNT  QEMU -icount options (e.g. shift=0,sleep=off; implies TCG): the guest's clock
+#           then counts executed instructions (2^shift ns each), so what the guest times is an
+#           instruction count, the same however busy the host is. icount runs the vCPUs in
+#           turn on one host thread: a cost measure, not a parallel speed.
 #
 # In the guest, /lib/modules/$(uname -r) is $KDIR/modroot/lib/modules/<release> (the kernel's
 # `make modules_install`), so `modprobe ip_vs` works; that is virtme-ng's own mechanism: the
@@ -83,10 +87,12 @@ kvm_works() {
 	rm -f -- "$out"
 	[ "$rc" = 0 ]
 }
+icount=${VM_ICOUNT:-}
+[ -z "$icount" ] || [[ $icount =~ ^[[:alnum:]=,]+$ ]] || die "VM_ICOUNT: QEMU -icount options like shift=0,sleep=off (got '$icount')"
 case ${VM_KVM:-auto} in
-1) accel=kvm ;;
+1) [ -z "$icount" ] || die "VM_ICOUNT needs TCG (VM_KVM=1 given)"; accel=kvm ;;
 0) accel=tcg ;;
-auto) if kvm_works; then accel=kvm; else accel=tcg; fi ;;
+auto) if [ -z "$icount" ] && kvm_works; then accel=kvm; else accel=tcg; fi ;;
 *) die "VM_KVM must be auto, 0 or 1 (got '$VM_KVM')" ;;
 esac
 
@@ -134,7 +140,7 @@ vng_args=(
 	--rwdir "$VM_OUT"
 	# Kernel console (everything but debug messages) on a virtio console (hvc0) into
 	# console.txt: the kernel log survives a panic or hang. vng's ttyS0 goes to /dev/null.
-	--qemu-opts="-device virtio-serial -chardev file,id=klog,path=$VM_OUT/console.txt -device virtconsole,chardev=klog"
+	--qemu-opts="-device virtio-serial -chardev file,id=klog,path=$VM_OUT/console.txt -device virtconsole,chardev=klog${icount:+ -icount $icount}"
 	# The 9p root with cache=loose (vng's rootflags plus the cache): the guest only reads the
 	# host's tree, which does not change during a run (results go to the --rwdir $VM_OUT, a
 	# mount of its own, uncached). Without it every exec and every Python import walks 9p:
@@ -147,7 +153,7 @@ vng_args=(
 )
 [ "$accel" = kvm ] || vng_args+=(--disable-kvm)
 
-log "booting $release ($accel, 2 cpus, 2G, timeout ${timeout}s), VM_OUT=$VM_OUT"
+log "booting $release ($accel${icount:+ icount $icount}, 2 cpus, 2G, timeout ${timeout}s), VM_OUT=$VM_OUT"
 start=$(date +%s)
 # QEMU reopens /proc/self/fd/1 and 2 with O_TRUNC (and makes them non-blocking), which
 # would clobber a log file we write to: give it pipes, copied to our stdout/stderr by cat.
