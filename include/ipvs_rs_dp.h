@@ -44,6 +44,11 @@ bool ipvs_rs_icmp_csum_ok(struct sk_buff *skb, unsigned int toff, int af);
  * network header (and the linear length in @lin) or NULL. */
 unsigned char *ipvs_rs_skb_writable(struct sk_buff *skb, unsigned int len, unsigned int *lin);
 unsigned int ipvs_rs_skb_pkt_len(const struct sk_buff *skb);
+/* What skb_header_pointer() reads in place: returns the network header, with in @lin the
+ * bytes from there that are in the linear area (0 and NULL when the network header is not in
+ * it) and in @len the packet's length from there (as ipvs_rs_skb_pkt_len()). */
+const unsigned char *ipvs_rs_skb_view(const struct sk_buff *skb, unsigned int *lin,
+				      unsigned int *len);
 bool ipvs_rs_skb_ipvs_property(const struct sk_buff *skb);
 void ipvs_rs_skb_set_ipvs_property(struct sk_buff *skb);
 bool ipvs_rs_skb_pkt_host(const struct sk_buff *skb);

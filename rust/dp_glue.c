@@ -156,6 +156,20 @@ unsigned int ipvs_rs_skb_pkt_len(const struct sk_buff *skb)
 	return skb->len - skb_network_offset(skb);
 }
 
+const unsigned char *ipvs_rs_skb_view(const struct sk_buff *skb, unsigned int *lin,
+				      unsigned int *len)
+{
+	int off = skb_network_offset(skb);
+
+	*len = skb->len - off;
+	if (off < 0 || off > (int)skb_headlen(skb)) {
+		*lin = 0;
+		return NULL;
+	}
+	*lin = skb_headlen(skb) - off;
+	return skb_network_header(skb);
+}
+
 bool ipvs_rs_skb_ipvs_property(const struct sk_buff *skb)
 {
 	return skb->ipvs_property;

@@ -130,7 +130,8 @@ enum Parsed {
 /// chain is walked to the end of the packet, and the packet's length is the skb's (BIG
 /// TCP's IPv4 total length / IPv6 payload length of 0 are not malformed).
 fn parse(skb: &Skb, family: Family) -> Parsed {
-    let Ok(info) = wire::parse_packet(skb, family) else {
+    let view = skb.view();
+    let Ok(info) = wire::parse_packet(&view, family) else {
         return Parsed::NotOurs;
     };
     let h = info.headers;
@@ -148,8 +149,8 @@ fn parse(skb: &Skb, family: Family) -> Parsed {
     };
     let tcp = (h.protocol == IPPROTO_TCP).then(|| TcpFlags::from_bits(info.tcp_flags));
     let sctp = (h.protocol == IPPROTO_SCTP).then(|| SctpChunks {
-        first: sctp::first_chunk_type(skb, h.l4_off),
-        event: sctp::packet_event(skb, h.l4_off),
+        first: sctp::first_chunk_type(&view, h.l4_off),
+        event: sctp::packet_event(&view, h.l4_off),
     });
     Parsed::Packet(Packet {
         h,
@@ -232,7 +233,6 @@ fn out_stats(ns: &DpNet, cp: &Conn, len: usize) {
 
 /// `ip_vs_set_state()`: the protocol's state machine for one packet.
 fn set_state(ns: &DpNet, cp: &Conn, dir: Direction, pkt: &Packet) {
-    let timeouts = ns.timeouts();
     let assure = match pkt.tcp {
         Some(flags) => {
             let _g = cp.lock_state();
@@ -240,7 +240,7 @@ fn set_state(ns: &DpNet, cp: &Conn, dir: Direction, pkt: &Packet) {
             let old_flags = cp.flags();
             let tr = tcp::transition(
                 ns.defense.tcp_table(),
-                &timeouts.tcp,
+                &ns.tcp_timeouts(),
                 dir,
                 flags,
                 tcp::Conn {
@@ -270,7 +270,8 @@ fn set_state(ns: &DpNet, cp: &Conn, dir: Direction, pkt: &Packet) {
                     .unwrap_or(sctp::SctpState::None);
                 let old_flags = cp.flags();
                 let tr = sctp::transition(
-                    &timeouts.sctp,
+                    // No interface changes SCTP's table (C 6.12 neither).
+                    &sctp::Timeouts::DEFAULT,
                     dir,
                     event,
                     sctp::Conn {
@@ -290,7 +291,7 @@ fn set_state(ns: &DpNet, cp: &Conn, dir: Direction, pkt: &Packet) {
                 tr.assure_ct
             }
             None => {
-                let tr = udp::transition(&timeouts.udp, dir);
+                let tr = udp::transition(&ns.udp_timeouts(), dir);
                 cp.set_timeout(u64::from(tr.timeout) * hz());
                 tr.assure_ct
             }
@@ -841,10 +842,11 @@ enum IcmpSkip {
 /// The checksum is checked by the caller once the error is related to a connection
 /// (`ip_vs_checksum_common_check()`).
 fn icmp_error(skb: &Skb, family: Family) -> Result<Option<(wire::IcmpError, Headers)>, IcmpSkip> {
-    let Ok(outer) = wire::parse_packet(skb, family).map(|i| i.headers) else {
+    let view = skb.view();
+    let Ok(outer) = wire::parse_packet(&view, family).map(|i| i.headers) else {
         return Ok(None);
     };
-    let err = match wire::IcmpTriage::of_packet(skb, &outer) {
+    let err = match wire::IcmpTriage::of_packet(&view, &outer) {
         wire::IcmpTriage::Drop => return Err(IcmpSkip::Drop),
         wire::IcmpTriage::NotError => return Err(IcmpSkip::NotError),
         wire::IcmpTriage::Ignore => return Ok(None),

@@ -419,12 +419,26 @@ impl DpNet {
 
     /// The timeout tables as they are now.
     pub(crate) fn timeouts(&self) -> TimeoutTables {
-        let mut t = TimeoutTables::DEFAULT;
-        for (s, v) in tcp::TcpState::ALL.iter().zip(self.tcp_timeouts.iter()) {
-            t.tcp.set(*s, v.load(Relaxed));
+        TimeoutTables {
+            tcp: self.tcp_timeouts(),
+            udp: self.udp_timeouts(),
+            ..TimeoutTables::DEFAULT
         }
-        t.udp
-            .set(udp::UdpState::Normal, self.udp_timeout.load(Relaxed));
+    }
+
+    /// The TCP table as it is now (read per TCP packet: only it, not all the tables).
+    pub(crate) fn tcp_timeouts(&self) -> tcp::Timeouts {
+        let mut t = tcp::Timeouts::DEFAULT;
+        for (s, v) in tcp::TcpState::ALL.iter().zip(self.tcp_timeouts.iter()) {
+            t.set(*s, v.load(Relaxed));
+        }
+        t
+    }
+
+    /// The UDP table as it is now.
+    pub(crate) fn udp_timeouts(&self) -> udp::Timeouts {
+        let mut t = udp::Timeouts::DEFAULT;
+        t.set(udp::UdpState::Normal, self.udp_timeout.load(Relaxed));
         t
     }
 

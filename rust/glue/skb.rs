@@ -487,6 +487,62 @@ impl Skb {
     }
 }
 
+/// A look at an skb for the core's parsers, as C's `skb_header_pointer()` reads: bytes in
+/// the linear area are copied from there by the caller's own code (no call per header),
+/// others through `skb_copy_bits()` ([`Skb`]'s [`PacketRead`]). It borrows the skb, so no
+/// change to the skb (which may move or free its data) can happen while it lives.
+///
+/// # Invariants
+///
+/// `lin` is null, or the network header of the borrowed skb, followed by `lin_len` bytes of
+/// its linear area; `len` is the packet's length from the network header.
+pub(crate) struct SkbView<'a> {
+    skb: &'a Skb,
+    lin: *const u8,
+    lin_len: usize,
+    len: usize,
+}
+
+impl Skb {
+    /// The view the core's parsers read the packet through (one call into C).
+    pub(crate) fn view(&self) -> SkbView<'_> {
+        let (mut lin_len, mut len) = (0u32, 0u32);
+        // SAFETY: the skb is live (invariant); the helper only reads it.
+        let lin = unsafe { bindings::ipvs_rs_skb_view(self.raw(), &mut lin_len, &mut len) };
+        // INVARIANT: as the helper returns them; the borrow of `self` keeps the skb (and
+        // so its data) unchanged while the view lives.
+        SkbView {
+            skb: self,
+            lin,
+            lin_len: if lin.is_null() { 0 } else { lin_len as usize },
+            len: len as usize,
+        }
+    }
+}
+
+impl PacketRead for SkbView<'_> {
+    #[inline]
+    fn packet_len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn read(&self, off: usize, out: &mut [u8]) -> bool {
+        match off.checked_add(out.len()) {
+            Some(end) if end <= self.lin_len => {
+                // SAFETY: `off..end` is within the `lin_len` linear bytes at `lin` (type
+                // invariant), which nothing changes while the skb is borrowed; `out` is a
+                // distinct, writable buffer of `out.len()` bytes.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(self.lin.add(off), out.as_mut_ptr(), out.len())
+                };
+                true
+            }
+            _ => self.skb.read(off, out),
+        }
+    }
+}
+
 /// `skb_header_pointer()`: the core's parsers read an skb's headers where they lie (linear
 /// area or page fragments), copying only the bytes asked for.
 impl PacketRead for Skb {

@@ -136,6 +136,7 @@ pub fn update_defense_level(input: &Input) -> Update {
 
 /// `ip_vs_todrop()`: with `drop_rate` and the counter as they are, whether this new
 /// connection is refused, and the counter afterwards (C: one in `drop_rate` is dropped).
+#[inline]
 pub fn todrop(drop_rate: i32, drop_counter: i32) -> (bool, i32) {
     if drop_rate == 0 {
         return (false, drop_counter);
@@ -159,6 +160,7 @@ pub enum ModeWrite {
 /// Model of `proc_do_defense_mode()` writing `input` to a mode sysctl holding `current`:
 /// `proc_dointvec` into a copy, then, if the copy differs, a range check (0..=3, `EINVAL`
 /// otherwise) and the store.
+#[inline]
 pub fn write_mode(current: i32, input: &[u8]) -> Result<ModeWrite, ParseError> {
     match parse_dointvec(input)? {
         Write::Empty => Ok(ModeWrite::Unchanged),
@@ -169,6 +171,7 @@ pub fn write_mode(current: i32, input: &[u8]) -> Result<ModeWrite, ParseError> {
 }
 
 /// `ip_vs_random_dropentry()` visits `conn_tab_size >> 5` random buckets per run.
+#[inline]
 pub const fn dropentry_buckets(tab_size: usize) -> usize {
     tab_size >> 5
 }
@@ -249,6 +252,7 @@ pub fn todrop_entry(young: bool, in_pkts: i32, counters: &mut EntryCounters) -> 
 
 /// `time_before(cp->timeout + jiffies, cp->timer.expires + 60*HZ)` (jiffies arithmetic
 /// wraps as C's `unsigned long` does).
+#[inline]
 pub fn entry_is_young(timeout: u64, now: u64, expires: u64, hz: u64) -> bool {
     (timeout
         .wrapping_add(now)
@@ -257,6 +261,7 @@ pub fn entry_is_young(timeout: u64, now: u64, expires: u64, hz: u64) -> bool {
 }
 
 /// `DEFENSE_TIMER_PERIOD`: the work runs every second.
+#[inline]
 pub const fn defense_period_jiffies(hz: u32) -> u32 {
     hz
 }

@@ -112,6 +112,7 @@ pub struct ReuseInput {
 /// TCP: the SYN bit, whatever else is set (`return th->syn;` — a SYN+ACK or SYN+RST counts
 /// too). SCTP: the first chunk is INIT (`sch->type == SCTP_CID_INIT`). A truncated header
 /// and every other protocol: `false`.
+#[inline]
 pub const fn is_new_conn(header: Header) -> bool {
     match header {
         Header::Tcp(Some(flags)) => flags.contains(TcpFlags::SYN),
@@ -319,6 +320,7 @@ pub enum Decision {
 
 impl Decision {
     /// `ip_vs_in_hook()` returns `NF_DROP` here.
+    #[inline]
     pub const fn drops(self) -> bool {
         matches!(
             self,
@@ -327,6 +329,7 @@ impl Decision {
     }
 
     /// The packet goes to `ip_vs_try_to_schedule()` (`cp` is, or became, NULL).
+    #[inline]
     pub const fn schedules(self) -> bool {
         matches!(
             self,
@@ -338,6 +341,7 @@ impl Decision {
     }
 
     /// `ip_vs_conn_expire_now(cp)` is called on the entry.
+    #[inline]
     pub const fn expires(self) -> bool {
         match self {
             Decision::ReuseResched { expire_now }
@@ -350,6 +354,7 @@ impl Decision {
 
     /// `cp->flags &= ~IP_VS_CONN_F_NFCT` is done on the entry (before any expiry), so that
     /// expiring it does not kill a conntrack entry the new connection will use.
+    #[inline]
     pub const fn clears_nfct(self) -> bool {
         matches!(
             self,
@@ -361,17 +366,20 @@ impl Decision {
 
     /// The packet's (confirmed, old) conntrack entry is killed and detached from the packet
     /// before it is scheduled, so that conntrack gives the new connection a fresh entry.
+    #[inline]
     pub const fn retires_conntrack(self) -> bool {
         matches!(self, Decision::ReuseRetireConntrack { .. })
     }
 
     /// The entry's reference is dropped here (`__ip_vs_conn_put(cp)`): every outcome that
     /// does not use the entry.
+    #[inline]
     pub const fn puts_entry(self) -> bool {
         !matches!(self, Decision::NoEntry | Decision::UseExisting)
     }
 
     /// `flags` with what this decision does to `cp->flags` applied.
+    #[inline]
     pub const fn apply_flags(self, flags: u32) -> u32 {
         if self.clears_nfct() {
             flags & !NFCT
@@ -431,6 +439,7 @@ pub const fn decide(input: &ReuseInput) -> Decision {
 /// SYN (TCP) or INIT (SCTP) reaches this decision, and only for an entry C considers
 /// finished (TIME_WAIT/CLOSE, FIN_WAIT without output with mode bit 2) or whose destination
 /// has weight 0 with `expire_nodest_conn`, so no live connection loses its conntrack.
+#[inline]
 pub const fn decide_beyond_c(input: &ReuseInput) -> Decision {
     match decide(input) {
         Decision::ReuseDrop { expire_now } if input.settings.conn_reuse_old_conntrack != 0 => {

@@ -176,15 +176,18 @@ const fn spec(
     }
 }
 
+#[inline]
 const fn int(knob: Knob, name: &'static str, c_name: &'static [u8], default: i32) -> Spec {
     spec(knob, name, c_name, Initial::Int(default), Handler::DoIntVec)
 }
 
+#[inline]
 const fn defense(knob: Knob, name: &'static str, c_name: &'static [u8]) -> Spec {
     spec(knob, name, c_name, Initial::Int(0), Handler::DefenseMode)
 }
 
 /// Read-only in namespaces of unprivileged users.
+#[inline]
 const fn global(s: Spec) -> Spec {
     Spec {
         unpriv_mode: 0o444,
@@ -355,11 +358,13 @@ pub const N_KNOBS: usize = SPECS.len() + LOCALITY_SPECS.len();
 
 impl Knob {
     /// Position of the knob in [`SPECS`] followed by [`LOCALITY_SPECS`].
+    #[inline]
     pub const fn index(self) -> usize {
         self as usize
     }
 
     /// The table entry of this knob.
+    #[inline]
     pub const fn spec(self) -> &'static Spec {
         let i = self.index();
         if i < SPECS.len() {
@@ -371,6 +376,7 @@ impl Knob {
 
     /// The `int` a namespace starts with, `hz` ticks per second (the first `int` for
     /// `sync_threshold`; 0 for the knobs that are not an `int` or have a run-time default).
+    #[inline]
     pub const fn default_int(self, hz: u32) -> i32 {
         self.spec().default_int(hz)
     }
@@ -379,6 +385,7 @@ impl Knob {
 impl Spec {
     /// The `int` a namespace starts with, `hz` ticks per second (the first `int` for
     /// `sync_threshold`; 0 for the knobs that are not an `int` or have a run-time default).
+    #[inline]
     pub const fn default_int(&self, hz: u32) -> i32 {
         match self.default {
             Initial::Int(v) | Initial::Pair(v, _) => v,
@@ -389,6 +396,7 @@ impl Spec {
 }
 
 /// `s * HZ` as C computes `DEFAULT_EXPIRATION` (fits an `int` for any HZ up to 24855).
+#[inline]
 pub const fn secs_to_jiffies(s: i32, hz: u32) -> i32 {
     let j = s as i64 * hz as i64;
     if j > i32::MAX as i64 {
@@ -399,16 +407,19 @@ pub const fn secs_to_jiffies(s: i32, hz: u32) -> i32 {
 }
 
 /// `proc_do_sync_threshold()`'s test on the two new values.
+#[inline]
 pub const fn sync_threshold_ok(threshold: i32, period: i32) -> bool {
     !(threshold < 0 || period < 0 || (threshold >= period && period != 0))
 }
 
 /// `proc_do_sync_ports()`'s test on a new (changed) value: `val >= 1 && is_power_of_2(val)`.
+#[inline]
 pub const fn sync_ports_ok(v: i32) -> bool {
     v >= 1 && (v & (v - 1)) == 0
 }
 
 /// `ipvs_proc_est_nice()`'s test: `MIN_NICE..=MAX_NICE`.
+#[inline]
 pub const fn est_nice_ok(v: i32) -> bool {
     v >= -20 && v <= 19
 }
@@ -471,22 +482,26 @@ impl Default for Settings {
 impl Settings {
     /// Port reuse reschedules at all: `ip_vs_in_hook()` tests `conn_reuse_mode` for non-zero,
     /// so a mode of 2 alone also reschedules TIME_WAIT/CLOSE entries.
+    #[inline]
     pub fn reuse_reschedules(&self) -> bool {
         self.conn_reuse_mode != 0
     }
 
     /// FIN_WAIT entries without output count as reusable too (`conn_reuse_mode & 2`,
     /// `is_new_conn_expected()`): the direct-routing case, where IPVS never sees replies.
+    #[inline]
     pub fn reuse_fin_wait_without_output(&self) -> bool {
         self.conn_reuse_mode & 2 != 0
     }
 
     /// Connections to a removed or weight-0 destination are expired (`expire_nodest_conn`).
+    #[inline]
     pub fn expire_nodest(&self) -> bool {
         self.expire_nodest_conn != 0
     }
 
     /// IPVS connections keep their conntrack entries (`conntrack`).
+    #[inline]
     pub fn uses_conntrack(&self) -> bool {
         self.conntrack != 0
     }
@@ -494,6 +509,7 @@ impl Settings {
     /// A persistence template whose destination has weight 0 stops sending new connections
     /// to it (`expire_quiescent_template`, read by `ip_vs_check_template()`; the decision
     /// is [`crate::persist::template_usable`]).
+    #[inline]
     pub fn expire_quiescent(&self) -> bool {
         self.expire_quiescent_template != 0
     }
@@ -537,6 +553,7 @@ const TMPBUFLEN: usize = 22;
 const PAGE_SIZE: usize = 4096;
 
 /// The kernel's `isspace()` (`lib/ctype.c`), which also counts 0xA0 as space.
+#[inline]
 fn is_kernel_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0xa0)
 }

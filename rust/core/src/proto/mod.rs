@@ -62,6 +62,7 @@ impl Direction {
     pub const ALL: [Direction; 3] = [Direction::Input, Direction::Output, Direction::InputOnly];
 
     /// The direction for a C `IP_VS_DIR_*` value.
+    #[inline]
     pub const fn from_c(dir: u32) -> Option<Direction> {
         match dir {
             0 => Some(Direction::Input),
@@ -72,6 +73,7 @@ impl Direction {
     }
 
     /// The C `IP_VS_DIR_*` value.
+    #[inline]
     pub const fn as_c(self) -> u32 {
         match self {
             Direction::Input => 0,
@@ -138,6 +140,7 @@ impl TimeoutTables {
     /// `__ip_vs_get_timeouts()` (`ipvsadm -L --timeout`, `IPVS_CMD_GET_CONFIG`): the three
     /// timeouts user space can see. Values above `i32::MAX` (which [`TimeoutTables::apply_set`]
     /// never stores) saturate.
+    #[inline]
     pub fn user_view(&self) -> config::Timeouts {
         let int = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
         config::Timeouts {

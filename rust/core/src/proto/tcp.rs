@@ -93,6 +93,7 @@ impl TcpState {
     }
 
     /// The C `IP_VS_TCP_S_*` value.
+    #[inline]
     pub const fn as_c(self) -> u32 {
         self as u32
     }
@@ -116,6 +117,7 @@ impl TcpState {
 
     /// `tcp_state_name()` of a raw `cp->state`: the state's name, or `"ERR!"` for a value
     /// that is not a TCP state.
+    #[inline]
     pub const fn c_name(state: u32) -> &'static str {
         match TcpState::from_c(state) {
             Some(s) => s.name(),
@@ -127,6 +129,7 @@ impl TcpState {
     /// `activeconns`. In 6.12 (`tcp_state_active_table[]`) that is every state of an opening
     /// or open connection (ESTABLISHED, SYN_SENT, SYN_RECV, SYNACK), not ESTABLISHED alone
     /// as in older kernels.
+    #[inline]
     pub const fn is_active(self) -> bool {
         matches!(
             self,
@@ -162,6 +165,7 @@ impl TcpFlags {
     pub const CWR: TcpFlags = TcpFlags(0x80);
 
     /// The flags of header byte 13, all eight bits kept.
+    #[inline]
     pub const fn from_bits(bits: u8) -> TcpFlags {
         TcpFlags(bits)
     }
@@ -169,6 +173,7 @@ impl TcpFlags {
     /// The flags of a TCP header that starts at `hdr[0]`, or `None` if fewer than the 20
     /// bytes of a `struct tcphdr` are there (then C's `skb_header_pointer()` fails and the
     /// packet does not touch the state).
+    #[inline]
     pub fn from_header(hdr: &[u8]) -> Option<TcpFlags> {
         if hdr.len() < 20 {
             return None;
@@ -177,11 +182,13 @@ impl TcpFlags {
     }
 
     /// Header byte 13.
+    #[inline]
     pub const fn bits(self) -> u8 {
         self.0
     }
 
     /// Whether every flag of `other` is set.
+    #[inline]
     pub const fn contains(self, other: TcpFlags) -> bool {
         self.0 & other.0 == other.0
     }
@@ -205,6 +212,7 @@ impl TcpFlags {
 
 impl core::ops::BitOr for TcpFlags {
     type Output = TcpFlags;
+    #[inline]
     fn bitor(self, rhs: TcpFlags) -> TcpFlags {
         TcpFlags(self.0 | rhs.0)
     }
@@ -240,6 +248,7 @@ impl TableKind {
     /// is called with `sysctl_secure_tcp > 1` and `tcp_timeout_change()` selects the secure
     /// table when that is true. `level` is `sysctl_secure_tcp` *after* the update (1 and 2
     /// flip with memory pressure, 3 is always on, 0 always off).
+    #[inline]
     pub const fn for_secure_tcp(level: i32) -> TableKind {
         if level > 1 {
             TableKind::Secure
@@ -330,6 +339,7 @@ pub fn next_state(
 /// is read with the INPUT_ONLY rows for any packet that is not output; the first output
 /// packet clears the flag for good (even one that matches no row) and is read with the
 /// OUTPUT rows. Without the flag the direction is used as given.
+#[inline]
 pub fn effective_direction(dir: Direction, conn_flags: u32) -> (Direction, u32) {
     if conn_flags & NOOUTPUT == 0 {
         (dir, conn_flags)
@@ -358,6 +368,7 @@ pub enum CounterChange {
 
 impl CounterChange {
     /// Change to `dest->activeconns`.
+    #[inline]
     pub const fn active_delta(self) -> i32 {
         match self {
             CounterChange::Unchanged => 0,
@@ -368,6 +379,7 @@ impl CounterChange {
 
     /// Change to the derived inactive count (`ip_vs_dest_inactconns()`); `totalconns` does
     /// not move, so this is always `-active_delta()`.
+    #[inline]
     pub const fn inactive_delta(self) -> i32 {
         -self.active_delta()
     }
@@ -446,6 +458,7 @@ pub fn transition(
 /// create one (be scheduled). A RST never does; otherwise a SYN does, and with the
 /// `sloppy_tcp` sysctl any packet does (so connections can be picked up mid-stream, e.g.
 /// after a director fail-over). ICMP errors skip this test in C.
+#[inline]
 pub const fn starts_connection(flags: TcpFlags, sloppy_tcp: bool) -> bool {
     !flags.contains(TcpFlags::RST) && (sloppy_tcp || flags.contains(TcpFlags::SYN))
 }
@@ -471,18 +484,21 @@ impl Timeouts {
     ]);
 
     /// The timeout of `state`.
+    #[inline]
     pub const fn get(&self, state: TcpState) -> u32 {
         self.0[state as usize]
     }
 
     /// Sets the timeout of `state` (C changes only ESTABLISHED and FIN_WAIT, through
     /// [`super::TimeoutTables::apply_set`]).
+    #[inline]
     pub fn set(&mut self, state: TcpState, secs: u32) {
         self.0[state as usize] = secs;
     }
 }
 
 impl Default for Timeouts {
+    #[inline]
     fn default() -> Self {
         Timeouts::DEFAULT
     }

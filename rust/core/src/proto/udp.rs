@@ -22,6 +22,7 @@ impl UdpState {
     pub const ALL: [UdpState; 1] = [UdpState::Normal];
 
     /// The state for a C `IP_VS_UDP_S_*` value (`cp->state`).
+    #[inline]
     pub const fn from_c(state: u32) -> Option<UdpState> {
         match state {
             0 => Some(UdpState::Normal),
@@ -30,12 +31,14 @@ impl UdpState {
     }
 
     /// The C `IP_VS_UDP_S_*` value.
+    #[inline]
     pub const fn as_c(self) -> u32 {
         self as u32
     }
 
     /// The name `/proc/net/ip_vs_conn` and `ipvsadm -L -c` print (`udp_state_name()`): the
     /// one state is called `"UDP"`.
+    #[inline]
     pub const fn name(self) -> &'static str {
         match self {
             UdpState::Normal => "UDP",
@@ -43,6 +46,7 @@ impl UdpState {
     }
 
     /// `udp_state_name()` of a raw `cp->state`: `"UDP"`, or `"ERR!"` for anything else.
+    #[inline]
     pub const fn c_name(state: u32) -> &'static str {
         match UdpState::from_c(state) {
             Some(s) => s.name(),
@@ -62,6 +66,7 @@ impl Timeouts {
     pub const DEFAULT: Timeouts = Timeouts { normal: 5 * 60 };
 
     /// The timeout of `state`.
+    #[inline]
     pub const fn get(&self, state: UdpState) -> u32 {
         match state {
             UdpState::Normal => self.normal,
@@ -70,6 +75,7 @@ impl Timeouts {
 
     /// Sets the timeout of `state` (C does it through `ipvsadm --set`'s third value, see
     /// [`super::TimeoutTables::apply_set`]).
+    #[inline]
     pub fn set(&mut self, state: UdpState, secs: u32) {
         match state {
             UdpState::Normal => self.normal = secs,
@@ -78,6 +84,7 @@ impl Timeouts {
 }
 
 impl Default for Timeouts {
+    #[inline]
     fn default() -> Self {
         Timeouts::DEFAULT
     }
@@ -94,6 +101,7 @@ pub struct Transition {
 }
 
 /// `udp_state_transition()` for one packet travelling in `dir`.
+#[inline]
 pub const fn transition(timeouts: &Timeouts, dir: Direction) -> Transition {
     Transition {
         timeout: timeouts.get(UdpState::Normal),

@@ -27,6 +27,7 @@ pub struct DestinationHash {
 
 impl DestinationHash {
     /// `dh` as Linux builds it (256 buckets) for a service of `family`.
+    #[inline]
     pub const fn new(family: Family) -> Self {
         DestinationHash {
             family,
@@ -36,6 +37,7 @@ impl DestinationHash {
 
     /// `dh` built with `CONFIG_IP_VS_DH_TAB_BITS = bits` (the C source honours the define;
     /// tests use 4); `None` outside 1..=20.
+    #[inline]
     pub const fn with_tab_bits(family: Family, bits: u32) -> Option<Self> {
         if bits < 1 || bits > 20 {
             return None;
@@ -45,23 +47,27 @@ impl DestinationHash {
     }
 
     /// Number of buckets (`IP_VS_DH_TAB_SIZE`).
+    #[inline]
     pub const fn table_len(&self) -> usize {
         1usize.wrapping_shl(self.bits)
     }
 
     /// `ip_vs_dh_hashkey()`: the bucket of a destination address.
+    #[inline]
     pub fn bucket(&self, daddr: &InetAddr) -> usize {
         hash_32(daddr.fold(self.family), self.bits) as usize
     }
 
     /// The index of the destination C's table holds in `bucket` for a service with
     /// `dests_len` destinations (`None`, C's `NULL`, when it has none).
+    #[inline]
     pub fn slot(&self, bucket: usize, dests_len: usize) -> Option<usize> {
         bucket.checked_rem(dests_len)
     }
 
     /// `ip_vs_dh_schedule()`: the destination for a packet to `daddr` (`iph->daddr`, the
     /// packet's destination address, also for a packet seen in the reverse direction).
+    #[inline]
     pub fn schedule<D: Dest>(&self, dests: &[D], daddr: &InetAddr) -> Option<usize> {
         let i = self.slot(self.bucket(daddr), dests.len())?;
         let d = dests.get(i)?;

@@ -35,6 +35,7 @@ pub type LblcEntry<H> = Entry<H>;
 
 impl<H> Entry<H> {
     /// The destination the entry holds (`en->dest`); for lblcr entries, the set.
+    #[inline]
     pub const fn held(&self) -> &H {
         &self.data
     }
@@ -42,6 +43,7 @@ impl<H> Entry<H> {
 
 /// `is_overloaded()` of lblc and lblcr: more active connections than weight, while some
 /// destination of the service has fewer than half its weight active (`int` arithmetic).
+#[inline]
 pub(crate) fn lb_overloaded<X: Dest + ?Sized, D: Dest>(dest: &X, dests: &[D]) -> bool {
     dest.active_conns() > dest.weight()
         && dests
@@ -50,6 +52,7 @@ pub(crate) fn lb_overloaded<X: Dest + ?Sized, D: Dest>(dest: &X, dests: &[D]) ->
 }
 
 /// The index in `dests` of the destination a handle designates.
+#[inline]
 pub(crate) fn index_of<D: HoldDest>(dests: &[D], held: &D::Held) -> Option<usize> {
     indexed(dests, 0).find(|(_, d)| d.is(held)).map(|(i, _)| i)
 }
@@ -70,10 +73,12 @@ pub struct Lblc {
 impl Lblc {
     /// `ip_vs_lblc_init_svc()` for a service of `family`, with the kernel's `HZ` (for
     /// `ENTRY_TIMEOUT`, 6 minutes). Clear the caller's `heads` with [`Lblc::clear_heads`].
+    #[inline]
     pub fn new(family: Family, hz: u32, now: u64) -> Self {
         Self::build(Chains::with_default_bits(family), hz, now)
     }
 
+    #[inline]
     fn build(chains: Chains, hz: u32, now: u64) -> Self {
         let interval = u64::from(CHECK_EXPIRE_INTERVAL_SECS) * u64::from(hz);
         Lblc {
@@ -86,27 +91,32 @@ impl Lblc {
     }
 
     /// When the expiry timer falls due (jiffies): 60 s after bind, then 60 s after each run.
+    #[inline]
     pub const fn next_check(&self) -> u64 {
         self.next_check
     }
 
     /// As built with `CONFIG_IP_VS_LBLC_TAB_BITS = bits` (C honours the define; tests use 2
     /// to reach the size limits); `None` outside 1..=20.
+    #[inline]
     pub fn with_tab_bits(family: Family, bits: u32, hz: u32, now: u64) -> Option<Self> {
         Some(Self::build(Chains::new(family, bits)?, hz, now))
     }
 
     /// Number of buckets: the length of `heads`.
+    #[inline]
     pub const fn table_len(&self) -> usize {
         self.chains.table_len()
     }
 
     /// Make `heads` an empty table (at bind, before the first use).
+    #[inline]
     pub fn clear_heads(&self, heads: &mut [u32]) {
         self.chains.clear_heads(heads);
     }
 
     /// The table's counters: `(entries, rover, counter)` of `struct ip_vs_lblc_table`.
+    #[inline]
     pub const fn counters(&self) -> (i32, i32, i32) {
         (
             self.chains.entries(),
@@ -184,6 +194,7 @@ impl Lblc {
     /// `lblc_expiration` sysctl in jiffies; re-arms for `now` + 60 s ([`Lblc::next_check`]).
     /// Run it when [`Lblc::next_check`] falls due. Dropped entries release their
     /// destinations.
+    #[inline]
     pub fn check_expire<H, S: Slab<LblcEntry<H>>>(
         &mut self,
         heads: &mut [u32],
@@ -197,6 +208,7 @@ impl Lblc {
     }
 
     /// [`Lblc::check_expire`] if the timer is due at `now`; whether it ran.
+    #[inline]
     pub fn expire_if_due<H, S: Slab<LblcEntry<H>>>(
         &mut self,
         heads: &mut [u32],
@@ -213,11 +225,13 @@ impl Lblc {
 
     /// `ip_vs_lblc_flush()` (`done_service`): drop every entry, releasing its destination.
     /// Needed only if the slab outlives the binding; dropping the slab does the same.
+    #[inline]
     pub fn flush<H, S: Slab<LblcEntry<H>>>(&mut self, heads: &mut [u32], slab: &mut S) {
         self.chains.flush(heads, slab, drop);
     }
 
     /// Every entry, in C's bucket and chain order, with its bucket.
+    #[inline]
     pub fn for_each<H, S: Slab<LblcEntry<H>>>(
         &self,
         heads: &[u32],

@@ -38,10 +38,12 @@ pub struct DestSet {
 
 impl DestSet {
     /// `set->size`: the number of members.
+    #[inline]
     pub const fn size(&self) -> i32 {
         self.size
     }
     /// `set->lastmod`: when a member was last added or removed (jiffies).
+    #[inline]
     pub const fn lastmod(&self) -> u64 {
         self.lastmod
     }
@@ -80,6 +82,7 @@ pub fn members<'e, H: 'e, E: Slab<SetElem<H>>>(
 }
 
 /// Member indices of `set`, newest first.
+#[inline]
 fn member_indices<'e, H: 'e, E: Slab<SetElem<H>>>(
     set: &DestSet,
     elems: &'e E,
@@ -138,6 +141,7 @@ fn set_erase<H, E: Slab<SetElem<H>>>(set: &mut DestSet, elems: &mut E, m: u32, n
 }
 
 /// `ip_vs_dest_set_eraseall()`: free every member (releasing the destinations).
+#[inline]
 fn set_free<H, E: Slab<SetElem<H>>>(set: &DestSet, elems: &mut E) {
     let mut i = set.head;
     while i != NIL {
@@ -223,10 +227,12 @@ pub struct Lblcr {
 impl Lblcr {
     /// `ip_vs_lblcr_init_svc()` for a service of `family`, with the kernel's `HZ`. Clear the
     /// caller's `heads` with [`Lblcr::clear_heads`].
+    #[inline]
     pub fn new(family: Family, hz: u32, now: u64) -> Self {
         Self::build(Chains::with_default_bits(family), hz, now)
     }
 
+    #[inline]
     fn build(chains: Chains, hz: u32, now: u64) -> Self {
         let interval = u64::from(CHECK_EXPIRE_INTERVAL_SECS) * u64::from(hz);
         Lblcr {
@@ -239,26 +245,31 @@ impl Lblcr {
     }
 
     /// When the expiry timer falls due (jiffies): 60 s after bind, then 60 s after each run.
+    #[inline]
     pub const fn next_check(&self) -> u64 {
         self.next_check
     }
 
     /// As built with `CONFIG_IP_VS_LBLCR_TAB_BITS = bits`; `None` outside 1..=20.
+    #[inline]
     pub fn with_tab_bits(family: Family, bits: u32, hz: u32, now: u64) -> Option<Self> {
         Some(Self::build(Chains::new(family, bits)?, hz, now))
     }
 
     /// Number of buckets: the length of `heads`.
+    #[inline]
     pub const fn table_len(&self) -> usize {
         self.chains.table_len()
     }
 
     /// Make `heads` an empty table (at bind, before the first use).
+    #[inline]
     pub fn clear_heads(&self, heads: &mut [u32]) {
         self.chains.clear_heads(heads);
     }
 
     /// The table's counters: `(entries, rover, counter)`.
+    #[inline]
     pub const fn counters(&self) -> (i32, i32, i32) {
         (
             self.chains.entries(),
@@ -375,6 +386,7 @@ impl Lblcr {
     /// `ip_vs_lblcr_check_expire()`, the periodic timer, at time `now` with the namespace's
     /// `lblcr_expiration` sysctl in jiffies; re-arms for `now` + 60 s ([`Lblcr::next_check`]).
     /// Dropped entries release their members' destinations.
+    #[inline]
     pub fn check_expire<H, S, E>(
         &mut self,
         heads: &mut [u32],
@@ -394,6 +406,7 @@ impl Lblcr {
     }
 
     /// [`Lblcr::check_expire`] if the timer is due at `now`; whether it ran.
+    #[inline]
     pub fn expire_if_due<H, S, E>(
         &mut self,
         heads: &mut [u32],
@@ -414,6 +427,7 @@ impl Lblcr {
     }
 
     /// `ip_vs_lblcr_flush()` (`done_service`): drop every entry and member.
+    #[inline]
     pub fn flush<H, S, E>(&mut self, heads: &mut [u32], slab: &mut S, elems: &mut E)
     where
         S: Slab<LblcrEntry>,
@@ -424,6 +438,7 @@ impl Lblcr {
 
     /// Every entry, in C's bucket and chain order, with its bucket; [`members`] lists an
     /// entry's set.
+    #[inline]
     pub fn for_each<S: Slab<LblcrEntry>>(
         &self,
         heads: &[u32],

@@ -53,17 +53,20 @@ pub const DEFAULT_EXPIRATION_SECS: u32 = 24 * 60 * 60;
 const COUNT_FOR_FULL_EXPIRATION: i32 = 30;
 
 /// `time_before(a, b)` of `include/linux/jiffies.h` for an `unsigned long` of 64 bits.
+#[inline]
 pub fn time_before(a: u64, b: u64) -> bool {
     (a.wrapping_sub(b) as i64) < 0
 }
 
 /// `time_after(a, b)`.
+#[inline]
 pub fn time_after(a: u64, b: u64) -> bool {
     time_before(b, a)
 }
 
 /// `t + delta` for an `unsigned long` plus an `int` (sign-extended, wrapping): how C adds
 /// the expiration sysctl, which may be negative, to a time stamp.
+#[inline]
 pub fn jiffies_add(t: u64, delta: i32) -> u64 {
     t.wrapping_add(i64::from(delta) as u64)
 }
@@ -103,12 +106,15 @@ pub trait SlotVec<T> {
 
 /// A fixed-capacity vector: never grows.
 impl<T> SlotVec<T> for &mut [Slot<T>] {
+    #[inline]
     fn slots(&self) -> &[Slot<T>] {
         self
     }
+    #[inline]
     fn slots_mut(&mut self) -> &mut [Slot<T>] {
         self
     }
+    #[inline]
     fn push_slot(&mut self, _s: Slot<T>) -> bool {
         false
     }
@@ -129,6 +135,7 @@ pub struct SlotSlab<V> {
 
 impl<V> SlotSlab<V> {
     /// A slab over empty storage.
+    #[inline]
     pub const fn new(slots: V) -> Self {
         SlotSlab {
             slots,
@@ -138,11 +145,13 @@ impl<V> SlotSlab<V> {
     }
 
     /// Values stored.
+    #[inline]
     pub const fn len(&self) -> usize {
         self.used
     }
 
     /// Nothing stored.
+    #[inline]
     pub const fn is_empty(&self) -> bool {
         self.used == 0
     }
@@ -209,6 +218,7 @@ impl<T, V: SlotVec<T>> Slab<T> for SlotSlab<V> {
         Some(v)
     }
 
+    #[inline]
     fn get(&self, i: u32) -> Option<&T> {
         match self.slots.slots().get(i as usize)? {
             Slot::Used(v) => Some(v),
@@ -216,6 +226,7 @@ impl<T, V: SlotVec<T>> Slab<T> for SlotSlab<V> {
         }
     }
 
+    #[inline]
     fn get_mut(&mut self, i: u32) -> Option<&mut T> {
         match self.slots.slots_mut().get_mut(i as usize)? {
             Slot::Used(v) => Some(v),
@@ -240,10 +251,12 @@ pub struct Entry<P> {
 
 impl<P> Entry<P> {
     /// The destination address the entry is for.
+    #[inline]
     pub const fn addr(&self) -> &InetAddr {
         &self.addr
     }
     /// When a packet last looked the entry up (jiffies).
+    #[inline]
     pub const fn lastuse(&self) -> u64 {
         self.lastuse
     }
@@ -286,6 +299,7 @@ impl Chains {
     }
 
     /// [`Chains::new`] with the default 10 bits, which are in range.
+    #[inline]
     pub(crate) const fn with_default_bits(family: Family) -> Self {
         Chains {
             family,
@@ -298,36 +312,43 @@ impl Chains {
     }
 
     /// Number of buckets: the length `heads` must have.
+    #[inline]
     pub const fn table_len(&self) -> usize {
         1usize.wrapping_shl(self.bits)
     }
 
     /// `tbl->entries`.
+    #[inline]
     pub const fn entries(&self) -> i32 {
         self.entries
     }
 
     /// `tbl->rover`.
+    #[inline]
     pub const fn rover(&self) -> i32 {
         self.rover
     }
 
     /// `tbl->counter`.
+    #[inline]
     pub const fn counter(&self) -> i32 {
         self.counter
     }
 
     /// Set every bucket empty (call once on fresh `heads`).
+    #[inline]
     pub fn clear_heads(&self, heads: &mut [u32]) {
         heads.fill(NIL);
     }
 
     /// `ip_vs_lblc{,r}_hashkey()`.
+    #[inline]
     fn bucket(&self, addr: &InetAddr) -> usize {
         hash_32(addr.fold(self.family), self.bits) as usize
     }
 
     /// The significant bytes of an address of the service's family.
+    #[inline]
     fn key(&self, addr: &InetAddr) -> InetAddr {
         match self.family {
             Family::Ipv6 => *addr,
@@ -358,6 +379,7 @@ impl Chains {
     }
 
     /// `ip_vs_lblc{,r}_new()`'s limit: `entries >= max_size * 3 / 2` refuses a new entry.
+    #[inline]
     pub(crate) fn full(&self) -> bool {
         self.entries >= self.max_size.wrapping_mul(3) / 2
     }
@@ -510,6 +532,7 @@ impl Chains {
     }
 
     /// Every entry in bucket and chain order: what C's walks see.
+    #[inline]
     pub(crate) fn for_each<P, S: Slab<Entry<P>>>(
         &self,
         heads: &[u32],
@@ -527,6 +550,7 @@ impl Chains {
 }
 
 /// Expiration and timeout in jiffies for a given `HZ`, saturating (`HZ` is at most 1000).
+#[inline]
 pub(crate) fn secs_to_jiffies(secs: u32, hz: u32) -> i32 {
     i32::try_from(u64::from(secs) * u64::from(hz)).unwrap_or(i32::MAX)
 }

@@ -139,12 +139,14 @@ impl Maglev {
     }
 
     /// Number of table entries (`IP_VS_MH_TAB_SIZE`): the length the table must have.
+    #[inline]
     pub const fn table_len(&self) -> usize {
         self.size.get() as usize
     }
 
     /// `ip_vs_mh_hashkey()`: `hsiphash()` of the 4 bytes of the `unsigned int`
     /// `offset + port + addr_fold`, in the CPU's byte order as C hashes `&v`.
+    #[inline]
     fn hashkey(&self, addr: &InetAddr, port: u16, key: &HsiphashKey, offset: u32) -> u32 {
         let v = offset
             .wrapping_add(u32::from(port))
@@ -189,6 +191,7 @@ impl Maglev {
 
     /// `ip_vs_mh_shift_weight()`: how far to shift `last_weight / gcd` so that the largest
     /// fits in `IP_VS_MH_TAB_BITS` bits.
+    #[inline]
     fn shift_weight<D: Dest>(&self, dests: &[D], gcd: i32) -> u32 {
         let max = dests.iter().map(Dest::last_weight).fold(0, i32::max);
         // gcd >= 1 and max >= gcd: mw >= 1.

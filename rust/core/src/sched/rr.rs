@@ -21,11 +21,13 @@ pub struct RoundRobin {
 impl RoundRobin {
     /// State of a newly bound service (`ip_vs_rr_init_svc()`): positioned at the list head,
     /// so the first schedule starts at the first destination.
+    #[inline]
     pub const fn new() -> Self {
         RoundRobin { last: None }
     }
 
     /// The destination chosen last, `None` before the first choice (the list head).
+    #[inline]
     pub const fn last(&self) -> Option<usize> {
         self.last
     }
@@ -55,6 +57,7 @@ impl RoundRobin {
     /// A destination was inserted at `index` (C inserts at the head: index 0). No C hook
     /// exists because C's position is a pointer; here the index of the last-chosen
     /// destination moves with it.
+    #[inline]
     pub fn dest_added(&mut self, index: usize) {
         if let Some(last) = self.last {
             if index <= last {
@@ -66,6 +69,7 @@ impl RoundRobin {
     /// The destination at `index` was removed (`ip_vs_rr_del_dest()`): if it was the last
     /// chosen, the position becomes its predecessor (or the list head); indices after it
     /// shift down.
+    #[inline]
     pub fn dest_removed(&mut self, index: usize) {
         if let Some(last) = self.last {
             if index <= last {

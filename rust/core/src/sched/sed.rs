@@ -11,6 +11,7 @@
 use super::{indexed, usable, Dest};
 
 /// `ip_vs_sed_dest_overhead()`: `activeconns + 1` in `int` (wrapping, as the kernel's C).
+#[inline]
 fn overhead<D: Dest>(d: &D) -> i32 {
     d.active_conns().wrapping_add(1)
 }

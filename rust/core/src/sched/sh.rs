@@ -37,6 +37,7 @@ const GOLDEN_RATIO_32: u32 = 0x61C8_8647;
 /// `hash_32()`: the top `bits` bits of `val * GOLDEN_RATIO_32`, for `bits` in 1..=32 (no
 /// architecture ipvs-rs targets overrides the generic version, and overrides must agree
 /// with it). Wrapping shifts: no overflow-check panic path; they are exact in that range.
+#[inline]
 pub(crate) fn hash_32(val: u32, bits: u32) -> u32 {
     val.wrapping_mul(GOLDEN_RATIO_32)
         .wrapping_shr(32u32.wrapping_sub(bits))
@@ -58,6 +59,7 @@ pub struct SourceHash {
 
 impl SourceHash {
     /// `sh` with the default table (256 buckets) for a service of `family`.
+    #[inline]
     pub const fn new(family: Family) -> Self {
         SourceHash {
             family,
@@ -66,6 +68,7 @@ impl SourceHash {
     }
 
     /// `sh` as built with `CONFIG_IP_VS_SH_TAB_BITS = bits`; `None` outside Kconfig's 4..=20.
+    #[inline]
     pub const fn with_tab_bits(family: Family, bits: u32) -> Option<Self> {
         if bits < MIN_TAB_BITS || bits > MAX_TAB_BITS {
             return None;
@@ -75,11 +78,13 @@ impl SourceHash {
     }
 
     /// Number of buckets (`IP_VS_SH_TAB_SIZE`): the length the table must have.
+    #[inline]
     pub const fn table_len(&self) -> usize {
         1usize.wrapping_shl(self.bits)
     }
 
     /// `ip_vs_sh_hashkey()`: bucket for a client, with `offset` added before masking.
+    #[inline]
     fn bucket(&self, addr: &InetAddr, port: u16, offset: u32) -> usize {
         // bits <= 20 (invariant): the shift is exact.
         let mask = 1u32.wrapping_shl(self.bits).wrapping_sub(1);

@@ -19,6 +19,7 @@ const HSIP_C2: u32 = 0x6c79_6765;
 const HSIP_C3: u32 = 0x7465_6462;
 
 /// Little-endian value of up to 8 bytes (shorter input is zero-extended).
+#[inline]
 fn le_u64(bytes: &[u8]) -> u64 {
     bytes
         .iter()
@@ -27,6 +28,7 @@ fn le_u64(bytes: &[u8]) -> u64 {
 }
 
 /// Little-endian value of up to 4 bytes (shorter input is zero-extended).
+#[inline]
 fn le_u32(bytes: &[u8]) -> u32 {
     bytes
         .iter()
@@ -52,6 +54,7 @@ impl Sip {
         *v2 = v2.rotate_left(32);
     }
 
+    #[inline]
     fn rounds(&mut self, n: usize) {
         for _ in 0..n {
             self.round();
@@ -59,6 +62,7 @@ impl Sip {
     }
 
     /// Absorb one message word with `c` compression rounds.
+    #[inline]
     fn absorb(&mut self, m: u64, c: usize) {
         self.0[3] ^= m;
         self.rounds(c);
@@ -85,12 +89,14 @@ fn siphash_cd<const C: usize, const D: usize>(key: &[u64; 2], data: &[u8]) -> u6
 }
 
 /// SipHash-2-4: the kernel's `siphash()`.
+#[inline]
 pub fn siphash_2_4(key: &[u64; 2], data: &[u8]) -> u64 {
     siphash_cd::<2, 4>(key, data)
 }
 
 /// SipHash-1-3 with the 64-bit result: what the kernel's `hsiphash()` computes on 64-bit
 /// kernels before truncating to `u32`.
+#[inline]
 pub fn siphash_1_3(key: &[u64; 2], data: &[u8]) -> u64 {
     siphash_cd::<1, 3>(key, data)
 }
@@ -137,6 +143,7 @@ pub struct HsiphashKey(pub [usize; 2]);
 
 /// The kernel's `hsiphash()` for this target's word size: SipHash-1-3 truncated to 32 bits
 /// where `unsigned long` is 64-bit, HalfSipHash-1-3 where it is 32-bit.
+#[inline]
 pub fn hsiphash(key: &HsiphashKey, data: &[u8]) -> u32 {
     #[cfg(target_pointer_width = "64")]
     {

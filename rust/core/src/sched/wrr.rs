@@ -27,6 +27,7 @@ pub struct WeightedRoundRobin {
 }
 
 /// `ip_vs_wrr_gcd_weight()`: GCD of the positive weights, 1 if there are none.
+#[inline]
 fn gcd_weight<D: Dest>(dests: &[D]) -> i32 {
     match gcd_of_positive(dests.iter().map(Dest::weight)) {
         0 => 1,
@@ -35,6 +36,7 @@ fn gcd_weight<D: Dest>(dests: &[D]) -> i32 {
 }
 
 /// `ip_vs_wrr_max_weight()`: the largest weight, at least 0.
+#[inline]
 fn max_weight<D: Dest>(dests: &[D]) -> i32 {
     dests.iter().map(Dest::weight).fold(0, i32::max)
 }
@@ -68,21 +70,25 @@ impl WeightedRoundRobin {
     }
 
     /// `cl`: index of the destination chosen last, `None` at the list head.
+    #[inline]
     pub const fn position(&self) -> Option<usize> {
         self.cl
     }
 
     /// `cw`: the weight the current pass requires.
+    #[inline]
     pub const fn current_weight(&self) -> i32 {
         self.cw
     }
 
     /// `mw`: the weight of the first pass of a cycle.
+    #[inline]
     pub const fn max_weight(&self) -> i32 {
         self.mw
     }
 
     /// `di`: how much `cw` drops per pass.
+    #[inline]
     pub const fn step(&self) -> i32 {
         self.di
     }

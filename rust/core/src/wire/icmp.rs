@@ -57,12 +57,14 @@ macro_rules! icmp_common {
     ($t:ident) => {
         impl<T: AsRef<[u8]>> $t<T> {
             /// Wraps a buffer without checking it.
+            #[inline]
             pub const fn new_unchecked(buffer: T) -> $t<T> {
                 $t { buffer }
             }
 
             /// Wraps a buffer that holds the whole message (at least the 8-byte header;
             /// the message is the whole buffer, as the checksum covers it).
+            #[inline]
             pub fn new_checked(buffer: T) -> Result<$t<T>, Malformed> {
                 let p = $t::new_unchecked(buffer);
                 p.check_len()?;
@@ -70,6 +72,7 @@ macro_rules! icmp_common {
             }
 
             /// The checks of `new_checked`.
+            #[inline]
             pub fn check_len(&self) -> Result<(), Malformed> {
                 if self.buffer.as_ref().len() < HEADER_LEN {
                     Err(Malformed::Truncated)
@@ -79,42 +82,50 @@ macro_rules! icmp_common {
             }
 
             /// The wrapped buffer.
+            #[inline]
             pub fn into_inner(self) -> T {
                 self.buffer
             }
 
             /// Message type.
+            #[inline]
             pub fn msg_type(&self) -> u8 {
                 get_u8(self.buffer.as_ref(), field::TYPE)
             }
 
             /// Message code.
+            #[inline]
             pub fn msg_code(&self) -> u8 {
                 get_u8(self.buffer.as_ref(), field::CODE)
             }
 
             /// Checksum field.
+            #[inline]
             pub fn checksum(&self) -> u16 {
                 get_be16(self.buffer.as_ref(), field::CHECKSUM)
             }
 
             /// Identifier of an echo message (`icmp_id()` / `icmpv6_id()`).
+            #[inline]
             pub fn echo_ident(&self) -> u16 {
                 get_be16(self.buffer.as_ref(), field::ID)
             }
 
             /// Sequence number of an echo message.
+            #[inline]
             pub fn echo_seq_no(&self) -> u16 {
                 get_be16(self.buffer.as_ref(), field::SEQ)
             }
 
             /// Bytes 4..8 as one number: the next-hop MTU of "fragmentation needed" (low
             /// 16 bits) or "packet too big" (32 bits), the pointer of a parameter problem.
+            #[inline]
             pub fn rest_of_header(&self) -> u32 {
                 super::get_be32(self.buffer.as_ref(), 4..8)
             }
 
             /// What follows the header: for an error, the start of the offending packet.
+            #[inline]
             pub fn payload(&self) -> &[u8] {
                 self.buffer.as_ref().get(field::PAYLOAD..).unwrap_or(&[])
             }
@@ -122,26 +133,31 @@ macro_rules! icmp_common {
 
         impl<T: AsRef<[u8]> + AsMut<[u8]>> $t<T> {
             /// Sets the message type.
+            #[inline]
             pub fn set_msg_type(&mut self, value: u8) {
                 set_u8(self.buffer.as_mut(), field::TYPE, value);
             }
 
             /// Sets the message code.
+            #[inline]
             pub fn set_msg_code(&mut self, value: u8) {
                 set_u8(self.buffer.as_mut(), field::CODE, value);
             }
 
             /// Sets the checksum field.
+            #[inline]
             pub fn set_checksum(&mut self, value: u16) {
                 set_be16(self.buffer.as_mut(), field::CHECKSUM, value);
             }
 
             /// Sets bytes 4..8.
+            #[inline]
             pub fn set_rest_of_header(&mut self, value: u32) {
                 super::set_be32(self.buffer.as_mut(), 4..8, value);
             }
 
             /// The payload, writable.
+            #[inline]
             pub fn payload_mut(&mut self) -> &mut [u8] {
                 self.buffer
                     .as_mut()
@@ -169,6 +185,7 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
     /// Whether this is an error IPVS relates to a connection: destination unreachable,
     /// source quench or time exceeded (the three types `ip_vs_out_icmp()` and
     /// `ip_vs_in_icmp()` handle; parameter problem and redirect are not among them).
+    #[inline]
     pub fn is_ipvs_error(&self) -> bool {
         matches!(
             self.msg_type(),
@@ -177,6 +194,7 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
     }
 
     /// Whether the checksum over the whole message verifies.
+    #[inline]
     pub fn verify_checksum(&self) -> bool {
         checksum::verifies(checksum::csum_partial(self.buffer.as_ref(), 0))
     }
@@ -184,6 +202,7 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> IcmpPacket<T> {
     /// Computes and writes the checksum of the whole message (`ip_vs_checksum_complete()`).
+    #[inline]
     pub fn fill_checksum(&mut self) {
         self.set_checksum(0);
         let c = checksum::checksum(self.buffer.as_ref());
@@ -205,6 +224,7 @@ pub struct Icmpv6Packet<T: AsRef<[u8]>> {
 icmp_common!(Icmpv6Packet);
 
 /// The sum of a whole ICMPv6 message plus its pseudo-header.
+#[inline]
 fn icmpv6_sum(b: &[u8], src: &InetAddr, dst: &InetAddr) -> u32 {
     let len = u32::try_from(b.len()).unwrap_or(u32::MAX);
     checksum::csum_partial(
@@ -216,12 +236,14 @@ fn icmpv6_sum(b: &[u8], src: &InetAddr, dst: &InetAddr) -> u32 {
 impl<T: AsRef<[u8]>> Icmpv6Packet<T> {
     /// Whether this is an error message (type below 128; `ip_vs_out_icmp_v6()` treats
     /// every one as possibly related).
+    #[inline]
     pub fn is_error(&self) -> bool {
         self.msg_type() & ICMPV6_INFOMSG_MASK == 0
     }
 
     /// Whether the checksum over the pseudo-header between `src` and `dst` and the whole
     /// message verifies.
+    #[inline]
     pub fn verify_checksum(&self, src: &InetAddr, dst: &InetAddr) -> bool {
         checksum::verifies(icmpv6_sum(self.buffer.as_ref(), src, dst))
     }
@@ -230,6 +252,7 @@ impl<T: AsRef<[u8]>> Icmpv6Packet<T> {
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv6Packet<T> {
     /// Computes and writes the checksum between `src` and `dst` (what the device or
     /// `skb_checksum_help()` completes after `ip_vs_nat_icmp_v6()`).
+    #[inline]
     pub fn fill_checksum(&mut self, src: &InetAddr, dst: &InetAddr) {
         self.set_checksum(0);
         let c = checksum::csum_fold(icmpv6_sum(self.buffer.as_ref(), src, dst));
@@ -289,6 +312,7 @@ impl IcmpTriage {
     }
 
     /// [`IcmpTriage::of_packet`] over a buffer holding the packet (up to `outer.end()`).
+    #[inline]
     pub fn of(bytes: &[u8], outer: &Headers) -> IcmpTriage {
         let end = outer.end().min(bytes.len());
         IcmpTriage::of_packet(bytes.get(..end).unwrap_or(&[]), outer)
@@ -327,6 +351,7 @@ impl IcmpError {
     /// - [`Malformed::NotIcmpError`]: not an error IPVS relates (C: `NF_ACCEPT`, unrelated).
     /// - [`Malformed::BadVersion`], [`Malformed::BadLength`], [`Malformed::BadExtHeader`]:
     ///   the quoted header is wrong (C: `NF_ACCEPT`, ignored).
+    #[inline]
     pub fn parse(bytes: &[u8], outer: &Headers) -> Result<IcmpError, Malformed> {
         let end = outer.end().min(bytes.len());
         IcmpError::parse_packet(bytes.get(..end).unwrap_or(&[]), outer)

@@ -45,12 +45,14 @@ pub struct Ipv4Packet<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// Wraps a buffer without checking it.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Ipv4Packet<T> {
         Ipv4Packet { buffer }
     }
 
     /// Wraps a buffer that holds the whole packet (trailing bytes past the total length are
     /// allowed and ignored).
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Ipv4Packet<T>, Malformed> {
         let p = Ipv4Packet::new_unchecked(buffer);
         p.check_len()?;
@@ -59,6 +61,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 
     /// Wraps a buffer that holds at least the header, options included (the linear head of
     /// a packet whose payload may be elsewhere).
+    #[inline]
     pub fn new_checked_head(buffer: T) -> Result<Ipv4Packet<T>, Malformed> {
         let p = Ipv4Packet::new_unchecked(buffer);
         p.check_head_len()?;
@@ -82,6 +85,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     }
 
     /// The checks of [`Ipv4Packet::new_checked`].
+    #[inline]
     pub fn check_len(&self) -> Result<(), Malformed> {
         self.check_head_len()?;
         if self.buffer.as_ref().len() < usize::from(self.total_len()) {
@@ -92,93 +96,111 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     }
 
     /// The wrapped buffer.
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
 
     /// Version (4 for IPv4).
+    #[inline]
     pub fn version(&self) -> u8 {
         get_u8(self.buffer.as_ref(), field::VER_IHL) >> 4
     }
 
     /// Header length in bytes (IHL × 4), options included.
+    #[inline]
     pub fn header_len(&self) -> usize {
         usize::from(get_u8(self.buffer.as_ref(), field::VER_IHL) & 0x0f) * 4
     }
 
     /// Type of service (DSCP and ECN).
+    #[inline]
     pub fn tos(&self) -> u8 {
         get_u8(self.buffer.as_ref(), field::TOS)
     }
 
     /// Total length: header plus payload.
+    #[inline]
     pub fn total_len(&self) -> u16 {
         get_be16(self.buffer.as_ref(), field::LENGTH)
     }
 
     /// Identification.
+    #[inline]
     pub fn ident(&self) -> u16 {
         get_be16(self.buffer.as_ref(), field::IDENT)
     }
 
     /// Don't fragment (DF).
+    #[inline]
     pub fn dont_frag(&self) -> bool {
         get_be16(self.buffer.as_ref(), field::FLG_OFF) & IP_DF != 0
     }
 
     /// More fragments (MF).
+    #[inline]
     pub fn more_frags(&self) -> bool {
         get_be16(self.buffer.as_ref(), field::FLG_OFF) & IP_MF != 0
     }
 
     /// Fragment offset in bytes.
+    #[inline]
     pub fn frag_offset(&self) -> u16 {
         (get_be16(self.buffer.as_ref(), field::FLG_OFF) & IP_OFFSET) << 3
     }
 
     /// `ip_is_fragment()`: MF set or a non-zero offset.
+    #[inline]
     pub fn is_fragment(&self) -> bool {
         get_be16(self.buffer.as_ref(), field::FLG_OFF) & (IP_MF | IP_OFFSET) != 0
     }
 
     /// Time to live.
+    #[inline]
     pub fn ttl(&self) -> u8 {
         get_u8(self.buffer.as_ref(), field::TTL)
     }
 
     /// Protocol of the payload.
+    #[inline]
     pub fn protocol(&self) -> u8 {
         get_u8(self.buffer.as_ref(), field::PROTOCOL)
     }
 
     /// Header checksum field.
+    #[inline]
     pub fn checksum(&self) -> u16 {
         get_be16(self.buffer.as_ref(), field::CHECKSUM)
     }
 
     /// Source address.
+    #[inline]
     pub fn src_addr(&self) -> [u8; 4] {
         get_array(self.buffer.as_ref(), field::SRC_ADDR)
     }
 
     /// Destination address.
+    #[inline]
     pub fn dst_addr(&self) -> [u8; 4] {
         get_array(self.buffer.as_ref(), field::DST_ADDR)
     }
 
     /// The header, options included (clamped to the buffer).
+    #[inline]
     pub fn header(&self) -> &[u8] {
         let b = self.buffer.as_ref();
         b.get(..self.header_len().min(b.len())).unwrap_or(&[])
     }
 
     /// Whether the header checksum verifies (`ip_fast_csum(iph, ihl) == 0`).
+    #[inline]
     pub fn verify_checksum(&self) -> bool {
         checksum::verifies(checksum::csum_partial(self.header(), 0))
     }
 
     /// The payload, `header_len .. total_len`, clamped to the buffer (a head may hold only
     /// part of it).
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         let b = self.buffer.as_ref();
         let end = usize::from(self.total_len()).min(b.len());
@@ -188,27 +210,32 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     /// Sets version and header length (`len` in bytes, a multiple of 4 up to 60).
+    #[inline]
     pub fn set_version_and_header_len(&mut self, version: u8, len: usize) {
         let ihl = u8::try_from(len / 4).unwrap_or(0x0f).min(0x0f);
         set_u8(self.buffer.as_mut(), field::VER_IHL, (version << 4) | ihl);
     }
 
     /// Sets the type of service.
+    #[inline]
     pub fn set_tos(&mut self, value: u8) {
         set_u8(self.buffer.as_mut(), field::TOS, value);
     }
 
     /// Sets the total length.
+    #[inline]
     pub fn set_total_len(&mut self, value: u16) {
         set_be16(self.buffer.as_mut(), field::LENGTH, value);
     }
 
     /// Sets the identification.
+    #[inline]
     pub fn set_ident(&mut self, value: u16) {
         set_be16(self.buffer.as_mut(), field::IDENT, value);
     }
 
     /// Sets the flags and fragment offset (offset in bytes, truncated to a multiple of 8).
+    #[inline]
     pub fn set_frag(&mut self, dont_frag: bool, more_frags: bool, offset: u16) {
         let mut v = (offset >> 3) & IP_OFFSET;
         if dont_frag {
@@ -221,31 +248,37 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     }
 
     /// Sets the time to live.
+    #[inline]
     pub fn set_ttl(&mut self, value: u8) {
         set_u8(self.buffer.as_mut(), field::TTL, value);
     }
 
     /// Sets the protocol.
+    #[inline]
     pub fn set_protocol(&mut self, value: u8) {
         set_u8(self.buffer.as_mut(), field::PROTOCOL, value);
     }
 
     /// Sets the header checksum field.
+    #[inline]
     pub fn set_checksum(&mut self, value: u16) {
         set_be16(self.buffer.as_mut(), field::CHECKSUM, value);
     }
 
     /// Sets the source address (the checksum is not updated).
+    #[inline]
     pub fn set_src_addr(&mut self, value: [u8; 4]) {
         set_array(self.buffer.as_mut(), field::SRC_ADDR, value);
     }
 
     /// Sets the destination address (the checksum is not updated).
+    #[inline]
     pub fn set_dst_addr(&mut self, value: [u8; 4]) {
         set_array(self.buffer.as_mut(), field::DST_ADDR, value);
     }
 
     /// `ip_send_check()`: recomputes the header checksum.
+    #[inline]
     pub fn fill_checksum(&mut self) {
         self.set_checksum(0);
         let c = checksum::checksum(self.header());
@@ -253,6 +286,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     }
 
     /// The payload, writable (clamped like [`Ipv4Packet::payload`]).
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let start = self.header_len();
         let end = usize::from(self.total_len());
@@ -299,6 +333,7 @@ impl Ipv4Repr {
     }
 
     /// Length of the header [`Ipv4Repr::emit`] writes.
+    #[inline]
     pub const fn header_len(&self) -> usize {
         HEADER_LEN
     }

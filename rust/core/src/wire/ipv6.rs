@@ -55,11 +55,13 @@ pub struct Ipv6Packet<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     /// Wraps a buffer without checking it.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Ipv6Packet<T> {
         Ipv6Packet { buffer }
     }
 
     /// Wraps a buffer that holds the whole packet (trailing bytes allowed and ignored).
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Ipv6Packet<T>, Malformed> {
         let p = Ipv6Packet::new_unchecked(buffer);
         p.check_len()?;
@@ -67,6 +69,7 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     }
 
     /// Wraps a buffer that holds at least the fixed header.
+    #[inline]
     pub fn new_checked_head(buffer: T) -> Result<Ipv6Packet<T>, Malformed> {
         let p = Ipv6Packet::new_unchecked(buffer);
         if p.buffer.as_ref().len() < HEADER_LEN {
@@ -76,6 +79,7 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     }
 
     /// The checks of [`Ipv6Packet::new_checked`].
+    #[inline]
     pub fn check_len(&self) -> Result<(), Malformed> {
         if self.buffer.as_ref().len() < self.total_len().max(HEADER_LEN) {
             Err(Malformed::Truncated)
@@ -85,57 +89,68 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     }
 
     /// The wrapped buffer.
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
 
     /// Version (6 for IPv6).
+    #[inline]
     pub fn version(&self) -> u8 {
         get_u8(self.buffer.as_ref(), 0) >> 4
     }
 
     /// Traffic class.
+    #[inline]
     pub fn traffic_class(&self) -> u8 {
         ((get_be32(self.buffer.as_ref(), field::VER_TC_FLOW) >> 20) & 0xff) as u8
     }
 
     /// Flow label (20 bits).
+    #[inline]
     pub fn flow_label(&self) -> u32 {
         get_be32(self.buffer.as_ref(), field::VER_TC_FLOW) & 0x000f_ffff
     }
 
     /// Payload length: everything after the fixed header, extension headers included.
+    #[inline]
     pub fn payload_len(&self) -> u16 {
         get_be16(self.buffer.as_ref(), field::PAYLOAD_LEN)
     }
 
     /// The packet's length, `40 + payload_len`.
+    #[inline]
     pub fn total_len(&self) -> usize {
         HEADER_LEN + usize::from(self.payload_len())
     }
 
     /// Next header of the fixed header.
+    #[inline]
     pub fn next_header(&self) -> u8 {
         get_u8(self.buffer.as_ref(), field::NXT_HDR)
     }
 
     /// Hop limit.
+    #[inline]
     pub fn hop_limit(&self) -> u8 {
         get_u8(self.buffer.as_ref(), field::HOP_LIMIT)
     }
 
     /// Source address.
+    #[inline]
     pub fn src_addr(&self) -> [u8; 16] {
         get_array(self.buffer.as_ref(), field::SRC_ADDR)
     }
 
     /// Destination address.
+    #[inline]
     pub fn dst_addr(&self) -> [u8; 16] {
         get_array(self.buffer.as_ref(), field::DST_ADDR)
     }
 
     /// The payload after the fixed header (extension headers included), clamped to the
     /// buffer.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         let b = self.buffer.as_ref();
         b.get(HEADER_LEN..self.total_len().min(b.len()))
@@ -144,6 +159,7 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
 
     /// The upper-layer header: `ipv6_find_hdr()` over this packet (see
     /// [`find_upper_layer`]), bounded by the buffer and the payload length.
+    #[inline]
     pub fn upper_layer(&self) -> Result<UpperLayer, Malformed> {
         let b = self.buffer.as_ref();
         find_upper_layer(b, 0, self.total_len().min(b.len()))
@@ -152,6 +168,7 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
     /// Sets version, traffic class and flow label.
+    #[inline]
     pub fn set_version_tc_flow(&mut self, version: u8, traffic_class: u8, flow_label: u32) {
         let v = (u32::from(version & 0x0f) << 28)
             | (u32::from(traffic_class) << 20)
@@ -160,31 +177,37 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
     }
 
     /// Sets the payload length.
+    #[inline]
     pub fn set_payload_len(&mut self, value: u16) {
         set_be16(self.buffer.as_mut(), field::PAYLOAD_LEN, value);
     }
 
     /// Sets the next header of the fixed header.
+    #[inline]
     pub fn set_next_header(&mut self, value: u8) {
         set_u8(self.buffer.as_mut(), field::NXT_HDR, value);
     }
 
     /// Sets the hop limit.
+    #[inline]
     pub fn set_hop_limit(&mut self, value: u8) {
         set_u8(self.buffer.as_mut(), field::HOP_LIMIT, value);
     }
 
     /// Sets the source address.
+    #[inline]
     pub fn set_src_addr(&mut self, value: [u8; 16]) {
         set_array(self.buffer.as_mut(), field::SRC_ADDR, value);
     }
 
     /// Sets the destination address.
+    #[inline]
     pub fn set_dst_addr(&mut self, value: [u8; 16]) {
         set_array(self.buffer.as_mut(), field::DST_ADDR, value);
     }
 
     /// The payload, writable (clamped like [`Ipv6Packet::payload`]).
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let end = self.total_len();
         let b = self.buffer.as_mut();
@@ -225,11 +248,13 @@ impl Ipv6Repr {
     }
 
     /// Length of the header [`Ipv6Repr::emit`] writes.
+    #[inline]
     pub const fn header_len(&self) -> usize {
         HEADER_LEN
     }
 
     /// Writes the fixed header (traffic class and flow label 0).
+    #[inline]
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, packet: &mut Ipv6Packet<T>) {
         packet.set_version_tc_flow(6, 0, 0);
         packet.set_payload_len(self.payload_len);

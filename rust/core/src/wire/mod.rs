@@ -124,6 +124,7 @@ pub struct Fragment {
 
 impl Fragment {
     /// A fragment other than the first: it carries no transport header.
+    #[inline]
     pub const fn is_non_first(&self) -> bool {
         self.offset != 0
     }
@@ -175,27 +176,32 @@ impl Headers {
     /// C's `iph->fragoffs`: the fragment offset of a non-first fragment, else 0. (C sets it
     /// for IPv6 only, IPv4 fragments being reassembled before IPVS sees them; here IPv4
     /// fragments report it too.)
+    #[inline]
     pub fn fragoffs(&self) -> u16 {
         self.fragment.map_or(0, |f| f.offset)
     }
 
     /// The transport header is absent: a non-first fragment.
+    #[inline]
     pub fn is_non_first_fragment(&self) -> bool {
         self.fragment.is_some_and(|f| f.is_non_first())
     }
 
     /// The packet's end, as an offset in the buffer (`l3_off + total_len`).
+    #[inline]
     pub fn end(&self) -> usize {
         self.l3_off.saturating_add(self.total_len)
     }
 
     /// Whether `buffer` holds the whole packet, not only its head.
+    #[inline]
     pub fn is_complete(&self, buffer: &[u8]) -> bool {
         buffer.len() >= self.end()
     }
 
     /// The transport payload from the transport header on (`l4_off .. end`), clamped to
     /// the buffer: the whole segment / datagram / message when the buffer is complete.
+    #[inline]
     pub fn l4_slice<'a>(&self, buffer: &'a [u8]) -> &'a [u8] {
         let end = self.end().min(buffer.len());
         buffer.get(self.l4_off..end).unwrap_or(&[])
@@ -212,6 +218,7 @@ impl Headers {
 /// (data offset ≥ 5, all of it present and inside the IP payload), a UDP header (length
 /// field between 8 and the IP payload), an ICMP / ICMPv6 header (8 bytes) or an SCTP common
 /// header (12 bytes). Other protocols are accepted without a transport check.
+#[inline]
 pub fn parse_l3l4(bytes: &[u8], family: Family) -> Result<Headers, Malformed> {
     let ip = parse_ip(bytes, 0, family, bytes.len(), false)?;
     finish_l4(bytes, ip)
@@ -343,6 +350,7 @@ fn finish_l4(bytes: &[u8], mut h: Headers) -> Result<Headers, Malformed> {
 }
 
 /// Whether `protocol` is the ICMP of `family`.
+#[inline]
 const fn is_icmp_of(family: Family, protocol: u8) -> bool {
     matches!(
         (family, protocol),
@@ -352,6 +360,7 @@ const fn is_icmp_of(family: Family, protocol: u8) -> bool {
 
 /// Whether a protocol's first four transport bytes are `[source port, destination port]`
 /// (C's `has_ports` in `handle_response_icmp()`).
+#[inline]
 pub const fn has_ports(protocol: u8) -> bool {
     matches!(protocol, IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP)
 }
@@ -391,16 +400,19 @@ pub fn l4_checksum_ok(bytes: &[u8], h: &Headers) -> Result<bool, Malformed> {
 // ---- byte access that cannot panic ------------------------------------------------------
 
 /// `at .. at + n` without overflow.
+#[inline]
 fn span(at: usize, n: usize) -> Range<usize> {
     at..at.saturating_add(n)
 }
 
 /// The byte at `at`, or 0 past the end.
+#[inline]
 fn get_u8(b: &[u8], at: usize) -> u8 {
     b.get(at).copied().unwrap_or(0)
 }
 
 /// A big-endian `u16` at `r` (two bytes), or 0 if out of range.
+#[inline]
 fn get_be16(b: &[u8], r: Range<usize>) -> u16 {
     match b.get(r) {
         Some(&[x, y]) => u16::from_be_bytes([x, y]),
@@ -409,11 +421,13 @@ fn get_be16(b: &[u8], r: Range<usize>) -> u16 {
 }
 
 /// A big-endian `u32` at `r` (four bytes), or 0 if out of range.
+#[inline]
 fn get_be32(b: &[u8], r: Range<usize>) -> u32 {
     u32::from_be_bytes(get_array(b, r))
 }
 
 /// `N` bytes at `r` (of length `N`), or zeros if out of range.
+#[inline]
 fn get_array<const N: usize>(b: &[u8], r: Range<usize>) -> [u8; N] {
     b.get(r)
         .and_then(|s| <[u8; N]>::try_from(s).ok())
@@ -421,6 +435,7 @@ fn get_array<const N: usize>(b: &[u8], r: Range<usize>) -> [u8; N] {
 }
 
 /// Writes `v` at `at`; nothing if out of range.
+#[inline]
 fn set_u8(b: &mut [u8], at: usize, v: u8) {
     if let Some(x) = b.get_mut(at) {
         *x = v;
@@ -428,16 +443,19 @@ fn set_u8(b: &mut [u8], at: usize, v: u8) {
 }
 
 /// Writes `v` big-endian at `r` (two bytes); nothing if out of range.
+#[inline]
 fn set_be16(b: &mut [u8], r: Range<usize>, v: u16) {
     set_array(b, r, v.to_be_bytes());
 }
 
 /// Writes `v` big-endian at `r` (four bytes); nothing if out of range.
+#[inline]
 fn set_be32(b: &mut [u8], r: Range<usize>, v: u32) {
     set_array(b, r, v.to_be_bytes());
 }
 
 /// Writes `N` bytes at `r` (of length `N`); nothing if out of range.
+#[inline]
 fn set_array<const N: usize>(b: &mut [u8], r: Range<usize>, v: [u8; N]) {
     if let Some(dst) = b.get_mut(r).and_then(|s| <&mut [u8; N]>::try_from(s).ok()) {
         *dst = v;
@@ -445,6 +463,7 @@ fn set_array<const N: usize>(b: &mut [u8], r: Range<usize>, v: [u8; N]) {
 }
 
 /// The IPv4 address of an [`InetAddr`] (its first four bytes).
+#[inline]
 fn v4(a: &InetAddr) -> [u8; 4] {
     let [a0, a1, a2, a3, ..] = a.0;
     [a0, a1, a2, a3]

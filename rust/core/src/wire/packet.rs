@@ -38,10 +38,12 @@ pub trait PacketRead {
 }
 
 impl PacketRead for [u8] {
+    #[inline]
     fn packet_len(&self) -> usize {
         self.len()
     }
 
+    #[inline]
     fn read(&self, off: usize, out: &mut [u8]) -> bool {
         match self.get(off..).and_then(|s| s.get(..out.len())) {
             Some(src) => {
@@ -54,6 +56,7 @@ impl PacketRead for [u8] {
 }
 
 /// `N` bytes at `off`, or `None` if the packet ends before.
+#[inline]
 pub(crate) fn read_array<P: PacketRead + ?Sized, const N: usize>(
     pkt: &P,
     off: usize,

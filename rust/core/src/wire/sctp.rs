@@ -104,6 +104,7 @@ pub struct ChunkHeader {
 
 impl ChunkHeader {
     /// The chunk header in the 4 bytes `b`.
+    #[inline]
     pub const fn from_bytes(b: [u8; CHUNK_HEADER_LEN]) -> ChunkHeader {
         ChunkHeader {
             chunk_type: b[0],
@@ -127,12 +128,14 @@ pub struct SctpPacket<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> SctpPacket<T> {
     /// Wraps a buffer without checking it.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> SctpPacket<T> {
         SctpPacket { buffer }
     }
 
     /// Wraps a buffer that holds at least the common header. (A packet without a chunk is
     /// accepted here; [`SctpPacket::first_chunk`] says whether there is one.)
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<SctpPacket<T>, Malformed> {
         if buffer.as_ref().len() < HEADER_LEN {
             return Err(Malformed::Truncated);
@@ -141,26 +144,31 @@ impl<T: AsRef<[u8]>> SctpPacket<T> {
     }
 
     /// The wrapped buffer.
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
 
     /// Source port.
+    #[inline]
     pub fn src_port(&self) -> u16 {
         get_be16(self.buffer.as_ref(), field::SRC_PORT)
     }
 
     /// Destination port.
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         get_be16(self.buffer.as_ref(), field::DST_PORT)
     }
 
     /// Verification tag.
+    #[inline]
     pub fn verification_tag(&self) -> u32 {
         get_be32(self.buffer.as_ref(), field::VTAG)
     }
 
     /// The checksum field, as the CRC value it holds (little-endian, see the module doc).
+    #[inline]
     pub fn checksum(&self) -> u32 {
         u32::from_le_bytes(get_array(self.buffer.as_ref(), field::CHECKSUM))
     }
@@ -168,6 +176,7 @@ impl<T: AsRef<[u8]>> SctpPacket<T> {
     /// The first chunk's header, if all of it is in the buffer (what `sctp_conn_schedule()`,
     /// `set_sctp_state()` and `is_new_conn()` read). C reads nothing more of an INIT than
     /// its type: no initiate tag, no parameters.
+    #[inline]
     pub fn first_chunk(&self) -> Option<ChunkHeader> {
         read_array::<[u8], CHUNK_HEADER_LEN>(self.buffer.as_ref(), field::CHUNK_TYPE)
             .map(ChunkHeader::from_bytes)
@@ -175,12 +184,14 @@ impl<T: AsRef<[u8]>> SctpPacket<T> {
 
     /// The CRC32c of the packet as `sctp_compute_cksum()` computes it: the whole buffer,
     /// the checksum field taken as zero (the field itself is not read).
+    #[inline]
     pub fn compute_checksum(&self) -> u32 {
         checksum(self.buffer.as_ref())
     }
 
     /// Whether the checksum field matches the packet (`sctp_csum_check()`, which C runs
     /// only before an application helper mangles the payload).
+    #[inline]
     pub fn verify_checksum(&self) -> bool {
         self.buffer.as_ref().len() >= HEADER_LEN && self.checksum() == self.compute_checksum()
     }
@@ -188,26 +199,31 @@ impl<T: AsRef<[u8]>> SctpPacket<T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> SctpPacket<T> {
     /// Sets the source port (the checksum is not updated).
+    #[inline]
     pub fn set_src_port(&mut self, value: u16) {
         set_be16(self.buffer.as_mut(), field::SRC_PORT, value);
     }
 
     /// Sets the destination port (the checksum is not updated).
+    #[inline]
     pub fn set_dst_port(&mut self, value: u16) {
         set_be16(self.buffer.as_mut(), field::DST_PORT, value);
     }
 
     /// Sets the verification tag.
+    #[inline]
     pub fn set_verification_tag(&mut self, value: u32) {
         super::set_be32(self.buffer.as_mut(), field::VTAG, value);
     }
 
     /// Writes a CRC value into the checksum field (little-endian).
+    #[inline]
     pub fn set_checksum(&mut self, crc: u32) {
         set_array(self.buffer.as_mut(), field::CHECKSUM, crc.to_le_bytes());
     }
 
     /// Sets the first chunk header (type, flags, length) at offset 12.
+    #[inline]
     pub fn set_first_chunk(&mut self, c: ChunkHeader) {
         let b = self.buffer.as_mut();
         super::set_u8(b, field::CHUNK_TYPE, c.chunk_type);
@@ -216,6 +232,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> SctpPacket<T> {
     }
 
     /// `sctp_nat_csum()`: computes the checksum over the whole buffer and writes it.
+    #[inline]
     pub fn fill_checksum(&mut self) {
         let c = self.compute_checksum();
         self.set_checksum(c);
@@ -258,6 +275,7 @@ const fn make_tables() -> [[u32; 256]; 8] {
 }
 
 /// One byte-table step.
+#[inline]
 fn byte_step(crc: u32, b: u8) -> u32 {
     // The index is a u8: always below 256.
     (crc >> 8) ^ TABLES[0][usize::from((crc as u8) ^ b)]
@@ -289,6 +307,7 @@ pub fn crc32c_update(crc: u32, data: &[u8]) -> u32 {
 }
 
 /// CRC32c of `data` (RFC 3720 §B.4: initial `0xffffffff`, final complement).
+#[inline]
 pub fn crc32c(data: &[u8]) -> u32 {
     !crc32c_update(!0, data)
 }
@@ -408,6 +427,7 @@ fn decide(port_differs: bool, ctx: CsumContext, dnat: bool) -> SctpCsum {
 ///
 /// [`Malformed::Truncated`] (nothing written) if the common header is not all in `l4`
 /// (C: `skb_ensure_writable()` fails and the packet is dropped).
+#[inline]
 pub fn snat_l4(
     l4: &mut [u8],
     complete: bool,
@@ -421,6 +441,7 @@ pub fn snat_l4(
 
 /// The SCTP part of `sctp_dnat_handler()`: the destination port becomes `dport`; see
 /// [`snat_l4`].
+#[inline]
 pub fn dnat_l4(
     l4: &mut [u8],
     complete: bool,

@@ -57,11 +57,13 @@ pub struct TcpPacket<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> TcpPacket<T> {
     /// Wraps a buffer without checking it.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> TcpPacket<T> {
         TcpPacket { buffer }
     }
 
     /// Wraps a buffer after checking the header and its options are all there.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<TcpPacket<T>, Malformed> {
         let p = TcpPacket::new_unchecked(buffer);
         p.check_len()?;
@@ -83,76 +85,91 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
     }
 
     /// The wrapped buffer.
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
 
     /// Source port.
+    #[inline]
     pub fn src_port(&self) -> u16 {
         get_be16(self.buffer.as_ref(), field::SRC_PORT)
     }
 
     /// Destination port.
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         get_be16(self.buffer.as_ref(), field::DST_PORT)
     }
 
     /// Sequence number.
+    #[inline]
     pub fn seq_number(&self) -> u32 {
         get_be32(self.buffer.as_ref(), field::SEQ_NUM)
     }
 
     /// Acknowledgement number.
+    #[inline]
     pub fn ack_number(&self) -> u32 {
         get_be32(self.buffer.as_ref(), field::ACK_NUM)
     }
 
     /// Header length in bytes (data offset × 4), options included.
+    #[inline]
     pub fn header_len(&self) -> usize {
         usize::from(get_be16(self.buffer.as_ref(), field::DOFF_FLAGS) >> 12) * 4
     }
 
     /// The eight flag bits (`FLAG_*`).
+    #[inline]
     pub fn flags(&self) -> u8 {
         (get_be16(self.buffer.as_ref(), field::DOFF_FLAGS) & 0xff) as u8
     }
 
     /// `th->syn`.
+    #[inline]
     pub fn syn(&self) -> bool {
         self.flags() & FLAG_SYN != 0
     }
 
     /// `th->ack`.
+    #[inline]
     pub fn ack(&self) -> bool {
         self.flags() & FLAG_ACK != 0
     }
 
     /// `th->fin`.
+    #[inline]
     pub fn fin(&self) -> bool {
         self.flags() & FLAG_FIN != 0
     }
 
     /// `th->rst`.
+    #[inline]
     pub fn rst(&self) -> bool {
         self.flags() & FLAG_RST != 0
     }
 
     /// Window size.
+    #[inline]
     pub fn window_len(&self) -> u16 {
         get_be16(self.buffer.as_ref(), field::WIN_SIZE)
     }
 
     /// Checksum field.
+    #[inline]
     pub fn checksum(&self) -> u16 {
         get_be16(self.buffer.as_ref(), field::CHECKSUM)
     }
 
     /// Urgent pointer.
+    #[inline]
     pub fn urgent_at(&self) -> u16 {
         get_be16(self.buffer.as_ref(), field::URGENT)
     }
 
     /// The options (clamped to the buffer).
+    #[inline]
     pub fn options(&self) -> &[u8] {
         let b = self.buffer.as_ref();
         b.get(HEADER_LEN..self.header_len().min(b.len()))
@@ -160,6 +177,7 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
     }
 
     /// The payload after the header and options.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         let b = self.buffer.as_ref();
         b.get(self.header_len()..).unwrap_or(&[])
@@ -167,12 +185,14 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
 
     /// Whether the checksum verifies for the segment carried between `src` and `dst`
     /// (`tcp_v4_check()` / `tcp_v6_check()` of the whole buffer is 0).
+    #[inline]
     pub fn verify_checksum(&self, family: Family, src: &InetAddr, dst: &InetAddr) -> bool {
         checksum::verifies(segment_sum(self.buffer.as_ref(), family, src, dst))
     }
 }
 
 /// The sum of a whole segment plus its pseudo-header.
+#[inline]
 fn segment_sum(b: &[u8], family: Family, src: &InetAddr, dst: &InetAddr) -> u32 {
     let len = u32::try_from(b.len()).unwrap_or(u32::MAX);
     checksum::csum_partial(
@@ -183,26 +203,31 @@ fn segment_sum(b: &[u8], family: Family, src: &InetAddr, dst: &InetAddr) -> u32 
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     /// Sets the source port (the checksum is not updated).
+    #[inline]
     pub fn set_src_port(&mut self, value: u16) {
         set_be16(self.buffer.as_mut(), field::SRC_PORT, value);
     }
 
     /// Sets the destination port (the checksum is not updated).
+    #[inline]
     pub fn set_dst_port(&mut self, value: u16) {
         set_be16(self.buffer.as_mut(), field::DST_PORT, value);
     }
 
     /// Sets the sequence number.
+    #[inline]
     pub fn set_seq_number(&mut self, value: u32) {
         set_be32(self.buffer.as_mut(), field::SEQ_NUM, value);
     }
 
     /// Sets the acknowledgement number.
+    #[inline]
     pub fn set_ack_number(&mut self, value: u32) {
         set_be32(self.buffer.as_mut(), field::ACK_NUM, value);
     }
 
     /// Sets the header length (bytes, a multiple of 4 up to 60) and the flags.
+    #[inline]
     pub fn set_header_len_and_flags(&mut self, header_len: usize, flags: u8) {
         let doff = u16::try_from(header_len / 4).unwrap_or(0x0f).min(0x0f);
         set_be16(
@@ -213,22 +238,26 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     }
 
     /// Sets the window size.
+    #[inline]
     pub fn set_window_len(&mut self, value: u16) {
         set_be16(self.buffer.as_mut(), field::WIN_SIZE, value);
     }
 
     /// Sets the checksum field.
+    #[inline]
     pub fn set_checksum(&mut self, value: u16) {
         set_be16(self.buffer.as_mut(), field::CHECKSUM, value);
     }
 
     /// Sets the urgent pointer.
+    #[inline]
     pub fn set_urgent_at(&mut self, value: u16) {
         set_be16(self.buffer.as_mut(), field::URGENT, value);
     }
 
     /// Computes and writes the checksum of the whole segment between `src` and `dst`
     /// (the full-recompute branch of `tcp_snat_handler()`).
+    #[inline]
     pub fn fill_checksum(&mut self, family: Family, src: &InetAddr, dst: &InetAddr) {
         self.set_checksum(0);
         let c = checksum::csum_fold(segment_sum(self.buffer.as_ref(), family, src, dst));
@@ -236,6 +265,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     }
 
     /// The payload, writable.
+    #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let start = self.header_len();
         self.buffer.as_mut().get_mut(start..).unwrap_or(&mut [])
@@ -282,12 +312,14 @@ impl TcpRepr {
     }
 
     /// Length of the header [`TcpRepr::emit`] writes.
+    #[inline]
     pub const fn header_len(&self) -> usize {
         HEADER_LEN
     }
 
     /// Writes a 20-byte header (urgent pointer 0) and, the payload being in place after
     /// it, the checksum of the whole buffer between `src` and `dst`.
+    #[inline]
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(
         &self,
         packet: &mut TcpPacket<T>,
