@@ -22,18 +22,21 @@ use super::{Family, InetAddr};
 pub const CSUM_MANGLED_0: u16 = 0xffff;
 
 /// `csum_add()`: one's-complement addition of two sums (end-around carry).
+#[inline]
 pub const fn csum_add(a: u32, b: u32) -> u32 {
     let (s, carry) = a.overflowing_add(b);
     s.wrapping_add(carry as u32)
 }
 
 /// `csum_sub()`: one's-complement subtraction (`a + ~b`).
+#[inline]
 pub const fn csum_sub(a: u32, b: u32) -> u32 {
     csum_add(a, !b)
 }
 
 /// Folds a sum to 16 bits without complementing it. Zero only for a zero sum; the folded
 /// sum of a valid packet including its checksum is `0xffff`.
+#[inline]
 pub const fn fold(sum: u32) -> u16 {
     let s = (sum & 0xffff).wrapping_add(sum >> 16);
     let s = (s & 0xffff).wrapping_add(s >> 16);
@@ -41,11 +44,13 @@ pub const fn fold(sum: u32) -> u16 {
 }
 
 /// `csum_fold()`: folds and complements a sum into a checksum.
+#[inline]
 pub const fn csum_fold(sum: u32) -> u16 {
     !fold(sum)
 }
 
 /// `csum_unfold()`: a checksum field as a sum.
+#[inline]
 pub const fn csum_unfold(check: u16) -> u32 {
     check as u32
 }
@@ -73,6 +78,7 @@ pub fn csum_partial(data: &[u8], sum: u32) -> u32 {
 }
 
 /// 64-bit one's-complement addition.
+#[inline]
 const fn add64(a: u64, b: u64) -> u64 {
     let (s, carry) = a.overflowing_add(b);
     s.wrapping_add(carry as u64)
@@ -80,24 +86,28 @@ const fn add64(a: u64, b: u64) -> u64 {
 
 /// The checksum of `data` alone (`csum_fold(csum_partial(data, 0))`), e.g. an IPv4 header
 /// with its checksum field zeroed.
+#[inline]
 pub fn checksum(data: &[u8]) -> u16 {
     csum_fold(csum_partial(data, 0))
 }
 
 /// Whether data whose sum (checksum field included) is `sum` verifies: C's
 /// `csum_fold(sum) == 0`.
+#[inline]
 pub const fn verifies(sum: u32) -> bool {
     csum_fold(sum) == 0
 }
 
 /// The sum of a `len` as the pseudo-headers carry it: a 32-bit big-endian word (IPv6);
 /// for IPv4, whose field is 16 bits, the same value when `len` fits.
+#[inline]
 const fn len_sum(len: u32) -> u32 {
     csum_add(len >> 16, len & 0xffff)
 }
 
 /// `csum_tcpudp_nofold()` with a zero sum: the IPv4 pseudo-header (source, destination,
 /// zero, protocol, transport length).
+#[inline]
 pub fn pseudo_header_v4(src: [u8; 4], dst: [u8; 4], protocol: u8, len: u32) -> u32 {
     let s = csum_add(u32::from_be_bytes(src), u32::from_be_bytes(dst));
     csum_add(s, csum_add(u32::from(protocol), len_sum(len)))
@@ -105,6 +115,7 @@ pub fn pseudo_header_v4(src: [u8; 4], dst: [u8; 4], protocol: u8, len: u32) -> u
 
 /// The IPv6 pseudo-header (RFC 8200 §8.1: source, destination, 32-bit upper-layer length,
 /// 24 zero bits, next header): `csum_ipv6_magic()` before the fold.
+#[inline]
 pub fn pseudo_header_v6(src: &[u8; 16], dst: &[u8; 16], protocol: u8, len: u32) -> u32 {
     let s = csum_partial(dst, csum_partial(src, 0));
     csum_add(s, csum_add(u32::from(protocol), len_sum(len)))
@@ -112,6 +123,7 @@ pub fn pseudo_header_v6(src: &[u8; 16], dst: &[u8; 16], protocol: u8, len: u32) 
 
 /// The pseudo-header of `family` with addresses as [`InetAddr`] (IPv4 in the first four
 /// bytes).
+#[inline]
 pub fn pseudo_header(
     family: Family,
     src: &InetAddr,
@@ -126,11 +138,13 @@ pub fn pseudo_header(
 }
 
 /// `csum_tcpudp_magic()`: the checksum of an IPv4 pseudo-header plus `sum`.
+#[inline]
 pub fn csum_tcpudp_magic(src: [u8; 4], dst: [u8; 4], len: u32, protocol: u8, sum: u32) -> u16 {
     csum_fold(csum_add(pseudo_header_v4(src, dst, protocol, len), sum))
 }
 
 /// `csum_ipv6_magic()`: the checksum of an IPv6 pseudo-header plus `sum`.
+#[inline]
 pub fn csum_ipv6_magic(src: &[u8; 16], dst: &[u8; 16], len: u32, protocol: u8, sum: u32) -> u16 {
     csum_fold(csum_add(pseudo_header_v6(src, dst, protocol, len), sum))
 }
@@ -139,35 +153,58 @@ pub fn csum_ipv6_magic(src: &[u8; 16], dst: &[u8; 16], len: u32, protocol: u8, s
 /// covered by `check` became `new`, `HC' = ~(~HC + ~m + m')`
 /// (`inet_proto_csum_replace16()` with `pseudohdr` false and no `CHECKSUM_PARTIAL`).
 /// `old` and `new` must have the same length and start at an even offset of the data.
+#[inline]
 pub fn csum_replace(check: u16, old: &[u8], new: &[u8]) -> u16 {
     csum_fold(csum_diff(old, new, !csum_unfold(check)))
 }
 
 /// `sum` plus the difference `new - old` of two equally long byte strings (C's
 /// `ip_vs_check_diff4()` / `ip_vs_check_diff16()`: `csum_partial({~old, new}, sum)`).
+#[inline]
 pub fn csum_diff(old: &[u8], new: &[u8], sum: u32) -> u32 {
     csum_sub(csum_partial(new, sum), csum_partial(old, 0))
 }
 
+/// [`csum_diff`] of a 4-byte field (an IPv4 address) as one word: the same value, without
+/// the loops.
+#[inline]
+pub const fn csum_diff4(old: [u8; 4], new: [u8; 4], sum: u32) -> u32 {
+    csum_sub(
+        csum_add(sum, u32::from_be_bytes(new)),
+        u32::from_be_bytes(old),
+    )
+}
+
+/// [`csum_diff`] of a 2-byte field (a port), as [`csum_partial`] reads it: the high half
+/// of a word.
+#[inline]
+pub const fn csum_diff2(old: u16, new: u16, sum: u32) -> u32 {
+    csum_sub(csum_add(sum, (new as u32) << 16), (old as u32) << 16)
+}
+
 /// `csum_replace2()`: the checksum after a 16-bit field changed from `old` to `new`, in C's
 /// 16-bit arithmetic.
+#[inline]
 pub const fn csum_replace2(check: u16, old: u16, new: u16) -> u16 {
     !csum16_add(csum16_add(!check, !old), new)
 }
 
 /// `csum16_add()`: 16-bit one's-complement addition.
+#[inline]
 const fn csum16_add(a: u16, b: u16) -> u16 {
     let (s, carry) = a.overflowing_add(b);
     s.wrapping_add(carry as u16)
 }
 
 /// `csum_replace4()`: the checksum after a 32-bit field (an IPv4 address) changed.
+#[inline]
 pub fn csum_replace4(check: u16, old: [u8; 4], new: [u8; 4]) -> u16 {
     csum_replace(check, &old, &new)
 }
 
 /// The checksum after a 128-bit field (an IPv6 address) changed
 /// (`inet_proto_csum_replace16()` on a field that holds a real checksum).
+#[inline]
 pub fn csum_replace16(check: u16, old: &[u8; 16], new: &[u8; 16]) -> u16 {
     csum_replace(check, old, new)
 }
@@ -176,11 +213,13 @@ pub fn csum_replace16(check: u16, old: &[u8; 16], new: &[u8; 16]) -> u16 {
 /// header of a `CHECKSUM_PARTIAL` skb does (the folded, uncomplemented sum the device or
 /// `skb_checksum_help()` adds the rest to): `~csum_fold(diff + csum_unfold(check))`, C's
 /// `tcp_partial_csum_update()` / `inet_proto_csum_replace*()` under `CHECKSUM_PARTIAL`.
+#[inline]
 pub fn pseudo_sum_replace(field: u16, old: &[u8], new: &[u8]) -> u16 {
     !csum_fold(csum_diff(old, new, csum_unfold(field)))
 }
 
 /// A computed UDP checksum as it goes on the wire: 0 becomes [`CSUM_MANGLED_0`].
+#[inline]
 pub const fn udp_wire_checksum(computed: u16) -> u16 {
     if computed == 0 {
         CSUM_MANGLED_0
