@@ -11,6 +11,12 @@
 #                  instructions, stable however busy the host is. The vCPUs run in turn, so
 #                  the 2-vCPU metrics measure total work, not parallel speed (the scaling
 #                  metric is meaningless there). Slower: give it a larger VM_TIMEOUT.
+#   BENCH_INSNS=1  BENCH_ICOUNT=1 plus exact instruction counts per function: a QEMU plugin
+#                  (tools/qemu-tbcount.c) counts every translation block, the guest takes a
+#                  snapshot around each profiled measurement (those BENCH_PERF profiles), and
+#                  tests/vm/bench/insns.py writes bench/insns-NAME.txt (instructions per
+#                  connection or packet by function, the load balancer's own first) and
+#                  bench/insns-summary.txt (C against ipvs_rs).
 # Results in $VM_OUT (default $CACHE_DIR/bench): bench/samples.tsv, bench/table.txt,
 # bench/bench.json, bench/{metrics,services,entries}.png, dmesg.txt.
 . "$(dirname "$0")/env.sh"
@@ -32,6 +38,14 @@ guest_env+=(KO="$(realpath -- "$ko")")
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- rust include Kbuild 2>/dev/null || commit="$commit+dirty"
 vm="2 vCPUs, TCG"
+if [ "${BENCH_INSNS:-0}" = 1 ]; then
+	export BENCH_ICOUNT=1
+	guest_env+=(BENCH_ICOUNT=1)
+	mkdir -p "$out"
+	"$LLVM_BIN/clang" -O2 -Wall -shared -fPIC -fvisibility=hidden -o "$out/qemu-tbcount.so" \
+		tools/qemu-tbcount.c -lpthread || die "cannot build tools/qemu-tbcount.c"
+	export VM_TBCOUNT=$out/qemu-tbcount.so
+fi
 if [ "${BENCH_ICOUNT:-0}" = 1 ]; then
 	export VM_ICOUNT=shift=0,sleep=off
 	vm="2 vCPUs, TCG -icount $VM_ICOUNT (guest time = instructions)"
@@ -47,6 +61,10 @@ if [ -f "$res/samples.tsv" ]; then
 		--json "$res/bench.json" --png-dir "$res" \
 		--meta "commit=$commit" --meta "host=$(nproc) cores, $cpu" --meta "vm=$vm" \
 		"$res/samples.tsv" | tee "$res/table.txt" || true
+	if [ "${BENCH_INSNS:-0}" = 1 ]; then
+		"${PY:-/usr/bin/python3}" tests/vm/bench/insns.py "$out/insns" "$res" ||
+			log "insns.py failed"
+	fi
 	if compgen -G "$res/perf-*.txt" >/dev/null; then
 		"${PY:-/usr/bin/python3}" tests/vm/bench/perf-syms.py "$ko" "$res"/perf-*.txt ||
 			log "perf-syms.py failed: the profiles keep ipvs_rs's raw offsets"

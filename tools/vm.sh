@@ -25,6 +25,9 @@
 #           then counts executed instructions (2^shift ns each), so what the guest times is an
 #           instruction count, the same however busy the host is. icount runs the vCPUs in
 #           turn on one host thread: a cost measure, not a parallel speed.
+#   VM_TBCOUNT  a built tools/qemu-tbcount.c (a QEMU TCG plugin; implies TCG, and VM_ICOUNT
+#           should be set so the counts are exact): the guest writes a name into
+#           $VM_OUT/tb-trigger and the plugin writes its block counts to $VM_OUT/insns/NAME.tb.
 #
 # In the guest, /lib/modules/$(uname -r) is $KDIR/modroot/lib/modules/<release> (the kernel's
 # `make modules_install`), so `modprobe ip_vs` works; that is virtme-ng's own mechanism: the
@@ -89,10 +92,18 @@ kvm_works() {
 }
 icount=${VM_ICOUNT:-}
 [ -z "$icount" ] || [[ $icount =~ ^[[:alnum:]=,]+$ ]] || die "VM_ICOUNT: QEMU -icount options like shift=0,sleep=off (got '$icount')"
+tbcount=${VM_TBCOUNT:-}
+if [ -n "$tbcount" ]; then
+	[ -f "$tbcount" ] || die "VM_TBCOUNT: no plugin at '$tbcount'"
+	tbcount=$(realpath -- "$tbcount")
+	[[ $tbcount =~ ^[[:alnum:]/._+-]+$ ]] || die "VM_TBCOUNT: a path without spaces or commas (got '$tbcount')"
+	mkdir -p -- "$VM_OUT/insns"
+	rm -f -- "$VM_OUT/tb-trigger"
+fi
 case ${VM_KVM:-auto} in
-1) [ -z "$icount" ] || die "VM_ICOUNT needs TCG (VM_KVM=1 given)"; accel=kvm ;;
+1) [ -z "$icount$tbcount" ] || die "VM_ICOUNT and VM_TBCOUNT need TCG (VM_KVM=1 given)"; accel=kvm ;;
 0) accel=tcg ;;
-auto) if [ -z "$icount" ] && kvm_works; then accel=kvm; else accel=tcg; fi ;;
+auto) if [ -z "$icount$tbcount" ] && kvm_works; then accel=kvm; else accel=tcg; fi ;;
 *) die "VM_KVM must be auto, 0 or 1 (got '$VM_KVM')" ;;
 esac
 
@@ -140,7 +151,7 @@ vng_args=(
 	--rwdir "$VM_OUT"
 	# Kernel console (everything but debug messages) on a virtio console (hvc0) into
 	# console.txt: the kernel log survives a panic or hang. vng's ttyS0 goes to /dev/null.
-	--qemu-opts="-device virtio-serial -chardev file,id=klog,path=$VM_OUT/console.txt -device virtconsole,chardev=klog${icount:+ -icount $icount}"
+	--qemu-opts="-device virtio-serial -chardev file,id=klog,path=$VM_OUT/console.txt -device virtconsole,chardev=klog${icount:+ -icount $icount}${tbcount:+ -plugin $tbcount,trigger=$VM_OUT/tb-trigger,out=$VM_OUT/insns}"
 	# The 9p root with cache=loose (vng's rootflags plus the cache): the guest only reads the
 	# host's tree, which does not change during a run (results go to the --rwdir $VM_OUT, a
 	# mount of its own, uncached). Without it every exec and every Python import walks 9p:

@@ -199,14 +199,34 @@ timed_step() {
 # two; its symbols go to $RES/perf-NAME.txt (the host's tests/vm/bench/perf-syms.py names
 # ipvs_rs's, sums them by function and keeps the top of the list).
 PERF_PID=
+# insns_snap NAME: with BENCH_INSNS=1, the QEMU plugin's block counts now, as
+# $VM_OUT/insns/NAME.tb (tools/qemu-tbcount.c; at most 60 s).
+insns_snap() {
+	[ "${BENCH_INSNS:-0}" = 1 ] || return 0
+	local i
+	echo "$1" >"$VM_OUT/tb-trigger"
+	for i in $(seq 600); do
+		[ -e "$VM_OUT/tb-trigger" ] || return 0
+		sleep 0.1
+	done
+	log "insns: no snapshot $1 (is the plugin loaded?)"
+	rm -f "$VM_OUT/tb-trigger"
+}
 perf_start() {
 	PERF_PID=
+	insns_snap start
 	[ "${BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null || return 0
 	perf record -q -a -e cpu-clock -F 999 -o "$WORK/perf.data" >/dev/null 2>&1 &
 	PERF_PID=$!
 	sleep 0.5
 }
 perf_stop() {
+	if [ "${BENCH_INSNS:-0}" = 1 ]; then
+		insns_snap "$1"
+		mv "$VM_OUT/insns/start.tb" "$VM_OUT/insns/$1.start.tb" 2>/dev/null
+		# The symbols (and the modules' addresses) of this measurement.
+		cat /proc/kallsyms >"$VM_OUT/insns/$1.kallsyms"
+	fi
 	[ -n "$PERF_PID" ] || return 0
 	local i
 	kill -INT "$PERF_PID" 2>/dev/null
