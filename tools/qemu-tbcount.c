@@ -89,13 +89,19 @@ static void *watch(void *arg)
 		t = fopen(trigger, "r");
 		if (!t)
 			continue;
-		if (fgets(name, sizeof(name), t)) {
-			name[strcspn(name, "\n")] = 0;
-			/* A name, not a path. */
-			if (name[0] && !strchr(name, '/'))
-				snapshot(name);
+		/* The guest renames the trigger into place, but be safe against reading it
+		 * before its name is written: an empty trigger is read again later. */
+		if (!fgets(name, sizeof(name), t)) {
+			fclose(t);
+			continue;
 		}
 		fclose(t);
+		name[strcspn(name, "\n")] = 0;
+		if (!name[0])
+			continue;
+		/* A name, not a path. */
+		if (!strchr(name, '/'))
+			snapshot(name);
 		unlink(trigger);
 	}
 	return NULL;

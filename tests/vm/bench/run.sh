@@ -200,12 +200,15 @@ timed_step() {
 # ipvs_rs's, sums them by function and keeps the top of the list).
 PERF_PID=
 # insns_snap NAME: with BENCH_INSNS=1, the QEMU plugin's block counts now, as
-# $VM_OUT/insns/NAME.tb (tools/qemu-tbcount.c; at most 60 s).
+# $VM_OUT/insns/NAME.tb (tools/qemu-tbcount.c; at most 600 s of guest time, which under
+# -icount passes quickly while the guest idles: a missing snapshot is logged).
 insns_snap() {
 	[ "${BENCH_INSNS:-0}" = 1 ] || return 0
 	local i
-	echo "$1" >"$VM_OUT/tb-trigger"
-	for i in $(seq 600); do
+	# Renamed into place, so the plugin never reads it half written.
+	echo "$1" >"$VM_OUT/tb-trigger.new"
+	mv -f "$VM_OUT/tb-trigger.new" "$VM_OUT/tb-trigger"
+	for i in $(seq 6000); do
 		[ -e "$VM_OUT/tb-trigger" ] || return 0
 		sleep 0.1
 	done
