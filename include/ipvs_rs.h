@@ -99,5 +99,7 @@ unsigned long ipvs_rs_sync_qlen_max_default(void);
 bool ipvs_rs_net_unpriv(const struct net *net);
 /* est_cpulist's maxlen in C (unused by its handler, but visible in the table). */
 enum { IPVS_RS_NR_CPUS = NR_CPUS };
+/* The kernel's HZ, a constant of its configuration (read per packet: no call). */
+enum { IPVS_RS_HZ = HZ };
 
 #endif /* IPVS_RS_H */

@@ -49,10 +49,27 @@ unsigned int ipvs_rs_skb_pkt_len(const struct sk_buff *skb);
  * it) and in @len the packet's length from there (as ipvs_rs_skb_pkt_len()). */
 const unsigned char *ipvs_rs_skb_view(const struct sk_buff *skb, unsigned int *lin,
 				      unsigned int *len);
+/* What the hooks read of every packet first, in one call (ipvs_rs_skb_head()). */
+struct ipvs_rs_skb_head {
+	/* As ipvs_rs_skb_view() returns them. */
+	const unsigned char *lin;
+	unsigned int lin_len;
+	unsigned int len;
+	/* IPVS_RS_SKB_* */
+	unsigned int flags;
+	/* IPv4 only (@ipv4 given): the header's protocol. */
+	unsigned char v4_proto;
+};
+enum {
+	IPVS_RS_SKB_IPVS_PROPERTY = 1,	/* skb->ipvs_property */
+	IPVS_RS_SKB_PKT_HOST = 2,	/* skb->pkt_type == PACKET_HOST */
+	IPVS_RS_SKB_HAS_DST = 4,	/* skb_dst(skb) != NULL */
+	IPVS_RS_SKB_V4_FRAGMENT = 8,	/* IPv4 only: ip_is_fragment(ip_hdr(skb)) */
+};
+/* @ipv4: the network header is an IPv4 header, linear (as at every IPv4 hook). */
+void ipvs_rs_skb_head(const struct sk_buff *skb, bool ipv4, struct ipvs_rs_skb_head *h);
 bool ipvs_rs_skb_ipvs_property(const struct sk_buff *skb);
 void ipvs_rs_skb_set_ipvs_property(struct sk_buff *skb);
-bool ipvs_rs_skb_pkt_host(const struct sk_buff *skb);
-bool ipvs_rs_skb_has_dst(const struct sk_buff *skb);
 __u32 ipvs_rs_skb_mark(const struct sk_buff *skb);
 /* skb->ip_summed == CHECKSUM_PARTIAL */
 bool ipvs_rs_skb_csum_partial(const struct sk_buff *skb);
@@ -88,8 +105,6 @@ void ipvs_rs_icmp_port_unreach(struct sk_buff *skb, int af, struct net *net);
 /* ip_vs_route_me_harder(): re-route a NAT reply as if it were locally generated (not at
  * LOCAL_IN, where the reply goes to a local client). Nonzero: the route failed, drop. */
 int ipvs_rs_route_me_harder(struct net *net, int af, struct sk_buff *skb, unsigned int hooknum);
-/* The protocol of an IPv4 fragment (ip_is_fragment()), or -1 if the packet is whole. */
-int ipvs_rs_skb_ipv4_frag_proto(const struct sk_buff *skb);
 /* ip_vs_gather_frags(): ip_defrag() with the user of @hooknum (ip_vs_defrag_user()). 0: the
  * skb is now the whole datagram (IP checksum recomputed); otherwise the skb was consumed:
  * 1 queued until the other fragments arrive (-EINPROGRESS), -1 freed (any other error). */

@@ -48,6 +48,5 @@ unsigned char *ipvs_rs_skb_tail(struct sk_buff *skb, unsigned int *room);
 void ipvs_rs_skb_put(struct sk_buff *skb, unsigned int len);
 int ipvs_rs_skb_len(const struct sk_buff *skb);
 int ipvs_rs_dest_addr_check(struct net *net, u16 af, const u8 *addr);
-unsigned int ipvs_rs_hz(void);
 
 #endif /* IPVS_RS_GENL_H */

@@ -156,8 +156,8 @@ unsigned int ipvs_rs_skb_pkt_len(const struct sk_buff *skb)
 	return skb->len - skb_network_offset(skb);
 }
 
-const unsigned char *ipvs_rs_skb_view(const struct sk_buff *skb, unsigned int *lin,
-				      unsigned int *len)
+static inline const unsigned char *skb_view(const struct sk_buff *skb, unsigned int *lin,
+					    unsigned int *len)
 {
 	int off = skb_network_offset(skb);
 
@@ -170,6 +170,34 @@ const unsigned char *ipvs_rs_skb_view(const struct sk_buff *skb, unsigned int *l
 	return skb_network_header(skb);
 }
 
+const unsigned char *ipvs_rs_skb_view(const struct sk_buff *skb, unsigned int *lin,
+				      unsigned int *len)
+{
+	return skb_view(skb, lin, len);
+}
+
+void ipvs_rs_skb_head(const struct sk_buff *skb, bool ipv4, struct ipvs_rs_skb_head *h)
+{
+	unsigned int flags = 0;
+
+	h->lin = skb_view(skb, &h->lin_len, &h->len);
+	if (skb->ipvs_property)
+		flags |= IPVS_RS_SKB_IPVS_PROPERTY;
+	if (skb->pkt_type == PACKET_HOST)
+		flags |= IPVS_RS_SKB_PKT_HOST;
+	if (skb_dst(skb))
+		flags |= IPVS_RS_SKB_HAS_DST;
+	h->v4_proto = 0;
+	if (ipv4) {
+		const struct iphdr *iph = ip_hdr(skb);
+
+		h->v4_proto = iph->protocol;
+		if (ip_is_fragment(iph))
+			flags |= IPVS_RS_SKB_V4_FRAGMENT;
+	}
+	h->flags = flags;
+}
+
 bool ipvs_rs_skb_ipvs_property(const struct sk_buff *skb)
 {
 	return skb->ipvs_property;
@@ -178,16 +206,6 @@ bool ipvs_rs_skb_ipvs_property(const struct sk_buff *skb)
 void ipvs_rs_skb_set_ipvs_property(struct sk_buff *skb)
 {
 	skb->ipvs_property = 1;
-}
-
-bool ipvs_rs_skb_pkt_host(const struct sk_buff *skb)
-{
-	return skb->pkt_type == PACKET_HOST;
-}
-
-bool ipvs_rs_skb_has_dst(const struct sk_buff *skb)
-{
-	return skb_dst(skb) != NULL;
 }
 
 __u32 ipvs_rs_skb_mark(const struct sk_buff *skb)
@@ -293,13 +311,6 @@ void ipvs_rs_kfree_skb(struct sk_buff *skb)
 	kfree_skb(skb);
 }
 
-int ipvs_rs_skb_ipv4_frag_proto(const struct sk_buff *skb)
-{
-	const struct iphdr *iph = ip_hdr(skb);
-
-	return ip_is_fragment(iph) ? iph->protocol : -1;
-}
-
 /* ip_vs_defrag_user() */
 static enum ip_defrag_users defrag_user(unsigned int hooknum)
 {
@@ -364,8 +375,8 @@ static bool is_local_route6(struct rt6_info *rt)
 }
 
 /* crosses_local_route_boundary() of ip_vs_xmit.c */
-static bool crosses_local_route_boundary(int skb_af, struct sk_buff *skb, int rt_mode,
-					 bool new_rt_is_local)
+static __always_inline bool crosses_local_route_boundary(int skb_af, struct sk_buff *skb,
+							 int rt_mode, bool new_rt_is_local)
 {
 	bool source_is_loopback, old_rt_is_local;
 
@@ -642,8 +653,9 @@ static struct dst_entry *output_route6(struct net *net, const struct in6_addr *d
 
 /* The cached route of @c, or a new one put in it (C's "if (dest)" branch of
  * __ip_vs_get_out_rt(_v6)()). NULL: no route (the cache is left empty). RCU read side. */
-static struct ipvs_rs_dest_dst *dest_dst_get(struct net *net, struct ipvs_rs_dst_cache *c,
-					      int af, const void *daddr, int rt_mode)
+static __always_inline struct ipvs_rs_dest_dst *
+dest_dst_get(struct net *net, struct ipvs_rs_dst_cache *c, int af, const void *daddr,
+	     int rt_mode)
 {
 	struct ipvs_rs_dest_dst *dd = dest_dst_check(c);
 	struct dst_entry *dst;

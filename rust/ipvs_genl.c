@@ -287,9 +287,3 @@ int ipvs_rs_dest_addr_check(struct net *net, u16 af, const u8 *addr)
 	}
 	return 0;
 }
-
-/* HZ, for the timeout conversions C does (svc->timeout = u->timeout * HZ). */
-unsigned int ipvs_rs_hz(void)
-{
-	return HZ;
-}

@@ -18,7 +18,7 @@ use super::{DpNet, DropCounters, PerNet};
 use crate::glue::netfilter::{HookKind, NF_INET_FORWARD, NF_INET_LOCAL_OUT};
 use crate::glue::pernet::Net;
 use crate::glue::rcu::RcuReadGuard;
-use crate::glue::skb::{family_of, Gathered, Skb, Verdict};
+use crate::glue::skb::{family_of, Gathered, HeadedSkb, Skb, SkbFacts, SkbView, Verdict};
 use core::sync::atomic::Ordering::Relaxed;
 use ipvs_core::netlink::ipvs::{conn_flags, svc_flags};
 use ipvs_core::persist;
@@ -26,6 +26,7 @@ use ipvs_core::proto::sctp;
 use ipvs_core::proto::tcp::{self, TcpFlags, TcpState};
 use ipvs_core::proto::{udp, Direction};
 use ipvs_core::reuse::{self, ConnState, Decision, Entry, Header, ReuseInput};
+use ipvs_core::sysctl::Knob;
 use ipvs_core::wire::{self, Family, Headers, InetAddr, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
 use kernel::prelude::*;
 
@@ -45,6 +46,12 @@ pub(crate) fn entry<P: PerNet>(
     let Some(family) = family_of(af) else {
         return Verdict::Accept;
     };
+    let skb = skb.head(family);
+    // Already marked as IPVS request or reply? (Every hook's first test: the packets IPVS
+    // sent on pass its LOCAL_OUT hooks again.)
+    if skb.facts().ipvs_property() {
+        return Verdict::Accept;
+    }
     let Some(ns) = P::dp_of(net) else {
         return Verdict::Accept;
     };
@@ -129,9 +136,11 @@ enum Parsed {
 /// lie (`skb_header_pointer()`), nothing is pulled or linearised, the IPv6 extension-header
 /// chain is walked to the end of the packet, and the packet's length is the skb's (BIG
 /// TCP's IPv4 total length / IPv6 payload length of 0 are not malformed).
-fn parse(skb: &Skb, family: Family) -> Parsed {
-    let view = skb.view();
-    let Ok(info) = wire::parse_packet(&view, family) else {
+/// Inlined into the hooks: every packet that reaches them is parsed, and the usual one
+/// ([`wire::parse_packet`]'s in-place path) then costs no call and no copy of its headers.
+#[inline(always)]
+fn parse(view: &SkbView<'_>, family: Family) -> Parsed {
+    let Ok(info) = wire::parse_packet(view, family) else {
         return Parsed::NotOurs;
     };
     let h = info.headers;
@@ -147,11 +156,20 @@ fn parse(skb: &Skb, family: Family) -> Parsed {
     let Some(ports) = h.ports else {
         return Parsed::Bad;
     };
-    let tcp = (h.protocol == IPPROTO_TCP).then(|| TcpFlags::from_bits(info.tcp_flags));
-    let sctp = (h.protocol == IPPROTO_SCTP).then(|| SctpChunks {
-        first: sctp::first_chunk_type(&view, h.l4_off),
-        event: sctp::packet_event(&view, h.l4_off),
-    });
+    // (`if`, not `bool::then`: at the kernel's opt-level "s" that is a call per packet.)
+    let tcp = if h.protocol == IPPROTO_TCP {
+        Some(TcpFlags::from_bits(info.tcp_flags))
+    } else {
+        None
+    };
+    let sctp = if h.protocol == IPPROTO_SCTP {
+        Some(SctpChunks {
+            first: sctp::first_chunk_type(view, h.l4_off),
+            event: sctp::packet_event(view, h.l4_off),
+        })
+    } else {
+        None
+    };
     Parsed::Packet(Packet {
         h,
         ports,
@@ -173,36 +191,53 @@ const GATHER_OUT: &[u8] = &[
 /// reassembled IPv4 already, and locally generated packets are not fragmented yet.
 const GATHER_ICMP: &[u8] = &[wire::IPPROTO_ICMP];
 
-/// `ip_vs_gather_frags()` where C calls it: an IPv4 fragment of one of `protocols` is
-/// reassembled before IPVS reads it (at FORWARD nothing else does: without this a reply's
-/// fragments would leave with the real server's address). `Err` carries the verdict when
-/// the kernel took the fragment (queued, or freed and counted in `frag_reasm`).
-fn gather(
+/// Whether C gathers the packet (`facts`) before reading it: an IPv4 fragment of one of
+/// `protocols` (IPv6: nf_defrag_ipv6, enabled with the first IPv6 service, reassembles
+/// before us).
+fn gathers(facts: SkbFacts, protocols: &[u8]) -> bool {
+    facts
+        .ipv4_fragment_protocol()
+        .is_some_and(|p| protocols.contains(&p))
+}
+
+/// `ip_vs_gather_frags()` where C calls it ([`gathers`]): the IPv4 fragment is reassembled
+/// before IPVS reads it (at FORWARD nothing else does: without this a reply's fragments
+/// would leave with the real server's address). `Err` carries the verdict when the kernel
+/// took the fragment (queued, or freed and counted in `frag_reasm`).
+#[inline(never)]
+fn gather(ns: &DpNet, net: &Net, hooknum: u32, skb: Skb) -> Result<Skb, Verdict> {
+    match skb.gather_frags(net, hooknum) {
+        Gathered::Whole(skb) => Ok(skb),
+        Gathered::Queued => {
+            DropCounters::count(&ns.drops.frag_queued);
+            Err(Verdict::Stolen)
+        }
+        Gathered::Failed => {
+            DropCounters::count(&ns.drops.frag_reasm);
+            Err(Verdict::Stolen)
+        }
+    }
+}
+
+/// The packet parsed, after its fragments are gathered where C gathers them
+/// (`protocols`, [`gathers`]). The usual packet is read where [`Skb::head`] found it, with
+/// no further call into C.
+#[inline(always)]
+fn gather_and_parse(
     ns: &DpNet,
     net: &Net,
     family: Family,
     hooknum: u32,
-    skb: Skb,
+    skb: HeadedSkb,
     protocols: &[u8],
-) -> Result<Skb, Verdict> {
-    if family != Family::Ipv4 {
-        // IPv6: nf_defrag_ipv6, enabled with the first IPv6 service, reassembles before us.
-        return Ok(skb);
+) -> Result<(Skb, Parsed), Verdict> {
+    if gathers(skb.facts(), protocols) {
+        let skb = gather(ns, net, hooknum, skb.into_skb())?;
+        let parsed = parse(&skb.view(), family);
+        return Ok((skb, parsed));
     }
-    match skb.ipv4_fragment_protocol() {
-        Some(p) if protocols.contains(&p) => match skb.gather_frags(net, hooknum) {
-            Gathered::Whole(skb) => Ok(skb),
-            Gathered::Queued => {
-                DropCounters::count(&ns.drops.frag_queued);
-                Err(Verdict::Stolen)
-            }
-            Gathered::Failed => {
-                DropCounters::count(&ns.drops.frag_reasm);
-                Err(Verdict::Stolen)
-            }
-        },
-        _ => Ok(skb),
-    }
+    let parsed = parse(&skb.view(), family);
+    Ok((skb.into_skb(), parsed))
 }
 
 fn hz() -> u64 {
@@ -240,7 +275,7 @@ fn set_state(ns: &DpNet, cp: &Conn, dir: Direction, pkt: &Packet) {
             let old_flags = cp.flags();
             let tr = tcp::transition(
                 ns.defense.tcp_table(),
-                &ns.tcp_timeouts(),
+                &ns.tcp_timeout_of(),
                 dir,
                 flags,
                 tcp::Conn {
@@ -354,30 +389,30 @@ fn packet_key<'a>(ns: &DpNet, family: Family, pkt: &'a Packet, from: Sender) -> 
 }
 
 /// `ip_vs_in_hook()`.
-fn in_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Verdict {
-    // Already marked as IPVS request or reply?
-    if skb.ipvs_property() {
-        return Verdict::Accept;
-    }
+#[inline(never)]
+fn in_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: HeadedSkb) -> Verdict {
+    let facts = skb.facts();
     // Remote clients: only PACKET_HOST; and a route is needed.
-    if (!skb.pkt_host() && hooknum != NF_INET_LOCAL_OUT) || !skb.has_dst() {
+    if (!facts.pkt_host() && hooknum != NF_INET_LOCAL_OUT) || !facts.has_dst() {
         return Verdict::Accept;
     }
     // Do not break raw sockets.
-    if hooknum == NF_INET_LOCAL_OUT && family == Family::Ipv4 && skb.is_from_nodefrag_socket() {
+    if hooknum == NF_INET_LOCAL_OUT && family == Family::Ipv4 && skb.skb().is_from_nodefrag_socket()
+    {
         return Verdict::Accept;
     }
-    let mut skb = match gather(ns, net, family, hooknum, skb, GATHER_ICMP) {
-        Ok(skb) => skb,
+    let (mut skb, parsed) = match gather_and_parse(ns, net, family, hooknum, skb, GATHER_ICMP) {
+        Ok(r) => r,
         Err(v) => return v,
     };
-    let pkt = match parse(&skb, family) {
+    // (Borrowed, not moved out: the packet's headers are not copied again.)
+    let pkt = match &parsed {
         Parsed::Packet(p) => p,
         Parsed::Icmp => return in_icmp(ns, net, family, hooknum, skb).unwrap_or(Verdict::Accept),
         Parsed::NotOurs => return no_protocol_handler(ns, family, skb),
         Parsed::Bad => return DropCounters::drop(&ns.drops.malformed),
     };
-    let key = packet_key(ns, family, &pkt, Sender::Client);
+    let key = packet_key(ns, family, pkt, Sender::Client);
     let mut cp = conn::in_get(&key);
     let settings = ns.settings();
 
@@ -417,14 +452,14 @@ fn in_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Ver
 
     let cp = match cp {
         Some(cp) => cp,
-        None => match try_to_schedule(ns, net, family, &mut skb, &pkt, &settings, Origin::Packet) {
+        None => match try_to_schedule(ns, net, family, &mut skb, pkt, &settings, Origin::Packet) {
             Ok(cp) => cp,
             Err(v) => return v,
         },
     };
 
     in_stats(ns, &cp, pkt.len);
-    set_state(ns, &cp, Direction::Input, &pkt);
+    set_state(ns, &cp, Direction::Input, pkt);
     let v = xmit::xmit(net, &ns.drops, &settings, &cp, skb, &pkt.h);
     // The packet count, and the master's sync of the connection (ip_vs_sync_conn()).
     super::sync::after_packet(ns, &cp);
@@ -437,7 +472,7 @@ fn in_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Ver
 /// kernel has TCP, UDP and SCTP handlers) is marked as IPVS's, so that what a tunnel
 /// decapsulates from it passes IPVS untouched when it comes back through the hooks.
 fn no_protocol_handler(ns: &DpNet, family: Family, mut skb: Skb) -> Verdict {
-    if ns.int(ipvs_core::sysctl::Knob::IgnoreTunneled) != 0 {
+    if ns.int(Knob::IgnoreTunneled) != 0 {
         if let Ok(info) = wire::parse_packet(&skb, family) {
             if !matches!(
                 info.headers.protocol,
@@ -777,30 +812,29 @@ fn proto_u8(protocol: u16) -> u8 {
 }
 
 /// `ip_vs_out_hook()` + `handle_response()`.
-fn out_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Verdict {
-    if skb.ipvs_property() {
+#[inline(never)]
+fn out_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: HeadedSkb) -> Verdict {
+    if hooknum == NF_INET_LOCAL_OUT && family == Family::Ipv4 && skb.skb().is_from_nodefrag_socket()
+    {
         return Verdict::Accept;
     }
-    if hooknum == NF_INET_LOCAL_OUT && family == Family::Ipv4 && skb.is_from_nodefrag_socket() {
-        return Verdict::Accept;
-    }
-    if !skb.has_dst() {
+    if !skb.facts().has_dst() {
         return Verdict::Accept;
     }
     // Reassemble IPv4 fragments (C: for the protocols it handles, ICMP in ip_vs_out_icmp()).
-    let mut skb = match gather(ns, net, family, hooknum, skb, GATHER_OUT) {
-        Ok(skb) => skb,
+    let (mut skb, parsed) = match gather_and_parse(ns, net, family, hooknum, skb, GATHER_OUT) {
+        Ok(r) => r,
         Err(v) => return v,
     };
-    let pkt = match parse(&skb, family) {
+    let pkt = match &parsed {
         Parsed::Packet(p) => p,
         Parsed::Icmp => return out_icmp(ns, net, family, hooknum, skb).unwrap_or(Verdict::Accept),
         // Replies IPVS cannot read are not IPVS's to drop.
         Parsed::NotOurs | Parsed::Bad => return Verdict::Accept,
     };
-    let key = packet_key(ns, family, &pkt, Sender::Server);
+    let key = packet_key(ns, family, pkt, Sender::Server);
     let Some(cp) = conn::out_get(&key) else {
-        return reply_without_connection(ns, net, family, &mut skb, &pkt);
+        return reply_without_connection(ns, net, family, &mut skb, pkt);
     };
     // handle_response()
     if cp.fwd_method() == conn_flags::MASQ {
@@ -809,13 +843,13 @@ fn out_hook(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Ve
             return skb.drop(&ns.drops.nat_failed);
         }
         // ip_vs_route_me_harder(): only with snat_reroute.
-        if ns.settings().snat_reroute != 0 && skb.route_me_harder(net, family, hooknum).is_err() {
+        if ns.int(Knob::SnatReroute) != 0 && skb.route_me_harder(net, family, hooknum).is_err() {
             drop(cp);
             return skb.drop(&ns.drops.no_route);
         }
     }
     out_stats(ns, &cp, pkt.len);
-    set_state(ns, &cp, Direction::Output, &pkt);
+    set_state(ns, &cp, Direction::Output, pkt);
     skb.set_ipvs_property();
     if cp.flags() & conn_flags::NFCT == 0 {
         skb.notrack();
@@ -1018,7 +1052,7 @@ fn reply_without_connection(
     pkt: &Packet,
 ) -> Verdict {
     // One knob, not the whole Settings: every forwarded packet that is not IPVS's gets here.
-    if ns.int(ipvs_core::sysctl::Knob::NatIcmpSend) == 0 || pkt.h.is_non_first_fragment() {
+    if ns.int(Knob::NatIcmpSend) == 0 || pkt.h.is_non_first_fragment() {
         return Verdict::Accept;
     }
     let rcu = RcuReadGuard::new();
@@ -1088,7 +1122,7 @@ fn out_icmp(ns: &DpNet, net: &Net, family: Family, hooknum: u32, mut skb: Skb) -
         return Some(DropCounters::drop(&ns.drops.nat_failed));
     }
     // ip_vs_route_me_harder(): only with snat_reroute.
-    if ns.settings().snat_reroute != 0 && skb.route_me_harder(net, family, hooknum).is_err() {
+    if ns.int(Knob::SnatReroute) != 0 && skb.route_me_harder(net, family, hooknum).is_err() {
         cp.put_no_rearm();
         return Some(DropCounters::drop(&ns.drops.no_route));
     }
@@ -1106,15 +1140,22 @@ fn out_icmp(ns: &DpNet, net: &Net, family: Family, hooknum: u32, mut skb: Skb) -
 
 /// `ip_vs_forward_icmp()` / `ip_vs_forward_icmp_v6()`: ICMP errors forwarded through the
 /// director that relate to IPVS connections.
-fn forward_icmp(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: Skb) -> Verdict {
-    if skb.ipvs_property() {
+#[inline(never)]
+fn forward_icmp(ns: &DpNet, net: &Net, family: Family, hooknum: u32, skb: HeadedSkb) -> Verdict {
+    // C looks at nothing but ICMP here (`ip_hdr(skb)->protocol != IPPROTO_ICMP`): the
+    // parse below would find anything else not ICMP too.
+    if skb
+        .facts()
+        .ipv4_protocol()
+        .is_some_and(|p| p != wire::IPPROTO_ICMP)
+    {
         return Verdict::Accept;
     }
-    let skb = match gather(ns, net, family, hooknum, skb, GATHER_ICMP) {
-        Ok(skb) => skb,
+    let (skb, parsed) = match gather_and_parse(ns, net, family, hooknum, skb, GATHER_ICMP) {
+        Ok(r) => r,
         Err(v) => return v,
     };
-    match parse(&skb, family) {
+    match parsed {
         Parsed::Icmp => in_icmp(ns, net, family, hooknum, skb).unwrap_or(Verdict::Accept),
         _ => Verdict::Accept,
     }

@@ -427,6 +427,12 @@ impl DpNet {
     }
 
     /// The TCP table as it is now (read per TCP packet: only it, not all the tables).
+    /// The TCP timeouts as [`tcp::transition`] reads them: each state's live value, read
+    /// when asked (no copy of the table per packet).
+    pub(crate) fn tcp_timeout_of(&self) -> LiveTcpTimeouts<'_> {
+        LiveTcpTimeouts(&self.tcp_timeouts)
+    }
+
     pub(crate) fn tcp_timeouts(&self) -> tcp::Timeouts {
         let mut t = tcp::Timeouts::DEFAULT;
         for (s, v) in tcp::TcpState::ALL.iter().zip(self.tcp_timeouts.iter()) {
@@ -484,5 +490,19 @@ impl DpNet {
     pub(crate) fn unregister_all_hooks(&self, net: &Net) {
         self.unregister_hooks(net, 2);
         self.unregister_hooks(net, 10);
+    }
+}
+
+/// A namespace's TCP timeouts, read one state at a time ([`DpNet::tcp_timeout_of`]).
+pub(crate) struct LiveTcpTimeouts<'a>(&'a [AtomicU32; NSTATES]);
+
+impl tcp::TimeoutOf for LiveTcpTimeouts<'_> {
+    #[inline]
+    fn timeout_of(&self, state: tcp::TcpState) -> u32 {
+        // `TcpState` is C's index (`as_c()` < NSTATES); the table is indexed the same way
+        // (`TcpState::ALL` is in that order).
+        self.0
+            .get(state.as_c() as usize)
+            .map_or(0, |t| t.load(Relaxed))
     }
 }

@@ -316,7 +316,7 @@ fn rewrite_sctp(
 fn rewrite(
     skb: &mut Skb,
     h: &Headers,
-    f: impl Fn(&mut [u8], &Headers, ChecksumMode) -> Result<nat::NatDone, Malformed>,
+    f: impl Fn(&mut [u8], &Headers, ChecksumMode) -> Result<L4Update, Malformed>,
 ) -> Result<(), ()> {
     let mode = if skb.csum_partial() {
         ChecksumMode::Partial
@@ -326,14 +326,14 @@ fn rewrite(
     let need = if h.is_non_first_fragment() {
         h.l4_off
     } else {
-        h.l4_off + h.l4_header_len
+        h.l4_off.saturating_add(h.l4_header_len)
     };
     let mut r = f(skb.writable(need).ok_or(())?, h, mode);
     if r == Err(Malformed::Incomplete) {
         let len = skb.len();
         r = f(skb.writable(len).ok_or(())?, h, mode);
     }
-    match r.map_err(|_| ())?.l4 {
+    match r.map_err(|_| ())? {
         L4Update::Recomputed => skb.csum_unnecessary(),
         L4Update::Incremental | L4Update::NoUdpChecksum => skb.csum_invalidate(),
         L4Update::PseudoHeader | L4Update::Fragment => {}

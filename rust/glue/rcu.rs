@@ -71,9 +71,9 @@ pub(crate) fn msleep(ms: u32) {
 }
 
 /// The kernel's `HZ` (timeouts are kept in jiffies, as in C).
+#[inline]
 pub(crate) fn hz() -> u32 {
-    // SAFETY: returns a compile-time constant of the kernel.
-    unsafe { bindings::ipvs_rs_hz() }
+    bindings::IPVS_RS_HZ
 }
 
 /// `jiffies`.

@@ -178,27 +178,9 @@ impl Skb {
         unsafe { bindings::ipvs_rs_skb_pkt_len(self.raw()) as usize }
     }
 
-    /// `skb->ipvs_property`: IPVS already handled this packet.
-    pub(crate) fn ipvs_property(&self) -> bool {
-        // SAFETY: the skb is live (invariant).
-        unsafe { bindings::ipvs_rs_skb_ipvs_property(self.raw()) }
-    }
-
     pub(crate) fn set_ipvs_property(&mut self) {
         // SAFETY: the skb is live (invariant).
         unsafe { bindings::ipvs_rs_skb_set_ipvs_property(self.raw()) }
-    }
-
-    /// `skb->pkt_type == PACKET_HOST`.
-    pub(crate) fn pkt_host(&self) -> bool {
-        // SAFETY: the skb is live (invariant).
-        unsafe { bindings::ipvs_rs_skb_pkt_host(self.raw()) }
-    }
-
-    /// The packet has a route attached.
-    pub(crate) fn has_dst(&self) -> bool {
-        // SAFETY: the skb is live (invariant).
-        unsafe { bindings::ipvs_rs_skb_has_dst(self.raw()) }
     }
 
     /// `skb->mark` (fwmark services).
@@ -428,15 +410,6 @@ impl Skb {
         Verdict::Stolen
     }
 
-    /// The protocol of an IPv4 fragment (`ip_is_fragment()`), `None` for a whole packet.
-    /// Only for IPv4 hooks (the network header is an IPv4 header).
-    pub(crate) fn ipv4_fragment_protocol(&self) -> Option<u8> {
-        // SAFETY: the skb is live (invariant) and its network header is an IPv4 header,
-        // linear at every hook (ip_rcv() and the output path pull it).
-        let p = unsafe { bindings::ipvs_rs_skb_ipv4_frag_proto(self.raw()) };
-        u8::try_from(p).ok()
-    }
-
     /// `ip_vs_gather_frags()`: hands an IPv4 fragment to `ip_defrag()`, which either
     /// completes the datagram in this skb or takes the fragment. Consumes the `Skb`: only
     /// [`Gathered::Whole`] gives it back, so a queued or freed fragment cannot be touched.
@@ -487,6 +460,50 @@ impl Skb {
     }
 }
 
+/// A packet as the hooks first see it ([`Skb::head`]): the skb, its [`SkbFacts`] and its
+/// [`SkbView`] at no further call into C. It lends the skb out only immutably, so the view
+/// stays valid; [`HeadedSkb::into_skb`] gives it back for changes.
+///
+/// # Invariants
+///
+/// `lin` is null, or the network header of `skb`, followed by `lin_len` bytes of its
+/// linear area; `len` is the packet's length from the network header.
+pub(crate) struct HeadedSkb {
+    skb: Skb,
+    facts: SkbFacts,
+    lin: *const u8,
+    lin_len: usize,
+    len: usize,
+}
+
+impl HeadedSkb {
+    /// What the hooks read of the packet first.
+    pub(crate) fn facts(&self) -> SkbFacts {
+        self.facts
+    }
+
+    /// The skb, to read.
+    pub(crate) fn skb(&self) -> &Skb {
+        &self.skb
+    }
+
+    /// The packet's view for the core's parsers.
+    pub(crate) fn view(&self) -> SkbView<'_> {
+        // INVARIANT: `HeadedSkb`'s invariant; the view borrows `self`, so the skb.
+        SkbView {
+            skb: &self.skb,
+            lin: self.lin,
+            lin_len: self.lin_len,
+            len: self.len,
+        }
+    }
+
+    /// The skb, to change or hand on.
+    pub(crate) fn into_skb(self) -> Skb {
+        self.skb
+    }
+}
+
 /// A look at an skb for the core's parsers, as C's `skb_header_pointer()` reads: bytes in
 /// the linear area are copied from there by the caller's own code (no call per header),
 /// others through `skb_copy_bits()` ([`Skb`]'s [`PacketRead`]). It borrows the skb, so no
@@ -503,7 +520,81 @@ pub(crate) struct SkbView<'a> {
     len: usize,
 }
 
+/// What the hooks read of every packet first ([`Skb::head`]): a copy, borrowing nothing.
+#[derive(Clone, Copy)]
+pub(crate) struct SkbFacts {
+    flags: u32,
+    /// `Some(protocol)` for an IPv4 packet.
+    v4_proto: Option<u8>,
+}
+
+impl SkbFacts {
+    fn has(self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// `skb->ipvs_property`: IPVS handled the packet already.
+    pub(crate) fn ipvs_property(self) -> bool {
+        self.has(bindings::IPVS_RS_SKB_IPVS_PROPERTY)
+    }
+
+    /// `skb->pkt_type == PACKET_HOST`.
+    pub(crate) fn pkt_host(self) -> bool {
+        self.has(bindings::IPVS_RS_SKB_PKT_HOST)
+    }
+
+    /// The packet has a route attached.
+    pub(crate) fn has_dst(self) -> bool {
+        self.has(bindings::IPVS_RS_SKB_HAS_DST)
+    }
+
+    /// An IPv4 packet's protocol (`None` for IPv6).
+    pub(crate) fn ipv4_protocol(self) -> Option<u8> {
+        self.v4_proto
+    }
+
+    /// The protocol of an IPv4 fragment (`ip_is_fragment()`; `None` for a whole packet
+    /// and for IPv6).
+    pub(crate) fn ipv4_fragment_protocol(self) -> Option<u8> {
+        self.v4_proto
+            .filter(|_| self.has(bindings::IPVS_RS_SKB_V4_FRAGMENT))
+    }
+}
+
 impl Skb {
+    /// The packet with what every hook reads first ([`SkbFacts`], and where its headers
+    /// lie), in one call into C.
+    pub(crate) fn head(self, family: Family) -> HeadedSkb {
+        let ipv4 = family == Family::Ipv4;
+        let mut h = bindings::ipvs_rs_skb_head {
+            lin: core::ptr::null(),
+            lin_len: 0,
+            len: 0,
+            flags: 0,
+            v4_proto: 0,
+        };
+        // SAFETY: the skb is live (invariant); the helper only reads it, and at the hooks
+        // an IPv4 packet's network header is a linear IPv4 header (ip_rcv() and the output
+        // path pull it), which is what `ipv4` tells it.
+        unsafe { bindings::ipvs_rs_skb_head(self.raw(), ipv4, &mut h) };
+        // INVARIANT: as the helper returns them (those of `ipvs_rs_skb_view()`); the
+        // `HeadedSkb` owns the skb and lends it out only immutably, so they stay true.
+        HeadedSkb {
+            facts: SkbFacts {
+                flags: h.flags,
+                v4_proto: ipv4.then_some(h.v4_proto),
+            },
+            lin: h.lin,
+            lin_len: if h.lin.is_null() {
+                0
+            } else {
+                h.lin_len as usize
+            },
+            len: h.len as usize,
+            skb: self,
+        }
+    }
+
     /// The view the core's parsers read the packet through (one call into C).
     pub(crate) fn view(&self) -> SkbView<'_> {
         let (mut lin_len, mut len) = (0u32, 0u32);
@@ -540,6 +631,16 @@ impl PacketRead for SkbView<'_> {
             }
             _ => self.skb.read(off, out),
         }
+    }
+
+    #[inline]
+    fn in_place(&self) -> &[u8] {
+        if self.lin.is_null() {
+            return &[];
+        }
+        // SAFETY: `lin` is non-null and followed by `lin_len` linear bytes of the borrowed
+        // skb (type invariant), which nothing changes while the view lives.
+        unsafe { core::slice::from_raw_parts(self.lin, self.lin_len) }
     }
 }
 

@@ -195,6 +195,7 @@ impl TcpFlags {
 
     /// `tcp_state_idx()`: the flag that picks the table row. RST wins over SYN, SYN over
     /// FIN, FIN over ACK; `None` when none of the four is set.
+    #[inline]
     pub const fn event(self) -> Option<Event> {
         if self.contains(TcpFlags::RST) {
             Some(Event::Rst)
@@ -316,6 +317,7 @@ static SECURE: Table = [
 /// The table lookup of `set_tcp_state()`, for a direction that is already effective (see
 /// [`effective_direction`]): the state a packet with `flags` moves a connection in `current`
 /// to. Flags without RST, SYN, FIN or ACK give [`TcpState::Close`], as in C.
+#[inline]
 pub fn next_state(
     table: TableKind,
     dir: Direction,
@@ -424,9 +426,10 @@ pub struct Transition {
 /// while flagged inactive is activated. A new connection comes from `ip_vs_bind_dest()`
 /// flagged inactive in [`TcpState::None`] (the destination's `conn_flags` always carry
 /// `IP_VS_CONN_F_INACTIVE`), so the flag and the state agree from the start.
-pub fn transition(
+#[inline]
+pub fn transition<T: TimeoutOf + ?Sized>(
     table: TableKind,
-    timeouts: &Timeouts,
+    timeouts: &T,
     dir: Direction,
     flags: TcpFlags,
     conn: Conn,
@@ -450,7 +453,22 @@ pub fn transition(
         flags: conn_flags,
         counters,
         assure_ct: changed && state == TcpState::Established,
-        timeout: timeouts.get(state),
+        timeout: timeouts.timeout_of(state),
+    }
+}
+
+/// Where [`transition`] reads the new state's timeout: a [`Timeouts`] table, or a table
+/// the caller keeps in another form (the kernel module reads its namespace's live values
+/// one state at a time instead of copying the whole table per packet).
+pub trait TimeoutOf {
+    /// The timeout of `state`, in seconds.
+    fn timeout_of(&self, state: TcpState) -> u32;
+}
+
+impl TimeoutOf for Timeouts {
+    #[inline]
+    fn timeout_of(&self, state: TcpState) -> u32 {
+        self.get(state)
     }
 }
 

@@ -173,7 +173,8 @@ fn ipv4_send_check(buf: &mut [u8], l3_off: usize) {
 /// `skb_ensure_writable(skb, tcphoff + sizeof(*tcph))` makes writable), or the IP header
 /// for a non-first fragment. [`Malformed::Incomplete`] when the rewrite needs every byte of
 /// the datagram (UDP over IPv6 without checksum) and `buf` is shorter than
-/// `h.total_len`: the caller then retries with the whole packet.
+/// `h.total_len`: the caller then retries with the whole packet. Returns how the transport
+/// checksum was handled ([`NatDone::l4`]; the headers are the caller's).
 #[inline]
 pub fn dnat_parsed(
     buf: &mut [u8],
@@ -181,7 +182,7 @@ pub fn dnat_parsed(
     daddr: &InetAddr,
     dport: u16,
     mode: ChecksumMode,
-) -> Result<NatDone, Malformed> {
+) -> Result<L4Update, Malformed> {
     rewrite_parsed(buf, h, Side::Destination, daddr, dport, mode)
 }
 
@@ -193,7 +194,7 @@ pub fn snat_parsed(
     saddr: &InetAddr,
     sport: u16,
     mode: ChecksumMode,
-) -> Result<NatDone, Malformed> {
+) -> Result<L4Update, Malformed> {
     rewrite_parsed(buf, h, Side::Source, saddr, sport, mode)
 }
 
@@ -207,7 +208,8 @@ fn rewrite(
     mode: ChecksumMode,
 ) -> Result<NatDone, Malformed> {
     let h = parse_l3l4(buf, family)?;
-    rewrite_parsed(buf, &h, side, addr, port, mode)
+    let l4 = rewrite_parsed(buf, &h, side, addr, port, mode)?;
+    Ok(NatDone { headers: h, l4 })
 }
 
 fn rewrite_parsed(
@@ -217,9 +219,9 @@ fn rewrite_parsed(
     addr: &InetAddr,
     port: u16,
     mode: ChecksumMode,
-) -> Result<NatDone, Malformed> {
+) -> Result<L4Update, Malformed> {
     match rewrite_v4_fast(buf, h, side, addr, port, mode) {
-        Some(done) => Ok(done),
+        Some(l4) => Ok(l4),
         None => rewrite_general(buf, h, side, addr, port, mode),
     }
 }
@@ -232,9 +234,8 @@ fn rewrite_general(
     addr: &InetAddr,
     port: u16,
     mode: ChecksumMode,
-) -> Result<NatDone, Malformed> {
+) -> Result<L4Update, Malformed> {
     // Validate everything first.
-    let h = *h;
     let family = h.family;
     let (csum_at, is_udp) = match h.protocol {
         IPPROTO_TCP => (tcp::CHECKSUM_OFFSET, false),
@@ -258,10 +259,7 @@ fn rewrite_general(
         if family == Family::Ipv4 {
             ipv4_send_check(buf, h.l3_off);
         }
-        return Ok(NatDone {
-            headers: h,
-            l4: L4Update::Fragment,
-        });
+        return Ok(L4Update::Fragment);
     }
     let ports = h.ports.ok_or(Malformed::Truncated)?;
     // Ports and checksum: the fixed header (C makes it writable and nothing more).
@@ -326,7 +324,7 @@ fn rewrite_general(
     if family == Family::Ipv4 {
         ipv4_send_check(buf, h.l3_off);
     }
-    Ok(NatDone { headers: h, l4 })
+    Ok(l4)
 }
 
 /// [`rewrite_parsed`] for what nearly every packet is: IPv4, TCP or UDP, not a fragment,
@@ -342,7 +340,7 @@ fn rewrite_v4_fast(
     addr: &InetAddr,
     port: u16,
     mode: ChecksumMode,
-) -> Option<NatDone> {
+) -> Option<L4Update> {
     if h.family != Family::Ipv4 || h.fragment.is_some() {
         return None;
     }
@@ -400,21 +398,27 @@ fn rewrite_v4_fast(
     set_be16(buf, span(c_at, 2), new_check);
     // ip_send_check(): the header summed as 32-bit words (the same folded sum as 16-bit
     // ones, in any order), its checksum field (bytes 10-11, the low half of word 2) left
-    // out. At most 15 words below 2^32: the 64-bit sum cannot overflow.
-    let mut rest = buf.get(l3..l4)?;
-    let (mut sum, mut word) = (0u64, 0u32);
+    // out: the fixed 20 bytes unrolled, then the options. At most 15 words below 2^32:
+    // the 64-bit sum cannot overflow.
+    let (fixed, mut rest) = buf
+        .get(l3..l4)?
+        .split_first_chunk::<{ ipv4::HEADER_LEN }>()?;
+    let w = |i: usize| {
+        u64::from(u32::from_be_bytes([
+            fixed[i],
+            fixed[i + 1],
+            fixed[i + 2],
+            fixed[i + 3],
+        ]))
+    };
+    let mut sum = w(0) + w(4) + (w(8) & 0xffff_0000) + w(12) + w(16);
     while let [a, b, c, d, tail @ ..] = rest {
-        let w = u32::from_be_bytes([*a, *b, *c, *d]);
-        sum = sum.wrapping_add(u64::from(if word == 2 { w & 0xffff_0000 } else { w }));
-        word = word.wrapping_add(1);
+        sum = sum.wrapping_add(u64::from(u32::from_be_bytes([*a, *b, *c, *d])));
         rest = tail;
     }
     let sum = checksum::csum_add((sum >> 32) as u32, sum as u32);
     set_be16(buf, span(l3.wrapping_add(10), 2), checksum::csum_fold(sum));
-    Some(NatDone {
-        headers: *h,
-        l4: l4_update,
-    })
+    Some(l4_update)
 }
 
 /// What an SCTP NAT rewrite did.

@@ -35,6 +35,14 @@ pub trait PacketRead {
     /// Copies `out.len()` bytes at `off` into `out`. `false` (and `out` unspecified) if
     /// they are not all in the packet.
     fn read(&self, off: usize, out: &mut [u8]) -> bool;
+
+    /// The packet's first bytes where they can be read in place (an skb's linear area from
+    /// the network header; all of a byte slice), or an empty slice. [`parse_packet`] reads
+    /// the usual packet's headers there without copying them.
+    #[inline]
+    fn in_place(&self) -> &[u8] {
+        &[]
+    }
 }
 
 impl PacketRead for [u8] {
@@ -52,6 +60,11 @@ impl PacketRead for [u8] {
             }
             None => false,
         }
+    }
+
+    #[inline]
+    fn in_place(&self) -> &[u8] {
+        self
     }
 }
 
@@ -162,7 +175,75 @@ pub(super) fn read_ip<P: PacketRead + ?Sized>(
 /// `Err` means the IP layer itself could not be read (C: the packet is not one IPVS can
 /// relate to anything and goes on); a missing transport header is not an error here but
 /// `ports: None` (see [`PacketInfo`]), for the caller to decide as C does.
+#[inline(always)]
 pub fn parse_packet<P: PacketRead + ?Sized>(
+    pkt: &P,
+    family: Family,
+) -> Result<PacketInfo, Malformed> {
+    if family == Family::Ipv4 {
+        if let Some(info) = parse_ipv4_in_place(pkt.in_place(), pkt.packet_len()) {
+            return Ok(info);
+        }
+    }
+    parse_packet_general(pkt, family)
+}
+
+/// [`parse_packet`]'s fast path, for the packets a load balancer sees most: IPv4, not a
+/// fragment, TCP or UDP, the IP header (options included) and the fixed transport header
+/// in `lin`, the bytes at the start of the packet that can be read in place
+/// ([`PacketRead::in_place`]); `packet_len` is the packet's length. The fields are read at
+/// their offsets, with no copy and no intermediate [`Headers`]. `None`: any other packet,
+/// for the general path. Where it answers, it answers as the general path does
+/// (`fast_parse_matches_general`, a property test over arbitrary bytes).
+#[inline(always)]
+fn parse_ipv4_in_place(lin: &[u8], packet_len: usize) -> Option<PacketInfo> {
+    let ip: &[u8; ipv4::HEADER_LEN] = lin.get(..ipv4::HEADER_LEN)?.try_into().ok()?;
+    // Version 4, and no fragment (MF or an offset: the general path keeps their details).
+    if ip[0] >> 4 != 4 || u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0 {
+        return None;
+    }
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    let protocol = ip[9];
+    let l4_header_len = match protocol {
+        IPPROTO_TCP => tcp::HEADER_LEN,
+        IPPROTO_UDP => udp::HEADER_LEN,
+        _ => return None,
+    };
+    if ihl < ipv4::HEADER_LEN || ihl + l4_header_len > packet_len {
+        return None;
+    }
+    let l4 = lin.get(ihl..ihl + l4_header_len)?;
+    let (&[s0, s1, d0, d1], rest) = l4.split_first_chunk::<4>()?;
+    let tcp_flags = if protocol == IPPROTO_TCP {
+        *rest.get(13 - 4)?
+    } else {
+        0
+    };
+    let mut saddr = [0u8; 16];
+    let mut daddr = [0u8; 16];
+    saddr[..4].copy_from_slice(&ip[12..16]);
+    daddr[..4].copy_from_slice(&ip[16..20]);
+    Some(PacketInfo {
+        headers: Headers {
+            family: Family::Ipv4,
+            l3_off: 0,
+            l4_off: ihl,
+            protocol,
+            saddr: InetAddr(saddr),
+            daddr: InetAddr(daddr),
+            fragment: None,
+            ports: Some([u16::from_be_bytes([s0, s1]), u16::from_be_bytes([d0, d1])]),
+            l4_header_len,
+            total_len: packet_len,
+        },
+        tcp_flags,
+    })
+}
+
+/// [`parse_packet`] for any packet: the IP layer through [`read_ip`], then the fixed
+/// transport header, each copied out of the packet (`skb_header_pointer()`).
+#[inline(never)]
+fn parse_packet_general<P: PacketRead + ?Sized>(
     pkt: &P,
     family: Family,
 ) -> Result<PacketInfo, Malformed> {
@@ -209,4 +290,107 @@ pub fn parse_packet<P: PacketRead + ?Sized>(
         headers: h,
         tcp_flags,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A packet of which only the first `lin` bytes can be read in place (an skb whose
+    /// headers reach into its page fragments).
+    struct Split<'a> {
+        bytes: &'a [u8],
+        lin: usize,
+    }
+
+    impl PacketRead for Split<'_> {
+        fn packet_len(&self) -> usize {
+            self.bytes.len()
+        }
+
+        fn read(&self, off: usize, out: &mut [u8]) -> bool {
+            self.bytes.read(off, out)
+        }
+
+        fn in_place(&self) -> &[u8] {
+            &self.bytes[..self.lin.min(self.bytes.len())]
+        }
+    }
+
+    /// A plain TCP segment and a UDP datagram, with and without IP options, take the fast
+    /// path; a fragment, ICMP, IPv6 and headers beyond the in-place bytes do not.
+    #[test]
+    fn usual_packets_take_the_fast_path() {
+        for (proto, ihl) in [(IPPROTO_TCP, 5), (IPPROTO_UDP, 5), (IPPROTO_TCP, 8)] {
+            let mut p = [0u8; 80];
+            p[0] = 0x40 | ihl;
+            p[9] = proto;
+            p[12..16].copy_from_slice(&[10, 0, 0, 1]);
+            p[16..20].copy_from_slice(&[10, 0, 100, 1]);
+            let l4 = usize::from(ihl) * 4;
+            p[l4..l4 + 4].copy_from_slice(&[0x30, 0x39, 0x1f, 0x90]);
+            p[l4 + 13] = 0x12;
+            let fast = parse_ipv4_in_place(&p, p.len()).expect("fast path");
+            assert_eq!(Ok(fast), parse_packet_general(&p[..], Family::Ipv4));
+            assert_eq!(fast.headers.ports, Some([12345, 8080]));
+            assert_eq!(fast.tcp_flags, if proto == IPPROTO_TCP { 0x12 } else { 0 });
+            let mut frag = p;
+            frag[6] = 0x20; // MF
+            assert_eq!(parse_ipv4_in_place(&frag, frag.len()), None);
+            let mut icmp = p;
+            icmp[9] = 1;
+            assert_eq!(parse_ipv4_in_place(&icmp, icmp.len()), None);
+            let mut v6 = p;
+            v6[0] = 0x60;
+            assert_eq!(parse_ipv4_in_place(&v6, v6.len()), None);
+            assert_eq!(parse_ipv4_in_place(&p[..l4 + 4], p.len()), None);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+        /// Where the fast path answers, the general path gives the same, for any bytes
+        /// (any version, header length, protocol, fragment bits, truncation) and any split
+        /// between in-place and copied bytes; and it answers for every usual packet.
+        #[test]
+        fn fast_parse_matches_general(
+            mut pkt in prop::collection::vec(any::<u8>(), 0..100),
+            v4: bool,
+            ihl in 0u8..=15,
+            proto in prop::sample::select(&[IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP, 1, 58, 0][..]),
+            no_frag: bool,
+            lin in 0usize..110,
+        ) {
+            if pkt.len() > 9 {
+                if v4 {
+                    pkt[0] = 0x40 | ihl;
+                }
+                pkt[9] = proto;
+                if no_frag {
+                    pkt[6] &= 0x80;
+                    pkt[7] = 0;
+                }
+            }
+            let split = Split { bytes: &pkt, lin };
+            let general = parse_packet_general(&split, Family::Ipv4);
+            prop_assert_eq!(parse_packet(&split, Family::Ipv4), general);
+            prop_assert_eq!(parse_packet(&pkt[..], Family::Ipv4), parse_packet_general(&pkt[..], Family::Ipv4));
+            let fast = parse_ipv4_in_place(split.in_place(), pkt.len());
+            if let Some(f) = fast {
+                prop_assert_eq!(Ok(f), general);
+            } else if let Ok(g) = general {
+                let h = g.headers;
+                let fixed = match h.protocol {
+                    IPPROTO_TCP => tcp::HEADER_LEN,
+                    IPPROTO_UDP => udp::HEADER_LEN,
+                    _ => usize::MAX / 2,
+                };
+                prop_assert!(
+                    h.fragment.is_some() || h.ports.is_none() || h.l4_off + fixed > split.in_place().len(),
+                    "a usual packet missed the fast path: {:?}", h
+                );
+            }
+        }
+    }
 }
