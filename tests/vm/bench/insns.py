@@ -6,7 +6,7 @@ tools/qemu-tbcount.c before (NAME.start.tb) and after (NAME.tb) it, and the gues
 /proc/kallsyms (NAME.kallsyms). The difference, summed by function, is what the guest
 executed during the measurement, exactly (QEMU counts every instruction of every block it
 runs). It is divided by the measurement's units where samples.tsv says how many there were
-("ok=N": connections, "received N": datagrams).
+("ok=N": connections; "of N sent": datagrams, each of which the load balancer handled).
 
 Writes RES_DIR/insns-NAME.txt (by module, then the top functions and every function of the
 load balancer) and RES_DIR/insns-summary.txt (per metric and round: instructions per unit in
@@ -60,8 +60,10 @@ def units_of(res, name):
         if len(f) >= 5 and f[0] == metric and f[1] == mod and f[2] == rnd:
             if (u := re.search(r"\bok=(\d+)", f[4])) and int(u.group(1)) > 0:
                 return int(u.group(1)), "connection"
-            if (u := re.search(r"\breceived (\d+)", f[4])) and int(u.group(1)) > 0:
-                return int(u.group(1)), "datagram"
+            # Every datagram sent passes the load balancer; how many the receiving socket
+            # then drops varies from run to run: count the ones sent.
+            if (u := re.search(r"\bof (\d+) sent", f[4])) and int(u.group(1)) > 0:
+                return int(u.group(1)), "datagram sent"
     return None, None
 
 
