@@ -2,7 +2,8 @@
 # Usage: tests/harness-selftest.sh
 # Host-only self-test of the log checkers (no VM): tools/dmesg-check.sh and tools/ktap.sh
 # against the fixtures in tests/fixtures, and of the data-path reports (tests/vm/dp). Prints "ok - <desc>" / "not ok - <desc>" per case
-# and exits 1 if any case did not behave as expected.
+# and exits 1 if any case did not behave as expected. Also the bench's instruction report
+# (tests/vm/bench/insns.py) on made-up counts.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,6 +60,19 @@ check "ktap fails when a later KUnit run fails" fail "$top/tools/ktap.sh" "$tmp/
 # difference planted (an entry at another destination, entries missing, a listing taken while
 # the table changed, expiry too early or late at any poll spacing) that must fail.
 check "dp report controls (tests/vm/dp/report_selftest.py)" pass python3 "$top/tests/vm/dp/report_selftest.py"
+# tests/vm/bench/insns.py (BENCH_INSNS=1): block counts before and after a measurement, summed
+# by function and divided by its connections. Made up: ipvs_hook runs a 10-instruction block
+# 10 more times and a 3-instruction translation of it 7 times (121), ipvs_other 40, the kernel
+# 200; 10 connections: 36.1 in all, 16.1 the load balancer's.
+mkdir -p "$tmp/insns" "$tmp/res"
+printf 'ffffffff81000000 T vmfunc\nffffffffc0000000 t ipvs_hook\t[ipvs_rs]\nffffffffc0000100 t ipvs_other\t[ipvs_rs]\n' >"$tmp/insns/connrate_1cpu_ct0_svc1-rs-r1.kallsyms"
+printf 'ffffffffc0000000 10 5\nffffffff81000000 20 1\n' >"$tmp/insns/connrate_1cpu_ct0_svc1-rs-r1.start.tb"
+printf 'ffffffffc0000000 10 15\nffffffffc0000100 4 10\nffffffff81000000 20 11\nffffffffc0000000 3 7\n' >"$tmp/insns/connrate_1cpu_ct0_svc1-rs-r1.tb"
+printf 'connrate_1cpu_ct0_svc1\trs\t1\t100\t1 vCPU: ok=10 fail=0\n' >"$tmp/res/samples.tsv"
+insns_line() { python3 "$top/tests/vm/bench/insns.py" "$tmp/insns" "$tmp/res" | awk '$1 == "connrate_1cpu_ct0_svc1-rs-r1" { print $4, $5 }'; }
+check_output "bench insns.py: instructions per connection, in all and the load balancer's" "36 16" insns_line
+insns_fn() { awk '$3 == "ipvs_hook" { print $1; exit }' "$tmp/res/insns-connrate_1cpu_ct0_svc1-rs-r1.txt"; }
+check_output "bench insns.py: a function's count over both of its translations" "12.1" insns_fn
 
 if [ "$failures" -ne 0 ]; then
 	echo "harness-selftest: $failures case(s) failed" >&2
