@@ -141,11 +141,13 @@ listing_model() {
 control_loop() {
 	local stop=$1 out=$2 ops=0 failed=0 silent=0 mismatch=0 listfail=0 v r rc msg want got k d t a b
 	local -A model=()
-	# Start from what the kernel has (the services an earlier phase left).
+	# Start from what the kernel has (the services an earlier phase left). listing_model's
+	# lines are sorted, so a service's "D" lines come before its "S" line: "S" must not
+	# clear them (it did, and every op of a phase that began with a destination mismatched).
 	ip netns exec "$DP_DIR" ipvsadm -L -n >"$out.list" 2>&1
 	while read -r t a b; do
 		[ -n "$t" ] || continue
-		if [ "$t" = S ]; then model[$a]=""; else model[$a]="${model[$a]:-} $b"; fi
+		if [ "$t" = S ]; then model[$a]="${model[$a]:-}"; else model[$a]="${model[$a]:-} $b"; fi
 	done <<<"$(listing_model "$out.list")"
 	while [ ! -e "$stop" ]; do
 		v=10.0.100.$((150 + RANDOM % 8))
@@ -202,7 +204,7 @@ control_loop() {
 			model=()
 			while read -r t a b; do
 				[ -n "$t" ] || continue
-				if [ "$t" = S ]; then model[$a]=""; else model[$a]="${model[$a]:-} $b"; fi
+				if [ "$t" = S ]; then model[$a]="${model[$a]:-}"; else model[$a]="${model[$a]:-} $b"; fi
 			done <<<"$got"
 		fi
 	done
