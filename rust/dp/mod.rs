@@ -426,13 +426,13 @@ impl DpNet {
         }
     }
 
-    /// The TCP table as it is now (read per TCP packet: only it, not all the tables).
-    /// The TCP timeouts as [`tcp::transition`] reads them: each state's live value, read
-    /// when asked (no copy of the table per packet).
+    /// The TCP timeouts as [`tcp::transition`] reads them per packet: each state's live
+    /// value, read when asked (no copy of the table).
     pub(crate) fn tcp_timeout_of(&self) -> LiveTcpTimeouts<'_> {
         LiveTcpTimeouts(&self.tcp_timeouts)
     }
 
+    /// The TCP table as it is now (for the control plane's answers).
     pub(crate) fn tcp_timeouts(&self) -> tcp::Timeouts {
         let mut t = tcp::Timeouts::DEFAULT;
         for (s, v) in tcp::TcpState::ALL.iter().zip(self.tcp_timeouts.iter()) {

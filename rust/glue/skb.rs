@@ -466,14 +466,11 @@ impl Skb {
 ///
 /// # Invariants
 ///
-/// `lin` is null, or the network header of `skb`, followed by `lin_len` bytes of its
-/// linear area; `len` is the packet's length from the network header.
+/// `lin` describes `skb` ([`Lin`]'s invariant).
 pub(crate) struct HeadedSkb {
     skb: Skb,
     facts: SkbFacts,
-    lin: *const u8,
-    lin_len: usize,
-    len: usize,
+    lin: Lin,
 }
 
 impl HeadedSkb {
@@ -493,8 +490,6 @@ impl HeadedSkb {
         SkbView {
             skb: &self.skb,
             lin: self.lin,
-            lin_len: self.lin_len,
-            len: self.len,
         }
     }
 
@@ -511,13 +506,35 @@ impl HeadedSkb {
 ///
 /// # Invariants
 ///
-/// `lin` is null, or the network header of the borrowed skb, followed by `lin_len` bytes of
-/// its linear area; `len` is the packet's length from the network header.
+/// `lin` describes the borrowed skb ([`Lin`]'s invariant).
 pub(crate) struct SkbView<'a> {
     skb: &'a Skb,
-    lin: *const u8,
+    lin: Lin,
+}
+
+/// Where an skb's packet lies, as `ipvs_rs_skb_view()` / `ipvs_rs_skb_head()` return it.
+///
+/// # Invariants
+///
+/// For the skb it describes, as long as that skb is not changed: `ptr` is null, or its
+/// network header, followed by `lin_len` bytes of its linear area (0 when `ptr` is null);
+/// `len` is the packet's length from the network header.
+#[derive(Clone, Copy)]
+struct Lin {
+    ptr: *const u8,
     lin_len: usize,
     len: usize,
+}
+
+impl Lin {
+    /// The helpers' values: `lin_len` means nothing when `ptr` is null.
+    fn new(ptr: *const u8, lin_len: u32, len: u32) -> Self {
+        Lin {
+            ptr,
+            lin_len: if ptr.is_null() { 0 } else { lin_len as usize },
+            len: len as usize,
+        }
+    }
 }
 
 /// What the hooks read of every packet first ([`Skb::head`]): a copy, borrowing nothing.
@@ -584,13 +601,7 @@ impl Skb {
                 flags: h.flags,
                 v4_proto: ipv4.then_some(h.v4_proto),
             },
-            lin: h.lin,
-            lin_len: if h.lin.is_null() {
-                0
-            } else {
-                h.lin_len as usize
-            },
-            len: h.len as usize,
+            lin: Lin::new(h.lin, h.lin_len, h.len),
             skb: self,
         }
     }
@@ -604,9 +615,7 @@ impl Skb {
         // so its data) unchanged while the view lives.
         SkbView {
             skb: self,
-            lin,
-            lin_len: if lin.is_null() { 0 } else { lin_len as usize },
-            len: len as usize,
+            lin: Lin::new(lin, lin_len, len),
         }
     }
 }
@@ -614,18 +623,22 @@ impl Skb {
 impl PacketRead for SkbView<'_> {
     #[inline]
     fn packet_len(&self) -> usize {
-        self.len
+        self.lin.len
     }
 
     #[inline]
     fn read(&self, off: usize, out: &mut [u8]) -> bool {
         match off.checked_add(out.len()) {
-            Some(end) if end <= self.lin_len => {
-                // SAFETY: `off..end` is within the `lin_len` linear bytes at `lin` (type
+            Some(end) if end <= self.lin.lin_len => {
+                // SAFETY: `off..end` is within the `lin.lin_len` linear bytes at `lin.ptr` (type
                 // invariant), which nothing changes while the skb is borrowed; `out` is a
                 // distinct, writable buffer of `out.len()` bytes.
                 unsafe {
-                    core::ptr::copy_nonoverlapping(self.lin.add(off), out.as_mut_ptr(), out.len())
+                    core::ptr::copy_nonoverlapping(
+                        self.lin.ptr.add(off),
+                        out.as_mut_ptr(),
+                        out.len(),
+                    )
                 };
                 true
             }
@@ -635,12 +648,12 @@ impl PacketRead for SkbView<'_> {
 
     #[inline]
     fn in_place(&self) -> &[u8] {
-        if self.lin.is_null() {
+        if self.lin.ptr.is_null() {
             return &[];
         }
-        // SAFETY: `lin` is non-null and followed by `lin_len` linear bytes of the borrowed
+        // SAFETY: `lin.ptr` is non-null and followed by `lin.lin_len` linear bytes of the borrowed
         // skb (type invariant), which nothing changes while the view lives.
-        unsafe { core::slice::from_raw_parts(self.lin, self.lin_len) }
+        unsafe { core::slice::from_raw_parts(self.lin.ptr, self.lin.lin_len) }
     }
 }
 
