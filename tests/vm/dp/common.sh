@@ -31,6 +31,9 @@ DPGEN=$WORK/dpgen
 TAP=$OUT/dp-$(basename "$0" .sh).tap
 : >"$TAP"
 
+# The kernel log's line count: a scenario checks the lines after it (tools/dmesg-check.sh).
+dmesg_lines() { dmesg | wc -l; }
+
 # ipvs_is c|rs: that implementation, and only it, is loaded.
 ipvs_is() {
 	local c=0 rs=0

@@ -157,7 +157,6 @@ director_neighbours() {
 	done
 }
 
-dmesg_lines() { dmesg | wc -l; }
 # cleanup_running: the namespace teardown work (cleanup_net(), the only work of the "netns"
 # workqueue) is running: a kworker's comm reads "kworker/...+netns" while it runs a work of
 # that workqueue (wq_worker_comm()).

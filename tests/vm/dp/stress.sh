@@ -95,7 +95,6 @@ log_clean() {
 	fi
 }
 
-dmesg_lines() { dmesg | wc -l; }
 
 # timed NAME CMD...: run CMD with the step timeout; TAP ok if it returned (any status), and
 # its status in $TIMED_RC, output in $TIMED_OUT.
