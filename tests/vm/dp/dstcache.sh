@@ -127,8 +127,31 @@ all_cells_answer() {
 	if [ ${#bad[@]} = 0 ]; then
 		tap_ok "$name (${summary[*]})"
 	else
-		tap_fail "$name" "${bad[@]}"
+		tap_fail "$name" "${bad[@]}" "state when it failed: $(diagnose "$step")"
 	fi
+}
+
+# diagnose STEP: what the director and the real servers hold when a probe failed, into
+# $D/diag-STEP (neighbours, routes, IPVS drops and counters, each real server's IPv6 counters
+# and its reach of the director: NAT replies go back through it), and a one-line summary.
+# (CI saw one real server's NAT IPv6 flows fail from b1 on, 1 run in ~15 here; rs and C.)
+diagnose() {
+	local f=$D/diag-$1 ns
+	{
+		echo "== director: ip_vs_drops"; ip netns exec "$DP_DIR" cat /proc/net/ip_vs_drops
+		echo "== director: neighbours"; ip -n "$DP_DIR" neigh; ip -n "$DP_DIR" -6 neigh
+		echo "== director: IPv6 routes"; ip -n "$DP_DIR" -6 route
+		echo "== director: IPv6 addresses"; ip -n "$DP_DIR" -6 addr show dev eth0
+		echo "== director: nstat"; ip netns exec "$DP_DIR" nstat -asz | awk '$2 != 0'
+		echo "== director: IPVS"; ip netns exec "$DP_DIR" ipvsadm -L -n --stats --exact
+		for ns in "${DP_RS[@]}"; do
+			echo "== $ns: neighbours"; ip -n "$ns" -6 neigh
+			echo "== $ns: route to the NAT clients"; ip -n "$ns" -6 route get fd00:c1::101
+			echo "== $ns: IPv6 counters"; ip netns exec "$ns" nstat -asz | awk '$1 ~ /^(Ip6|Udp6|Icmp6)/ && $2 != 0'
+			echo "== $ns: ping the director"; ip netns exec "$ns" ping -6 -q -c 1 -W 1 fd00:1::1
+		done
+	} >"$f" 2>&1
+	echo "$(grep -c 'FAILED\|INCOMPLETE' "$f") neighbour entries FAILED/INCOMPLETE, $(grep -c ' 0% packet loss' "$f")/3 real servers ping the director (all in $f)"
 }
 
 # The director's eth0 as topo_up configures it (link down flushes its IPv6 addresses and the
