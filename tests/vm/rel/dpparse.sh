@@ -87,6 +87,10 @@ big_tcp_up() {
 	ip -n "$DP_DIR" addr add fd09::1/64 dev big0 nodad || return 1
 	ip netns exec "$DP_CL" $PYD big-tcp big0 $BIG || return 1
 	ip netns exec "$DP_DIR" $PYD big-tcp big0 $BIG || return 1
+	# TCP sizes its GSO packets from the pacing rate plus gso_max_size >> (min RTT in us >>
+	# tcp_tso_rtt_log, 9): on the debug kernel under TCG the RTT is milliseconds and no skb
+	# above 4 KB was sent at all. 20: the whole gso_max_size for any RTT below a second.
+	ip netns exec "$DP_CL" sysctl -qw net.ipv4.tcp_tso_rtt_log=20 || return 1
 	ip -n "$DP_CL" link set big0 up && ip -n "$DP_DIR" link set big0 up
 }
 

@@ -17,7 +17,10 @@
 # fail_page_alloc, both, at $REL_FAULT_PROB (10) % with verbose=2 (stack dumps, at most 3 per 5 s),
 # sleeping allocations included (ignore-gfp-wait=N), while
 #   - dpgen clients open short connections (NAT TCP v4 / UDP v6, DR TCP v4, TUN UDP v6; every
-#     new connection allocates an entry) in a loop, and
+#     new connection allocates an entry) in a loop,
+#   - with fail_page_alloc armed, $REL_FAULT_FILL (3000) new NAT UDP v4 flows too (entries
+#     that stay: the slab of the entries must grow, which is where the module's own calls
+#     reach the page allocator), and
 #   - a control loop adds and deletes services and destinations with ipvsadm, keeping a model
 #     of what must exist: a command that succeeds must have taken effect, one that fails must
 #     print an error and have changed nothing visible; the listing is compared with the model
@@ -34,6 +37,7 @@
 check_modules "$@"
 if [ "$LONG" = 1 ]; then SECS=${REL_FAULT_SECS:-120}; else SECS=${REL_FAULT_SECS:-30}; fi
 PROB=${REL_FAULT_PROB:-10}
+FILL=${REL_FAULT_FILL:-3000}
 DBG=/sys/kernel/debug
 ulimit -n 65536
 
@@ -279,12 +283,23 @@ run_module() {
 		sleep 2
 		# shellcheck disable=SC2086
 		arm "$which" $range
+		local fp=
+		if [ "$phase" != failslab ]; then
+			# Page allocations happen where the entries' slab grows: new UDP flows, each a
+			# new entry living 300 s (the short connections alone reuse freed objects:
+			# the first debug run injected no page failure into ipvs_rs).
+			ip netns exec "$DP_CL" "$DPGEN" client -u -d 10.0.100.10 -s "$(src_base 4)" -k "$DP_NSRC" \
+				-C 5 -n "$FILL" -c 50 -r 1 -w 2000 -R 2 -e 1000000 -q \
+				>"$d/fill-$phase" 2>&1 &
+			fp=$!
+		fi
 		sleep "$SECS"
 		n=$(injected "$which")
 		disarm
 		touch "$d/stop"
-		wait "$tp" "$cp"
-		note "faults $label $phase: $n failures injected; traffic $(cat "$d/traffic-$phase"); control $(cat "$d/control-$phase")"
+		[ -z "$fp" ] || kill "$fp" 2>/dev/null
+		wait "$tp" "$cp" $fp
+		note "faults $label $phase: $n failures injected; traffic $(cat "$d/traffic-$phase"); control $(cat "$d/control-$phase")${fp:+; fill $(grep '^result' "$d/fill-$phase")}"
 		echo "$n" >"$d/injected-$phase"
 		if [ "$n" -gt 0 ]; then
 			tap_ok "faults $label: $phase: $n failures injected in ${SECS}s"
