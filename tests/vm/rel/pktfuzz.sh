@@ -8,7 +8,8 @@
 #             DR .201 ::c9, TUN .202 ::ca) and the real-traffic VIPs (NAT .10 ::a, DR .11,
 #             TUN ::b), three real servers each;
 #   traffic   dpgen clients through NAT (TCP and UDP, v4 and v6), DR (TCP v4) and TUN (UDP v6),
-#             persistent connections exchanging a request every 300 ms for the whole fuzz;
+#             persistent connections exchanging a request every 300 ms for the whole fuzz,
+#             each reply awaited $REL_FUZZ_WAIT_MS (3000) ms;
 #   fuzz      two pktfuzz generators for $REL_FUZZ_SECS (30; 300 with REL_LONG=1) s at
 #             $REL_FUZZ_PPS (1000) packets/s each: AF_PACKET frames sent on the router's veth
 #             towards the director, and tap frames with virtio_net_hdr (GSO TCPV4/TCPV6/UDP_L4,
@@ -43,6 +44,8 @@ check_modules "$@"
 if [ "$LONG" = 1 ]; then SECS=${REL_FUZZ_SECS:-300}; else SECS=${REL_FUZZ_SECS:-30}; fi
 PPS=${REL_FUZZ_PPS:-1000}
 BYKIND_SECS=${REL_FUZZ_BYKIND_SECS:-2}
+# The traffic clients' wait for each reply, ms (dpgen -w; UDP resends after it, -R 5 times).
+WAIT=${REL_FUZZ_WAIT_MS:-3000}
 SEED=${REL_FUZZ_SEED:-$(date +%s)}
 PKTFUZZ=$WORK/pktfuzz
 FUZZ4="10.0.100.200,10.0.100.201,10.0.100.202,10.0.100.10,10.0.100.11"
@@ -133,7 +136,7 @@ run_module() {
 	fi
 
 	# Real traffic for the whole fuzz (and 10 s more), persistent connections.
-	local dur=$(((SECS + 10) * 1000)) common="-n 20 -c 20 -r 1000000 -I 300 -w 3000 -R 5 -e 1000 -l 200"
+	local dur=$(((SECS + 10) * 1000)) common="-n 20 -c 20 -r 1000000 -I 300 -w $WAIT -R 5 -e 1000 -l 200"
 	# shellcheck disable=SC2086
 	{
 		client nat-tcp4 -t -d 10.0.100.10 -s "$(src_base 4)" -k "$DP_NSRC" -C 1 -D "$dur" $common
