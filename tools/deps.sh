@@ -10,7 +10,7 @@ PYROUTE2_VERSION=${PYROUTE2_VERSION:-0.9.7}
 APT_PACKAGES=(
 	"$KSRC_PKG" clang-19 lld-19 llvm-19 libclang-19-dev libelf-dev libssl-dev bc flex bison
 	cpio kmod xz-utils rsync qemu-system-x86 ipvsadm iproute2 socat iptables nftables procps
-	python3-venv shellcheck keepalived
+	python3-venv shellcheck keepalived iputils-ping
 )
 # `make bench` and `make demo` draw plots with Debian's matplotlib (`tools/deps.sh --plots`);
 # `make check` does not need it.

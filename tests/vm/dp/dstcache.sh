@@ -134,7 +134,6 @@ all_cells_answer() {
 # diagnose STEP: what the director and the real servers hold when a probe failed, into
 # $D/diag-STEP (neighbours, routes, IPVS drops and counters, each real server's IPv6 counters
 # and its reach of the director: NAT replies go back through it), and a one-line summary.
-# (CI saw one real server's NAT IPv6 flows fail from b1 on, 1 run in ~15 here; rs and C.)
 diagnose() {
 	local f=$D/diag-$1 ns
 	{
@@ -167,12 +166,28 @@ director_eth0_up() {
 }
 
 # director_neighbours: wait (at most ~10 s) until the director reaches the router and every
-# real server over IPv4 and IPv6 with ping. After eth0 comes back, or a route does, the
-# neighbour entries are gone; resolving them under TCG on a loaded machine took longer than
-# the probe's retries (C lost a real server's IPv6 flows in one make check). Ping goes through
-# the kernel's routing, not IPVS's: a stale route IPVS kept would still fail the probe after.
+# real server over IPv4 and IPv6 with ping, and every real server the director. After eth0
+# comes back, or a route does, the neighbour entries are gone; resolving them under TCG on a
+# loaded machine took longer than the probe's retries (C lost a real server's IPv6 flows in
+# one make check). Ping goes through the kernel's routing, not IPVS's: a stale route IPVS kept
+# would still fail the probe after.
+# The real servers first forget the director: one that answered a request while eth0 was
+# down has the director's neighbour entry FAILED, and an IPv6 host (forwarding off) skips
+# routes whose gateway is FAILED (rt6_check_neigh()): its NAT replies then took the default
+# route via rt, bypassing the director, until the router probe 60 s later (the CI failures of
+# 2026-12-01/02: the diagnosis showed "fd00:c1::101 via fd00:1::fe" and "fd00:1::1 FAILED"
+# on that server, its counters answering every request).
 director_neighbours() {
-	local a i
+	local a i ns
+	for ns in "${DP_RS[@]}"; do
+		ip -n "$ns" neigh flush to 10.0.1.1
+		ip -n "$ns" -6 neigh flush to fd00:1::1
+		for a in 10.0.1.1 fd00:1::1; do
+			for i in $(seq 10); do
+				ip netns exec "$ns" ping -q -c 1 -W 1 "$a" >/dev/null 2>&1 && break
+			done
+		done
+	done
 	for a in 10.0.1.254 fd00:1::fe "$(rip 4 1)" "$(rip 4 2)" "$(rip 4 3)" "$(rip 6 1)" "$(rip 6 2)" "$(rip 6 3)"; do
 		for i in $(seq 10); do
 			ip netns exec "$DP_DIR" ping -q -c 1 -W 1 "$a" >/dev/null 2>&1 && break
@@ -320,6 +335,12 @@ run_module() {
 }
 
 start=$SECONDS
+if ! command -v ping >/dev/null; then
+	# director_neighbours needs it (tools/deps.sh installs iputils-ping).
+	tap_fail "dstcache: ping is installed"
+	finish
+	exit
+fi
 if ! build_dpgen; then
 	tap_fail "dstcache: build dpgen"
 	finish
