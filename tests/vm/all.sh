@@ -24,11 +24,14 @@ for g in $groups; do
 	[[ $known == *" $g "* ]] || { echo "all.sh: unknown group $g" >&2; exit 2; }
 done
 want() { [[ $groups == *" $1 "* ]]; }
-# run DESC CMD...: one scenario, announced.
+# run DESC CMD...: one scenario, announced with the guest's clock and timed (the debug
+# kernel's run is planned from these times).
 run() {
-	echo "# === $1"
+	local t0=$SECONDS
+	echo "# === $1 ($(date -u +%T))"
 	shift
 	"$@" || rc=1
+	echo "# === took $((SECONDS - t0))s"
 }
 want smoke && run smoke.sh "$here/smoke.sh"
 want netns && run netns.sh "$here/netns.sh"

@@ -23,7 +23,9 @@ for name in "${scenarios[@]}"; do
 		continue
 	fi
 	echo "# === rel/$name.sh $mods"
+	t0=$SECONDS
 	# shellcheck disable=SC2086  # the module list is words
 	"$here/$name.sh" $mods || rc=1
+	echo "# rel/run-all: $name in $((SECONDS - t0))s"
 done
 exit $rc
