@@ -96,10 +96,12 @@ services_up() {
 # (dpgen: no answer, or answered by another real server than its first) and a new one
 # takes its place. Sets TRAFFIC_PIDS.
 TRAFFIC_PIDS=()
+TRAFFIC_T0=0
 traffic_up() {
 	local d=$1 secs=$2 k
 	shift 2
 	TRAFFIC_PIDS=()
+	TRAFFIC_T0=$SECONDS
 	for k in "$@"; do
 		case $k in
 		flood)
@@ -138,19 +140,23 @@ in_packets() {
 
 # flowing NAME: TAP line; ok once there are entries and InPkts grow over 3 s.
 flowing() {
-	local name=$1 n a b i
+	local name=$1 n a b i reads=""
 	for i in $(seq 20); do
 		n=$(entries)
+		reads+=" $((SECONDS - TRAFFIC_T0))s:$n"
 		[ "$n" -lt 50 ] || break
 		sleep 1
 	done
 	a=$(in_packets)
 	sleep 3
 	b=$(in_packets)
+	local t=$((SECONDS - TRAFFIC_T0)) p alive=0
+	note "$name: entries read (seconds after the traffic started: entries):$reads, done at ${t}s"
+	for p in "${TRAFFIC_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
 	if [ "$n" -gt 0 ] && [ "$b" -gt "$a" ]; then
-		tap_ok "$name: traffic flowing ($n entries, InPkts $a -> $b in 3 s)"
+		tap_ok "$name: traffic flowing ($n entries, InPkts $a -> $b in 3 s, ${t}s after the traffic started)"
 	else
-		tap_fail "$name: traffic flowing" "$n entries, InPkts $a -> $b in 3 s"
+		tap_fail "$name: traffic flowing" "$n entries, InPkts $a -> $b in 3 s, ${t}s after the traffic started, $alive of ${#TRAFFIC_PIDS[@]} generators running"
 	fi
 }
 
@@ -200,7 +206,10 @@ part_a() { # insmod; flood; rmmod (the namespaces stay, the module comes and goe
 			loaded && unload "$module" >/dev/null
 			continue
 		fi
-		traffic_up "$d" 60 flood tcpshort
+		# The generators outlive the part (traffic_down stops them): with 60 s, the debug
+		# kernel's run of 2026-12-02 read the table only after they had ended (rs a1:
+		# 60000 entries, InPkts still), and the unload was no longer under traffic.
+		traffic_up "$d" 1800 flood tcpshort
 		flowing "$name"
 		unload_under_load "$name" "$module"
 		loaded && unload "$module" >/dev/null
@@ -217,7 +226,7 @@ part_b() { # netns deletion mid-flood
 	if ! load_ipvs "$module" || ! ipvs_is "$module" || ! setup "rl-$label"; then
 		tap_fail "$name: load, namespaces, servers and services"
 	else
-		traffic_up "$d" 60 flood tcpshort udpflows
+		traffic_up "$d" 1800 flood tcpshort udpflows # (see part a)
 		flowing "$name"
 		timed "$name: ip netns del of the director mid-flood" ip netns del "$DP_DIR"
 		sleep 3
