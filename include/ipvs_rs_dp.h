@@ -23,9 +23,12 @@ enum ipvs_rs_hook_kind {
 	IPVS_RS_HOOK_FWD_ICMP = 2,	/* ip_vs_forward_icmp(_v6) */
 };
 
-/* Implemented in Rust (rust/dp/hook.rs): the verdict for one packet. */
+struct ipvs_rs_skb_head;
+/* Implemented in Rust (rust/dp/hook.rs): the verdict for one packet, with what the
+ * trampoline read of it first (@head, describing @skb as it is). */
 unsigned int ipvs_rs_dp_hook(unsigned int kind, unsigned int af, unsigned int hooknum,
-			     struct net *net, struct sk_buff *skb);
+			     struct net *net, struct sk_buff *skb,
+			     const struct ipvs_rs_skb_head *head);
 
 /* nf_register_net_hooks() of C IPVS's hook table for @af (AF_INET or AF_INET6) in @net. */
 int ipvs_rs_hooks_register(struct net *net, int af);
@@ -49,7 +52,8 @@ unsigned int ipvs_rs_skb_pkt_len(const struct sk_buff *skb);
  * it) and in @len the packet's length from there (as ipvs_rs_skb_pkt_len()). */
 const unsigned char *ipvs_rs_skb_view(const struct sk_buff *skb, unsigned int *lin,
 				      unsigned int *len);
-/* What the hooks read of every packet first, in one call (ipvs_rs_skb_head()). */
+/* What the hooks read of every packet first: the trampolines of rust/dp_glue.c fill it
+ * before they call ipvs_rs_dp_hook(). */
 struct ipvs_rs_skb_head {
 	/* As ipvs_rs_skb_view() returns them. */
 	const unsigned char *lin;
@@ -57,7 +61,7 @@ struct ipvs_rs_skb_head {
 	unsigned int len;
 	/* IPVS_RS_SKB_* */
 	unsigned int flags;
-	/* IPv4 only (@ipv4 given): the header's protocol. */
+	/* IPv4 only (an IPv4 hook): the header's protocol. */
 	unsigned char v4_proto;
 };
 enum {
@@ -66,8 +70,6 @@ enum {
 	IPVS_RS_SKB_HAS_DST = 4,	/* skb_dst(skb) != NULL */
 	IPVS_RS_SKB_V4_FRAGMENT = 8,	/* IPv4 only: ip_is_fragment(ip_hdr(skb)) */
 };
-/* @ipv4: the network header is an IPv4 header, linear (as at every IPv4 hook). */
-void ipvs_rs_skb_head(const struct sk_buff *skb, bool ipv4, struct ipvs_rs_skb_head *h);
 bool ipvs_rs_skb_ipvs_property(const struct sk_buff *skb);
 void ipvs_rs_skb_set_ipvs_property(struct sk_buff *skb);
 __u32 ipvs_rs_skb_mark(const struct sk_buff *skb);

@@ -2,7 +2,8 @@
 /*
  * Data-path glue of ipvs_rs: see include/ipvs_rs_dp.h. The hook table and the transmit
  * mechanics follow net/netfilter/ipvs/ip_vs_core.c and ip_vs_xmit.c of Linux 6.12; every
- * decision about *what* to do with a packet is made on the Rust side.
+ * decision about *what* to do with a packet is made on the Rust side (the trampolines make
+ * two of C's pass-through tests early, and the Rust side again: see hook()).
  */
 #include <linux/module.h>
 #include <linux/netfilter.h>
@@ -49,19 +50,69 @@ int ipvs_rs_conn_tab_bits(void)
 }
 
 /* --- hooks ---------------------------------------------------------------------------- */
+static inline const unsigned char *skb_view(const struct sk_buff *skb, unsigned int *lin,
+					    unsigned int *len);
+
+/* What every hook reads of a packet first (struct ipvs_rs_skb_head). @ipv4: the network
+ * header is an IPv4 header, linear (as at every IPv4 hook). */
+static __always_inline void skb_head(const struct sk_buff *skb, bool ipv4,
+				     struct ipvs_rs_skb_head *h)
+{
+	unsigned int flags = 0;
+
+	h->lin = skb_view(skb, &h->lin_len, &h->len);
+	if (skb->ipvs_property)
+		flags |= IPVS_RS_SKB_IPVS_PROPERTY;
+	if (skb->pkt_type == PACKET_HOST)
+		flags |= IPVS_RS_SKB_PKT_HOST;
+	if (skb_dst(skb))
+		flags |= IPVS_RS_SKB_HAS_DST;
+	h->v4_proto = 0;
+	if (ipv4) {
+		const struct iphdr *iph = ip_hdr(skb);
+
+		h->v4_proto = iph->protocol;
+		if (ip_is_fragment(iph))
+			flags |= IPVS_RS_SKB_V4_FRAGMENT;
+	}
+	h->flags = flags;
+}
+
+/*
+ * The trampolines. A hook runs ~30 times per NAT connection, most of them for packets IPVS
+ * lets pass, so two of C's first tests are made here too, before any call (the Rust side
+ * makes them again, and decides everything else): a packet IPVS handled already passes
+ * every hook (C: `skb->ipvs_property` first in ip_vs_in_hook()/ip_vs_out_hook()), and
+ * ip_vs_forward_icmp() looks at IPv4 ICMP only. The others get their first facts read
+ * here, into the call.
+ */
+static __always_inline unsigned int hook(unsigned int kind, struct sk_buff *skb,
+					 const struct nf_hook_state *state)
+{
+	struct ipvs_rs_skb_head h;
+	bool ipv4 = state->pf == NFPROTO_IPV4;
+
+	if (skb->ipvs_property)
+		return NF_ACCEPT;
+	if (kind == IPVS_RS_HOOK_FWD_ICMP && ipv4 && ip_hdr(skb)->protocol != IPPROTO_ICMP)
+		return NF_ACCEPT;
+	skb_head(skb, ipv4, &h);
+	return ipvs_rs_dp_hook(kind, state->pf, state->hook, state->net, skb, &h);
+}
+
 static unsigned int in_hook(void *priv, struct sk_buff *skb, const struct nf_hook_state *state)
 {
-	return ipvs_rs_dp_hook(IPVS_RS_HOOK_IN, state->pf, state->hook, state->net, skb);
+	return hook(IPVS_RS_HOOK_IN, skb, state);
 }
 
 static unsigned int out_hook(void *priv, struct sk_buff *skb, const struct nf_hook_state *state)
 {
-	return ipvs_rs_dp_hook(IPVS_RS_HOOK_OUT, state->pf, state->hook, state->net, skb);
+	return hook(IPVS_RS_HOOK_OUT, skb, state);
 }
 
 static unsigned int fwd_icmp_hook(void *priv, struct sk_buff *skb, const struct nf_hook_state *state)
 {
-	return ipvs_rs_dp_hook(IPVS_RS_HOOK_FWD_ICMP, state->pf, state->hook, state->net, skb);
+	return hook(IPVS_RS_HOOK_FWD_ICMP, skb, state);
 }
 
 /* ip_vs_ops4[] and ip_vs_ops6[] of ip_vs_core.c: same hook points and priorities. */
@@ -174,28 +225,6 @@ const unsigned char *ipvs_rs_skb_view(const struct sk_buff *skb, unsigned int *l
 				      unsigned int *len)
 {
 	return skb_view(skb, lin, len);
-}
-
-void ipvs_rs_skb_head(const struct sk_buff *skb, bool ipv4, struct ipvs_rs_skb_head *h)
-{
-	unsigned int flags = 0;
-
-	h->lin = skb_view(skb, &h->lin_len, &h->len);
-	if (skb->ipvs_property)
-		flags |= IPVS_RS_SKB_IPVS_PROPERTY;
-	if (skb->pkt_type == PACKET_HOST)
-		flags |= IPVS_RS_SKB_PKT_HOST;
-	if (skb_dst(skb))
-		flags |= IPVS_RS_SKB_HAS_DST;
-	h->v4_proto = 0;
-	if (ipv4) {
-		const struct iphdr *iph = ip_hdr(skb);
-
-		h->v4_proto = iph->protocol;
-		if (ip_is_fragment(iph))
-			flags |= IPVS_RS_SKB_V4_FRAGMENT;
-	}
-	h->flags = flags;
 }
 
 bool ipvs_rs_skb_ipvs_property(const struct sk_buff *skb)

@@ -41,14 +41,13 @@ pub(crate) fn entry<P: PerNet>(
     af: u32,
     hooknum: u32,
     net: &Net,
-    skb: Skb,
+    skb: HeadedSkb,
 ) -> Verdict {
     let Some(family) = family_of(af) else {
         return Verdict::Accept;
     };
-    let skb = skb.head(family);
     // Already marked as IPVS request or reply? (Every hook's first test: the packets IPVS
-    // sent on pass its LOCAL_OUT hooks again.)
+    // sent on pass its LOCAL_OUT hooks again. The trampolines test it before the call too.)
     if skb.facts().ipvs_property() {
         return Verdict::Accept;
     }

@@ -6,13 +6,15 @@
 //! (the hook tables, C's `ip_vs_ops4[]`/`ip_vs_ops6[]`, are in rust/dp_glue.c)
 //!
 //! Every hook of the tables is a C trampoline calling one symbol, `ipvs_rs_dp_hook`, defined
-//! by [`nf_hook_entry!`](crate::nf_hook_entry): it turns netfilter's raw namespace and packet
-//! into a `&Net` and an owned [`Skb`] and calls a safe
-//! `fn(HookKind, af, hooknum, &Net, Skb) -> Verdict`.
+//! by [`nf_hook_entry!`](crate::nf_hook_entry): it turns netfilter's raw namespace and packet,
+//! with what the trampoline read of the packet first, into a `&Net` and an owned
+//! [`HeadedSkb`] and calls a safe `fn(HookKind, af, hooknum, &Net, HeadedSkb) -> Verdict`.
+//! (The trampolines let two kinds of packets pass without the call, as C's first tests do:
+//! those IPVS handled already, and at the IPv4 ICMP hook those that are not ICMP.)
 
 use super::bindings;
 use super::pernet::Net;
-use super::skb::{Skb, Verdict};
+use super::skb::{HeadedSkb, Skb, Verdict};
 use kernel::prelude::*;
 
 /// `NF_INET_FORWARD`.
@@ -30,16 +32,18 @@ pub(crate) enum HookKind {
 }
 
 /// The safe hook function: kind, address family (`state->pf`), hook number, the hook's
-/// namespace and the packet. The returned verdict goes back to netfilter.
-pub(crate) type HookFn = fn(HookKind, u32, u32, &Net, Skb) -> Verdict;
+/// namespace and the packet with its first facts. The returned verdict goes back to
+/// netfilter.
+pub(crate) type HookFn = fn(HookKind, u32, u32, &Net, HeadedSkb) -> Verdict;
 
 /// Convert the arguments of a netfilter hook call and run `f` on them.
 ///
 /// # Safety
 ///
 /// Called from a netfilter hook of rust/dp_glue.c: `net` is the hook's namespace, alive for
-/// the call, and `skb` is the packet netfilter hands to the hook (owned by the hook until it
-/// returns its verdict).
+/// the call, `skb` is the packet netfilter hands to the hook (owned by the hook until it
+/// returns its verdict), and `head` points to what the trampoline read of that packet, for
+/// the hook's family `af`, unchanged since.
 #[inline(always)]
 pub(crate) unsafe fn call_hook(
     kind: u32,
@@ -47,12 +51,16 @@ pub(crate) unsafe fn call_hook(
     hooknum: u32,
     net: *mut bindings::net,
     skb: *mut bindings::sk_buff,
+    head: *const bindings::ipvs_rs_skb_head,
     f: HookFn,
 ) -> u32 {
     // SAFETY: netfilter passes the packet it owns for the duration of this call.
     let Some(skb) = (unsafe { Skb::from_raw(skb) }) else {
         return Verdict::Accept.as_c();
     };
+    // SAFETY: `head` is the trampoline's reading of this packet, as it still is, for the
+    // hook's family (the caller's contract).
+    let skb = unsafe { HeadedSkb::from_hook(skb, af == bindings::AF_INET, &*head) };
     // SAFETY: the hook's namespace is alive while its hooks run.
     let net = unsafe { Net::from_raw(net) };
     let kind = match kind {
@@ -80,9 +88,11 @@ macro_rules! nf_hook_entry {
             hooknum: u32,
             net: *mut $crate::glue::bindings::net,
             skb: *mut $crate::glue::bindings::sk_buff,
+            head: *const $crate::glue::bindings::ipvs_rs_skb_head,
         ) -> u32 {
-            // SAFETY: called by netfilter with the hook's namespace and packet.
-            unsafe { $crate::glue::netfilter::call_hook(kind, af, hooknum, net, skb, $f) }
+            // SAFETY: called by the trampolines with the hook's namespace and packet, and
+            // what they read of the packet first.
+            unsafe { $crate::glue::netfilter::call_hook(kind, af, hooknum, net, skb, head, $f) }
         }
     };
 }

@@ -460,8 +460,8 @@ impl Skb {
     }
 }
 
-/// A packet as the hooks first see it ([`Skb::head`]): the skb, its [`SkbFacts`] and its
-/// [`SkbView`] at no further call into C. It lends the skb out only immutably, so the view
+/// A packet as the hooks first see it: the skb, its [`SkbFacts`] and its [`SkbView`], read
+/// by the hook's C trampoline (rust/dp_glue.c) before the call, so at no call into C. It lends the skb out only immutably, so the view
 /// stays valid; [`HeadedSkb::into_skb`] gives it back for changes.
 ///
 /// # Invariants
@@ -474,6 +474,27 @@ pub(crate) struct HeadedSkb {
 }
 
 impl HeadedSkb {
+    /// The packet of a hook call with what its trampoline read of it (`ipv4`: an IPv4 hook).
+    ///
+    /// # Safety
+    ///
+    /// `h` was filled by the trampoline's `skb_head()` for this skb and this family, and the
+    /// skb has not changed since.
+    #[inline(always)]
+    pub(crate) unsafe fn from_hook(skb: Skb, ipv4: bool, h: &bindings::ipvs_rs_skb_head) -> Self {
+        // INVARIANT: `h.lin`, `h.lin_len`, `h.len` are `ipvs_rs_skb_view()`'s values for
+        // this skb (the caller's contract); the `HeadedSkb` owns the skb and lends it out
+        // only immutably, so they stay true.
+        HeadedSkb {
+            facts: SkbFacts {
+                flags: h.flags,
+                v4_proto: if ipv4 { Some(h.v4_proto) } else { None },
+            },
+            lin: Lin::new(h.lin, h.lin_len, h.len),
+            skb,
+        }
+    }
+
     /// What the hooks read of the packet first.
     pub(crate) fn facts(&self) -> SkbFacts {
         self.facts
@@ -512,7 +533,7 @@ pub(crate) struct SkbView<'a> {
     lin: Lin,
 }
 
-/// Where an skb's packet lies, as `ipvs_rs_skb_view()` / `ipvs_rs_skb_head()` return it.
+/// Where an skb's packet lies, as `ipvs_rs_skb_view()` / the trampolines' `skb_head()` read it.
 ///
 /// # Invariants
 ///
@@ -579,33 +600,6 @@ impl SkbFacts {
 }
 
 impl Skb {
-    /// The packet with what every hook reads first ([`SkbFacts`], and where its headers
-    /// lie), in one call into C.
-    pub(crate) fn head(self, family: Family) -> HeadedSkb {
-        let ipv4 = family == Family::Ipv4;
-        let mut h = bindings::ipvs_rs_skb_head {
-            lin: core::ptr::null(),
-            lin_len: 0,
-            len: 0,
-            flags: 0,
-            v4_proto: 0,
-        };
-        // SAFETY: the skb is live (invariant); the helper only reads it, and at the hooks
-        // an IPv4 packet's network header is a linear IPv4 header (ip_rcv() and the output
-        // path pull it), which is what `ipv4` tells it.
-        unsafe { bindings::ipvs_rs_skb_head(self.raw(), ipv4, &mut h) };
-        // INVARIANT: as the helper returns them (those of `ipvs_rs_skb_view()`); the
-        // `HeadedSkb` owns the skb and lends it out only immutably, so they stay true.
-        HeadedSkb {
-            facts: SkbFacts {
-                flags: h.flags,
-                v4_proto: ipv4.then_some(h.v4_proto),
-            },
-            lin: Lin::new(h.lin, h.lin_len, h.len),
-            skb: self,
-        }
-    }
-
     /// The view the core's parsers read the packet through (one call into C).
     pub(crate) fn view(&self) -> SkbView<'_> {
         let (mut lin_len, mut len) = (0u32, 0u32);

@@ -142,11 +142,13 @@ pub struct InetAddr(pub [u8; 16]);
 
 impl InetAddr {
     /// An IPv4 address, zero-padded like the C union.
+    #[inline]
     pub const fn from_ipv4(o: [u8; 4]) -> Self {
         InetAddr([o[0], o[1], o[2], o[3], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
     }
 
     /// An IPv6 address.
+    #[inline]
     pub const fn from_ipv6(octets: [u8; 16]) -> Self {
         InetAddr(octets)
     }

@@ -219,18 +219,17 @@ fn parse_ipv4_in_place(lin: &[u8], packet_len: usize) -> Option<PacketInfo> {
     } else {
         0
     };
-    let mut saddr = [0u8; 16];
-    let mut daddr = [0u8; 16];
-    saddr[..4].copy_from_slice(&ip[12..16]);
-    daddr[..4].copy_from_slice(&ip[16..20]);
+    // (Element by element: `copy_from_slice` is a call into the kernel's `core` there.)
+    let saddr = InetAddr::from_ipv4([ip[12], ip[13], ip[14], ip[15]]);
+    let daddr = InetAddr::from_ipv4([ip[16], ip[17], ip[18], ip[19]]);
     Some(PacketInfo {
         headers: Headers {
             family: Family::Ipv4,
             l3_off: 0,
             l4_off: ihl,
             protocol,
-            saddr: InetAddr(saddr),
-            daddr: InetAddr(daddr),
+            saddr,
+            daddr,
             fragment: None,
             ports: Some([u16::from_be_bytes([s0, s1]), u16::from_be_bytes([d0, d1])]),
             l4_header_len,
