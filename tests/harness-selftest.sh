@@ -73,6 +73,9 @@ insns_line() { python3 "$top/tests/vm/bench/insns.py" "$tmp/insns" "$tmp/res" | 
 check_output "bench insns.py: instructions per connection, in all and the load balancer's" "36 16" insns_line
 insns_fn() { awk '$3 == "ipvs_hook" { print $1; exit }' "$tmp/res/insns-connrate_1cpu_ct0_svc1-rs-r1.txt"; }
 check_output "bench insns.py: a function's count over both of its translations" "12.1" insns_fn
+# --blocks: ipvs_hook's entry block ran once per connection, its second translation 0.7 times.
+insns_blocks() { python3 "$top/tests/vm/bench/insns.py" --blocks "$tmp/insns" "$tmp/res" connrate_1cpu_ct0_svc1-rs-r1 ipvs_hook | awk '!/^#/ { printf "%s:%s ", $2, $5 }'; }
+check_output "bench insns.py --blocks: a function's blocks, executions per connection" "3:0.70 10:1.00 " insns_blocks
 
 if [ "$failures" -ne 0 ]; then
 	echo "harness-selftest: $failures case(s) failed" >&2

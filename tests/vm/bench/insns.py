@@ -11,6 +11,12 @@ runs). It is divided by the measurement's units where samples.tsv says how many 
 Writes RES_DIR/insns-NAME.txt (by module, then the top functions and every function of the
 load balancer) and RES_DIR/insns-summary.txt (per metric and round: instructions per unit in
 all, and in the load balancer's own functions, C against ipvs_rs), which it also prints.
+
+insns.py --blocks INSNS_DIR RES_DIR NAME FUNCTION: where FUNCTION's count comes from, block by
+block: each translation block's offset in the function, its instructions, its executions per
+unit and their product, in address order. The executions tell how often each path of the
+function ran (calls per connection at its entry, iterations of a loop), and the offsets
+match `llvm-objdump -d --disassemble-symbols=FUNCTION` of the module the guest loaded.
 """
 import bisect
 import collections
@@ -87,7 +93,31 @@ def profile(insns, name):
     return by_fn, by_mod
 
 
+def blocks(insns, res, name, func):
+    s = load_blocks(os.path.join(insns, name + ".start.tb"))
+    e = load_blocks(os.path.join(insns, name + ".tb"))
+    syms = load_syms(os.path.join(insns, name + ".kallsyms"))
+    starts = [a for a, f, _ in syms if f == func]
+    if not starts:
+        sys.exit(f"insns.py: no function {func} in {name}.kallsyms")
+    start = starts[0]
+    end = min((a for a, _, _ in syms if a > start), default=start + (1 << 20))
+    n, what = units_of(res, name)
+    div, unit = (n, "per " + what) if n else (1, "in all")
+    print(f"# {name}: {func}, executions {unit}")
+    total = 0.0
+    for (a, k), c in sorted(e.items()):
+        d = c - s.get((a, k), 0)
+        if start <= a < end and d > 0:
+            total += d * k / div
+            print(f"+{a - start:#07x} {k:4d} insns x {d / div:10.2f} = {d * k / div:10.1f}")
+    print(f"# total {total:.1f}")
+
+
 def main():
+    if sys.argv[1:2] == ["--blocks"] and len(sys.argv) == 6:
+        blocks(*sys.argv[2:6])
+        return
     insns, res = sys.argv[1], sys.argv[2]
     names = sorted(os.path.basename(p)[: -len(".start.tb")]
                    for p in glob.glob(os.path.join(insns, "*.start.tb")))
