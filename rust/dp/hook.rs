@@ -219,8 +219,8 @@ fn gather(ns: &DpNet, net: &Net, hooknum: u32, skb: Skb) -> Result<Skb, Verdict>
 }
 
 /// The packet parsed, after its fragments are gathered where C gathers them
-/// (`protocols`, [`gathers`]). The usual packet is read where [`Skb::head`] found it, with
-/// no further call into C.
+/// (`protocols`, [`gathers`]). The usual packet is read where its hook's trampoline found it
+/// ([`HeadedSkb`]), with no further call into C.
 #[inline(always)]
 fn gather_and_parse(
     ns: &DpNet,

@@ -558,7 +558,7 @@ impl Lin {
     }
 }
 
-/// What the hooks read of every packet first ([`Skb::head`]): a copy, borrowing nothing.
+/// What the hooks read of every packet first ([`HeadedSkb::facts`]): a copy, borrowing nothing.
 #[derive(Clone, Copy)]
 pub(crate) struct SkbFacts {
     flags: u32,
