@@ -51,7 +51,18 @@ int ipvs_rs_conn_tab_bits(void)
 
 /* --- hooks ---------------------------------------------------------------------------- */
 static inline const unsigned char *skb_view(const struct sk_buff *skb, unsigned int *lin,
-					    unsigned int *len);
+					    unsigned int *len)
+{
+	int off = skb_network_offset(skb);
+
+	*len = skb->len - off;
+	if (off < 0 || off > (int)skb_headlen(skb)) {
+		*lin = 0;
+		return NULL;
+	}
+	*lin = skb_headlen(skb) - off;
+	return skb_network_header(skb);
+}
 
 /* What every hook reads of a packet first (struct ipvs_rs_skb_head). @ipv4: the network
  * header is an IPv4 header, linear (as at every IPv4 hook). */
@@ -205,20 +216,6 @@ unsigned char *ipvs_rs_skb_writable(struct sk_buff *skb, unsigned int len, unsig
 unsigned int ipvs_rs_skb_pkt_len(const struct sk_buff *skb)
 {
 	return skb->len - skb_network_offset(skb);
-}
-
-static inline const unsigned char *skb_view(const struct sk_buff *skb, unsigned int *lin,
-					    unsigned int *len)
-{
-	int off = skb_network_offset(skb);
-
-	*len = skb->len - off;
-	if (off < 0 || off > (int)skb_headlen(skb)) {
-		*lin = 0;
-		return NULL;
-	}
-	*lin = skb_headlen(skb) - off;
-	return skb_network_header(skb);
 }
 
 const unsigned char *ipvs_rs_skb_view(const struct sk_buff *skb, unsigned int *lin,
